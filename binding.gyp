@@ -1,0 +1,27 @@
+{
+  "targets": [
+    {
+      "target_name": "shmsync",
+      "sources": [
+        "native/core/shm-region.cc",
+        "native/addon/addon.cc",
+        "native/addon/errors.cc",
+        "native/addon/external-buffer.cc",
+        "native/addon/region-wrap.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-Wall", "-Wextra", "-O3"],
+      "xcode_settings": {
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "GCC_SYMBOLS_PRIVATE_EXTERN": "YES"
+      },
+      "msvs_settings": {"VCCLCompilerTool": {"AdditionalOptions": ["/std:c++17"]}},
+      "conditions": [
+        ["OS=='linux'", {"libraries": ["-lrt", "-pthread"]}]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,179 @@
+// Create/open of shmsync segments. Runs on whatever thread calls it (JS threads, tests).
+//
+// Publication protocol (Linux): the segment is created under a private temporary name,
+// sized, mapped and its header and payload initialised, then link()ed to the public name in
+// /dev/shm. link() is atomic and fails with EEXIST if another process won the race, so no
+// process can ever open a half-initialised segment and N racing creators end up attached to
+// exactly one segment.
+#include "shm-region.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+namespace shmsync {
+
+namespace {
+
+constexpr const char* kShmDir = "/dev/shm/";
+constexpr uint64_t kPayloadOffset = kHeaderSize;
+constexpr int kMaxOpenOrCreateRounds = 64;  // each round loses a create race to an unlink
+
+Result FromErrno(int err, const char* call) {
+  if (err == ENOENT) return Result::Of(Status::kNotFound);
+  if (err == EEXIST) return Result::Of(Status::kExists);
+  if (err == EACCES || err == EPERM) return {Status::kPermission, err, call};
+  return {Status::kSystem, err, call};
+}
+
+std::string TempName() {
+  static std::atomic<uint64_t> counter{0};
+  std::random_device rd;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "shmsync.tmp-%d-%08x-%llu", static_cast<int>(getpid()), rd(),
+                static_cast<unsigned long long>(counter.fetch_add(1, std::memory_order_relaxed)));
+  return buf;
+}
+
+}  // namespace
+
+Result Result::Errno(int err, const char* call) { return FromErrno(err, call); }
+
+ShmRegion::~ShmRegion() {
+  if (base_ != nullptr) munmap(base_, total_);
+}
+
+Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t payload_size,
+                         uint32_t perm, PayloadInit init, const void* init_arg,
+                         std::shared_ptr<ShmRegion>* out) {
+  const uint64_t total = kPayloadOffset + payload_size;
+  if (payload_size == 0 || total > kMaxSegmentSize + kPayloadOffset) {
+    return Result::Of(Status::kSizeMismatch);
+  }
+  const std::string tmp = TempName();
+  const std::string tmp_shm = "/" + tmp;
+  int fd = shm_open(tmp_shm.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, perm & 07777);
+  if (fd < 0) return FromErrno(errno, "shm_open");
+  Result result = Result::Ok();
+  void* base = MAP_FAILED;
+  // fchmod: shm_open applies the umask; the caller's mode is what the user asked for.
+  if (fchmod(fd, perm & 07777) != 0) {
+    result = FromErrno(errno, "fchmod");
+  } else if (ftruncate(fd, static_cast<off_t>(total)) != 0) {
+    result = FromErrno(errno, "ftruncate");
+  } else {
+    base = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) result = FromErrno(errno, "mmap");
+  }
+  if (result.ok()) {
+    auto* h = static_cast<SegmentHeader*>(base);
+    h->magic = kMagic;
+    h->version = kLayoutVersion;
+    h->kind = static_cast<uint16_t>(kind);
+    h->flags = 0;
+    h->total_size = total;
+    h->payload_offset = kPayloadOffset;
+    h->payload_size = payload_size;
+    uint8_t* payload = static_cast<uint8_t*>(base) + kPayloadOffset;
+    if (init != nullptr) init(payload, payload_size, init_arg);
+    // Publish: link() makes the fully written file visible under its public name at once.
+    const std::string from = std::string(kShmDir) + tmp;
+    const std::string to = std::string(kShmDir) + segment_name;
+    if (link(from.c_str(), to.c_str()) != 0) result = FromErrno(errno, "link");
+  }
+  shm_unlink(tmp_shm.c_str());
+  close(fd);
+  if (!result.ok()) {
+    if (base != MAP_FAILED) munmap(base, total);
+    return result;
+  }
+  out->reset(new ShmRegion(segment_name, static_cast<uint8_t*>(base), total, payload_size));
+  return Result::Ok();
+}
+
+Result ShmRegion::Open(const std::string& segment_name, Kind kind, uint64_t payload_size,
+                       std::shared_ptr<ShmRegion>* out) {
+  const std::string shm = "/" + segment_name;
+  int fd = shm_open(shm.c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (fd < 0) return FromErrno(errno, "shm_open");
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    Result r = FromErrno(errno, "fstat");
+    close(fd);
+    return r;
+  }
+  // Validate against the file before mapping: mapping past EOF would SIGBUS on access.
+  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  if (file_size < kHeaderSize) {
+    close(fd);
+    return Result::Of(Status::kCorrupt);
+  }
+  SegmentHeader h;
+  if (pread(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) {
+    close(fd);
+    return Result::Of(Status::kCorrupt);
+  }
+  Status bad = Status::kOk;
+  if (h.magic != kMagic) {
+    bad = Status::kCorrupt;
+  } else if (h.version != kLayoutVersion) {
+    bad = Status::kVersionMismatch;
+  } else if (h.kind != static_cast<uint16_t>(kind)) {
+    bad = Status::kKindMismatch;
+  } else if (h.total_size != file_size || h.payload_offset != kPayloadOffset ||
+             h.payload_size != h.total_size - h.payload_offset ||
+             h.total_size > kMaxSegmentSize + kPayloadOffset) {
+    bad = Status::kCorrupt;
+  } else if (payload_size != 0 && h.payload_size != payload_size) {
+    bad = Status::kSizeMismatch;
+  }
+  if (bad != Status::kOk) {
+    close(fd);
+    return Result::Of(bad);
+  }
+  void* base = mmap(nullptr, file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const int map_errno = errno;
+  close(fd);
+  if (base == MAP_FAILED) return FromErrno(map_errno, "mmap");
+  out->reset(new ShmRegion(segment_name, static_cast<uint8_t*>(base), file_size, h.payload_size));
+  return Result::Ok();
+}
+
+Result ShmRegion::Acquire(const std::string& segment_name, Kind kind, uint64_t payload_size,
+                          OpenMode mode, uint32_t perm, PayloadInit init,
+                          const void* init_arg, std::shared_ptr<ShmRegion>* out, bool* created) {
+  *created = false;
+  if (mode == OpenMode::kOpen) return Open(segment_name, kind, payload_size, out);
+  if (mode == OpenMode::kCreate) {
+    Result r = Create(segment_name, kind, payload_size, perm, init, init_arg, out);
+    *created = r.ok();
+    return r;
+  }
+  // Open-or-create: bounded, because between our failed open and failed create another
+  // process may have created and unlinked the segment.
+  for (int round = 0; round < kMaxOpenOrCreateRounds; ++round) {
+    Result r = Open(segment_name, kind, payload_size, out);
+    if (r.status != Status::kNotFound) return r;
+    r = Create(segment_name, kind, payload_size, perm, init, init_arg, out);
+    if (r.status != Status::kExists) {
+      *created = r.ok();
+      return r;
+    }
+  }
+  return Result::Of(Status::kBusy);
+}
+
+Result ShmRegion::Unlink(const std::string& segment_name) {
+  const std::string shm = "/" + segment_name;
+  if (shm_unlink(shm.c_str()) != 0) return FromErrno(errno, "shm_unlink");
+  return Result::Ok();
+}
+
+}  // namespace shmsync

@@ -1,0 +1,52 @@
+/**
+ * The one module that loads the native addon (prebuild or local build, via node-gyp-build).
+ * Loaded once per JS context; every other module imports `binding` from here.
+ */
+import * as path from 'node:path';
+import { createNativeError } from './errors';
+
+/** The shape of the native addon (native/addon/addon.cc). Arguments are pre-validated. */
+export interface NativeRegion {
+  readonly size: number;
+  readonly created: boolean;
+  buffer(): ArrayBuffer | undefined;
+  read(offset: number, target: Uint8Array): void;
+  write(offset: number, source: Uint8Array): void;
+  close(): void;
+}
+
+export interface NativeBinding {
+  Region: {
+    new (segmentName: string, kind: number, payloadSize: number, openMode: number, perm: number): NativeRegion;
+    unlink(segmentName: string): boolean;
+  };
+  setErrorFactory(fn: typeof createNativeError): void;
+  noop(): void;
+}
+
+/** Package root: dist/binding.js and src/binding.ts both sit one level below it. */
+export const packageRoot = path.join(__dirname, '..');
+
+function load(): NativeBinding {
+  const attempts: string[] = [];
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    return nodeGypBuild(packageRoot) as NativeBinding;
+  } catch (err) {
+    attempts.push(`node-gyp-build(${packageRoot}): ${(err as Error).message}`);
+  }
+  throw new Error(
+    [
+      'shmsync: could not load the native addon.',
+      ...attempts.map((a) => `  - ${a}`),
+      'Possible solutions:',
+      '  - install from npm on linux-x64 (glibc) to use the bundled prebuild;',
+      '  - or build from source: a C++17 compiler, python3 and make, then `npm rebuild shmsync`;',
+      `  - supported: Linux x64 with glibc; this is ${process.platform}-${process.arch}.`,
+    ].join('\n'),
+  );
+}
+
+export const binding: NativeBinding = load();
+binding.setErrorFactory(createNativeError);

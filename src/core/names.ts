@@ -1,0 +1,16 @@
+/**
+ * Logical names -> segment names. Users give short logical names; every segment in
+ * /dev/shm is `shmsync-<logical name>`, so the tools and the test suite can find ours.
+ */
+import { randomBytes } from 'node:crypto';
+
+export const kSegmentPrefix = 'shmsync-';
+
+export function segmentNameFor(logicalName: string): string {
+  return kSegmentPrefix + logicalName;
+}
+
+/** A fresh logical name for an object created without one, e.g. `mutex-3f9a...`. */
+export function uniqueName(kind: string): string {
+  return `${kind}-${process.pid.toString(36)}-${randomBytes(8).toString('hex')}`;
+}
