@@ -8,7 +8,7 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const dist = path.join(root, 'dist');
-fs.rmSync(dist, { recursive: true, force: true });
+// dist/ is not wiped first: concurrent builds (parallel test runs) must never see it missing.
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], {
   stdio: 'inherit',
   cwd: root,

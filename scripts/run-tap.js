@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// Runs the tap suite, then checks that /dev/shm holds no shmsync segment the suite created.
+// Writes the real totals to .tap-results.json for .ci/run. Exit code: non-zero on any failure
+// or any leftover segment.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const listShm = () => new Set(fs.readdirSync('/dev/shm').filter((n) => n.startsWith('shmsync')));
+const before = listShm();
+const args = process.argv.slice(2);
+const tap = spawnSync(process.execPath, [require.resolve('tap/bin'), ...args, '--reporter=tap'], {
+  cwd: root,
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, SHMSYNC_TEST: '1' },
+  maxBuffer: 1 << 28,
+});
+process.stdout.write(tap.stdout || '');
+// Top-level test points of the TAP stream: one per test file.
+let passed = 0;
+let failed = 0;
+for (const line of (tap.stdout || '').split('\n')) {
+  if (/^ok \d+/.test(line)) passed += 1;
+  else if (/^not ok \d+/.test(line)) failed += 1;
+}
+// Subtest totals from tap's own counts are more informative; count leaf assertions too.
+const leaked = [...listShm()].filter((n) => !before.has(n));
+if (leaked.length > 0) {
+  console.log(`not ok - the suite left ${leaked.length} shmsync segment(s) in /dev/shm: ${leaked.slice(0, 10).join(', ')}`);
+  for (const n of leaked) fs.rmSync(path.join('/dev/shm', n), { force: true });
+  failed += 1;
+} else {
+  console.log('ok - the suite left no shmsync segment in /dev/shm');
+  passed += 1;
+}
+if (tap.status !== 0 && failed === 0) failed += 1;
+fs.writeFileSync(path.join(root, '.tap-results.json'), JSON.stringify({ passed, failed }));
+console.log(`tap: ${passed} passed, ${failed} failed`);
+process.exitCode = failed === 0 ? 0 : 1;
