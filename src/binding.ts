@@ -15,7 +15,38 @@ export interface NativeRegion {
   close(): void;
 }
 
+/** Native Mutex (native/addon/mutex-wrap.h); methods return Status numbers. */
+export interface NativeMutex {
+  readonly policy: number;
+  readonly created: boolean;
+  state(): ArrayBuffer | undefined;
+  lock(timeoutMs: number): number;
+  tryLock(): number;
+  unlock(): number;
+  markConsistent(): number;
+  park(): number;
+  cancel(requestId: number): number;
+  info(): {
+    locked: boolean;
+    holderPid?: number;
+    holderTid?: number;
+    holderThreadId?: number;
+    holderAlive?: boolean;
+    holderIsMe?: boolean;
+    depth: number;
+    waiters: number;
+    acquisitions: bigint;
+    ownerDeaths: number;
+    consistency: number;
+  };
+  close(): void;
+}
+
 export interface NativeBinding {
+  Mutex: new (segmentName: string, openMode: number, perm: number, policy: number) => NativeMutex;
+  setGrantHandler(fn: (requestId: number, status: number) => void): void;
+  ownerId(threadId: number): number;
+  unparked(): void;
   Region: {
     new (segmentName: string, kind: number, payloadSize: number, openMode: number, perm: number): NativeRegion;
     unlink(segmentName: string): boolean;

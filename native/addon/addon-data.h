@@ -6,7 +6,10 @@
 
 namespace shmsync {
 
+class Context;
+
 struct AddonData {
+  Context* context = nullptr;  // lock/wait state of this JS context (context.h), lazily made
   Napi::FunctionReference create_error;  // JS: (code, message, errno, syscall) => Error
   Napi::FunctionReference region_ctor;
   Napi::FunctionReference mutex_ctor;

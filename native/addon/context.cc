@@ -1,0 +1,100 @@
+#include "context.h"
+
+#include "addon-data.h"
+#include "errors.h"
+
+namespace shmsync {
+
+namespace {
+struct GrantMessage {
+  uint64_t id;
+  Status status;
+};
+}  // namespace
+
+Context* Context::Get(Napi::Env env) {
+  AddonData* data = GetAddonData(env);
+  if (data->context == nullptr) data->context = new Context(env);
+  return data->context;
+}
+
+Context::Context(Napi::Env env) : env_(env) {
+  napi_add_env_cleanup_hook(env, Cleanup, this);
+}
+
+Context::~Context() = default;
+
+void Context::Cleanup(void* arg) {
+  // JS thread of this context, at its teardown (exit or worker.terminate()).
+  auto* self = static_cast<Context*>(arg);
+  Parker::Instance().CancelAll(self);
+  if (self->tsfn_ != nullptr) {
+    napi_release_threadsafe_function(self->tsfn_, napi_tsfn_abort);
+    self->tsfn_ = nullptr;
+  }
+  if (self->owner_ != 0) self->table_->Release(self->owner_);
+  self->owner_ = 0;
+  self->grant_handler_.Reset();
+  // No JS runs in this env after its cleanup hooks, so nothing reads AddonData::context again.
+  delete self;
+}
+
+bool Context::EnsureOwner(Napi::Env env, uint32_t js_thread_id) {
+  if (owner_ != 0) return true;
+  if (!table_) {
+    Result r = OwnerTable::Shared(&table_);
+    if (!r.ok()) {
+      ThrowResult(env, r, "owner table");
+      return false;
+    }
+  }
+  Result r = table_->Claim(&owner_, js_thread_id);
+  if (!r.ok()) {
+    ThrowResult(env, r, "owner table (no free slot)");
+    return false;
+  }
+  return true;
+}
+
+void Context::SetGrantHandler(Napi::Env env, Napi::Function fn) {
+  grant_handler_ = Napi::Persistent(fn);
+  if (tsfn_ != nullptr) return;
+  napi_value name = Napi::String::New(env, "shmsync.grant");
+  napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, this,
+                                  CallJs, &tsfn_);
+  // Unreferenced until something is parked: an idle context must not hold its loop open.
+  napi_unref_threadsafe_function(env, tsfn_);
+}
+
+void Context::Parked() {
+  if (parked_++ == 0 && tsfn_ != nullptr) napi_ref_threadsafe_function(env_, tsfn_);
+}
+
+void Context::Unparked() {
+  if (parked_ > 0 && --parked_ == 0 && tsfn_ != nullptr) napi_unref_threadsafe_function(env_, tsfn_);
+}
+
+void Context::Deliver(void* target, uint64_t request_id, Status status) {
+  // Parker thread. Non-blocking: the queue is unbounded, and a closing tsfn just drops it.
+  auto* self = static_cast<Context*>(target);
+  if (self->tsfn_ == nullptr) return;
+  auto* msg = new GrantMessage{request_id, status};
+  if (napi_call_threadsafe_function(self->tsfn_, msg, napi_tsfn_nonblocking) != napi_ok) delete msg;
+}
+
+void Context::CallJs(napi_env env, napi_value, void* context, void* data) {
+  // JS thread of the context. env is null when the tsfn is being torn down.
+  auto* msg = static_cast<GrantMessage*>(data);
+  auto* self = static_cast<Context*>(context);
+  const uint64_t id = msg->id;
+  const Status status = msg->status;
+  delete msg;
+  if (env == nullptr || self == nullptr) return;
+  Parker::Instance().Forget(id);
+  if (self->grant_handler_.IsEmpty()) return;
+  Napi::Env e(env);
+  self->grant_handler_.Call({Napi::Number::New(e, static_cast<double>(id)),
+                             Napi::Number::New(e, static_cast<double>(static_cast<int32_t>(status)))});
+}
+
+}  // namespace shmsync

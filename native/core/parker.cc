@@ -1,0 +1,202 @@
+// Parker implementation. Add/Cancel/Forget run on JS threads; Run on the parker thread.
+// mu_ guards requests_ and completed_; callbacks run with mu_ held (they only enqueue).
+#include "parker.h"
+
+#include <utility>
+
+#include "robust-lock.h"
+
+namespace shmsync {
+
+namespace {
+// Requests beyond what one futex_waitv call can hold are polled at this period instead.
+constexpr int64_t kOverflowPollNanos = 1 * kNanosPerMilli;
+}  // namespace
+
+Parker& Parker::Instance() {
+  // Leaked on purpose: the thread may still run during static destruction at exit.
+  static Parker* instance = new Parker();
+  return *instance;
+}
+
+void Parker::EnsureThread() {
+  if (started_) return;
+  started_ = true;
+  std::thread([this] { Run(); }).detach();
+}
+
+void Parker::Wake() {
+  // release: pairs with the acquire load in Run before it rebuilds its wait list.
+  control_.fetch_add(1, std::memory_order_release);
+  FutexWake(&control_, 1);
+}
+
+uint64_t Parker::Add(Request r) {
+  uint64_t id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EnsureThread();
+    id = next_id_++;
+    r.id = id;
+    r.since_ns = MonotonicNanos();
+    r.handoff = false;
+    if (r.is_lock) r.state->waiters.fetch_add(1, std::memory_order_relaxed);
+    requests_.push_back(std::move(r));
+  }
+  Wake();
+  return id;
+}
+
+uint64_t Parker::ParkLock(std::shared_ptr<void> keepalive, MutexState* s, OwnerTable* table,
+                          OwnerId me, Callback cb, void* target) {
+  return Add(Request{0, true, std::move(keepalive), s, table, me, nullptr, 0, cb, target, 0, false});
+}
+
+uint64_t Parker::ParkWatch(std::shared_ptr<void> keepalive, std::atomic<uint32_t>* word,
+                           uint32_t expected, Callback cb, void* target) {
+  return Add(Request{0, false, std::move(keepalive), nullptr, nullptr, 0, word, expected, cb, target, 0, false});
+}
+
+bool Parker::Poll(Request& r, int64_t now, Status* status) {
+  if (!r.is_lock) {
+    if (r.word->load(std::memory_order_acquire) == r.expected) return false;
+    *status = Status::kOk;
+    return true;
+  }
+  MutexState* s = r.state;
+  // Handed off to this context by an Unlock (only possible while we are registered).
+  if ((s->word.load(std::memory_order_acquire) & kLockOwnerMask) == r.me) {
+    *status = AcceptHandoff(s, r.table, r.me);
+    return true;
+  }
+  Status st = TryLock(s, r.table, r.me);
+  if (st == Status::kWouldBlock || st == Status::kBusy) {
+    if (!r.handoff && now - r.since_ns >= kStarvationNanos) r.handoff = ClaimHandoff(s, r.me);
+    return false;
+  }
+  *status = st;
+  return true;
+}
+
+void Parker::Run() {
+  std::vector<FutexWaitv> waitv;
+  waitv.reserve(kMaxWaitv);
+  for (;;) {
+    // acquire: everything Add/Cancel did before bumping control_ is visible below.
+    const uint32_t control = control_.load(std::memory_order_acquire);
+    int64_t deadline;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      const int64_t now = MonotonicNanos();
+      waitv.clear();
+      waitv.push_back({});
+      SetWaitv(&waitv[0], &control_, control);
+      bool overflow = false;
+      for (size_t i = 0; i < requests_.size();) {
+        Request& r = requests_[i];
+        Status st;
+        if (Poll(r, now, &st)) {
+          if (r.is_lock) {
+            r.state->waiters.fetch_sub(1, std::memory_order_relaxed);
+            if (st == Status::kOk || st == Status::kOwnerDead) KeepWaitersBit(r.state);
+          }
+          completed_.emplace(r.id, Completed{st, r.is_lock, r.keepalive, r.state, r.table, r.me, r.target});
+          r.cb(r.target, r.id, st);
+          requests_[i] = std::move(requests_.back());
+          requests_.pop_back();
+          continue;
+        }
+        FutexWaitv w[2];
+        int n = 0;
+        if (r.is_lock) {
+          n = PrepareWait(r.state, r.table, r.me, w);
+          if (n == 0) {
+            overflow = true;  // state moved under us: poll again soon
+          }
+        } else {
+          SetWaitv(&w[0], r.word, r.expected);
+          n = 1;
+        }
+        if (n > 0 && static_cast<int>(waitv.size()) + n <= kMaxWaitv) {
+          for (int k = 0; k < n; ++k) waitv.push_back(w[k]);
+        } else if (n > 0) {
+          overflow = true;
+        }
+        ++i;
+      }
+      deadline = now + (overflow ? kOverflowPollNanos : kLivenessSliceNanos);
+    }
+    FutexWaitvUntil(waitv.data(), static_cast<int>(waitv.size()), deadline);
+  }
+}
+
+int32_t Parker::Cancel(uint64_t request_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < requests_.size(); ++i) {
+    Request& r = requests_[i];
+    if (r.id != request_id) continue;
+    int32_t result = kCancelled;
+    if (r.is_lock) {
+      bool granted = false;
+      if (r.handoff) WithdrawHandoff(r.state, r.me, &granted);
+      r.state->waiters.fetch_sub(1, std::memory_order_relaxed);
+      if (granted) {
+        KeepWaitersBit(r.state);
+        result = static_cast<int32_t>(AcceptHandoff(r.state, r.table, r.me));
+      }
+    }
+    requests_[i] = std::move(requests_.back());
+    requests_.pop_back();
+    return result;
+  }
+  auto it = completed_.find(request_id);
+  if (it == completed_.end()) return kCancelled;  // unknown id: nothing to undo
+  const int32_t status = static_cast<int32_t>(it->second.status);
+  completed_.erase(it);
+  return status;
+}
+
+void Parker::Forget(uint64_t request_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  completed_.erase(request_id);
+}
+
+void Parker::CancelAll(void* target) {
+  std::vector<uint64_t> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Request& r : requests_) {
+      if (r.target == target) ids.push_back(r.id);
+    }
+    for (const auto& entry : completed_) {
+      if (entry.second.target == target) ids.push_back(entry.first);
+    }
+  }
+  for (uint64_t id : ids) {
+    std::shared_ptr<void> keepalive;
+    MutexState* state = nullptr;
+    OwnerTable* table = nullptr;
+    OwnerId me = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = completed_.find(id);
+      if (it != completed_.end() && it->second.is_lock) {
+        keepalive = it->second.keepalive;
+        state = it->second.state;
+        table = it->second.table;
+        me = it->second.me;
+      }
+    }
+    const int32_t result = Cancel(id);
+    const bool holds = result == static_cast<int32_t>(Status::kOk) ||
+                       result == static_cast<int32_t>(Status::kOwnerDead);
+    if (holds && state != nullptr) Unlock(state, table, me);
+  }
+}
+
+size_t Parker::pending() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_.size();
+}
+
+}  // namespace shmsync

@@ -1,0 +1,98 @@
+// The parker: one thread per process that waits, on behalf of JS contexts, for contended
+// lock words (and, for queues, for words to change), so Promise waits never block an event
+// loop and never occupy the libuv threadpool.
+//
+// JS threads add and cancel requests; the parker thread sleeps in futex_waitv on every
+// request's words plus its own control word, acquires locks on the requesting context's
+// behalf (TryLock with that context's OwnerId) and reports each outcome once through the
+// request's callback, called on the parker thread (the addon posts it to the right event
+// loop). Node-free, so the C++ tests drive it directly.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "futex.h"
+#include "mutex-layout.h"
+#include "owner-table.h"
+#include "status.h"
+
+namespace shmsync {
+
+class Parker {
+ public:
+  // Called on the parker thread, at most once per request, never after Cancel returned
+  // kCancelled for it. Must not block and must not call back into the Parker.
+  using Callback = void (*)(void* target, uint64_t request_id, Status status);
+
+  static constexpr int32_t kCancelled = -1;
+
+  static Parker& Instance();
+
+  // Acquire `s` for `me`. `keepalive` pins the mapping until the request ends.
+  uint64_t ParkLock(std::shared_ptr<void> keepalive, MutexState* s, OwnerTable* table,
+                    OwnerId me, Callback cb, void* target);
+  // Report kOk once *word != expected (or a spurious wake; callers re-check).
+  uint64_t ParkWatch(std::shared_ptr<void> keepalive, std::atomic<uint32_t>* word,
+                     uint32_t expected, Callback cb, void* target);
+
+  // Withdraws a request. Returns kCancelled if it was withdrawn before completing; otherwise
+  // the Status it completed with (its callback has run or is queued). A lock request that
+  // completed leaves the lock held by its OwnerId: the caller now owns that acquisition.
+  int32_t Cancel(uint64_t request_id);
+  // Drops the completion record of a request whose callback was delivered (JS thread).
+  void Forget(uint64_t request_id);
+  // Cancels every request of `target` (a JS context shutting down). Locks granted but not
+  // delivered are released.
+  void CancelAll(void* target);
+
+  size_t pending() const;
+
+ private:
+  Parker() = default;
+  struct Request {
+    uint64_t id;
+    bool is_lock;
+    std::shared_ptr<void> keepalive;
+    MutexState* state;
+    OwnerTable* table;
+    OwnerId me;
+    std::atomic<uint32_t>* word;
+    uint32_t expected;
+    Callback cb;
+    void* target;
+    int64_t since_ns;
+    bool handoff;
+  };
+  struct Completed {
+    Status status;
+    bool is_lock;
+    std::shared_ptr<void> keepalive;
+    MutexState* state;
+    OwnerTable* table;
+    OwnerId me;
+    void* target;
+  };
+
+  uint64_t Add(Request r);
+  void EnsureThread();  // mu_ held
+  void Run();
+  void Wake();
+  // Tries to complete `r` (mu_ held). Returns true when it completed.
+  bool Poll(Request& r, int64_t now, Status* status);
+
+  mutable std::mutex mu_;
+  std::vector<Request> requests_;
+  std::unordered_map<uint64_t, Completed> completed_;  // completed, callback not yet Forgotten
+  uint64_t next_id_ = 1;
+  std::atomic<uint32_t> control_{0};
+  bool started_ = false;
+};
+
+}  // namespace shmsync

@@ -1,0 +1,218 @@
+// Lock algorithm (see robust-lock.h). Runs on JS threads (blocking API) and on the parker
+// thread (Promise API, on behalf of a context).
+#include "robust-lock.h"
+
+namespace shmsync {
+
+namespace {
+
+constexpr int kSpinRounds = 40;  // ~1-2 µs: bounded, the only other core may be the holder
+
+// Bookkeeping every fresh acquisition does (caller holds the lock: plain relaxed accesses).
+void OnAcquired(MutexState* s) {
+  const uint32_t lo = s->fence_lo.load(std::memory_order_relaxed) + 1;
+  if (lo == 0) s->fence_hi.store(s->fence_hi.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  s->fence_lo.store(lo, std::memory_order_relaxed);
+  s->depth.store(1, std::memory_order_relaxed);
+}
+
+// Called with the lock just taken by `me`: applies the consistency rules.
+Status Acquired(MutexState* s, OwnerTable* table, OwnerId me, bool from_dead) {
+  const auto consistency = static_cast<Consistency>(s->consistency.load(std::memory_order_relaxed));
+  if (consistency == Consistency::kNotRecoverable) {
+    Unlock(s, table, me);
+    return Status::kNotRecoverable;
+  }
+  OnAcquired(s);
+  if (!from_dead) return Status::kOk;
+  s->owner_deaths.store(s->owner_deaths.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (static_cast<OwnerDeathPolicy>(s->policy.load(std::memory_order_relaxed)) == OwnerDeathPolicy::kStrict) {
+    s->consistency.store(static_cast<uint32_t>(Consistency::kInconsistent), std::memory_order_relaxed);
+  }
+  return Status::kOwnerDead;
+}
+
+// Takes the word from a dead holder. `seen` is the value observed with a dead owner.
+bool StealFromDead(MutexState* s, OwnerTable* table, uint32_t seen, OwnerId me) {
+  const uint32_t desired = me | (seen & kLockWaitersBit);
+  // acquire: the dead holder's writes happened-before its death was published by the kernel;
+  // we synchronise with whoever last released the word before it.
+  if (!s->word.compare_exchange_strong(seen, desired, std::memory_order_acquire,
+                                       std::memory_order_relaxed)) {
+    return false;
+  }
+  // Other waiters may sleep on the dead holder's deadman word; let them re-evaluate.
+  table->WakeDeathWaiters(seen & kLockOwnerMask);
+  // A hand-off registered by the dead holder's context is void.
+  uint32_t h = s->handoff_to.load(std::memory_order_relaxed);
+  if (h == (seen & kLockOwnerMask)) s->handoff_to.compare_exchange_strong(h, 0, std::memory_order_relaxed);
+  return true;
+}
+
+}  // namespace
+
+void InitMutexState(MutexState* s, OwnerDeathPolicy policy) {
+  s->word.store(0, std::memory_order_relaxed);
+  s->handoff_to.store(0, std::memory_order_relaxed);
+  s->consistency.store(static_cast<uint32_t>(Consistency::kConsistent), std::memory_order_relaxed);
+  s->policy.store(static_cast<uint32_t>(policy), std::memory_order_relaxed);
+  s->waiters.store(0, std::memory_order_relaxed);
+  s->fence_lo.store(0, std::memory_order_relaxed);
+  s->fence_hi.store(0, std::memory_order_relaxed);
+  s->owner_deaths.store(0, std::memory_order_relaxed);
+  s->depth.store(0, std::memory_order_relaxed);
+}
+
+Status TryLock(MutexState* s, OwnerTable* table, OwnerId me) {
+  uint32_t v = s->word.load(std::memory_order_relaxed);
+  for (;;) {
+    const OwnerId owner = v & kLockOwnerMask;
+    if (owner == me) return Status::kBusy;
+    if (owner == 0) {
+      // A registered hand-off target other than us gets the lock first, unless it is dead.
+      const uint32_t h = s->handoff_to.load(std::memory_order_relaxed);
+      if (h != 0 && h != me && table->Check(h) == Liveness::kAlive) return Status::kWouldBlock;
+      // acquire: pairs with the release in Unlock; keeps any waiters bit.
+      if (s->word.compare_exchange_weak(v, me | (v & kLockWaitersBit), std::memory_order_acquire,
+                                        std::memory_order_relaxed)) {
+        if (h == me) {
+          uint32_t mine = me;
+          s->handoff_to.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
+        }
+        return Acquired(s, table, me, false);
+      }
+      continue;
+    }
+    if (table->Check(owner) == Liveness::kDead) {
+      if (StealFromDead(s, table, v, me)) return Acquired(s, table, me, true);
+      v = s->word.load(std::memory_order_relaxed);
+      continue;
+    }
+    return Status::kWouldBlock;
+  }
+}
+
+int PrepareWait(MutexState* s, OwnerTable* table, OwnerId me, FutexWaitv* out) {
+  uint32_t v = s->word.load(std::memory_order_relaxed);
+  const OwnerId owner = v & kLockOwnerMask;
+  if (owner == 0 || owner == me) return 0;
+  if ((v & kLockWaitersBit) == 0) {
+    // relaxed: the bit only tells Unlock to wake; the futex value check orders the sleep.
+    if (!s->word.compare_exchange_strong(v, v | kLockWaitersBit, std::memory_order_relaxed)) return 0;
+    v |= kLockWaitersBit;
+  }
+  SetWaitv(&out[0], &s->word, v);
+  uint32_t dead_expected = 0;
+  std::atomic<uint32_t>* deadman = table->ArmDeathWake(owner, &dead_expected);
+  if (deadman == nullptr) return 0;  // holder already dead: the caller will recover
+  SetWaitv(&out[1], deadman, dead_expected);
+  return 2;
+}
+
+bool ClaimHandoff(MutexState* s, OwnerId me) {
+  uint32_t expected = 0;
+  return s->handoff_to.load(std::memory_order_relaxed) == me ||
+         s->handoff_to.compare_exchange_strong(expected, me, std::memory_order_relaxed);
+}
+
+void WithdrawHandoff(MutexState* s, OwnerId me, bool* granted) {
+  *granted = false;
+  uint32_t expected = me;
+  if (s->handoff_to.compare_exchange_strong(expected, 0, std::memory_order_relaxed)) return;
+  // Not registered any more: either never were, or Unlock consumed it and gave us the word.
+  // acquire: the hand-off store in Unlock was a release.
+  *granted = (s->word.load(std::memory_order_acquire) & kLockOwnerMask) == me;
+}
+
+Status Lock(MutexState* s, OwnerTable* table, OwnerId me, int64_t deadline_ns) {
+  Status st = TryLock(s, table, me);
+  if (st != Status::kWouldBlock) return st;
+  for (int i = 0; i < kSpinRounds; ++i) {
+    CpuRelax();
+    if ((s->word.load(std::memory_order_relaxed) & kLockOwnerMask) == 0) {
+      st = TryLock(s, table, me);
+      if (st != Status::kWouldBlock) return st;
+    }
+  }
+  const int64_t start = MonotonicNanos();
+  bool handoff = false;
+  s->waiters.fetch_add(1, std::memory_order_relaxed);
+  for (;;) {
+    // The word may already have been handed to us.
+    if ((s->word.load(std::memory_order_acquire) & kLockOwnerMask) == me) {
+      st = AcceptHandoff(s, table, me);
+      break;
+    }
+    st = TryLock(s, table, me);
+    if (st != Status::kWouldBlock) break;
+    const int64_t now = MonotonicNanos();
+    if (deadline_ns >= 0 && now >= deadline_ns) {
+      bool granted = false;
+      if (handoff) WithdrawHandoff(s, me, &granted);
+      st = granted ? AcceptHandoff(s, table, me) : Status::kTimeout;
+      break;
+    }
+    if (!handoff && now - start >= kStarvationNanos) handoff = ClaimHandoff(s, me);
+    FutexWaitv w[2];
+    const int n = PrepareWait(s, table, me, w);
+    if (n == 0) continue;
+    int64_t until = now + kLivenessSliceNanos;
+    if (deadline_ns >= 0 && deadline_ns < until) until = deadline_ns;
+    FutexWaitvUntil(w, n, until);
+  }
+  s->waiters.fetch_sub(1, std::memory_order_relaxed);
+  if (st == Status::kOk || st == Status::kOwnerDead) KeepWaitersBit(s);
+  return st;
+}
+
+void KeepWaitersBit(MutexState* s) {
+  // The bit was cleared by the Unlock that let us in; other sleepers still need a wake.
+  // relaxed: only the holder's later Unlock reads it, ordered by the lock itself.
+  if (s->waiters.load(std::memory_order_relaxed) > 0) {
+    s->word.fetch_or(kLockWaitersBit, std::memory_order_relaxed);
+  }
+}
+
+Status Unlock(MutexState* s, OwnerTable* table, OwnerId me) {
+  const uint32_t v = s->word.load(std::memory_order_relaxed);
+  if ((v & kLockOwnerMask) != me) return Status::kNotOwner;
+  s->depth.store(0, std::memory_order_relaxed);
+  if (static_cast<Consistency>(s->consistency.load(std::memory_order_relaxed)) == Consistency::kInconsistent) {
+    // Strict policy: released without MarkConsistent -> unusable for everyone (POSIX).
+    s->consistency.store(static_cast<uint32_t>(Consistency::kNotRecoverable), std::memory_order_relaxed);
+  }
+  uint32_t h = s->handoff_to.load(std::memory_order_relaxed);
+  if (h != 0 && h != me && s->handoff_to.compare_exchange_strong(h, 0, std::memory_order_relaxed)) {
+    if (table->Check(h) == Liveness::kAlive) {
+      // release: the next holder sees our critical section. Wake all: futex cannot target one.
+      s->word.store(h | kLockWaitersBit, std::memory_order_release);
+      FutexWake(&s->word, INT32_MAX);
+      return Status::kOk;
+    }
+  }
+  // release: publishes the critical section to the next acquirer.
+  const uint32_t old = s->word.exchange(0, std::memory_order_release);
+  if ((old & kLockWaitersBit) != 0) FutexWake(&s->word, 1);
+  return Status::kOk;
+}
+
+Status AcceptHandoff(MutexState* s, OwnerTable* table, OwnerId me) {
+  uint32_t mine = me;
+  s->handoff_to.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
+  return Acquired(s, table, me, false);
+}
+
+Status MarkConsistent(MutexState* s, OwnerId me) {
+  if ((s->word.load(std::memory_order_relaxed) & kLockOwnerMask) != me) return Status::kNotOwner;
+  uint32_t expected = static_cast<uint32_t>(Consistency::kInconsistent);
+  s->consistency.compare_exchange_strong(expected, static_cast<uint32_t>(Consistency::kConsistent),
+                                         std::memory_order_relaxed);
+  return Status::kOk;
+}
+
+uint64_t Fence(const MutexState* s) {
+  return (static_cast<uint64_t>(s->fence_hi.load(std::memory_order_relaxed)) << 32) |
+         s->fence_lo.load(std::memory_order_relaxed);
+}
+
+}  // namespace shmsync

@@ -1,0 +1,259 @@
+/**
+ * The per-context lock engine: one per (JS context, mutex segment), shared by every Mutex
+ * handle of that segment in the context. Runs on the context's JS thread only.
+ *
+ * State machine of one engine:
+ *   holder  - token holding the lock in this context (0: this context does not hold it)
+ *   queue   - Promise waiters of this context, FIFO
+ *   parkId  - the one native parker request acting for this context (0: none)
+ * Invariant: parkId !== 0 only while holder === 0 and queue is non-empty. A grant from the
+ * parker means the lock is now held by this context; it goes to the first queued waiter.
+ *
+ * Fast paths use Atomics on an Int32Array over the mapped MutexState (no N-API call, no
+ * syscall); everything else (waiters bit, hand-off, dead owners, strict policy) is native.
+ */
+import { threadId } from 'node:worker_threads';
+import { binding, type NativeMutex } from '../binding';
+import * as L from './mutex-layout';
+import { Status } from './status';
+
+let contextOwnerId = 0;
+function ownerId(): number {
+  if (contextOwnerId === 0) contextOwnerId = binding.ownerId(threadId);
+  return contextOwnerId;
+}
+
+interface Waiter {
+  token: number;
+  settle(status: Status | 'abort' | 'closed'): void;
+}
+
+/** Parked request id -> engine, for grants delivered by the parker thread. */
+const parked = new Map<number, LockEngine>();
+let grantHandlerInstalled = false;
+
+function onGrant(requestId: number, status: number): void {
+  const engine = parked.get(requestId);
+  if (engine === undefined) return; // cancelled after completion; Cancel() reported it
+  parked.delete(requestId);
+  binding.unparked();
+  engine.granted(requestId, status as Status);
+}
+
+export function isAcquired(status: Status | -1): status is Status.Ok | Status.OwnerDead {
+  return status === Status.Ok || status === Status.OwnerDead;
+}
+
+export class LockEngine {
+  readonly native: NativeMutex;
+  readonly i32: Int32Array | null;
+  readonly me: number;
+  holder = 0;
+  depth = 0;
+  ownerDied = false;
+  refs = 0;
+  readonly queue: Waiter[] = [];
+  parkId = 0;
+  /** Called with the engine when a hold was recovered from a dead owner. */
+  onOwnerDeath: (() => void) | null = null;
+
+  constructor(native: NativeMutex) {
+    this.native = native;
+    this.me = ownerId();
+    const ab = native.state();
+    this.i32 = ab === undefined ? null : new Int32Array(ab, 0, L.kStateInt32s);
+    if (!grantHandlerInstalled) {
+      binding.setGrantHandler(onGrant);
+      grantHandlerInstalled = true;
+    }
+  }
+
+  /** Uncontended CAS from JS. True: this context now holds the word (bookkeeping done). */
+  tryFast(): boolean {
+    const i32 = this.i32;
+    if (i32 === null || Atomics.load(i32, L.kHandoff) !== 0) return false;
+    if (Atomics.compareExchange(i32, L.kWord, 0, this.me) !== 0) return false;
+    if (i32[L.kConsistency] !== 0) {
+      // Strict-policy state: let the native path apply the rules.
+      this.native.unlock();
+      return false;
+    }
+    // Holder-only fields: ordered by the CAS above and the release below.
+    const lo = (i32[L.kFenceLo] + 1) | 0;
+    i32[L.kFenceLo] = lo;
+    if (lo === 0) i32[L.kFenceHi] = (i32[L.kFenceHi] + 1) | 0;
+    i32[L.kDepth] = 1;
+    return true;
+  }
+
+  /** Records that `token` now holds the lock (fresh acquisition with `status`). */
+  take(token: number, status: Status): void {
+    this.holder = token;
+    this.depth = 1;
+    this.ownerDied = status === Status.OwnerDead;
+    if (this.ownerDied && this.onOwnerDeath !== null) this.onOwnerDeath();
+  }
+
+  reenter(): void {
+    this.depth += 1;
+    if (this.i32 !== null) this.i32[L.kDepth] = this.depth;
+  }
+
+  /** Blocking-API acquisition for `token`. Returns a Status (Deadlock/WouldBlock/Timeout...). */
+  acquireSync(token: number, blocking: boolean, timeoutMs: number): Status {
+    if (this.holder === token) {
+      this.reenter();
+      return Status.Ok;
+    }
+    if (this.holder !== 0) return blocking && timeoutMs !== 0 ? Status.Deadlock : Status.WouldBlock;
+    if (this.parkId !== 0) {
+      // A grant may be in flight for our async waiters: take it now rather than wait for it.
+      const r = this.cancelPark();
+      if (r >= 0 && isAcquired(r)) {
+        this.take(token, r);
+        return r;
+      }
+    }
+    if (this.tryFast()) {
+      this.take(token, Status.Ok);
+      return Status.Ok;
+    }
+    const st = (blocking && timeoutMs !== 0 ? this.native.lock(timeoutMs) : this.native.tryLock()) as Status;
+    if (isAcquired(st)) this.take(token, st);
+    else if (st === Status.Busy) return Status.Deadlock;
+    return st;
+  }
+
+  /** Promise-API acquisition; resolves with a Status, 'abort' or 'closed'. */
+  acquireAsync(token: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<Status | 'abort' | 'closed'> {
+    if (this.holder === 0 && this.queue.length === 0 && this.parkId === 0) {
+      if (this.tryFast()) {
+        this.take(token, Status.Ok);
+        return Promise.resolve(Status.Ok);
+      }
+      const st = this.native.tryLock() as Status;
+      if (isAcquired(st)) this.take(token, st);
+      if (st !== Status.WouldBlock) return Promise.resolve(st);
+      if (timeoutMs === 0) return Promise.resolve(Status.Timeout);
+    }
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => this.drop(waiter, 'abort');
+      const waiter: Waiter = {
+        token,
+        settle: (outcome) => {
+          if (timer !== undefined) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(outcome);
+        },
+      };
+      this.queue.push(waiter);
+      if (timeoutMs >= 0) timer = setTimeout(() => this.drop(waiter, Status.Timeout), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (this.holder === 0 && this.parkId === 0) this.park();
+    });
+  }
+
+  /** Releases one level of `token`'s hold. Returns NotOwner if `token` does not hold it. */
+  release(token: number): Status {
+    if (this.holder !== token || token === 0) return Status.NotOwner;
+    if (this.depth > 1) {
+      this.depth -= 1;
+      if (this.i32 !== null) this.i32[L.kDepth] = this.depth;
+      return Status.Ok;
+    }
+    this.holder = 0;
+    this.depth = 0;
+    this.ownerDied = false;
+    const st = this.unlockWord();
+    this.serveQueue();
+    return st;
+  }
+
+  markConsistent(): Status {
+    return this.native.markConsistent() as Status;
+  }
+
+  /** Parker completion for this engine's request (JS thread). */
+  granted(requestId: number, status: Status): void {
+    if (this.parkId !== requestId) return;
+    this.parkId = 0;
+    if (isAcquired(status)) this.grantNext(status);
+    else this.failAll(status);
+  }
+
+  /** Last handle closed: give the lock back, fail the waiters, cancel the park. */
+  shutdown(): void {
+    if (this.parkId !== 0) {
+      const r = this.cancelPark();
+      if (r >= 0 && isAcquired(r)) this.native.unlock();
+    }
+    for (const w of this.queue.splice(0)) w.settle('closed');
+    if (this.holder !== 0) {
+      this.holder = 0;
+      this.depth = 0;
+      this.unlockWord();
+    }
+    this.native.close();
+  }
+
+  private unlockWord(): Status {
+    const i32 = this.i32;
+    if (i32 !== null && i32[L.kHandoff] === 0 && i32[L.kConsistency] === 0) {
+      i32[L.kDepth] = 0;
+      // Succeeds only when no waiter bit is set: then nobody needs a wake.
+      if (Atomics.compareExchange(i32, L.kWord, this.me, 0) === this.me) return Status.Ok;
+    }
+    return this.native.unlock() as Status;
+  }
+
+  /** After a release: let the next local waiter in, fairly with other contexts. */
+  private serveQueue(): void {
+    if (this.queue.length === 0 || this.holder !== 0 || this.parkId !== 0) return;
+    // Nobody else waits: take it at once. Otherwise queue behind them through the parker.
+    if (this.i32 !== null && Atomics.load(this.i32, L.kWaiters) === 0 && this.tryFast()) {
+      this.grantNext(Status.Ok);
+      return;
+    }
+    this.park();
+  }
+
+  private grantNext(status: Status): void {
+    const w = this.queue.shift();
+    if (w === undefined) {
+      this.unlockWord();
+      return;
+    }
+    this.take(w.token, status);
+    w.settle(status);
+  }
+
+  private failAll(status: Status): void {
+    for (const w of this.queue.splice(0)) w.settle(status);
+  }
+
+  private drop(w: Waiter, outcome: Status | 'abort'): void {
+    const i = this.queue.indexOf(w);
+    if (i < 0) return;
+    this.queue.splice(i, 1);
+    if (this.queue.length === 0 && this.parkId !== 0) {
+      const r = this.cancelPark();
+      if (r >= 0 && isAcquired(r)) this.unlockWord(); // granted to nobody: give it back
+    }
+    w.settle(outcome);
+  }
+
+  private park(): void {
+    this.parkId = this.native.park();
+    parked.set(this.parkId, this);
+  }
+
+  /** Withdraws the park. Returns -1 if withdrawn, else the Status it had completed with. */
+  private cancelPark(): Status | -1 {
+    const id = this.parkId;
+    this.parkId = 0;
+    parked.delete(id);
+    binding.unparked();
+    return this.native.cancel(id) as Status | -1;
+  }
+}

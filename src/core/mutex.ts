@@ -1,0 +1,328 @@
+/**
+ * Mutex: a cross-process, cross-thread, reentrant lock that survives a holder being killed.
+ * Thin facade: validates, maps statuses to errors, and delegates to the per-context
+ * LockEngine (lock-engine.ts). Runs on the calling JS thread.
+ */
+import { EventEmitter } from 'node:events';
+import { binding } from '../binding';
+import {
+  AbortError,
+  ClosedError,
+  DeadlockError,
+  NotOwnerError,
+  NotRecoverableError,
+  OwnerDeadError,
+  ShmsyncError,
+  TimeoutError,
+} from '../errors';
+import {
+  abortErrorFor,
+  optionsObject,
+  rejectUnknownOptions,
+  validateBoolean,
+  validateFunction,
+  validateName,
+  validateOneOf,
+  validateSignal,
+  validateTimeout,
+} from '../validate';
+import { registerHandleType, type HandleRef } from './handle-ref';
+import { isAcquired, LockEngine } from './lock-engine';
+import { freshToken, kThreadToken, runInScope, scopeToken } from './lock-scope';
+import { MutexGuard } from './mutex-guard';
+import * as L from './mutex-layout';
+import { segmentNameFor, uniqueName } from './names';
+import { permissionMode, type CreateMode } from './shared-memory';
+import { Status } from './status';
+
+export type OwnerDeathPolicy = 'recover' | 'strict';
+
+export interface MutexOptions {
+  /** Permission bits when this call creates the segment (default 0o600). */
+  mode?: number;
+  /** What the next acquirer sees when a holder dies: see docs/concepts/crash-recovery.md. */
+  onOwnerDeath?: OwnerDeathPolicy;
+  /** Default 'openOrCreate' with a name, 'create' without. */
+  create?: CreateMode;
+}
+
+export interface AcquireSyncOptions {
+  /** false: try once (seed `block=False`). Default true. */
+  blocking?: boolean;
+  /** Milliseconds; undefined or Infinity waits forever. */
+  timeout?: number;
+}
+
+export interface AcquireOptions {
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+export interface MutexInfo {
+  name: string;
+  locked: boolean;
+  holder: { pid: number; threadId: number; alive: boolean } | null;
+  depth: number;
+  waiters: number;
+  acquisitions: bigint;
+  ownerDeaths: number;
+  onOwnerDeath: OwnerDeathPolicy;
+  recoverable: boolean;
+}
+
+const kCreateModes: readonly CreateMode[] = ['open', 'create', 'openOrCreate'];
+const kModeNumber: Record<CreateMode, number> = { open: 0, create: 1, openOrCreate: 2 };
+const kPolicies: readonly OwnerDeathPolicy[] = ['recover', 'strict'];
+
+/** Engines of this JS context by segment name: handles of one segment share one engine. */
+const engines = new Map<string, LockEngine>();
+
+function statusError(status: Status, name: string): ShmsyncError {
+  switch (status) {
+    case Status.Timeout: return new TimeoutError(`mutex "${name}": timed out`);
+    case Status.NotOwner: return new NotOwnerError(`mutex "${name}" is not held by the caller`);
+    case Status.NotRecoverable: return new NotRecoverableError(`mutex "${name}" is not recoverable: a dead holder's state was never marked consistent`);
+    case Status.Deadlock: return new DeadlockError(`mutex "${name}": this thread already holds it through another async context; blocking would deadlock`);
+    default: return new ShmsyncError(`mutex "${name}": unexpected status ${status}`, 'SHMSYNC_SYSTEM');
+  }
+}
+
+/**
+ * A named lock shared by every process and thread that opens the same name.
+ *
+ * ```ts
+ * const m = new Mutex('cache-rebuild');
+ * await m.withLock(async () => rebuild());   // Promise API, reentrant inside fn
+ * if (m.acquireSync({ timeout: 100 })) { try { work() } finally { m.release() } }
+ * ```
+ * Events: `'ownerDied'` when this handle's acquisition recovered the lock from a dead holder.
+ */
+export class Mutex extends EventEmitter {
+  readonly name: string;
+  #engine: LockEngine | null;
+
+  constructor(name?: string, options?: MutexOptions) {
+    super();
+    const opts = optionsObject('options', options);
+    rejectUnknownOptions('options', opts, ['mode', 'onOwnerDeath', 'create'], { policy: 'onOwnerDeath', perm: 'mode' });
+    if (name !== undefined) validateName('name', name);
+    if (opts.onOwnerDeath !== undefined) validateOneOf('options.onOwnerDeath', opts.onOwnerDeath, kPolicies);
+    let create: CreateMode = name === undefined ? 'create' : 'openOrCreate';
+    if (opts.create !== undefined) {
+      validateOneOf('options.create', opts.create, kCreateModes);
+      create = opts.create;
+    }
+    const perm = permissionMode(opts.mode);
+    this.name = name ?? uniqueName('mutex');
+    const segment = segmentNameFor(this.name);
+    let engine = engines.get(segment);
+    if (engine === undefined) {
+      const policy = opts.onOwnerDeath === 'strict' ? 1 : 0;
+      engine = new LockEngine(new binding.Mutex(segment, kModeNumber[create], perm, policy));
+      engines.set(segment, engine);
+    }
+    const actual = engine.native.policy === 1 ? 'strict' : 'recover';
+    if (opts.onOwnerDeath !== undefined && opts.onOwnerDeath !== actual) {
+      if (engine.refs === 0) { engine.native.close(); engines.delete(segment); }
+      throw new ShmsyncError(`mutex "${this.name}" exists with onOwnerDeath '${actual}', not '${opts.onOwnerDeath}'`, 'SHMSYNC_POLICY_MISMATCH');
+    }
+    engine.refs += 1;
+    const previous = engine.onOwnerDeath;
+    engine.onOwnerDeath = () => {
+      previous?.();
+      this.emit('ownerDied', { name: this.name });
+    };
+    this.#engine = engine;
+  }
+
+  /** The owner-death policy fixed when the mutex was created. */
+  get onOwnerDeath(): OwnerDeathPolicy {
+    return this.#open().native.policy === 1 ? 'strict' : 'recover';
+  }
+
+  /** True while the current thread/scope holds the lock. */
+  get isHeld(): boolean {
+    const e = this.#open();
+    return e.holder !== 0 && e.holder === (scopeToken(e) ?? kThreadToken);
+  }
+
+  /** True when the caller's current hold was recovered from a dead holder. */
+  get ownerDied(): boolean {
+    const e = this.#open();
+    return e.holder === (scopeToken(e) ?? kThreadToken) && e.ownerDied;
+  }
+
+  /**
+   * Blocking acquire (seed `acquire(block, timeout)`): the owner is this JS thread (or the
+   * enclosing lock scope). Returns false on timeout or, with `blocking: false`, when held.
+   * Throws `SHMSYNC_DEADLOCK` when this thread holds it through another async context.
+   */
+  acquireSync(options?: AcquireSyncOptions): boolean {
+    if (options === undefined) return this.#acquireSync(true, -1);
+    const opts = optionsObject('options', options);
+    rejectUnknownOptions('options', opts, ['blocking', 'timeout'], { block: 'blocking' });
+    const blocking = opts.blocking ?? true;
+    validateBoolean('options.blocking', blocking);
+    const timeout = validateTimeout('options.timeout', opts.timeout);
+    return this.#acquireSync(blocking, timeout);
+  }
+
+  /** One non-blocking attempt. */
+  tryAcquire(): boolean {
+    return this.#acquireSync(false, 0);
+  }
+
+  /** Releases one level of the calling thread's (or scope's) hold. */
+  release(): void {
+    const e = this.#open();
+    const st = e.release(scopeToken(e) ?? kThreadToken);
+    if (st === Status.NotOwner) {
+      throw new NotOwnerError(
+        `mutex "${this.name}" is not held by the caller` +
+          (e.holder !== 0 ? ' (it is held by another async context of this thread: release its guard)' : ''),
+      );
+    }
+    if (st !== Status.Ok) throw statusError(st, this.name);
+  }
+
+  /**
+   * Promise acquire: never blocks the event loop. Inside a lock scope of this mutex (withLock,
+   * a locked method) it re-enters; otherwise it is a new holder that excludes every other.
+   */
+  async acquire(options?: AcquireOptions): Promise<MutexGuard> {
+    const opts = optionsObject('options', options);
+    rejectUnknownOptions('options', opts, ['timeout', 'signal']);
+    const timeout = validateTimeout('options.timeout', opts.timeout);
+    const signal = validateSignal('options.signal', opts.signal);
+    const e = this.#open();
+    if (signal?.aborted) throw abortErrorFor(signal);
+    const token = scopeToken(e) ?? freshToken();
+    if (e.holder === token) {
+      e.reenter();
+      return new MutexGuard(e, token, this.name, true, fenceOf(e));
+    }
+    const outcome = await e.acquireAsync(token, timeout, signal);
+    if (outcome === 'abort') throw abortErrorFor(signal!);
+    if (outcome === 'closed') throw new ClosedError(`mutex "${this.name}" was closed while waiting`);
+    if (!isAcquired(outcome)) throw statusError(outcome, this.name);
+    const guard = new MutexGuard(e, token, this.name, false, fenceOf(e));
+    if (outcome === Status.OwnerDead && e.native.policy === 1) throw ownerDeadError(this.name, guard);
+    return guard;
+  }
+
+  /** Runs `fn` holding the lock (reentrant inside); releases on return, throw or rejection. */
+  async withLock<T>(fn: () => T | Promise<T>, options?: AcquireOptions): Promise<T> {
+    validateFunction('fn', fn);
+    const guard = await this.acquire(options);
+    try {
+      return await runInScope(this.#open(), guard.token, fn);
+    } finally {
+      guard.release();
+    }
+  }
+
+  /** Synchronous form of withLock (blocking acquire). */
+  withLockSync<T>(fn: () => T, options?: AcquireSyncOptions): T {
+    validateFunction('fn', fn);
+    if (!this.acquireSync(options)) throw new TimeoutError(`mutex "${this.name}": timed out`);
+    try {
+      return fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Strict policy: the caller repaired the state after `ownerDied`; the lock stays usable. */
+  markConsistent(): void {
+    const e = this.#open();
+    if (e.holder !== (scopeToken(e) ?? kThreadToken)) throw new NotOwnerError(`mutex "${this.name}" is not held by the caller`);
+    const st = e.markConsistent();
+    if (st !== Status.Ok) throw statusError(st, this.name);
+  }
+
+  info(): MutexInfo {
+    const e = this.#open();
+    const n = e.native.info();
+    return {
+      name: this.name,
+      locked: n.locked,
+      holder: n.locked ? { pid: n.holderPid!, threadId: n.holderThreadId!, alive: n.holderAlive! } : null,
+      depth: n.holderIsMe ? e.depth : n.depth,
+      waiters: n.waiters + e.queue.length - (e.parkId !== 0 ? 1 : 0),
+      acquisitions: n.acquisitions,
+      ownerDeaths: n.ownerDeaths,
+      onOwnerDeath: e.native.policy === 1 ? 'strict' : 'recover',
+      recoverable: n.consistency !== 2,
+    };
+  }
+
+  /** Closes this handle. The last handle of the context releases a hold and fails waiters. */
+  close(): void {
+    const e = this.#engine;
+    if (e === null) return;
+    this.#engine = null;
+    e.refs -= 1;
+    if (e.refs === 0) {
+      engines.delete(segmentNameFor(this.name));
+      e.shutdown();
+    }
+  }
+
+  get closed(): boolean {
+    return this.#engine === null;
+  }
+
+  /** Removes the name; open handles keep working. Returns false if it did not exist. */
+  unlink(): boolean {
+    return Mutex.unlink(this.name);
+  }
+
+  static unlink(name: string): boolean {
+    validateName('name', name);
+    return binding.Region.unlink(segmentNameFor(name));
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  toJSON(): HandleRef {
+    return { $shmsync: 'Mutex', name: this.name };
+  }
+
+  #acquireSync(blocking: boolean, timeout: number): boolean {
+    const e = this.#open();
+    const st = e.acquireSync(scopeToken(e) ?? kThreadToken, blocking, timeout);
+    if (st === Status.Ok) return true;
+    if (st === Status.OwnerDead) {
+      if (e.native.policy === 1) throw ownerDeadError(this.name, null);
+      return true;
+    }
+    if (st === Status.Timeout || st === Status.WouldBlock) return false;
+    throw statusError(st, this.name);
+  }
+
+  #open(): LockEngine {
+    if (this.#engine === null) throw new ClosedError(`mutex "${this.name}" is closed`);
+    return this.#engine;
+  }
+}
+
+function fenceOf(e: LockEngine): bigint {
+  if (e.i32 === null) return e.native.info().acquisitions;
+  return (BigInt(e.i32[L.kFenceHi] >>> 0) << 32n) | BigInt(e.i32[L.kFenceLo] >>> 0);
+}
+
+function ownerDeadError(name: string, guard: MutexGuard | null): OwnerDeadError {
+  const err = new OwnerDeadError(
+    `mutex "${name}": the previous holder died while holding it. You hold it now: repair the ` +
+      'protected state and call markConsistent() before releasing, or the lock becomes unrecoverable',
+  );
+  Object.defineProperty(err, 'guard', { value: guard, enumerable: false });
+  return err;
+}
+
+registerHandleType('Mutex', (ref) => new Mutex(ref.name, { create: 'open' }));
+
+export { MutexGuard };
+export type { AbortError };

@@ -1,0 +1,21 @@
+/** Native status numbers (native/core/status.h `Status`); keep the two in the same order. */
+export const enum Status {
+  Ok = 0,
+  NotFound = 1,
+  Exists = 2,
+  KindMismatch = 3,
+  VersionMismatch = 4,
+  SizeMismatch = 5,
+  Corrupt = 6,
+  Permission = 7,
+  System = 8,
+  Timeout = 9,
+  WouldBlock = 10,
+  NotOwner = 11,
+  OwnerDead = 12,
+  NotRecoverable = 13,
+  Deadlock = 14,
+  Closed = 15,
+  TooLarge = 16,
+  Busy = 17,
+}
