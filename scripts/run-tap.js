@@ -11,11 +11,14 @@ const root = path.join(__dirname, '..');
 const listShm = () => new Set(fs.readdirSync('/dev/shm').filter((n) => n.startsWith('shmsync')));
 const before = listShm();
 const args = process.argv.slice(2);
+// The suite (and every child it forks) uses its own owner table, removed at the end, so a run
+// leaves /dev/shm exactly as it found it.
+const ownerTable = `test-owners-${process.pid}`;
 const tap = spawnSync(process.execPath, [require.resolve('tap/bin'), ...args, '--reporter=tap'], {
   cwd: root,
   encoding: 'utf8',
   stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, SHMSYNC_TEST: '1' },
+  env: { ...process.env, SHMSYNC_TEST: '1', SHMSYNC_OWNER_TABLE: ownerTable },
   maxBuffer: 1 << 28,
 });
 process.stdout.write(tap.stdout || '');
@@ -26,7 +29,7 @@ for (const line of (tap.stdout || '').split('\n')) {
   if (/^ok \d+/.test(line)) passed += 1;
   else if (/^not ok \d+/.test(line)) failed += 1;
 }
-// Subtest totals from tap's own counts are more informative; count leaf assertions too.
+fs.rmSync(path.join('/dev/shm', `shmsync-${ownerTable}`), { force: true });
 const leaked = [...listShm()].filter((n) => !before.has(n));
 if (leaked.length > 0) {
   console.log(`not ok - the suite left ${leaked.length} shmsync segment(s) in /dev/shm: ${leaked.slice(0, 10).join(', ')}`);
