@@ -1,0 +1,10 @@
+'use strict';
+// Every group, in the order a full run executes them. Add new groups here.
+module.exports = [
+  require('./napi-floor'),
+  require('./shm-copy'),
+  require('./lock-uncontended'),
+  require('./ipc-throughput'),
+  require('./ipc-rtt'),
+  require('./pool-rtt'),
+];

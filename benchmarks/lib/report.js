@@ -1,0 +1,100 @@
+'use strict';
+// Turns group results into rows, then into a console table, a Markdown table and JSON.
+const fs = require('node:fs');
+const path = require('node:path');
+const fmt = require('./format');
+const { describeMachine } = require('./machine');
+
+const kHeaders = {
+  time: ['competitor', 'time/op', 'ops/s', 'spread', 'samples × iters', 'shmsync vs this'],
+  throughput: ['competitor', 'msgs/s', 'time/msg', 'spread', 'samples × msgs', 'shmsync vs this'],
+  latency: ['competitor', 'p50', 'p99', 'ops/s', 'spread p50', 'samples × ops', 'shmsync vs this (p50)'],
+};
+
+function ratioCell(r, { markdown }) {
+  if (r.side !== 'peer' || !r.ratios || r.ratios.length === 0) return '';
+  const parts = r.ratios.map((x) => {
+    const value = x.ratio === null ? '—' : fmt.ratio(x.ratio);
+    return r.ratios.length > 1 ? `${x.vs}: ${value}` : value;
+  });
+  return parts.join(markdown ? '<br>' : '; ');
+}
+
+function valueCells(metric, r) {
+  const iters = `${r.samples} × ${fmt.count(r.n)}`;
+  const sp = fmt.percent(r.spread);
+  if (metric === 'time') return [fmt.duration(r.nsPerOp), fmt.rate(r.opsPerSec), sp, iters];
+  if (metric === 'throughput') return [fmt.rate(r.opsPerSec), fmt.duration(r.nsPerOp), sp, iters];
+  return [fmt.duration(r.p50Ns), fmt.duration(r.p99Ns), fmt.rate(r.opsPerSec), sp, iters];
+}
+
+/** Rows of cells for one group (pending shmsync rows are summarised below the table instead). */
+function groupRows(group, { markdown = false } = {}) {
+  const width = kHeaders[group.metric].length;
+  const rows = [];
+  for (const r of group.competitors) {
+    if (r.status === 'pending') continue;
+    const label = r.side === 'shmsync' ? (markdown ? `**shmsync** ${r.name}` : `shmsync: ${r.name}`) : r.name;
+    let cells;
+    if (r.status === 'ok') cells = [label, ...valueCells(group.metric, r), ratioCell(r, { markdown })];
+    else cells = [label, `${r.status}: ${r.note}`, ...Array(width - 2).fill('')];
+    rows.push(cells);
+  }
+  return rows;
+}
+
+function pendingLine(group) {
+  const names = group.competitors.filter((r) => r.status === 'pending').map((r) => r.name);
+  return names.length ? `shmsync: not yet implemented (${names.join('; ')})` : null;
+}
+
+function consoleTable(group) {
+  const header = kHeaders[group.metric];
+  const rows = [header, ...groupRows(group)];
+  const widths = header.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const numeric = (i) => i > 0 && i < header.length - 1;
+  const line = (r) => '  ' + r.map((c, i) => (numeric(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const out = [`\n${group.name} — ${group.title} (per ${group.unit})`, line(rows[0])];
+  for (const r of rows.slice(1)) out.push(line(r));
+  const p = pendingLine(group);
+  if (p) out.push(`  ${p}`);
+  return out.join('\n');
+}
+
+function markdownGroup(group) {
+  const header = kHeaders[group.metric];
+  const esc = (c) => String(c).replace(/\|/g, '\\|');
+  const lines = [`### ${group.name}: ${group.title} (per ${group.unit})`, ''];
+  if (group.notes) lines.push(group.notes, '');
+  lines.push(`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`);
+  for (const r of groupRows(group, { markdown: true })) lines.push(`| ${r.map(esc).join(' | ')} |`);
+  const p = pendingLine(group);
+  if (p) lines.push('', `*${p}*`);
+  return lines.join('\n');
+}
+
+function markdown(run) {
+  const m = run.machine;
+  return [
+    '## Benchmark results',
+    '',
+    `Measured with \`node benchmarks/run.js${run.options.quick ? ' --quick' : ''}\` on ${m.cpu}, ${m.cores} cores, ` +
+      `${fmt.bytes(m.memoryBytes)}, ${m.kernel}, Node ${m.node}, shmsync ${m.commit}, ${m.date}. ` +
+      `${run.options.samples} samples of ~${run.options.sampleTimeMs} ms per competitor, interleaved; medians shown. ` +
+      '"shmsync vs this" is how many times better shmsync did than that peer in the same run (> 1: shmsync faster). ' +
+      'Absolute figures on a shared VM move ±30 % between runs; compare ratios.',
+    '',
+    ...run.groups.map((g) => markdownGroup(g) + '\n'),
+  ].join('\n');
+}
+
+function writeResults(run, outDir) {
+  fs.mkdirSync(outDir, { recursive: true });
+  const json = path.join(outDir, 'latest.json');
+  const md = path.join(outDir, 'latest.md');
+  fs.writeFileSync(json, JSON.stringify(run, null, 2) + '\n');
+  fs.writeFileSync(md, markdown(run));
+  return { json, md };
+}
+
+module.exports = { consoleTable, markdown, writeResults, describeMachine };

@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+'use strict';
+// shmsync benchmarks: `node benchmarks/run.js [group...] [options]` (`npm run bench` at the root).
+// See benchmarks/README.md.
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const { parseArgs } = require('node:util');
+const { ensureBenchDeps, ensureDist, benchDir } = require('./lib/deps');
+
+const usage = `usage: node benchmarks/run.js [group...] [options]
+  --quick          short samples (a smoke run, well under a minute)
+  --samples N      samples per competitor (default 10, quick 3)
+  --time MS        target duration of one sample (default 250, quick 30)
+  --out DIR        where latest.json / latest.md go (default benchmarks/results)
+  --no-write       print only, write no result files
+  --pin            pin this process to CPU 0 and forked children to CPU 1 (taskset)
+  --list           list the groups and exit`;
+
+function parse() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      samples: { type: 'string' },
+      time: { type: 'string' },
+      out: { type: 'string', default: path.join(benchDir, 'results') },
+      'no-write': { type: 'boolean', default: false },
+      pin: { type: 'boolean', default: false },
+      list: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const positive = (name, v, dflt) => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!(n > 0)) throw new Error(`--${name} must be a positive number, got ${v}`);
+    return n;
+  };
+  return {
+    ...values,
+    groups: positionals,
+    samples: Math.round(positive('samples', values.samples, values.quick ? 3 : 10)),
+    sampleTimeMs: positive('time', values.time, values.quick ? 30 : 250),
+  };
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parse();
+  } catch (err) {
+    console.error(`${err.message}\n${usage}`);
+    return 2;
+  }
+  if (opts.help) {
+    console.log(usage);
+    return 0;
+  }
+  ensureBenchDeps();
+  ensureDist();
+  const all = require('./groups');
+  if (opts.list) {
+    for (const g of all) console.log(`${g.name.padEnd(18)} ${g.title}`);
+    return 0;
+  }
+  const unknown = opts.groups.filter((n) => !all.some((g) => g.name === n));
+  if (unknown.length) {
+    console.error(`unknown group(s): ${unknown.join(', ')}; groups: ${all.map((g) => g.name).join(', ')}`);
+    return 2;
+  }
+  const selected = opts.groups.length ? all.filter((g) => opts.groups.includes(g.name)) : all;
+
+  const { machineInfo } = require('./lib/machine');
+  const { runGroup } = require('./lib/group');
+  const { consoleTable, writeResults, describeMachine } = require('./lib/report');
+  const { loadShmsync } = require('./lib/shmsync');
+
+  if (opts.pin) {
+    try {
+      execFileSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignore' });
+    } catch {
+      console.error('--pin: taskset failed; running unpinned');
+      opts.pin = false;
+    }
+  }
+  const machine = machineInfo();
+  console.log(describeMachine(machine));
+  console.log(`run      ${opts.samples} samples × ~${opts.sampleTimeMs} ms per competitor${opts.pin ? ', pinned' : ''}; groups: ${selected.map((g) => g.name).join(' ')}`);
+  const { error } = loadShmsync();
+  if (error) console.log(`\nWARNING: shmsync dist/ did not load, shmsync rows are skipped:\n${error.message}`);
+
+  const started = Date.now();
+  const results = [];
+  for (const group of selected) {
+    const t0 = Date.now();
+    const result = await runGroup(group, opts);
+    result.seconds = Number(((Date.now() - t0) / 1000).toFixed(1));
+    results.push(result);
+    console.log(consoleTable(result));
+  }
+  const run = {
+    machine,
+    options: { quick: opts.quick, samples: opts.samples, sampleTimeMs: opts.sampleTimeMs, pin: opts.pin },
+    seconds: Number(((Date.now() - started) / 1000).toFixed(1)),
+    groups: results,
+  };
+  console.log(`\ntotal ${run.seconds} s`);
+  if (!opts['no-write']) {
+    const files = writeResults(run, path.resolve(opts.out));
+    console.log(`wrote ${path.relative(process.cwd(), files.json)} and ${path.relative(process.cwd(), files.md)}`);
+  }
+  const failed = results.flatMap((g) => g.competitors.filter((c) => c.status === 'error').map((c) => `${g.name}/${c.name}`));
+  if (failed.length) {
+    console.error(`\n${failed.length} competitor(s) failed: ${failed.join(', ')}`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
