@@ -47,6 +47,8 @@ function serve({ info = {}, commands = {}, onData = null, close = null } = {}) {
     }
   }
 
+  // A child whose parent went away (crashed harness) must not linger.
+  if (isMainThread) process.once('disconnect', () => process.exit(0));
   send({ $bench: 'ready', info: { pid: process.pid, ...info } });
   return api;
 }
