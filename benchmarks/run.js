@@ -39,7 +39,7 @@ function parse() {
   return {
     ...values,
     groups: positionals,
-    samples: Math.round(positive('samples', values.samples, values.quick ? 3 : 10)),
+    samples: Math.max(1, Math.round(positive('samples', values.samples, values.quick ? 3 : 10))),
     sampleTimeMs: positive('time', values.time, values.quick ? 30 : 250),
   };
 }
@@ -70,9 +70,9 @@ async function main() {
   }
   const selected = opts.groups.length ? all.filter((g) => opts.groups.includes(g.name)) : all;
 
-  const { machineInfo } = require('./lib/machine');
+  const { machineInfo, describeMachine } = require('./lib/machine');
   const { runGroup } = require('./lib/group');
-  const { consoleTable, writeResults, describeMachine } = require('./lib/report');
+  const { consoleTable, writeResults } = require('./lib/report');
   const { loadShmsync } = require('./lib/shmsync');
 
   if (opts.pin) {

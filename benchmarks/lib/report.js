@@ -3,7 +3,6 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const fmt = require('./format');
-const { describeMachine } = require('./machine');
 
 const kHeaders = {
   time: ['competitor', 'time/op', 'ops/s', 'spread', 'samples × iters', 'shmsync vs this'],
@@ -97,4 +96,4 @@ function writeResults(run, outDir) {
   return { json, md };
 }
 
-module.exports = { consoleTable, markdown, writeResults, describeMachine };
+module.exports = { consoleTable, markdown, writeResults };
