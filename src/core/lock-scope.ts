@@ -38,3 +38,26 @@ export async function runInScope<T>(lock: object, token: number, fn: () => T | P
     openScopes -= 1;
   }
 }
+
+/**
+ * Synchronous form of runInScope for the blocking API: calls `fn` now, in a scope where `lock`
+ * is held by `token`, and returns its result. The scope stays counted until the caller calls
+ * `leave()` (exactly once), so continuations of a promise `fn` returned still see the scope.
+ */
+export function runInScopeSync<T>(lock: object, token: number, fn: () => T): { result: T; leave: () => void } {
+  const next = new Map(scopes.getStore());
+  next.set(lock, token);
+  openScopes += 1;
+  let left = false;
+  const leave = (): void => {
+    if (left) return;
+    left = true;
+    openScopes -= 1;
+  };
+  try {
+    return { result: scopes.run(next, fn), leave };
+  } catch (err) {
+    leave();
+    throw err;
+  }
+}

@@ -28,7 +28,7 @@ import {
 } from '../validate';
 import { registerHandleType, type HandleRef } from './handle-ref';
 import { isAcquired, LockEngine } from './lock-engine';
-import { freshToken, kThreadToken, runInScope, scopeToken } from './lock-scope';
+import { freshToken, kThreadToken, runInScope, runInScopeSync, scopeToken } from './lock-scope';
 import { MutexGuard } from './mutex-guard';
 import * as L from './mutex-layout';
 import { segmentNameFor, uniqueName } from './names';
@@ -232,6 +232,52 @@ export class Mutex extends EventEmitter {
     }
   }
 
+  /**
+   * Runs `fn` holding the lock taken with the blocking API, in a lock scope of this mutex: every
+   * acquire of it inside `fn` - and in the continuations of a promise `fn` returns - re-enters.
+   * A thenable result keeps the hold until it settles and a Promise of its outcome is returned;
+   * otherwise the lock is released before returning. Unless the caller already holds the lock,
+   * the scope gets a fresh holder token, so a hold that outlives the call still excludes this
+   * thread's other async contexts. Used by `@Lockable.locked` for methods not declared `async`.
+   */
+  runLocked<T>(fn: () => T, options?: AcquireSyncOptions): T {
+    validateFunction('fn', fn);
+    let blocking = true;
+    let timeout = -1;
+    if (options !== undefined) {
+      const opts = optionsObject('options', options);
+      rejectUnknownOptions('options', opts, ['blocking', 'timeout'], { block: 'blocking' });
+      const b = opts.blocking ?? true;
+      validateBoolean('options.blocking', b);
+      blocking = b;
+      timeout = validateTimeout('options.timeout', opts.timeout);
+    }
+    const e = this.#open();
+    const token = scopeToken(e) ?? (e.holder === kThreadToken ? kThreadToken : freshToken());
+    if (!this.#acquireSync(blocking, timeout, token)) throw new TimeoutError(`mutex "${this.name}": timed out`);
+    let scope: { result: T; leave: () => void };
+    try {
+      scope = runInScopeSync(e, token, fn);
+    } catch (err) {
+      e.release(token); // the error of fn wins over a failed release
+      throw err;
+    }
+    const { result, leave } = scope;
+    const done = (): void => {
+      leave();
+      const st = e.release(token);
+      if (st !== Status.Ok) throw statusError(st, this.name);
+    };
+    if (!isThenable(result)) {
+      done();
+      return result;
+    }
+    return Promise.resolve(result).then(
+      (value) => { done(); return value; },
+      (err: unknown) => { done(); throw err; },
+    ) as T;
+  }
+
   /** Strict policy: the caller repaired the state after `ownerDied`; the lock stays usable. */
   markConsistent(): void {
     const e = this.#open();
@@ -290,9 +336,9 @@ export class Mutex extends EventEmitter {
     return { $shmsync: 'Mutex', name: this.name };
   }
 
-  #acquireSync(blocking: boolean, timeout: number): boolean {
+  #acquireSync(blocking: boolean, timeout: number, token?: number): boolean {
     const e = this.#open();
-    const st = e.acquireSync(scopeToken(e) ?? kThreadToken, blocking, timeout);
+    const st = e.acquireSync(token ?? scopeToken(e) ?? kThreadToken, blocking, timeout);
     if (st === Status.Ok) return true;
     if (st === Status.OwnerDead) {
       if (e.native.policy === 1) throw ownerDeadError(this.name, null);
@@ -306,6 +352,11 @@ export class Mutex extends EventEmitter {
     if (this.#engine === null) throw new ClosedError(`mutex "${this.name}" is closed`);
     return this.#engine;
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
 function fenceOf(e: LockEngine): bigint {
