@@ -1,0 +1,89 @@
+/**
+ * Entry point of every pcall child: runs in a child process forked by child-runner.ts, or in a
+ * worker thread started with this same file. Waits for work messages, runs each call (sync or
+ * async target), and sends exactly one result `(index, ok, payload)` per call through the result
+ * transport (the seed's `ChildLabor.run`). A one-shot child exits after its result; a pool child
+ * waits for the next work. Calls run one at a time.
+ *
+ * A child process exits as soon as its IPC channel closes: the parent died (even by SIGKILL) or
+ * disconnected, so nobody can receive a result and the child must not be orphaned. Worker threads
+ * end with their process and need nothing.
+ */
+import * as v8 from 'node:v8';
+import { isMainThread, parentPort } from 'node:worker_threads';
+import { serializeError } from './error-codec';
+import { decodeHandles, encodeHandles } from './handle-codec';
+import { deserializeWork, isControl, type WorkMessage } from './protocol';
+import { explainTargetError, loadTarget, type LoadedTarget, type TargetSpec } from './target';
+import { openResultSender, type ParentLink } from './transport';
+
+/** The control link to the parent: IPC in a process, parentPort in a worker. */
+function parentLink(): ParentLink & { listen(fn: (message: unknown) => void): void } {
+  if (!isMainThread && parentPort) {
+    const port = parentPort;
+    return {
+      post: async (message) => { port.postMessage(message); },
+      listen: (fn) => { port.on('message', fn); },
+    };
+  }
+  const send = process.send?.bind(process);
+  if (send === undefined) {
+    process.stderr.write('shmsync: pcall child-main.js must be started by pcall (no IPC channel)\n');
+    process.exit(2);
+  }
+  // The parent is gone or let go of us: exit rather than linger as an orphan.
+  process.on('disconnect', () => process.exit(0));
+  return {
+    // The callback runs once the message is written to the channel: safe to exit after it.
+    post: (message) => new Promise((resolve) => { send(message, undefined, {}, () => resolve()); }),
+    listen: (fn) => { process.on('message', fn); },
+  };
+}
+
+const link = parentLink();
+// Loaded targets of this child, kept across the calls of a pool child.
+const cache = new Map<string, LoadedTarget>();
+let running: Promise<void> = Promise.resolve();
+
+function closeAll(handles: unknown[]): void {
+  for (const handle of handles) {
+    try {
+      (handle as { close?: () => void }).close?.();
+    } catch {
+      // Already closed by the target: fine.
+    }
+  }
+}
+
+/** Runs one call and sends its result. Never rejects. */
+async function runWork(message: WorkMessage): Promise<void> {
+  const opened: unknown[] = [];
+  let spec: TargetSpec | undefined;
+  let target: LoadedTarget | undefined;
+  let ok = false;
+  let payload: Uint8Array;
+  try {
+    const work = deserializeWork(message.payload);
+    spec = work.target;
+    const args = decodeHandles(work.args, opened) as unknown[];
+    target = await loadTarget(spec, cache);
+    const value = await target.fn.apply(target.thisArg, args);
+    payload = v8.serialize(encodeHandles(value));
+    ok = true;
+  } catch (err) {
+    const explained = target && spec ? explainTargetError(err, target, spec) : err;
+    payload = v8.serialize(serializeError(explained));
+  }
+  // Arguments live for the duration of the call: handles reopened for it are closed after it.
+  await openResultSender(message.channel, link).send({ index: message.index, ok, payload });
+  closeAll(opened);
+  if (message.last) process.exit(0);
+}
+
+link.listen((message) => {
+  if (isControl<WorkMessage>(message, 'work')) {
+    running = running.then(() => runWork(message));
+  } else if (isControl(message, 'stop')) {
+    void running.then(() => process.exit(0));
+  }
+});

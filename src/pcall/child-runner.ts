@@ -1,0 +1,146 @@
+/**
+ * Parent side of one pcall child: a Node process (`child_process.fork` of child-main.js with
+ * `serialization: 'advanced'`) or a worker thread running the same file. Both look the same to
+ * pcall.ts and process-pool.ts: a pid (thread id for workers), an exit promise, signals, the
+ * control link and, when captured, the child's stdout/stderr. Runs in the parent.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import type { SpawnOptions } from './options';
+import type { MessageLink } from './transport';
+
+/** Entry point of every child (compiled to dist/pcall/child-main.js). */
+export const kChildMain = path.join(__dirname, 'child-main.js');
+
+/** How a child ended. */
+export interface ExitInfo {
+  /** Exit code (null when killed by a signal or when it never started). */
+  readonly code: number | null;
+  /** Killing signal; for a worker, the signal its terminate() stood for. */
+  readonly signal: NodeJS.Signals | null;
+  /** Why it could not start, or a worker's uncaught error. */
+  readonly error?: unknown;
+}
+
+/** One running child. */
+export interface Runner extends MessageLink {
+  /** Process id, or the worker's threadId; undefined if the process failed to spawn. */
+  readonly pid: number | undefined;
+  /** Resolves (never rejects) when the child has ended. */
+  readonly exited: Promise<ExitInfo>;
+  readonly alive: boolean;
+  /** Captured output (null unless spawned with capture). */
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** Sends a control message; a dead child just drops it (its exit reports the failure). */
+  send(message: unknown): void;
+  /** SIGTERM / SIGKILL for a process; `worker.terminate()` for a thread. */
+  signal(signal: 'SIGTERM' | 'SIGKILL'): void;
+  /** Whether this child keeps the parent's event loop alive. */
+  ref(): void;
+  unref(): void;
+}
+
+function spawnProcess(options: SpawnOptions, capture: boolean): Runner {
+  const child: ChildProcess = fork(kChildMain, [], {
+    serialization: 'advanced',
+    execArgv: [...options.execArgv],
+    env: options.env ?? process.env,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    stdio: capture ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let alive = true;
+  const exited = new Promise<ExitInfo>((resolve) => {
+    child.once('exit', (code, signal) => {
+      alive = false;
+      resolve({ code, signal });
+    });
+    child.on('error', (error) => {
+      // 'error' without a pid: spawn failed and no 'exit' will follow. Otherwise a failed
+      // send/kill, which the exit (or the missing result) already reports.
+      if (child.pid === undefined && alive) {
+        alive = false;
+        resolve({ code: null, signal: null, error });
+      }
+    });
+  });
+  return {
+    pid: child.pid,
+    exited,
+    get alive() { return alive; },
+    stdout: child.stdout,
+    stderr: child.stderr,
+    send(message) {
+      if (alive && child.connected) child.send(message as never, () => { /* errors: see 'error' above */ });
+    },
+    signal(signal) {
+      if (alive) child.kill(signal);
+    },
+    subscribe(listener) {
+      child.on('message', listener);
+      return () => child.off('message', listener);
+    },
+    // The IPC channel closes after its last message has been emitted.
+    drained: () => (child.connected ? new Promise((resolve) => child.once('disconnect', () => resolve())) : Promise.resolve()),
+    ref() { child.ref(); child.channel?.ref(); },
+    unref() { child.unref(); child.channel?.unref(); },
+  };
+}
+
+function spawnThread(options: SpawnOptions, capture: boolean): Runner {
+  let alive = true;
+  let startError: unknown;
+  let worker: Worker | undefined;
+  try {
+    worker = new Worker(kChildMain, {
+      execArgv: [...options.execArgv],
+      env: options.env ?? process.env,
+      stdout: capture,
+      stderr: capture,
+    });
+  } catch (error) {
+    startError = error; // e.g. ERR_WORKER_INVALID_EXEC_ARGV
+  }
+  let lastError: unknown;
+  let terminatedWith: NodeJS.Signals | null = null;
+  const exited = worker === undefined
+    ? Promise.resolve<ExitInfo>({ code: null, signal: null, error: startError })
+    : new Promise<ExitInfo>((resolve) => {
+        worker.on('error', (error) => { lastError = error; });
+        worker.once('exit', (code) => {
+          alive = false;
+          resolve({ code: terminatedWith ? null : code, signal: terminatedWith, ...(lastError === undefined ? {} : { error: lastError }) });
+        });
+      });
+  if (worker === undefined) alive = false;
+  return {
+    pid: worker?.threadId,
+    exited,
+    get alive() { return alive; },
+    stdout: capture && worker ? worker.stdout : null,
+    stderr: capture && worker ? worker.stderr : null,
+    send(message) {
+      if (alive) worker?.postMessage(message);
+    },
+    signal(signal) {
+      if (!alive || !worker) return;
+      terminatedWith ??= signal;
+      void worker.terminate();
+    },
+    subscribe(listener) {
+      worker?.on('message', listener);
+      return () => worker?.off('message', listener);
+    },
+    // Messages a worker posted before it stopped are emitted before 'exit'; one turn for safety.
+    drained: () => new Promise((resolve) => setImmediate(resolve)),
+    ref() { worker?.ref(); },
+    unref() { worker?.unref(); },
+  };
+}
+
+/** Starts one child (process or thread per `options.mode`); `capture` pipes its output. */
+export function spawnRunner(options: SpawnOptions, capture: boolean): Runner {
+  return options.mode === 'thread' ? spawnThread(options, capture) : spawnProcess(options, capture);
+}

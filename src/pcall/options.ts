@@ -1,0 +1,106 @@
+/**
+ * The reserved (non-argument) options of pcall and ProcessPool, validated through
+ * src/validate.ts. Any other key of a pcall options object is a keyword argument (zip-args.ts),
+ * but a reserved key with the wrong type is always a TypeError. Runs in the parent.
+ */
+import { availableParallelism } from 'node:os';
+import {
+  optionsObject,
+  rejectUnknownOptions,
+  typeError,
+  validateInteger,
+  validateObject,
+  validateOneOf,
+  validateTimeout,
+  valueError,
+} from '../validate';
+
+/** Where children run: separate Node processes (default) or worker threads of this process. */
+export type PcallMode = 'process' | 'thread';
+/** Child output: straight to this process's stdout/stderr, or collected and printed framed on join. */
+export type PcallLog = 'inherit' | 'capture';
+
+/** How children are started (shared by one-shot calls and pools). */
+export interface SpawnOptions {
+  readonly mode: PcallMode;
+  /** Environment of each child (default: this process's `process.env`). */
+  readonly env: NodeJS.ProcessEnv | undefined;
+  /** Node flags of each child (default `[]`, not the parent's flags). */
+  readonly execArgv: readonly string[];
+  /** Working directory of each child process (process mode only). */
+  readonly cwd: string | undefined;
+}
+
+/** Validated run options of one pcall. */
+export interface RunOptions extends SpawnOptions {
+  /** Milliseconds from start(), or -1 for none. */
+  readonly timeout: number;
+  readonly log: PcallLog;
+  readonly logDir: string | undefined;
+  readonly pool: unknown;
+}
+
+/** Option names that are not keyword arguments. */
+export const kRunOptionNames: readonly string[] = ['timeout', 'mode', 'env', 'execArgv', 'cwd', 'log', 'logDir', 'pool'];
+const kModes: readonly PcallMode[] = ['process', 'thread'];
+const kLogs: readonly PcallLog[] = ['inherit', 'capture'];
+
+/** Validates `mode`, `env`, `execArgv`, `cwd` of an options object (`prefix` names it in messages). */
+export function spawnOptionsOf(prefix: string, options: Record<string, unknown>): SpawnOptions {
+  const mode = options.mode ?? 'process';
+  validateOneOf(`${prefix}.mode`, mode, kModes);
+  const env = options.env;
+  if (env !== undefined) {
+    validateObject(`${prefix}.env`, env);
+    for (const [key, value] of Object.entries(env)) {
+      if (value !== undefined && typeof value !== 'string') throw typeError(`${prefix}.env.${key}`, 'a string', value);
+    }
+  }
+  const execArgv = options.execArgv ?? [];
+  if (!Array.isArray(execArgv) || !execArgv.every((a) => typeof a === 'string')) {
+    throw typeError(`${prefix}.execArgv`, 'an array of strings', execArgv);
+  }
+  const cwd = options.cwd;
+  if (cwd !== undefined) {
+    if (typeof cwd !== 'string' || cwd === '') throw typeError(`${prefix}.cwd`, 'a non-empty string', cwd);
+    if (mode === 'thread') throw valueError(`${prefix}.cwd`, "used with mode 'process' only (threads share the process's cwd)", cwd);
+  }
+  return { mode, env: env as NodeJS.ProcessEnv | undefined, execArgv: [...execArgv], cwd };
+}
+
+/** Validates the reserved options of a pcall (argument options are checked by zip-args.ts). */
+export function runOptionsOf(options: Record<string, unknown>, isPool: (v: unknown) => boolean): RunOptions {
+  const timeout = validateTimeout('options.timeout', options.timeout);
+  const log = options.log ?? 'inherit';
+  validateOneOf('options.log', log, kLogs);
+  const logDir = options.logDir;
+  if (logDir !== undefined) {
+    if (typeof logDir !== 'string' || logDir === '') throw typeError('options.logDir', 'a non-empty string', logDir);
+    if (options.log === 'inherit') throw valueError('options.log', "'capture' (or left out) when options.logDir is given", log);
+  }
+  const pool = options.pool;
+  if (pool !== undefined) {
+    if (!isPool(pool)) throw typeError('options.pool', 'a ProcessPool', pool);
+    for (const key of ['mode', 'env', 'execArgv', 'cwd', 'log', 'logDir']) {
+      if (options[key] !== undefined) {
+        throw valueError(`options.${key}`, 'set on the ProcessPool, not on a call that runs on it', options[key]);
+      }
+    }
+  }
+  return { ...spawnOptionsOf('options', options), timeout, log: logDir !== undefined ? 'capture' : log, logDir, pool };
+}
+
+/** Validated options of a ProcessPool. */
+export interface PoolOptions extends SpawnOptions {
+  /** Number of children (default: `os.availableParallelism()`). */
+  readonly size: number;
+}
+
+/** Validates `new ProcessPool(options)`. */
+export function poolOptionsOf(value: unknown): PoolOptions {
+  const options = optionsObject('options', value);
+  rejectUnknownOptions('options', options, ['size', 'mode', 'env', 'execArgv', 'cwd'], { max: 'size', maxThreads: 'size', count: 'size' });
+  const size = options.size ?? availableParallelism();
+  validateInteger('options.size', size, 1, 1024);
+  return { ...spawnOptionsOf('options', options), size };
+}

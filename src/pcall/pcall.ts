@@ -1,0 +1,238 @@
+/**
+ * `Pcall` / `pcall`: pyATS parallel call (SEMANTICS.md §1.2, §1.3, Decisions 1–6). N calls of
+ * one or more targets, each in its own child process (or worker thread, or warm pool child),
+ * results in call order, child errors re-raised with the remote stack, one deadline that kills.
+ *
+ * Everything here runs in the parent. The child side is child-main.ts.
+ */
+import { optionsObject, typeError } from '../validate';
+import { ClosedError } from '../errors';
+import { CallSlot, outcomeOf, type Executor, type Outcome } from './call-slot';
+import { appendChildLogs } from './child-logs';
+import { ChildProcessException, PcallTimeoutError, type ChildRef } from './errors';
+import { encodeHandles } from './handle-codec';
+import { OneShotExecutor } from './one-shot';
+import { kRunOptionNames, runOptionsOf, type PcallLog, type PcallMode, type RunOptions } from './options';
+import { ProcessPool } from './process-pool';
+import { serializeWork } from './protocol';
+import { targetSpecOf, type Target } from './target';
+import { createResultChannel, type ResultChannel } from './transport';
+import { zipArgs } from './zip-args';
+
+/** Grace between SIGTERM and SIGKILL when the timeout expires (ms). */
+export const kKillGraceMs = 500;
+
+/** One target or a list of them (a list of 2+ is a per-call dimension). */
+export type PcallTargets = Target | Iterable<Target>;
+
+/**
+ * Options of {@link Pcall} / {@link pcall}. Any key that is not listed here is a keyword
+ * argument whose value is an iterable of per-call values (the seed's `**varkwargs`).
+ */
+export interface PcallOptions {
+  /** Positional arguments given to every call, first. */
+  cargs?: Iterable<unknown>;
+  /** Per-call positional arguments: call i gets `...iargs[i]` after `cargs`. */
+  iargs?: Iterable<Iterable<unknown>>;
+  /** Keyword arguments given to every call. */
+  ckwargs?: Record<string, unknown>;
+  /** Per-call keyword arguments: call i gets `ikwargs[i]`. */
+  ikwargs?: Iterable<Record<string, unknown>>;
+  /** Per-call keyword arguments by name: call i gets `{ key: varkwargs[key][i] }`. */
+  varkwargs?: Record<string, Iterable<unknown>>;
+  /** One deadline in ms from start(): SIGTERM, then SIGKILL after 500 ms, then TimeoutError. */
+  timeout?: number;
+  /** `'process'` (default) or `'thread'` (worker_threads). */
+  mode?: PcallMode;
+  /** Environment of the children (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  /** Node flags of the children (default `[]`). */
+  execArgv?: readonly string[];
+  /** Working directory of child processes. */
+  cwd?: string;
+  /** `'inherit'` (default) or `'capture'`: framed child logs appended to stdout on join(). */
+  log?: PcallLog;
+  /** Capture each child's output into a file in this directory (implies `log: 'capture'`). */
+  logDir?: string;
+  /** Run on the children of a warm {@link ProcessPool} instead of fresh ones. */
+  pool?: ProcessPool;
+  /** Keyword arguments with per-call values. */
+  [keyword: string]: unknown;
+}
+
+const kReserved: ReadonlySet<string> = new Set(kRunOptionNames);
+
+/**
+ * A parallel call. `new Pcall(targets, options)` builds the work list (validating and
+ * serialising every argument) and starts nothing; `start()` starts every child; `join()` waits.
+ *
+ * ```ts
+ * const p = new Pcall((x, y) => x + y, { iargs: [[1, 4], [2, 5], [3, 6]] });
+ * p.start();
+ * await p.join();      // [5, 7, 9]
+ * ```
+ */
+export class Pcall<R = unknown> {
+  readonly #slots: CallSlot[];
+  readonly #options: RunOptions;
+  #executor: (Executor & { logs?: ReadonlyArray<unknown> }) | undefined;
+  #channel: ResultChannel | undefined;
+  #consumer: Promise<void> | undefined;
+  #joined: Promise<R[]> | undefined;
+  #results: R[] | undefined;
+  #deadline: NodeJS.Timeout | undefined;
+  #grace: NodeJS.Timeout | undefined;
+  #timedOut: ChildRef[] | undefined;
+
+  constructor(targets: PcallTargets, options?: PcallOptions) {
+    const opts = optionsObject('options', options);
+    this.#options = runOptionsOf(opts, (v) => v instanceof ProcessPool);
+    this.#slots = zipArgs(targets, opts, kReserved).map((call) => {
+      const spec = targetSpecOf(`targets[${call.index}]`, call.target);
+      let payload: Uint8Array;
+      try {
+        payload = serializeWork({ target: spec, args: encodeHandles(call.args) as unknown[] });
+      } catch (err) {
+        throw typeError(`the arguments of call ${call.index}`, `structured-cloneable (${(err as Error).message})`, call.args);
+      }
+      return new CallSlot(call.index, spec, payload);
+    });
+  }
+
+  /** Number of calls (children) this pcall makes. */
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  /** Starts every child (a pool queues the calls on its children). Calling it again does nothing. */
+  start(): this {
+    if (this.#executor) return this;
+    const pool = this.#options.pool as ProcessPool | undefined;
+    if (pool?.closed) throw new ClosedError('the ProcessPool is closed');
+    const executor = pool ? pool.createExecutor() : new OneShotExecutor(this.#options);
+    const channel = createResultChannel(this.#slots.length);
+    this.#executor = executor;
+    this.#channel = channel;
+    // Drain results while the children run (never join first: pyATS hung on results > 64 KiB).
+    this.#consumer = (async () => {
+      for await (const message of channel.receive()) {
+        const slot = this.#slots[message.index];
+        if (slot === undefined || slot.message !== undefined) continue;
+        slot.message = message;
+        executor.resultArrived(slot);
+      }
+    })();
+    executor.start(this.#slots, channel);
+    if (this.#options.timeout >= 0) {
+      this.#deadline = setTimeout(() => this.#expire(), this.#options.timeout);
+    }
+    void Promise.all(this.#slots.map((s) => s.settled)).then(() => {
+      clearTimeout(this.#deadline);
+      clearTimeout(this.#grace);
+    });
+    return this;
+  }
+
+  #expire(): void {
+    if (this.#slots.every((s) => s.isSettled)) return;
+    this.#timedOut = this.#slots.filter((s) => !s.isSettled).map((s) => ({ index: s.index, pid: s.pid }));
+    this.#executor?.cancelPending();
+    this.terminate();
+    this.#grace = setTimeout(() => this.kill(), kKillGraceMs);
+  }
+
+  /**
+   * Waits for every child, then resolves with the results in call order. Rejects with the
+   * {@link ChildProcessException} of the lowest failing index (all failures in `.errors`,
+   * partial results in `.results`), or with a {@link PcallTimeoutError}. Starts the pcall if
+   * start() was not called. Every call returns the same promise.
+   */
+  join(): Promise<R[]> {
+    this.start();
+    this.#joined ??= this.#finish();
+    return this.#joined;
+  }
+
+  async #finish(): Promise<R[]> {
+    await Promise.all(this.#slots.map((s) => s.settled));
+    this.#channel?.close();
+    await this.#consumer;
+    const logs = this.#executor?.logs;
+    if (logs && logs.length > 0) await appendChildLogs(logs as Parameters<typeof appendChildLogs>[0]);
+    const outcomes: Outcome[] = await Promise.all(this.#slots.map(outcomeOf));
+    const results = outcomes.map((o) => (o.ok ? o.value : undefined)) as R[];
+    const errors = outcomes.map((o) => (o.ok ? undefined : o.error));
+    if (this.#timedOut) {
+      const err = new PcallTimeoutError(this.#options.timeout, this.#timedOut);
+      err.results = results;
+      err.errors = errors;
+      throw err;
+    }
+    const first = errors.find((e): e is ChildProcessException => e !== undefined);
+    if (first) {
+      first.errors = errors;
+      first.results = results;
+      throw first;
+    }
+    this.#results = results;
+    return results;
+  }
+
+  /** The results in call order; undefined until join() has resolved. */
+  get results(): R[] | undefined {
+    return this.#results;
+  }
+
+  /** Pids of the children in call order (thread ids in thread mode); empty before start(). */
+  get pids(): number[] {
+    return this.#slots.map((s) => s.pid).filter((pid): pid is number => pid !== undefined);
+  }
+
+  /** Pids of the children still running a call of this pcall (the seed's `livings`). */
+  get livings(): number[] {
+    return this.#slots
+      .filter((s) => s.runner?.alive && !s.isSettled)
+      .map((s) => s.pid)
+      .filter((pid): pid is number => pid !== undefined);
+  }
+
+  /** SIGTERM to every child still running (worker threads are terminated). */
+  terminate(): void {
+    this.#executor?.signal('SIGTERM');
+  }
+
+  /** SIGKILL to every child still running (worker threads are terminated). */
+  kill(): void {
+    this.#executor?.signal('SIGKILL');
+  }
+
+  /** Kills what still runs and waits for every child to exit; never rejects. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#executor) return;
+    this.#executor.cancelPending();
+    this.kill();
+    await this.join().catch(() => undefined);
+  }
+
+  /** `new Pcall(targets, options)`, start(), join(): the results in call order. */
+  static pcall<R = unknown>(targets: PcallTargets, options?: PcallOptions): Promise<R[]> {
+    try {
+      return new Pcall<R>(targets, options).join();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+}
+
+/**
+ * Calls the targets in parallel children and resolves with their results in call order
+ * (`Pcall.pcall`). See {@link PcallOptions} for the argument rules.
+ *
+ * ```ts
+ * await pcall((a, b) => a + b, { iargs: [[1, 4], [2, 5], [3, 6]] });   // [5, 7, 9]
+ * await pcall(({ x, y }) => x + y, { x: [1, 2, 3], y: [4, 5, 6] });    // [5, 7, 9]
+ * ```
+ */
+export function pcall<R = unknown>(targets: PcallTargets, options?: PcallOptions): Promise<R[]> {
+  return Pcall.pcall<R>(targets, options);
+}

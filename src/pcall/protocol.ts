@@ -1,0 +1,52 @@
+/**
+ * Control messages between the parent and a pcall child (child_process IPC or a worker's
+ * parentPort). Results do not travel here: they go through the result transport (transport.ts).
+ *
+ * The work of a call is serialised once, in the parent, when the Pcall is built, so arguments
+ * that cannot be cloned fail early (TypeError from the constructor) and the bytes can be handed
+ * to any transport as they are.
+ */
+import * as v8 from 'node:v8';
+import type { TargetSpec } from './target';
+import type { ChildEnd } from './transport';
+
+/** What a child must run for one call (deserialised in the child). */
+export interface WorkPayload {
+  readonly target: TargetSpec;
+  /** Arguments with handles replaced by markers (handle-codec.ts). */
+  readonly args: readonly unknown[];
+}
+
+/** Parent → child: run one call and send its result to `channel`. */
+export interface WorkMessage {
+  readonly $pcall: 'work';
+  readonly index: number;
+  /** `v8.serialize(WorkPayload)`. */
+  readonly payload: Uint8Array;
+  readonly channel: ChildEnd;
+  /** One-shot child: exit after sending the result. Pool child: wait for the next work. */
+  readonly last: boolean;
+}
+
+/** Parent → pool child: exit now (the pool is closing). */
+export interface StopMessage {
+  readonly $pcall: 'stop';
+}
+
+/** Brand of ProcessPool instances (checked by pcall options without importing the class). */
+export const kPoolBrand = Symbol.for('shmsync.pcall.pool');
+
+/** Parent: serialises a call's work; throws the DataCloneError of an uncloneable argument. */
+export function serializeWork(payload: WorkPayload): Buffer {
+  return v8.serialize(payload);
+}
+
+/** Child: reads a call's work. */
+export function deserializeWork(bytes: Uint8Array): WorkPayload {
+  return v8.deserialize(bytes) as WorkPayload;
+}
+
+/** True for a well-formed control message of the given type. */
+export function isControl<T extends WorkMessage | StopMessage>(value: unknown, type: T['$pcall']): value is T {
+  return typeof value === 'object' && value !== null && (value as { $pcall?: unknown }).$pcall === type;
+}
