@@ -23,14 +23,19 @@ function hasCode(value: unknown): value is { code: unknown } {
   return typeof value === 'object' && value !== null && 'code' in value;
 }
 
+// Codes of the programmer-mistake classes below: branded too, but never a ShmsyncError.
+const kArgumentCodes: ReadonlySet<string> = new Set([
+  'SHMSYNC_INVALID_ARG_TYPE', 'SHMSYNC_INVALID_ARG_VALUE', 'SHMSYNC_OUT_OF_RANGE', 'SHMSYNC_INVALID_NAME',
+]);
+
 /** Base class of every operational shmsync error. */
 export class ShmsyncError extends Error {
   /** Stable machine-readable code, e.g. `SHMSYNC_TIMEOUT`. */
   readonly code: string;
   /** errno of the failing syscall, when one failed. */
-  errno?: number;
+  declare errno?: number;
   /** Name of the failing syscall, when one failed. */
-  syscall?: string;
+  declare syscall?: string;
   /** The code every instance of this class carries (undefined on the base class). */
   static readonly code: string | undefined = undefined;
 
@@ -50,6 +55,7 @@ export class ShmsyncError extends Error {
     if (!hasCode(value) || typeof value.code !== 'string') return false;
     const own = (this as { code?: string }).code;
     if (own !== undefined) return value.code === own;
+    if (kArgumentCodes.has(value.code)) return false;
     return (value as Record<symbol, unknown>)[kBrand] === true || value.code.startsWith('SHMSYNC_');
   }
 }

@@ -8,6 +8,7 @@ import {
   optionsObject,
   rangeError,
   rejectUnknownOptions,
+  typeError,
   validateInteger,
   validateName,
   validateOneOf,
@@ -142,7 +143,7 @@ export class SharedMemory {
 
   /** Copies `data` into the segment at `offset`. */
   write(data: Uint8Array, offset = 0): void {
-    if (!(data instanceof Uint8Array)) throw rangeError('data', 'a Uint8Array or Buffer', data);
+    if (!(data instanceof Uint8Array)) throw typeError('data', 'a Uint8Array or Buffer', data);
     this.#checkRange(offset, data.byteLength);
     this.#open().write(offset, data);
   }

@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// Lists shmsync segments in /dev/shm (`shmsync-*` and leftover `shmsync.tmp-*` staging files),
+// and removes them with --remove. Usage: npm run clean-shm [-- --remove]
+//
+// Removing a segment only removes its name: processes that still have it mapped keep working on
+// their mapping, but no new process can open it. Stop the processes that use shmsync first.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+
+// SHMSYNC_SHM_DIR: another directory to scan (used to test this script without touching /dev/shm).
+const kShmDir = process.env.SHMSYNC_SHM_DIR || '/dev/shm';
+const kMagic = 0x534d4853; // native/core/layout.h
+const kKinds = { 1: 'raw', 2: 'mutex', 3: 'queue', 4: 'owners' };
+
+function usage() {
+  return [
+    'Usage: node scripts/clean-shm.js [--remove]',
+    '',
+    'Lists shmsync shared-memory segments in /dev/shm (shmsync-* and shmsync.tmp-*).',
+    '  --remove   unlink every listed segment',
+    '  --help     show this help',
+  ].join('\n');
+}
+
+/** Reads the 64-byte segment header without mapping the file (safe on truncated files). */
+function describeHeader(file) {
+  const header = Buffer.alloc(64);
+  let fd;
+  try {
+    fd = fs.openSync(file, 'r');
+    if (fs.readSync(fd, header, 0, 64, 0) < 64) return 'truncated header';
+  } catch (err) {
+    return `unreadable (${err.code})`;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+  if (header.readUInt32LE(0) !== kMagic) return 'bad magic';
+  const kind = header.readUInt16LE(6);
+  const payload = header.readBigUInt64LE(32);
+  return `${kKinds[kind] || `kind ${kind}`} v${header.readUInt16LE(4)}, payload ${payload} bytes`;
+}
+
+function listSegments() {
+  let names;
+  try {
+    names = fs.readdirSync(kShmDir);
+  } catch (err) {
+    throw new Error(`cannot list ${kShmDir}: ${err.message}`);
+  }
+  return names.filter((n) => n.startsWith('shmsync-') || n.startsWith('shmsync.tmp-')).sort();
+}
+
+function main(argv) {
+  const known = new Set(['--remove', '--help', '-h']);
+  const unknown = argv.filter((a) => !known.has(a));
+  if (unknown.length > 0) {
+    console.error(`clean-shm: unknown argument ${unknown[0]}\n${usage()}`);
+    return 2;
+  }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage());
+    return 0;
+  }
+  const remove = argv.includes('--remove');
+  const segments = listSegments();
+  if (segments.length === 0) {
+    console.log(`no shmsync segments in ${kShmDir}`);
+    return 0;
+  }
+  let failed = 0;
+  for (const name of segments) {
+    const file = path.join(kShmDir, name);
+    let info;
+    try {
+      const st = fs.statSync(file);
+      const what = name.startsWith('shmsync.tmp-') ? 'unpublished temporary segment' : describeHeader(file);
+      info = `${st.size} bytes, mode ${(st.mode & 0o777).toString(8).padStart(3, '0')}, uid ${st.uid}, ${what}`;
+    } catch (err) {
+      if (err.code === 'ENOENT') continue; // removed meanwhile
+      info = `stat failed (${err.code})`;
+    }
+    if (!remove) {
+      console.log(`${name}  ${info}`);
+      continue;
+    }
+    try {
+      fs.unlinkSync(file);
+      console.log(`removed ${name}  (${info})`);
+    } catch (err) {
+      if (err.code === 'ENOENT') continue;
+      console.error(`could not remove ${name}: ${err.message}`);
+      failed += 1;
+    }
+  }
+  if (!remove) console.log(`${segments.length} segment(s); run with --remove to unlink them`);
+  return failed === 0 ? 0 : 1;
+}
+
+process.exitCode = main(process.argv.slice(2));
