@@ -17,3 +17,9 @@ export { ChildProcessException, RemoteException, PcallTimeoutError, type ChildRe
 export { registerErrorClass } from './pcall/error-codec';
 export { type ModuleTarget, type Target as PcallTarget } from './pcall/target';
 export { type PcallMode, type PcallLog } from './pcall/options';
+export { SharedValue, type SharedValueType, type SharedValueOf, type SharedValueOptions } from './core/shared-value';
+export { SharedArray, type SharedArrayType, type SharedArrayTypes, type SharedArrayOptions, type SegmentOptions } from './core/shared-array';
+export { Lockable, type LockableOptions } from './lockable/lockable';
+export { locked, lockable, type LockableDecorator } from './lockable/decorators';
+export { lockOf, attachLock, type LockSource } from './lockable/instance-lock';
+export { type LockingMethodDecorator, type LockingClassDecorator } from './lockable/decorator-types';

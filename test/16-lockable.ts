@@ -1,0 +1,288 @@
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import ts from 'typescript';
+import { Lockable, Mutex, NotOwnerError, attachLock, lockable, lockOf, reviveHandle } from '../dist';
+import { Child, fixturesDir, type Message } from './helpers/fork';
+import { testName } from './helpers/shm';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lib = require('./fixtures/lockable-lib.js');
+
+/** A worker thread running a fixture, with the same named-message handshake as Child. */
+class Thread {
+  readonly worker: Worker;
+  readonly exited: Promise<number>;
+  #inbox: Message[] = [];
+  #waiters: Array<{ type: string; resolve: (m: Message) => void }> = [];
+
+  constructor(fixture: string, workerData: unknown) {
+    this.worker = new Worker(path.join(fixturesDir, fixture), { workerData, execArgv: [] });
+    this.worker.on('message', (m: Message) => {
+      const i = this.#waiters.findIndex((w) => w.type === m.type);
+      if (i >= 0) this.#waiters.splice(i, 1)[0].resolve(m);
+      else this.#inbox.push(m);
+    });
+    this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
+  }
+
+  message<T extends Message = Message>(type: string): Promise<T> {
+    const i = this.#inbox.findIndex((m) => m.type === type);
+    if (i >= 0) return Promise.resolve(this.#inbox.splice(i, 1)[0] as T);
+    return new Promise((resolve) => this.#waiters.push({ type, resolve: resolve as (m: Message) => void }));
+  }
+
+  send(message: Message): void {
+    this.worker.postMessage(message);
+  }
+}
+
+function dispose(t: Tap.Test, ...locks: Mutex[]): void {
+  t.teardown(() => {
+    for (const m of locks) {
+      m.close();
+      m.unlink();
+    }
+  });
+}
+
+t.test('seed: reentrant acquire and release in one thread, in reverse order', async (t) => {
+  const obj = new Lockable();
+  dispose(t, obj.lock);
+  t.equal(obj.acquireSync(), true);
+  t.equal(obj.acquireSync({ blocking: false }), true, 'the owner re-acquires without blocking');
+  t.equal(obj.acquireSync({ timeout: 10 }), true);
+  t.equal(obj.tryAcquire(), true);
+  t.equal(obj.lock.info().depth, 4);
+  const depths: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    obj.release();
+    depths.push(obj.lock.info().depth);
+  }
+  t.same(depths, [3, 2, 1, 0], 'each release undoes one acquire');
+  t.equal(obj.lock.info().locked, false);
+  const err = t.throws(() => obj.release(), { code: 'SHMSYNC_NOT_OWNER' }) as unknown;
+  t.ok(err instanceof NotOwnerError, 'releasing an unlocked lock throws NotOwnerError (seed: AssertionError)');
+});
+
+t.test('seed: another thread cannot take or release the lock while this thread holds it', async (t) => {
+  const obj = new Lockable();
+  dispose(t, obj.lock);
+  const thread = new Thread('lockable-holder.js', { ref: obj.toJSON() });
+  await thread.message('ready');
+  t.equal(obj.acquireSync(), true);
+  thread.send({ type: 'try' });
+  t.equal((await thread.message<{ type: string; got: boolean }>('tried')).got, false, 'blocking: false returns false');
+  thread.send({ type: 'timed', timeout: 50 });
+  const timed = await thread.message<{ type: string; got: boolean; elapsed: number }>('timed');
+  t.equal(timed.got, false, 'a timed acquire returns false');
+  t.ok(timed.elapsed >= 50, `after at least the timeout (${timed.elapsed.toFixed(1)} ms)`);
+  thread.send({ type: 'foreignRelease' });
+  t.equal((await thread.message<{ type: string; code: string }>('foreignReleased')).code, 'SHMSYNC_NOT_OWNER');
+  t.equal(obj.lock.info().depth, 1, 'the failed foreign release changed nothing');
+  obj.release();
+  thread.send({ type: 'nested' });
+  const nested = await thread.message<{ type: string; depths: number[]; after: boolean }>('nested');
+  t.same(nested.depths, [1, 2, 3, 2, 1, 0], 'nested acquires in the thread, released in reverse order');
+  t.equal(nested.after, false);
+  thread.send({ type: 'exit' });
+  t.equal(await thread.exited, 0, 'the thread exits cleanly');
+});
+
+t.test('constructor options, references and lifecycle', async (t) => {
+  const name = testName('lockable');
+  const a = new Lockable({ name });
+  dispose(t, a.lock);
+  t.equal(a.lock.name, name);
+  t.same(a.toJSON(), { $shmsync: 'Lockable', name });
+  const shared = new Lockable({ lock: a.lock });
+  t.equal(shared.lock, a.lock, '{ lock: mutex } shares the handle');
+  for (const ref of [JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(a.lock)), name]) {
+    const b = Lockable.from(ref);
+    t.equal(b.lock.name, name, `Lockable.from(${JSON.stringify(ref)}) opens the same mutex`);
+    b[Symbol.dispose]();
+    t.equal(b.lock.closed, true, 'dispose closes a handle the instance opened');
+  }
+  const revived = reviveHandle<Lockable>(JSON.parse(JSON.stringify({ x: a })).x);
+  t.ok(revived instanceof Lockable && revived.lock.name === name, 'reviveHandle reopens a Lockable reference');
+  revived[Symbol.dispose]();
+  shared[Symbol.dispose]();
+  t.equal(a.lock.closed, false, 'dispose never closes a Mutex that was passed in');
+  t.throws(() => Lockable.from(testName('missing')), { code: 'SHMSYNC_NOT_FOUND' }, 'a reference never creates');
+  t.throws(() => new Lockable({ lock: 5 as never }), {
+    message: 'options.lock must be a Mutex, a mutex name or a { $shmsync, name } reference. Received type number (5)',
+  });
+  t.throws(() => new Lockable({ name: 'x', lock: 'y' }), {
+    message: 'options.name must be omitted when options.lock is given. Received type string ("x")',
+  });
+  t.throws(() => new Lockable({ mutex: a.lock } as never), { message: /^options\.mutex must be spelled 'lock'/ });
+  t.throws(() => new Lockable(5 as never), { message: 'options must be an object. Received type number (5)' });
+  t.throws(() => Lockable.from({ $shmsync: 'SharedMemory', name }), { message: /^options\.lock\.\$shmsync must be 'Mutex' or 'Lockable'/ });
+  const b = new Lockable();
+  dispose(t, b.lock);
+  t.not(b.lock.name, a.lock.name, 'one unique mutex per unnamed instance');
+});
+
+t.test('decorator misuse is a TypeError with the validation template', async (t) => {
+  t.throws(() => Lockable.locked(5 as never), { message: '@Lockable.locked must be a function. Received type number (5)' });
+  t.throws(() => Lockable.locked((() => 1) as never, { kind: 'getter', name: 'x' } as never), {
+    message: '@Lockable.locked target must be a method. Received type string ("a getter")',
+  });
+  t.throws(() => Lockable.locked((() => 1) as never, { kind: 'method', static: true } as never), {
+    message: '@Lockable.locked target must be an instance method. Received type string ("a static method")',
+  });
+  t.throws(() => Lockable.locked({}, 'x', { get: () => 1 }), { message: /^@Lockable\.locked target must be a method\. Received type string \("an accessor"\)/ });
+  t.throws(() => lockable(5 as never), { message: '@lockable target must be a class. Received type number (5)' });
+  const fn = Lockable.locked(function probe(this: unknown) { return 1; });
+  t.throws(() => fn.call({}), { message: 'this must be an instance of Lockable. Received an instance of Object' });
+  t.throws(() => lockOf(5 as never), { message: 'obj must be an object. Received type number (5)' });
+  const obj = {};
+  const first = lockOf(obj);
+  dispose(t, first);
+  t.equal(attachLock(obj, first.name), first, 'attaching the same lock again is a no-op');
+  t.throws(() => attachLock(obj, testName('other')), { message: /^obj must be an object without a lock/ });
+});
+
+/** Compiles the decorator fixtures under one flavour into a temp dir; returns the module path. */
+function compile(flavour: 'legacy' | 'standard'): { file: string; dir: string; errors: string[] } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `shmsync-decorators-${flavour}-`));
+  fs.symlinkSync(path.join(__dirname, '..', 'dist'), path.join(dir, 'dist'));
+  const outDir = path.join(dir, 'test', 'fixtures', 'decorators'); // keeps '../../../dist' valid
+  const config = path.join(fixturesDir, 'decorators', `tsconfig.${flavour}.json`);
+  const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d: ts.Diagnostic) => { throw new Error(String(d.messageText)); } };
+  const parsed = ts.getParsedCommandLineOfConfigFile(config, { outDir }, host)!;
+  const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options });
+  const emitted = program.emit();
+  const errors = [...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics]
+    .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  return { file: path.join(outDir, 'classes.js'), dir, errors };
+}
+
+for (const flavour of ['legacy', 'standard'] as const) {
+  t.test(`${flavour} decorators`, async (t) => {
+    const out = compile(flavour);
+    t.teardown(() => fs.rmSync(out.dir, { recursive: true, force: true }));
+    t.same(out.errors, [], 'the fixtures type-check and compile');
+    const js = fs.readFileSync(out.file, 'utf8');
+    t.match(js, flavour === 'legacy' ? /__decorate\(/ : /__esDecorate\(/, `emitted as ${flavour} decorators`);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Account, Inventory, Ledger, Tally } = require(out.file);
+
+    t.test('@Lockable.locked is reentrant: sync->sync, async->async, async->sync, sync->async', async (t) => {
+      const a = new Account();
+      dispose(t, a.lock);
+      t.equal(a.syncOuter(), 2, 'sync -> sync');
+      t.equal(await a.asyncOuter(), 2, 'async -> async');
+      t.equal(await a.asyncToSync(), 2, 'async -> sync');
+      t.equal(await a.syncToAsync(), 2, 'sync -> async');
+      t.equal(a.lock.info().locked, false, 'every hold was released');
+    });
+
+    t.test('@Lockable.locked releases on throw and on rejection', async (t) => {
+      const a = new Account();
+      dispose(t, a.lock);
+      t.throws(() => a.fail(), { message: 'sync failure' });
+      t.equal(a.lock.info().locked, false, 'released after a throw');
+      await t.rejects(a.failLater(), { message: 'async failure' });
+      t.equal(a.lock.info().locked, false, 'released after a rejection');
+      t.equal(a.depth(), 1, 'and usable again');
+    });
+
+    t.test('a non-async method that returns a promise holds the lock until it settles', async (t) => {
+      const a = new Account();
+      dispose(t, a.lock);
+      const p = a.later();
+      t.equal(a.lock.info().locked, true, 'held after the method returned');
+      t.equal(a.tryAcquire(), false, 'this thread outside the call cannot take it');
+      t.equal(await p, true, 'held inside the continuation');
+      t.equal(a.lock.info().locked, false, 'released when the promise settled');
+    });
+
+    t.test('concurrent async calls in one process never overlap', async (t) => {
+      const a = new Account();
+      const rec = new lib.Recorder(32);
+      const control = new lib.Recorder(32);
+      dispose(t, a.lock);
+      t.teardown(() => { rec.close(); rec.unlink(); control.close(); control.unlink(); });
+      await Promise.all(Array.from({ length: 16 }, () => a.critical(lib.recorderFor(rec))));
+      t.equal(rec.intervals().length, 16);
+      t.same(rec.overlaps(), [], 'no two locked calls overlap');
+      await Promise.all(Array.from({ length: 16 }, () => a.unlockedCritical(lib.recorderFor(control))));
+      t.not(control.overlaps().length, 0, 'control: the same body without the lock does overlap');
+    });
+
+    t.test('@lockable locks every own method except ignored ones, accessors, statics and the constructor', async (t) => {
+      const inv = new Inventory();
+      dispose(t, lockOf(inv));
+      t.equal(inv.heldInConstructor, false, 'constructor: not locked');
+      t.equal(inv.add(1), true, 'sync method: locked');
+      t.equal(await inv.addLater(1), true, 'async method: locked');
+      t.equal(inv[Symbol.for('shmsync.test.symbolMethod')](), true, 'symbol-keyed method: locked');
+      t.equal(inv.peek(), false, '@lockable.ignore sync method: not locked');
+      t.equal(await inv.peekLater(), false, '@lockable.ignore async method: not locked');
+      t.equal(inv.held, false, 'getter: not locked');
+      t.equal(Inventory.probe(), 1);
+      t.equal(Object.getOwnPropertySymbols(Inventory).length, 0, 'static method: not locked (no class lock was created)');
+      const ledger = new Ledger();
+      dispose(t, ledger.lock);
+      t.equal(ledger.push(), true, 'on a Lockable subclass it uses the instance lock');
+      t.equal(ledger.depth(), 1, 'a method also marked @Lockable.locked is wrapped once');
+      t.equal(ledger.size(), false);
+    });
+
+    t.test('@locked creates one lock per instance, lazily, on first call', async (t) => {
+      const a = new Tally();
+      const b = new Tally();
+      t.equal(Object.getOwnPropertySymbols(a).length, 0, 'no lock before the first call');
+      t.equal(a.bump(), true);
+      t.equal(Object.getOwnPropertySymbols(a).length, 1, 'created by the first call');
+      t.equal(await b.bumpLater(), true);
+      dispose(t, lockOf(a), lockOf(b));
+      t.not(lockOf(a).name, lockOf(b).name, 'a unique name per instance');
+      const rec = new lib.Recorder(16);
+      t.teardown(() => { rec.close(); rec.unlink(); });
+      await Promise.all(Array.from({ length: 12 }, () => a.critical(lib.recorderFor(rec))));
+      t.same(rec.overlaps(), [], 'concurrent calls are serialised');
+    });
+
+    t.test('an ignored method runs while another process holds the lock', async (t) => {
+      const inv = new Inventory();
+      const lock = lockOf(inv);
+      dispose(t, lock);
+      const child = new Child('lockable-holder.js', [JSON.stringify(lock)]);
+      await child.message('ready');
+      child.send({ type: 'hold' });
+      const { pid } = await child.message<{ type: string; pid: number }>('holding');
+      t.equal(lock.info().holder?.pid, pid, 'the other process holds the lock');
+      t.equal(inv.peek(), false, 'the ignored method completed without the lock');
+      const pending = inv.addLater(5);
+      t.ok(lock.info().waiters >= 1, 'a locked method waits');
+      t.equal(inv.items, 0, 'and has not run');
+      child.send({ type: 'release' });
+      await child.message('released');
+      t.equal(await pending, true, 'it runs once the other process released');
+      t.equal(inv.items, 5);
+      child.send({ type: 'exit' });
+      t.same(await child.exited, { code: 0, signal: null });
+    });
+  });
+}
+
+t.test('worker threads: @Lockable.locked serialises 4 threads', async (t) => {
+  const station = new lib.Station();
+  const iterations = 40;
+  const rec = new lib.Recorder(4 * iterations);
+  dispose(t, station.lock);
+  t.teardown(() => { rec.close(); rec.unlink(); });
+  const threads = ['critical', 'criticalAsync', 'critical', 'criticalAsync'].map((method) => new Thread('lockable-intervals.js', {
+    kind: 'Station', lock: station.toJSON(), recorder: rec.refs(), iterations, method, spin: 2000,
+  }));
+  await Promise.all(threads.map((th) => th.message('ready')));
+  for (const th of threads) th.send({ type: 'go' });
+  await Promise.all(threads.map((th) => th.message('done')));
+  t.same(await Promise.all(threads.map((th) => th.exited)), [0, 0, 0, 0], 'every thread exits cleanly');
+  t.equal(rec.intervals().length, 4 * iterations);
+  t.same(rec.overlaps(), [], 'no two calls from different threads overlap');
+});

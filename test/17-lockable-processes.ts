@@ -1,0 +1,104 @@
+import t from 'tap';
+import { Lockable, TimeoutError, lockOf } from '../dist';
+import { Child } from './helpers/fork';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lib = require('./fixtures/lockable-lib.js');
+
+type Reply<T> = { type: string } & T;
+
+async function holder(t: Tap.Test, obj: Lockable): Promise<Child> {
+  const child = new Child('lockable-holder.js', [JSON.stringify(obj)]);
+  t.teardown(() => child.kill());
+  await child.message('ready');
+  return child;
+}
+
+t.test('seed: while another process holds the lock, this one can neither take nor release it', async (t) => {
+  const obj = new Lockable();
+  t.teardown(() => { obj.lock.close(); obj.lock.unlink(); });
+  const child = await holder(t, obj);
+  child.send({ type: 'hold' });
+  await child.message('holding');
+  t.equal(obj.acquireSync({ blocking: false }), false, 'acquireSync({ blocking: false }) returns false');
+  t.equal(obj.tryAcquire(), false);
+  const start = process.hrtime.bigint();
+  t.equal(obj.acquireSync({ timeout: 60 }), false, 'a timed acquire returns false');
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
+  t.ok(elapsed >= 60, `after at least the timeout (${elapsed.toFixed(1)} ms)`);
+  await t.rejects(obj.acquire({ timeout: 30 }), TimeoutError, 'the Promise acquire times out too');
+  const err = t.throws(() => obj.release()) as { code?: string };
+  t.equal(err.code, 'SHMSYNC_NOT_OWNER', 'release by a non-owner throws the coded error');
+  child.send({ type: 'release' });
+  await child.message('released');
+
+  t.equal(obj.acquireSync(), true, 'free again after the holder released');
+  child.send({ type: 'try' });
+  t.equal((await child.message<Reply<{ got: boolean }>>('tried')).got, false, 'and now the child cannot take it');
+  child.send({ type: 'timed', timeout: 40 });
+  const timed = await child.message<Reply<{ got: boolean; elapsed: number }>>('timed');
+  t.ok(!timed.got && timed.elapsed >= 40, `the child's timed acquire fails after ${timed.elapsed.toFixed(1)} ms`);
+  child.send({ type: 'foreignRelease' });
+  t.equal((await child.message<Reply<{ code: string }>>('foreignReleased')).code, 'SHMSYNC_NOT_OWNER');
+  obj.release();
+  child.send({ type: 'nested' });
+  const nested = await child.message<Reply<{ depths: number[]; after: boolean }>>('nested');
+  t.same(nested.depths, [1, 2, 3, 2, 1, 0], 'nested acquires in the child, released in reverse order');
+  t.equal(nested.after, false);
+  child.send({ type: 'exit' });
+  t.same(await child.exited, { code: 0, signal: null });
+});
+
+t.test('a holder killed with SIGKILL: the next acquirer gets the lock and is told ownerDied', async (t) => {
+  const obj = new Lockable();
+  t.teardown(() => { obj.lock.close(); obj.lock.unlink(); });
+  const child = await holder(t, obj);
+  child.send({ type: 'hold' });
+  await child.message('holding');
+  child.kill('SIGKILL');
+  t.same(await child.exited, { code: null, signal: 'SIGKILL' });
+  t.equal(obj.acquireSync({ timeout: 5000 }), true);
+  t.equal(obj.lock.ownerDied, true, 'ownerDied is reported');
+  obj.release();
+  t.equal(obj.acquireSync(), true);
+  t.equal(obj.lock.ownerDied, false, 'only to the first acquirer');
+  obj.release();
+});
+
+/** Runs `procs` children calling a locked method; returns the recorder after they all exit. */
+async function race(t: Tap.Test, opts: { kind: string; lock: unknown; methods: string[]; iterations: number }) {
+  const rec = new lib.Recorder(opts.methods.length * opts.iterations);
+  t.teardown(() => { rec.close(); rec.unlink(); });
+  const children = opts.methods.map((method) => new Child('lockable-intervals.js', [JSON.stringify({
+    kind: opts.kind, lock: opts.lock, recorder: rec.refs(), iterations: opts.iterations, method, spin: 20000,
+  })]));
+  t.teardown(() => { for (const c of children) c.kill(); });
+  await Promise.all(children.map((c) => c.message('ready')));
+  for (const c of children) c.send({ type: 'go' });
+  await Promise.all(children.map((c) => c.message('done')));
+  t.same(await Promise.all(children.map((c) => c.exited)), children.map(() => ({ code: 0, signal: null })), 'every child exits cleanly');
+  return rec;
+}
+
+for (const method of ['critical', 'criticalAsync']) {
+  t.test(`@Lockable.locked (${method === 'critical' ? 'sync' : 'async'}) serialises 4 processes`, async (t) => {
+    const station = new lib.Station();
+    t.teardown(() => { station.lock.close(); station.lock.unlink(); });
+    const iterations = 50;
+    const rec = await race(t, { kind: 'Station', lock: station.toJSON(), methods: Array(4).fill(method), iterations });
+    t.equal(rec.intervals().length, 4 * iterations, 'every call was recorded');
+    t.same(rec.overlaps(), [], 'no two calls overlap');
+    t.equal(station.lock.info().acquisitions, BigInt(4 * iterations), 'each call took the shared lock once');
+  });
+}
+
+t.test('@locked: a lazily created lock, passed by reference, serialises 4 processes', async (t) => {
+  const counter = new lib.Counter();
+  t.equal(Object.getOwnPropertySymbols(counter).length, 0, 'no lock yet');
+  const lock = lockOf(counter); // created here, in the parent, and sent along
+  t.teardown(() => { lock.close(); lock.unlink(); });
+  const iterations = 50;
+  const rec = await race(t, { kind: 'Counter', lock: JSON.parse(JSON.stringify(lock)), methods: Array(4).fill('critical'), iterations });
+  t.same(rec.overlaps(), [], 'no two calls overlap');
+  t.equal(lock.info().acquisitions, BigInt(4 * iterations), 'the children used the parent\'s lock');
+});
