@@ -36,7 +36,7 @@ function ensureBenchDeps() {
   npm(['ci', '--prefix', benchDir, '--no-audit', '--no-fund'], root, nodeHeadersEnv());
 }
 
-/** `npm run build` at the root when dist/ is missing (it is what the benchmarks require). */
+/** `npm run build:ts` at the root when dist/ is missing (it is what the benchmarks require). */
 function ensureDist() {
   if (fs.existsSync(path.join(root, 'dist', 'index.js'))) return;
   npm(['run', 'build'], root);

@@ -1,5 +1,5 @@
 'use strict';
-// The library under test, from the repo's built dist/ (`npm run build` at the root).
+// The library under test, from the repo's built dist/ (`npm run build:ts` at the root).
 // Loaded lazily and once; a failure is kept, so peer rows still run and shmsync rows say why.
 const path = require('node:path');
 
