@@ -39,7 +39,7 @@ function ensureBenchDeps() {
 /** `npm run build:ts` at the root when dist/ is missing (it is what the benchmarks require). */
 function ensureDist() {
   if (fs.existsSync(path.join(root, 'dist', 'index.js'))) return;
-  npm(['run', 'build'], root);
+  npm(['run', 'build:ts'], root);
 }
 
 module.exports = { ensureBenchDeps, ensureDist, nodeHeadersEnv, benchDir, root };
