@@ -7,12 +7,14 @@
         "native/core/owner-table.cc",
         "native/core/robust-lock.cc",
         "native/core/parker.cc",
+        "native/core/ring.cc",
         "native/addon/addon.cc",
         "native/addon/errors.cc",
         "native/addon/external-buffer.cc",
         "native/addon/region-wrap.cc",
         "native/addon/context.cc",
-        "native/addon/mutex-wrap.cc"
+        "native/addon/mutex-wrap.cc",
+        "native/addon/queue-wrap.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

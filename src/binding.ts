@@ -42,7 +42,33 @@ export interface NativeMutex {
   close(): void;
 }
 
+/** Native ShmQueue (native/addon/queue-wrap.h). Negative results are -Status. */
+export interface NativeQueue {
+  readonly capacity: number;
+  readonly maxMessage: number;
+  setBuffers(outbox: Uint8Array, inbox: Uint8Array): void;
+  put(count: number, bytes: number, offset: number): number;
+  get(maxCount: number): number;
+  waitData(timeoutMs: number): number;
+  waitSpace(bytes: number, timeoutMs: number): number;
+  watchData(): number;
+  watchSpace(bytes: number): number;
+  cancel(requestId: number): number;
+  close(): void;
+  closeHandle(): void;
+  info(): {
+    size: number;
+    bytesUsed: number;
+    closed: boolean;
+    totalPut: number;
+    totalGot: number;
+    consumersWaiting: number;
+    producersWaiting: number;
+  };
+}
+
 export interface NativeBinding {
+  Queue: new (segmentName: string, openMode: number, perm: number, capacity: number, maxMessage: number) => NativeQueue;
   Mutex: new (segmentName: string, openMode: number, perm: number, policy: number) => NativeMutex;
   setGrantHandler(fn: (requestId: number, status: number) => void): void;
   ownerId(threadId: number): number;

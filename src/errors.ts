@@ -130,6 +130,16 @@ export type BusyError = ShmsyncError;
 export const NoExternalBufferError = defineError('NoExternalBufferError', 'SHMSYNC_NO_EXTERNAL_BUFFER', 'external buffers are not allowed in this runtime');
 export type NoExternalBufferError = ShmsyncError;
 
+/**
+ * The queue was closed (seed `ReadOnly`): writers get it at once; readers get it once they
+ * have drained every message left.
+ */
+export const ReadOnly = defineError('ReadOnly', 'SHMSYNC_QUEUE_CLOSED', 'the queue is closed');
+export type ReadOnly = ShmsyncError;
+/** A value could not be encoded or decoded by the queue's codec. */
+export const CodecError = defineError('CodecError', 'SHMSYNC_CODEC', 'codec failure');
+export type CodecError = ShmsyncError;
+
 /** Rejection reason of a wait cancelled by an AbortSignal (`name: 'AbortError'`). */
 export class AbortError extends ShmsyncError {
   static override readonly code = 'ABORT_ERR';
@@ -201,6 +211,7 @@ const byCode = new Map<string, ErrorClass>(
   [NotFoundError, ExistsError, KindMismatchError, VersionMismatchError, SizeMismatchError,
     CorruptError, PermissionError, SystemError, TimeoutError, NotOwnerError, OwnerDeadError,
     NotRecoverableError, DeadlockError, ClosedError, TooLargeError, BusyError, NoExternalBufferError,
+    ReadOnly, CodecError,
   ].map((cls) => [cls.code, cls]),
 );
 

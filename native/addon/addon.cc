@@ -5,6 +5,7 @@
 #include "addon-data.h"
 #include "context.h"
 #include "mutex-wrap.h"
+#include "queue-wrap.h"
 #include "region-wrap.h"
 
 namespace shmsync {
@@ -52,7 +53,7 @@ Napi::Value Noop(const Napi::CallbackInfo& info) { return info.Env().Undefined()
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData(data);
-  // Classes: Region (SharedMemory), Mutex.
+  // Classes: Region (SharedMemory), Mutex, Queue (ShmQueue).
   // Functions: setErrorFactory, setGrantHandler, ownerId, unparked, noop.
   Napi::Function region = RegionWrap::Define(env);
   data->region_ctor = Napi::Persistent(region);
@@ -60,6 +61,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function mutex = MutexWrap::Define(env);
   data->mutex_ctor = Napi::Persistent(mutex);
   exports.Set("Mutex", mutex);
+  Napi::Function queue = QueueWrap::Define(env);
+  data->queue_ctor = Napi::Persistent(queue);
+  exports.Set("Queue", queue);
   exports.Set("setGrantHandler", Napi::Function::New<SetGrantHandler>(env, "setGrantHandler"));
   exports.Set("ownerId", Napi::Function::New<OwnerIdOf>(env, "ownerId"));
   exports.Set("unparked", Napi::Function::New<Unparked>(env, "unparked"));

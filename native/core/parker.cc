@@ -49,12 +49,13 @@ uint64_t Parker::Add(Request r) {
 
 uint64_t Parker::ParkLock(std::shared_ptr<void> keepalive, MutexState* s, OwnerTable* table,
                           OwnerId me, Callback cb, void* target) {
-  return Add(Request{0, true, std::move(keepalive), s, table, me, nullptr, 0, cb, target, 0, false});
+  return Add(Request{0, true, std::move(keepalive), s, table, me, nullptr, 0, nullptr, cb, target, 0, false});
 }
 
 uint64_t Parker::ParkWatch(std::shared_ptr<void> keepalive, std::atomic<uint32_t>* word,
-                           uint32_t expected, Callback cb, void* target) {
-  return Add(Request{0, false, std::move(keepalive), nullptr, nullptr, 0, word, expected, cb, target, 0, false});
+                           uint32_t expected, std::atomic<uint32_t>* sleepers, Callback cb,
+                           void* target) {
+  return Add(Request{0, false, std::move(keepalive), nullptr, nullptr, 0, word, expected, sleepers, cb, target, 0, false});
 }
 
 bool Parker::Poll(Request& r, int64_t now, Status* status) {
@@ -99,6 +100,8 @@ void Parker::Run() {
           if (r.is_lock) {
             r.state->waiters.fetch_sub(1, std::memory_order_relaxed);
             if (st == Status::kOk || st == Status::kOwnerDead) KeepWaitersBit(r.state);
+          } else if (r.sleepers != nullptr) {
+            r.sleepers->fetch_sub(1, std::memory_order_seq_cst);
           }
           completed_.emplace(r.id, Completed{st, r.is_lock, r.keepalive, r.state, r.table, r.me, r.target});
           r.cb(r.target, r.id, st);
@@ -144,6 +147,8 @@ int32_t Parker::Cancel(uint64_t request_id) {
         KeepWaitersBit(r.state);
         result = static_cast<int32_t>(AcceptHandoff(r.state, r.table, r.me));
       }
+    } else if (r.sleepers != nullptr) {
+      r.sleepers->fetch_sub(1, std::memory_order_seq_cst);
     }
     requests_[i] = std::move(requests_.back());
     requests_.pop_back();

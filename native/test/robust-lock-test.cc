@@ -277,7 +277,7 @@ void ParkerGrantsAndCancels() {
   // Watch: completes when the word changes.
   std::atomic<uint32_t> word{5};
   Grant g3;
-  parker.ParkWatch(nullptr, &word, 5, OnGrant, &g3);
+  parker.ParkWatch(nullptr, &word, 5, nullptr, OnGrant, &g3);
   word.store(6);
   FutexWake(&word, 1);
   WaitGrant(g3, 1);

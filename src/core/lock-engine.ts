@@ -15,10 +15,16 @@
 import { threadId } from 'node:worker_threads';
 import { binding, type NativeMutex } from '../binding';
 import * as L from './mutex-layout';
+import { ensureDispatcher, forgetParked, onParked } from './parker-client';
 import { Status } from './status';
 
 let contextOwnerId = 0;
-function ownerId(): number {
+/**
+ * This context's OwnerId, claimed on first use with Node's threadId recorded in the owner table
+ * (info().holder.threadId). Call it before the first native Mutex is constructed: the native
+ * constructor claims the id too, without knowing the threadId.
+ */
+export function ownerId(): number {
   if (contextOwnerId === 0) contextOwnerId = binding.ownerId(threadId);
   return contextOwnerId;
 }
@@ -26,18 +32,6 @@ function ownerId(): number {
 interface Waiter {
   token: number;
   settle(status: Status | 'abort' | 'closed'): void;
-}
-
-/** Parked request id -> engine, for grants delivered by the parker thread. */
-const parked = new Map<number, LockEngine>();
-let grantHandlerInstalled = false;
-
-function onGrant(requestId: number, status: number): void {
-  const engine = parked.get(requestId);
-  if (engine === undefined) return; // cancelled after completion; Cancel() reported it
-  parked.delete(requestId);
-  binding.unparked();
-  engine.granted(requestId, status as Status);
 }
 
 export function isAcquired(status: Status | -1): status is Status.Ok | Status.OwnerDead {
@@ -62,10 +56,7 @@ export class LockEngine {
     this.me = ownerId();
     const ab = native.state();
     this.i32 = ab === undefined ? null : new Int32Array(ab, 0, L.kStateInt32s);
-    if (!grantHandlerInstalled) {
-      binding.setGrantHandler(onGrant);
-      grantHandlerInstalled = true;
-    }
+    ensureDispatcher();
   }
 
   /** Uncontended CAS from JS. True: this context now holds the word (bookkeeping done). */
@@ -244,16 +235,16 @@ export class LockEngine {
   }
 
   private park(): void {
-    this.parkId = this.native.park();
-    parked.set(this.parkId, this);
+    const id = this.native.park();
+    this.parkId = id;
+    onParked(id, (status) => this.granted(id, status as Status));
   }
 
   /** Withdraws the park. Returns -1 if withdrawn, else the Status it had completed with. */
   private cancelPark(): Status | -1 {
     const id = this.parkId;
     this.parkId = 0;
-    parked.delete(id);
-    binding.unparked();
+    forgetParked(id);
     return this.native.cancel(id) as Status | -1;
   }
 }

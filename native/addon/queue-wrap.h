@@ -1,0 +1,61 @@
+// JS class `Queue` (native side of src/core/queue.ts). JS thread only.
+//
+// JS: new Queue(segmentName, openMode, perm, capacity, maxMessage)
+//   .setBuffers(outbox: Uint8Array, inbox: Uint8Array) -- staging memory, attached once (and
+//     again whenever the facade grows it) so the hot calls below pass only numbers
+//   .put(count, bytes, offset) -> written >= 0 | -status (framed records from outbox+offset)
+//   .get(maxCount) -> count >= 0 | -status (framed records copied into inbox)
+//   .waitData(timeoutMs) / .waitSpace(bytes, timeoutMs) -> status (blocking)
+//   .watchData() / .watchSpace(bytes) -> parker request id, or 0 when ready/closed already
+//   .cancel(id) -> -1 | status, .close(), .closeHandle(), .info(), .capacity, .maxMessage
+// The facade frames records and validates arguments; native re-validates framing and treats
+// the ring as untrusted (ring.cc).
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "../core/ring-layout.h"
+#include "../core/shm-region.h"
+
+namespace shmsync {
+
+class Context;
+
+class QueueWrap : public Napi::ObjectWrap<QueueWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit QueueWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value JS_setBuffers(const Napi::CallbackInfo& info);
+  Napi::Value JS_put(const Napi::CallbackInfo& info);
+  Napi::Value JS_get(const Napi::CallbackInfo& info);
+  Napi::Value JS_waitData(const Napi::CallbackInfo& info);
+  Napi::Value JS_waitSpace(const Napi::CallbackInfo& info);
+  Napi::Value JS_watchData(const Napi::CallbackInfo& info);
+  Napi::Value JS_watchSpace(const Napi::CallbackInfo& info);
+  Napi::Value JS_cancel(const Napi::CallbackInfo& info);
+  Napi::Value JS_close(const Napi::CallbackInfo& info);
+  Napi::Value JS_closeHandle(const Napi::CallbackInfo& info);
+  Napi::Value JS_info(const Napi::CallbackInfo& info);
+  Napi::Value JS_capacity(const Napi::CallbackInfo& info);
+  Napi::Value JS_maxMessage(const Napi::CallbackInfo& info);
+
+  bool CheckOpen(Napi::Env env);
+  RingState* ring() const { return reinterpret_cast<RingState*>(region_->payload()); }
+
+  std::shared_ptr<ShmRegion> region_;
+  Context* context_ = nullptr;
+  Napi::Reference<Napi::Uint8Array> outbox_ref_;
+  Napi::Reference<Napi::Uint8Array> inbox_ref_;
+  uint8_t* outbox_ = nullptr;  // valid while outbox_ref_ holds the array
+  uint64_t outbox_len_ = 0;
+  uint8_t* inbox_ = nullptr;
+  uint64_t inbox_len_ = 0;
+  uint64_t capacity_ = 0;
+  uint32_t max_message_ = 0;
+};
+
+}  // namespace shmsync

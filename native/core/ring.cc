@@ -1,0 +1,254 @@
+// ShmQueue ring operations (see ring.h / ring-layout.h). Producers run PutRecords, consumers
+// GetRecords, on their JS threads; each side holds its robust lock only while copying.
+//
+// Sleep/wake protocol (both directions alike): a sleeper increments the *_sleeping counter,
+// reads the *_seq word, re-checks its condition, then futex-waits on *_seq. A publisher stores
+// the position, then reads the counter; if non-zero it bumps *_seq and wakes. All four
+// accesses are seq_cst, so either the publisher sees the sleeper or the sleeper sees the new
+// position (no lost wake-up), and nobody makes a syscall when nobody sleeps.
+#include "ring.h"
+
+#include <climits>
+#include <cstring>
+
+#include "futex.h"
+#include "robust-lock.h"
+
+namespace shmsync {
+
+namespace {
+
+constexpr int kSpinRounds = 64;
+
+inline uint8_t* DataOf(RingState* r) { return reinterpret_cast<uint8_t*>(r) + kRingDataOffset; }
+
+inline void ReadHeader(const uint8_t* p, uint32_t* len, uint32_t* type) {
+  std::memcpy(len, p, 4);
+  std::memcpy(type, p + 4, 4);
+}
+
+inline void WriteHeader(uint8_t* p, uint32_t len, uint32_t type) {
+  std::memcpy(p, &len, 4);
+  std::memcpy(p + 4, &type, 4);
+}
+
+bool Acquired(Status st) { return st == Status::kOk || st == Status::kOwnerDead; }
+
+void WakeIfSleeping(std::atomic<uint32_t>* sleeping, std::atomic<uint32_t>* seq, int count) {
+  if (sleeping->load(std::memory_order_seq_cst) == 0) return;
+  seq->fetch_add(1, std::memory_order_seq_cst);
+  FutexWake(seq, count);
+}
+
+// Waits until ready() or closed or the deadline. `sleeping`/`seq` are the side's counter/word.
+template <typename Ready>
+Status WaitUntil(RingState* r, std::atomic<uint32_t>* sleeping, std::atomic<uint32_t>* seq,
+                 int64_t deadline_ns, Ready ready) {
+  for (int i = 0; i < kSpinRounds; ++i) {
+    if (ready()) return Status::kOk;
+    if (r->closed.load(std::memory_order_acquire) != 0) return Status::kClosed;
+    CpuRelax();
+  }
+  sleeping->fetch_add(1, std::memory_order_seq_cst);
+  Status result = Status::kOk;
+  for (;;) {
+    const uint32_t s = seq->load(std::memory_order_seq_cst);
+    if (ready()) break;
+    if (r->closed.load(std::memory_order_seq_cst) != 0) {
+      result = Status::kClosed;
+      break;
+    }
+    int64_t timeout = -1;
+    if (deadline_ns >= 0) {
+      timeout = deadline_ns - MonotonicNanos();
+      if (timeout <= 0) {
+        result = Status::kTimeout;
+        break;
+      }
+    }
+    FutexWait(seq, s, timeout);
+  }
+  sleeping->fetch_sub(1, std::memory_order_seq_cst);
+  return result;
+}
+
+}  // namespace
+
+void InitRing(RingState* r, uint64_t capacity, uint32_t max_message) {
+  r->tail.store(0, std::memory_order_relaxed);
+  r->count_in.store(0, std::memory_order_relaxed);
+  r->data_seq.store(0, std::memory_order_relaxed);
+  r->consumers_sleeping.store(0, std::memory_order_relaxed);
+  r->head.store(0, std::memory_order_relaxed);
+  r->count_out.store(0, std::memory_order_relaxed);
+  r->space_seq.store(0, std::memory_order_relaxed);
+  r->producers_sleeping.store(0, std::memory_order_relaxed);
+  r->capacity = capacity;
+  r->max_message = max_message;
+  r->closed.store(0, std::memory_order_relaxed);
+  InitMutexState(&r->producer_lock, OwnerDeathPolicy::kRecover);
+  InitMutexState(&r->consumer_lock, OwnerDeathPolicy::kRecover);
+}
+
+Status ValidateRing(const RingState* r, uint64_t payload_size) {
+  const uint64_t cap = r->capacity;
+  if (cap < kMinRingCapacity || cap > kMaxRingCapacity || (cap & (cap - 1)) != 0) return Status::kCorrupt;
+  if (payload_size != kRingDataOffset + cap) return Status::kCorrupt;
+  if (r->max_message == 0 || r->max_message > MaxMessageLimit(cap)) return Status::kCorrupt;
+  return Status::kOk;
+}
+
+Status PutRecords(RingState* r, OwnerTable* table, OwnerId me, const RecordBatch& batch,
+                  uint32_t* written) {
+  *written = 0;
+  if (r->closed.load(std::memory_order_acquire) != 0) return Status::kClosed;
+  Status st = Lock(&r->producer_lock, table, me, -1);
+  // kOwnerDead: a producer died inside its copy; it never published, so nothing to repair.
+  if (!Acquired(st)) return st;
+  if (r->closed.load(std::memory_order_acquire) != 0) {
+    Unlock(&r->producer_lock, table, me);
+    return Status::kClosed;
+  }
+  const uint64_t cap = r->capacity;
+  const uint64_t mask = cap - 1;
+  uint8_t* data = DataOf(r);
+  uint64_t tail = r->tail.load(std::memory_order_relaxed);  // only producers write it
+  uint64_t head = r->head.load(std::memory_order_acquire);  // acquire: consumers' copies are done
+  Status result = Status::kOk;
+  if (tail - head > cap || (tail & 7) != 0) result = Status::kCorrupt;
+  uint64_t off = 0;
+  uint32_t n = 0;
+  while (result == Status::kOk && n < batch.count) {
+    if (off + kRecordHeader > batch.bytes) {
+      result = Status::kCorrupt;
+      break;
+    }
+    uint32_t len, type;
+    ReadHeader(batch.data + off, &len, &type);
+    if (len > r->max_message) {
+      result = Status::kTooLarge;
+      break;
+    }
+    const uint64_t rec = RecordBytes(len);
+    if (type > kMaxRecordType || off + rec > batch.bytes) {
+      result = Status::kCorrupt;
+      break;
+    }
+    uint64_t pos = tail & mask;
+    const uint64_t to_end = cap - pos;
+    const uint64_t need = rec + (rec > to_end ? to_end : 0);
+    if (tail - head + need > cap) {
+      head = r->head.load(std::memory_order_acquire);
+      if (tail - head + need > cap) break;  // full: publish what fits
+    }
+    if (rec > to_end) {
+      WriteHeader(data + pos, static_cast<uint32_t>(to_end - kRecordHeader), kRecordPad);
+      tail += to_end;
+      pos = 0;
+    }
+    std::memcpy(data + pos, batch.data + off, rec);
+    tail += rec;
+    off += rec;
+    ++n;
+  }
+  if (n > 0) {
+    r->count_in.store(r->count_in.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    // seq_cst: publishes the records (release) and orders before the sleepers check below.
+    r->tail.store(tail, std::memory_order_seq_cst);
+  }
+  Unlock(&r->producer_lock, table, me);
+  if (n > 0) WakeIfSleeping(&r->consumers_sleeping, &r->data_seq, n == 1 ? 1 : INT_MAX);
+  *written = n;
+  return result;
+}
+
+Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out,
+                  uint64_t out_capacity, uint32_t max_count, uint32_t* count, uint64_t* bytes) {
+  *count = 0;
+  *bytes = 0;
+  Status st = Lock(&r->consumer_lock, table, me, -1);
+  // kOwnerDead: a consumer died inside its copy; head was not advanced, so its records are
+  // still here and go to us (no loss; it never handed them to user code, so no duplicate).
+  if (!Acquired(st)) return st;
+  const uint64_t cap = r->capacity;
+  const uint64_t mask = cap - 1;
+  const uint32_t max_message = r->max_message;
+  uint8_t* data = DataOf(r);
+  uint64_t head = r->head.load(std::memory_order_relaxed);  // only consumers write it
+  const uint64_t tail = r->tail.load(std::memory_order_acquire);  // acquire: records are complete
+  Status result = Status::kOk;
+  if (tail - head > cap || (head & 7) != 0 || (tail & 7) != 0) result = Status::kCorrupt;
+  uint64_t out_off = 0;
+  uint32_t n = 0;
+  while (result == Status::kOk && n < max_count && head != tail) {
+    const uint64_t pos = head & mask;
+    uint32_t len, type;
+    ReadHeader(data + pos, &len, &type);
+    if (type == kRecordPad) {
+      const uint64_t to_end = cap - pos;
+      if (uint64_t{len} + kRecordHeader != to_end || tail - head < to_end) {
+        result = Status::kCorrupt;
+        break;
+      }
+      head += to_end;
+      continue;
+    }
+    const uint64_t rec = RecordBytes(len);
+    if (type > kMaxRecordType || len > max_message || rec > cap - pos || rec > tail - head) {
+      result = Status::kCorrupt;
+      break;
+    }
+    if (out_off + rec > out_capacity) {
+      if (n == 0) result = Status::kTooLarge;  // caller's buffer cannot hold one message
+      break;
+    }
+    std::memcpy(out + out_off, data + pos, rec);
+    // The header in shared memory may change under us (untrusted): write the validated one.
+    WriteHeader(out + out_off, len, type);
+    head += rec;
+    out_off += rec;
+    ++n;
+  }
+  if (result == Status::kOk && head != r->head.load(std::memory_order_relaxed)) {
+    r->count_out.store(r->count_out.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    // seq_cst: frees the space (release) and orders before the sleepers check below.
+    r->head.store(head, std::memory_order_seq_cst);
+  }
+  Unlock(&r->consumer_lock, table, me);
+  if (n > 0) WakeIfSleeping(&r->producers_sleeping, &r->space_seq, INT_MAX);
+  *count = n;
+  *bytes = out_off;
+  if (result == Status::kOk && n == 0 && head == tail &&
+      r->closed.load(std::memory_order_acquire) != 0 &&
+      r->tail.load(std::memory_order_acquire) == tail) {
+    return Status::kClosed;
+  }
+  return result;
+}
+
+Status WaitData(RingState* r, int64_t deadline_ns) {
+  return WaitUntil(r, &r->consumers_sleeping, &r->data_seq, deadline_ns, [r] {
+    return r->tail.load(std::memory_order_seq_cst) != r->head.load(std::memory_order_seq_cst);
+  });
+}
+
+Status WaitSpace(RingState* r, uint64_t bytes, int64_t deadline_ns) {
+  const uint64_t cap = r->capacity;
+  return WaitUntil(r, &r->producers_sleeping, &r->space_seq, deadline_ns, [r, bytes, cap] {
+    const uint64_t tail = r->tail.load(std::memory_order_seq_cst);
+    const uint64_t head = r->head.load(std::memory_order_seq_cst);
+    const uint64_t to_end = cap - (tail & (cap - 1));
+    const uint64_t need = bytes + (bytes > to_end ? to_end : 0);
+    return tail - head <= cap && cap - (tail - head) >= need;
+  });
+}
+
+void CloseRing(RingState* r) {
+  r->closed.store(1, std::memory_order_seq_cst);
+  r->data_seq.fetch_add(1, std::memory_order_seq_cst);
+  r->space_seq.fetch_add(1, std::memory_order_seq_cst);
+  FutexWake(&r->data_seq, INT_MAX);
+  FutexWake(&r->space_seq, INT_MAX);
+}
+
+}  // namespace shmsync

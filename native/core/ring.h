@@ -1,0 +1,53 @@
+// Operations on a ShmQueue ring (ring-layout.h). Node-free; called on JS threads (puts, gets,
+// blocking waits) and by tests. All record data read from the ring is validated: a corrupt
+// ring yields kCorrupt, never an out-of-bounds access.
+#pragma once
+
+#include <cstdint>
+
+#include "owner-table.h"
+#include "ring-layout.h"
+#include "status.h"
+
+namespace shmsync {
+
+// Smallest max_message accepted and largest: a message of max_message bytes must always fit
+// in an empty ring after at most one padding record.
+inline uint64_t MaxMessageLimit(uint64_t capacity) { return capacity / 2 - kRecordHeader; }
+
+void InitRing(RingState* r, uint64_t capacity, uint32_t max_message);
+// Validates the read-only configuration of an opened ring against its segment payload size.
+Status ValidateRing(const RingState* r, uint64_t payload_size);
+
+// A batch of records, already framed as in the ring ([u32 len][u32 type] payload, padded to 8),
+// in caller memory.
+struct RecordBatch {
+  const uint8_t* data;
+  uint64_t bytes;
+  uint32_t count;
+};
+
+// Appends as many whole records of `batch` as fit, in order, publishing them with one release
+// store. *written receives how many. kOk (maybe partial: *written < count, ring full),
+// kClosed, kTooLarge (a record exceeds max_message), kCorrupt (bad framing or ring state).
+Status PutRecords(RingState* r, OwnerTable* table, OwnerId me, const RecordBatch& batch,
+                  uint32_t* written);
+
+// Copies up to max_count records (at most out_capacity bytes, framed) into `out`, consuming
+// them. *count receives how many. kOk (maybe 0 when empty), kClosed when closed and drained,
+// kCorrupt.
+Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out,
+                  uint64_t out_capacity, uint32_t max_count, uint32_t* count, uint64_t* bytes);
+
+// Blocking waits (JS threads): until data is available / `bytes` of space free / closed, or the
+// absolute CLOCK_MONOTONIC deadline (< 0: none). Spin briefly first. kOk, kClosed, kTimeout.
+Status WaitData(RingState* r, int64_t deadline_ns);
+Status WaitSpace(RingState* r, uint64_t bytes, int64_t deadline_ns);
+
+// Marks the queue closed and wakes every waiter. Idempotent.
+void CloseRing(RingState* r);
+
+// Bytes a message of `payload` bytes occupies in the ring (record header + alignment).
+inline uint64_t RecordBytes(uint64_t payload) { return AlignRecord(kRecordHeader + payload); }
+
+}  // namespace shmsync

@@ -1,0 +1,121 @@
+/**
+ * Record framing between JS and the ring (native/core/ring-layout.h): each record is
+ * [u32 length][u32 type] payload, padded to 8 bytes. The Outbox stages encoded records in one
+ * reused buffer so a batch crosses N-API once; the Inbox receives framed records the same way.
+ * JS thread only.
+ */
+import * as v8 from 'node:v8';
+import { CodecError, TooLargeError } from '../errors';
+import { typeError } from '../validate';
+import { RecordType, toWire, type Codec, type CodecName } from './codec';
+
+export const kRecordHeader = 8;
+export const recordBytes = (payload: number): number => (kRecordHeader + payload + 7) & ~7;
+
+/** Encodes values into framed records. On any error the outbox is left as it was. */
+export class Outbox {
+  buf: Buffer = Buffer.allocUnsafe(4096);
+  bytes = 0;
+  count = 0;
+  /** Record size of each staged record, for partial-put bookkeeping. */
+  readonly sizes: number[] = [];
+
+  constructor(
+    private readonly codec: CodecName | Codec,
+    private readonly maxMessage: number,
+    /** Called after the buffer was replaced by a larger one (the native side re-attaches). */
+    private readonly onGrow: (buf: Buffer) => void,
+  ) {}
+
+  reset(): void {
+    this.bytes = 0;
+    this.count = 0;
+    this.sizes.length = 0;
+  }
+
+  /** Replaces the content with already framed records (a waiting put's remainder). */
+  load(records: Buffer, sizes: readonly number[]): void {
+    this.reset();
+    if (records.length > this.buf.length) {
+      this.buf = Buffer.allocUnsafe(records.length);
+      this.onGrow(this.buf);
+    }
+    records.copy(this.buf, 0);
+    this.bytes = records.length;
+    this.count = sizes.length;
+    this.sizes.push(...sizes);
+  }
+
+  append(value: unknown): void {
+    const codec = this.codec;
+    if (codec === 'string') {
+      if (typeof value !== 'string') throw typeError('value', 'a string (codec \'string\')', value);
+      this.#writeString(value, RecordType.String);
+    } else if (codec === 'json') {
+      let text: string | undefined;
+      try {
+        text = JSON.stringify(value);
+      } catch (err) {
+        throw new CodecError(`value cannot be encoded as JSON: ${(err as Error).message}`, { cause: err });
+      }
+      if (text === undefined) throw new CodecError('value cannot be encoded as JSON (undefined, a function or a symbol)');
+      this.#writeString(text, RecordType.Json);
+    } else if (codec === 'raw') {
+      if (!(value instanceof Uint8Array)) throw typeError('value', 'a Buffer or Uint8Array (codec \'raw\')', value);
+      this.#writeBytes(value, RecordType.Raw);
+    } else if (codec === 'structured') {
+      let bytes: Buffer;
+      try {
+        bytes = v8.serialize(toWire(value));
+      } catch (err) {
+        throw new CodecError(`value cannot be encoded by structured clone: ${(err as Error).message}`, { cause: err });
+      }
+      this.#writeBytes(bytes, RecordType.Structured);
+    } else {
+      let bytes: unknown;
+      try {
+        bytes = codec.encode(value);
+      } catch (err) {
+        throw new CodecError(`custom codec failed to encode: ${(err as Error).message}`, { cause: err });
+      }
+      if (!(bytes instanceof Uint8Array)) throw new CodecError('custom codec encode() must return a Uint8Array');
+      this.#writeBytes(bytes, RecordType.Custom);
+    }
+  }
+
+  #reserve(payload: number): number {
+    if (payload > this.maxMessage) {
+      throw new TooLargeError(`message of ${payload} bytes exceeds maxMessageSize ${this.maxMessage}`);
+    }
+    const need = this.bytes + recordBytes(payload);
+    if (need > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+      this.buf.copy(next, 0, 0, this.bytes);
+      this.buf = next;
+      this.onGrow(next);
+    }
+    return this.bytes;
+  }
+
+  #commit(at: number, payload: number, type: RecordType): void {
+    this.buf.writeUInt32LE(payload, at);
+    this.buf.writeUInt32LE(type, at + 4);
+    const size = recordBytes(payload);
+    this.bytes = at + size;
+    this.count += 1;
+    this.sizes.push(size);
+  }
+
+  #writeString(text: string, type: RecordType): void {
+    const payload = Buffer.byteLength(text);
+    const at = this.#reserve(payload);
+    this.buf.write(text, at + kRecordHeader, payload, 'utf8');
+    this.#commit(at, payload, type);
+  }
+
+  #writeBytes(bytes: Uint8Array, type: RecordType): void {
+    const at = this.#reserve(bytes.byteLength);
+    this.buf.set(bytes, at + kRecordHeader);
+    this.#commit(at, bytes.byteLength, type);
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Promise waits on a queue word through the parker thread (never the libuv threadpool), with
+ * timeout and AbortSignal. JS thread only.
+ */
+import type { NativeQueue } from '../binding';
+import { forgetParked, onParked } from './parker-client';
+
+export type WaitOutcome = 'ready' | 'timeout' | 'abort';
+
+/** Waits for data (`bytes` < 0) or for `bytes` of space, until `deadline` (ms epoch, < 0: none). */
+export function waitQueue(native: NativeQueue, bytes: number, deadline: number, signal: AbortSignal | undefined): Promise<WaitOutcome> {
+  const id = bytes < 0 ? native.watchData() : native.watchSpace(bytes);
+  if (id === 0) return Promise.resolve('ready');
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (outcome: WaitOutcome): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(outcome);
+    };
+    const withdraw = (outcome: WaitOutcome): void => {
+      forgetParked(id);
+      native.cancel(id);
+      finish(outcome);
+    };
+    const onAbort = (): void => withdraw('abort');
+    onParked(id, () => finish('ready'));
+    if (deadline >= 0) timer = setTimeout(() => withdraw('timeout'), Math.max(0, deadline - Date.now()));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

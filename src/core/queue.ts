@@ -1,0 +1,342 @@
+/**
+ * ShmQueue: a shared-memory message queue for many producers and many consumers across
+ * processes and worker threads. Thin facade over the native ring (native/core/ring.cc):
+ * validates, encodes into framed records (queue-frames.ts), waits through the parker thread.
+ * Runs on the calling JS thread.
+ */
+import { binding, type NativeQueue } from '../binding';
+import { ClosedError, CorruptError, NotFoundError, ReadOnly, ShmsyncError, SizeMismatchError, TimeoutError, TooLargeError } from '../errors';
+import {
+  abortErrorFor, optionsObject, rangeError, rejectUnknownOptions, typeError, validateBoolean, validateInteger,
+  validateName, validateOneOf, validateSignal, validateTimeout,
+} from '../validate';
+import { decodeRecord, type Codec, type CodecName } from './codec';
+import { registerHandleType, type HandleRef } from './handle-ref';
+import { segmentNameFor, uniqueName } from './names';
+import { Outbox, kRecordHeader, recordBytes } from './queue-frames';
+import { waitQueue } from './queue-wait';
+import { permissionMode, type CreateMode } from './shared-memory';
+import { Status } from './status';
+
+export interface ShmQueueOptions<T = unknown> {
+  /** Ring bytes, a power of two from 1024 to 2**31 (default 1 MiB). */
+  capacity?: number;
+  /** Largest message payload in bytes (default and maximum: capacity / 2 - 8). */
+  maxMessageSize?: number;
+  /** 'structured' (default: v8 serialize), 'json', 'string', 'raw' (Buffer in/out), or custom. */
+  codec?: CodecName | Codec<T>;
+  create?: CreateMode;
+  mode?: number;
+}
+
+export interface PutOptions { timeout?: number; signal?: AbortSignal }
+export interface GetOptions { timeout?: number; signal?: AbortSignal }
+export interface SyncOptions { blocking?: boolean; timeout?: number }
+
+const kDefaultCapacity = 1 << 20;
+const kModes: readonly CreateMode[] = ['open', 'create', 'openOrCreate'];
+const kModeNumber: Record<CreateMode, number> = { open: 0, create: 1, openOrCreate: 2 };
+const kCodecs: readonly CodecName[] = ['raw', 'string', 'json', 'structured'];
+const EMPTY = Symbol('empty');
+
+function deadlineOf(timeout: number): number {
+  return timeout < 0 ? -1 : Date.now() + timeout;
+}
+
+export class ShmQueue<T = unknown> {
+  readonly name: string;
+  readonly codec: CodecName | Codec<T>;
+  #native: NativeQueue | null;
+  readonly #outbox: Outbox;
+  #inbox: Buffer;
+  readonly #custom: Codec | null;
+
+  constructor(name?: string, options?: ShmQueueOptions<T>) {
+    const opts = optionsObject('options', options);
+    rejectUnknownOptions('options', opts, ['capacity', 'maxMessageSize', 'codec', 'create', 'mode'], { size: 'capacity', maxMessage: 'maxMessageSize' });
+    if (name !== undefined) validateName('name', name);
+    const codec = (opts.codec ?? 'structured') as CodecName | Codec<T>;
+    if (typeof codec === 'string') validateOneOf('options.codec', codec, kCodecs);
+    else if (typeof codec !== 'object' || codec === null || typeof codec.encode !== 'function' || typeof codec.decode !== 'function') {
+      throw typeError('options.codec', "'raw', 'string', 'json', 'structured' or { encode, decode }", codec);
+    }
+    let create: CreateMode = name === undefined ? 'create' : 'openOrCreate';
+    if (opts.create !== undefined) { validateOneOf('options.create', opts.create, kModes); create = opts.create; }
+    const explicit = opts.capacity !== undefined || opts.maxMessageSize !== undefined;
+    const capacity = (opts.capacity ?? kDefaultCapacity) as number;
+    validateInteger('options.capacity', capacity, 1024, 2 ** 31);
+    if ((capacity & (capacity - 1)) !== 0) throw rangeError('options.capacity', 'a power of two', capacity);
+    const maxMessage = (opts.maxMessageSize ?? capacity / 2 - kRecordHeader) as number;
+    validateInteger('options.maxMessageSize', maxMessage, 1, capacity / 2 - kRecordHeader);
+    const perm = permissionMode(opts.mode);
+    this.name = name ?? uniqueName('queue');
+    this.codec = codec;
+    this.#custom = typeof codec === 'string' ? null : (codec as Codec);
+    const segment = segmentNameFor(this.name);
+    let native: NativeQueue | null = null;
+    if (create === 'open' || (create === 'openOrCreate' && !explicit)) {
+      try {
+        native = new binding.Queue(segment, 0, perm, 0, 0);
+      } catch (err) {
+        if (create === 'open' || !(err instanceof NotFoundError)) throw err;
+      }
+    }
+    native ??= new binding.Queue(segment, kModeNumber[create], perm, capacity, maxMessage);
+    if (explicit && (native.capacity !== capacity || (opts.maxMessageSize !== undefined && native.maxMessage !== maxMessage))) {
+      native.closeHandle();
+      throw new SizeMismatchError(`queue "${this.name}" exists with capacity ${native.capacity} and maxMessageSize ${native.maxMessage}`);
+    }
+    this.#native = native;
+    // Staging memory is attached to the native handle once; hot calls then pass only numbers.
+    this.#inbox = Buffer.allocUnsafeSlow(Math.min(native.capacity, Math.max(64 * 1024, recordBytes(native.maxMessage))));
+    this.#outbox = new Outbox(codec as CodecName | Codec, native.maxMessage, (buf) => this.#native?.setBuffers(buf, this.#inbox));
+    native.setBuffers(this.#outbox.buf, this.#inbox);
+  }
+
+  get capacity(): number { return this.#open().capacity; }
+  get maxMessageSize(): number { return this.#open().maxMessage; }
+  /** Messages in the queue now. */
+  get size(): number { return this.#open().info().size; }
+  get bytesUsed(): number { return this.#open().info().bytesUsed; }
+  /** True once close() ran (anywhere). */
+  get closed(): boolean { return this.#open().info().closed; }
+
+  info(): { name: string; capacity: number; maxMessageSize: number } & ReturnType<NativeQueue['info']> {
+    const n = this.#open();
+    return { name: this.name, capacity: n.capacity, maxMessageSize: n.maxMessage, ...n.info() };
+  }
+
+  /** Appends one message; returns false when full (throws ReadOnly when closed). */
+  tryPut(value: T): boolean {
+    const native = this.#open();
+    const box = this.#outbox;
+    box.reset();
+    box.append(value);
+    const r = native.put(1, box.bytes, 0);
+    if (r < 0) this.#throwPut(-r, 0);
+    return r === 1;
+  }
+
+  /** Blocking put: waits while full. Returns false on timeout or, with blocking: false, when full. */
+  putSync(value: T, options?: SyncOptions): boolean {
+    const { blocking, timeout } = syncOptions(options);
+    return this.#putSync([value], blocking, timeout) === 1;
+  }
+
+  /** Blocking putMany; returns how many were enqueued (all, unless it timed out). */
+  putManySync(values: Iterable<T>, options?: SyncOptions): number {
+    const { blocking, timeout } = syncOptions(options);
+    return this.#putSync(Array.from(values), blocking, timeout);
+  }
+
+  /** Appends one message, waiting (without blocking the event loop) while the queue is full. */
+  async put(value: T, options?: PutOptions): Promise<void> {
+    await this.putMany([value], options);
+  }
+
+  /**
+   * Appends messages in order; one N-API call and at most one wake per batch that fits. Every
+   * value is encoded before anything is written. On timeout/abort the error's `written` says
+   * how many were enqueued.
+   */
+  async putMany(values: Iterable<T>, options?: PutOptions): Promise<void> {
+    const { timeout, signal } = asyncOptions(options);
+    const native = this.#open();
+    const batch = Array.from(values);
+    this.#stage(batch);
+    const deadline = deadlineOf(timeout);
+    const box = this.#outbox;
+    let written = 0;
+    for (;;) {
+      const r = native.put(box.count, box.bytes, 0);
+      if (r < 0) this.#throwPut(-r, written);
+      written += r;
+      if (r === box.count) return;
+      // Full. While we wait, other puts on this handle may use the outbox: keep the records
+      // not yet written privately and stage them again after the wait.
+      let consumed = 0;
+      for (let i = 0; i < r; i++) consumed += box.sizes[i];
+      const rest = Buffer.from(box.buf.subarray(consumed, box.bytes));
+      const restSizes = box.sizes.slice(r);
+      if (signal?.aborted) throw withWritten(abortErrorFor(signal), written);
+      const outcome = await waitQueue(native, restSizes[0], deadline, signal);
+      if (outcome === 'timeout') throw withWritten(new TimeoutError(`queue "${this.name}": put timed out`), written);
+      if (outcome === 'abort') throw withWritten(abortErrorFor(signal!), written);
+      box.load(rest, restSizes);
+    }
+  }
+
+  /** Removes one message, or returns undefined when empty. Throws ReadOnly once closed and drained. */
+  tryGet(): T | undefined {
+    const v = this.#takeOne();
+    return v === EMPTY ? undefined : v;
+  }
+
+  /** Blocking get: undefined on timeout or, with blocking: false, when empty. */
+  getSync(options?: SyncOptions): T | undefined {
+    const { blocking, timeout } = syncOptions(options);
+    const native = this.#open();
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      const v = this.#takeOne();
+      if (v !== EMPTY) return v;
+      if (!blocking || timeout === 0) return undefined;
+      const st = native.waitData(deadline < 0 ? -1 : Math.max(0, deadline - Date.now()));
+      if (st === Status.Timeout) return undefined;
+    }
+  }
+
+  /** Waits for a message (without blocking the event loop). */
+  async get(options?: GetOptions): Promise<T> {
+    const v = this.#takeOne();
+    if (v !== EMPTY) return v;
+    const [w] = await this.getMany(1, options);
+    return w;
+  }
+
+  /** Waits for at least one message, then returns every ready one up to `max`. */
+  async getMany(max: number, options?: GetOptions): Promise<T[]> {
+    validateInteger('max', max, 1, 2 ** 31 - 1);
+    const { timeout, signal } = asyncOptions(options);
+    const native = this.#open();
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      const out = this.#take(max);
+      if (out.length > 0) return out;
+      if (signal?.aborted) throw abortErrorFor(signal);
+      const outcome = await waitQueue(native, -1, deadline, signal);
+      if (outcome === 'timeout') throw new TimeoutError(`queue "${this.name}": get timed out`);
+      if (outcome === 'abort') throw abortErrorFor(signal!);
+    }
+  }
+
+  /** Iterates messages until the queue is closed and drained. */
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      let v: T;
+      try { v = await this.get(); } catch (err) { if (err instanceof ReadOnly) return; throw err; }
+      yield v;
+    }
+  }
+
+  /** Ends the stream: puts fail with ReadOnly; gets drain what is left, then fail with ReadOnly. */
+  close(): void {
+    this.#open().close();
+  }
+
+  /** Unmaps this handle (the queue and its messages stay for other handles). Idempotent. */
+  detach(): void {
+    this.#native?.closeHandle();
+    this.#native = null;
+  }
+
+  unlink(): boolean { return ShmQueue.unlink(this.name); }
+
+  static unlink(name: string): boolean {
+    validateName('name', name);
+    return binding.Region.unlink(segmentNameFor(name));
+  }
+
+  [Symbol.dispose](): void { this.detach(); }
+
+  toJSON(): HandleRef {
+    return { $shmsync: 'ShmQueue', name: this.name, codec: typeof this.codec === 'string' ? this.codec : 'custom' };
+  }
+
+  #putSync(values: T[], blocking: boolean, timeout: number): number {
+    const native = this.#open();
+    this.#stage(values);
+    const box = this.#outbox;
+    const deadline = deadlineOf(timeout);
+    let done = 0;
+    let offset = 0;
+    for (;;) {
+      const r = native.put(box.count - done, box.bytes - offset, offset);
+      if (r < 0) this.#throwPut(-r, done);
+      for (let i = 0; i < r; i++) offset += box.sizes[done + i];
+      done += r;
+      if (done === box.count || !blocking || timeout === 0) return done;
+      const st = native.waitSpace(box.sizes[done], deadline < 0 ? -1 : Math.max(0, deadline - Date.now()));
+      if (st === Status.Timeout) return done;
+    }
+  }
+
+  #stage(values: T[]): void {
+    this.#outbox.reset();
+    try {
+      for (const v of values) this.#outbox.append(v);
+    } catch (err) {
+      this.#outbox.reset();
+      throw err;
+    }
+  }
+
+  #takeOne(): T | typeof EMPTY {
+    const r = this.#open().get(1);
+    if (r === 0) return EMPTY;
+    if (r < 0) this.#throwGet(-r);
+    const inbox = this.#inbox;
+    const len = inbox.readUInt32LE(0);
+    return decodeRecord(inbox.readUInt32LE(4), inbox, kRecordHeader, kRecordHeader + len, this.#custom) as T;
+  }
+
+  #take(max: number): T[] {
+    const native = this.#open();
+    const r = native.get(max);
+    if (r < 0) this.#throwGet(-r);
+    const out: T[] = new Array(r);
+    const inbox = this.#inbox;
+    let off = 0;
+    for (let i = 0; i < r; i++) {
+      const len = inbox.readUInt32LE(off);
+      const type = inbox.readUInt32LE(off + 4);
+      out[i] = decodeRecord(type, inbox, off + kRecordHeader, off + kRecordHeader + len, this.#custom) as T;
+      off += recordBytes(len);
+    }
+    return out;
+  }
+
+  #throwGet(status: number): never {
+    if (status === Status.Closed) throw new ReadOnly(`queue "${this.name}" is closed and drained`);
+    if (status === Status.Corrupt) throw new CorruptError(`queue "${this.name}": shared memory is corrupt`);
+    throw new ShmsyncError(`queue "${this.name}": get failed with status ${status}`, 'SHMSYNC_SYSTEM');
+  }
+
+  #throwPut(status: number, written: number): never {
+    if (status === Status.Closed) throw withWritten(new ReadOnly(`queue "${this.name}" is closed`), written);
+    if (status === Status.TooLarge) throw new TooLargeError(`queue "${this.name}": message too large`);
+    if (status === Status.Corrupt) throw new CorruptError(`queue "${this.name}": shared memory is corrupt`);
+    throw new ShmsyncError(`queue "${this.name}": put failed with status ${status}`, 'SHMSYNC_SYSTEM');
+  }
+
+  #open(): NativeQueue {
+    if (this.#native === null) throw new ClosedError(`queue "${this.name}": this handle was detached`);
+    return this.#native;
+  }
+}
+
+function syncOptions(options: unknown): { blocking: boolean; timeout: number } {
+  if (options === undefined) return { blocking: true, timeout: -1 };
+  const opts = optionsObject('options', options);
+  rejectUnknownOptions('options', opts, ['blocking', 'timeout'], { block: 'blocking' });
+  const blocking = opts.blocking ?? true;
+  validateBoolean('options.blocking', blocking);
+  return { blocking, timeout: validateTimeout('options.timeout', opts.timeout) };
+}
+
+function asyncOptions(options: unknown): { timeout: number; signal: AbortSignal | undefined } {
+  if (options === undefined) return { timeout: -1, signal: undefined };
+  const opts = optionsObject('options', options);
+  rejectUnknownOptions('options', opts, ['timeout', 'signal']);
+  return { timeout: validateTimeout('options.timeout', opts.timeout), signal: validateSignal('options.signal', opts.signal) };
+}
+
+function withWritten<E extends Error>(err: E, written: number): E {
+  Object.defineProperty(err, 'written', { value: written, enumerable: true });
+  return err;
+}
+
+registerHandleType('ShmQueue', (ref) => new ShmQueue(ref.name, {
+  create: 'open',
+  codec: typeof ref.codec === 'string' && ref.codec !== 'custom' ? (ref.codec as CodecName) : 'structured',
+}));
