@@ -17,6 +17,14 @@ export { ChildProcessException, RemoteException, PcallTimeoutError, type ChildRe
 export { registerErrorClass } from './pcall/error-codec';
 export { type ModuleTarget, type Target as PcallTarget } from './pcall/target';
 export { type PcallMode, type PcallLog } from './pcall/options';
+export {
+  ShmQueue,
+  type ShmQueueOptions,
+  type PutOptions,
+  type GetOptions,
+  type SyncOptions,
+} from './core/queue';
+export type { Codec, CodecName } from './core/codec';
 export { SharedValue, type SharedValueType, type SharedValueOf, type SharedValueOptions } from './core/shared-value';
 export { SharedArray, type SharedArrayType, type SharedArrayTypes, type SharedArrayOptions, type SegmentOptions } from './core/shared-array';
 export { Lockable, type LockableOptions } from './lockable/lockable';
