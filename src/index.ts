@@ -27,7 +27,7 @@ export {
 export type { Codec, CodecName } from './core/codec';
 export { SharedValue, type SharedValueType, type SharedValueOf, type SharedValueOptions } from './core/shared-value';
 export { SharedArray, type SharedArrayType, type SharedArrayTypes, type SharedArrayOptions, type SegmentOptions } from './core/shared-array';
-export { Lockable, type LockableOptions } from './lockable/lockable';
+export { Lockable, type LockableOptions, type LockableRegistration } from './lockable/lockable';
 export { locked, lockable, type LockableDecorator } from './lockable/decorators';
 export { lockOf, attachLock, type LockSource } from './lockable/instance-lock';
 export { type LockingMethodDecorator, type LockingClassDecorator } from './lockable/decorator-types';

@@ -4,9 +4,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import ts from 'typescript';
-import { Lockable, Mutex, NotOwnerError, attachLock, lockable, lockOf, reviveHandle } from '../dist';
+import { Lockable, Mutex, NotOwnerError, attachLock, lockable, lockOf, reviveHandle, type HandleRef } from '../dist';
 import { Child, fixturesDir, type Message } from './helpers/fork';
 import { testName } from './helpers/shm';
+
+/** A (sub)test object, as handed to t.test callbacks. */
+type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const lib = require('./fixtures/lockable-lib.js');
@@ -39,7 +42,7 @@ class Thread {
   }
 }
 
-function dispose(t: Tap.Test, ...locks: Mutex[]): void {
+function dispose(t: TapTest, ...locks: Mutex[]): void {
   t.teardown(() => {
     for (const m of locks) {
       m.close();
@@ -123,6 +126,35 @@ t.test('constructor options, references and lifecycle', async (t) => {
   const b = new Lockable();
   dispose(t, b.lock);
   t.not(b.lock.name, a.lock.name, 'one unique mutex per unnamed instance');
+});
+
+t.test('a registered subclass is rebuilt by reviveHandle (pcall arguments, queue messages)', async (t) => {
+  class Device extends Lockable {
+    label = 'unset';
+    override toJSON() { return { ...super.toJSON(), label: this.label }; }
+    static revive(ref: HandleRef): Device {
+      const d = new Device({ lock: ref });
+      d.label = ref.label as string;
+      return d;
+    }
+  }
+  class Unregistered extends Lockable {}
+  Device.register({ name: 'test-device', revive: (ref) => Device.revive(ref) });
+  const d = new Device();
+  d.label = 'router-1';
+  const u = new Unregistered();
+  dispose(t, d.lock, u.lock);
+  const wire = JSON.parse(JSON.stringify({ d, u }));
+  t.same(wire.d, { $shmsync: 'Lockable', name: d.lock.name, class: 'test-device', label: 'router-1' });
+  const copy = reviveHandle<Device>(wire.d);
+  t.ok(copy instanceof Device, 'rebuilt as the registered subclass, through its from()');
+  t.equal(copy.label, 'router-1');
+  t.equal(copy.lock.name, d.lock.name, 'with the same lock');
+  copy[Symbol.dispose]();
+  const plain = reviveHandle<Lockable>(wire.u);
+  t.ok(plain.constructor === Lockable && plain.lock.name === u.lock.name, 'an unregistered subclass arrives as a Lockable');
+  plain[Symbol.dispose]();
+  t.throws(() => Unregistered.register({ name: 'test-device' }), { message: 'options.name must be a name no other class registered. Received type string ("test-device")' });
 });
 
 t.test('decorator misuse is a TypeError with the validation template', async (t) => {

@@ -1,13 +1,16 @@
 import t from 'tap';
-import { Lockable, TimeoutError, lockOf } from '../dist';
+import { Lockable, TimeoutError, lockOf, pcall } from '../dist';
 import { Child } from './helpers/fork';
+
+/** A (sub)test object, as handed to t.test callbacks. */
+type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const lib = require('./fixtures/lockable-lib.js');
 
 type Reply<T> = { type: string } & T;
 
-async function holder(t: Tap.Test, obj: Lockable): Promise<Child> {
+async function holder(t: TapTest, obj: Lockable): Promise<Child> {
   const child = new Child('lockable-holder.js', [JSON.stringify(obj)]);
   t.teardown(() => child.kill());
   await child.message('ready');
@@ -66,7 +69,7 @@ t.test('a holder killed with SIGKILL: the next acquirer gets the lock and is tol
 });
 
 /** Runs `procs` children calling a locked method; returns the recorder after they all exit. */
-async function race(t: Tap.Test, opts: { kind: string; lock: unknown; methods: string[]; iterations: number }) {
+async function race(t: TapTest, opts: { kind: string; lock: unknown; methods: string[]; iterations: number }) {
   const rec = new lib.Recorder(opts.methods.length * opts.iterations);
   t.teardown(() => { rec.close(); rec.unlink(); });
   const children = opts.methods.map((method) => new Child('lockable-intervals.js', [JSON.stringify({
@@ -101,4 +104,17 @@ t.test('@locked: a lazily created lock, passed by reference, serialises 4 proces
   const rec = await race(t, { kind: 'Counter', lock: JSON.parse(JSON.stringify(lock)), methods: Array(4).fill('critical'), iterations });
   t.same(rec.overlaps(), [], 'no two calls overlap');
   t.equal(lock.info().acquisitions, BigInt(4 * iterations), 'the children used the parent\'s lock');
+});
+
+t.test('a Lockable passed as a pcall argument arrives with the same lock', async (t) => {
+  const station = new lib.Station();
+  t.teardown(() => { station.lock.close(); station.lock.unlink(); });
+  t.equal(station.acquireSync(), true);
+  try {
+    const seen = await pcall({ module: require.resolve('./fixtures/lockable-lib.js'), export: 'inspect' }, { iargs: [[station], [station]] });
+    t.same(seen.map((s) => (s as { name: string }).name), [station.lock.name, station.lock.name], 'both children opened the same mutex');
+    t.same(seen.map((s) => (s as { got: boolean }).got), [false, false], 'and found it held by the parent');
+  } finally {
+    station.release();
+  }
 });

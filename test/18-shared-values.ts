@@ -3,10 +3,13 @@ import { Mutex, SharedArray, SharedValue, reviveHandle, type HandleRef } from '.
 import { Child } from './helpers/fork';
 import { segmentExists, testName } from './helpers/shm';
 
+/** A (sub)test object, as handed to t.test callbacks. */
+type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
+
 const created: string[] = [];
 
 /** Closes and unlinks a handle at teardown (the last test checks that nothing is left). */
-function track<T extends { close(): void; unlink(): boolean; name: string }>(t: Tap.Test, handle: T): T {
+function track<T extends { close(): void; unlink(): boolean; name: string }>(t: TapTest, handle: T): T {
   created.push(handle.name);
   t.teardown(() => {
     handle.close();

@@ -4,7 +4,7 @@
  */
 import { Mutex, type AcquireOptions, type AcquireSyncOptions, type MutexGuard } from '../core/mutex';
 import { registerHandleType, type HandleRef } from '../core/handle-ref';
-import { optionsObject, rejectUnknownOptions, typeError, validateName, valueError } from '../validate';
+import { optionsObject, rejectUnknownOptions, typeError, validateFunction, validateName, valueError } from '../validate';
 import type { LockingMethodDecorator } from './decorator-types';
 import { kInstanceLock, toMutex, type LockSource } from './instance-lock';
 import { methodDecorator, wrapLocked } from './wrap';
@@ -22,6 +22,18 @@ export interface LockableOptions {
    */
   lock?: LockSource;
 }
+
+export interface LockableRegistration {
+  /** Name carried by references (default: the class name). */
+  name?: string;
+  /** Builds an instance from a reference (default: `Sub.from(ref)`, i.e. `new Sub({ lock: ref })`). */
+  revive?: (ref: HandleRef) => Lockable;
+}
+
+/** A Lockable subclass as `register` sees it. */
+type LockableClass = (new (options: LockableOptions) => Lockable) & { from(ref: LockSource): Lockable; readonly name: string };
+const registry = new Map<string, { cls: LockableClass; revive: (ref: HandleRef) => Lockable }>();
+const kClassName = Symbol('shmsync.lockableClassName');
 
 function lockableLock(self: unknown): Mutex {
   if (!(self instanceof Lockable)) throw typeError('this', 'an instance of Lockable', self);
@@ -97,9 +109,16 @@ export class Lockable {
     this[kInstanceLock].release();
   }
 
-  /** Reference form: `{ $shmsync: 'Lockable', name }`, reopened by `Lockable.from` / `reviveHandle`. */
+  /**
+   * Reference form `{ $shmsync: 'Lockable', name }` (plus `class` for a subclass), reopened by
+   * `Sub.from(ref)` or `reviveHandle` (which builds the registered subclass, else a Lockable).
+   * Subclasses with shared state extend it: `{ ...super.toJSON(), stock: this.stock }`.
+   */
   toJSON(): HandleRef {
-    return { $shmsync: 'Lockable', name: this[kInstanceLock].name };
+    const ctor = this.constructor as { readonly [kClassName]?: string; readonly name: string };
+    const name = this[kInstanceLock].name;
+    // A subclass reports its registered name (or its nearest registered ancestor's).
+    return ctor === Lockable ? { $shmsync: 'Lockable', name } : { $shmsync: 'Lockable', name, class: ctor[kClassName] ?? ctor.name };
   }
 
   /** Closes the mutex handle this instance opened (not one passed in as `options.lock`). */
@@ -116,6 +135,27 @@ export class Lockable {
   }
 
   /**
+   * Registers this subclass so that `reviveHandle` (pcall arguments, queue messages) rebuilds
+   * references to its instances: with `options.revive(ref)`, else `Sub.from(ref)`. Call it at
+   * module scope, where every process loads the class. `options.name` (default: the class name)
+   * must be unique; it travels in the reference as `class`.
+   */
+  static register(this: LockableClass, options: LockableRegistration = {}): void {
+    const opts = optionsObject('options', options);
+    rejectUnknownOptions('options', opts, ['name', 'revive']);
+    const name = opts.name ?? this.name;
+    validateName('options.name', name);
+    if (opts.revive !== undefined) validateFunction('options.revive', opts.revive);
+    const previous = registry.get(name);
+    if (previous !== undefined && previous.cls !== this) {
+      throw valueError('options.name', 'a name no other class registered', name);
+    }
+    const revive = (opts.revive as LockableRegistration['revive']) ?? ((ref: HandleRef) => this.from(ref));
+    registry.set(name, { cls: this, revive });
+    Object.defineProperty(this, kClassName, { value: name, configurable: true });
+  }
+
+  /**
    * Method decorator (seed `Lockable.locked`): the method runs holding the instance's lock;
    * released on return, throw and rejection; reentrant. Both decorator flavours, or a plain
    * call `Lockable.locked(fn)`.
@@ -127,4 +167,7 @@ export class Lockable {
   ) as LockingMethodDecorator;
 }
 
-registerHandleType('Lockable', (ref) => new Lockable({ lock: ref }));
+registerHandleType('Lockable', (ref) => {
+  const entry = typeof ref.class === 'string' ? registry.get(ref.class) : undefined;
+  return entry === undefined ? new Lockable({ lock: ref }) : entry.revive(ref);
+});
