@@ -191,6 +191,7 @@ export function unlinkSegment(target: Segment | string): boolean {
   return SharedMemory.unlink(name);
 }
 
+/** Element types of a SharedArray. */
 export type SharedArrayType = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64';
 /** The typed array class behind each SharedArray element type. */
 export interface SharedArrayTypes {
@@ -205,8 +206,10 @@ const kArrayTypeNames = kArrayTypes.map(([n]) => n) as readonly SharedArrayType[
 const codeOf = (type: SharedArrayType): number => kArrayTypeNames.indexOf(type) + 1;
 const ctorOf = (code: number) => kArrayTypes[code - 1]?.[1];
 const elementSize = (code: number): number => ctorOf(code)?.BYTES_PER_ELEMENT ?? 1;
-export const kArrayMagic = 0x31414853; // 'SHA1'
+/** @internal First word of a SharedArray segment ('SHA1'). */
+export const kArrayMagic = 0x31414853;
 
+/** Options of `new SharedArray()`. */
 export interface SharedArrayOptions<T extends SharedArrayType = SharedArrayType> extends SegmentOptions {
   /** Element type; required to create; when opening, must match if given. */
   type?: T;

@@ -19,10 +19,12 @@ import type { Mutex } from './mutex';
 import { closeSegment, openSegment, unlinkSegment, type Segment, type SegmentOptions } from './shared-array';
 import type { SharedMemory } from './shared-memory';
 
+/** Element types of a SharedValue. */
 export type SharedValueType = 'int32' | 'uint32' | 'int64' | 'float64' | 'bool';
 /** The JavaScript type of a SharedValue's `value`. */
 export type SharedValueOf<T extends SharedValueType> = T extends 'int64' ? bigint : T extends 'bool' ? boolean : number;
 
+/** Options of `new SharedValue()`. */
 export interface SharedValueOptions<T extends SharedValueType = SharedValueType> extends SegmentOptions {
   /** Required to create; when opening, must match the stored type if given. */
   type?: T;
@@ -32,7 +34,8 @@ export interface SharedValueOptions<T extends SharedValueType = SharedValueType>
 
 const kTypes: readonly SharedValueType[] = ['int32', 'uint32', 'int64', 'float64', 'bool'];
 const kTypeCodes: Record<SharedValueType, number> = { int32: 5, uint32: 6, int64: 7, float64: 10, bool: 11 };
-export const kValueMagic = 0x31564853; // 'SHV1'
+/** @internal First word of a SharedValue segment ('SHV1'). */
+export const kValueMagic = 0x31564853;
 
 const f64 = new Float64Array(1);
 const bits = new BigInt64Array(f64.buffer);

@@ -9,6 +9,7 @@ import type { LockingMethodDecorator } from './decorator-types';
 import { kInstanceLock, toMutex, type LockSource } from './instance-lock';
 import { methodDecorator, wrapLocked } from './wrap';
 
+/** Options of `new Lockable()`: at most one of `name` and `lock`. */
 export interface LockableOptions {
   /**
    * Logical name of the instance's mutex, opened or created: independent processes that
@@ -23,6 +24,7 @@ export interface LockableOptions {
   lock?: LockSource;
 }
 
+/** Options of `Sub.register()`. */
 export interface LockableRegistration {
   /** Name carried by references (default: the class name). */
   name?: string;

@@ -12,6 +12,7 @@
 import type { Mutex } from '../core/mutex';
 import { typeError, validateFunction, valueError } from '../validate';
 
+/** Any method: what the locking decorators accept. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyMethod = (this: any, ...args: any[]) => any;
 
