@@ -18,6 +18,12 @@ void OnAcquired(MutexState* s) {
 
 // Called with the lock just taken by `me`: applies the consistency rules.
 Status Acquired(MutexState* s, OwnerTable* table, OwnerId me, bool from_dead) {
+  // Whatever path got us the lock (a dead holder's word, a plain CAS), a hand-off registered for
+  // `me` is consumed. Left in place, every other acquirer would defer to us, alive but no longer
+  // waiting, until we happened to lock again. Only `me` ever writes `me` there, so this CAS
+  // cannot drop another waiter's registration.
+  uint32_t mine = me;
+  s->handoff_to.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
   const auto consistency = static_cast<Consistency>(s->consistency.load(std::memory_order_relaxed));
   if (consistency == Consistency::kNotRecoverable) {
     Unlock(s, table, me);

@@ -27,7 +27,7 @@ import {
   validateTimeout,
 } from '../validate';
 import { registerHandleType, type HandleRef } from './handle-ref';
-import { isAcquired, LockEngine } from './lock-engine';
+import { isAcquired, LockEngine, ownerId } from './lock-engine';
 import { freshToken, kThreadToken, runInScope, runInScopeSync, scopeToken } from './lock-scope';
 import { MutexGuard } from './mutex-guard';
 import * as L from './mutex-layout';
@@ -76,6 +76,8 @@ const kPolicies: readonly OwnerDeathPolicy[] = ['recover', 'strict'];
 
 /** Engines of this JS context by segment name: handles of one segment share one engine. */
 const engines = new Map<string, LockEngine>();
+/** The open handles of each engine: the ones that hear its 'ownerDied' events. */
+const openHandles = new WeakMap<LockEngine, Set<Mutex>>();
 
 function statusError(status: Status, name: string): ShmsyncError {
   switch (status) {
@@ -95,7 +97,8 @@ function statusError(status: Status, name: string): ShmsyncError {
  * await m.withLock(async () => rebuild());   // Promise API, reentrant inside fn
  * if (m.acquireSync({ timeout: 100 })) { try { work() } finally { m.release() } }
  * ```
- * Events: `'ownerDied'` when this handle's acquisition recovered the lock from a dead holder.
+ * Events: `'ownerDied'` on every open handle of this mutex in this JS context when one of their
+ * acquisitions recovered the lock from a dead holder.
  */
 export class Mutex extends EventEmitter {
   readonly name: string;
@@ -118,6 +121,7 @@ export class Mutex extends EventEmitter {
     let engine = engines.get(segment);
     if (engine === undefined) {
       const policy = opts.onOwnerDeath === 'strict' ? 1 : 0;
+      ownerId(); // claim the context's id with its threadId before the native side claims it
       engine = new LockEngine(new binding.Mutex(segment, kModeNumber[create], perm, policy));
       engines.set(segment, engine);
     }
@@ -127,11 +131,18 @@ export class Mutex extends EventEmitter {
       throw new ShmsyncError(`mutex "${this.name}" exists with onOwnerDeath '${actual}', not '${opts.onOwnerDeath}'`, 'SHMSYNC_POLICY_MISMATCH');
     }
     engine.refs += 1;
-    const previous = engine.onOwnerDeath;
-    engine.onOwnerDeath = () => {
-      previous?.();
-      this.emit('ownerDied', { name: this.name });
-    };
+    let handles = openHandles.get(engine);
+    if (handles === undefined) {
+      const open = new Set<Mutex>();
+      openHandles.set(engine, open);
+      // The handles share the engine's hold, so each open one hears of a recovery; closed
+      // handles are dropped from the set (they must neither emit nor be kept alive by it).
+      engine.onOwnerDeath = () => {
+        for (const h of open) h.emit('ownerDied', { name: h.name });
+      };
+      handles = open;
+    }
+    handles.add(this);
     this.#engine = engine;
   }
 
@@ -307,6 +318,7 @@ export class Mutex extends EventEmitter {
     const e = this.#engine;
     if (e === null) return;
     this.#engine = null;
+    openHandles.get(e)?.delete(this);
     e.refs -= 1;
     if (e.refs === 0) {
       engines.delete(segmentNameFor(this.name));
