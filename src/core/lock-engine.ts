@@ -110,9 +110,14 @@ export class LockEngine {
       return Status.Ok;
     }
     const st = (blocking && timeoutMs !== 0 ? this.native.lock(timeoutMs) : this.native.tryLock()) as Status;
-    if (isAcquired(st)) this.take(token, st);
-    else if (st === Status.Busy) return Status.Deadlock;
-    return st;
+    if (isAcquired(st)) {
+      this.take(token, st);
+      return st;
+    }
+    // Not acquired: the park withdrawn above must not leave this context's Promise waiters
+    // queued with nobody waiting for them (they would never be granted).
+    this.serveQueue();
+    return st === Status.Busy ? Status.Deadlock : st;
   }
 
   /** Promise-API acquisition; resolves with a Status, 'abort' or 'closed'. */
