@@ -158,4 +158,10 @@ t.test('pool children exit when their parent is SIGKILLed', async (t) => {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   t.same(pids.filter((pid, i) => alive(pid, starts[i])), [], 'no orphan left');
+  // A SIGKILLed parent cannot unlink its pool's result queue: remove it as `npm run clean-shm`
+  // would (unique names carry the creator's pid in base 36).
+  const prefix = `shmsync-queue-${parent.proc.pid!.toString(36)}-`;
+  for (const name of fs.readdirSync('/dev/shm').filter((n) => n.startsWith(prefix))) {
+    fs.rmSync(`/dev/shm/${name}`, { force: true });
+  }
 });

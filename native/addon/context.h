@@ -27,6 +27,8 @@ class Context {
 
   // Parker callback target: posts (request id, status) to this context's event loop.
   static void Deliver(void* target, uint64_t request_id, Status status);
+  // True once setGrantHandler ran: parking without it would lose the completion.
+  bool CanDeliver() const { return tsfn_ != nullptr; }
   // Keeps the event loop alive while requests are parked (JS thread).
   void Parked();
   void Unparked();

@@ -104,6 +104,10 @@ Napi::Value MutexWrap::JS_markConsistent(const Napi::CallbackInfo& info) {
 Napi::Value MutexWrap::JS_park(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
+  if (!context_->CanDeliver()) {
+    ThrowBadArgument(env, "parking needs setGrantHandler() first");
+    return Napi::Value();
+  }
   const uint64_t id = Parker::Instance().ParkLock(region_, state(), context_->table(),
                                                   context_->owner(), Context::Deliver, context_);
   context_->Parked();

@@ -133,7 +133,8 @@ Napi::Value QueueWrap::JS_put(const Napi::CallbackInfo& info) {
   }
   RecordBatch batch{outbox_ + static_cast<uint64_t>(offset), static_cast<uint64_t>(bytes), count};
   uint32_t written = 0;
-  Status st = PutRecords(ring(), context_->table(), context_->owner(), batch, &written);
+  Status st = PutRecords(ring(), RingConfig{capacity_, max_message_}, context_->table(),
+                         context_->owner(), batch, &written);
   if (st != Status::kOk && written == 0) return Negated(env, st);
   return Napi::Number::New(env, written);
 }
@@ -148,8 +149,8 @@ Napi::Value QueueWrap::JS_get(const Napi::CallbackInfo& info) {
   }
   uint32_t count = 0;
   uint64_t bytes = 0;
-  Status st = GetRecords(ring(), context_->table(), context_->owner(), inbox_, inbox_len_, max_count,
-                         &count, &bytes);
+  Status st = GetRecords(ring(), RingConfig{capacity_, max_message_}, context_->table(),
+                         context_->owner(), inbox_, inbox_len_, max_count, &count, &bytes);
   if (st != Status::kOk && count == 0) return Negated(env, st);
   return Napi::Number::New(env, count);
 }
@@ -176,6 +177,10 @@ Napi::Value QueueWrap::JS_waitSpace(const Napi::CallbackInfo& info) {
 Napi::Value QueueWrap::JS_watchData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
+  if (!context_->CanDeliver()) {
+    ThrowBadArgument(env, "parking needs setGrantHandler() first");
+    return Napi::Value();
+  }
   RingState* r = ring();
   // Count ourselves as a sleeper first, then re-check: the wake protocol of ring.cc.
   r->consumers_sleeping.fetch_add(1, std::memory_order_seq_cst);
@@ -194,6 +199,10 @@ Napi::Value QueueWrap::JS_watchData(const Napi::CallbackInfo& info) {
 Napi::Value QueueWrap::JS_watchSpace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
+  if (!context_->CanDeliver()) {
+    ThrowBadArgument(env, "parking needs setGrantHandler() first");
+    return Napi::Value();
+  }
   if (info.Length() < 1 || !info[0].IsNumber()) {
     ThrowBadArgument(env, "watchSpace(bytes)");
     return Napi::Value();

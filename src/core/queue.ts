@@ -14,6 +14,7 @@ import { decodeRecord, type Codec, type CodecName } from './codec';
 import { registerHandleType, type HandleRef } from './handle-ref';
 import { segmentNameFor, uniqueName } from './names';
 import { Outbox, kRecordHeader, recordBytes } from './queue-frames';
+import { ensureDispatcher } from './parker-client';
 import { waitQueue } from './queue-wait';
 import { permissionMode, type CreateMode } from './shared-memory';
 import { Status } from './status';
@@ -50,6 +51,8 @@ export class ShmQueue<T = unknown> {
   readonly #outbox: Outbox;
   #inbox: Buffer;
   readonly #custom: Codec | null;
+  /** Records taken from the ring but not yet returned (after a decode error), framed. */
+  #held: { buf: Buffer; count: number } | null = null;
 
   constructor(name?: string, options?: ShmQueueOptions<T>) {
     const opts = optionsObject('options', options);
@@ -87,6 +90,7 @@ export class ShmQueue<T = unknown> {
       throw new SizeMismatchError(`queue "${this.name}" exists with capacity ${native.capacity} and maxMessageSize ${native.maxMessage}`);
     }
     this.#native = native;
+    ensureDispatcher(); // parked waits must have somewhere to deliver before the first one
     // Staging memory is attached to the native handle once; hot calls then pass only numbers.
     this.#inbox = Buffer.allocUnsafeSlow(Math.min(native.capacity, Math.max(64 * 1024, recordBytes(native.maxMessage))));
     this.#outbox = new Outbox(codec as CodecName | Codec, native.maxMessage, (buf) => this.#native?.setBuffers(buf, this.#inbox));
@@ -144,6 +148,8 @@ export class ShmQueue<T = unknown> {
     const native = this.#open();
     const batch = Array.from(values);
     this.#stage(batch);
+    // An already aborted signal rejects before anything is written (as Mutex.acquire does).
+    if (signal?.aborted) throw withWritten(abortErrorFor(signal), 0);
     const deadline = deadlineOf(timeout);
     const box = this.#outbox;
     let written = 0;
@@ -188,6 +194,9 @@ export class ShmQueue<T = unknown> {
 
   /** Waits for a message (without blocking the event loop). */
   async get(options?: GetOptions): Promise<T> {
+    // Options are checked, and an already aborted signal rejects, before a message is taken.
+    const { signal } = asyncOptions(options);
+    if (signal?.aborted) throw abortErrorFor(signal);
     const v = this.#takeOne();
     if (v !== EMPTY) return v;
     const [w] = await this.getMany(1, options);
@@ -201,9 +210,9 @@ export class ShmQueue<T = unknown> {
     const native = this.#open();
     const deadline = deadlineOf(timeout);
     for (;;) {
+      if (signal?.aborted) throw abortErrorFor(signal);
       const out = this.#take(max);
       if (out.length > 0) return out;
-      if (signal?.aborted) throw abortErrorFor(signal);
       const outcome = await waitQueue(native, -1, deadline, signal);
       if (outcome === 'timeout') throw new TimeoutError(`queue "${this.name}": get timed out`);
       if (outcome === 'abort') throw abortErrorFor(signal!);
@@ -272,6 +281,7 @@ export class ShmQueue<T = unknown> {
   }
 
   #takeOne(): T | typeof EMPTY {
+    if (this.#held !== null) return this.#take(1)[0];
     const r = this.#open().get(1);
     if (r === 0) return EMPTY;
     if (r < 0) this.#throwGet(-r);
@@ -280,20 +290,48 @@ export class ShmQueue<T = unknown> {
     return decodeRecord(inbox.readUInt32LE(4), inbox, kRecordHeader, kRecordHeader + len, this.#custom) as T;
   }
 
+  /**
+   * Takes up to `max` records (held ones first) and decodes them in order. A record that fails
+   * to decode is the only one lost: the records after it were consumed from the ring with it,
+   * so they are held privately and returned by the next calls, in order.
+   */
   #take(max: number): T[] {
     const native = this.#open();
-    const r = native.get(max);
-    if (r < 0) this.#throwGet(-r);
-    const out: T[] = new Array(r);
-    const inbox = this.#inbox;
+    let buf = this.#inbox;
     let off = 0;
-    for (let i = 0; i < r; i++) {
-      const len = inbox.readUInt32LE(off);
-      const type = inbox.readUInt32LE(off + 4);
-      out[i] = decodeRecord(type, inbox, off + kRecordHeader, off + kRecordHeader + len, this.#custom) as T;
-      off += recordBytes(len);
+    let count: number;
+    if (this.#held !== null) {
+      ({ buf, count } = this.#held);
+      this.#held = null;
+    } else {
+      count = native.get(max);
+      if (count < 0) this.#throwGet(-count);
     }
+    const n = Math.min(count, max);
+    const out: T[] = [];
+    for (let i = 0; i < n; i++) {
+      const len = buf.readUInt32LE(off);
+      const type = buf.readUInt32LE(off + 4);
+      const next = off + recordBytes(len);
+      try {
+        out.push(decodeRecord(type, buf, off + kRecordHeader, off + kRecordHeader + len, this.#custom) as T);
+      } catch (err) {
+        // Deliver what decoded first; the failing record then throws on the next call.
+        if (out.length > 0) { this.#hold(buf, off, count - i); return out; }
+        this.#hold(buf, next, count - i - 1);
+        throw err;
+      }
+      off = next;
+    }
+    this.#hold(buf, off, count - n);
     return out;
+  }
+
+  #hold(buf: Buffer, off: number, count: number): void {
+    if (count <= 0) return;
+    let end = off;
+    for (let i = 0; i < count; i++) end += recordBytes(buf.readUInt32LE(end));
+    this.#held = { buf: Buffer.from(buf.subarray(off, end)), count };
   }
 
   #throwGet(status: number): never {

@@ -65,8 +65,10 @@ async function runWork(message: WorkMessage): Promise<void> {
   try {
     const work = deserializeWork(message.payload);
     spec = work.target;
-    const args = decodeHandles(work.args, opened) as unknown[];
+    // Load the target first: its module may register Lockable subclasses that the arguments'
+    // handle references need to be rebuilt as.
     target = await loadTarget(spec, cache);
+    const args = decodeHandles(work.args, opened) as unknown[];
     const value = await target.fn.apply(target.thisArg, args);
     payload = v8.serialize(encodeHandles(value));
     ok = true;
@@ -75,7 +77,7 @@ async function runWork(message: WorkMessage): Promise<void> {
     payload = v8.serialize(serializeError(explained));
   }
   // Arguments live for the duration of the call: handles reopened for it are closed after it.
-  await openResultSender(message.channel, link).send({ index: message.index, ok, payload });
+  await openResultSender(message.channel).send({ index: message.index, ok, payload });
   closeAll(opened);
   if (message.last) process.exit(0);
 }

@@ -110,7 +110,7 @@ export class Pcall<R = unknown> {
     const pool = this.#options.pool as ProcessPool | undefined;
     if (pool?.closed) throw new ClosedError('the ProcessPool is closed');
     const executor = pool ? pool.createExecutor() : new OneShotExecutor(this.#options);
-    const channel = createResultChannel(this.#slots.length);
+    const channel = pool ? pool.createChannel(this.#slots.length) : createResultChannel(this.#slots.length);
     this.#executor = executor;
     this.#channel = channel;
     // Drain results while the children run (never join first: pyATS hung on results > 64 KiB).
@@ -129,6 +129,9 @@ export class Pcall<R = unknown> {
     void Promise.all(this.#slots.map((s) => s.settled)).then(() => {
       clearTimeout(this.#deadline);
       clearTimeout(this.#grace);
+      // Every call is over: end the result stream (and remove a one-shot result queue) even if
+      // nobody ever joins.
+      channel.close();
     });
     return this;
   }

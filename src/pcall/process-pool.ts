@@ -12,7 +12,7 @@ import type { CallSlot, Executor } from './call-slot';
 import { spawnRunner, type ExitInfo, type Runner } from './child-runner';
 import { poolOptionsOf, type PcallMode, type PoolOptions } from './options';
 import { kPoolBrand } from './protocol';
-import type { ResultChannel } from './transport';
+import { ResultQueue, type ResultChannel } from './transport';
 
 /** Options of {@link ProcessPool}. */
 export interface ProcessPoolOptions {
@@ -68,6 +68,8 @@ export class ProcessPool {
   #startFailures = 0;
   #broken: ExitInfo | undefined;
   #closing: Promise<void> | undefined;
+  /** One result queue for every call on this pool (created lazily, removed at close). */
+  #results: ResultQueue | undefined;
 
   constructor(options?: ProcessPoolOptions) {
     this.#options = poolOptionsOf(options);
@@ -75,6 +77,12 @@ export class ProcessPool {
     this.mode = this.#options.mode;
     Object.defineProperty(this, kPoolBrand, { value: true });
     for (let i = 0; i < this.size; i += 1) this.#spawn();
+  }
+
+  /** @internal A result channel on the pool's shared result queue (pcall.ts). */
+  createChannel(n: number): ResultChannel {
+    this.#results ??= new ResultQueue();
+    return this.#results.channel(n);
   }
 
   /** True once close() or destroy() was called: new pcalls on it throw ClosedError. */
@@ -213,6 +221,8 @@ export class ProcessPool {
       end(child.runner);
     }
     await Promise.all(children.map((c) => c.runner.exited));
+    this.#results?.close();
+    this.#results = undefined;
   }
 
   /** close(). */

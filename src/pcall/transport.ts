@@ -1,25 +1,24 @@
 /**
- * The result transport of pcall: carries exactly one result message per call from a child to the
- * parent, and is drained by the parent while it waits (pyATS hung on results > 64 KiB because it
- * joined before reading the pipe; SEMANTICS.md §5.1, Decision 6).
- *
- * The interface is deliberately narrow so the shared-memory queue (a src/core queue) can replace
- * the implementation here without touching pcall.ts, process-pool.ts or child-main.ts:
+ * The result transport of pcall: a shared-memory queue (ShmQueue, raw codec) that carries one
+ * result per call from a child to the parent, drained by the parent while it waits (pyATS hung on
+ * results > 64 KiB because it joined before reading the pipe; SEMANTICS.md §5.1, Decision 6).
  *
  * ```
- * parent                                           child
- * createResultChannel(n) ─ childEnd (plain data) ─▶ openResultSender(childEnd, parentLink)
- *   .attach(link)   (IPC: listen on that child)       .send({ index, ok, payload }) ─┐
- *   .receive()  ◀────────────── one message per call ────────────────────────────────┘
- *   .flush(link)    (after the child exited: all it sent has been received)
+ * parent                                          child (process or worker thread)
+ * createResultChannel(n) ─ childEnd {name, channel} ─▶ openResultSender(childEnd)
+ *   pump: getMany() ─▶ reassemble ─▶ receive()  ◀── putMany(fragments of one result)
+ *   .flush()  (after a child exited: every committed record has been routed)
  *   .close()
  * ```
  *
- * This file implements it over the child_process IPC channel (`serialization: 'advanced'`) or a
- * worker's parentPort. A shm-queue implementation would return `{ kind: 'shm-queue', name }` as
- * `childEnd`, make `attach` a no-op, read the queue in `receive()`, and make `flush()` a
- * non-blocking drain of the queue (a committed record survives its writer's death).
+ * Each record is one fragment: [u32 channel][u32 index][u8 flags: ok=1, last=2][3 reserved]
+ * then payload bytes; a result larger than the queue's message limit spans several records, in
+ * order (per-producer order holds). A child killed mid-result leaves no `last` fragment: the
+ * call then counts as died without a result. A one-shot pcall owns its queue; a ProcessPool owns
+ * one queue for all its calls (no segment to create per call), demultiplexed by `channel`.
  */
+import { AbortError, ReadOnly } from '../errors';
+import { ShmQueue } from '../core/queue';
 
 /** One result: which call, whether it returned (`ok`) or threw, and the v8-serialised payload. */
 export interface ResultMessage {
@@ -30,109 +29,201 @@ export interface ResultMessage {
 }
 
 /** Plain-data description of a channel's sending end, handed to each child with its work. */
-export type ChildEnd = { readonly kind: 'ipc'; readonly id: string };
+export type ChildEnd = { readonly kind: 'shm'; readonly name: string; readonly channel: number };
 
 /** Parent side of the control link to one child (implemented by child-runner.ts). */
 export interface MessageLink {
-  /** Calls `listener` for each message the child sends; returns the unsubscribe function. */
   subscribe(listener: (message: unknown) => void): () => void;
-  /** After the child exited: resolves once every message it sent has been delivered. */
   drained(): Promise<void>;
 }
 
 /** Child side of the control link to the parent (implemented by child-main.ts). */
 export interface ParentLink {
-  /** Sends one message; resolves once it has left this process (safe to exit after). */
   post(message: unknown): Promise<void>;
 }
 
 /** Parent side of a result channel. */
 export interface ResultChannel {
   readonly childEnd: ChildEnd;
-  /** Starts listening to one child's results; returns the function that stops it. */
+  /** Kept for executors written against a per-child link: the queue needs no attachment. */
   attach(link: MessageLink): () => void;
-  /** Resolves when everything `link`'s child sent has been received (call after it exited). */
-  flush(link: MessageLink): Promise<void>;
+  /** Resolves when every result record committed so far has been routed (call after a child exited). */
+  flush(link?: MessageLink): Promise<void>;
   /** Results in arrival order. One consumer; the iteration ends after close(). */
   receive(): AsyncIterable<ResultMessage>;
-  /** Ends receive() after the messages already received; detaches every link. */
+  /** Ends receive() after the messages already received. */
   close(): void;
 }
 
 /** Child side of a result channel. */
 export interface ResultSender {
-  /** Sends the one result of a call; resolves once it is safe for the child to exit. */
+  /** Sends the one result of a call; resolves once it is committed (safe for the child to exit). */
   send(message: ResultMessage): Promise<void>;
 }
 
-/** The envelope a result travels in on the IPC link. */
-interface ResultEnvelope {
-  readonly $pcall: 'result';
-  readonly channel: string;
-  readonly index: number;
-  readonly ok: boolean;
-  readonly payload: Uint8Array;
+const kFragmentHeader = 12;
+const kFlagOk = 1;
+const kFlagLast = 2;
+/** Ring size of a result queue: fragments up to half of it; larger results stream through. */
+export const kResultQueueCapacity = 4 << 20;
+
+interface ChannelState {
+  readonly n: number;
+  readonly ready: ResultMessage[];
+  readonly partial: Map<number, Buffer[]>;
+  received: number;
+  closed: boolean;
+  wake: (() => void) | null;
 }
 
-function isEnvelope(value: unknown, channel: string): value is ResultEnvelope {
-  const e = value as ResultEnvelope | null;
-  return typeof e === 'object' && e !== null && e.$pcall === 'result' && e.channel === channel;
-}
+/**
+ * A result queue and its pump: routes fragments to the channels registered on it. Parent only.
+ */
+export class ResultQueue {
+  readonly queue: ShmQueue<Buffer>;
+  readonly #channels = new Map<number, ChannelState>();
+  #next = 0;
+  // The pump runs only while a channel is open: a parked wait keeps the event loop alive, and
+  // an idle pool must not keep its parent running.
+  #pump: Promise<void> | null = null;
+  #stopPump: AbortController | null = null;
+  #closed = false;
 
-let channelCount = 0;
+  constructor() {
+    this.queue = new ShmQueue<Buffer>(undefined, { codec: 'raw', capacity: kResultQueueCapacity });
+  }
 
-/** Parent: a channel for the `n` results of one call (IPC implementation). */
-export function createResultChannel(n: number): ResultChannel {
-  channelCount += 1;
-  const id = `${process.pid}.${channelCount}`;
-  const queue: ResultMessage[] = [];
-  const detachers = new Set<() => void>();
-  let wake: (() => void) | null = null;
-  let closed = false;
-  let received = 0;
+  /** A channel for the `n` results of one pcall. */
+  channel(n: number): ResultChannel {
+    const id = ++this.#next;
+    const state: ChannelState = { n, ready: [], partial: new Map(), received: 0, closed: false, wake: null };
+    this.#channels.set(id, state);
+    if (this.#pump === null) {
+      const stop = new AbortController();
+      this.#stopPump = stop;
+      this.#pump = this.#run(stop.signal);
+    }
+    const childEnd: ChildEnd = { kind: 'shm', name: this.queue.name, channel: id };
+    return {
+      childEnd,
+      attach: () => () => {},
+      flush: async () => this.#drainNow(),
+      receive: () => receive(state),
+      close: () => {
+        state.closed = true;
+        this.#channels.delete(id);
+        state.wake?.();
+        if (this.#channels.size === 0) this.#stopPump?.abort();
+      },
+    };
+  }
 
-  const push = (message: ResultMessage): void => {
-    queue.push(message);
-    received += 1;
-    wake?.();
-  };
+  /** Stops the pump and removes the segment (records not yet read are abandoned). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopPump?.abort();
+    const pump = this.#pump ?? Promise.resolve();
+    void pump.then(() => {
+      this.queue.detach();
+      ShmQueue.unlink(this.queue.name);
+    });
+  }
 
-  return {
-    childEnd: { kind: 'ipc', id },
-    attach(link) {
-      const unsubscribe = link.subscribe((m) => {
-        if (!isEnvelope(m, id) || closed || received >= n) return;
-        // Buffer view over whatever typed array the link delivered (IPC: Buffer, port: Uint8Array).
-        const payload = Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
-        push({ index: m.index, ok: m.ok, payload });
-      });
-      detachers.add(unsubscribe);
-      return () => {
-        unsubscribe();
-        detachers.delete(unsubscribe);
-      };
-    },
-    flush: (link) => link.drained(),
-    async *receive() {
-      for (;;) {
-        while (queue.length > 0) yield queue.shift() as ResultMessage;
-        if (closed) return;
-        await new Promise<void>((resolve) => { wake = resolve; });
-        wake = null;
+  async #run(signal: AbortSignal): Promise<void> {
+    try {
+      for (;;) this.#route(await this.queue.getMany(256, { signal }));
+    } catch (err) {
+      if (!(err instanceof AbortError) && !(err instanceof ReadOnly)) throw err;
+    } finally {
+      this.#pump = null;
+      this.#stopPump = null;
+    }
+  }
+
+  #drainNow(): void {
+    for (;;) {
+      const record = this.queue.tryGet();
+      if (record === undefined) return;
+      this.#route([record]);
+    }
+  }
+
+  #route(records: Buffer[]): void {
+    for (const r of records) {
+      if (r.length < kFragmentHeader) continue;
+      const state = this.#channels.get(r.readUInt32LE(0));
+      if (state === undefined || state.closed) continue; // a late result of a finished pcall
+      const index = r.readUInt32LE(4);
+      const flags = r[8];
+      const fragment = r.subarray(kFragmentHeader);
+      if ((flags & kFlagLast) === 0) {
+        const parts = state.partial.get(index) ?? [];
+        parts.push(fragment);
+        state.partial.set(index, parts);
+        continue;
       }
-    },
-    close() {
-      closed = true;
-      for (const detach of detachers) detach();
-      detachers.clear();
-      wake?.();
+      const parts = state.partial.get(index);
+      state.partial.delete(index);
+      const payload = parts === undefined ? fragment : Buffer.concat([...parts, fragment]);
+      if (state.received >= state.n) continue;
+      state.received += 1;
+      state.ready.push({ index, ok: (flags & kFlagOk) !== 0, payload });
+      state.wake?.();
+    }
+  }
+}
+
+async function* receive(state: ChannelState): AsyncIterable<ResultMessage> {
+  for (;;) {
+    while (state.ready.length > 0) yield state.ready.shift() as ResultMessage;
+    if (state.closed) return;
+    await new Promise<void>((resolve) => { state.wake = resolve; });
+    state.wake = null;
+  }
+}
+
+/** Parent: a one-shot channel with its own result queue (removed when the channel closes). */
+export function createResultChannel(n: number): ResultChannel {
+  const owner = new ResultQueue();
+  const channel = owner.channel(n);
+  return {
+    ...channel,
+    close: () => {
+      channel.close();
+      owner.close();
     },
   };
 }
+
+/** Result queues opened by this child, by name (a pool child reuses one for every call). */
+const senders = new Map<string, ShmQueue<Buffer>>();
 
 /** Child: the sender for a channel's child end. */
-export function openResultSender(end: ChildEnd, link: ParentLink): ResultSender {
+export function openResultSender(end: ChildEnd): ResultSender {
+  let queue = senders.get(end.name);
+  if (queue === undefined) {
+    queue = new ShmQueue<Buffer>(end.name, { create: 'open', codec: 'raw' });
+    senders.set(end.name, queue);
+  }
+  const q = queue;
   return {
-    send: (m) => link.post({ $pcall: 'result', channel: end.id, index: m.index, ok: m.ok, payload: m.payload } satisfies ResultEnvelope),
+    async send(m) {
+      const chunk = q.maxMessageSize - kFragmentHeader;
+      const payload = m.payload;
+      const fragments: Buffer[] = [];
+      for (let at = 0; ; at += chunk) {
+        const end_ = Math.min(payload.byteLength, at + chunk);
+        const last = end_ === payload.byteLength;
+        const record = Buffer.allocUnsafe(kFragmentHeader + (end_ - at));
+        record.writeUInt32LE(end.channel, 0);
+        record.writeUInt32LE(m.index, 4);
+        record.writeUInt32LE((m.ok ? kFlagOk : 0) | (last ? kFlagLast : 0), 8);
+        record.set(payload.subarray(at, end_), kFragmentHeader);
+        fragments.push(record);
+        if (last) break;
+      }
+      await q.putMany(fragments);
+    },
   };
 }
