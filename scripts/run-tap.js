@@ -22,12 +22,24 @@ const tap = spawnSync(process.execPath, [require.resolve('tap/bin'), ...args, '-
   maxBuffer: 1 << 28,
 });
 process.stdout.write(tap.stdout || '');
-// Top-level test points of the TAP stream: one per test file.
+// tap's own summary comment carries the real assertion totals: `# { total: N, pass: N, fail: N }`.
 let passed = 0;
 let failed = 0;
+let summarised = false;
 for (const line of (tap.stdout || '').split('\n')) {
-  if (/^ok \d+/.test(line)) passed += 1;
-  else if (/^not ok \d+/.test(line)) failed += 1;
+  const m = /^# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?/.exec(line);
+  if (m) {
+    passed = Number(m[2] || 0);
+    failed = Number(m[3] || 0);
+    summarised = true;
+  }
+}
+if (!summarised) {
+  // No summary (tap crashed): fall back to the top-level test points, one per file.
+  for (const line of (tap.stdout || '').split('\n')) {
+    if (/^ok \d+/.test(line)) passed += 1;
+    else if (/^not ok \d+/.test(line)) failed += 1;
+  }
 }
 fs.rmSync(path.join('/dev/shm', `shmsync-${ownerTable}`), { force: true });
 const leaked = [...listShm()].filter((n) => !before.has(n));
