@@ -34,6 +34,12 @@ inline void WriteHeader(uint8_t* p, uint32_t len, uint32_t type) {
 
 bool Acquired(Status st) { return st == Status::kOk || st == Status::kOwnerDead; }
 
+// Whether the shared configuration still matches what was validated at open (a rogue write to it
+// is reported, and never used as a bound).
+bool ConfigIntact(const RingState* r, const RingConfig& config) {
+  return r->capacity == config.capacity && r->max_message == config.max_message;
+}
+
 void WakeIfSleeping(std::atomic<uint32_t>* sleeping, std::atomic<uint32_t>* seq, int count) {
   if (sleeping->load(std::memory_order_seq_cst) == 0) return;
   seq->fetch_add(1, std::memory_order_seq_cst);
@@ -98,8 +104,8 @@ Status ValidateRing(const RingState* r, uint64_t payload_size) {
   return Status::kOk;
 }
 
-Status PutRecords(RingState* r, OwnerTable* table, OwnerId me, const RecordBatch& batch,
-                  uint32_t* written) {
+Status PutRecords(RingState* r, const RingConfig& config, OwnerTable* table, OwnerId me,
+                  const RecordBatch& batch, uint32_t* written) {
   *written = 0;
   if (r->closed.load(std::memory_order_acquire) != 0) return Status::kClosed;
   Status st = Lock(&r->producer_lock, table, me, -1);
@@ -109,13 +115,14 @@ Status PutRecords(RingState* r, OwnerTable* table, OwnerId me, const RecordBatch
     Unlock(&r->producer_lock, table, me);
     return Status::kClosed;
   }
-  const uint64_t cap = r->capacity;
+  // Bounds come from the validated private copy, never from the shared (untrusted) one.
+  const uint64_t cap = config.capacity;
   const uint64_t mask = cap - 1;
   uint8_t* data = DataOf(r);
   uint64_t tail = r->tail.load(std::memory_order_relaxed);  // only producers write it
   uint64_t head = r->head.load(std::memory_order_acquire);  // acquire: consumers' copies are done
   Status result = Status::kOk;
-  if (tail - head > cap || (tail & 7) != 0) result = Status::kCorrupt;
+  if (!ConfigIntact(r, config) || tail - head > cap || (tail & 7) != 0) result = Status::kCorrupt;
   uint64_t off = 0;
   uint32_t n = 0;
   while (result == Status::kOk && n < batch.count) {
@@ -125,7 +132,7 @@ Status PutRecords(RingState* r, OwnerTable* table, OwnerId me, const RecordBatch
     }
     uint32_t len, type;
     ReadHeader(batch.data + off, &len, &type);
-    if (len > r->max_message) {
+    if (len > config.max_message) {
       result = Status::kTooLarge;
       break;
     }
@@ -157,27 +164,39 @@ Status PutRecords(RingState* r, OwnerTable* table, OwnerId me, const RecordBatch
     r->tail.store(tail, std::memory_order_seq_cst);
   }
   Unlock(&r->producer_lock, table, me);
-  if (n > 0) WakeIfSleeping(&r->consumers_sleeping, &r->data_seq, n == 1 ? 1 : INT_MAX);
+  // Wake every sleeper, even for one record: a futex waiter may be stale (a parker thread still
+  // sleeping on the word for a watch that was just cancelled), and waking only one could pick it
+  // and leave a real consumer asleep beside a non-empty ring.
+  if (n > 0) WakeIfSleeping(&r->consumers_sleeping, &r->data_seq, INT_MAX);
   *written = n;
   return result;
 }
 
-Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out,
-                  uint64_t out_capacity, uint32_t max_count, uint32_t* count, uint64_t* bytes) {
+Status PutRecords(RingState* r, OwnerTable* table, OwnerId me, const RecordBatch& batch,
+                  uint32_t* written) {
+  return PutRecords(r, RingConfig{r->capacity, r->max_message}, table, me, batch, written);
+}
+
+Status GetRecords(RingState* r, const RingConfig& config, OwnerTable* table, OwnerId me,
+                  uint8_t* out, uint64_t out_capacity, uint32_t max_count, uint32_t* count,
+                  uint64_t* bytes) {
   *count = 0;
   *bytes = 0;
   Status st = Lock(&r->consumer_lock, table, me, -1);
   // kOwnerDead: a consumer died inside its copy; head was not advanced, so its records are
   // still here and go to us (no loss; it never handed them to user code, so no duplicate).
   if (!Acquired(st)) return st;
-  const uint64_t cap = r->capacity;
+  // Bounds come from the validated private copy, never from the shared (untrusted) one.
+  const uint64_t cap = config.capacity;
   const uint64_t mask = cap - 1;
-  const uint32_t max_message = r->max_message;
+  const uint32_t max_message = config.max_message;
   uint8_t* data = DataOf(r);
   uint64_t head = r->head.load(std::memory_order_relaxed);  // only consumers write it
   const uint64_t tail = r->tail.load(std::memory_order_acquire);  // acquire: records are complete
   Status result = Status::kOk;
-  if (tail - head > cap || (head & 7) != 0 || (tail & 7) != 0) result = Status::kCorrupt;
+  if (!ConfigIntact(r, config) || tail - head > cap || (head & 7) != 0 || (tail & 7) != 0) {
+    result = Status::kCorrupt;
+  }
   uint64_t out_off = 0;
   uint32_t n = 0;
   while (result == Status::kOk && n < max_count && head != tail) {
@@ -224,6 +243,12 @@ Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out,
     return Status::kClosed;
   }
   return result;
+}
+
+Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out,
+                  uint64_t out_capacity, uint32_t max_count, uint32_t* count, uint64_t* bytes) {
+  return GetRecords(r, RingConfig{r->capacity, r->max_message}, table, me, out, out_capacity,
+                    max_count, count, bytes);
 }
 
 Status WaitData(RingState* r, int64_t deadline_ns) {

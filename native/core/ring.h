@@ -27,15 +27,32 @@ struct RecordBatch {
   uint32_t count;
 };
 
+// The ring's configuration as validated when the segment was opened (ValidateRing), kept in
+// process memory. The copy in shared memory is untrusted and may be rewritten later by a rogue
+// process: ring accesses are bounded by this copy, and a shared copy that no longer matches it
+// is reported as kCorrupt.
+struct RingConfig {
+  uint64_t capacity;
+  uint32_t max_message;
+};
+
 // Appends as many whole records of `batch` as fit, in order, publishing them with one release
 // store. *written receives how many. kOk (maybe partial: *written < count, ring full),
 // kClosed, kTooLarge (a record exceeds max_message), kCorrupt (bad framing or ring state).
-Status PutRecords(RingState* r, OwnerTable* table, OwnerId me, const RecordBatch& batch,
-                  uint32_t* written);
+Status PutRecords(RingState* r, const RingConfig& config, OwnerTable* table, OwnerId me,
+                  const RecordBatch& batch, uint32_t* written);
 
 // Copies up to max_count records (at most out_capacity bytes, framed) into `out`, consuming
 // them. *count receives how many. kOk (maybe 0 when empty), kClosed when closed and drained,
 // kCorrupt.
+Status GetRecords(RingState* r, const RingConfig& config, OwnerTable* table, OwnerId me,
+                  uint8_t* out, uint64_t out_capacity, uint32_t max_count, uint32_t* count,
+                  uint64_t* bytes);
+
+// Same, with the configuration read from the ring itself: only for callers that own the memory
+// and trust it (the C++ tests and the fuzz target, which fuzzes positions and data).
+Status PutRecords(RingState* r, OwnerTable* table, OwnerId me, const RecordBatch& batch,
+                  uint32_t* written);
 Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out,
                   uint64_t out_capacity, uint32_t max_count, uint32_t* count, uint64_t* bytes);
 
