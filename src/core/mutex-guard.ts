@@ -4,13 +4,14 @@
  */
 import { NotOwnerError, NotRecoverableError } from '../errors';
 import type { LockEngine } from './lock-engine';
+import * as L from './mutex-layout';
 import { Status } from './status';
 
 export class MutexGuard {
   /** True when this hold was recovered from a holder that died while holding. */
   readonly ownerDied: boolean;
-  /** Fencing token: increases on every fresh acquisition of the mutex by anyone. */
-  readonly fence: bigint;
+  readonly #fenceLo: number;
+  readonly #fenceHi: number;
   /** True when this guard re-entered a hold its scope already had. */
   readonly reentrant: boolean;
   readonly #engine: LockEngine;
@@ -19,13 +20,26 @@ export class MutexGuard {
   #released = false;
 
   /** @internal */
-  constructor(engine: LockEngine, token: number, name: string, reentrant: boolean, fence: bigint) {
+  constructor(engine: LockEngine, token: number, name: string, reentrant: boolean) {
     this.#engine = engine;
     this.#token = token;
     this.#name = name;
     this.reentrant = reentrant;
     this.ownerDied = !reentrant && engine.ownerDied;
-    this.fence = fence;
+    // The fence is read now (it is the holder's) and turned into a bigint only if asked for.
+    if (engine.i32 !== null) {
+      this.#fenceLo = engine.i32[L.kFenceLo] >>> 0;
+      this.#fenceHi = engine.i32[L.kFenceHi] >>> 0;
+    } else {
+      const f = engine.native.info().acquisitions;
+      this.#fenceLo = Number(f & 0xffffffffn);
+      this.#fenceHi = Number(f >> 32n);
+    }
+  }
+
+  /** Fencing token: increases on every fresh acquisition of the mutex by anyone. */
+  get fence(): bigint {
+    return (BigInt(this.#fenceHi) << 32n) | BigInt(this.#fenceLo);
   }
 
   /** @internal the holder token, used by withLock to open a scope. */

@@ -200,23 +200,41 @@ export class Mutex extends EventEmitter {
    * Promise acquire: never blocks the event loop. Inside a lock scope of this mutex (withLock,
    * a locked method) it re-enters; otherwise it is a new holder that excludes every other.
    */
-  async acquire(options?: AcquireOptions): Promise<MutexGuard> {
-    const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['timeout', 'signal']);
-    const timeout = validateTimeout('options.timeout', opts.timeout);
-    const signal = validateSignal('options.signal', opts.signal);
-    const e = this.#open();
-    if (signal?.aborted) throw abortErrorFor(signal);
+  acquire(options?: AcquireOptions): Promise<MutexGuard> {
+    let timeout = -1;
+    let signal: AbortSignal | undefined;
+    let e: LockEngine;
+    try {
+      if (options !== undefined) {
+        const opts = optionsObject('options', options);
+        rejectUnknownOptions('options', opts, ['timeout', 'signal']);
+        timeout = validateTimeout('options.timeout', opts.timeout);
+        signal = validateSignal('options.signal', opts.signal);
+      }
+      e = this.#open();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (signal?.aborted) return Promise.reject(abortErrorFor(signal));
     const token = scopeToken(e) ?? freshToken();
     if (e.holder === token) {
       e.reenter();
-      return new MutexGuard(e, token, this.name, true, fenceOf(e));
+      return Promise.resolve(new MutexGuard(e, token, this.name, true));
     }
+    // Uncontended: no await, no N-API call (the CAS is done from JS on the mapped word).
+    if (e.holder === 0 && e.queue.length === 0 && e.parkId === 0 && e.tryFast()) {
+      e.take(token, Status.Ok);
+      return Promise.resolve(new MutexGuard(e, token, this.name, false));
+    }
+    return this.#acquireSlow(e, token, timeout, signal);
+  }
+
+  async #acquireSlow(e: LockEngine, token: number, timeout: number, signal: AbortSignal | undefined): Promise<MutexGuard> {
     const outcome = await e.acquireAsync(token, timeout, signal);
     if (outcome === 'abort') throw abortErrorFor(signal!);
     if (outcome === 'closed') throw new ClosedError(`mutex "${this.name}" was closed while waiting`);
     if (!isAcquired(outcome)) throw statusError(outcome, this.name);
-    const guard = new MutexGuard(e, token, this.name, false, fenceOf(e));
+    const guard = new MutexGuard(e, token, this.name, false);
     if (outcome === Status.OwnerDead && e.native.policy === 1) throw ownerDeadError(this.name, guard);
     return guard;
   }
@@ -371,10 +389,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
-function fenceOf(e: LockEngine): bigint {
-  if (e.i32 === null) return e.native.info().acquisitions;
-  return (BigInt(e.i32[L.kFenceHi] >>> 0) << 32n) | BigInt(e.i32[L.kFenceLo] >>> 0);
-}
 
 function ownerDeadError(name: string, guard: MutexGuard | null): OwnerDeadError {
   const err = new OwnerDeadError(
