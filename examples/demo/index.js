@@ -6,6 +6,8 @@
 
 const sections = [
   require('./shared-memory'),
+  require('./mutex'),
+  require('./pcall'),
 ];
 
 async function main() {
