@@ -7,7 +7,8 @@
 import * as v8 from 'node:v8';
 import { CodecError, TooLargeError } from '../errors';
 import { typeError } from '../validate';
-import { RecordType, toWire, type Codec, type CodecName } from './codec';
+import { RecordType, type Codec, type CodecName } from './codec';
+import { encodeHandles } from './handle-codec';
 
 export const kRecordHeader = 8;
 export const recordBytes = (payload: number): number => (kRecordHeader + payload + 7) & ~7;
@@ -66,7 +67,7 @@ export class Outbox {
     } else if (codec === 'structured') {
       let bytes: Buffer;
       try {
-        bytes = v8.serialize(toWire(value));
+        bytes = v8.serialize(encodeHandles(value));
       } catch (err) {
         throw new CodecError(`value cannot be encoded by structured clone: ${(err as Error).message}`, { cause: err });
       }

@@ -123,9 +123,16 @@ export class Lockable {
     return ctor === Lockable ? { $shmsync: 'Lockable', name } : { $shmsync: 'Lockable', name, class: ctor[kClassName] ?? ctor.name };
   }
 
-  /** Closes the mutex handle this instance opened (not one passed in as `options.lock`). */
-  [Symbol.dispose](): void {
+  /**
+   * Closes the mutex handle this instance opened (not one passed in as `options.lock`); the
+   * lock itself stays for other handles (`lock.unlink()` removes it). Idempotent.
+   */
+  close(): void {
     if (this.#ownsHandle) this[kInstanceLock].close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /**

@@ -1,126 +1,21 @@
 /**
- * Handles (SharedMemory, Mutex, queues...) inside pcall arguments and results. Values travel by
- * v8 structured clone, which would copy a handle's own fields and lose its mapping; so before
- * serialising, every handle (an object whose `toJSON()` returns a `{ $shmsync, name }` reference)
- * is replaced by a marker holding that reference, and after deserialising every marker is
- * reopened with `reviveHandle` (src/core/handle-ref.ts).
- *
- * Runs in both processes: arguments are encoded in the parent and decoded in the child; results
- * the other way round. Handles are found in plain objects, arrays, Maps and Sets (not inside class
- * instances). Values without handles are returned unchanged (no copy).
+ * pcall's use of the handle codec (src/core/handle-codec.ts): a child must know every handle
+ * type before it can reopen references, so decoding loads the package entry first (only when a
+ * marker is present, so children that receive no handle never load the native addon).
  */
-import { types } from 'node:util';
-import { isHandleRef, reviveHandle, type HandleRef } from '../core/handle-ref';
+import { decodeHandles as decodeCore, encodeHandles, hasHandleMarkers, kHandleMarker } from '../core/handle-codec';
 
-/** Key of the marker object that stands for a handle on the wire. */
-export const kHandleMarker = '$shmsync:handle';
-
-interface Marker {
-  readonly [kHandleMarker]: HandleRef;
-}
-
-function isWalkable(value: object): boolean {
-  if (Array.isArray(value) || value instanceof Map || value instanceof Set) return true;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/** The reference of a handle, or undefined for any other value. */
-function refOf(value: object): HandleRef | undefined {
-  if (isWalkable(value) || types.isDate(value) || ArrayBuffer.isView(value)) return undefined;
-  const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON !== 'function') return undefined;
-  const ref: unknown = toJSON.call(value);
-  return isHandleRef(ref) ? ref : undefined;
-}
-
-function isMarker(value: object): value is Marker {
-  return Object.prototype.hasOwnProperty.call(value, kHandleMarker) && isHandleRef((value as Marker)[kHandleMarker]);
-}
-
-function children(value: object): Iterable<unknown> {
-  if (value instanceof Map) return [...value.keys(), ...value.values()];
-  if (value instanceof Set) return value.values();
-  return Object.values(value);
-}
-
-/** True when `value` contains a node matching `test` (walks plain containers, cycle-safe). */
-function contains(value: unknown, test: (v: object) => boolean, seen = new Set<object>()): boolean {
-  if (typeof value !== 'object' || value === null || seen.has(value)) return false;
-  seen.add(value);
-  if (test(value)) return true;
-  if (!isWalkable(value)) return false;
-  for (const child of children(value)) if (contains(child, test, seen)) return true;
-  return false;
-}
-
-const kKeep = Symbol('keep');
-
-/**
- * Deep copy of the plain containers of `value`; every object is first offered to `replace`, which
- * returns its substitute or `kKeep`. Other objects are shared with the original, not copied.
- */
-function copyWith(value: unknown, replace: (v: object) => unknown, memo: Map<object, unknown>): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  if (memo.has(value)) return memo.get(value);
-  const replaced = replace(value);
-  if (replaced !== kKeep || !isWalkable(value)) {
-    const out = replaced === kKeep ? value : replaced;
-    memo.set(value, out);
-    return out;
-  }
-  if (value instanceof Map) {
-    const out = new Map();
-    memo.set(value, out);
-    for (const [k, v] of value) out.set(copyWith(k, replace, memo), copyWith(v, replace, memo));
-    return out;
-  }
-  if (value instanceof Set) {
-    const out = new Set();
-    memo.set(value, out);
-    for (const v of value) out.add(copyWith(v, replace, memo));
-    return out;
-  }
-  const out: Record<string, unknown> = Array.isArray(value) ? (new Array(value.length) as never) : Object.create(Object.getPrototypeOf(value));
-  memo.set(value, out);
-  for (const [k, v] of Object.entries(value)) out[k] = copyWith(v, replace, memo);
-  return out;
-}
-
-/** Replaces every handle in `value` by a marker (sending side, either process). */
-export function encodeHandles(value: unknown): unknown {
-  if (!contains(value, (v) => refOf(v) !== undefined)) return value;
-  return copyWith(value, (v) => {
-    const ref = refOf(v);
-    return ref === undefined ? kKeep : { [kHandleMarker]: ref };
-  }, new Map());
-}
+export { encodeHandles, kHandleMarker };
 
 let handleTypesLoaded = false;
 
-/**
- * Revivers register themselves when their module loads; the package entry loads them all. Only
- * required when a marker is actually present, so children that receive no handle never load the
- * native addon.
- */
-function loadHandleTypes(): void {
-  if (handleTypesLoaded) return;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  require('../index');
-  handleTypesLoaded = true;
-}
-
-/**
- * Reopens every marker in `value` (receiving side, either process). Each reopened handle is
- * pushed onto `opened` so the caller can close it when the call is over.
- */
+/** Reopens every handle in `value`, pushing each onto `opened` so the caller can close it. */
 export function decodeHandles(value: unknown, opened: unknown[] = []): unknown {
-  if (!contains(value, (v) => isMarker(v))) return value;
-  loadHandleTypes();
-  return copyWith(value, (v) => {
-    if (!isMarker(v)) return kKeep;
-    const handle = reviveHandle(v[kHandleMarker]);
-    opened.push(handle);
-    return handle;
-  }, new Map());
+  if (!hasHandleMarkers(value)) return value;
+  if (!handleTypesLoaded) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    require('../index');
+    handleTypesLoaded = true;
+  }
+  return decodeCore(value, opened);
 }
