@@ -31,7 +31,7 @@ import { isAcquired, LockEngine, ownerId } from './lock-engine';
 import { freshToken, kThreadToken, runInScope, runInScopeSync, scopeToken } from './lock-scope';
 import { MutexGuard } from './mutex-guard';
 import * as L from './mutex-layout';
-import { segmentNameFor, uniqueName } from './names';
+import { segmentNameFor, uniqueName, unlinkByName } from './names';
 import { permissionMode, type CreateMode } from './shared-memory';
 import { Status } from './status';
 
@@ -354,8 +354,7 @@ export class Mutex extends EventEmitter {
   }
 
   static unlink(name: string): boolean {
-    validateName('name', name);
-    return binding.Region.unlink(segmentNameFor(name));
+    return unlinkByName(name);
   }
 
   [Symbol.dispose](): void {

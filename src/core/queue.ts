@@ -12,7 +12,7 @@ import {
 } from '../validate';
 import { decodeRecord, type Codec, type CodecName } from './codec';
 import { registerHandleType, type HandleRef } from './handle-ref';
-import { segmentNameFor, uniqueName } from './names';
+import { segmentNameFor, uniqueName, unlinkByName } from './names';
 import { Outbox, kRecordHeader, recordBytes } from './queue-frames';
 import { ensureDispatcher } from './parker-client';
 import { waitQueue } from './queue-wait';
@@ -242,8 +242,7 @@ export class ShmQueue<T = unknown> {
   unlink(): boolean { return ShmQueue.unlink(this.name); }
 
   static unlink(name: string): boolean {
-    validateName('name', name);
-    return binding.Region.unlink(segmentNameFor(name));
+    return unlinkByName(name);
   }
 
   [Symbol.dispose](): void { this.detach(); }

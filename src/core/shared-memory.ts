@@ -14,7 +14,7 @@ import {
   validateOneOf,
 } from '../validate';
 import { registerHandleType, type HandleRef } from './handle-ref';
-import { segmentNameFor, uniqueName } from './names';
+import { segmentNameFor, uniqueName, unlinkByName } from './names';
 
 /** Object kinds stored in the segment header (native/core/layout.h `Kind`). */
 export const enum SegmentKind {
@@ -163,8 +163,7 @@ export class SharedMemory {
 
   /** Removes a segment by logical name. Returns false if no such segment existed. */
   static unlink(name: string): boolean {
-    validateName('name', name);
-    return binding.Region.unlink(segmentNameFor(name));
+    return unlinkByName(name);
   }
 
   [Symbol.dispose](): void {
