@@ -3,7 +3,7 @@
 // shmsync benchmarks: `node benchmarks/run.js [group...] [options]` (`npm run bench` at the root).
 // See benchmarks/README.md.
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, fork } = require('node:child_process');
 const { parseArgs } = require('node:util');
 const { ensureBenchDeps, ensureDist, benchDir } = require('./lib/deps');
 
@@ -71,8 +71,8 @@ async function main() {
   const selected = opts.groups.length ? all.filter((g) => opts.groups.includes(g.name)) : all;
 
   const { machineInfo, describeMachine } = require('./lib/machine');
-  const { runGroup } = require('./lib/group');
   const { consoleTable, writeResults } = require('./lib/report');
+  const { evaluateTargets, targetsConsole } = require('./lib/targets');
   const { loadShmsync } = require('./lib/shmsync');
 
   if (opts.pin) {
@@ -92,9 +92,7 @@ async function main() {
   const started = Date.now();
   const results = [];
   for (const group of selected) {
-    const t0 = Date.now();
-    const result = await runGroup(group, opts);
-    result.seconds = Number(((Date.now() - t0) / 1000).toFixed(1));
+    const result = await runGroupProcess(group, opts);
     results.push(result);
     console.log(consoleTable(result));
   }
@@ -104,6 +102,15 @@ async function main() {
     seconds: Number(((Date.now() - started) / 1000).toFixed(1)),
     groups: results,
   };
+  // Only the targets this run measured something for (a selection of groups checks fewer).
+  const measured = new Set(evaluateTargets(run).filter((r) => r.measured !== null).map((r) => r.figure));
+  run.targets = evaluateTargets(run).filter((r) => measured.has(r.figure));
+  if (run.targets.length) console.log(targetsConsole(run.targets));
+  const leaked = results.flatMap((g) => g.leakedSegments ?? []);
+  if (leaked.length) {
+    console.log(`\nWARNING: shared-memory segments the library created and left behind (removed by the harness): ${leaked.join(' ')}`);
+    run.leakedSegments = leaked;
+  }
   console.log(`\ntotal ${run.seconds} s`);
   if (!opts['no-write']) {
     const files = writeResults(run, path.resolve(opts.out));
@@ -115,6 +122,42 @@ async function main() {
     return 1;
   }
   return 0;
+}
+
+/**
+ * Runs `group` in a fresh process (lib/group-process.js) so that no process-wide state of one
+ * group (promise hooks, threads, JIT/GC history) colours the next. A crashed group process
+ * gives a result whose competitors are all 'error'.
+ */
+function runGroupProcess(group, opts) {
+  const t0 = Date.now();
+  const child = fork(path.join(__dirname, 'lib', 'group-process.js'), [group.name, JSON.stringify(opts)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve) => {
+    let result = null;
+    child.on('message', (m) => {
+      if (m && m.result) result = m.result;
+    });
+    child.on('exit', (code, signal) => {
+      if (result && code === 0) {
+        resolve(result);
+        return;
+      }
+      const note = `group process exited with code ${code}, signal ${signal}${result ? ' after reporting' : ''}`;
+      resolve(
+        result ?? {
+          name: group.name,
+          title: group.title,
+          metric: group.metric,
+          unit: group.unit,
+          notes: group.notes,
+          seconds: Number(((Date.now() - t0) / 1000).toFixed(1)),
+          competitors: group.competitors.map((c) => ({ name: c.name, side: c.side, status: 'error', note })),
+        },
+      );
+    });
+  });
 }
 
 main().then(

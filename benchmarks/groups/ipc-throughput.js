@@ -2,12 +2,59 @@
 // One producer process -> one consumer process, 64 B messages: how many per second arrive.
 // The parent is the consumer; the child produces as fast as its channel accepts.
 const { defineGroup } = require('../lib/group');
-const { pending } = require('../lib/competitor');
 const { forkChild, startWorker } = require('../lib/child');
 const { socketPeer } = require('../lib/unix-socket');
+const { shmsync } = require('../lib/shmsync');
+const { benchName, unlinkName, guarded } = require('../lib/shm-names');
 
-const kBytes = 'Queue 64 B, batched';
-const kObjects = 'Queue small objects, JSON codec';
+const kBatch = 256;
+const kBytes = `Queue 64 B, putManySync()/getMany() ×${kBatch}`;
+const kSingle = 'Queue 64 B, putSync()/getSync() one by one';
+const kObjects = `Queue small objects, JSON codec, putManySync()/getMany() ×${kBatch}`;
+const kGiveUpMs = 10_000;
+
+/**
+ * ShmQueue from a child process (children/queue-peer.js) to this one. The child puts n
+ * messages (`batch` 1: putSync each; else putManySync batches); this process takes them with
+ * getSync() one by one (batch 1) or getMany(batch), and counts.
+ */
+function shmQueue({ payload, batch }) {
+  return (ctx) =>
+    guarded(async (track) => {
+      const name = benchName('tput');
+      track(() => unlinkName(name));
+      const codec = payload === 'object' ? 'json' : 'raw';
+      const q = new (shmsync().ShmQueue)(name, { create: 'create', codec });
+      track(() => q.detach());
+      const child = await forkChild('queue-peer.js', { cpu: ctx.pin ? 1 : undefined });
+      track(() => child.close().catch(() => child.kill()));
+      const consume =
+        batch === 1
+          ? (n) => {
+              for (let i = 0; i < n; i++) {
+                if (q.getSync({ timeout: kGiveUpMs }) === undefined) throw new Error(`getSync timed out after ${i} of ${n}`);
+              }
+            }
+          : async (n) => {
+              for (let got = 0; got < n; ) got += (await q.getMany(kBatch, { timeout: kGiveUpMs })).length;
+            };
+      return {
+        async run(n) {
+          const produced = child.call('produce', { name, n, payload, batch });
+          try {
+            await consume(n);
+          } finally {
+            await produced;
+          }
+        },
+        async teardown() {
+          await child.close();
+          q.detach();
+          unlinkName(name);
+        },
+      };
+    });
+}
 
 /** Resolves once `count` messages have been delivered to `target.onData`/`onFrame`. */
 function arrivals(target, key, count) {
@@ -51,16 +98,17 @@ module.exports = defineGroup({
   notes:
     '64 B = a 64-byte Buffer; small object = a 5-field object (64 B as JSON). With json serialization a Buffer arrives as {type, data} and is not turned back into a Buffer. The consumer only counts messages.',
   competitors: [
-    pending(kBytes),
-    pending(kObjects),
-    { name: 'child_process IPC, 64 B Buffer, json', side: 'peer', vs: kBytes, setup: ipc('json', 'buffer') },
-    { name: 'child_process IPC, 64 B Buffer, advanced', side: 'peer', vs: kBytes, setup: ipc('advanced', 'buffer') },
+    { name: kBytes, side: 'shmsync', setup: shmQueue({ payload: 'buffer', batch: kBatch }) },
+    { name: kSingle, side: 'shmsync', setup: shmQueue({ payload: 'buffer', batch: 1 }) },
+    { name: kObjects, side: 'shmsync', setup: shmQueue({ payload: 'object', batch: kBatch }) },
+    { name: 'child_process IPC, 64 B Buffer, json', side: 'peer', vs: [kBytes, kSingle], setup: ipc('json', 'buffer') },
+    { name: 'child_process IPC, 64 B Buffer, advanced', side: 'peer', vs: [kBytes, kSingle], setup: ipc('advanced', 'buffer') },
     { name: 'child_process IPC, small object, json', side: 'peer', vs: kObjects, setup: ipc('json', 'object') },
     { name: 'child_process IPC, small object, advanced', side: 'peer', vs: kObjects, setup: ipc('advanced', 'object') },
     {
       name: 'worker postMessage, 64 B Buffer',
       side: 'peer',
-      vs: kBytes,
+      vs: [kBytes, kSingle],
       async setup() {
         const worker = await startWorker('worker-peer.js');
         return {
@@ -70,7 +118,7 @@ module.exports = defineGroup({
         };
       },
     },
-    { name: 'Unix socket, framed 64 B', side: 'peer', vs: kBytes, setup: socket(false) },
-    { name: 'Unix socket, framed 64 B, corked', side: 'peer', vs: kBytes, setup: socket(true) },
+    { name: 'Unix socket, framed 64 B', side: 'peer', vs: [kBytes, kSingle], setup: socket(false) },
+    { name: 'Unix socket, framed 64 B, corked', side: 'peer', vs: [kBytes, kSingle], setup: socket(true) },
   ],
 });

@@ -4,11 +4,36 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { promisify } = require('node:util');
 const { defineGroup } = require('../lib/group');
-const { op, asyncOp, pending, requirePeer, peerInstalled } = require('../lib/competitor');
+const { op, asyncOp, requirePeer, peerInstalled } = require('../lib/competitor');
 const { AtomicsMutex } = require('../peers/atomics-mutex');
+const { shmsync } = require('../lib/shmsync');
+const { benchName, unlinkName } = require('../lib/shm-names');
 
-const kSync = 'Mutex lockSync()+unlock()';
-const kAsync = 'Mutex lock() Promise+unlock()';
+const kSync = 'Mutex acquireSync()+release()';
+const kAsync = 'Mutex (await acquire()).release()';
+
+/** A fresh shmsync Mutex; teardown closes and unlinks it. */
+function mutexSetup(makeRun) {
+  return () => {
+    const { Mutex } = shmsync();
+    const name = benchName('lock');
+    let m;
+    try {
+      m = new Mutex(name);
+      return {
+        run: makeRun(m),
+        teardown() {
+          m.close();
+          unlinkName(name);
+        },
+      };
+    } catch (err) {
+      if (m) m.close();
+      unlinkName(name);
+      throw err;
+    }
+  };
+}
 
 function tempFile(ctx, name) {
   const file = path.join(ctx.tmpdir, name);
@@ -31,8 +56,25 @@ module.exports = defineGroup({
   notes:
     'Cross-process peers: proper-lockfile (mkdir lock dir), fs-ext flock(2). Single-process references: async-mutex (Promise queue), a SharedArrayBuffer Atomics mutex (threads only).',
   competitors: [
-    pending(kSync),
-    pending(kAsync),
+    {
+      name: kSync,
+      side: 'shmsync',
+      setup: mutexSetup((m) =>
+        op(() => {
+          m.acquireSync();
+          m.release();
+        }),
+      ),
+    },
+    {
+      name: kAsync,
+      side: 'shmsync',
+      setup: mutexSetup((m) =>
+        asyncOp(async () => {
+          (await m.acquire()).release();
+        }),
+      ),
+    },
     {
       name: 'proper-lockfile lockSync()+release()',
       side: 'peer',

@@ -23,6 +23,11 @@ function rate(perSecond) {
   return `${sig(perSecond)} /s`;
 }
 
+function megabytes(bytesPerSecond) {
+  if (!Number.isFinite(bytesPerSecond)) return '—';
+  return `${sig(bytesPerSecond / 1e6)} MB/s`;
+}
+
 function count(n) {
   if (n >= 1e6) return `${sig(n / 1e6)} M`;
   if (n >= 1e4) return `${sig(n / 1e3)} k`;
@@ -44,4 +49,4 @@ function bytes(n) {
   return gib >= 1 ? `${sig(gib)} GiB` : `${sig(n / 2 ** 20)} MiB`;
 }
 
-module.exports = { duration, rate, count, ratio, percent, bytes, sig };
+module.exports = { duration, rate, megabytes, count, ratio, percent, bytes, sig };

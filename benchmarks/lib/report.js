@@ -3,6 +3,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const fmt = require('./format');
+const { targetsMarkdown } = require('./targets');
 
 const kHeaders = {
   time: ['competitor', 'time/op', 'ops/s', 'spread', 'samples × iters', 'shmsync vs this'],
@@ -19,27 +20,49 @@ function ratioCell(r, { markdown }) {
   return parts.join(markdown ? '<br>' : '; ');
 }
 
-function valueCells(metric, r) {
-  const iters = `${r.samples} × ${fmt.count(r.n)}`;
-  const sp = fmt.percent(r.spread);
+/** The metric's column headers; a group may rename some (`columns: { 'msgs/s': 'acq/s' }`). */
+function headers(group) {
+  const h = kHeaders[group.metric].map((x) => group.columns?.[x] ?? x);
+  if (group.metric === 'throughput' && group.bytesPerOp) h[1] = 'MB/s';
+  return h;
+}
+
+function valueCells(group, r) {
+  const { metric } = group;
+  const iters = r.documented ? 'not measured' : `${r.samples} × ${fmt.count(r.n)}`;
+  const sp = r.documented ? 'documented' : fmt.percent(r.spread);
   if (metric === 'time') return [fmt.duration(r.nsPerOp), fmt.rate(r.opsPerSec), sp, iters];
-  if (metric === 'throughput') return [fmt.rate(r.opsPerSec), fmt.duration(r.nsPerOp), sp, iters];
+  if (metric === 'throughput') {
+    const first = group.bytesPerOp ? fmt.megabytes(r.opsPerSec * group.bytesPerOp) : fmt.rate(r.opsPerSec);
+    return [first, fmt.duration(r.nsPerOp), sp, iters];
+  }
   return [fmt.duration(r.p50Ns), fmt.duration(r.p99Ns), fmt.rate(r.opsPerSec), sp, iters];
 }
 
 /** Rows of cells for one group (pending shmsync rows are summarised below the table instead). */
 function groupRows(group, { markdown = false } = {}) {
-  const width = kHeaders[group.metric].length;
+  const width = headers(group).length;
   const rows = [];
   for (const r of group.competitors) {
     if (r.status === 'pending') continue;
     const label = r.side === 'shmsync' ? (markdown ? `**shmsync** ${r.name}` : `shmsync: ${r.name}`) : r.name;
     let cells;
-    if (r.status === 'ok') cells = [label, ...valueCells(group.metric, r), ratioCell(r, { markdown })];
+    if (r.status === 'ok') cells = [label, ...valueCells(group, r), ratioCell(r, { markdown })];
     else cells = [label, `${r.status}: ${r.note}`, ...Array(width - 2).fill('')];
     rows.push(cells);
   }
   return rows;
+}
+
+/** Extra lines under a group's table: each competitor's `detail`, and documented sources. */
+function detailLines(group) {
+  const out = [];
+  for (const r of group.competitors) {
+    if (r.status !== 'ok') continue;
+    if (r.detail) out.push(`${r.side === 'shmsync' ? 'shmsync: ' : ''}${r.name}: ${r.detail}`);
+    if (r.documented && r.note) out.push(`${r.name}: ${r.note}`);
+  }
+  return out;
 }
 
 function pendingLine(group) {
@@ -48,25 +71,28 @@ function pendingLine(group) {
 }
 
 function consoleTable(group) {
-  const header = kHeaders[group.metric];
+  const header = headers(group);
   const rows = [header, ...groupRows(group)];
   const widths = header.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const numeric = (i) => i > 0 && i < header.length - 1;
   const line = (r) => '  ' + r.map((c, i) => (numeric(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   const out = [`\n${group.name} — ${group.title} (per ${group.unit})`, line(rows[0])];
   for (const r of rows.slice(1)) out.push(line(r));
+  for (const d of detailLines(group)) out.push(`  · ${d}`);
   const p = pendingLine(group);
   if (p) out.push(`  ${p}`);
   return out.join('\n');
 }
 
 function markdownGroup(group) {
-  const header = kHeaders[group.metric];
+  const header = headers(group);
   const esc = (c) => String(c).replace(/\|/g, '\\|');
   const lines = [`### ${group.name}: ${group.title} (per ${group.unit})`, ''];
   if (group.notes) lines.push(group.notes, '');
   lines.push(`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`);
   for (const r of groupRows(group, { markdown: true })) lines.push(`| ${r.map(esc).join(' | ')} |`);
+  const details = detailLines(group);
+  if (details.length) lines.push('', ...details.map((d) => `- ${d}`));
   const p = pendingLine(group);
   if (p) lines.push('', `*${p}*`);
   return lines.join('\n');
@@ -84,6 +110,7 @@ function markdown(run) {
       'Absolute figures on a shared VM move ±30 % between runs; compare ratios.',
     '',
     ...run.groups.map((g) => markdownGroup(g) + '\n'),
+    ...(run.targets && run.targets.length ? [targetsMarkdown(run.targets) + '\n'] : []),
   ].join('\n');
 }
 
