@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // Lists shmsync segments in /dev/shm (`shmsync-*` and leftover `shmsync.tmp-*` staging files),
-// and removes them with --remove. Usage: npm run clean-shm [-- --remove]
-//
-// Removing a segment only removes its name: processes that still have it mapped keep working on
-// their mapping, but no new process can open it. Stop the processes that use shmsync first.
+// and with --remove unlinks those that no live process has mapped (read from /proc/*/maps):
+// the segments whose users are all dead. --force removes mapped ones too (their users keep
+// their mappings, but nobody can open the name again). Usage: npm run clean-shm [-- --remove]
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -13,12 +12,37 @@ const kShmDir = process.env.SHMSYNC_SHM_DIR || '/dev/shm';
 const kMagic = 0x534d4853; // native/core/layout.h
 const kKinds = { 1: 'raw', 2: 'mutex', 3: 'queue', 4: 'owners' };
 
+/** Names of /dev/shm files mapped by any process we can see (a segment in use). */
+function mappedSegments() {
+  const mapped = new Set();
+  let pids = [];
+  try {
+    pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return mapped;
+  }
+  for (const pid of pids) {
+    let maps;
+    try {
+      maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (const line of maps.split('\n')) {
+      const at = line.indexOf(`${kShmDir}/`);
+      if (at >= 0) mapped.add(line.slice(at + kShmDir.length + 1).replace(/ \(deleted\)$/, ''));
+    }
+  }
+  return mapped;
+}
+
 function usage() {
   return [
     'Usage: node scripts/clean-shm.js [--remove]',
     '',
     'Lists shmsync shared-memory segments in /dev/shm (shmsync-* and shmsync.tmp-*).',
-    '  --remove   unlink every listed segment',
+    '  --remove   unlink every listed segment that no live process has mapped',
+    '  --force    with --remove: unlink mapped segments too',
     '  --help     show this help',
   ].join('\n');
 }
@@ -52,7 +76,7 @@ function listSegments() {
 }
 
 function main(argv) {
-  const known = new Set(['--remove', '--help', '-h']);
+  const known = new Set(['--remove', '--force', '--help', '-h']);
   const unknown = argv.filter((a) => !known.has(a));
   if (unknown.length > 0) {
     console.error(`clean-shm: unknown argument ${unknown[0]}\n${usage()}`);
@@ -63,7 +87,9 @@ function main(argv) {
     return 0;
   }
   const remove = argv.includes('--remove');
+  const force = argv.includes('--force');
   const segments = listSegments();
+  const inUse = mappedSegments();
   if (segments.length === 0) {
     console.log(`no shmsync segments in ${kShmDir}`);
     return 0;
@@ -80,7 +106,9 @@ function main(argv) {
       if (err.code === 'ENOENT') continue; // removed meanwhile
       info = `stat failed (${err.code})`;
     }
-    if (!remove) {
+    const used = inUse.has(name);
+    if (used) info += ', in use (mapped by a live process)';
+    if (!remove || (used && !force)) {
       console.log(`${name}  ${info}`);
       continue;
     }

@@ -17,6 +17,9 @@ function run(cmd, args, opts = {}) {
   return r;
 }
 
+const ctestSegments = () => fs.readdirSync('/dev/shm').filter((n) => n.startsWith('shmsync-ctest-'));
+const leftBefore = new Set(ctestSegments());
+
 for (const variant of variants) {
   const dir = path.join(root, `build-native-test-${variant}`);
   const cfg = ['-S', root, '-B', dir, '-DCMAKE_BUILD_TYPE=RelWithDebInfo'];
@@ -39,6 +42,13 @@ for (const variant of variants) {
   passedTotal += total - failed;
   failedTotal += failed + (r.status !== 0 && failed === 0 ? 1 : 0);
   console.log(`native ${variant}: ${total - failed} passed, ${failed} failed`);
+}
+// Every C++ test unlinks what it creates; a leftover is a failure (and is removed).
+const leaked = ctestSegments().filter((n) => !leftBefore.has(n));
+if (leaked.length > 0) {
+  console.log(`native: ${leaked.length} segment(s) left in /dev/shm: ${leaked.join(', ')}`);
+  for (const n of leaked) fs.rmSync(path.join('/dev/shm', n), { force: true });
+  failedTotal += 1;
 }
 fs.writeFileSync(path.join(root, '.native-results.json'), JSON.stringify({ passed: passedTotal, failed: failedTotal }));
 process.exitCode = failedTotal === 0 ? 0 : 1;

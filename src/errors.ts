@@ -126,6 +126,15 @@ export type TooLargeError = ShmsyncError;
 /** The operation conflicts with concurrent activity (e.g. a create/unlink storm). */
 export const BusyError = defineError('BusyError', 'SHMSYNC_BUSY', 'busy');
 export type BusyError = ShmsyncError;
+/**
+ * A lock or queue was created under another owner table (another user, or another
+ * SHMSYNC_OWNER_TABLE): its users could not judge each other's liveness, so it is refused.
+ */
+export const OwnerTableMismatchError = defineError('OwnerTableMismatchError', 'SHMSYNC_OWNER_TABLE_MISMATCH', 'owner table mismatch');
+export type OwnerTableMismatchError = ShmsyncError;
+/** A mutex was opened asking for another onOwnerDeath policy than the one it was created with. */
+export const PolicyMismatchError = defineError('PolicyMismatchError', 'SHMSYNC_POLICY_MISMATCH', 'owner-death policy mismatch');
+export type PolicyMismatchError = ShmsyncError;
 /** The runtime forbids external ArrayBuffers; use `read()`/`write()` copies instead. */
 export const NoExternalBufferError = defineError('NoExternalBufferError', 'SHMSYNC_NO_EXTERNAL_BUFFER', 'external buffers are not allowed in this runtime');
 export type NoExternalBufferError = ShmsyncError;
@@ -211,7 +220,7 @@ const byCode = new Map<string, ErrorClass>(
   [NotFoundError, ExistsError, KindMismatchError, VersionMismatchError, SizeMismatchError,
     CorruptError, PermissionError, SystemError, TimeoutError, NotOwnerError, OwnerDeadError,
     NotRecoverableError, DeadlockError, ClosedError, TooLargeError, BusyError, NoExternalBufferError,
-    ReadOnly, CodecError,
+    ReadOnly, CodecError, OwnerTableMismatchError, PolicyMismatchError,
   ].map((cls) => [cls.code, cls]),
 );
 

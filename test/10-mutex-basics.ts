@@ -278,7 +278,7 @@ t.test('guards release and handles close on Symbol.dispose (using)', async (t) =
 t.test('opening with a different onOwnerDeath policy throws SHMSYNC_POLICY_MISMATCH', async (t) => {
   const strict = mutexFor(t, 'policy', { onOwnerDeath: 'strict' });
   t.equal(strict.onOwnerDeath, 'strict');
-  const mismatch = { name: 'ShmsyncError', code: 'SHMSYNC_POLICY_MISMATCH' };
+  const mismatch = { name: 'PolicyMismatchError', code: 'SHMSYNC_POLICY_MISMATCH' };
   t.throws(() => new Mutex(strict.name, { onOwnerDeath: 'recover' }), mismatch, 'in this process');
   const plain = new Mutex(strict.name);
   t.equal(plain.onOwnerDeath, 'strict', 'without the option the existing policy applies');

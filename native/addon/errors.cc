@@ -35,6 +35,7 @@ constexpr StatusInfo kStatusTable[] = {
     {"SHMSYNC_CLOSED", "is closed"},
     {"SHMSYNC_TOO_LARGE", "message is too large"},
     {"SHMSYNC_BUSY", "is busy"},
+    {"SHMSYNC_OWNER_TABLE_MISMATCH", "was created by a process with another owner table (another user, or another SHMSYNC_OWNER_TABLE); every user of a lock must share one"},
 };
 static_assert(sizeof(kStatusTable) / sizeof(kStatusTable[0]) ==
                   static_cast<size_t>(Status::kCount),

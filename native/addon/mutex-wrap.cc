@@ -11,8 +11,14 @@ namespace shmsync {
 
 namespace {
 
+struct MutexInit {
+  OwnerDeathPolicy policy;
+  uint64_t owner_table_id;
+};
+
 void InitState(uint8_t* payload, uint64_t, const void* arg) {
-  InitMutexState(reinterpret_cast<MutexState*>(payload), *static_cast<const OwnerDeathPolicy*>(arg));
+  auto* init = static_cast<const MutexInit*>(arg);
+  InitMutexState(reinterpret_cast<MutexState*>(payload), init->policy, init->owner_table_id);
 }
 
 Napi::Number StatusValue(Napi::Env env, Status st) {
@@ -53,8 +59,13 @@ MutexWrap::MutexWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MutexWra
   }
   context_ = Context::Get(env);
   if (!context_->EnsureOwner(env)) return;
+  const MutexInit init{policy, context_->table()->id()};
   Result r = ShmRegion::Acquire(name, Kind::kMutex, sizeof(MutexState), static_cast<OpenMode>(mode),
-                                perm, InitState, &policy, &region_, &created_);
+                                perm, InitState, &init, &region_, &created_);
+  if (r.ok()) {
+    r = Result::Of(CheckOwnerTable(state(), context_->table()));
+    if (!r.ok()) region_.reset();
+  }
   if (!r.ok()) ThrowResult(env, r, "mutex \"" + name + "\"");
 }
 

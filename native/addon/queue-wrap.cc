@@ -5,6 +5,7 @@
 #include "../core/futex.h"
 #include "../core/parker.h"
 #include "../core/ring.h"
+#include "../core/robust-lock.h"
 #include "context.h"
 #include "errors.h"
 
@@ -15,11 +16,12 @@ namespace {
 struct RingInit {
   uint64_t capacity;
   uint32_t max_message;
+  uint64_t owner_table_id;
 };
 
 void InitPayload(uint8_t* payload, uint64_t, const void* arg) {
   auto* a = static_cast<const RingInit*>(arg);
-  InitRing(reinterpret_cast<RingState*>(payload), a->capacity, a->max_message);
+  InitRing(reinterpret_cast<RingState*>(payload), a->capacity, a->max_message, a->owner_table_id);
 }
 
 int64_t DeadlineFrom(const Napi::Value& v) {
@@ -65,7 +67,7 @@ QueueWrap::QueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QueueWra
   const double capacity = info[3].As<Napi::Number>().DoubleValue();
   const double max_message = info[4].As<Napi::Number>().DoubleValue();
   const bool sizes_given = capacity > 0;
-  RingInit init{static_cast<uint64_t>(capacity), static_cast<uint32_t>(max_message)};
+  RingInit init{static_cast<uint64_t>(capacity), static_cast<uint32_t>(max_message), 0};
   if (mode < 0 || mode > 2 ||
       (sizes_given && (init.capacity < kMinRingCapacity || init.capacity > kMaxRingCapacity ||
                        (init.capacity & (init.capacity - 1)) != 0 || init.max_message == 0 ||
@@ -76,12 +78,14 @@ QueueWrap::QueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QueueWra
   }
   context_ = Context::Get(env);
   if (!context_->EnsureOwner(env)) return;
+  init.owner_table_id = context_->table()->id();
   bool created = false;
   const uint64_t payload = sizes_given ? kRingDataOffset + init.capacity : 0;
   Result r = ShmRegion::Acquire(name, Kind::kQueue, payload, static_cast<OpenMode>(mode), perm,
                                 InitPayload, &init, &region_, &created);
   if (r.ok()) {
     r = Result::Of(ValidateRing(ring(), region_->payload_size()));
+    if (r.ok()) r = Result::Of(CheckOwnerTable(&ring()->producer_lock, context_->table()));
     if (!r.ok()) region_.reset();
   }
   if (!r.ok()) {

@@ -81,7 +81,19 @@ inline int FutexWaitvUntil(FutexWaitv* waiters, int count, int64_t deadline_ns) 
     tsp = &ts;
   }
   long r = syscall(SYS_futex_waitv, waiters, count, 0, tsp, CLOCK_MONOTONIC);
-  return r >= 0 ? static_cast<int>(r) : -errno;
+  if (r >= 0) return static_cast<int>(r);
+  if (errno != ENOSYS) return -errno;
+  // Kernels before 5.16 lack futex_waitv: wait on the first word only, in 1 ms slices, so the
+  // other words are polled (correct, slower to notice). Linux >= 5.16 is the supported target.
+  int64_t slice = kNanosPerMilli;
+  if (deadline_ns >= 0) {
+    const int64_t left = deadline_ns - MonotonicNanos();
+    if (left <= 0) return -ETIMEDOUT;
+    if (left < slice) slice = left;
+  }
+  auto* first = reinterpret_cast<std::atomic<uint32_t>*>(static_cast<uintptr_t>(waiters[0].uaddr));
+  const int e = FutexWait(first, static_cast<uint32_t>(waiters[0].val), slice);
+  return e == 0 ? 0 : -e;
 }
 
 // A short pause for spin loops (bounded by callers: the other core is the only other core).

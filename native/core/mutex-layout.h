@@ -28,7 +28,11 @@ struct alignas(64) MutexState {
   std::atomic<uint32_t> consistency;  // Consistency
   std::atomic<uint32_t> policy;       // OwnerDeathPolicy, fixed at creation
   std::atomic<uint32_t> waiters;      // sleeping/parked waiters (wake decisions and info())
-  uint32_t pad0[11];
+  uint32_t pad0a;
+  // OwnerTable::id() of the table whose owner ids this word holds, fixed at creation. Users of
+  // the lock with another table would misjudge each other's liveness: opening is refused.
+  std::atomic<uint64_t> owner_table_id;
+  uint32_t pad0[8];
   // Holder bookkeeping: only the current holder writes (ordered by the lock itself), so
   // relaxed accesses suffice; readers (info()) accept a torn view.
   std::atomic<uint32_t> fence_lo;     // fence: +1 per fresh acquisition, 64-bit as (lo, hi)
@@ -44,6 +48,7 @@ static_assert(offsetof(MutexState, handoff_to) == 4, "JS index 1");
 static_assert(offsetof(MutexState, consistency) == 8, "JS index 2");
 static_assert(offsetof(MutexState, policy) == 12, "JS index 3");
 static_assert(offsetof(MutexState, waiters) == 16, "JS index 4");
+static_assert(offsetof(MutexState, owner_table_id) == 24, "8-byte aligned");
 static_assert(offsetof(MutexState, fence_lo) == 64, "JS index 16");
 static_assert(offsetof(MutexState, fence_hi) == 68, "JS index 17");
 static_assert(offsetof(MutexState, owner_deaths) == 72, "JS index 18");

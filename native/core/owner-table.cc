@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <random>
 
 #include "futex.h"
 
@@ -15,10 +16,17 @@ namespace shmsync {
 
 namespace {
 
+uint64_t RandomTableId() {
+  std::random_device rd;
+  uint64_t id = (static_cast<uint64_t>(rd()) << 32) | rd();
+  return id == 0 ? 1 : id;
+}
+
 void InitTable(uint8_t* payload, uint64_t, const void*) {
   auto* t = reinterpret_cast<OwnerTablePayload*>(payload);
   t->capacity = kOwnerSlots;
   t->next_hint.store(0, std::memory_order_relaxed);
+  t->table_id.store(RandomTableId(), std::memory_order_relaxed);
   pthread_mutexattr_t attr;
   pthread_mutexattr_init(&attr);
   pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
@@ -44,6 +52,8 @@ Result OwnerTable::Open(const std::string& segment_name, std::shared_ptr<OwnerTa
   if (!r.ok()) return r;
   auto* t = reinterpret_cast<OwnerTablePayload*>(region->payload());
   if (t->capacity != kOwnerSlots) return Result::Of(Status::kCorrupt);
+  uint64_t unset = 0;  // a table written before ids existed gets one now, once
+  t->table_id.compare_exchange_strong(unset, RandomTableId(), std::memory_order_relaxed);
   out->reset(new OwnerTable(std::move(region)));
   return Result::Ok();
 }

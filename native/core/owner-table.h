@@ -48,7 +48,10 @@ static_assert(sizeof(OwnerSlot) == 64, "one slot per cache line");
 struct OwnerTablePayload {
   uint32_t capacity;
   std::atomic<uint32_t> next_hint;  // where the next claim starts scanning
-  uint8_t pad[56];
+  // Random identity of this table (never 0). Owner ids mean something only in their table:
+  // every lock records the id of the table its users must share (see mutex-layout.h).
+  std::atomic<uint64_t> table_id;
+  uint8_t pad[48];
   OwnerSlot slots[kOwnerSlots];
 };
 static_assert(offsetof(OwnerTablePayload, slots) == 64, "slots are cache-line aligned");
@@ -81,6 +84,7 @@ class OwnerTable {
   uint32_t PidOf(OwnerId id) const;
   uint32_t TidOf(OwnerId id) const;
   uint32_t JsThreadIdOf(OwnerId id) const;
+  uint64_t id() const { return table_->table_id.load(std::memory_order_relaxed); }
 
   static uint32_t SlotOf(OwnerId id) { return id & (kOwnerSlots - 1); }
   static uint32_t GenerationOf(OwnerId id) { return (id >> kOwnerSlotBits) & kOwnerGenerationMask; }

@@ -80,7 +80,7 @@ Status WaitUntil(RingState* r, std::atomic<uint32_t>* sleeping, std::atomic<uint
 
 }  // namespace
 
-void InitRing(RingState* r, uint64_t capacity, uint32_t max_message) {
+void InitRing(RingState* r, uint64_t capacity, uint32_t max_message, uint64_t owner_table_id) {
   r->tail.store(0, std::memory_order_relaxed);
   r->count_in.store(0, std::memory_order_relaxed);
   r->data_seq.store(0, std::memory_order_relaxed);
@@ -92,8 +92,8 @@ void InitRing(RingState* r, uint64_t capacity, uint32_t max_message) {
   r->capacity = capacity;
   r->max_message = max_message;
   r->closed.store(0, std::memory_order_relaxed);
-  InitMutexState(&r->producer_lock, OwnerDeathPolicy::kRecover);
-  InitMutexState(&r->consumer_lock, OwnerDeathPolicy::kRecover);
+  InitMutexState(&r->producer_lock, OwnerDeathPolicy::kRecover, owner_table_id);
+  InitMutexState(&r->consumer_lock, OwnerDeathPolicy::kRecover, owner_table_id);
 }
 
 Status ValidateRing(const RingState* r, uint64_t payload_size) {

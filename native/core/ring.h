@@ -15,7 +15,8 @@ namespace shmsync {
 // in an empty ring after at most one padding record.
 inline uint64_t MaxMessageLimit(uint64_t capacity) { return capacity / 2 - kRecordHeader; }
 
-void InitRing(RingState* r, uint64_t capacity, uint32_t max_message);
+// owner_table_id: OwnerTable::id() of the creator (0 in tests that use no table check).
+void InitRing(RingState* r, uint64_t capacity, uint32_t max_message, uint64_t owner_table_id = 0);
 // Validates the read-only configuration of an opened ring against its segment payload size.
 Status ValidateRing(const RingState* r, uint64_t payload_size);
 

@@ -57,7 +57,13 @@ bool StealFromDead(MutexState* s, OwnerTable* table, uint32_t seen, OwnerId me) 
 
 }  // namespace
 
-void InitMutexState(MutexState* s, OwnerDeathPolicy policy) {
+Status CheckOwnerTable(const MutexState* s, const OwnerTable* table) {
+  const uint64_t recorded = s->owner_table_id.load(std::memory_order_relaxed);
+  return recorded == 0 || recorded == table->id() ? Status::kOk : Status::kOwnerTableMismatch;
+}
+
+void InitMutexState(MutexState* s, OwnerDeathPolicy policy, uint64_t owner_table_id) {
+  s->owner_table_id.store(owner_table_id, std::memory_order_relaxed);
   s->word.store(0, std::memory_order_relaxed);
   s->handoff_to.store(0, std::memory_order_relaxed);
   s->consistency.store(static_cast<uint32_t>(Consistency::kConsistent), std::memory_order_relaxed);

@@ -21,7 +21,10 @@ constexpr int64_t kStarvationNanos = 1 * kNanosPerMilli;
 // a death wake-up was missed (e.g. the death happened before the waiter armed it).
 constexpr int64_t kLivenessSliceNanos = 50 * kNanosPerMilli;
 
-void InitMutexState(MutexState* s, OwnerDeathPolicy policy);
+void InitMutexState(MutexState* s, OwnerDeathPolicy policy, uint64_t owner_table_id = 0);
+
+// kOk when a lock created under `table` may be used with it; kOwnerTableMismatch otherwise.
+Status CheckOwnerTable(const MutexState* s, const OwnerTable* table);
 
 // One attempt. kOk: acquired. kOwnerDead: acquired from a dead holder (recover policy: the
 // lock is fine; strict policy: it is now inconsistent until MarkConsistent). kWouldBlock: held

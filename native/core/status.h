@@ -28,7 +28,8 @@ enum class Status : int32_t {
   kClosed = 15,          // object closed (queue: no more writes)
   kTooLarge = 16,        // message larger than the queue accepts
   kBusy = 17,            // operation conflicts with in-flight work on this handle
-  kCount = 18,
+  kOwnerTableMismatch = 18,  // the lock's users must share one owner table; this one differs
+  kCount = 19,
 };
 
 struct Result {

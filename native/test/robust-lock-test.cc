@@ -83,6 +83,17 @@ void BasicOwnership() {
   Drop(f);
 }
 
+void OwnerTableIdentity() {
+  Fixture f = MakeMutex("table-id");
+  CHECK_EQ(CheckOwnerTable(f.state, f.table.get()), Status::kOk);  // created without an id
+  InitMutexState(f.state, OwnerDeathPolicy::kRecover, f.table->id());
+  CHECK(f.table->id() != 0);
+  CHECK_EQ(CheckOwnerTable(f.state, f.table.get()), Status::kOk);
+  InitMutexState(f.state, OwnerDeathPolicy::kRecover, f.table->id() ^ 1);  // another table's lock
+  CHECK_EQ(CheckOwnerTable(f.state, f.table.get()), Status::kOwnerTableMismatch);
+  Drop(f);
+}
+
 void ThreadsExclude() {
   Fixture f = MakeMutex("threads");
   constexpr int kThreads = 4;
@@ -321,6 +332,7 @@ int main() {
   g_table_name = "ctest-owners-" + std::to_string(getpid());
   setenv("SHMSYNC_OWNER_TABLE", g_table_name.c_str(), 1);
   RUN(BasicOwnership);
+  RUN(OwnerTableIdentity);
   RUN(ThreadsExclude);
   RUN(ProcessesExclude);
   RUN(OwnerKilledWhileHolding);

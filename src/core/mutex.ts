@@ -9,10 +9,13 @@ import {
   AbortError,
   ClosedError,
   DeadlockError,
+  ExistsError,
   NotOwnerError,
   NotRecoverableError,
   OwnerDeadError,
+  PolicyMismatchError,
   ShmsyncError,
+  SystemError,
   TimeoutError,
 } from '../errors';
 import {
@@ -85,7 +88,7 @@ function statusError(status: Status, name: string): ShmsyncError {
     case Status.NotOwner: return new NotOwnerError(`mutex "${name}" is not held by the caller`);
     case Status.NotRecoverable: return new NotRecoverableError(`mutex "${name}" is not recoverable: a dead holder's state was never marked consistent`);
     case Status.Deadlock: return new DeadlockError(`mutex "${name}": this thread already holds it through another async context; blocking would deadlock`);
-    default: return new ShmsyncError(`mutex "${name}": unexpected status ${status}`, 'SHMSYNC_SYSTEM');
+    default: return new SystemError(`mutex "${name}": unexpected status ${status}`);
   }
 }
 
@@ -119,6 +122,9 @@ export class Mutex extends EventEmitter {
     this.name = name ?? uniqueName('mutex');
     const segment = segmentNameFor(this.name);
     let engine = engines.get(segment);
+    if (engine !== undefined && create === 'create') {
+      throw new ExistsError(`mutex "${this.name}" already exists (open in this thread)`);
+    }
     if (engine === undefined) {
       const policy = opts.onOwnerDeath === 'strict' ? 1 : 0;
       ownerId(); // claim the context's id with its threadId before the native side claims it
@@ -128,7 +134,7 @@ export class Mutex extends EventEmitter {
     const actual = engine.native.policy === 1 ? 'strict' : 'recover';
     if (opts.onOwnerDeath !== undefined && opts.onOwnerDeath !== actual) {
       if (engine.refs === 0) { engine.native.close(); engines.delete(segment); }
-      throw new ShmsyncError(`mutex "${this.name}" exists with onOwnerDeath '${actual}', not '${opts.onOwnerDeath}'`, 'SHMSYNC_POLICY_MISMATCH');
+      throw new PolicyMismatchError(`mutex "${this.name}" exists with onOwnerDeath '${actual}', not '${opts.onOwnerDeath}'`);
     }
     engine.refs += 1;
     let handles = openHandles.get(engine);

@@ -5,7 +5,7 @@
  * Runs on the calling JS thread.
  */
 import { binding, type NativeQueue } from '../binding';
-import { ClosedError, CorruptError, NotFoundError, ReadOnly, ShmsyncError, SizeMismatchError, TimeoutError, TooLargeError } from '../errors';
+import { ClosedError, CorruptError, NotFoundError, ReadOnly, SizeMismatchError, SystemError, TimeoutError, TooLargeError } from '../errors';
 import {
   abortErrorFor, optionsObject, rangeError, rejectUnknownOptions, typeError, validateBoolean, validateInteger,
   validateName, validateOneOf, validateSignal, validateTimeout,
@@ -336,14 +336,14 @@ export class ShmQueue<T = unknown> {
   #throwGet(status: number): never {
     if (status === Status.Closed) throw new ReadOnly(`queue "${this.name}" is closed and drained`);
     if (status === Status.Corrupt) throw new CorruptError(`queue "${this.name}": shared memory is corrupt`);
-    throw new ShmsyncError(`queue "${this.name}": get failed with status ${status}`, 'SHMSYNC_SYSTEM');
+    throw new SystemError(`queue "${this.name}": get failed with status ${status}`);
   }
 
   #throwPut(status: number, written: number): never {
     if (status === Status.Closed) throw withWritten(new ReadOnly(`queue "${this.name}" is closed`), written);
     if (status === Status.TooLarge) throw new TooLargeError(`queue "${this.name}": message too large`);
     if (status === Status.Corrupt) throw new CorruptError(`queue "${this.name}": shared memory is corrupt`);
-    throw new ShmsyncError(`queue "${this.name}": put failed with status ${status}`, 'SHMSYNC_SYSTEM');
+    throw new SystemError(`queue "${this.name}": put failed with status ${status}`);
   }
 
   #open(): NativeQueue {

@@ -18,4 +18,5 @@ export const enum Status {
   Closed = 15,
   TooLarge = 16,
   Busy = 17,
+  OwnerTableMismatch = 18,
 }
