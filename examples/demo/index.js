@@ -7,6 +7,7 @@
 const sections = [
   require('./shared-memory'),
   require('./mutex'),
+  require('./queue'),
   require('./pcall'),
 ];
 

@@ -3,12 +3,15 @@
  * timeout and AbortSignal. JS thread only.
  */
 import type { NativeQueue } from '../binding';
-import { forgetParked, onParked } from './parker-client';
+import { ensureDispatcher, forgetParked, onParked } from './parker-client';
 
 export type WaitOutcome = 'ready' | 'timeout' | 'abort';
 
 /** Waits for data (`bytes` < 0) or for `bytes` of space, until `deadline` (ms epoch, < 0: none). */
 export function waitQueue(native: NativeQueue, bytes: number, deadline: number, signal: AbortSignal | undefined): Promise<WaitOutcome> {
+  // The dispatcher must exist before the first watch: without it the native side neither
+  // references the event loop for the wait nor can deliver a completion that comes at once.
+  ensureDispatcher();
   const id = bytes < 0 ? native.watchData() : native.watchSpace(bytes);
   if (id === 0) return Promise.resolve('ready');
   return new Promise((resolve) => {
