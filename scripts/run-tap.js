@@ -14,7 +14,10 @@ const args = process.argv.slice(2);
 // The suite (and every child it forks) uses its own owner table, removed at the end, so a run
 // leaves /dev/shm exactly as it found it.
 const ownerTable = `test-owners-${process.pid}`;
-const tap = spawnSync(process.execPath, [require.resolve('tap/bin'), ...args, '--reporter=tap'], {
+// tap's CLI, from its declared bin (its exports map does not expose the file itself).
+const tapPackage = require.resolve('tap/package.json');
+const tapBin = path.join(path.dirname(tapPackage), require(tapPackage).bin.tap);
+const tap = spawnSync(process.execPath, [tapBin, ...args, '--reporter=tap'], {
   cwd: root,
   encoding: 'utf8',
   stdio: ['ignore', 'pipe', 'inherit'],
