@@ -69,11 +69,11 @@ function isStopped(pid: number): boolean {
  * stops the victim (SIGSTOP), and checks the word again now that it cannot change: still held,
  * the SIGKILL lands inside the critical section; released meanwhile, SIGCONT and poll again.
  * `between` runs between polls and keeps the victim busy (frees space for a producer, adds
- * messages for a consumer). Returns false (and kills anyway) if that did not happen in 3 s.
+ * messages for a consumer). Returns false (and kills anyway) if that did not happen in 1.5 s.
  */
 function killInsideLock(child: Child, rogue: Rogue, lockOffset: number, between: () => void): boolean {
   const pid = child.proc.pid!;
-  const deadline = performance.now() + 3000;
+  const deadline = performance.now() + 1500;
   while (performance.now() < deadline) {
     if (rogue.u32(lockOffset) !== 0) {
       process.kill(pid, 'SIGSTOP');
