@@ -58,6 +58,7 @@ function lockableLock(self: unknown): Mutex {
 export class Lockable {
   declare readonly [kInstanceLock]: Mutex;
   readonly #ownsHandle: boolean;
+  #disposing = false;
 
   constructor(options: LockableOptions = {}) {
     const opts = optionsObject('options', options);
@@ -131,8 +132,22 @@ export class Lockable {
     if (this.#ownsHandle) this[kInstanceLock].close();
   }
 
+  /**
+   * `using` support: runs `close()` (a subclass's override included). A subclass `close()` may
+   * itself call `this[Symbol.dispose]()` or `super.close()`: the re-entrant call only closes the
+   * instance's own mutex handle.
+   */
   [Symbol.dispose](): void {
-    this.close();
+    if (this.#disposing) {
+      if (this.#ownsHandle) this[kInstanceLock].close();
+      return;
+    }
+    this.#disposing = true;
+    try {
+      this.close();
+    } finally {
+      this.#disposing = false;
+    }
   }
 
   /**
