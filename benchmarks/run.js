@@ -100,6 +100,7 @@ async function main() {
     machine,
     options: { quick: opts.quick, samples: opts.samples, sampleTimeMs: opts.sampleTimeMs, pin: opts.pin },
     seconds: Number(((Date.now() - started) / 1000).toFixed(1)),
+    loadavgEnd: require('node:os').loadavg().map((x) => Number(x.toFixed(2))),
     groups: results,
   };
   // Only the targets this run measured something for (a selection of groups checks fewer).
@@ -111,7 +112,7 @@ async function main() {
     console.log(`\nWARNING: shared-memory segments the library created and left behind (removed by the harness): ${leaked.join(' ')}`);
     run.leakedSegments = leaked;
   }
-  console.log(`\ntotal ${run.seconds} s`);
+  console.log(`\ntotal ${run.seconds} s; load average now ${run.loadavgEnd.join(' ')}`);
   if (!opts['no-write']) {
     const files = writeResults(run, path.resolve(opts.out));
     console.log(`wrote ${path.relative(process.cwd(), files.json)} and ${path.relative(process.cwd(), files.md)}`);

@@ -104,7 +104,8 @@ function markdown(run) {
     '## Benchmark results',
     '',
     `Measured with \`node benchmarks/run.js${run.options.quick ? ' --quick' : ''}\` on ${m.cpu}, ${m.cores} cores, ` +
-      `${fmt.bytes(m.memoryBytes)}, ${m.kernel}, Node ${m.node}, shmsync ${m.commit}, ${m.date}. ` +
+      `${fmt.bytes(m.memoryBytes)}, ${m.kernel}, Node ${m.node}, shmsync ${m.commit}, ${m.date}, ` +
+      `load average ${m.loadavg.join(' ')} at the start${run.loadavgEnd ? `, ${run.loadavgEnd.join(' ')} at the end` : ''} (${m.cores} cores). ` +
       `${run.options.samples} samples of ~${run.options.sampleTimeMs} ms per competitor, interleaved; medians shown. ` +
       '"shmsync vs this" is how many times better shmsync did than that peer in the same run (> 1: shmsync faster). ' +
       'Absolute figures on a shared VM move ±30 % between runs; compare ratios.',
