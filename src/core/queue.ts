@@ -58,7 +58,7 @@ export class ShmQueue<T = unknown> {
     const opts = optionsObject('options', options);
     rejectUnknownOptions('options', opts, ['capacity', 'maxMessageSize', 'codec', 'create', 'mode'], { size: 'capacity', maxMessage: 'maxMessageSize' });
     if (name !== undefined) validateName('name', name);
-    const codec = (opts.codec ?? 'structured') as CodecName | Codec<T>;
+    const codec = (opts.codec === undefined ? 'structured' : opts.codec) as CodecName | Codec<T>;
     if (typeof codec === 'string') validateOneOf('options.codec', codec, kCodecs);
     else if (typeof codec !== 'object' || codec === null || typeof codec.encode !== 'function' || typeof codec.decode !== 'function') {
       throw typeError('options.codec', "'raw', 'string', 'json', 'structured' or { encode, decode }", codec);
