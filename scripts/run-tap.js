@@ -8,6 +8,19 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
+/** /dev/shm names mapped by any live process (from /proc/<pid>/maps). */
+function mappedSegments() {
+  const mapped = new Set();
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let maps = '';
+    try { maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8'); } catch { continue; }
+    for (const line of maps.split('\n')) {
+      const at = line.indexOf('/dev/shm/');
+      if (at >= 0) mapped.add(line.slice(at + 9).replace(/ \(deleted\)$/, ''));
+    }
+  }
+  return mapped;
+}
 const listShm = () => new Set(fs.readdirSync('/dev/shm').filter((n) => n.startsWith('shmsync')));
 const before = listShm();
 const args = process.argv.slice(2);
@@ -48,7 +61,10 @@ fs.rmSync(path.join('/dev/shm', `shmsync-${ownerTable}`), { force: true });
 const leaked = [...listShm()].filter((n) => !before.has(n));
 if (leaked.length > 0) {
   console.log(`not ok - the suite left ${leaked.length} shmsync segment(s) in /dev/shm: ${leaked.slice(0, 10).join(', ')}`);
-  for (const n of leaked) fs.rmSync(path.join('/dev/shm', n), { force: true });
+  // Remove only what no live process maps: a segment that appeared meanwhile may belong to
+  // another program running on the machine (its users keep it mapped).
+  const mapped = mappedSegments();
+  for (const n of leaked) if (!mapped.has(n)) fs.rmSync(path.join('/dev/shm', n), { force: true });
   failed += 1;
 } else {
   console.log('ok - the suite left no shmsync segment in /dev/shm');
