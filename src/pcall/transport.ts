@@ -64,6 +64,8 @@ export interface ResultSender {
 const kFragmentHeader = 12;
 const kFlagOk = 1;
 const kFlagLast = 2;
+/** Abort reason that stops a pump: a plain object (abort() without one builds a DOMException). */
+const kStopPump = Object.freeze({ reason: 'result pump stopped' });
 /** Ring size of a result queue: fragments up to half of it; larger results stream through. */
 export const kResultQueueCapacity = 4 << 20;
 
@@ -113,7 +115,7 @@ export class ResultQueue {
         state.closed = true;
         this.#channels.delete(id);
         state.wake?.();
-        if (this.#channels.size === 0) this.#stopPump?.abort();
+        if (this.#channels.size === 0) this.#stopPump?.abort(kStopPump);
       },
     };
   }
@@ -122,7 +124,7 @@ export class ResultQueue {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stopPump?.abort();
+    this.#stopPump?.abort(kStopPump);
     const pump = this.#pump ?? Promise.resolve();
     void pump.then(() => {
       this.queue.detach();
