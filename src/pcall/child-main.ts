@@ -45,12 +45,17 @@ const link = parentLink();
 const cache = new Map<string, LoadedTarget>();
 let running: Promise<void> = Promise.resolve();
 
+/**
+ * Releases this child's handles on the call's arguments through `Symbol.dispose`, which every
+ * handle class implements as "unmap this handle" (`close()` would end a ShmQueue's stream for
+ * every process).
+ */
 function closeAll(handles: unknown[]): void {
   for (const handle of handles) {
     try {
-      (handle as { close?: () => void }).close?.();
+      (handle as { [Symbol.dispose]?: () => void })[Symbol.dispose]?.();
     } catch {
-      // Already closed by the target: fine.
+      // Already released by the target: fine.
     }
   }
 }
