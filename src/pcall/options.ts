@@ -13,7 +13,7 @@ import {
   validateOneOf,
   validateTimeout,
   valueError,
-} from '../validate';
+ validateSignal } from '../validate';
 
 /** Where children run: separate Node processes (default) or worker threads of this process. */
 export type PcallMode = 'process' | 'thread';
@@ -35,13 +35,15 @@ export interface SpawnOptions {
 export interface RunOptions extends SpawnOptions {
   /** Milliseconds from start(), or -1 for none. */
   readonly timeout: number;
+  /** Aborting it stops the pcall like an expired timeout (SIGTERM, then SIGKILL). */
+  readonly signal: AbortSignal | undefined;
   readonly log: PcallLog;
   readonly logDir: string | undefined;
   readonly pool: unknown;
 }
 
 /** Option names that are not keyword arguments. */
-export const kRunOptionNames: readonly string[] = ['timeout', 'mode', 'env', 'execArgv', 'cwd', 'log', 'logDir', 'pool'];
+export const kRunOptionNames: readonly string[] = ['timeout', 'signal', 'mode', 'env', 'execArgv', 'cwd', 'log', 'logDir', 'pool'];
 const kModes: readonly PcallMode[] = ['process', 'thread'];
 const kLogs: readonly PcallLog[] = ['inherit', 'capture'];
 
@@ -71,6 +73,7 @@ export function spawnOptionsOf(prefix: string, options: Record<string, unknown>)
 /** Validates the reserved options of a pcall (argument options are checked by zip-args.ts). */
 export function runOptionsOf(options: Record<string, unknown>, isPool: (v: unknown) => boolean): RunOptions {
   const timeout = validateTimeout('options.timeout', options.timeout);
+  const signal = validateSignal('options.signal', options.signal);
   const log = options.log ?? 'inherit';
   validateOneOf('options.log', log, kLogs);
   const logDir = options.logDir;
@@ -87,7 +90,7 @@ export function runOptionsOf(options: Record<string, unknown>, isPool: (v: unkno
       }
     }
   }
-  return { ...spawnOptionsOf('options', options), timeout, log: logDir !== undefined ? 'capture' : log, logDir, pool };
+  return { ...spawnOptionsOf('options', options), timeout, signal, log: logDir !== undefined ? 'capture' : log, logDir, pool };
 }
 
 /** Validated options of a ProcessPool. */

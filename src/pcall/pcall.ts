@@ -5,7 +5,7 @@
  *
  * Everything here runs in the parent. The child side is child-main.ts.
  */
-import { optionsObject, typeError } from '../validate';
+import { abortErrorFor, optionsObject, typeError } from '../validate';
 import { ClosedError } from '../errors';
 import { CallSlot, outcomeOf, type Executor, type Outcome } from './call-slot';
 import { appendChildLogs } from './child-logs';
@@ -42,6 +42,9 @@ export interface PcallOptions {
   varkwargs?: Record<string, Iterable<unknown>>;
   /** One deadline in ms from start(): SIGTERM, then SIGKILL after 500 ms, then TimeoutError. */
   timeout?: number;
+  /** Cancels the pcall: running children get SIGTERM, then SIGKILL after 500 ms; join() rejects
+   * with an AbortError (`cause` = the signal's reason) carrying `.running`, `.results`, `.errors`. */
+  signal?: AbortSignal;
   /** `'process'` (default) or `'thread'` (worker_threads). */
   mode?: PcallMode;
   /** Environment of the children (default `process.env`). */
@@ -82,7 +85,9 @@ export class Pcall<R = unknown> {
   #results: R[] | undefined;
   #deadline: NodeJS.Timeout | undefined;
   #grace: NodeJS.Timeout | undefined;
-  #timedOut: ChildRef[] | undefined;
+  /** Why the pcall was stopped early, and which calls were still running then. */
+  #stopped: { cause: 'timeout' | 'abort'; running: ChildRef[] } | undefined;
+  #unlisten: (() => void) | undefined;
 
   constructor(targets: PcallTargets, options?: PcallOptions) {
     const opts = optionsObject('options', options);
@@ -107,6 +112,8 @@ export class Pcall<R = unknown> {
   /** Starts every child (a pool queues the calls on its children). Calling it again does nothing. */
   start(): this {
     if (this.#executor) return this;
+    const signal = this.#options.signal;
+    if (signal?.aborted) throw abortErrorFor(signal);
     const pool = this.#options.pool as ProcessPool | undefined;
     if (pool?.closed) throw new ClosedError('the ProcessPool is closed');
     const executor = pool ? pool.createExecutor() : new OneShotExecutor(this.#options);
@@ -124,11 +131,17 @@ export class Pcall<R = unknown> {
     })();
     executor.start(this.#slots, channel);
     if (this.#options.timeout >= 0) {
-      this.#deadline = setTimeout(() => this.#expire(), this.#options.timeout);
+      this.#deadline = setTimeout(() => this.#stop('timeout'), this.#options.timeout);
+    }
+    if (signal !== undefined) {
+      const onAbort = (): void => this.#stop('abort');
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#unlisten = () => signal.removeEventListener('abort', onAbort);
     }
     void Promise.all(this.#slots.map((s) => s.settled)).then(() => {
       clearTimeout(this.#deadline);
       clearTimeout(this.#grace);
+      this.#unlisten?.();
       // Every call is over: end the result stream (and remove a one-shot result queue) even if
       // nobody ever joins.
       channel.close();
@@ -136,9 +149,10 @@ export class Pcall<R = unknown> {
     return this;
   }
 
-  #expire(): void {
-    if (this.#slots.every((s) => s.isSettled)) return;
-    this.#timedOut = this.#slots.filter((s) => !s.isSettled).map((s) => ({ index: s.index, pid: s.pid }));
+  /** Timeout expired or signal aborted: stop every call still running (once). */
+  #stop(cause: 'timeout' | 'abort'): void {
+    if (this.#stopped || this.#slots.every((s) => s.isSettled)) return;
+    this.#stopped = { cause, running: this.#slots.filter((s) => !s.isSettled).map((s) => ({ index: s.index, pid: s.pid })) };
     this.#executor?.cancelPending();
     this.terminate();
     this.#grace = setTimeout(() => this.kill(), kKillGraceMs);
@@ -151,7 +165,11 @@ export class Pcall<R = unknown> {
    * start() was not called. Every call returns the same promise.
    */
   join(): Promise<R[]> {
-    this.start();
+    try {
+      this.start();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.#joined ??= this.#finish();
     return this.#joined;
   }
@@ -165,10 +183,15 @@ export class Pcall<R = unknown> {
     const outcomes: Outcome[] = await Promise.all(this.#slots.map(outcomeOf));
     const results = outcomes.map((o) => (o.ok ? o.value : undefined)) as R[];
     const errors = outcomes.map((o) => (o.ok ? undefined : o.error));
-    if (this.#timedOut) {
-      const err = new PcallTimeoutError(this.#options.timeout, this.#timedOut);
+    if (this.#stopped?.cause === 'timeout') {
+      const err = new PcallTimeoutError(this.#options.timeout, this.#stopped.running);
       err.results = results;
       err.errors = errors;
+      throw err;
+    }
+    if (this.#stopped?.cause === 'abort') {
+      const err = abortErrorFor(this.#options.signal!);
+      Object.assign(err, { running: this.#stopped.running, results, errors });
       throw err;
     }
     const first = errors.find((e): e is ChildProcessException => e !== undefined);
