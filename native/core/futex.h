@@ -31,17 +31,19 @@ inline int64_t MonotonicNanos() {
   return static_cast<int64_t>(ts.tv_sec) * kNanosPerSecond + ts.tv_nsec;
 }
 
+// Fills *ts from nanoseconds; returns ts, or null for "no limit" (ns < 0).
+inline timespec* ToTimespec(int64_t ns, timespec* ts) {
+  if (ns < 0) return nullptr;
+  ts->tv_sec = static_cast<time_t>(ns / kNanosPerSecond);
+  ts->tv_nsec = static_cast<long>(ns % kNanosPerSecond);
+  return ts;
+}
+
 // Sleeps while *word == expected, at most timeout_ns (< 0: no limit). Returns 0 when woken
 // (or the value differed), ETIMEDOUT, or EINTR.
 inline int FutexWait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_ns) {
   timespec ts;
-  timespec* tsp = nullptr;
-  if (timeout_ns >= 0) {
-    ts.tv_sec = static_cast<time_t>(timeout_ns / kNanosPerSecond);
-    ts.tv_nsec = static_cast<long>(timeout_ns % kNanosPerSecond);
-    tsp = &ts;
-  }
-  long r = syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, tsp,
+  long r = syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, ToTimespec(timeout_ns, &ts),
                    nullptr, 0);
   if (r == 0) return 0;
   return errno == EAGAIN ? 0 : errno;
@@ -74,13 +76,7 @@ inline void SetWaitv(FutexWaitv* w, std::atomic<uint32_t>* word, uint32_t expect
 // (-ETIMEDOUT, -EAGAIN when a value already differed, -EINTR).
 inline int FutexWaitvUntil(FutexWaitv* waiters, int count, int64_t deadline_ns) {
   timespec ts;
-  timespec* tsp = nullptr;
-  if (deadline_ns >= 0) {
-    ts.tv_sec = static_cast<time_t>(deadline_ns / kNanosPerSecond);
-    ts.tv_nsec = static_cast<long>(deadline_ns % kNanosPerSecond);
-    tsp = &ts;
-  }
-  long r = syscall(SYS_futex_waitv, waiters, count, 0, tsp, CLOCK_MONOTONIC);
+  long r = syscall(SYS_futex_waitv, waiters, count, 0, ToTimespec(deadline_ns, &ts), CLOCK_MONOTONIC);
   if (r >= 0) return static_cast<int>(r);
   if (errno != ENOSYS) return -errno;
   // Kernels before 5.16 lack futex_waitv: wait on the first word only, in 1 ms slices, so the

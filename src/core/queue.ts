@@ -193,26 +193,35 @@ export class ShmQueue<T = unknown> {
   }
 
   /** Waits for a message (without blocking the event loop). */
-  async get(options?: GetOptions): Promise<T> {
-    // Options are checked, and an already aborted signal rejects, before a message is taken.
-    const { signal } = asyncOptions(options);
-    if (signal?.aborted) throw abortErrorFor(signal);
-    const v = this.#takeOne();
-    if (v !== EMPTY) return v;
-    const [w] = await this.getMany(1, options);
-    return w;
+  get(options?: GetOptions): Promise<T> {
+    return this.#receive(() => this.#takeOne(), options);
   }
 
   /** Waits for at least one message, then returns every ready one up to `max`. */
-  async getMany(max: number, options?: GetOptions): Promise<T[]> {
-    validateInteger('max', max, 1, 2 ** 31 - 1);
+  getMany(max: number, options?: GetOptions): Promise<T[]> {
+    try {
+      validateInteger('max', max, 1, 2 ** 31 - 1);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#receive(() => {
+      const out = this.#take(max);
+      return out.length > 0 ? out : EMPTY;
+    }, options);
+  }
+
+  /**
+   * The wait loop of get/getMany: options are checked and an aborted signal rejects before
+   * anything is taken; then take, or park until data arrives (parker thread), until the deadline.
+   */
+  async #receive<R>(take: () => R | typeof EMPTY, options: GetOptions | undefined): Promise<R> {
     const { timeout, signal } = asyncOptions(options);
     const native = this.#open();
     const deadline = deadlineOf(timeout);
     for (;;) {
       if (signal?.aborted) throw abortErrorFor(signal);
-      const out = this.#take(max);
-      if (out.length > 0) return out;
+      const v = take();
+      if (v !== EMPTY) return v;
       const outcome = await waitQueue(native, -1, deadline, signal);
       if (outcome === 'timeout') throw new TimeoutError(`queue "${this.name}": get timed out`);
       if (outcome === 'abort') throw abortErrorFor(signal!);
