@@ -6,35 +6,13 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
+const { mappedSegments } = require('./mapped-segments');
 
 // SHMSYNC_SHM_DIR: another directory to scan (used to test this script without touching /dev/shm).
 const kShmDir = process.env.SHMSYNC_SHM_DIR || '/dev/shm';
 const kMagic = 0x534d4853; // native/core/layout.h
 const kKinds = { 1: 'raw', 2: 'mutex', 3: 'queue', 4: 'owners' };
 
-/** Names of /dev/shm files mapped by any process we can see (a segment in use). */
-function mappedSegments() {
-  const mapped = new Set();
-  let pids = [];
-  try {
-    pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return mapped;
-  }
-  for (const pid of pids) {
-    let maps;
-    try {
-      maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
-    } catch {
-      continue; // gone, or not ours to read
-    }
-    for (const line of maps.split('\n')) {
-      const at = line.indexOf(`${kShmDir}/`);
-      if (at >= 0) mapped.add(line.slice(at + kShmDir.length + 1).replace(/ \(deleted\)$/, ''));
-    }
-  }
-  return mapped;
-}
 
 function usage() {
   return [
@@ -89,7 +67,7 @@ function main(argv) {
   const remove = argv.includes('--remove');
   const force = argv.includes('--force');
   const segments = listSegments();
-  const inUse = mappedSegments();
+  const inUse = mappedSegments(kShmDir);
   if (segments.length === 0) {
     console.log(`no shmsync segments in ${kShmDir}`);
     return 0;

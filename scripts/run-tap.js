@@ -6,21 +6,9 @@
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { mappedSegments } = require('./mapped-segments');
 
 const root = path.join(__dirname, '..');
-/** /dev/shm names mapped by any live process (from /proc/<pid>/maps). */
-function mappedSegments() {
-  const mapped = new Set();
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let maps = '';
-    try { maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8'); } catch { continue; }
-    for (const line of maps.split('\n')) {
-      const at = line.indexOf('/dev/shm/');
-      if (at >= 0) mapped.add(line.slice(at + 9).replace(/ \(deleted\)$/, ''));
-    }
-  }
-  return mapped;
-}
 const listShm = () => new Set(fs.readdirSync('/dev/shm').filter((n) => n.startsWith('shmsync')));
 const before = listShm();
 const args = process.argv.slice(2);
