@@ -178,15 +178,34 @@ t.test('bad targets are TypeErrors (RangeError for an empty list)', async (t) =>
   t.throws(() => build({ module: 'x', export: 1 }, { x: [1] }), { message: 'targets.export must be a string. Received type number (1)' });
 });
 
+t.test('Maps are keyword mappings too (ckwargs, each ikwargs element, varkwargs); non-string keys are TypeErrors', async (t) => {
+  // Before: a Map was spread as an object and every keyword was silently lost ({}).
+  const calls = build(func, {
+    ckwargs: new Map<string, unknown>([['a', 1], ['b', 2]]),
+    ikwargs: [new Map([['c', 3]]), { c: 4 }],
+  });
+  t.same(argsOf(calls), [[{ a: 1, b: 2, c: 3 }], [{ a: 1, b: 2, c: 4 }]]);
+  t.same(argsOf(build(func, { varkwargs: new Map([['x', [1, 2]]]) })), [[{ x: 1 }], [{ x: 2 }]]);
+  const proto = build(func, { ckwargs: new Map([['__proto__', 1]]), x: [0] });
+  const kw = proto[0].args[0] as Record<string, unknown>;
+  t.equal(Object.getPrototypeOf(kw), Object.prototype, "a '__proto__' key stays a keyword");
+  t.ok(Object.prototype.hasOwnProperty.call(kw, '__proto__'), "'__proto__' is an own keyword");
+  t.throws(() => build(func, { ckwargs: new Map([[1, 'a']]), x: [1] }), {
+    name: 'TypeError', code: 'SHMSYNC_INVALID_ARG_TYPE',
+    message: 'options.ckwargs keys must be strings (keyword names). Received type number (1)',
+  });
+  t.throws(() => build(func, { ikwargs: [new Map([[Symbol('s'), 1]])] }), { message: /^options\.ikwargs\[0\] keys must be strings/ });
+});
+
 t.test('bad argument options are TypeErrors with the one message template', async (t) => {
   t.throws(() => build(func, { iargs: [[1], 5] }), {
     name: 'TypeError', message: 'options.iargs[1] must be an iterable of arguments (an array). Received type number (5)',
   });
   t.throws(() => build(func, { iargs: ['ab'] }), { message: /^options\.iargs\[0\] must be an iterable of arguments/ });
   t.throws(() => build(func, { iargs: 3 }), { message: 'options.iargs must be an iterable of argument lists. Received type number (3)' });
-  t.throws(() => build(func, { ikwargs: [{}, [1]] }), { message: 'options.ikwargs[1] must be an object. Received an instance of Array' });
+  t.throws(() => build(func, { ikwargs: [{}, [1]] }), { message: 'options.ikwargs[1] must be an object or a Map with string keys. Received an instance of Array' });
   t.throws(() => build(func, { cargs: 'abc', x: [1] }), { message: /^options\.cargs must be an iterable of arguments/ });
-  t.throws(() => build(func, { ckwargs: [1], x: [1] }), { message: 'options.ckwargs must be an object. Received an instance of Array' });
+  t.throws(() => build(func, { ckwargs: [1], x: [1] }), { message: 'options.ckwargs must be an object or a Map with string keys. Received an instance of Array' });
   t.throws(() => build(func, { varkwargs: { x: [1] }, x: [2] }), { message: /^options\.x must be given once/ });
   t.throws(() => build(func, { name: 'abc' }), {
     message: 'options.name must be an iterable of per-call values, as every option that is not a pcall option is a keyword argument. Received type string ("abc")',

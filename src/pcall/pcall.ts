@@ -34,12 +34,12 @@ export interface PcallOptions {
   cargs?: Iterable<unknown>;
   /** Per-call positional arguments: call i gets `...iargs[i]` after `cargs`. */
   iargs?: Iterable<Iterable<unknown>>;
-  /** Keyword arguments given to every call. */
-  ckwargs?: Record<string, unknown>;
-  /** Per-call keyword arguments: call i gets `ikwargs[i]`. */
-  ikwargs?: Iterable<Record<string, unknown>>;
+  /** Keyword arguments given to every call (an object, or a Map with string keys). */
+  ckwargs?: Record<string, unknown> | ReadonlyMap<string, unknown>;
+  /** Per-call keyword arguments: call i gets `ikwargs[i]` (objects or Maps with string keys). */
+  ikwargs?: Iterable<Record<string, unknown> | ReadonlyMap<string, unknown>>;
   /** Per-call keyword arguments by name: call i gets `{ key: varkwargs[key][i] }`. */
-  varkwargs?: Record<string, Iterable<unknown>>;
+  varkwargs?: Record<string, Iterable<unknown>> | ReadonlyMap<string, Iterable<unknown>>;
   /** One deadline in ms from start(): SIGTERM, then SIGKILL after 500 ms, then TimeoutError. */
   timeout?: number;
   /** Cancels the pcall: running children get SIGTERM, then SIGKILL after 500 ms; join() rejects

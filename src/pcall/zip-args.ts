@@ -12,7 +12,7 @@
  * - a single target (or a list of one) is broadcast to every call; no dimension at all is a
  *   RangeError rather than a silent zero-call run.
  */
-import { rangeError, typeError, validateObject } from '../validate';
+import { rangeError, typeError } from '../validate';
 import { validateTarget, type Target } from './target';
 
 /** Option names that build arguments (every other non-reserved key is a varkwarg). */
@@ -77,6 +77,27 @@ function targetsDimension(targets: unknown): { single?: Target; dimension?: Iter
   return { dimension };
 }
 
+/**
+ * A keyword-argument mapping as a plain object: a plain object is returned as is; a `Map` (the
+ * seed accepts any mapping) is copied, its keys must be strings (keyword names). Anything else
+ * is a TypeError.
+ */
+export function kwargsObject(name: string, value: unknown): Record<string, unknown> {
+  if (value instanceof Map) {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of value) {
+      if (typeof key !== 'string') throw typeError(`${name} keys`, 'strings (keyword names)', key);
+      // defineProperty: a key such as '__proto__' stays an own keyword, never a prototype.
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw typeError(name, 'an object or a Map with string keys', value);
+  }
+  return value as Record<string, unknown>;
+}
+
 function spreadable(name: string, value: unknown): unknown[] {
   if (!isIterableObject(value) || typeof value === 'string') {
     throw typeError(name, 'an iterable of arguments (an array)', value);
@@ -92,13 +113,11 @@ function spreadable(name: string, value: unknown): unknown[] {
 export function zipArgs(targets: unknown, options: Record<string, unknown>, reserved: ReadonlySet<string>): CallSpec[] {
   const { single, dimension: targetDim } = targetsDimension(targets);
   const cargs = options.cargs === undefined ? [] : spreadable('options.cargs', options.cargs);
-  const ckwargs = options.ckwargs;
-  if (ckwargs !== undefined) validateObject('options.ckwargs', ckwargs);
+  const ckwargs = options.ckwargs === undefined ? undefined : kwargsObject('options.ckwargs', options.ckwargs);
 
   const varkwargs = new Map<string, unknown>();
   if (options.varkwargs !== undefined) {
-    validateObject('options.varkwargs', options.varkwargs);
-    for (const [key, value] of Object.entries(options.varkwargs)) varkwargs.set(key, value);
+    for (const [key, value] of Object.entries(kwargsObject('options.varkwargs', options.varkwargs))) varkwargs.set(key, value);
   }
   for (const [key, value] of Object.entries(options)) {
     if (reserved.has(key) || (kArgumentOptionNames as readonly string[]).includes(key)) continue;
@@ -124,7 +143,7 @@ export function zipArgs(targets: unknown, options: Record<string, unknown>, rese
   if (options.ikwargs !== undefined) {
     dims.push({
       iterator: iteratorOf('options.ikwargs', options.ikwargs, 'an iterable of keyword-argument objects'),
-      accept: (v, i) => { validateObject(`options.ikwargs[${i}]`, v); ikwargs = v; },
+      accept: (v, i) => { ikwargs = kwargsObject(`options.ikwargs[${i}]`, v); },
     });
   }
   for (const [key, value] of varkwargs) {
@@ -159,7 +178,7 @@ export function zipArgs(targets: unknown, options: Record<string, unknown>, rese
       break;
     }
     const args = [...cargs, ...iargs];
-    if (withKwargs) args.push({ ...(ckwargs as Record<string, unknown> | undefined), ...ikwargs, ...varValues });
+    if (withKwargs) args.push({ ...ckwargs, ...ikwargs, ...varValues });
     calls.push({ index, target: target as Target, args });
   }
   return calls;
