@@ -28,8 +28,21 @@ t.test('aborting while children run stops them and rejects with what ran', async
     { cargs: [started], iargs: [[false], [true], [true]], signal: controller.signal },
   );
   p.start();
-  // Handshake: every child reports before the abort.
+  // Handshake: every child reports before the abort...
   for (let i = 0; i < 3; i++) await started.get({ timeout: 30_000 });
+  // ...and call 0 has settled (its result received, its child gone): a report on the queue says
+  // only that the child ran, not that the parent has its result yet. `livings` lists exactly the
+  // calls an abort would see running; wait (bounded) until call 0 has left it.
+  const pid0 = p.pids[0];
+  const deadline = Date.now() + 30_000;
+  while (p.livings.includes(pid0)) {
+    if (Date.now() > deadline) {
+      t.fail('call 0 did not settle within 30 s');
+      break;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  t.same(p.livings.length, 2, 'the two hanging calls are still running');
   const joined = p.join().catch((e: unknown) => e);
   controller.abort();
   const err = (await joined) as AbortError & { running: { index: number }[]; results: unknown[]; errors: unknown[] };

@@ -214,10 +214,15 @@ export class Pcall<R = unknown> {
     return this.#slots.map((s) => s.pid).filter((pid): pid is number => pid !== undefined);
   }
 
-  /** Pids of the children still running a call of this pcall (the seed's `livings`). */
+  /**
+   * Pids of the children still running a call of this pcall (the seed's `livings`): every call
+   * that has a child and has not settled. A call settles once its result was received and its
+   * one-shot child has exited, or its child is gone; so this is exactly the set a timeout or an
+   * abort at this moment would report as `running`.
+   */
   get livings(): number[] {
     return this.#slots
-      .filter((s) => s.runner?.alive && !s.isSettled)
+      .filter((s) => s.runner !== undefined && !s.isSettled)
       .map((s) => s.pid)
       .filter((pid): pid is number => pid !== undefined);
   }
