@@ -104,14 +104,40 @@ export function methodDecorator(
   };
 }
 
+/**
+ * Protocol methods `@lockable` never locks: the runtime, other libraries and other processes call
+ * them on the object implicitly, often while the object is handed to someone else, so taking the
+ * lock there blocks (or throws DeadlockError) where no critical section was meant.
+ * - `constructor`: not a method of instances.
+ * - `toJSON`: serialisation (`child.send`, the json queue codec, pcall and queue handle
+ *   references); sending a locked object to a child must not wait for that child's lock.
+ * - `toString`, `toLocaleString`, `valueOf`, `Symbol.toPrimitive`, `util.inspect.custom`:
+ *   implicit conversions, string templates, logging and debugging.
+ * - `close`, `Symbol.dispose`, `Symbol.asyncDispose`: teardown runs even while another process
+ *   holds the lock (or died holding it), and a Lockable's `close()` closes the very mutex a
+ *   locked wrapper would then have to release.
+ * - `Symbol.iterator`, `Symbol.asyncIterator`: they return an iterator; a lock would cover only
+ *   its creation, never the iteration (generator methods are skipped for the same reason).
+ * A method named here is still locked when decorated explicitly (`@Lockable.locked`, `@locked`).
+ */
+export const kProtocolMethods: ReadonlySet<PropertyKey> = new Set<PropertyKey>([
+  'constructor', 'toJSON', 'toString', 'toLocaleString', 'valueOf', Symbol.toPrimitive,
+  Symbol.for('nodejs.util.inspect.custom'), 'close', Symbol.dispose, Symbol.asyncDispose,
+  Symbol.iterator, Symbol.asyncIterator,
+]);
+
+const GeneratorFunction = function* () {}.constructor;
+const AsyncGeneratorFunction = async function* () {}.constructor;
+
 /** Locks every own method of `proto` (see `@lockable` for what counts as one). */
 export function lockPrototype(proto: object, lockFor: (self: unknown) => Mutex): void {
   for (const key of Reflect.ownKeys(proto)) {
-    if (key === 'constructor') continue;
+    if (kProtocolMethods.has(key)) continue;
     const d = Object.getOwnPropertyDescriptor(proto, key);
     if (d === undefined || d.get !== undefined || d.set !== undefined || typeof d.value !== 'function') continue;
     const fn = d.value as AnyMethod;
     if (kIgnored in fn || isLocked(fn)) continue;
+    if (fn instanceof GeneratorFunction || fn instanceof AsyncGeneratorFunction) continue;
     Object.defineProperty(proto, key, { ...d, value: wrapLocked(fn, lockFor) });
   }
 }
