@@ -2,6 +2,7 @@
 export * from './errors';
 export { SharedMemory, type SharedMemoryOptions, type CreateMode } from './core/shared-memory';
 export { reviveHandle, handleReviver, isHandleRef, type HandleRef } from './core/handle-ref';
+export { encodeHandles, decodeHandles, type HandleEnvelope, type HandleEntry, type HandleStep } from './core/handle-codec';
 export {
   Mutex,
   MutexGuard,

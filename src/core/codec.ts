@@ -4,12 +4,39 @@
  * custom codecs must agree on both sides.
  *
  * Handles (SharedMemory, Mutex, ShmQueue, shared values, Lockable locks) travel as references
- * (`toJSON()` -> `{ $shmsync, name }`) and are reopened by the receiver.
+ * (`toJSON()` -> `{ $shmsync, name }`) in an out-of-band side table (handle-codec.ts), and are
+ * reopened by the receiver. A record without handles is plain JSON / plain v8 serialisation and
+ * is decoded without looking for references; a record with handles is marked by its first byte:
+ * - json: `\x1e` + the JSON of `{ handles, value }` (JSON text never starts with `\x1e`);
+ * - structured: `0x01` + v8 serialisation of `{ handles, value }` (v8's starts with `0xFF`).
  */
 import * as v8 from 'node:v8';
 import { CodecError } from '../errors';
-import { decodeHandles } from './handle-codec';
-import { handleReviver } from './handle-ref';
+import { decodeHandles, encodeHandles, parseWithHandles, stringifyWithHandles } from './handle-codec';
+
+/** First byte of a structured record that carries handles (v8 serialisation starts with 0xFF). */
+const kStructuredEnvelope = 0x01;
+
+/** Encodes a 'json' record's text (handles out of band). Undefined where JSON.stringify is. */
+export function encodeJson(value: unknown): string | undefined {
+  return stringifyWithHandles(value);
+}
+
+/** Encodes a 'structured' record's payload (handles out of band). Throws DataCloneError. */
+export function encodeStructured(value: unknown): Buffer {
+  const envelope = encodeHandles(value);
+  if (envelope.handles.length === 0) return v8.serialize(value);
+  const body = v8.serialize(envelope);
+  const out = Buffer.allocUnsafe(body.length + 1);
+  out[0] = kStructuredEnvelope;
+  body.copy(out, 1);
+  return out;
+}
+
+function decodeStructured(bytes: Buffer): unknown {
+  if (bytes.length > 0 && bytes[0] === kStructuredEnvelope) return decodeHandles(v8.deserialize(bytes.subarray(1)));
+  return v8.deserialize(bytes);
+}
 
 export const enum RecordType {
   Raw = 0,
@@ -44,10 +71,10 @@ export function decodeRecord(type: number, buf: Buffer, start: number, end: numb
       return buf.toString('utf8', start, end);
     case RecordType.Json: {
       const text = buf.toString('utf8', start, end);
-      return decoding('JSON', () => (text.includes('"$shmsync"') ? JSON.parse(text, handleReviver) : JSON.parse(text)));
+      return decoding('JSON', () => parseWithHandles(text));
     }
     case RecordType.Structured:
-      return decodeHandles(decoding('structured clone', () => v8.deserialize(buf.subarray(start, end))));
+      return decoding('structured clone', () => decodeStructured(buf.subarray(start, end)));
     case RecordType.Custom:
       if (custom === null) throw new CodecError('a message was written with a custom codec; open the queue with the same codec to read it');
       return decoding('custom codec', () => custom.decode(Buffer.from(buf.subarray(start, end))));

@@ -1,25 +1,48 @@
 /**
- * Handles (SharedMemory, Mutex, queues, shared values, Lockables) inside values that travel by
- * v8 structured clone (pcall arguments and results, the queue's 'structured' codec). Structured
- * clone would copy a handle's own fields and lose its mapping; so before serialising, every
- * handle (an object whose `toJSON()` returns a `{ $shmsync, name }` reference) is replaced by a
- * marker holding that reference, and after deserialising every marker is reopened with
- * `reviveHandle` (handle-ref.ts). A reference may itself hold handles (a Lockable subclass that
- * returns `{ ...super.toJSON(), count: this.count }`): they are encoded and reopened first.
+ * Handles (SharedMemory, Mutex, queues, shared values, Lockables) inside values that cross a
+ * process or thread boundary: pcall arguments and results, the queue's 'structured' and 'json'
+ * codecs, and `encodeHandles`/`decodeHandles` for any other transport (child.send, postMessage).
  *
- * Runs on either side of a process or thread boundary. Handles are found in plain objects,
- * arrays, Maps and Sets (not inside class instances). Values without handles are returned
- * unchanged (no copy). Reviver registration is the caller's concern (handle modules register
- * themselves when loaded; pcall children load the whole package first).
+ * Handle references travel **out of band**: the encoder replaces every handle (an object that is
+ * not a plain container and whose `toJSON()` returns a `{ $shmsync, name }` reference) by a
+ * placeholder and lists it in a side table - its reference and the paths where it sat. The
+ * receiver reopens exactly the handles of that table. User data is never inspected for
+ * references, so a plain `{ $shmsync: 'Mutex', name: 'x' }` written by anyone arrives as the same
+ * plain object, whatever the codec. Only the encoder, which saw a live handle, can mark one.
+ *
+ * A reference may itself hold handles (a Lockable subclass that returns
+ * `{ ...super.toJSON(), stock: this.stock }`): its table entry is an envelope of its own.
+ *
+ * Runs on either side of a boundary. Handles are found in plain objects, arrays, Maps and Sets
+ * (not inside instances of other classes). The receiving side treats the table as hostile input
+ * (it may come from shared memory): every path is checked against the decoded value, never
+ * followed through inherited properties, and never sets a prototype. Reviver registration is the
+ * caller's concern (handle modules register themselves when loaded; pcall children load the
+ * whole package first).
  */
 import { types } from 'node:util';
+import { CodecError } from '../errors';
 import { isHandleRef, reviveHandle, type HandleRef } from './handle-ref';
 
-/** Key of the marker object that stands for a handle on the wire. */
-export const kHandleMarker = '$shmsync:handle';
+/**
+ * One step from a container to a child: an own key of an object or an index of an array; the
+ * `i`-th entry of a Map (its value, or its key with `key: true`); the `i`-th item of a Set.
+ */
+export type HandleStep = string | number | { readonly map: number; readonly key?: true } | { readonly set: number };
 
-interface Marker {
-  readonly [kHandleMarker]: HandleRef;
+/** One handle of an envelope: its reference (an envelope itself) and every place it occupies. */
+export interface HandleEntry {
+  readonly ref: HandleEnvelope;
+  readonly at: ReadonlyArray<ReadonlyArray<HandleStep>>;
+}
+
+/**
+ * A value with its handles taken out: `value` holds a placeholder wherever `handles` says a
+ * handle sits. `handles` is empty when the value held none (then `value` is the original).
+ */
+export interface HandleEnvelope {
+  readonly value: unknown;
+  readonly handles: readonly HandleEntry[];
 }
 
 function isWalkable(value: object): boolean {
@@ -28,92 +51,231 @@ function isWalkable(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+/** Whether `value` may be a handle: a class instance with a `toJSON` method (not a container). */
+function mayBeHandle(value: object): boolean {
+  return !isWalkable(value) && !types.isDate(value) && !ArrayBuffer.isView(value) &&
+    typeof (value as { toJSON?: unknown }).toJSON === 'function';
+}
+
 /** The reference of a handle, or undefined for any other value. */
 function refOf(value: object): HandleRef | undefined {
-  if (isWalkable(value) || types.isDate(value) || ArrayBuffer.isView(value)) return undefined;
-  const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON !== 'function') return undefined;
-  const ref: unknown = toJSON.call(value);
+  if (!mayBeHandle(value)) return undefined;
+  const ref: unknown = (value as { toJSON(): unknown }).toJSON();
   return isHandleRef(ref) ? ref : undefined;
 }
 
-function isMarker(value: object): value is Marker {
-  return Object.prototype.hasOwnProperty.call(value, kHandleMarker) && isHandleRef((value as Marker)[kHandleMarker]);
-}
-
-function children(value: object): Iterable<unknown> {
-  if (value instanceof Map) return [...value.keys(), ...value.values()];
-  if (value instanceof Set) return value.values();
-  return Object.values(value);
-}
-
-/** True when `value` contains a node matching `test` (walks plain containers, cycle-safe). */
-function contains(value: unknown, test: (v: object) => boolean, seen = new Set<object>()): boolean {
+/** True when `value` contains a handle (walks plain containers, cycle-safe). */
+function containsHandle(value: unknown, seen = new Set<object>()): boolean {
   if (typeof value !== 'object' || value === null || seen.has(value)) return false;
   seen.add(value);
-  if (test(value)) return true;
-  if (!isWalkable(value)) return false;
-  for (const child of children(value)) if (contains(child, test, seen)) return true;
+  if (!isWalkable(value)) return refOf(value) !== undefined;
+  const children = value instanceof Map ? [...value.keys(), ...value.values()] : value instanceof Set ? value.values() : Object.values(value);
+  for (const child of children) if (containsHandle(child, seen)) return true;
   return false;
 }
 
-const kKeep = Symbol('keep');
-
-/**
- * Deep copy of the plain containers of `value`; every object is first offered to `replace`, which
- * returns its substitute or `kKeep`. Other objects are shared with the original, not copied.
- */
-function copyWith(value: unknown, replace: (v: object) => unknown, memo: Map<object, unknown>): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  if (memo.has(value)) return memo.get(value);
-  const replaced = replace(value);
-  if (replaced !== kKeep || !isWalkable(value)) {
-    const out = replaced === kKeep ? value : replaced;
-    memo.set(value, out);
-    return out;
-  }
-  if (value instanceof Map) {
-    const out = new Map();
-    memo.set(value, out);
-    for (const [k, v] of value) out.set(copyWith(k, replace, memo), copyWith(v, replace, memo));
-    return out;
-  }
-  if (value instanceof Set) {
-    const out = new Set();
-    memo.set(value, out);
-    for (const v of value) out.add(copyWith(v, replace, memo));
-    return out;
-  }
-  const out: Record<string, unknown> = Array.isArray(value) ? (new Array(value.length) as never) : Object.create(Object.getPrototypeOf(value));
-  memo.set(value, out);
-  for (const [k, v] of Object.entries(value)) out[k] = copyWith(v, replace, memo);
-  return out;
+function defineOwn(target: object, key: string | number, value: unknown): void {
+  // Never `target[key] = value`: a '__proto__' key would replace the prototype.
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-/** Replaces every handle in `value` by a marker (sending side, either process). */
-export function encodeHandles(value: unknown): unknown {
-  if (!contains(value, (v) => refOf(v) !== undefined)) return value;
-  return copyWith(value, (v) => {
+/**
+ * Sending side, either process: `value` with every handle taken out into the side table. Plain
+ * containers on the way to a handle are copied; everything else is shared with the original.
+ */
+export function encodeHandles(value: unknown): HandleEnvelope {
+  if (!containsHandle(value)) return { value, handles: [] };
+  const entries = new Map<object, { ref: HandleEnvelope; at: HandleStep[][] }>();
+  const memo = new Map<object, unknown>();
+  const walk = (v: unknown, path: HandleStep[], slot: 'value' | 'key'): unknown => {
+    if (typeof v !== 'object' || v === null) return v;
     const ref = refOf(v);
-    return ref === undefined ? kKeep : { [kHandleMarker]: encodeHandles(ref) };
-  }, new Map());
+    if (ref !== undefined) {
+      let entry = entries.get(v);
+      if (entry === undefined) {
+        entry = { ref: encodeHandles(ref), at: [] };
+        entries.set(v, entry);
+      }
+      entry.at.push(path);
+      // Set items and Map keys need distinct placeholders (two nulls would collapse into one).
+      return slot === 'key' ? {} : null;
+    }
+    if (!isWalkable(v)) return v;
+    if (memo.has(v)) return memo.get(v);
+    if (v instanceof Map) {
+      const out = new Map();
+      memo.set(v, out);
+      let i = 0;
+      for (const [k, x] of v) {
+        out.set(walk(k, [...path, { map: i, key: true }], 'key'), walk(x, [...path, { map: i }], 'value'));
+        i += 1;
+      }
+      return out;
+    }
+    if (v instanceof Set) {
+      const out = new Set();
+      memo.set(v, out);
+      let i = 0;
+      for (const x of v) out.add(walk(x, [...path, { set: i++ }], 'key'));
+      return out;
+    }
+    if (Array.isArray(v)) {
+      const out: unknown[] = new Array(v.length);
+      memo.set(v, out);
+      for (let i = 0; i < v.length; i += 1) if (i in v) out[i] = walk(v[i], [...path, i], 'value');
+      return out;
+    }
+    const out = Object.create(Object.getPrototypeOf(v) as object | null) as object;
+    memo.set(v, out);
+    for (const [k, x] of Object.entries(v)) defineOwn(out, k, walk(x, [...path, k], 'value'));
+    return out;
+  };
+  const out = walk(value, [], 'value');
+  return { value: out, handles: [...entries.values()] };
 }
 
-/** Whether `value` holds any handle marker (cheap pre-check before decoding). */
-export function hasHandleMarkers(value: unknown): boolean {
-  return contains(value, (v) => isMarker(v));
+// ---------------------------------------------------------------------------------------------
+// Receiving side.
+
+function bad(why: string): CodecError {
+  return new CodecError(`malformed handle table: ${why}`);
+}
+
+function isIndex(step: unknown, length: number): step is number {
+  return typeof step === 'number' && Number.isInteger(step) && step >= 0 && step < length;
+}
+
+/** The child of `container` at `step`; throws CodecError if the step does not fit. */
+function childAt(container: unknown, step: unknown): unknown {
+  if (typeof container !== 'object' || container === null) throw bad('a path leads through a non-object');
+  if (container instanceof Map) {
+    const s = step as { map?: unknown; key?: unknown };
+    if (typeof step !== 'object' || step === null || !isIndex(s.map, container.size)) throw bad('a Map step is out of range');
+    const entry = [...container][s.map];
+    return s.key === true ? entry[0] : entry[1];
+  }
+  if (container instanceof Set) {
+    const s = step as { set?: unknown };
+    if (typeof step !== 'object' || step === null || !isIndex(s.set, container.size)) throw bad('a Set step is out of range');
+    return [...container][s.set];
+  }
+  if ((typeof step !== 'string' && typeof step !== 'number') || !Object.prototype.hasOwnProperty.call(container, step)) {
+    throw bad('a path names no own property');
+  }
+  return (container as Record<string | number, unknown>)[step];
+}
+
+/** Puts `handle` into `container` at `step` (in place; Map and Set keep their order). */
+function placeAt(container: unknown, step: unknown, handle: unknown): void {
+  childAt(container, step); // validates the step
+  if (container instanceof Map) {
+    const s = step as { map: number; key?: true };
+    const entries = [...container];
+    if (s.key === true) entries[s.map] = [handle, entries[s.map][1]];
+    else entries[s.map] = [entries[s.map][0], handle];
+    container.clear();
+    for (const [k, v] of entries) container.set(k, v);
+  } else if (container instanceof Set) {
+    const items = [...container];
+    items[(step as { set: number }).set] = handle;
+    container.clear();
+    for (const item of items) container.add(item);
+  } else {
+    defineOwn(container as object, step as string | number, handle);
+  }
+}
+
+/** Checks the shape of an envelope read from the wire. */
+function asEnvelope(value: unknown): HandleEnvelope {
+  if (typeof value !== 'object' || value === null || !('value' in value) || !Array.isArray((value as HandleEnvelope).handles)) {
+    throw bad('not an envelope { value, handles }');
+  }
+  return value as HandleEnvelope;
 }
 
 /**
- * Reopens every marker in `value` (receiving side, either process). Each reopened handle is
- * pushed onto `opened` so the caller can close it when the call is over.
+ * Receiving side, either process: the value of an envelope with its handles reopened (with
+ * `reviveHandle`). Each reopened handle is pushed onto `opened` so the caller can close it when
+ * it is done. Throws CodecError for a table that does not match its value.
  */
-export function decodeHandles(value: unknown, opened: unknown[] = []): unknown {
-  if (!contains(value, (v) => isMarker(v))) return value;
-  return copyWith(value, (v) => {
-    if (!isMarker(v)) return kKeep;
-    const handle = reviveHandle(decodeHandles(v[kHandleMarker], opened) as HandleRef);
+export function decodeHandles(envelope: unknown, opened: unknown[] = []): unknown {
+  const env = asEnvelope(envelope);
+  let root = env.value;
+  for (const entry of env.handles) {
+    if (typeof entry !== 'object' || entry === null || !Array.isArray(entry.at)) throw bad('an entry is not { ref, at }');
+    const ref = decodeHandles(entry.ref, opened);
+    if (!isHandleRef(ref)) throw bad('an entry does not hold a { $shmsync, name } reference');
+    const handle = reviveHandle(ref);
     opened.push(handle);
-    return handle;
-  }, new Map());
+    for (const path of entry.at) {
+      if (!Array.isArray(path)) throw bad('a path is not an array');
+      if (path.length === 0) {
+        root = handle;
+        continue;
+      }
+      let container = root;
+      for (let i = 0; i < path.length - 1; i += 1) container = childAt(container, path[i]);
+      placeAt(container, path[path.length - 1], handle);
+    }
+  }
+  return root;
+}
+
+/** Whether an envelope carries any handle (cheap pre-check before decoding). */
+export function envelopeHasHandles(envelope: unknown): boolean {
+  return Array.isArray((envelope as HandleEnvelope | null)?.handles) && (envelope as HandleEnvelope).handles.length > 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON text (the queue's 'json' codec).
+
+/**
+ * First character of a JSON record that carries handles: `\x1e` + the JSON of an envelope.
+ * `JSON.stringify` never produces it first, so a plain record can never be taken for one.
+ */
+export const kJsonEnvelopeMark = '\u001e';
+
+/**
+ * `JSON.stringify` with handles taken out (paths are the keys JSON writes, after every
+ * `toJSON()`). Returns undefined where `JSON.stringify` does. Values without handles - including
+ * user data that merely looks like a reference - give exactly `JSON.stringify(value)`.
+ */
+export function stringifyWithHandles(value: unknown): string | undefined {
+  const text = JSON.stringify(value);
+  // Every handle's reference has a "$shmsync" key: no such text, no handle (the common case).
+  if (text === undefined || !text.includes('"$shmsync"')) return text;
+  const parts = jsonParts(value);
+  if (parts.handles.length === 0) return text;
+  return `${kJsonEnvelopeMark}{"handles":${JSON.stringify(parts.handles)},"value":${parts.text}}`;
+}
+
+function jsonParts(value: unknown): { text: string; handles: HandleEntry[] } {
+  const entries = new Map<object, { ref: HandleEnvelope; at: string[][] }>();
+  const paths = new Map<object, string[]>();
+  let first = true;
+  const text = JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown): unknown {
+    const path = first ? [] : [...(paths.get(this) ?? []), key];
+    first = false;
+    const original = this[key];
+    // A handle: an instance whose toJSON() produced this reference (plain data never gets here).
+    if (original !== v && typeof original === 'object' && original !== null && mayBeHandle(original) && isHandleRef(v)) {
+      let entry = entries.get(original);
+      if (entry === undefined) {
+        const inner = jsonParts(v);
+        entry = { ref: { value: JSON.parse(inner.text) as unknown, handles: inner.handles }, at: [] };
+        entries.set(original, entry);
+      }
+      entry.at.push(path);
+      return null;
+    }
+    if (typeof v === 'object' && v !== null) paths.set(v, path);
+    return v;
+  }) as string;
+  return { text, handles: [...entries.values()] };
+}
+
+/** Parses a JSON record written by {@link stringifyWithHandles}, reopening its handles. */
+export function parseWithHandles(text: string): unknown {
+  if (text.charCodeAt(0) !== 0x1e) return JSON.parse(text);
+  return decodeHandles(JSON.parse(text.slice(1)));
 }

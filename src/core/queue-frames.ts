@@ -4,11 +4,9 @@
  * reused buffer so a batch crosses N-API once; the Inbox receives framed records the same way.
  * JS thread only.
  */
-import * as v8 from 'node:v8';
 import { CodecError, TooLargeError } from '../errors';
 import { typeError } from '../validate';
-import { RecordType, type Codec, type CodecName } from './codec';
-import { encodeHandles } from './handle-codec';
+import { RecordType, encodeJson, encodeStructured, type Codec, type CodecName } from './codec';
 
 export const kRecordHeader = 8;
 export const recordBytes = (payload: number): number => (kRecordHeader + payload + 7) & ~7;
@@ -55,7 +53,7 @@ export class Outbox {
     } else if (codec === 'json') {
       let text: string | undefined;
       try {
-        text = JSON.stringify(value);
+        text = encodeJson(value);
       } catch (err) {
         throw new CodecError(`value cannot be encoded as JSON: ${(err as Error).message}`, { cause: err });
       }
@@ -67,7 +65,7 @@ export class Outbox {
     } else if (codec === 'structured') {
       let bytes: Buffer;
       try {
-        bytes = v8.serialize(encodeHandles(value));
+        bytes = encodeStructured(value);
       } catch (err) {
         throw new CodecError(`value cannot be encoded by structured clone: ${(err as Error).message}`, { cause: err });
       }

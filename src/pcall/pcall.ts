@@ -96,7 +96,7 @@ export class Pcall<R = unknown> {
       const spec = targetSpecOf(`targets[${call.index}]`, call.target);
       let payload: Uint8Array;
       try {
-        payload = serializeWork({ target: spec, args: encodeHandles(call.args) as unknown[] });
+        payload = serializeWork({ target: spec, args: encodeHandles(call.args) });
       } catch (err) {
         throw typeError(`the arguments of call ${call.index}`, `structured-cloneable (${(err as Error).message})`, call.args);
       }

@@ -7,14 +7,15 @@
  * to any transport as they are.
  */
 import * as v8 from 'node:v8';
+import type { HandleEnvelope } from '../core/handle-codec';
 import type { TargetSpec } from './target';
 import type { ChildEnd } from './transport';
 
 /** What a child must run for one call (deserialised in the child). */
 export interface WorkPayload {
   readonly target: TargetSpec;
-  /** Arguments with handles replaced by markers (handle-codec.ts). */
-  readonly args: readonly unknown[];
+  /** The argument list as an envelope: handles out of band (handle-codec.ts). */
+  readonly args: HandleEnvelope;
 }
 
 /** Parent → child: run one call and send its result to `channel`. */
