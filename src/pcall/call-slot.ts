@@ -13,6 +13,29 @@ import type { WorkMessage } from './protocol';
 import { importModule, type TargetSpec } from './target';
 import type { ResultChannel, ResultMessage } from './transport';
 
+/** Why a call's clock stopped the pcall: its work ran too long, or its child never started it. */
+export type ClockExpiry = 'timeout' | 'startTimeout';
+
+/** The two clocks of a call (ms, -1 for none) and what to do when one runs out. */
+export interface CallClocks {
+  /** From dispatch (child spawned, or work sent to a pool child) to "about to call the target". */
+  readonly startTimeout: number;
+  /** From "about to call the target" to the result. */
+  readonly timeout: number;
+  readonly expired: (slot: CallSlot, why: ClockExpiry) => void;
+}
+
+/** setTimeout for any delay (Node clamps delays above 2^31-1 ms to 1 ms): re-arms in steps. */
+function longTimer(ms: number, fn: () => void): { clear(): void } {
+  const kMax = 0x7fffffff;
+  let timer: NodeJS.Timeout;
+  const arm = (left: number): void => {
+    timer = setTimeout(() => (left > kMax ? arm(left - kMax) : fn()), Math.min(left, kMax));
+  };
+  arm(ms);
+  return { clear: () => clearTimeout(timer) };
+}
+
 /** One call: created by the Pcall constructor, settled once its outcome is known. */
 export class CallSlot {
   readonly index: number;
@@ -25,7 +48,11 @@ export class CallSlot {
   message: ResultMessage | undefined;
   /** How the child ended, when it ended while running this call. */
   exit: ExitInfo | undefined;
+  /** True once the child reported it is about to call the target (its work clock runs). */
+  workStarted = false;
   #settled = false;
+  #clocks: CallClocks | undefined;
+  #timer: { clear(): void } | undefined;
   #resolve!: () => void;
   /** Resolves when the call is over: result received and/or its child gone (flushed). */
   readonly settled = new Promise<void>((resolve) => { this.#resolve = resolve; });
@@ -49,16 +76,55 @@ export class CallSlot {
     return { $pcall: 'work', index: this.index, payload: this.payload, channel: channel.childEnd, last };
   }
 
+  /** Pcall: the clocks to run for this call (before its executor starts it). */
+  setClocks(clocks: CallClocks): void {
+    this.#clocks = clocks;
+  }
+
+  /**
+   * Executor: the call was handed to a child (spawned, or sent to a pool child). Starts the
+   * start-up clock: Node's start-up, loading the target and reopening handles count here.
+   */
+  dispatched(): void {
+    const clocks = this.#clocks;
+    if (this.#settled || clocks === undefined || clocks.startTimeout < 0) return;
+    this.#timer?.clear();
+    this.#timer = longTimer(clocks.startTimeout, () => clocks.expired(this, 'startTimeout'));
+  }
+
+  /** Executor: the child reported it is about to call the target. Starts the work clock. */
+  started(): void {
+    if (this.#settled || this.workStarted) return;
+    this.workStarted = true;
+    this.#timer?.clear();
+    this.#timer = undefined;
+    const clocks = this.#clocks;
+    if (clocks === undefined || clocks.timeout < 0) return;
+    this.#timer = longTimer(clocks.timeout, () => clocks.expired(this, 'timeout'));
+  }
+
   settle(): void {
     if (this.#settled) return;
     this.#settled = true;
+    this.#timer?.clear();
+    this.#timer = undefined;
     this.#resolve();
   }
 }
 
+/** Child → parent control message: call `index` is about to run its target (protocol.ts). */
+export function isStartedMessage(message: unknown): message is { $pcall: 'started'; index: number } {
+  return typeof message === 'object' && message !== null && (message as { $pcall?: unknown }).$pcall === 'started' &&
+    typeof (message as { index?: unknown }).index === 'number';
+}
+
 /** Runs the slots of one pcall on children. */
 export interface Executor {
-  /** Starts (or queues) every slot; each settles when its result arrived or its child is gone. */
+  /**
+   * Starts (or queues) every slot; each settles when its result arrived or its child is gone.
+   * Calls `slot.dispatched()` when a slot is handed to a child and `slot.started()` when that
+   * child reports `{ $pcall: 'started', index }`.
+   */
   start(slots: readonly CallSlot[], channel: ResultChannel): void;
   /** The Pcall received `slot`'s result. */
   resultArrived(slot: CallSlot): void;

@@ -74,6 +74,10 @@ async function runWork(message: WorkMessage): Promise<void> {
     // handle references need to be rebuilt as.
     target = await loadTarget(spec, cache);
     const args = decodeHandles(work.args, opened) as unknown[];
+    // The parent's work clock (`timeout`) starts when this report is written to the channel;
+    // until then its start-up clock runs. Waiting for the write keeps a target that blocks the
+    // event loop from holding the report back.
+    await link.post({ $pcall: 'started', index: message.index });
     const value = await target.fn.apply(target.thisArg, args);
     payload = v8.serialize(encodeHandles(value));
     ok = true;

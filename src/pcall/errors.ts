@@ -84,8 +84,9 @@ export class RemoteException extends ShmsyncError {
 }
 
 /**
- * `Pcall.join()` rejects with this when `options.timeout` expired: every live child got SIGTERM,
- * then SIGKILL after a short grace. A {@link TimeoutError} (code `SHMSYNC_TIMEOUT`, `name`
+ * `Pcall.join()` rejects with this when a call's work ran longer than `options.timeout` (measured
+ * from the moment its child reported it was about to call the target): every live child got
+ * SIGTERM, then SIGKILL after a short grace. A {@link TimeoutError} (code `SHMSYNC_TIMEOUT`, `name`
  * `'TimeoutError'`) that lists the children that were still running.
  */
 export class PcallTimeoutError extends TimeoutError {
@@ -100,7 +101,7 @@ export class PcallTimeoutError extends TimeoutError {
 
   constructor(timeout: number, running: ReadonlyArray<ChildRef>) {
     const list = running.map((c) => `#${c.index} (pid ${c.pid ?? 'none'})`).join(', ');
-    super(`pcall timed out after ${timeout} ms; still running: ${list || 'none'}`);
+    super(`pcall timed out: a call ran longer than ${timeout} ms; still running: ${list || 'none'}`);
     this.timeout = timeout;
     this.running = running;
   }
@@ -112,5 +113,37 @@ export class PcallTimeoutError extends TimeoutError {
   // TimeoutError's own check matches any SHMSYNC_TIMEOUT; this class also needs `running`.
   static override [Symbol.hasInstance](value: unknown): boolean {
     return value instanceof TimeoutError && Array.isArray((value as { running?: unknown }).running);
+  }
+}
+
+/**
+ * `Pcall.join()` rejects with this when a call's child did not start its target within
+ * `options.startTimeout` (Node start-up, `--require` preloads, loading the target module and
+ * reopening handle arguments): the pcall is stopped like an expired timeout. Code
+ * `SHMSYNC_START_TIMEOUT`. `running` lists the calls that were still running or starting.
+ */
+export class PcallStartTimeoutError extends ShmsyncError {
+  static override readonly code = 'SHMSYNC_START_TIMEOUT';
+  /** The calls still running (or starting) when the pcall was stopped, in index order. */
+  readonly running: ReadonlyArray<ChildRef>;
+  /** The start-up bound, in milliseconds. */
+  readonly startTimeout: number;
+  /** The call whose child did not start in time. */
+  readonly index: number;
+  /** Results of the calls that finished, by index (undefined elsewhere). */
+  results: ReadonlyArray<unknown> = [];
+  /** Every failure by index, including the children stopped. */
+  errors: ReadonlyArray<ChildProcessException | undefined> = [];
+
+  constructor(startTimeout: number, index: number, running: ReadonlyArray<ChildRef>) {
+    const list = running.map((c) => `#${c.index} (pid ${c.pid ?? 'none'})`).join(', ');
+    super(
+      `pcall call ${index} did not start its target within startTimeout ${startTimeout} ms ` +
+        `(child start-up, preloads, loading the target); stopped: ${list || 'none'}`,
+      PcallStartTimeoutError.code,
+    );
+    this.startTimeout = startTimeout;
+    this.index = index;
+    this.running = running;
   }
 }

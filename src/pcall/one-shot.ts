@@ -3,7 +3,7 @@
  * by `Pcall.start()` like the seed's forked `ChildLabor`s. A call settles when its child has
  * exited and the result channel has received everything the child sent. Runs in the parent.
  */
-import type { CallSlot, Executor } from './call-slot';
+import { isStartedMessage, type CallSlot, type Executor } from './call-slot';
 import { ChildLog } from './child-logs';
 import { spawnRunner } from './child-runner';
 import type { RunOptions } from './options';
@@ -28,8 +28,13 @@ export class OneShotExecutor implements Executor {
       this.#slots.push(slot);
       if (capture) this.logs[slot.index] = new ChildLog(runner, slot.index, this.#options.logDir, this.#options.mode === 'thread');
       const detach = channel.attach(runner);
+      const unlisten = runner.subscribe((message) => {
+        if (isStartedMessage(message) && message.index === slot.index) slot.started();
+      });
       runner.send(slot.workMessage(channel, true));
+      slot.dispatched();
       void runner.exited.then(async (exit) => {
+        unlisten();
         await channel.flush(runner);
         detach();
         slot.exit = exit;

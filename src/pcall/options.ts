@@ -33,8 +33,10 @@ export interface SpawnOptions {
 
 /** Validated run options of one pcall. */
 export interface RunOptions extends SpawnOptions {
-  /** Milliseconds from start(), or -1 for none. */
+  /** Milliseconds a call's work may run (from the child's "started" report), or -1 for none. */
   readonly timeout: number;
+  /** Milliseconds from handing a call to a child until it reports "started", or -1 for none. */
+  readonly startTimeout: number;
   /** Aborting it stops the pcall like an expired timeout (SIGTERM, then SIGKILL). */
   readonly signal: AbortSignal | undefined;
   readonly log: PcallLog;
@@ -43,7 +45,9 @@ export interface RunOptions extends SpawnOptions {
 }
 
 /** Option names that are not keyword arguments. */
-export const kRunOptionNames: readonly string[] = ['timeout', 'signal', 'mode', 'env', 'execArgv', 'cwd', 'log', 'logDir', 'pool'];
+export const kRunOptionNames: readonly string[] = ['timeout', 'startTimeout', 'signal', 'mode', 'env', 'execArgv', 'cwd', 'log', 'logDir', 'pool'];
+/** Default `startTimeout`: generous, for a loaded machine and heavy target modules (ms). */
+export const kDefaultStartTimeoutMs = 60_000;
 const kModes: readonly PcallMode[] = ['process', 'thread'];
 const kLogs: readonly PcallLog[] = ['inherit', 'capture'];
 
@@ -73,6 +77,9 @@ export function spawnOptionsOf(prefix: string, options: Record<string, unknown>)
 /** Validates the reserved options of a pcall (argument options are checked by zip-args.ts). */
 export function runOptionsOf(options: Record<string, unknown>, isPool: (v: unknown) => boolean): RunOptions {
   const timeout = validateTimeout('options.timeout', options.timeout);
+  const startTimeout = options.startTimeout === undefined
+    ? kDefaultStartTimeoutMs
+    : validateTimeout('options.startTimeout', options.startTimeout);
   const signal = validateSignal('options.signal', options.signal);
   const log = options.log ?? 'inherit';
   validateOneOf('options.log', log, kLogs);
@@ -90,7 +97,7 @@ export function runOptionsOf(options: Record<string, unknown>, isPool: (v: unkno
       }
     }
   }
-  return { ...spawnOptionsOf('options', options), timeout, signal, log: logDir !== undefined ? 'capture' : log, logDir, pool };
+  return { ...spawnOptionsOf('options', options), timeout, startTimeout, signal, log: logDir !== undefined ? 'capture' : log, logDir, pool };
 }
 
 /** Validated options of a ProcessPool. */

@@ -7,9 +7,9 @@
  */
 import { abortErrorFor, optionsObject, typeError } from '../validate';
 import { ClosedError } from '../errors';
-import { CallSlot, outcomeOf, type Executor, type Outcome } from './call-slot';
+import { CallSlot, outcomeOf, type ClockExpiry, type Executor, type Outcome } from './call-slot';
 import { appendChildLogs } from './child-logs';
-import { ChildProcessException, PcallTimeoutError, type ChildRef } from './errors';
+import { ChildProcessException, PcallStartTimeoutError, PcallTimeoutError, type ChildRef } from './errors';
 import { encodeHandles } from './handle-codec';
 import { OneShotExecutor } from './one-shot';
 import { kRunOptionNames, runOptionsOf, type PcallLog, type PcallMode, type RunOptions } from './options';
@@ -40,8 +40,19 @@ export interface PcallOptions {
   ikwargs?: Iterable<Record<string, unknown> | ReadonlyMap<string, unknown>>;
   /** Per-call keyword arguments by name: call i gets `{ key: varkwargs[key][i] }`. */
   varkwargs?: Record<string, Iterable<unknown>> | ReadonlyMap<string, Iterable<unknown>>;
-  /** One deadline in ms from start(): SIGTERM, then SIGKILL after 500 ms, then TimeoutError. */
+  /**
+   * How long a call's work may run, in ms, measured from the moment its child is about to call
+   * the target (child start-up excluded). When one call exceeds it, the pcall stops: SIGTERM,
+   * then SIGKILL after 500 ms, then a TimeoutError (`PcallTimeoutError`). Default: none.
+   */
   timeout?: number;
+  /**
+   * Bound on each call's start-up in ms: from handing it to a child (spawn, or dispatch on a
+   * pool) until the child is about to call the target (Node start-up, `--require` preloads,
+   * loading the target, reopening handles). Exceeded: the pcall stops like a timeout and rejects
+   * with `PcallStartTimeoutError` (`SHMSYNC_START_TIMEOUT`). Default 60 000; `Infinity` for none.
+   */
+  startTimeout?: number;
   /** Cancels the pcall: running children get SIGTERM, then SIGKILL after 500 ms; join() rejects
    * with an AbortError (`cause` = the signal's reason) carrying `.running`, `.results`, `.errors`. */
   signal?: AbortSignal;
@@ -83,10 +94,9 @@ export class Pcall<R = unknown> {
   #consumer: Promise<void> | undefined;
   #joined: Promise<R[]> | undefined;
   #results: R[] | undefined;
-  #deadline: NodeJS.Timeout | undefined;
   #grace: NodeJS.Timeout | undefined;
-  /** Why the pcall was stopped early, and which calls were still running then. */
-  #stopped: { cause: 'timeout' | 'abort'; running: ChildRef[] } | undefined;
+  /** Why the pcall was stopped early (and which call's clock expired), and which calls were still running then. */
+  #stopped: { cause: ClockExpiry | 'abort'; index: number; running: ChildRef[] } | undefined;
   #unlisten: (() => void) | undefined;
 
   constructor(targets: PcallTargets, options?: PcallOptions) {
@@ -120,6 +130,13 @@ export class Pcall<R = unknown> {
     const channel = pool ? pool.createChannel(this.#slots.length) : createResultChannel(this.#slots.length);
     this.#executor = executor;
     this.#channel = channel;
+    // Each call runs two clocks (call-slot.ts): start-up from dispatch to the child's "started"
+    // report, then its work. Either running out stops the whole pcall, like the seed's deadline.
+    const { timeout, startTimeout } = this.#options;
+    if (timeout >= 0 || startTimeout >= 0) {
+      const expired = (slot: CallSlot, why: ClockExpiry): void => this.#stop(why, slot.index);
+      for (const slot of this.#slots) slot.setClocks({ timeout, startTimeout, expired });
+    }
     // Drain results while the children run (never join first: pyATS hung on results > 64 KiB).
     this.#consumer = (async () => {
       for await (const message of channel.receive()) {
@@ -130,16 +147,12 @@ export class Pcall<R = unknown> {
       }
     })();
     executor.start(this.#slots, channel);
-    if (this.#options.timeout >= 0) {
-      this.#deadline = setTimeout(() => this.#stop('timeout'), this.#options.timeout);
-    }
     if (signal !== undefined) {
-      const onAbort = (): void => this.#stop('abort');
+      const onAbort = (): void => this.#stop('abort', -1);
       signal.addEventListener('abort', onAbort, { once: true });
       this.#unlisten = () => signal.removeEventListener('abort', onAbort);
     }
     void Promise.all(this.#slots.map((s) => s.settled)).then(() => {
-      clearTimeout(this.#deadline);
       clearTimeout(this.#grace);
       this.#unlisten?.();
       // Every call is over: end the result stream (and remove a one-shot result queue) even if
@@ -149,10 +162,10 @@ export class Pcall<R = unknown> {
     return this;
   }
 
-  /** Timeout expired or signal aborted: stop every call still running (once). */
-  #stop(cause: 'timeout' | 'abort'): void {
+  /** A call's clock expired (call `index`) or the signal aborted: stop every call still running (once). */
+  #stop(cause: ClockExpiry | 'abort', index: number): void {
     if (this.#stopped || this.#slots.every((s) => s.isSettled)) return;
-    this.#stopped = { cause, running: this.#slots.filter((s) => !s.isSettled).map((s) => ({ index: s.index, pid: s.pid })) };
+    this.#stopped = { cause, index, running: this.#slots.filter((s) => !s.isSettled).map((s) => ({ index: s.index, pid: s.pid })) };
     this.#executor?.cancelPending();
     this.terminate();
     this.#grace = setTimeout(() => this.kill(), kKillGraceMs);
@@ -161,7 +174,8 @@ export class Pcall<R = unknown> {
   /**
    * Waits for every child, then resolves with the results in call order. Rejects with the
    * {@link ChildProcessException} of the lowest failing index (all failures in `.errors`,
-   * partial results in `.results`), or with a {@link PcallTimeoutError}. Starts the pcall if
+   * partial results in `.results`), or with a {@link PcallTimeoutError} /
+   * {@link PcallStartTimeoutError}. Starts the pcall if
    * start() was not called. Every call returns the same promise.
    */
   join(): Promise<R[]> {
@@ -183,6 +197,12 @@ export class Pcall<R = unknown> {
     const outcomes: Outcome[] = await Promise.all(this.#slots.map(outcomeOf));
     const results = outcomes.map((o) => (o.ok ? o.value : undefined)) as R[];
     const errors = outcomes.map((o) => (o.ok ? undefined : o.error));
+    if (this.#stopped?.cause === 'startTimeout') {
+      const err = new PcallStartTimeoutError(this.#options.startTimeout, this.#stopped.index, this.#stopped.running);
+      err.results = results;
+      err.errors = errors;
+      throw err;
+    }
     if (this.#stopped?.cause === 'timeout') {
       const err = new PcallTimeoutError(this.#options.timeout, this.#stopped.running);
       err.results = results;

@@ -8,7 +8,7 @@
  * its parent does, even by SIGKILL (child-main.ts exits on IPC 'disconnect'); threads end with
  * the process.
  */
-import type { CallSlot, Executor } from './call-slot';
+import { isStartedMessage, type CallSlot, type Executor } from './call-slot';
 import { spawnRunner, type ExitInfo, type Runner } from './child-runner';
 import { poolOptionsOf, type PcallMode, type PoolOptions } from './options';
 import { kPoolBrand } from './protocol';
@@ -98,6 +98,10 @@ export class ProcessPool {
   #spawn(): void {
     const child: PoolChild = { runner: spawnRunner(this.#options, false), busy: undefined, channels: new WeakSet(), completed: 0 };
     child.runner.unref();
+    child.runner.subscribe((message) => {
+      // Only the call this child runs now can be starting (one call per child at a time).
+      if (isStartedMessage(message) && child.busy?.slot.index === message.index) child.busy.slot.started();
+    });
     this.#children.add(child);
     void child.runner.exited.then((exit) => this.#exited(child, exit));
   }
@@ -146,6 +150,7 @@ export class ProcessPool {
       }
       child.runner.ref();
       child.runner.send(job.slot.workMessage(job.channel, false));
+      job.slot.dispatched();
     }
   }
 

@@ -29,6 +29,15 @@ export interface WorkMessage {
   readonly last: boolean;
 }
 
+/**
+ * Child → parent: call `index` has loaded its target and arguments and is about to call it. The
+ * call's `timeout` clock starts here; before it, `startTimeout` bounds the child's start-up.
+ */
+export interface StartedMessage {
+  readonly $pcall: 'started';
+  readonly index: number;
+}
+
 /** Parent → pool child: exit now (the pool is closing). */
 export interface StopMessage {
   readonly $pcall: 'stop';
