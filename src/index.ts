@@ -14,9 +14,9 @@ export {
 } from './core/mutex';
 export { Pcall, pcall, kKillGraceMs, type PcallOptions, type PcallTargets } from './pcall/pcall';
 export { ProcessPool, type ProcessPoolOptions } from './pcall/process-pool';
-export { ChildProcessException, RemoteException, PcallTimeoutError, PcallStartTimeoutError, type ChildRef, type ChildProcessExceptionOptions } from './pcall/errors';
+export { ChildProcessException, RemoteException, PcallTimeoutError, PcallStartTimeoutError, PcallTargetError, type ChildRef, type ChildProcessExceptionOptions } from './pcall/errors';
 export { registerErrorClass } from './pcall/error-codec';
-export { type ModuleTarget, type Target as PcallTarget } from './pcall/target';
+export { type ModuleTarget, type MethodTarget, type Target as PcallTarget } from './pcall/target';
 export { type PcallMode, type PcallLog } from './pcall/options';
 export {
   ShmQueue,

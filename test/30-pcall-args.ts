@@ -171,7 +171,7 @@ t.test('bad targets are TypeErrors (RangeError for an empty list)', async (t) =>
   t.ok(caught(() => build(null, { x: [1] })) instanceof ArgumentTypeError, 'an ArgumentTypeError');
   t.throws(() => build([], { x: [1] }), { name: 'RangeError', code: 'SHMSYNC_OUT_OF_RANGE' });
   t.throws(() => build([func1, 42]), {
-    message: 'targets[1] must be a function or a module reference { module, export }. Received type number (42)',
+    message: 'targets[1] must be a function, a module reference { module, export } or a method target { object, method }. Received type number (42)',
   });
   t.throws(() => build({ module: '' }, { x: [1] }), { message: 'targets.module must be a non-empty string or a URL. Received type string ("")' });
   t.throws(() => build({ module: 'x', exports: 'f' }, { x: [1] }), { message: /^targets\.exports must be spelled 'export'/ });

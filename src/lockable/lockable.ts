@@ -2,6 +2,8 @@
  * Lockable: the pyATS `synchronize.Lockable` base class over a shmsync Mutex. Each instance owns
  * one cross-process, reentrant lock; `@Lockable.locked` methods run holding it.
  */
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Mutex, type AcquireOptions, type AcquireSyncOptions, type MutexGuard } from '../core/mutex';
 import { registerHandleType, type HandleRef } from '../core/handle-ref';
 import { optionsObject, rejectUnknownOptions, typeError, validateFunction, validateName, valueError } from '../validate';
@@ -30,11 +32,82 @@ export interface LockableRegistration {
   name?: string;
   /** Builds an instance from a reference (default: `Sub.from(ref)`, i.e. `new Sub({ lock: ref })`). */
   revive?: (ref: HandleRef) => Lockable;
+  /**
+   * The module that defines and registers the class (a path or file URL), which pcall children
+   * load to rebuild its instances (arguments, method targets). Default: the file that called
+   * `register()`, unless that is the program's main script (a child must not run it again).
+   */
+  module?: string | URL;
+}
+
+/** What pcall needs to know about a registered class. */
+export interface LockableRegistrationInfo {
+  readonly name: string;
+  readonly cls: abstract new (...args: never[]) => Lockable;
+  /** Module that registers it, for a child to load; undefined if unknown (see `reason`). */
+  readonly module: string | undefined;
+  /** Why `module` is undefined. */
+  readonly reason?: string;
 }
 
 /** A Lockable subclass as `register` sees it. */
 type LockableClass = (new (options: LockableOptions) => Lockable) & { from(ref: LockSource): Lockable; readonly name: string };
-const registry = new Map<string, { cls: LockableClass; revive: (ref: HandleRef) => Lockable }>();
+const registry = new Map<string, { cls: LockableClass; revive: (ref: HandleRef) => Lockable; module: string | undefined; reason?: string }>();
+
+/** Files of this package: frames inside them are not "the caller". */
+const kPackageDir = path.resolve(__dirname, '..');
+
+function isMainScript(file: string): boolean {
+  const main = require.main?.filename ?? (process.argv[1] ? path.resolve(process.argv[1]) : undefined);
+  return main !== undefined && (file === main || file.replace(/\.[cm]?[jt]s$/, '') === main.replace(/\.[cm]?[jt]s$/, ''));
+}
+
+/**
+ * The module that called `register()`: the first stack frame outside this package. Runs in the
+ * registering process, once per registration.
+ */
+function callerModule(register: (...args: never[]) => unknown): { module: string | undefined; reason?: string } {
+  const prepare = Error.prepareStackTrace;
+  const limit = Error.stackTraceLimit;
+  let sites: NodeJS.CallSite[] = [];
+  try {
+    Error.prepareStackTrace = (_err, callSites) => callSites;
+    Error.stackTraceLimit = 30;
+    const holder: { stack?: NodeJS.CallSite[] } = {};
+    Error.captureStackTrace(holder, register);
+    sites = holder.stack ?? [];
+  } finally {
+    Error.prepareStackTrace = prepare;
+    Error.stackTraceLimit = limit;
+  }
+  for (const site of sites) {
+    let file = site.getFileName() ?? undefined;
+    if (file === undefined || file.startsWith('node:')) continue;
+    if (file.startsWith('file:')) file = fileURLToPath(file);
+    if (!path.isAbsolute(file) || file.startsWith(kPackageDir + path.sep)) continue;
+    if (isMainScript(file)) return { module: undefined, reason: `it was registered in the main script ${file}, which a child must not run again` };
+    return { module: file };
+  }
+  return { module: undefined, reason: 'the module that registered it is unknown' };
+}
+
+/** pcall: the registration of a class name, or undefined if no class registered that name. */
+export function lockableRegistration(name: string): LockableRegistrationInfo | undefined {
+  const entry = registry.get(name);
+  if (entry === undefined) return undefined;
+  return { name, cls: entry.cls, module: entry.module, ...(entry.reason === undefined ? {} : { reason: entry.reason }) };
+}
+
+/** pcall: every registered class, by registered name. */
+export function registeredClasses(): Array<[string, Function]> {
+  return [...registry].map(([name, entry]) => [name, entry.cls]);
+}
+
+/** pcall: the registered class name an instance travels under (undefined for a base Lockable). */
+export function registeredNameOf(obj: Lockable): string | undefined {
+  const ctor = obj.constructor as { readonly [kClassName]?: string; readonly name: string };
+  return ctor === Lockable ? undefined : ctor[kClassName] ?? ctor.name;
+}
 const kClassName = Symbol('shmsync.lockableClassName');
 
 function lockableLock(self: unknown): Mutex {
@@ -162,11 +235,12 @@ export class Lockable {
    * Registers this subclass so that `reviveHandle` (pcall arguments, queue messages) rebuilds
    * references to its instances: with `options.revive(ref)`, else `Sub.from(ref)`. Call it at
    * module scope, where every process loads the class. `options.name` (default: the class name)
-   * must be unique; it travels in the reference as `class`.
+   * must be unique; it travels in the reference as `class`. The registering module is recorded
+   * (`options.module`, default the caller's file) so pcall children can load it.
    */
   static register(this: LockableClass, options: LockableRegistration = {}): void {
     const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['name', 'revive']);
+    rejectUnknownOptions('options', opts, ['name', 'revive', 'module']);
     const name = opts.name ?? this.name;
     validateName('options.name', name);
     if (opts.revive !== undefined) validateFunction('options.revive', opts.revive);
@@ -175,7 +249,16 @@ export class Lockable {
       throw valueError('options.name', 'a name no other class registered', name);
     }
     const revive = (opts.revive as LockableRegistration['revive']) ?? ((ref: HandleRef) => this.from(ref));
-    registry.set(name, { cls: this, revive });
+    let where: { module: string | undefined; reason?: string };
+    if (opts.module !== undefined) {
+      const m = opts.module as unknown;
+      if (m instanceof URL) where = { module: m.protocol === 'file:' ? fileURLToPath(m) : m.href };
+      else if (typeof m === 'string' && m !== '') where = { module: m.startsWith('file:') ? fileURLToPath(m) : path.resolve(m) };
+      else throw typeError('options.module', 'a non-empty string or a URL', m);
+    } else {
+      where = callerModule(Lockable.register as (...args: never[]) => unknown);
+    }
+    registry.set(name, { cls: this, revive, ...where });
     Object.defineProperty(this, kClassName, { value: name, configurable: true });
   }
 

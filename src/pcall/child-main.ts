@@ -12,9 +12,10 @@
 import * as v8 from 'node:v8';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { serializeError } from './error-codec';
+import { PcallTargetError } from './errors';
 import { decodeHandles, encodeHandles } from './handle-codec';
 import { deserializeWork, isControl, type WorkMessage } from './protocol';
-import { explainTargetError, loadTarget, type LoadedTarget, type TargetSpec } from './target';
+import { explainTargetError, importModule, loadTarget, targetLabel, type LoadedTarget, type TargetSpec } from './target';
 import { openResultSender, type ParentLink } from './transport';
 
 /** The control link to the parent: IPC in a process, parentPort in a worker. */
@@ -60,6 +61,48 @@ function closeAll(handles: unknown[]): void {
   }
 }
 
+/** Modules already loaded for Lockable registrations (a pool child keeps them). */
+const loadedModules = new Set<string>();
+
+/** Loads the modules that register the Lockable classes a call uses (before decoding handles). */
+async function loadRegistrations(modules: readonly string[] | undefined): Promise<void> {
+  for (const module of modules ?? []) {
+    if (loadedModules.has(module)) continue;
+    try {
+      await importModule(module);
+    } catch (err) {
+      throw new PcallTargetError(
+        `pcall could not load ${module}, which registers a Lockable class this call uses: ${(err as Error)?.message ?? String(err)}`,
+        { cause: err },
+      );
+    }
+    loadedModules.add(module);
+  }
+}
+
+/** A method target: the rebuilt object (with its registered class) and its method. */
+function methodTarget(spec: Extract<TargetSpec, { kind: 'method' }>, opened: unknown[]): LoadedTarget {
+  const object = decodeHandles(spec.object, opened) as Record<string, unknown>;
+  if (spec.className !== undefined) {
+    // Loaded by decodeHandles (the object is a handle): only the registry is needed here.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { registeredNameOf } = require('../lockable/lockable') as typeof import('../lockable/lockable');
+    const got = registeredNameOf(object as never);
+    if (got !== spec.className) {
+      throw new PcallTargetError(
+        `pcall ${targetLabel(spec)}: the object arrived as a ${got ?? 'plain Lockable'}, not a ${spec.className}: ` +
+          `class ${spec.className} is not registered in the child (call ${spec.className}.register() at the top ` +
+          'level of the module that defines it, or give register({ module }))',
+      );
+    }
+  }
+  const fn = object[spec.method];
+  if (typeof fn !== 'function') {
+    throw new PcallTargetError(`pcall ${targetLabel(spec)}: the rebuilt object has no method '${spec.method}'`);
+  }
+  return { fn: fn as LoadedTarget['fn'], thisArg: object };
+}
+
 /** Runs one call and sends its result. Never rejects. */
 async function runWork(message: WorkMessage): Promise<void> {
   const opened: unknown[] = [];
@@ -70,9 +113,10 @@ async function runWork(message: WorkMessage): Promise<void> {
   try {
     const work = deserializeWork(message.payload);
     spec = work.target;
-    // Load the target first: its module may register Lockable subclasses that the arguments'
-    // handle references need to be rebuilt as.
-    target = await loadTarget(spec, cache);
+    // Load the registering modules and the target first: they register the Lockable subclasses
+    // that the handle references (arguments, a method target's object) are rebuilt as.
+    await loadRegistrations(work.modules);
+    target = spec.kind === 'method' ? methodTarget(spec, opened) : await loadTarget(spec, cache);
     const args = decodeHandles(work.args, opened) as unknown[];
     // The parent's work clock (`timeout`) starts when this report is written to the channel;
     // until then its start-up clock runs. Waiting for the write keeps a target that blocks the

@@ -147,3 +147,18 @@ export class PcallStartTimeoutError extends ShmsyncError {
     this.running = running;
   }
 }
+
+/**
+ * Thrown in a pcall child when the call's target cannot be built there: a method target's object
+ * did not arrive as its registered class (the class is not registered in the child), it has no
+ * such method, or a module that registers a Lockable class the call uses could not be loaded.
+ * Reaches the parent as the `cause` of the call's {@link ChildProcessException}. Code
+ * `SHMSYNC_PCALL_TARGET`.
+ */
+export class PcallTargetError extends ShmsyncError {
+  static override readonly code = 'SHMSYNC_PCALL_TARGET';
+
+  constructor(message: string, options: ShmsyncErrorOptions = {}) {
+    super(message, PcallTargetError.code, options);
+  }
+}

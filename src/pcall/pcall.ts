@@ -15,7 +15,10 @@ import { OneShotExecutor } from './one-shot';
 import { kRunOptionNames, runOptionsOf, type PcallLog, type PcallMode, type RunOptions } from './options';
 import { ProcessPool } from './process-pool';
 import { serializeWork } from './protocol';
-import { targetSpecOf, type Target } from './target';
+import { PcallTargetError } from './errors';
+import { registerErrorClass } from './error-codec';
+import { methodOwner, registrationModules } from './lockable-support';
+import { setMethodOwnerLookup, targetSpecOf, type Target } from './target';
 import { createResultChannel, type ResultChannel } from './transport';
 import { zipArgs } from './zip-args';
 
@@ -75,6 +78,9 @@ export interface PcallOptions {
 }
 
 const kReserved: ReadonlySet<string> = new Set(kRunOptionNames);
+setMethodOwnerLookup(methodOwner);
+// A child's PcallTargetError comes back as that class (cause of the ChildProcessException).
+registerErrorClass(PcallTargetError);
 
 /**
  * A parallel call. `new Pcall(targets, options)` builds the work list (validating and
@@ -104,9 +110,14 @@ export class Pcall<R = unknown> {
     this.#options = runOptionsOf(opts, (v) => v instanceof ProcessPool);
     this.#slots = zipArgs(targets, opts, kReserved).map((call) => {
       const spec = targetSpecOf(`targets[${call.index}]`, call.target);
+      const args = encodeHandles(call.args);
+      const modules = [...new Set([
+        ...(spec.kind === 'method' ? registrationModules(`targets[${call.index}].object`, [spec.object]) : []),
+        ...registrationModules(`the arguments of call ${call.index}`, [args]),
+      ])];
       let payload: Uint8Array;
       try {
-        payload = serializeWork({ target: spec, args: encodeHandles(call.args) });
+        payload = serializeWork({ target: spec, args, modules });
       } catch (err) {
         throw typeError(`the arguments of call ${call.index}`, `structured-cloneable (${(err as Error).message})`, call.args);
       }

@@ -16,6 +16,11 @@ export interface WorkPayload {
   readonly target: TargetSpec;
   /** The argument list as an envelope: handles out of band (handle-codec.ts). */
   readonly args: HandleEnvelope;
+  /**
+   * Modules that register the Lockable classes of the call's handles (arguments, method target
+   * object), loaded by the child before it rebuilds them. Chosen by the parent, never by data.
+   */
+  readonly modules: readonly string[];
 }
 
 /** Parent → child: run one call and send its result to `channel`. */

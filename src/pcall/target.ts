@@ -6,7 +6,10 @@
  *   never the variables of the scope it was written in (closures are not supported, and a
  *   ReferenceError says so); or
  * - a module reference `{ module, export }`, loaded in the child with `require` or `import()`:
- *   full fidelity, closures and all.
+ *   full fidelity, closures and all; or
+ * - a method target `{ object, method }` (the seed's `pcall(device.execute, ...)`): `object` is
+ *   a handle - an instance of a registered Lockable subclass - rebuilt in the child (after loading
+ *   the module that registers its class), and its method is called with `this` = that instance.
  *
  * {@link validateTarget} and {@link targetSpecOf} run in the parent; {@link loadTarget} and
  * {@link explainTargetError} in the child. {@link importModule} runs in both (the parent loads a
@@ -15,7 +18,9 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { rejectUnknownOptions, typeError, validateObject } from '../validate';
+import { encodeHandles, type HandleEnvelope } from '../core/handle-codec';
+import { isLocked } from '../lockable/wrap';
+import { rejectUnknownOptions, typeError, validateObject, valueError } from '../validate';
 
 /** A target named by module: `export` defaults to the module itself if callable, else `default`. */
 export interface ModuleTarget {
@@ -25,22 +30,54 @@ export interface ModuleTarget {
   readonly export?: string;
 }
 
-/** What a pcall call runs: a self-contained function, or a module reference. */
+/**
+ * A method of an object, called in the child on a rebuilt copy of the object: `object` must be a
+ * handle (an instance of a registered Lockable subclass, typically), `method` the method's name.
+ */
+export interface MethodTarget {
+  readonly object: object;
+  readonly method: string;
+}
+
+/** What a pcall call runs: a self-contained function, a module reference, or a method target. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Target = ((...args: any[]) => unknown) | ModuleTarget;
+export type Target = ((...args: any[]) => unknown) | ModuleTarget | MethodTarget;
 
 /** A target in the form that is sent to the child. */
 export type TargetSpec =
   | { readonly kind: 'source'; readonly source: string; readonly name: string }
-  | { readonly kind: 'module'; readonly module: string; readonly export?: string };
+  | { readonly kind: 'module'; readonly module: string; readonly export?: string }
+  | {
+      readonly kind: 'method';
+      /** The object, as a handle envelope (handle-codec.ts). */
+      readonly object: HandleEnvelope;
+      readonly method: string;
+      /** Registered Lockable class name the object must be rebuilt as (undefined: any). */
+      readonly className: string | undefined;
+    };
+
+/**
+ * Parent: how a function that needs `this` can be recognised (a method of a registered Lockable
+ * class, or any locking wrapper). Installed by pcall.ts, which knows the Lockable registry.
+ */
+let methodOwnerOf: (fn: unknown) => string | undefined = () => undefined;
+export function setMethodOwnerLookup(lookup: (fn: unknown) => string | undefined): void {
+  methodOwnerOf = lookup;
+}
 
 /** Parent: checks that `value` is a function or a well-formed module reference. */
 export function validateTarget(name: string, value: unknown): asserts value is Target {
   if (typeof value === 'function') return;
-  const expected = 'a function or a module reference { module, export }';
+  const expected = 'a function, a module reference { module, export } or a method target { object, method }';
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw typeError(name, expected, value);
   const ref = value as Record<string, unknown>;
   validateObject(name, ref);
+  if ('object' in ref || 'method' in ref) {
+    rejectUnknownOptions(name, ref, ['object', 'method'], { instance: 'object', self: 'object', name: 'method' });
+    if (typeof ref.object !== 'object' || ref.object === null) throw typeError(`${name}.object`, 'an object (a registered Lockable subclass instance)', ref.object);
+    if (typeof ref.method !== 'string' || ref.method === '') throw typeError(`${name}.method`, 'a method name', ref.method);
+    return;
+  }
   rejectUnknownOptions(name, ref, ['module', 'export'], { exports: 'export', path: 'module', name: 'export' });
   if (!(ref.module instanceof URL) && (typeof ref.module !== 'string' || ref.module === '')) {
     throw typeError(`${name}.module`, 'a non-empty string or a URL', ref.module);
@@ -63,8 +100,22 @@ function resolveModule(spec: string | URL): string {
 
 /** Parent: the wire form of a validated target. Throws TypeError for a function without source. */
 export function targetSpecOf(name: string, target: Target): TargetSpec {
+  if (typeof target !== 'function' && 'object' in target) return methodSpecOf(name, target);
   if (typeof target !== 'function') {
     return { kind: 'module', module: resolveModule(target.module), ...(target.export === undefined ? {} : { export: target.export }) };
+  }
+  const owner = methodOwnerOf(target) ?? (isLocked(target) ? 'a class (a locking wrapper)' : undefined);
+  if (owner !== undefined) {
+    // Shipped as source it would run without `this` (or, for a locking wrapper, without the
+    // wrapper's closure): say how to call a method instead.
+    const method = target.name || 'method';
+    throw typeError(
+      name,
+      `a function that does not need \`this\`; ${target.name || 'this'} is a method of ${owner}. ` +
+        `Pass a method target { object: instance, method: '${method}' } (the object must be an instance of a ` +
+        'registered Lockable subclass), or a module reference',
+      target,
+    );
   }
   const source = Function.prototype.toString.call(target);
   if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
@@ -74,8 +125,24 @@ export function targetSpecOf(name: string, target: Target): TargetSpec {
   return { kind: 'source', source, name: target.name || 'anonymous' };
 }
 
+function methodSpecOf(name: string, target: MethodTarget): TargetSpec {
+  const envelope = encodeHandles(target.object);
+  const root = envelope.handles.find((h) => h.at.some((p) => p.length === 0));
+  if (root === undefined) {
+    throw typeError(`${name}.object`, 'a shmsync handle, such as an instance of a registered Lockable subclass (its copy is rebuilt in the child)', target.object);
+  }
+  const method = (target.object as Record<string, unknown>)[target.method];
+  if (typeof method !== 'function') {
+    throw valueError(`${name}.method`, `the name of a method of the object (${target.object.constructor?.name ?? 'object'})`, target.method);
+  }
+  const ref = root.ref.value as { $shmsync?: unknown; class?: unknown };
+  const className = ref.$shmsync === 'Lockable' && typeof ref.class === 'string' ? ref.class : undefined;
+  return { kind: 'method', object: envelope, method: target.method, className };
+}
+
 /** Human-readable name of a target, for messages. */
 export function targetLabel(spec: TargetSpec): string {
+  if (spec.kind === 'method') return `method ${spec.className ?? 'Lockable'}.${spec.method}`;
   return spec.kind === 'source' ? `function ${spec.name}` : `${spec.module}#${spec.export ?? 'default'}`;
 }
 
@@ -130,7 +197,7 @@ function compileSource(source: string, name: string): LoadedTarget {
  * Child: compiles or loads a target. `cache` is per child; a warm pool child keeps it across
  * calls so a module or source text is loaded once.
  */
-export async function loadTarget(spec: TargetSpec, cache: Map<string, LoadedTarget>): Promise<LoadedTarget> {
+export async function loadTarget(spec: Exclude<TargetSpec, { kind: 'method' }>, cache: Map<string, LoadedTarget>): Promise<LoadedTarget> {
   const key = spec.kind === 'source' ? `source:${spec.source}` : `module:${spec.module}#${spec.export ?? ''}`;
   const hit = cache.get(key);
   if (hit) return hit;
