@@ -145,44 +145,39 @@ function isIndex(step: unknown, length: number): step is number {
   return typeof step === 'number' && Number.isInteger(step) && step >= 0 && step < length;
 }
 
-/** The child of `container` at `step`; throws CodecError if the step does not fit. */
-function childAt(container: unknown, step: unknown): unknown {
+/**
+ * Entries of Maps and items of Sets as arrays, computed once per container for one decode, so a
+ * table with many paths through a large Map costs one copy of it, not one per path.
+ */
+type Listings = Map<object, unknown[]>;
+
+function listing(container: Map<unknown, unknown> | Set<unknown>, listings: Listings): unknown[] {
+  let list = listings.get(container);
+  if (list === undefined) {
+    list = [...container];
+    listings.set(container, list);
+  }
+  return list;
+}
+
+/** Checks that `step` fits `container` and returns the child there; throws CodecError if not. */
+function childAt(container: unknown, step: unknown, listings: Listings): unknown {
   if (typeof container !== 'object' || container === null) throw bad('a path leads through a non-object');
   if (container instanceof Map) {
     const s = step as { map?: unknown; key?: unknown };
     if (typeof step !== 'object' || step === null || !isIndex(s.map, container.size)) throw bad('a Map step is out of range');
-    const entry = [...container][s.map];
+    const entry = listing(container, listings)[s.map] as [unknown, unknown];
     return s.key === true ? entry[0] : entry[1];
   }
   if (container instanceof Set) {
     const s = step as { set?: unknown };
     if (typeof step !== 'object' || step === null || !isIndex(s.set, container.size)) throw bad('a Set step is out of range');
-    return [...container][s.set];
+    return listing(container, listings)[s.set];
   }
   if ((typeof step !== 'string' && typeof step !== 'number') || !Object.prototype.hasOwnProperty.call(container, step)) {
     throw bad('a path names no own property');
   }
   return (container as Record<string | number, unknown>)[step];
-}
-
-/** Puts `handle` into `container` at `step` (in place; Map and Set keep their order). */
-function placeAt(container: unknown, step: unknown, handle: unknown): void {
-  childAt(container, step); // validates the step
-  if (container instanceof Map) {
-    const s = step as { map: number; key?: true };
-    const entries = [...container];
-    if (s.key === true) entries[s.map] = [handle, entries[s.map][1]];
-    else entries[s.map] = [entries[s.map][0], handle];
-    container.clear();
-    for (const [k, v] of entries) container.set(k, v);
-  } else if (container instanceof Set) {
-    const items = [...container];
-    items[(step as { set: number }).set] = handle;
-    container.clear();
-    for (const item of items) container.add(item);
-  } else {
-    defineOwn(container as object, step as string | number, handle);
-  }
 }
 
 /** Checks the shape of an envelope read from the wire. */
@@ -197,10 +192,17 @@ function asEnvelope(value: unknown): HandleEnvelope {
  * Receiving side, either process: the value of an envelope with its handles reopened (with
  * `reviveHandle`). Each reopened handle is pushed onto `opened` so the caller can close it when
  * it is done. Throws CodecError for a table that does not match its value.
+ *
+ * Two phases: every path is followed and checked first (nothing is changed yet, so Map and Set
+ * positions stay valid), then the handles are put in place, each Map and Set rebuilt once (in
+ * place, keeping its order). Cost: the path steps plus one copy of each Map/Set on a path.
  */
 export function decodeHandles(envelope: unknown, opened: unknown[] = []): unknown {
   const env = asEnvelope(envelope);
+  if (env.handles.length === 0) return env.value;
   let root = env.value;
+  const listings: Listings = new Map();
+  const placements = new Map<object, Array<[unknown, unknown]>>();
   for (const entry of env.handles) {
     if (typeof entry !== 'object' || entry === null || !Array.isArray(entry.at)) throw bad('an entry is not { ref, at }');
     const ref = decodeHandles(entry.ref, opened);
@@ -213,9 +215,31 @@ export function decodeHandles(envelope: unknown, opened: unknown[] = []): unknow
         root = handle;
         continue;
       }
-      let container = root;
-      for (let i = 0; i < path.length - 1; i += 1) container = childAt(container, path[i]);
-      placeAt(container, path[path.length - 1], handle);
+      let container = env.value;
+      for (let i = 0; i < path.length - 1; i += 1) container = childAt(container, path[i], listings);
+      const step: unknown = path[path.length - 1];
+      childAt(container, step, listings); // validates the last step
+      const list = placements.get(container as object) ?? [];
+      list.push([step, handle]);
+      placements.set(container as object, list);
+    }
+  }
+  for (const [container, list] of placements) {
+    if (container instanceof Map) {
+      const entries = (listing(container, listings) as Array<[unknown, unknown]>).map((e) => [e[0], e[1]] as [unknown, unknown]);
+      for (const [step, handle] of list) {
+        const s = step as { map: number; key?: true };
+        entries[s.map][s.key === true ? 0 : 1] = handle;
+      }
+      container.clear();
+      for (const [k, v] of entries) container.set(k, v);
+    } else if (container instanceof Set) {
+      const items = [...listing(container, listings)];
+      for (const [step, handle] of list) items[(step as { set: number }).set] = handle;
+      container.clear();
+      for (const item of items) container.add(item);
+    } else {
+      for (const [step, handle] of list) defineOwn(container, step as string | number, handle);
     }
   }
   return root;
