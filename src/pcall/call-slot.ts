@@ -6,6 +6,7 @@
  */
 import * as v8 from 'node:v8';
 import type { ExitInfo, Runner } from './child-runner';
+import { pcallSettledTracing, tracePcallSettled } from '../diagnostics';
 import { rebuildError, summarize, type SerializedError } from './error-codec';
 import { ChildProcessException } from './errors';
 import { decodeHandles } from './handle-codec';
@@ -26,6 +27,8 @@ export class CallSlot {
   /** How the child ended, when it ended while running this call. */
   exit: ExitInfo | undefined;
   #settled = false;
+  /** performance.now() at creation (durationMs of the settled diagnostics message). */
+  readonly startedAt = performance.now();
   #resolve!: () => void;
   /** Resolves when the call is over: result received and/or its child gone (flushed). */
   readonly settled = new Promise<void>((resolve) => { this.#resolve = resolve; });
@@ -52,6 +55,7 @@ export class CallSlot {
   settle(): void {
     if (this.#settled) return;
     this.#settled = true;
+    if (pcallSettledTracing()) tracePcallSettled(this);
     this.#resolve();
   }
 }
