@@ -84,8 +84,11 @@ export function ratioTable(rows: RatioRow[], withCompare: boolean): string {
 
 /** A Vega bar chart (log scale) of the ratios; the previous run as ticks with --compare. */
 export function chartSpec(rows: RatioRow[]): Record<string, unknown> {
-  const values = rows.filter((r) => r.ratio !== null && r.ratio > 0).map((r) => ({
-    label: `${r.group}: ${r.vs} vs ${r.peer}`, ratio: r.ratio, old: r.old ?? null, better: (r.ratio ?? 0) >= 1,
+  const shown = rows.filter((r) => r.ratio !== null && r.ratio > 0);
+  const base = (r: RatioRow): string => `${r.group}: vs ${r.peer}`;
+  const twice = new Set(shown.map(base).filter((l, i, all) => all.indexOf(l) !== i));
+  const values = shown.map((r) => ({
+    label: twice.has(base(r)) ? `${base(r)} (${r.vs})` : base(r), ratio: r.ratio, old: r.old ?? null, better: (r.ratio ?? 0) >= 1,
   }));
   return {
     $schema: 'https://vega.github.io/schema/vega/v6.json',
@@ -103,7 +106,7 @@ export function chartSpec(rows: RatioRow[]): Record<string, unknown> {
     ],
     axes: [
       { orient: 'bottom', scale: 'x', title: 'ratio (log scale)', grid: true, format: '~g' },
-      { orient: 'left', scale: 'y', labelLimit: 320 },
+      { orient: 'left', scale: 'y', labelLimit: 420 },
     ],
     marks: [
       { type: 'rect', from: { data: 'ratios' }, encode: { enter: {
