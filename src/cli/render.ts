@@ -104,7 +104,7 @@ export function pidsText(o: ShmObject): string {
 
 /** The `ls` table: kind, name, size, uid, mode, pids, state. */
 export function lsTable(s: Scan): string {
-  const rows = s.objects.map((o) => [o.kind, o.name, bytes(o.size), String(o.uid), modeString(o.mode), pidsText(o), stateText(o)]);
+  const rows = s.objects.map((o) => [o.kind === 'unknown' ? '?' : o.kind, o.name, bytes(o.size), String(o.uid), modeString(o.mode), pidsText(o), stateText(o)]);
   return table(['KIND', 'NAME', 'SIZE', 'UID', 'MODE', 'PIDS', 'STATE'], [7, 20, 6, 6, 5, 9, null], rows);
 }
 

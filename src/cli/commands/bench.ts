@@ -201,7 +201,8 @@ export async function bench(groups: string[], opts: BenchOptions): Promise<numbe
   if (opts.json) printJson({ json: jsonFile, svg: svgFile, exitCode: code, ratios: rows });
   else {
     console.log(ratioTable(rows, old !== null));
-    console.log(`wrote ${jsonFile}, ${path.join(outDir, 'latest.md')} and ${svgFile}${code !== 0 ? c.red(` (the run exited ${code}: see latest.log)`) : ''}`);
+    console.log(['wrote:', jsonFile, path.join(outDir, 'latest.md'), svgFile].join('\n  '));
+    if (code !== 0) console.log(c.red(`the run exited ${code}: see ${path.join(outDir, 'latest.log')}`));
   }
   return code === 0 ? 0 : 1;
 }

@@ -12,7 +12,7 @@ export function ls(patterns: string[], opts: { json?: boolean }): number {
   else console.log(lsTable(s));
   const notes: string[] = [];
   if (s.unreadable.length) notes.push(`${s.unreadable.length} segment(s) not readable by this user: ${s.unreadable.join(' ')}`);
-  if (s.unscannedProcesses) notes.push(`${s.unscannedProcesses} process(es) not readable (maps of other users' processes): their mappings are unknown`);
+  if (s.unscannedProcesses) notes.push(`${s.unscannedProcesses} process(es) could not be read: their mappings are unknown`);
   for (const n of notes) console.log(c.dim(n));
   return 0;
 }
