@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020';
-import { Mutex, ShmQueue } from '../dist';
+import { Mutex, SharedArray, SharedValue, ShmQueue } from '../dist';
 import { lsSchema } from '../dist/cli/schema';
 import { Child, forkReady } from './helpers/fork';
 import { cliBase, lsJson, runCli } from './helpers/cli';
@@ -198,4 +198,24 @@ t.test('colour: on with FORCE_COLOR, off with NO_COLOR or --no-color', async (t)
   t.notMatch(off.stdout, /\x1b\[/);
   const flag = await runCli(['ls', '--no-color', name], { FORCE_COLOR: '1' });
   t.notMatch(flag.stdout, /\x1b\[/);
+});
+
+t.test('values, arrays and the owner table are decoded', async (t) => {
+  const base = cliBase();
+  const v = new SharedValue(`${base}-v`, { type: 'float64', create: 'create' });
+  const a = new SharedArray(`${base}-a`, { type: 'uint16', length: 10, lock: true, create: 'create' });
+  t.teardown(() => { v.close(); v.unlink(); a.close(); a.unlink(); });
+  const out = await lsJson(`${base}-*`);
+  t.ok(validate(out), JSON.stringify(validate.errors));
+  const by = (n: string): any => out.objects.find((o: any) => o.name === n);
+  t.match(by(`${base}-v`), { kind: 'value', status: 'ok', value: { holds: 'value', type: 'float64', length: 1, lock: null } });
+  t.match(by(`${base}-a`), { kind: 'array', status: 'ok', value: { holds: 'array', type: 'uint16', length: 10, lock: String } });
+  t.ok(by(`${base}-v`).users.some((u: any) => u.pid === process.pid));
+  // This process uses the suite's owner table (scripts/run-tap.js sets SHMSYNC_OWNER_TABLE).
+  const table = process.env.SHMSYNC_OWNER_TABLE;
+  if (table !== undefined) {
+    const owners = (await lsJson(table)).objects[0];
+    t.match(owners, { kind: 'owners', status: 'ok' });
+    t.ok(owners.owners.live.some((s: any) => s.pid === process.pid), 'this process is a live context');
+  }
 });
