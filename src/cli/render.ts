@@ -53,6 +53,15 @@ export function table(head: string[], widths: Array<number | null>, rows: string
   return t.toString().split('\n').map((l) => l.trimEnd()).filter((l) => l.length > 0).join('\n');
 }
 
+/** Breaks a long unbreakable cell (a name) into lines of `width` - 1 characters (cli-table3 would truncate it). */
+export function hardWrap(text: string, width: number): string {
+  const w = Math.max(1, width - 1);
+  if (text.length <= w) return text;
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += w) out.push(text.slice(i, i + w));
+  return out.join('\n');
+}
+
 export function holderText(l: LockView): string {
   if (l.ownerId === 0) return 'free';
   const h = l.holder;
@@ -104,7 +113,7 @@ export function pidsText(o: ShmObject): string {
 
 /** The `ls` table: kind, name, size, uid, mode, pids, state. */
 export function lsTable(s: Scan): string {
-  const rows = s.objects.map((o) => [o.kind === 'unknown' ? '?' : o.kind, o.name, bytes(o.size), String(o.uid), modeString(o.mode), pidsText(o), stateText(o)]);
+  const rows = s.objects.map((o) => [o.kind === 'unknown' ? '?' : o.kind, hardWrap(o.name, 20), bytes(o.size), String(o.uid), modeString(o.mode), pidsText(o), stateText(o)]);
   return table(['KIND', 'NAME', 'SIZE', 'UID', 'MODE', 'PIDS', 'STATE'], [7, 20, 6, 6, 5, 9, null], rows);
 }
 

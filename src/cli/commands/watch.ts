@@ -3,15 +3,15 @@
  * --interval ms (a terminal is cleared between frames; --json prints one JSON line per frame).
  * --count N stops after N frames. Reads only, like `ls`.
  */
-import { c, holderText, objectJson, stateText, table } from '../render';
+import { c, hardWrap, holderText, objectJson, stateText, table } from '../render';
 import { fileFor, scan, shmDir, type ShmObject } from '../segments';
 import { UsageError } from '../errors';
 
 function frameTable(objects: ShmObject[]): string {
   const rows = objects.map((o) => {
-    if (o.lock) return [o.kind, o.name, o.lock.ownerId === 0 ? 'free' : holderText(o.lock), String(o.lock.waiters), stateText(o)];
-    if (o.ring) return [o.kind, o.name, `${o.ring.depth} msgs`, String(o.ring.producersWaiting + o.ring.consumersWaiting), stateText(o)];
-    return [o.kind, o.name, '', '', stateText(o)];
+    if (o.lock) return [o.kind, hardWrap(o.name, 22), o.lock.ownerId === 0 ? 'free' : holderText(o.lock), String(o.lock.waiters), stateText(o)];
+    if (o.ring) return [o.kind, hardWrap(o.name, 22), `${o.ring.depth} msgs`, String(o.ring.producersWaiting + o.ring.consumersWaiting), stateText(o)];
+    return [o.kind, hardWrap(o.name, 22), '', '', stateText(o)];
   });
   return table(['KIND', 'NAME', 'HOLDER/DEPTH', 'WAIT', 'STATE'], [7, 22, 20, 5, null], rows);
 }
