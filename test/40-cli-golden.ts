@@ -4,6 +4,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Mutex, ShmQueue } from '../dist';
 import { forkReady } from './helpers/fork';
 import { cliBase, runCli } from './helpers/cli';
 
@@ -15,7 +16,9 @@ function normalise(text: string, base: string): string {
     .split(base).join('BASE00000') // same length: columns do not move
     .split('\n')
     .map((l) => (/^\S+\s+BASE00000/.test(l) && /^\d+\s*$/.test(l.slice(33, 39)) ? `${l.slice(0, 33)}${'UID'.padEnd(6)}${l.slice(39)}` : l))
+    .map((l) => (/^\S+\s+BASE00000/.test(l) && l.slice(44, 53).trim() === String(process.pid) ? `${l.slice(0, 44)}${'PID'.padEnd(9)}${l.slice(53)}` : l))
     .join('\n')
+    .replace(/^users {7}\d+ \(node, map\)$/m, 'users       PID (node, map)')
     .replace(/uid \d+/g, 'uid UID')
     .replace(/modified \S+/g, 'modified TIME')
     .replace(/owner table [0-9a-f]+/g, 'owner table ID')
@@ -40,6 +43,10 @@ t.test('ls and inspect: table layout', async (t) => {
   leaver.kill('SIGTERM');
   await leaver.exited;
   fs.writeFileSync(shm(`${base}-bad`), Buffer.alloc(192, 0xab), { mode: 0o600 });
+  // Mapped by this process: other suites running concurrently clean up unmapped leftovers.
+  const m = new Mutex(base, { create: 'open' });
+  const q = new ShmQueue(`${base}-q`, { create: 'open' });
+  t.teardown(() => { m.close(); q.detach(); });
 
   const ls = await runCli(['ls', `${base}*`]);
   t.equal(ls.code, 0, ls.stderr);

@@ -12,8 +12,11 @@ export interface CliResult {
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const base = { ...process.env };
+  delete base.NO_COLOR; // colour only where a test asks for it (Node warns when both are set)
+  delete base.FORCE_COLOR;
   const child = spawn(process.execPath, [cliPath, ...args], {
-    env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env },
+    env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
