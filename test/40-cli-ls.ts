@@ -1,6 +1,8 @@
 // `shmsync ls` / `inspect` / `watch` against live objects held by fixture processes.
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import { Mutex, SharedArray, SharedValue, ShmQueue } from '../dist';
 import { lsSchema } from '../dist/cli/schema';
@@ -114,6 +116,7 @@ t.test('a segment only its creator maps is judged in use (identity, not path)', 
   const maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
   t.notOk(maps.includes(shm(name)), 'the creator maps it under its temporary name only');
   t.match(maps, /\/dev\/shm\/shmsync\.tmp-.* \(deleted\)/);
+  pin(t, name, 'mutex'); // see pin(); the creator must still be named, by identity
   const o = (await lsJson(name)).objects[0];
   t.ok(o.users.some((u: any) => u.pid === pid), 'ls names the creator as a user');
 });
@@ -143,9 +146,13 @@ t.test('corrupted and truncated segments are reported, never crash', async (t) =
   })();
   files.owners = header(4, 64 + 64 + 4096 * 64);
   files.array = (() => { const b = header(1, 64 + 256 + 8); b.writeUInt32LE(0x31414853, 64); b.writeUInt32LE(10, 68); b.writeUInt32LE(1e6, 76); return b; })();
-  for (const [k, b] of Object.entries(files)) fs.writeFileSync(shm(`${base}-${k}`), b, { mode: 0o600 });
-  cleanup(t, ...Object.keys(files).map((k) => `${base}-${k}`));
-  const r = await runCli(['ls', '--json', `${base}-*`]);
+  // In a directory of their own (SHMSYNC_SHM_DIR): suites running concurrently remove unmapped
+  // files that appear in /dev/shm, and nothing can map these.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmsync-cli-corrupt-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const [k, b] of Object.entries(files)) fs.writeFileSync(path.join(dir, `shmsync-${base}-${k}`), b, { mode: 0o600 });
+  const env = { SHMSYNC_SHM_DIR: dir };
+  const r = await runCli(['ls', '--json', `${base}-*`], env);
   t.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   t.ok(validate(out), JSON.stringify(validate.errors));
@@ -154,11 +161,11 @@ t.test('corrupted and truncated segments are reported, never crash', async (t) =
     t.equal(o.status, 'corrupt', `${o.name}: ${o.problem}`);
     t.type(o.problem, 'string');
   }
-  const text = await runCli(['ls', `${base}-*`]);
+  const text = await runCli(['ls', `${base}-*`], env);
   t.equal(text.code, 0, text.stderr);
   t.equal(text.stdout.match(/CORRUPT/g)?.length, Object.keys(files).length);
   for (const k of Object.keys(files)) {
-    const i = await runCli(['inspect', `${base}-${k}`]);
+    const i = await runCli(['inspect', `${base}-${k}`], env);
     t.equal(i.code, 0, `inspect ${k}: ${i.stderr}`);
     t.match(i.stdout, /CORRUPT/);
   }
