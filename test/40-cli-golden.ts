@@ -1,7 +1,7 @@
 // Golden output of `shmsync ls` and `shmsync inspect` (80-column table layout), with the parts
 // that differ per run normalised: the unique name base, the uid column, times, table ids.
 // Regenerate after an intended layout change: SHMSYNC_UPDATE_GOLDEN=1 node scripts/run-tap.js test/40-cli-golden.ts
-import t from 'tap';
+import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Mutex, ShmQueue } from '../dist';
@@ -25,13 +25,11 @@ function normalise(text: string, base: string): string {
     .replace(/^(  00[45]0: ).*$/gm, '$1WORDS'); // lock word, owner table id
 }
 
-function golden(t: Tap.Test, file: string, actual: string): void {
+function golden(t: Test, file: string, actual: string): void {
   const p = path.join(goldenDir, file);
   if (process.env.SHMSYNC_UPDATE_GOLDEN === '1') fs.writeFileSync(p, actual);
   t.equal(actual, fs.readFileSync(p, 'utf8'), `matches ${path.relative(process.cwd(), p)}`);
 }
-
-declare namespace Tap { type Test = typeof t; }
 
 t.test('ls and inspect: table layout', async (t) => {
   const base = cliBase();
