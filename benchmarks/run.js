@@ -91,9 +91,14 @@ async function main() {
 
   const started = Date.now();
   const results = [];
+  // Progress for a parent that forked this run with an IPC channel (`shmsync bench`).
+  const progress = (m) => process.send?.({ benchProgress: m });
+  progress({ groups: selected.map((g) => g.name) });
   for (const group of selected) {
+    progress({ start: group.name });
     const result = await runGroupProcess(group, opts);
     results.push(result);
+    progress({ done: group.name });
     console.log(consoleTable(result));
   }
   const run = {

@@ -32,3 +32,4 @@ export { Lockable, type LockableOptions, type LockableRegistration } from './loc
 export { locked, lockable, type LockableDecorator } from './lockable/decorators';
 export { lockOf, attachLock, type LockSource } from './lockable/instance-lock';
 export { type LockingMethodDecorator, type LockingClassDecorator } from './lockable/decorator-types';
+export { diagnosticsChannels } from './diagnostics';

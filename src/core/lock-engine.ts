@@ -17,6 +17,7 @@ import { binding, type NativeMutex } from '../binding';
 import * as L from './mutex-layout';
 import { ensureDispatcher, forgetParked, onParked } from './parker-client';
 import { Status } from './status';
+import { lockTracing, traceAcquire, traceGranted, traceReleased, type TracedLock } from '../diagnostics';
 
 let contextOwnerId = 0;
 /**
@@ -38,7 +39,11 @@ export function isAcquired(status: Status | -1): status is Status.Ok | Status.Ow
   return status === Status.Ok || status === Status.OwnerDead;
 }
 
-export class LockEngine {
+export class LockEngine implements TracedLock {
+  /** The mutex's logical name (diagnostics messages); set by the Mutex that creates the engine. */
+  name = '';
+  traceStarts?: Map<number, number>;
+  traceHeldSince?: number;
   readonly native: NativeMutex;
   readonly i32: Int32Array | null;
   readonly me: number;
@@ -82,6 +87,7 @@ export class LockEngine {
     this.holder = token;
     this.depth = 1;
     this.ownerDied = status === Status.OwnerDead;
+    if (lockTracing()) traceGranted(this, token, this.ownerDied);
     if (this.ownerDied && this.onOwnerDeath !== null) this.onOwnerDeath();
   }
 
@@ -97,6 +103,7 @@ export class LockEngine {
       return Status.Ok;
     }
     if (this.holder !== 0) return blocking && timeoutMs !== 0 ? Status.Deadlock : Status.WouldBlock;
+    if (lockTracing()) traceAcquire(this, token, true);
     if (this.parkId !== 0) {
       // A grant may be in flight for our async waiters: take it now rather than wait for it.
       const r = this.cancelPark();
@@ -161,6 +168,7 @@ export class LockEngine {
     this.holder = 0;
     this.depth = 0;
     this.ownerDied = false;
+    if (lockTracing()) traceReleased(this);
     const st = this.unlockWord();
     this.serveQueue();
     return st;
@@ -188,6 +196,7 @@ export class LockEngine {
     if (this.holder !== 0) {
       this.holder = 0;
       this.depth = 0;
+      if (lockTracing()) traceReleased(this);
       this.unlockWord();
     }
     this.native.close();

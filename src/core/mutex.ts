@@ -37,6 +37,7 @@ import * as L from './mutex-layout';
 import { segmentNameFor, uniqueName, unlinkByName } from './names';
 import { permissionMode, type CreateMode } from './shared-memory';
 import { Status } from './status';
+import { lockTracing, traceAcquire } from '../diagnostics';
 
 export type OwnerDeathPolicy = 'recover' | 'strict';
 
@@ -129,6 +130,7 @@ export class Mutex extends EventEmitter {
       const policy = opts.onOwnerDeath === 'strict' ? 1 : 0;
       ownerId(); // claim the context's id with its threadId before the native side claims it
       engine = new LockEngine(new binding.Mutex(segment, kModeNumber[create], perm, policy));
+      engine.name = this.name;
       engines.set(segment, engine);
     }
     const actual = engine.native.policy === 1 ? 'strict' : 'recover';
@@ -227,6 +229,7 @@ export class Mutex extends EventEmitter {
       e.reenter();
       return Promise.resolve(new MutexGuard(e, token, this.name, true));
     }
+    if (lockTracing()) traceAcquire(e, token, false);
     // Uncontended: no await, no N-API call (the CAS is done from JS on the mapped word).
     if (e.holder === 0 && e.queue.length === 0 && e.parkId === 0 && e.tryFast()) {
       e.take(token, Status.Ok);

@@ -18,6 +18,7 @@ import { ensureDispatcher } from './parker-client';
 import { waitQueue } from './queue-wait';
 import { permissionMode, type CreateMode } from './shared-memory';
 import { Status } from './status';
+import { queueDrainedTracing, queueFullTracing, traceQueueDrained, traceQueueFull } from '../diagnostics';
 
 export interface ShmQueueOptions<T = unknown> {
   /** Ring bytes, a power of two from 1024 to 2**31 (default 1 MiB). */
@@ -118,6 +119,7 @@ export class ShmQueue<T = unknown> {
     box.append(value);
     const r = native.put(1, box.bytes, 0);
     if (r < 0) this.#throwPut(-r, 0);
+    if (r === 0 && queueFullTracing()) traceQueueFull(this.name, native, false);
     return r === 1;
   }
 
@@ -158,6 +160,7 @@ export class ShmQueue<T = unknown> {
       if (r < 0) this.#throwPut(-r, written);
       written += r;
       if (r === box.count) return;
+      if (queueFullTracing()) traceQueueFull(this.name, native, true);
       // Full. While we wait, other puts on this handle may use the outbox: keep the records
       // not yet written privately and stage them again after the wait.
       let consumed = 0;
@@ -272,6 +275,7 @@ export class ShmQueue<T = unknown> {
       if (r < 0) this.#throwPut(-r, done);
       for (let i = 0; i < r; i++) offset += box.sizes[done + i];
       done += r;
+      if (done !== box.count && queueFullTracing()) traceQueueFull(this.name, native, blocking && timeout !== 0);
       if (done === box.count || !blocking || timeout === 0) return done;
       const st = native.waitSpace(box.sizes[done], deadline < 0 ? -1 : Math.max(0, deadline - Date.now()));
       if (st === Status.Timeout) return done;
@@ -293,6 +297,7 @@ export class ShmQueue<T = unknown> {
     const r = this.#open().get(1);
     if (r === 0) return EMPTY;
     if (r < 0) this.#throwGet(-r);
+    if (queueDrainedTracing()) traceQueueDrained(this.name, this.#open());
     const inbox = this.#inbox;
     const len = inbox.readUInt32LE(0);
     return decodeRecord(inbox.readUInt32LE(4), inbox, kRecordHeader, kRecordHeader + len, this.#custom) as T;
@@ -314,6 +319,7 @@ export class ShmQueue<T = unknown> {
     } else {
       count = native.get(max);
       if (count < 0) this.#throwGet(-count);
+      if (count > 0 && queueDrainedTracing()) traceQueueDrained(this.name, native);
     }
     const n = Math.min(count, max);
     const out: T[] = [];

@@ -6,6 +6,7 @@
  */
 import * as v8 from 'node:v8';
 import type { ExitInfo, Runner } from './child-runner';
+import { pcallSettledTracing, tracePcallSettled } from '../diagnostics';
 import { rebuildError, summarize, type SerializedError } from './error-codec';
 import { ChildProcessException } from './errors';
 import { decodeHandles } from './handle-codec';
@@ -53,6 +54,8 @@ export class CallSlot {
   #settled = false;
   #clocks: CallClocks | undefined;
   #timer: { clear(): void } | undefined;
+  /** performance.now() at creation (durationMs of the settled diagnostics message). */
+  readonly startedAt = performance.now();
   #resolve!: () => void;
   /** Resolves when the call is over: result received and/or its child gone (flushed). */
   readonly settled = new Promise<void>((resolve) => { this.#resolve = resolve; });
@@ -108,6 +111,7 @@ export class CallSlot {
     this.#settled = true;
     this.#timer?.clear();
     this.#timer = undefined;
+    if (pcallSettledTracing()) tracePcallSettled(this);
     this.#resolve();
   }
 }

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import type { SpawnOptions } from './options';
 import type { MessageLink } from './transport';
+import { pcallSpawnTracing, tracePcallSpawn } from '../diagnostics';
 
 /** Entry point of every child (compiled to dist/pcall/child-main.js). */
 export const kChildMain = path.join(__dirname, 'child-main.js');
@@ -142,5 +143,7 @@ function spawnThread(options: SpawnOptions, capture: boolean): Runner {
 
 /** Starts one child (process or thread per `options.mode`); `capture` pipes its output. */
 export function spawnRunner(options: SpawnOptions, capture: boolean): Runner {
-  return options.mode === 'thread' ? spawnThread(options, capture) : spawnProcess(options, capture);
+  const runner = options.mode === 'thread' ? spawnThread(options, capture) : spawnProcess(options, capture);
+  if (pcallSpawnTracing()) tracePcallSpawn(runner.pid, options.mode);
+  return runner;
 }

@@ -1,0 +1,59 @@
+/**
+ * Decoder of MutexState (native/core/mutex-layout.h): 128 bytes, the payload of a mutex segment
+ * and twice embedded in a queue. Values are a racy snapshot (read without the lock); they are
+ * validated only for being in range, never used as offsets.
+ */
+export const kMutexStateSize = 128;
+export const kLockWaitersBit = 0x80000000;
+export const kLockOwnerMask = 0x7fffffff;
+
+export type Consistency = 'consistent' | 'inconsistent' | 'notRecoverable';
+const kConsistency: Consistency[] = ['consistent', 'inconsistent', 'notRecoverable'];
+
+export interface MutexWords {
+  word: number;
+  ownerId: number;
+  waitersBit: boolean;
+  handoffTo: number;
+  consistency: Consistency | null;
+  consistencyCode: number;
+  policy: 'recover' | 'strict' | null;
+  policyCode: number;
+  waiters: number;
+  ownerTableId: bigint;
+  fence: bigint;
+  ownerDeaths: number;
+  depth: number;
+}
+
+export interface MutexDecode {
+  state: MutexWords | null;
+  problem: string | null;
+}
+
+/** `buf` holds the 128 bytes of one MutexState starting at `at`. */
+export function decodeMutexState(buf: Buffer, at = 0): MutexDecode {
+  if (buf.length < at + kMutexStateSize) return { state: null, problem: 'truncated mutex state' };
+  const word = buf.readUInt32LE(at);
+  const consistencyCode = buf.readUInt32LE(at + 8);
+  const policyCode = buf.readUInt32LE(at + 12);
+  const state: MutexWords = {
+    word,
+    ownerId: word & kLockOwnerMask,
+    waitersBit: (word & kLockWaitersBit) !== 0,
+    handoffTo: buf.readUInt32LE(at + 4),
+    consistency: kConsistency[consistencyCode] ?? null,
+    consistencyCode,
+    policy: policyCode === 0 ? 'recover' : policyCode === 1 ? 'strict' : null,
+    policyCode,
+    waiters: buf.readUInt32LE(at + 16),
+    ownerTableId: buf.readBigUInt64LE(at + 24),
+    fence: (BigInt(buf.readUInt32LE(at + 68)) << 32n) | BigInt(buf.readUInt32LE(at + 64)),
+    ownerDeaths: buf.readUInt32LE(at + 72),
+    depth: buf.readUInt32LE(at + 76),
+  };
+  let problem: string | null = null;
+  if (state.consistency === null) problem = `consistency word ${consistencyCode} out of range`;
+  else if (state.policy === null) problem = `policy word ${policyCode} out of range`;
+  return { state, problem };
+}
