@@ -3,6 +3,7 @@
  * one cross-process, reentrant lock; `@Lockable.locked` methods run holding it.
  */
 import { Mutex, type AcquireOptions, type AcquireSyncOptions, type MutexGuard } from '../core/mutex';
+import type { Lifetime } from '../core/lifetime';
 import { registerHandleType, type HandleRef } from '../core/handle-ref';
 import { optionsObject, rejectUnknownOptions, typeError, validateFunction, validateName, valueError } from '../validate';
 import type { LockingMethodDecorator } from './decorator-types';
@@ -22,6 +23,12 @@ export interface LockableOptions {
    * e.g. what `instance.lock` or `instance` became after crossing to a child process.
    */
   lock?: LockSource;
+  /**
+   * Lifetime of a mutex this instance creates: `'attached'` (default without `name`: removed
+   * when the last user releases it - close, garbage collection, exit), or `'persistent'`
+   * (default with `name`: stays until `lock.unlink()`). Not with `lock`.
+   */
+  lifetime?: Lifetime;
 }
 
 /** Options of `Sub.register()`. */
@@ -36,6 +43,8 @@ export interface LockableRegistration {
 type LockableClass = (new (options: LockableOptions) => Lockable) & { from(ref: LockSource): Lockable; readonly name: string };
 const registry = new Map<string, { cls: LockableClass; revive: (ref: HandleRef) => Lockable }>();
 const kClassName = Symbol('shmsync.lockableClassName');
+
+const kNoOptions: Record<string, unknown> = Object.freeze({});
 
 function lockableLock(self: unknown): Mutex {
   if (!(self instanceof Lockable)) throw typeError('this', 'an instance of Lockable', self);
@@ -60,18 +69,25 @@ export class Lockable {
   readonly #ownsHandle: boolean;
   #disposing = false;
 
-  constructor(options: LockableOptions = {}) {
-    const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['name', 'lock'], { mutex: 'lock' });
+  constructor(options?: LockableOptions) {
     let mutex: Mutex;
-    if (opts.lock !== undefined) {
-      if (opts.name !== undefined) throw valueError('options.name', 'omitted when options.lock is given', opts.name);
-      mutex = toMutex('options.lock', opts.lock);
-    } else if (opts.name !== undefined) {
-      validateName('options.name', opts.name);
-      mutex = new Mutex(opts.name);
+    let opts: Record<string, unknown> = kNoOptions;
+    if (options === undefined) {
+      mutex = new Mutex(); // anonymous, attached; its segment is created on first use
     } else {
-      mutex = new Mutex();
+      opts = optionsObject('options', options);
+      rejectUnknownOptions('options', opts, ['name', 'lock', 'lifetime'], { mutex: 'lock' });
+      const lifetime = opts.lifetime as Lifetime | undefined;
+      if (opts.lock !== undefined) {
+        if (opts.name !== undefined) throw valueError('options.name', 'omitted when options.lock is given', opts.name);
+        if (lifetime !== undefined) throw valueError('options.lifetime', 'omitted when options.lock is given', lifetime);
+        mutex = toMutex('options.lock', opts.lock);
+      } else if (opts.name !== undefined) {
+        validateName('options.name', opts.name);
+        mutex = new Mutex(opts.name, lifetime === undefined ? undefined : { lifetime });
+      } else {
+        mutex = new Mutex(undefined, lifetime === undefined ? undefined : { lifetime });
+      }
     }
     this.#ownsHandle = !(opts.lock instanceof Mutex);
     Object.defineProperty(this, kInstanceLock, { value: mutex, enumerable: false, writable: false, configurable: false });
