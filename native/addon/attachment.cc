@@ -18,6 +18,10 @@ struct Registry {
   std::unordered_set<napi_env> hooked;
 };
 
+// External memory reported per attachment: a tmpfs page, inode, dentry, VMA and page tables
+// (~6 KiB) rounded up generously - it only paces V8's collections.
+constexpr int64_t kReportedBytes = 64 * 1024;
+
 Registry& Reg() {
   static Registry* r = new Registry();
   return *r;
@@ -32,6 +36,8 @@ std::unique_ptr<Attachment> Attachment::Hold(napi_env env, std::shared_ptr<ShmRe
   const bool attached = region && attach::IsAttached(region->header());
   std::unique_ptr<Attachment> a(new Attachment(env, attached ? std::move(region) : nullptr, attached));
   if (!attached) return a;
+  int64_t ignored = 0;
+  if (napi_adjust_external_memory(env, kReportedBytes, &ignored) == napi_ok) a->external_ = kReportedBytes;
   static std::once_flag at_exit;
   std::call_once(at_exit, [] { std::atexit(&Attachment::ReleaseAll); });
   Registry& reg = Reg();
@@ -41,16 +47,25 @@ std::unique_ptr<Attachment> Attachment::Hold(napi_env env, std::shared_ptr<ShmRe
   return a;
 }
 
+void Attachment::Unreport(napi_env env) {
+  if (external_ == 0) return;
+  int64_t ignored = 0;
+  napi_adjust_external_memory(env, -external_, &ignored);
+  external_ = 0;
+}
+
 Attachment::~Attachment() {
   if (!attached_) return;
-  Release();
+  Release(true);
   Registry& reg = Reg();
   std::lock_guard<std::mutex> lock(reg.mu);
   reg.live.erase(this);
 }
 
-int64_t Attachment::Release() {
-  if (!attached_ || released_.exchange(true, std::memory_order_acq_rel)) return 0;
+int64_t Attachment::Release(bool from_js) {
+  if (!attached_) return 0;
+  if (from_js) Unreport(env_);  // exit hooks leave external_ alone: see ReleaseEnv
+  if (released_.exchange(true, std::memory_order_acq_rel)) return 0;
   if (attach::Detach(region_.get())) return -1;
   return attach::LingerMs(region_.get());
 }
@@ -66,7 +81,9 @@ void Attachment::ReleaseEnv(void* env) {
   std::lock_guard<std::mutex> lock(reg.mu);
   reg.hooked.erase(static_cast<napi_env>(env));
   for (Attachment* a : reg.live) {
-    if (a->env_ == static_cast<napi_env>(env)) a->Release();
+    if (a->env_ != static_cast<napi_env>(env)) continue;
+    a->external_ = 0;  // this env's thread: its heap goes away, never report to it again
+    a->Release();
   }
 }
 
@@ -94,7 +111,7 @@ Napi::Value Attachment::JS_reap(const Napi::CallbackInfo& info) {
 Napi::Value CloseResult(Napi::Env env, std::unique_ptr<Attachment>* attachment) {
   int64_t r = 0;
   if (*attachment) {
-    r = (*attachment)->Release();
+    r = (*attachment)->Release(true);
     attachment->reset();
   }
   return Napi::Number::New(env, static_cast<double>(r));

@@ -27,9 +27,10 @@ class Attachment {
   Attachment(const Attachment&) = delete;
   Attachment& operator=(const Attachment&) = delete;
 
-  // Drops the attachment. Returns -1 if this unlinked the name, else the milliseconds the
+  // Drops the attachment (JS thread of the handle, or an exit hook: then `from_js` is false and
+  // the external-memory report is abandoned with the env). Returns -1 if this unlinked the name, else the milliseconds the
   // segment lingers for a hand-off nobody opened yet (0: other handles remain or persistent).
-  int64_t Release();
+  int64_t Release(bool from_js = false);
   // Records a hand-off of this handle's reference (attach.h Lease).
   bool Lease(uint64_t lease_ms);
   bool attached() const { return attached_; }
@@ -46,6 +47,11 @@ class Attachment {
   std::shared_ptr<ShmRegion> region_;
   bool attached_;
   std::atomic<bool> released_{false};
+  // Bytes reported to V8 as external memory while attached (JS thread only): a segment costs
+  // kernel memory V8 cannot see; reporting it makes collections - and with them the release
+  // of dropped handles - keep pace with a loop that creates anonymous objects.
+  int64_t external_ = 0;
+  void Unreport(napi_env env);
 };
 
 // The JS values of a wrap's close() and lease() (shared by the three wraps).

@@ -90,11 +90,20 @@ function copyWith(value: unknown, replace: (v: object) => unknown, memo: Map<obj
   return out;
 }
 
-/** Replaces every handle in `value` by a marker (sending side, either process). */
+/**
+ * Replaces every handle in `value` by a marker (sending side, either process). Each handle's
+ * `toJSON()` runs once: for an attached-lifetime object it records one hand-off (a lease the
+ * receiver's open consumes, src/core/lifetime.ts).
+ */
 export function encodeHandles(value: unknown): unknown {
-  if (!contains(value, (v) => refOf(v) !== undefined)) return value;
+  const refs = new Map<object, HandleRef | undefined>();
+  const refOnce = (v: object): HandleRef | undefined => {
+    if (!refs.has(v)) refs.set(v, refOf(v));
+    return refs.get(v);
+  };
+  if (!contains(value, (v) => refOnce(v) !== undefined)) return value;
   return copyWith(value, (v) => {
-    const ref = refOf(v);
+    const ref = refOnce(v);
     return ref === undefined ? kKeep : { [kHandleMarker]: encodeHandles(ref) };
   }, new Map());
 }

@@ -34,7 +34,7 @@ import { isAcquired, LockEngine, ownerId } from './lock-engine';
 import { freshToken, kThreadToken, runInScope, runInScopeSync, scopeToken } from './lock-scope';
 import { MutexGuard } from './mutex-guard';
 import * as L from './mutex-layout';
-import { afterRelease, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from './lifetime';
+import { afterRelease, kFlagAttached, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from './lifetime';
 import { segmentNameFor, uniqueName, unlinkByName } from './names';
 import { permissionMode, type CreateMode } from './shared-memory';
 import { Status } from './status';
@@ -118,6 +118,7 @@ function releaseEngine(e: LockEngine, segment: string, byGc: boolean): void {
 
 /** Creation deferred to first use: an anonymous mutex costs no segment until it is needed. */
 interface Deferred { perm: number; policy: number; lifetime: number }
+const kAnonymous: Deferred = Object.freeze({ perm: 0o600, policy: 0, lifetime: kFlagAttached });
 
 function statusError(status: Status, name: string): ShmsyncError {
   switch (status) {
@@ -141,7 +142,7 @@ function statusError(status: Status, name: string): ShmsyncError {
  * acquisitions recovered the lock from a dead holder.
  */
 export class Mutex extends EventEmitter {
-  readonly name: string;
+  #name: string | null = null;
   #engine: LockEngine | null = null;
   #deferred: Deferred | null = null;
   #closed = false;
@@ -149,6 +150,10 @@ export class Mutex extends EventEmitter {
 
   constructor(name?: string, options?: MutexOptions) {
     super();
+    if (name === undefined && options === undefined) {
+      this.#deferred = kAnonymous; // the common anonymous case (a Lockable, a @locked object)
+      return;
+    }
     const opts = optionsObject('options', options);
     rejectUnknownOptions('options', opts, ['mode', 'onOwnerDeath', 'create', 'lifetime'], { policy: 'onOwnerDeath', perm: 'mode' });
     if (name !== undefined) validateName('name', name);
@@ -161,13 +166,18 @@ export class Mutex extends EventEmitter {
     const perm = permissionMode(opts.mode);
     const lifetime = lifetimeFlag(opts.lifetime, name !== undefined);
     const policy = opts.onOwnerDeath === 'strict' ? 1 : 0;
-    this.name = name ?? uniqueName('mutex');
+    this.#name = name ?? null;
     if (name === undefined && create === 'create') {
       // Nobody else can know this name before it is used or handed off: create it then.
       this.#deferred = { perm, policy, lifetime };
       return;
     }
     this.#attach(create, perm, policy, lifetime, opts.onOwnerDeath);
+  }
+
+  /** The logical name (an anonymous mutex gets a unique one when first asked). */
+  get name(): string {
+    return (this.#name ??= uniqueName('mutex'));
   }
 
   #attach(create: CreateMode, perm: number, policy: number, lifetime: number, wanted?: OwnerDeathPolicy): LockEngine {

@@ -7,7 +7,7 @@ import type { Lifetime } from '../core/lifetime';
 import { registerHandleType, type HandleRef } from '../core/handle-ref';
 import { optionsObject, rejectUnknownOptions, typeError, validateFunction, validateName, valueError } from '../validate';
 import type { LockingMethodDecorator } from './decorator-types';
-import { kInstanceLock, toMutex, type LockSource } from './instance-lock';
+import { kInstanceLock, setLockableProbe, toMutex, type LockSource } from './instance-lock';
 import { methodDecorator, wrapLocked } from './wrap';
 
 /** Options of `new Lockable()`: at most one of `name` and `lock`. */
@@ -65,7 +65,7 @@ function lockableLock(self: unknown): Mutex {
  * ```
  */
 export class Lockable {
-  declare readonly [kInstanceLock]: Mutex;
+  readonly #lock: Mutex;
   readonly #ownsHandle: boolean;
   #disposing = false;
 
@@ -90,7 +90,21 @@ export class Lockable {
       }
     }
     this.#ownsHandle = !(opts.lock instanceof Mutex);
-    Object.defineProperty(this, kInstanceLock, { value: mutex, enumerable: false, writable: false, configurable: false });
+    this.#lock = mutex; // a private field: cheaper than a defined own property, and read-only
+  }
+
+  /** Where the decorators and `lockOf` find the instance's lock (src/lockable/instance-lock.ts). */
+  get [kInstanceLock](): Mutex {
+    return this.#lock;
+  }
+
+  /** @internal The lock of a Lockable (for `lockOf`), or undefined for any other object. */
+  static #probe(obj: object): Mutex | undefined {
+    return #lock in obj ? (obj as Lockable).#lock : undefined;
+  }
+
+  static {
+    setLockableProbe((obj) => Lockable.#probe(obj));
   }
 
   /** The instance's Mutex (for `info()`, `ownerDied`, `withLock`, `close()`, `unlink()`...). */
@@ -135,7 +149,7 @@ export class Lockable {
    */
   toJSON(): HandleRef {
     const ctor = this.constructor as { readonly [kClassName]?: string; readonly name: string };
-    const name = this[kInstanceLock].name;
+    const name = this[kInstanceLock].toJSON().name; // a hand-off: creates and leases the lock
     // A subclass reports its registered name (or its nearest registered ancestor's).
     return ctor === Lockable ? { $shmsync: 'Lockable', name } : { $shmsync: 'Lockable', name, class: ctor[kClassName] ?? ctor.name };
   }
