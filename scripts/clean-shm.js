@@ -7,6 +7,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { mappedSegments } = require('./mapped-segments');
+const { mappedInodes, isMappedByInode } = require('./mapped-inodes');
 
 // SHMSYNC_SHM_DIR: another directory to scan (used to test this script without touching /dev/shm).
 const kShmDir = process.env.SHMSYNC_SHM_DIR || '/dev/shm';
@@ -68,6 +69,7 @@ function main(argv) {
   const force = argv.includes('--force');
   const segments = listSegments();
   const inUse = mappedSegments(kShmDir);
+  const inodes = mappedInodes(kShmDir); // creators map under a temporary name: judge by inode
   if (segments.length === 0) {
     console.log(`no shmsync segments in ${kShmDir}`);
     return 0;
@@ -84,7 +86,7 @@ function main(argv) {
       if (err.code === 'ENOENT') continue; // removed meanwhile
       info = `stat failed (${err.code})`;
     }
-    const used = inUse.has(name);
+    const used = inUse.has(name) || isMappedByInode(kShmDir, name, inodes);
     if (used) info += ', in use (mapped by a live process)';
     if (!remove || (used && !force)) {
       console.log(`${name}  ${info}`);
