@@ -234,17 +234,20 @@ export class Mutex extends EventEmitter {
 
   /** The owner-death policy fixed when the mutex was created. */
   get onOwnerDeath(): OwnerDeathPolicy {
+    if (this.#deferred !== null) return this.#deferred.policy === 1 ? 'strict' : 'recover';
     return this.#open().native.policy === 1 ? 'strict' : 'recover';
   }
 
   /** True while the current thread/scope holds the lock. */
   get isHeld(): boolean {
+    if (this.#deferred !== null) return false; // never used yet: nobody can hold it
     const e = this.#open();
     return e.holder !== 0 && e.holder === (scopeToken(e) ?? kThreadToken);
   }
 
   /** True when the caller's current hold was recovered from a dead holder. */
   get ownerDied(): boolean {
+    if (this.#deferred !== null) return false;
     const e = this.#open();
     return e.holder === (scopeToken(e) ?? kThreadToken) && e.ownerDied;
   }
