@@ -4,6 +4,7 @@
       "target_name": "shmsync",
       "sources": [
         "native/core/shm-region.cc",
+        "native/core/attach.cc",
         "native/core/owner-table.cc",
         "native/core/robust-lock.cc",
         "native/core/parker.cc",
@@ -12,6 +13,7 @@
         "native/addon/errors.cc",
         "native/addon/external-buffer.cc",
         "native/addon/region-wrap.cc",
+        "native/addon/attachment.cc",
         "native/addon/context.cc",
         "native/addon/mutex-wrap.cc",
         "native/addon/queue-wrap.cc"

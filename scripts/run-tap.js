@@ -7,6 +7,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { mappedSegments } = require('./mapped-segments');
+const { mappedInodes, isMappedByInode } = require('./mapped-inodes');
 
 const root = path.join(__dirname, '..');
 const listShm = () => new Set(fs.readdirSync('/dev/shm').filter((n) => n.startsWith('shmsync')));
@@ -52,7 +53,10 @@ if (leaked.length > 0) {
   // Remove only what no live process maps: a segment that appeared meanwhile may belong to
   // another program running on the machine (its users keep it mapped).
   const mapped = mappedSegments();
-  for (const n of leaked) if (!mapped.has(n)) fs.rmSync(path.join('/dev/shm', n), { force: true });
+  const inodes = mappedInodes(); // a creator maps its segment under a temporary name
+  for (const n of leaked) {
+    if (!mapped.has(n) && !isMappedByInode('/dev/shm', n, inodes)) fs.rmSync(path.join('/dev/shm', n), { force: true });
+  }
   failed += 1;
 } else {
   console.log('ok - the suite left no shmsync segment in /dev/shm');

@@ -12,7 +12,11 @@ export interface NativeRegion {
   buffer(): ArrayBuffer | undefined;
   read(offset: number, target: Uint8Array): void;
   write(offset: number, source: Uint8Array): void;
-  close(): void;
+  /** -1: this close unlinked an attached segment; > 0: ms it lingers for a hand-off; else 0. */
+  close(): number;
+  /** Attached lifetime (src/core/lifetime.ts): holds an attachment; lease() stamps a hand-off. */
+  readonly attached: boolean;
+  lease(ms: number): boolean;
 }
 
 /** Native Mutex (native/addon/mutex-wrap.h); methods return Status numbers. */
@@ -39,7 +43,9 @@ export interface NativeMutex {
     ownerDeaths: number;
     consistency: number;
   };
-  close(): void;
+  close(): number;
+  readonly attached: boolean;
+  lease(ms: number): boolean;
 }
 
 /** Native ShmQueue (native/addon/queue-wrap.h). Negative results are -Status. */
@@ -55,7 +61,9 @@ export interface NativeQueue {
   watchSpace(bytes: number): number;
   cancel(requestId: number): number;
   close(): void;
-  closeHandle(): void;
+  closeHandle(): number;
+  readonly attached: boolean;
+  lease(ms: number): boolean;
   info(): {
     size: number;
     bytesUsed: number;
@@ -68,13 +76,15 @@ export interface NativeQueue {
 }
 
 export interface NativeBinding {
-  Queue: new (segmentName: string, openMode: number, perm: number, capacity: number, maxMessage: number) => NativeQueue;
-  Mutex: new (segmentName: string, openMode: number, perm: number, policy: number) => NativeMutex;
+  Queue: new (segmentName: string, openMode: number, perm: number, capacity: number, maxMessage: number, lifetime?: number) => NativeQueue;
+  Mutex: new (segmentName: string, openMode: number, perm: number, policy: number, lifetime?: number) => NativeMutex;
+  /** Reaper of an attached segment (native/core/attach.h Reap): 1 unlinked, 0 left, -1 not ours. */
+  reapSegment(segmentName: string, ino: number, unmapped: boolean): number;
   setGrantHandler(fn: (requestId: number, status: number) => void): void;
   ownerId(threadId: number): number;
   unparked(): void;
   Region: {
-    new (segmentName: string, kind: number, payloadSize: number, openMode: number, perm: number): NativeRegion;
+    new (segmentName: string, kind: number, payloadSize: number, openMode: number, perm: number, lifetime?: number): NativeRegion;
     unlink(segmentName: string): boolean;
   };
   setErrorFactory(fn: typeof createNativeError): void;

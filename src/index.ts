@@ -1,6 +1,7 @@
 /** shmsync public API (re-exports only). */
 export * from './errors';
 export { SharedMemory, type SharedMemoryOptions, type CreateMode } from './core/shared-memory';
+export { gcSegments, setHandoffLease, type GcResult, type Lifetime } from './core/lifetime';
 export { reviveHandle, handleReviver, isHandleRef, type HandleRef } from './core/handle-ref';
 export { encodeHandles, decodeHandles, type HandleEnvelope, type HandleEntry, type HandleStep } from './core/handle-codec';
 export {

@@ -8,6 +8,7 @@ module.exports = [
   require('./lock-handoff'),
   require('./lock-owner-death'),
   require('./lockable-overhead'),
+  require('./lockable-lifetime'),
   require('./shared-value'),
   require('./ipc-throughput'),
   require('./ipc-rtt'),

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "addon-data.h"
+#include "attachment.h"
 #include "context.h"
 #include "mutex-wrap.h"
 #include "queue-wrap.h"
@@ -68,6 +69,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ownerId", Napi::Function::New<OwnerIdOf>(env, "ownerId"));
   exports.Set("unparked", Napi::Function::New<Unparked>(env, "unparked"));
   exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
+  exports.Set("reapSegment", Napi::Function::New<Attachment::JS_reap>(env, "reapSegment"));
   exports.Set("noop", Napi::Function::New<Noop>(env, "noop"));
   return exports;
 }

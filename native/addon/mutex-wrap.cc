@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "../core/attach.h"
 #include "../core/robust-lock.h"
 #include "context.h"
 #include "errors.h"
@@ -39,7 +40,9 @@ Napi::Function MutexWrap::Define(Napi::Env env) {
                       InstanceMethod<&MutexWrap::JS_info>("info"),
                       InstanceAccessor<&MutexWrap::JS_policy>("policy"),
                       InstanceAccessor<&MutexWrap::JS_created>("created"),
-                      InstanceMethod<&MutexWrap::JS_close>("close")});
+                      InstanceMethod<&MutexWrap::JS_close>("close"),
+                      InstanceMethod<&MutexWrap::JS_lease>("lease"),
+                      InstanceAccessor<&MutexWrap::JS_attached>("attached")});
 }
 
 MutexWrap::MutexWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MutexWrap>(info) {
@@ -60,11 +63,17 @@ MutexWrap::MutexWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MutexWra
   context_ = Context::Get(env);
   if (!context_->EnsureOwner(env)) return;
   const MutexInit init{policy, context_->table()->id()};
-  Result r = ShmRegion::Acquire(name, Kind::kMutex, sizeof(MutexState), static_cast<OpenMode>(mode),
-                                perm, InitState, &init, &region_, &created_);
+  const uint32_t lifetime = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Uint32Value() : 0;
+  Result r = attach::AcquireWithLifetime(name, Kind::kMutex, sizeof(MutexState),
+                                         static_cast<OpenMode>(mode), perm, InitState, &init,
+                                         lifetime, &region_, &created_);
+  if (r.ok()) attachment_ = Attachment::Hold(env, region_);
   if (r.ok()) {
     r = Result::Of(CheckOwnerTable(state(), context_->table()));
-    if (!r.ok()) region_.reset();
+    if (!r.ok()) {
+      attachment_.reset();
+      region_.reset();
+    }
   }
   if (!r.ok()) ThrowResult(env, r, "mutex \"" + name + "\"");
 }
@@ -175,8 +184,17 @@ Napi::Value MutexWrap::JS_close(const Napi::CallbackInfo& info) {
     if (!ab.IsDetached()) ab.Detach();
     buffer_.Reset();
   }
+  Napi::Value released = CloseResult(info.Env(), &attachment_);
   region_.reset();
-  return info.Env().Undefined();
+  return released;
+}
+
+Napi::Value MutexWrap::JS_lease(const Napi::CallbackInfo& info) {
+  return LeaseResult(info, attachment_.get());
+}
+
+Napi::Value MutexWrap::JS_attached(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), attachment_ && attachment_->attached());
 }
 
 }  // namespace shmsync

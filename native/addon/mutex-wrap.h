@@ -12,6 +12,8 @@
 
 #include <memory>
 
+#include "attachment.h"
+
 #include "../core/mutex-layout.h"
 #include "../core/shm-region.h"
 
@@ -36,11 +38,14 @@ class MutexWrap : public Napi::ObjectWrap<MutexWrap> {
   Napi::Value JS_policy(const Napi::CallbackInfo& info);
   Napi::Value JS_created(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
+  Napi::Value JS_lease(const Napi::CallbackInfo& info);      // lifetime: attachment.h
+  Napi::Value JS_attached(const Napi::CallbackInfo& info);
 
   bool CheckOpen(Napi::Env env);
   MutexState* state() const { return reinterpret_cast<MutexState*>(region_->payload()); }
 
   std::shared_ptr<ShmRegion> region_;
+  std::unique_ptr<Attachment> attachment_;  // attached lifetime (null after close)
   Napi::Reference<Napi::ArrayBuffer> buffer_;
   Context* context_ = nullptr;
   bool created_ = false;

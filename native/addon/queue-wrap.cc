@@ -1,5 +1,7 @@
 #include "queue-wrap.h"
 
+#include "../core/attach.h"
+
 #include <string>
 
 #include "../core/futex.h"
@@ -49,6 +51,8 @@ Napi::Function QueueWrap::Define(Napi::Env env) {
                       InstanceMethod<&QueueWrap::JS_cancel>("cancel"),
                       InstanceMethod<&QueueWrap::JS_close>("close"),
                       InstanceMethod<&QueueWrap::JS_closeHandle>("closeHandle"),
+                      InstanceMethod<&QueueWrap::JS_lease>("lease"),
+                      InstanceAccessor<&QueueWrap::JS_attached>("attached"),
                       InstanceMethod<&QueueWrap::JS_info>("info"),
                       InstanceAccessor<&QueueWrap::JS_capacity>("capacity"),
                       InstanceAccessor<&QueueWrap::JS_maxMessage>("maxMessage")});
@@ -81,12 +85,17 @@ QueueWrap::QueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QueueWra
   init.owner_table_id = context_->table()->id();
   bool created = false;
   const uint64_t payload = sizes_given ? kRingDataOffset + init.capacity : 0;
-  Result r = ShmRegion::Acquire(name, Kind::kQueue, payload, static_cast<OpenMode>(mode), perm,
-                                InitPayload, &init, &region_, &created);
+  const uint32_t lifetime = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
+  Result r = attach::AcquireWithLifetime(name, Kind::kQueue, payload, static_cast<OpenMode>(mode),
+                                         perm, InitPayload, &init, lifetime, &region_, &created);
+  if (r.ok()) attachment_ = Attachment::Hold(env, region_);
   if (r.ok()) {
     r = Result::Of(ValidateRing(ring(), region_->payload_size()));
     if (r.ok()) r = Result::Of(CheckOwnerTable(&ring()->producer_lock, context_->table()));
-    if (!r.ok()) region_.reset();
+    if (!r.ok()) {
+      attachment_.reset();
+      region_.reset();
+    }
   }
   if (!r.ok()) {
     ThrowResult(env, r, "queue \"" + name + "\"");
@@ -247,11 +256,20 @@ Napi::Value QueueWrap::JS_close(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value QueueWrap::JS_closeHandle(const Napi::CallbackInfo& info) {
+  Napi::Value released = CloseResult(info.Env(), &attachment_);
   region_.reset();
   outbox_ref_.Reset();
   inbox_ref_.Reset();
   outbox_ = inbox_ = nullptr;
-  return info.Env().Undefined();
+  return released;
+}
+
+Napi::Value QueueWrap::JS_lease(const Napi::CallbackInfo& info) {
+  return LeaseResult(info, attachment_.get());
+}
+
+Napi::Value QueueWrap::JS_attached(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), attachment_ && attachment_->attached());
 }
 
 Napi::Value QueueWrap::JS_info(const Napi::CallbackInfo& info) {

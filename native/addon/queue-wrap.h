@@ -16,6 +16,8 @@
 
 #include <memory>
 
+#include "attachment.h"
+
 #include "../core/ring-layout.h"
 #include "../core/shm-region.h"
 
@@ -38,6 +40,8 @@ class QueueWrap : public Napi::ObjectWrap<QueueWrap> {
   Napi::Value JS_watchSpace(const Napi::CallbackInfo& info);
   Napi::Value JS_cancel(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
+  Napi::Value JS_lease(const Napi::CallbackInfo& info);      // lifetime: attachment.h
+  Napi::Value JS_attached(const Napi::CallbackInfo& info);
   Napi::Value JS_closeHandle(const Napi::CallbackInfo& info);
   Napi::Value JS_info(const Napi::CallbackInfo& info);
   Napi::Value JS_capacity(const Napi::CallbackInfo& info);
@@ -47,6 +51,7 @@ class QueueWrap : public Napi::ObjectWrap<QueueWrap> {
   RingState* ring() const { return reinterpret_cast<RingState*>(region_->payload()); }
 
   std::shared_ptr<ShmRegion> region_;
+  std::unique_ptr<Attachment> attachment_;  // attached lifetime (null after close)
   Context* context_ = nullptr;
   Napi::Reference<Napi::Uint8Array> outbox_ref_;
   Napi::Reference<Napi::Uint8Array> inbox_ref_;

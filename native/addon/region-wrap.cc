@@ -5,6 +5,7 @@
 
 #include "errors.h"
 #include "external-buffer.h"
+#include "../core/attach.h"
 
 namespace shmsync {
 
@@ -16,6 +17,8 @@ Napi::Function RegionWrap::Define(Napi::Env env) {
                       InstanceMethod<&RegionWrap::JS_read>("read"),
                       InstanceMethod<&RegionWrap::JS_write>("write"),
                       InstanceMethod<&RegionWrap::JS_close>("close"),
+                      InstanceMethod<&RegionWrap::JS_lease>("lease"),
+                      InstanceAccessor<&RegionWrap::JS_attached>("attached"),
                       StaticMethod<&RegionWrap::JS_unlink>("unlink")});
 }
 
@@ -35,10 +38,12 @@ RegionWrap::RegionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region
     ThrowBadArgument(env, "Region size or mode out of range");
     return;
   }
-  Result r = ShmRegion::Acquire(name, kind, static_cast<uint64_t>(size),
-                                static_cast<OpenMode>(mode), perm, nullptr, nullptr, &region_,
-                                &created_);
+  const uint32_t lifetime = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
+  Result r = attach::AcquireWithLifetime(name, kind, static_cast<uint64_t>(size),
+                                         static_cast<OpenMode>(mode), perm, nullptr, nullptr,
+                                         lifetime, &region_, &created_);
   if (!r.ok()) ThrowResult(env, r, "shared memory segment \"" + name + "\"");
+  else attachment_ = Attachment::Hold(env, region_);
 }
 
 bool RegionWrap::CheckOpen(Napi::Env env) {
@@ -111,8 +116,17 @@ Napi::Value RegionWrap::JS_close(const Napi::CallbackInfo& info) {
     if (!ab.IsDetached()) ab.Detach();
     buffer_.Reset();
   }
+  Napi::Value released = CloseResult(info.Env(), &attachment_);
   region_.reset();
-  return info.Env().Undefined();
+  return released;
+}
+
+Napi::Value RegionWrap::JS_lease(const Napi::CallbackInfo& info) {
+  return LeaseResult(info, attachment_.get());
+}
+
+Napi::Value RegionWrap::JS_attached(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), attachment_ && attachment_->attached());
 }
 
 Napi::Value RegionWrap::JS_unlink(const Napi::CallbackInfo& info) {

@@ -7,6 +7,8 @@
 // exactly one segment.
 #include "shm-region.h"
 
+#include "attach.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -52,7 +54,7 @@ ShmRegion::~ShmRegion() {
 
 Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t payload_size,
                          uint32_t perm, PayloadInit init, const void* init_arg,
-                         std::shared_ptr<ShmRegion>* out) {
+                         std::shared_ptr<ShmRegion>* out, uint32_t header_flags) {
   const uint64_t total = kPayloadOffset + payload_size;
   if (payload_size == 0 || total > kMaxSegmentSize + kPayloadOffset) {
     return Result::Of(Status::kSizeMismatch);
@@ -81,6 +83,7 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
     h->total_size = total;
     h->payload_offset = kPayloadOffset;
     h->payload_size = payload_size;
+    if ((header_flags & attach::kFlagAttached) != 0) attach::InitCreated(h);  // lifetime (attach.h)
     uint8_t* payload = static_cast<uint8_t*>(base) + kPayloadOffset;
     if (init != nullptr) init(payload, payload_size, init_arg);
     // Publish: link() makes the fully written file visible under its public name at once.
@@ -148,11 +151,12 @@ Result ShmRegion::Open(const std::string& segment_name, Kind kind, uint64_t payl
 
 Result ShmRegion::Acquire(const std::string& segment_name, Kind kind, uint64_t payload_size,
                           OpenMode mode, uint32_t perm, PayloadInit init,
-                          const void* init_arg, std::shared_ptr<ShmRegion>* out, bool* created) {
+                          const void* init_arg, std::shared_ptr<ShmRegion>* out, bool* created,
+                          uint32_t header_flags) {
   *created = false;
   if (mode == OpenMode::kOpen) return Open(segment_name, kind, payload_size, out);
   if (mode == OpenMode::kCreate) {
-    Result r = Create(segment_name, kind, payload_size, perm, init, init_arg, out);
+    Result r = Create(segment_name, kind, payload_size, perm, init, init_arg, out, header_flags);
     *created = r.ok();
     return r;
   }
@@ -161,7 +165,7 @@ Result ShmRegion::Acquire(const std::string& segment_name, Kind kind, uint64_t p
   for (int round = 0; round < kMaxOpenOrCreateRounds; ++round) {
     Result r = Open(segment_name, kind, payload_size, out);
     if (r.status != Status::kNotFound) return r;
-    r = Create(segment_name, kind, payload_size, perm, init, init_arg, out);
+    r = Create(segment_name, kind, payload_size, perm, init, init_arg, out, header_flags);
     if (r.status != Status::kExists) {
       *created = r.ok();
       return r;

@@ -29,10 +29,12 @@ class ShmRegion {
 
   // Opens and/or creates the segment `segment_name` (a full name such as "shmsync-foo", no
   // slash). payload_size == 0 on open means "any size"; otherwise it must match. `created`
-  // reports whether this call created the segment.
+  // reports whether this call created the segment. `header_flags` (attach.h kFlagAttached or
+  // 0) is written into a segment this call creates, before it is published.
   static Result Acquire(const std::string& segment_name, Kind kind, uint64_t payload_size,
                         OpenMode mode, uint32_t perm, PayloadInit init, const void* init_arg,
-                        std::shared_ptr<ShmRegion>* out, bool* created);
+                        std::shared_ptr<ShmRegion>* out, bool* created,
+                        uint32_t header_flags = 0);
   static Result Unlink(const std::string& segment_name);
 
   uint8_t* payload() const { return base_ + header()->payload_offset; }
@@ -47,7 +49,7 @@ class ShmRegion {
 
   static Result Create(const std::string& segment_name, Kind kind, uint64_t payload_size,
                        uint32_t perm, PayloadInit init, const void* init_arg,
-                       std::shared_ptr<ShmRegion>* out);
+                       std::shared_ptr<ShmRegion>* out, uint32_t header_flags);
   static Result Open(const std::string& segment_name, Kind kind, uint64_t payload_size,
                      std::shared_ptr<ShmRegion>* out);
 

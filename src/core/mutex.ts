@@ -34,6 +34,7 @@ import { isAcquired, LockEngine, ownerId } from './lock-engine';
 import { freshToken, kThreadToken, runInScope, runInScopeSync, scopeToken } from './lock-scope';
 import { MutexGuard } from './mutex-guard';
 import * as L from './mutex-layout';
+import { afterRelease, kFlagAttached, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from './lifetime';
 import { segmentNameFor, uniqueName, unlinkByName } from './names';
 import { permissionMode, type CreateMode } from './shared-memory';
 import { Status } from './status';
@@ -48,6 +49,12 @@ export interface MutexOptions {
   onOwnerDeath?: OwnerDeathPolicy;
   /** Default 'openOrCreate' with a name, 'create' without. */
   create?: CreateMode;
+  /**
+   * For a mutex this call creates: `'attached'` (default without a name) is removed when the
+   * last handle of every process is released; `'persistent'` (default with a name) stays
+   * until `unlink`. See docs/concepts/naming-and-lifetime.md.
+   */
+  lifetime?: Lifetime;
 }
 
 export interface AcquireSyncOptions {
@@ -80,8 +87,39 @@ const kPolicies: readonly OwnerDeathPolicy[] = ['recover', 'strict'];
 
 /** Engines of this JS context by segment name: handles of one segment share one engine. */
 const engines = new Map<string, LockEngine>();
-/** The open handles of each engine: the ones that hear its 'ownerDied' events. */
-const openHandles = new WeakMap<LockEngine, Set<Mutex>>();
+/**
+ * The open handles of each engine: the ones that hear its 'ownerDied' events. Held weakly, so
+ * that an attached mutex's handle can be garbage-collected (see `collected`).
+ */
+const openHandles = new WeakMap<LockEngine, Set<WeakRef<Mutex>>>();
+
+/** How a collected handle of an attached mutex gives its share of the engine back. */
+interface Collected { engine: LockEngine; segment: string; ref: WeakRef<Mutex> }
+
+/**
+ * Garbage collection of an attached mutex's handle: like close(), unless this context still
+ * holds the lock through that engine (a hold is never dropped behind the holder's back; it
+ * ends with the context).
+ */
+const collected = new FinalizationRegistry<Collected>(({ engine, segment, ref }) => {
+  openHandles.get(engine)?.delete(ref);
+  releaseEngine(engine, segment, true);
+});
+
+function releaseEngine(e: LockEngine, segment: string, byGc: boolean): void {
+  e.refs -= 1;
+  if (e.refs !== 0) return;
+  if (byGc && (e.holder !== 0 || e.queue.length !== 0)) {
+    e.refs = 1; // still held or awaited: keep the engine (and its segment) for the context's life
+    return;
+  }
+  engines.delete(segment);
+  e.shutdown();
+}
+
+/** Creation deferred to first use: an anonymous mutex costs no segment until it is needed. */
+interface Deferred { perm: number; policy: number; lifetime: number }
+const kAnonymous: Deferred = Object.freeze({ perm: 0o600, policy: 0, lifetime: kFlagAttached });
 
 function statusError(status: Status, name: string): ShmsyncError {
   switch (status) {
@@ -105,13 +143,20 @@ function statusError(status: Status, name: string): ShmsyncError {
  * acquisitions recovered the lock from a dead holder.
  */
 export class Mutex extends EventEmitter {
-  readonly name: string;
-  #engine: LockEngine | null;
+  #name: string | null = null;
+  #engine: LockEngine | null = null;
+  #deferred: Deferred | null = null;
+  #closed = false;
+  #ref: WeakRef<Mutex> | null = null;
 
   constructor(name?: string, options?: MutexOptions) {
     super();
+    if (name === undefined && options === undefined) {
+      this.#deferred = kAnonymous; // the common anonymous case (a Lockable, a @locked object)
+      return;
+    }
     const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['mode', 'onOwnerDeath', 'create'], { policy: 'onOwnerDeath', perm: 'mode' });
+    rejectUnknownOptions('options', opts, ['mode', 'onOwnerDeath', 'create', 'lifetime'], { policy: 'onOwnerDeath', perm: 'mode' });
     if (name !== undefined) validateName('name', name);
     if (opts.onOwnerDeath !== undefined) validateOneOf('options.onOwnerDeath', opts.onOwnerDeath, kPolicies);
     let create: CreateMode = name === undefined ? 'create' : 'openOrCreate';
@@ -120,53 +165,91 @@ export class Mutex extends EventEmitter {
       create = opts.create;
     }
     const perm = permissionMode(opts.mode);
-    this.name = name ?? uniqueName('mutex');
+    const lifetime = lifetimeFlag(opts.lifetime, name !== undefined);
+    const policy = opts.onOwnerDeath === 'strict' ? 1 : 0;
+    this.#name = name ?? null;
+    if (name === undefined && create === 'create') {
+      // Nobody else can know this name before it is used or handed off: create it then.
+      this.#deferred = { perm, policy, lifetime };
+      return;
+    }
+    this.#attach(create, perm, policy, lifetime, opts.onOwnerDeath);
+  }
+
+  /** The logical name (an anonymous mutex gets a unique one when first asked). */
+  get name(): string {
+    return (this.#name ??= uniqueName('mutex'));
+  }
+
+  #attach(create: CreateMode, perm: number, policy: number, lifetime: number, wanted?: OwnerDeathPolicy): LockEngine {
     const segment = segmentNameFor(this.name);
     let engine = engines.get(segment);
     if (engine !== undefined && create === 'create') {
       throw new ExistsError(`mutex "${this.name}" already exists (open in this thread)`);
     }
     if (engine === undefined) {
-      const policy = opts.onOwnerDeath === 'strict' ? 1 : 0;
       ownerId(); // claim the context's id with its threadId before the native side claims it
-      engine = new LockEngine(new binding.Mutex(segment, kModeNumber[create], perm, policy));
+      const native = new binding.Mutex(segment, kModeNumber[create], perm, policy, lifetime);
+      if (native.attached) {
+        noteAttached();
+        // The engine closes the native handle; hear whether that left a hand-off lingering.
+        const close = native.close.bind(native);
+        Object.defineProperty(native, 'close', { value: () => { const r = close(); afterRelease(segment, r); return r; } });
+      }
+      engine = new LockEngine(native);
       engine.name = this.name;
       engines.set(segment, engine);
     }
     const actual = engine.native.policy === 1 ? 'strict' : 'recover';
-    if (opts.onOwnerDeath !== undefined && opts.onOwnerDeath !== actual) {
+    if (wanted !== undefined && wanted !== actual) {
       if (engine.refs === 0) { engine.native.close(); engines.delete(segment); }
-      throw new PolicyMismatchError(`mutex "${this.name}" exists with onOwnerDeath '${actual}', not '${opts.onOwnerDeath}'`);
+      throw new PolicyMismatchError(`mutex "${this.name}" exists with onOwnerDeath '${actual}', not '${wanted}'`);
     }
     engine.refs += 1;
     let handles = openHandles.get(engine);
     if (handles === undefined) {
-      const open = new Set<Mutex>();
+      const open = new Set<WeakRef<Mutex>>();
       openHandles.set(engine, open);
       // The handles share the engine's hold, so each open one hears of a recovery; closed
       // handles are dropped from the set (they must neither emit nor be kept alive by it).
       engine.onOwnerDeath = () => {
-        for (const h of open) h.emit('ownerDied', { name: h.name });
+        for (const r of open) {
+          const h = r.deref();
+          if (h !== undefined) h.emit('ownerDied', { name: h.name });
+        }
       };
       handles = open;
     }
-    handles.add(this);
+    const ref = new WeakRef<Mutex>(this);
+    handles.add(ref);
+    this.#ref = ref;
     this.#engine = engine;
+    if (engine.native.attached) collected.register(this, { engine, segment, ref }, ref);
+    return engine;
+  }
+
+  /** `'attached'` or `'persistent'`: recorded in the segment by its creator. */
+  get lifetime(): Lifetime {
+    if (this.#deferred !== null) return this.#deferred.lifetime !== 0 ? 'attached' : 'persistent';
+    return this.#open().native.attached ? 'attached' : 'persistent';
   }
 
   /** The owner-death policy fixed when the mutex was created. */
   get onOwnerDeath(): OwnerDeathPolicy {
+    if (this.#deferred !== null) return this.#deferred.policy === 1 ? 'strict' : 'recover';
     return this.#open().native.policy === 1 ? 'strict' : 'recover';
   }
 
   /** True while the current thread/scope holds the lock. */
   get isHeld(): boolean {
+    if (this.#deferred !== null) return false; // never used yet: nobody can hold it
     const e = this.#open();
     return e.holder !== 0 && e.holder === (scopeToken(e) ?? kThreadToken);
   }
 
   /** True when the caller's current hold was recovered from a dead holder. */
   get ownerDied(): boolean {
+    if (this.#deferred !== null) return false;
     const e = this.#open();
     return e.holder === (scopeToken(e) ?? kThreadToken) && e.ownerDied;
   }
@@ -342,19 +425,20 @@ export class Mutex extends EventEmitter {
 
   /** Closes this handle. The last handle of the context releases a hold and fails waiters. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#deferred = null;
     const e = this.#engine;
     if (e === null) return;
     this.#engine = null;
-    openHandles.get(e)?.delete(this);
-    e.refs -= 1;
-    if (e.refs === 0) {
-      engines.delete(segmentNameFor(this.name));
-      e.shutdown();
-    }
+    const ref = this.#ref!;
+    collected.unregister(ref);
+    openHandles.get(e)?.delete(ref);
+    releaseEngine(e, segmentNameFor(this.name), false);
   }
 
   get closed(): boolean {
-    return this.#engine === null;
+    return this.#closed;
   }
 
   /** Removes the name; open handles keep working. Returns false if it did not exist. */
@@ -371,6 +455,8 @@ export class Mutex extends EventEmitter {
   }
 
   toJSON(): HandleRef {
+    // A reference is a hand-off: the segment must exist, and outlive this handle until opened.
+    if (!this.#closed) leaseHandoff(this.#open().native);
     return { $shmsync: 'Mutex', name: this.name };
   }
 
@@ -387,8 +473,11 @@ export class Mutex extends EventEmitter {
   }
 
   #open(): LockEngine {
-    if (this.#engine === null) throw new ClosedError(`mutex "${this.name}" is closed`);
-    return this.#engine;
+    if (this.#engine !== null) return this.#engine;
+    const d = this.#deferred;
+    if (d === null) throw new ClosedError(`mutex "${this.name}" is closed`);
+    this.#deferred = null;
+    return this.#attach('create', d.perm, d.policy, d.lifetime);
   }
 }
 

@@ -12,6 +12,7 @@ import {
 } from '../validate';
 import { decodeRecord, type Codec, type CodecName } from './codec';
 import { registerHandleType, type HandleRef } from './handle-ref';
+import { afterRelease, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from './lifetime';
 import { segmentNameFor, uniqueName, unlinkByName } from './names';
 import { Outbox, kRecordHeader, recordBytes } from './queue-frames';
 import { ensureDispatcher } from './parker-client';
@@ -29,6 +30,12 @@ export interface ShmQueueOptions<T = unknown> {
   codec?: CodecName | Codec<T>;
   create?: CreateMode;
   mode?: number;
+  /**
+   * For a queue this call creates: `'attached'` (default without a name) is removed when the
+   * last handle of every process is detached; `'persistent'` (default with a name) stays until
+   * `unlink`. See docs/concepts/naming-and-lifetime.md.
+   */
+  lifetime?: Lifetime;
 }
 
 export interface PutOptions { timeout?: number; signal?: AbortSignal }
@@ -57,7 +64,7 @@ export class ShmQueue<T = unknown> {
 
   constructor(name?: string, options?: ShmQueueOptions<T>) {
     const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['capacity', 'maxMessageSize', 'codec', 'create', 'mode'], { size: 'capacity', maxMessage: 'maxMessageSize' });
+    rejectUnknownOptions('options', opts, ['capacity', 'maxMessageSize', 'codec', 'create', 'mode', 'lifetime'], { size: 'capacity', maxMessage: 'maxMessageSize' });
     if (name !== undefined) validateName('name', name);
     const codec = (opts.codec === undefined ? 'structured' : opts.codec) as CodecName | Codec<T>;
     if (typeof codec === 'string') validateOneOf('options.codec', codec, kCodecs);
@@ -73,6 +80,7 @@ export class ShmQueue<T = unknown> {
     const maxMessage = (opts.maxMessageSize ?? capacity / 2 - kRecordHeader) as number;
     validateInteger('options.maxMessageSize', maxMessage, 1, capacity / 2 - kRecordHeader);
     const perm = permissionMode(opts.mode);
+    const lifetime = lifetimeFlag(opts.lifetime, name !== undefined);
     this.name = name ?? uniqueName('queue');
     this.codec = codec;
     this.#custom = typeof codec === 'string' ? null : (codec as Codec);
@@ -85,7 +93,8 @@ export class ShmQueue<T = unknown> {
         if (create === 'open' || !(err instanceof NotFoundError)) throw err;
       }
     }
-    native ??= new binding.Queue(segment, kModeNumber[create], perm, capacity, maxMessage);
+    native ??= new binding.Queue(segment, kModeNumber[create], perm, capacity, maxMessage, lifetime);
+    if (native.attached) noteAttached();
     if (explicit && (native.capacity !== capacity || (opts.maxMessageSize !== undefined && native.maxMessage !== maxMessage))) {
       native.closeHandle();
       throw new SizeMismatchError(`queue "${this.name}" exists with capacity ${native.capacity} and maxMessageSize ${native.maxMessage}`);
@@ -247,8 +256,14 @@ export class ShmQueue<T = unknown> {
 
   /** Unmaps this handle (the queue and its messages stay for other handles). Idempotent. */
   detach(): void {
-    this.#native?.closeHandle();
+    if (this.#native === null) return;
+    afterRelease(segmentNameFor(this.name), this.#native.closeHandle());
     this.#native = null;
+  }
+
+  /** `'attached'` or `'persistent'`: recorded in the segment by its creator. */
+  get lifetime(): Lifetime {
+    return this.#open().attached ? 'attached' : 'persistent';
   }
 
   unlink(): boolean { return ShmQueue.unlink(this.name); }
@@ -260,6 +275,7 @@ export class ShmQueue<T = unknown> {
   [Symbol.dispose](): void { this.detach(); }
 
   toJSON(): HandleRef {
+    leaseHandoff(this.#native);
     return { $shmsync: 'ShmQueue', name: this.name, codec: typeof this.codec === 'string' ? this.codec : 'custom' };
   }
 

@@ -23,10 +23,16 @@ import {
 import { registerHandleType, type HandleRef } from './handle-ref';
 import { Mutex } from './mutex';
 import { uniqueName } from './names';
+import type { Lifetime } from './lifetime';
 import { kMaxSharedMemorySize, permissionMode, SharedMemory, type CreateMode } from './shared-memory';
 
 /** Options every shared-state handle accepts. */
 export interface SegmentOptions {
+  /**
+   * For a segment this call creates (and its `{ lock: true }` mutex): `'attached'` (default
+   * without a name) or `'persistent'` (default with a name). See naming-and-lifetime.md.
+   */
+  lifetime?: Lifetime;
   /** `true`: create a Mutex with the object (named `<name>.lock`); or use the given Mutex; `false`: do not open the stored one. */
   lock?: boolean | Mutex;
   /** Default: `'openOrCreate'` when `type` is given, else `'open'`; `'create'` without a name. */
@@ -72,7 +78,9 @@ export function openSegment(
   if (create !== 'open' && spec.typeCode === undefined) throw typeError('options.type', `given to create a ${kind}`, undefined);
   const logical = name ?? uniqueName(kind === 'SharedValue' ? 'value' : 'array');
   const size = create === 'open' ? undefined : kHeaderSize + spec.length! * spec.elementSize(spec.typeCode!);
-  const shm = new SharedMemory(logical, { size, create, mode: perm });
+  // The generated name of an anonymous object is still anonymous: attached unless told otherwise.
+  const lifetime = (opts.lifetime as Lifetime | undefined) ?? (name === undefined ? 'attached' : undefined);
+  const shm = new SharedMemory(logical, { size, create, mode: perm, lifetime });
   try {
     if (shm.size < kHeaderSize) throw new KindMismatchError(`"${logical}" is not a ${kind} segment (${shm.size} bytes)`);
     const u32 = new Uint32Array(shm.buffer.buffer, 0, 5);
@@ -98,7 +106,7 @@ function initialise(
     if (bytes.length > kLockNameMax) throw rangeError('options.lock.name', `at most ${kLockNameMax} bytes long`, lockName);
     shm.buffer.set(bytes, 20);
     u32[4] = bytes.length;
-    lock = lockOpt instanceof Mutex ? lockOpt : new Mutex(lockName, { mode: perm });
+    lock = lockOpt instanceof Mutex ? lockOpt : new Mutex(lockName, { mode: perm, lifetime: shm.lifetime });
   }
   u32[1] = spec.typeCode!;
   u32[2] = lockOpt === true ? 1 : 0;
@@ -156,6 +164,13 @@ function segment(
     name: shm.name, shm, typeCode: u32[1], length: u32[3], data, lock, lockName,
     ownsLockHandle: lock !== null && !given, lockCreatedWithObject: created,
   };
+}
+
+/** @internal A reference to the segment is being handed off: lease it and its lock. */
+export function leaseSegment(seg: Segment): void {
+  if (seg.shm.closed) return;
+  seg.shm.toJSON();
+  if (seg.lock !== null && !seg.lock.closed) seg.lock.toJSON();
 }
 
 /** @internal Unmaps a segment and closes the lock handle it opened. */
@@ -242,7 +257,7 @@ export class SharedArray<T extends SharedArrayType = SharedArrayType> {
     const [name, given]: [string | undefined, unknown] = typeof nameOrOptions === 'object' && nameOrOptions !== null && maybeOptions === undefined
       ? [undefined, nameOrOptions] : [nameOrOptions as string | undefined, maybeOptions];
     const opts = optionsObject('options', given);
-    rejectUnknownOptions('options', opts, ['type', 'length', 'values', 'lock', 'create', 'mode'], { size: 'length' });
+    rejectUnknownOptions('options', opts, ['type', 'length', 'values', 'lock', 'create', 'mode', 'lifetime'], { size: 'length' });
     if (opts.type !== undefined) validateOneOf('options.type', opts.type, kArrayTypeNames);
     const code = opts.type === undefined ? undefined : codeOf(opts.type as SharedArrayType);
     const values = checkValues(opts.values, opts.type as SharedArrayType | undefined);
@@ -291,6 +306,7 @@ export class SharedArray<T extends SharedArrayType = SharedArrayType> {
 
   /** Reference form `{ $shmsync: 'SharedArray', name, type, length }`, reopened by `reviveHandle`. */
   toJSON(): HandleRef {
+    leaseSegment(this.#seg);
     return { $shmsync: 'SharedArray', name: this.name, type: this.type, length: this.length };
   }
 }

@@ -14,6 +14,7 @@ import {
   validateOneOf,
 } from '../validate';
 import { registerHandleType, type HandleRef } from './handle-ref';
+import { afterRelease, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from './lifetime';
 import { segmentNameFor, uniqueName, unlinkByName } from './names';
 
 /** Object kinds stored in the segment header (native/core/layout.h `Kind`). */
@@ -37,6 +38,12 @@ export interface SharedMemoryOptions {
   create?: CreateMode;
   /** Permission bits for a created segment (default `0o600`). */
   mode?: number;
+  /**
+   * For a segment this call creates: `'attached'` (default without a name) unlinks it when the
+   * last handle of every process is released; `'persistent'` (default with a name) keeps it
+   * until `unlink`. See docs/concepts/naming-and-lifetime.md.
+   */
+  lifetime?: Lifetime;
 }
 
 /** Validated `mode` option shared by every handle type. */
@@ -53,8 +60,11 @@ export function openNativeRegion(
   size: number,
   mode: CreateMode,
   perm: number,
+  lifetime = 0,
 ): NativeRegion {
-  return new binding.Region(segmentNameFor(logicalName), kind, size, kOpenModeNumber[mode], perm);
+  const native = new binding.Region(segmentNameFor(logicalName), kind, size, kOpenModeNumber[mode], perm, lifetime);
+  if (native.attached) noteAttached();
+  return native;
 }
 
 /**
@@ -75,7 +85,7 @@ export class SharedMemory {
 
   constructor(name?: string, options?: SharedMemoryOptions) {
     const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['size', 'create', 'mode'], { length: 'size', flags: 'create', perm: 'mode' });
+    rejectUnknownOptions('options', opts, ['size', 'create', 'mode', 'lifetime'], { length: 'size', flags: 'create', perm: 'mode' });
     if (name !== undefined) validateName('name', name);
     const size = opts.size;
     if (size !== undefined) {
@@ -95,8 +105,9 @@ export class SharedMemory {
       throw rangeError('options.size', 'given to create a segment', size);
     }
     const perm = permissionMode(opts.mode);
+    const lifetime = lifetimeFlag(opts.lifetime, name !== undefined);
     this.name = name ?? uniqueName('shm');
-    this.#native = openNativeRegion(this.name, SegmentKind.Raw, size ?? 0, mode, perm);
+    this.#native = openNativeRegion(this.name, SegmentKind.Raw, size ?? 0, mode, perm, lifetime);
     this.#size = this.#native.size;
     this.#created = this.#native.created;
   }
@@ -109,6 +120,11 @@ export class SharedMemory {
   /** Whether this handle created the segment (false when it opened an existing one). */
   get created(): boolean {
     return this.#created;
+  }
+
+  /** `'attached'` or `'persistent'`: recorded in the segment by its creator. */
+  get lifetime(): Lifetime {
+    return this.#open().attached ? 'attached' : 'persistent';
   }
 
   /** True after `close()`. */
@@ -151,7 +167,7 @@ export class SharedMemory {
   /** Unmaps this handle. Idempotent. Views from `buffer` become detached (length 0). */
   close(): void {
     if (this.#native === null) return;
-    this.#native.close();
+    afterRelease(segmentNameFor(this.name), this.#native.close());
     this.#native = null;
     this.#view = null;
   }
@@ -172,6 +188,7 @@ export class SharedMemory {
 
   /** Reference form, reopened by `reviveHandle` in another process or thread. */
   toJSON(): HandleRef {
+    leaseHandoff(this.#native);
     return { $shmsync: 'SharedMemory', name: this.name, size: this.#size };
   }
 

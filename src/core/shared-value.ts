@@ -16,7 +16,7 @@ import { ClosedError, KindMismatchError } from '../errors';
 import { optionsObject, rangeError, rejectUnknownOptions, typeError, validateOneOf } from '../validate';
 import { registerHandleType, type HandleRef } from './handle-ref';
 import type { Mutex } from './mutex';
-import { closeSegment, openSegment, unlinkSegment, type Segment, type SegmentOptions } from './shared-array';
+import { closeSegment, leaseSegment, openSegment, unlinkSegment, type Segment, type SegmentOptions } from './shared-array';
 import type { SharedMemory } from './shared-memory';
 
 /** Element types of a SharedValue. */
@@ -89,7 +89,7 @@ export class SharedValue<T extends SharedValueType = SharedValueType> {
     const [name, given]: [string | undefined, unknown] = typeof nameOrOptions === 'object' && nameOrOptions !== null && maybeOptions === undefined
       ? [undefined, nameOrOptions] : [nameOrOptions as string | undefined, maybeOptions];
     const opts = optionsObject('options', given);
-    rejectUnknownOptions('options', opts, ['type', 'value', 'lock', 'create', 'mode'], { initial: 'value' });
+    rejectUnknownOptions('options', opts, ['type', 'value', 'lock', 'create', 'mode', 'lifetime'], { initial: 'value' });
     if (opts.type !== undefined) validateOneOf('options.type', opts.type, kTypes);
     const type = opts.type as T | undefined;
     if (opts.value !== undefined) {
@@ -222,6 +222,7 @@ export class SharedValue<T extends SharedValueType = SharedValueType> {
 
   /** Reference form `{ $shmsync: 'SharedValue', name, type }`, reopened by `reviveHandle`. */
   toJSON(): HandleRef {
+    leaseSegment(this.#seg);
     return { $shmsync: 'SharedValue', name: this.name, type: this.type };
   }
 

@@ -41,10 +41,18 @@ export function toMutex(label: string, source: unknown): Mutex {
   throw typeError(label, 'a Mutex, a mutex name or a { $shmsync, name } reference', source);
 }
 
+/** Set by lockable.ts: the lock of a Lockable instance (kept in a private field). */
+let lockableProbe: (obj: object) => Mutex | undefined = () => undefined;
+
+/** @internal Called once by the Lockable class. */
+export function setLockableProbe(probe: (obj: object) => Mutex | undefined): void {
+  lockableProbe = probe;
+}
+
 function ownLock(obj: object): Mutex | undefined {
   return Object.prototype.hasOwnProperty.call(obj, kInstanceLock)
     ? (obj as { [kInstanceLock]: Mutex })[kInstanceLock]
-    : undefined;
+    : lockableProbe(obj);
 }
 
 function define(obj: object, mutex: Mutex): Mutex {

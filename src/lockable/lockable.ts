@@ -5,10 +5,11 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Mutex, type AcquireOptions, type AcquireSyncOptions, type MutexGuard } from '../core/mutex';
+import type { Lifetime } from '../core/lifetime';
 import { registerHandleType, type HandleRef } from '../core/handle-ref';
 import { optionsObject, rejectUnknownOptions, typeError, validateFunction, validateName, valueError } from '../validate';
 import type { LockingMethodDecorator } from './decorator-types';
-import { kInstanceLock, toMutex, type LockSource } from './instance-lock';
+import { kInstanceLock, setLockableProbe, toMutex, type LockSource } from './instance-lock';
 import { methodDecorator, wrapLocked } from './wrap';
 
 /** Options of `new Lockable()`: at most one of `name` and `lock`. */
@@ -24,6 +25,12 @@ export interface LockableOptions {
    * e.g. what `instance.lock` or `instance` became after crossing to a child process.
    */
   lock?: LockSource;
+  /**
+   * Lifetime of a mutex this instance creates: `'attached'` (default without `name`: removed
+   * when the last user releases it - close, garbage collection, exit), or `'persistent'`
+   * (default with `name`: stays until `lock.unlink()`). Not with `lock`.
+   */
+  lifetime?: Lifetime;
 }
 
 /** Options of `Sub.register()`. */
@@ -110,6 +117,8 @@ export function registeredNameOf(obj: Lockable): string | undefined {
 }
 const kClassName = Symbol('shmsync.lockableClassName');
 
+const kNoOptions: Record<string, unknown> = Object.freeze({});
+
 function lockableLock(self: unknown): Mutex {
   if (!(self instanceof Lockable)) throw typeError('this', 'an instance of Lockable', self);
   return self.lock;
@@ -129,25 +138,46 @@ function lockableLock(self: unknown): Mutex {
  * ```
  */
 export class Lockable {
-  declare readonly [kInstanceLock]: Mutex;
+  readonly #lock: Mutex;
   readonly #ownsHandle: boolean;
   #disposing = false;
 
-  constructor(options: LockableOptions = {}) {
-    const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['name', 'lock'], { mutex: 'lock' });
+  constructor(options?: LockableOptions) {
     let mutex: Mutex;
-    if (opts.lock !== undefined) {
-      if (opts.name !== undefined) throw valueError('options.name', 'omitted when options.lock is given', opts.name);
-      mutex = toMutex('options.lock', opts.lock);
-    } else if (opts.name !== undefined) {
-      validateName('options.name', opts.name);
-      mutex = new Mutex(opts.name);
+    let opts: Record<string, unknown> = kNoOptions;
+    if (options === undefined) {
+      mutex = new Mutex(); // anonymous, attached; its segment is created on first use
     } else {
-      mutex = new Mutex();
+      opts = optionsObject('options', options);
+      rejectUnknownOptions('options', opts, ['name', 'lock', 'lifetime'], { mutex: 'lock' });
+      const lifetime = opts.lifetime as Lifetime | undefined;
+      if (opts.lock !== undefined) {
+        if (opts.name !== undefined) throw valueError('options.name', 'omitted when options.lock is given', opts.name);
+        if (lifetime !== undefined) throw valueError('options.lifetime', 'omitted when options.lock is given', lifetime);
+        mutex = toMutex('options.lock', opts.lock);
+      } else if (opts.name !== undefined) {
+        validateName('options.name', opts.name);
+        mutex = new Mutex(opts.name, lifetime === undefined ? undefined : { lifetime });
+      } else {
+        mutex = new Mutex(undefined, lifetime === undefined ? undefined : { lifetime });
+      }
     }
     this.#ownsHandle = !(opts.lock instanceof Mutex);
-    Object.defineProperty(this, kInstanceLock, { value: mutex, enumerable: false, writable: false, configurable: false });
+    this.#lock = mutex; // a private field: cheaper than a defined own property, and read-only
+  }
+
+  /** Where the decorators and `lockOf` find the instance's lock (src/lockable/instance-lock.ts). */
+  get [kInstanceLock](): Mutex {
+    return this.#lock;
+  }
+
+  /** @internal The lock of a Lockable (for `lockOf`), or undefined for any other object. */
+  static #probe(obj: object): Mutex | undefined {
+    return #lock in obj ? (obj as Lockable).#lock : undefined;
+  }
+
+  static {
+    setLockableProbe((obj) => Lockable.#probe(obj));
   }
 
   /** The instance's Mutex (for `info()`, `ownerDied`, `withLock`, `close()`, `unlink()`...). */
@@ -192,7 +222,7 @@ export class Lockable {
    */
   toJSON(): HandleRef {
     const ctor = this.constructor as { readonly [kClassName]?: string; readonly name: string };
-    const name = this[kInstanceLock].name;
+    const name = this[kInstanceLock].toJSON().name; // a hand-off: creates and leases the lock
     // A subclass reports its registered name (or its nearest registered ancestor's).
     return ctor === Lockable ? { $shmsync: 'Lockable', name } : { $shmsync: 'Lockable', name, class: ctor[kClassName] ?? ctor.name };
   }

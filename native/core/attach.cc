@@ -1,0 +1,200 @@
+// Attached lifetime (see attach.h for the word and its transitions). Runs on any thread: JS
+// threads opening/closing handles, the addon's exit hooks, the reaper called by the sweep.
+#include "attach.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace shmsync {
+namespace attach {
+
+namespace {
+
+constexpr const char* kShmDir = "/dev/shm/";
+constexpr int kMaxRounds = 64;  // open-or-create rounds lost to a dying segment
+
+std::atomic<uint64_t>* WordOf(const SegmentHeader* h) {
+  // The mapping is read-write; the header is const only in ShmRegion's accessor.
+  auto* base = reinterpret_cast<uint8_t*>(const_cast<SegmentHeader*>(h));
+  return reinterpret_cast<std::atomic<uint64_t>*>(base + kWordOffset);
+}
+
+bool Expired(uint64_t w, uint64_t now) { return PendingOf(w) == 0 || DeadlineOf(w) <= now; }
+
+enum class OpenOutcome { kAttached, kDying, kReapedByMe, kFull };
+
+// Opener (any thread): one attachment, or why not.
+OpenOutcome TryAttach(std::atomic<uint64_t>* word) {
+  uint64_t w = word->load(std::memory_order_acquire);
+  for (;;) {
+    const uint64_t c = CountOf(w);
+    const uint64_t p = PendingOf(w);
+    const uint64_t now = NowMs();
+    uint64_t next;
+    if (c == kCountReaped) return OpenOutcome::kDying;
+    if (c == 0 && Expired(w, now)) {
+      // Dying with nobody left to unlink it (its lease ran out): help, as the reaper would.
+      if (word->compare_exchange_weak(w, Pack(kCountReaped, 0, 0), std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+        return OpenOutcome::kReapedByMe;
+      }
+      continue;
+    }
+    if (c >= kCountMax) return OpenOutcome::kFull;
+    next = Pack(c + 1, p > 0 ? p - 1 : 0, DeadlineOf(w));
+    if (word->compare_exchange_weak(w, next, std::memory_order_acq_rel,
+                                    std::memory_order_acquire)) {
+      return OpenOutcome::kAttached;
+    }
+  }
+}
+
+}  // namespace
+
+uint64_t NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  const uint64_t ms = static_cast<uint64_t>(ts.tv_sec) * 1000u + static_cast<uint64_t>(ts.tv_nsec) / 1000000u;
+  return ms & kDeadlineMask;
+}
+
+bool IsAttached(const SegmentHeader* h) { return (h->flags & kFlagAttached) != 0; }
+
+void InitCreated(SegmentHeader* h) {
+  h->flags |= kFlagAttached;
+  // Not yet published (creator only): relaxed; link() orders it before any opener's read.
+  WordOf(h)->store(Pack(1, 0, 0), std::memory_order_relaxed);
+}
+
+Result AcquireWithLifetime(const std::string& segment_name, Kind kind, uint64_t payload_size,
+                           OpenMode mode, uint32_t perm, PayloadInit init, const void* init_arg,
+                           uint32_t lifetime_flags, std::shared_ptr<ShmRegion>* out,
+                           bool* created) {
+  *created = false;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    std::shared_ptr<ShmRegion> region;
+    bool made = false;
+    Result r = ShmRegion::Acquire(segment_name, kind, payload_size, mode, perm, init, init_arg,
+                                  &region, &made, lifetime_flags & kFlagAttached);
+    if (!r.ok()) return r;
+    if (made || !IsAttached(region->header())) {
+      *out = std::move(region);
+      *created = made;
+      return r;
+    }
+    const OpenOutcome o = TryAttach(WordOf(region->header()));
+    if (o == OpenOutcome::kAttached) {
+      *out = std::move(region);
+      return r;
+    }
+    region.reset();
+    if (o == OpenOutcome::kFull) return Result::Of(Status::kBusy);
+    if (o == OpenOutcome::kReapedByMe || mode != OpenMode::kOpen) UnlinkReaped(segment_name);
+    if (mode == OpenMode::kOpen) return Result::Of(Status::kNotFound);
+    sched_yield();  // another closer is unlinking the dying name: let it finish
+  }
+  return Result::Of(Status::kBusy);
+}
+
+bool Detach(ShmRegion* region) {
+  if (region == nullptr || !IsAttached(region->header())) return false;
+  std::atomic<uint64_t>* word = WordOf(region->header());
+  uint64_t w = word->load(std::memory_order_acquire);
+  for (;;) {
+    const uint64_t c = CountOf(w);
+    if (c == 0 || c == kCountReaped) return false;  // corrupt word: leave it to the reaper
+    const uint64_t now = NowMs();
+    const bool last = c == 1 && Expired(w, now);
+    const uint64_t next = last ? Pack(kCountReaped, 0, 0) : Pack(c - 1, PendingOf(w), DeadlineOf(w));
+    if (word->compare_exchange_weak(w, next, std::memory_order_acq_rel,
+                                    std::memory_order_acquire)) {
+      return last && UnlinkReaped(region->segment_name());
+    }
+  }
+}
+
+int64_t LingerMs(ShmRegion* region) {
+  if (region == nullptr || !IsAttached(region->header())) return 0;
+  const uint64_t w = WordOf(region->header())->load(std::memory_order_acquire);
+  const uint64_t now = NowMs();
+  if (CountOf(w) != 0 || Expired(w, now)) return 0;
+  return static_cast<int64_t>(DeadlineOf(w) - now);
+}
+
+bool Lease(ShmRegion* region, uint64_t lease_ms) {
+  if (region == nullptr || !IsAttached(region->header())) return false;
+  std::atomic<uint64_t>* word = WordOf(region->header());
+  uint64_t w = word->load(std::memory_order_acquire);
+  for (;;) {
+    const uint64_t c = CountOf(w);
+    if (c == 0 || c == kCountReaped) return false;
+    const uint64_t p = PendingOf(w) < kPendingMax ? PendingOf(w) + 1 : kPendingMax;
+    const uint64_t until = (NowMs() + lease_ms) & kDeadlineMask;
+    const uint64_t d = DeadlineOf(w) > until ? DeadlineOf(w) : until;
+    if (word->compare_exchange_weak(w, Pack(c, p, d), std::memory_order_acq_rel,
+                                    std::memory_order_acquire)) {
+      return true;
+    }
+  }
+}
+
+bool UnlinkReaped(const std::string& segment_name) {
+  const std::string path = std::string(kShmDir) + segment_name;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  SegmentHeader h;
+  const bool read_ok = pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
+  close(fd);
+  if (!read_ok || h.magic != kMagic || !IsAttached(&h)) return false;
+  uint64_t w;
+  std::memcpy(&w, reinterpret_cast<const uint8_t*>(&h) + kWordOffset, sizeof w);
+  if (CountOf(w) != kCountReaped) return false;
+  return shm_unlink(("/" + segment_name).c_str()) == 0;
+}
+
+int Reap(const std::string& segment_name, uint64_t ino, bool unmapped) {
+  const std::string path = std::string(kShmDir) + segment_name;
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return -1;
+  struct stat st;
+  SegmentHeader h;
+  if (fstat(fd, &st) != 0 || (ino != 0 && static_cast<uint64_t>(st.st_ino) != ino) ||
+      st.st_uid != geteuid() || static_cast<uint64_t>(st.st_size) < kHeaderSize ||
+      pread(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h) || h.magic != kMagic ||
+      !IsAttached(&h)) {
+    close(fd);
+    return -1;
+  }
+  void* base = mmap(nullptr, kHeaderSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (base == MAP_FAILED) return -1;
+  std::atomic<uint64_t>* word = WordOf(static_cast<SegmentHeader*>(base));
+  uint64_t w = word->load(std::memory_order_acquire);
+  bool reaped = false;
+  for (;;) {
+    const uint64_t c = CountOf(w);
+    if (c == kCountReaped) {
+      reaped = true;  // a reaper died between its CAS and its unlink, or is unlinking now
+      break;
+    }
+    if (!Expired(w, NowMs()) || (c != 0 && !unmapped)) break;
+    if (word->compare_exchange_weak(w, Pack(kCountReaped, 0, 0), std::memory_order_acq_rel,
+                                    std::memory_order_acquire)) {
+      reaped = true;
+      break;
+    }
+  }
+  munmap(base, kHeaderSize);
+  if (!reaped) return 0;
+  return UnlinkReaped(segment_name) ? 1 : 0;
+}
+
+}  // namespace attach
+}  // namespace shmsync

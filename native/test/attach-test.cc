@@ -1,0 +1,175 @@
+// Tests of native/core/attach: the attach word's transitions (open, release, hand-off lease,
+// no resurrection, reaping), threads racing opens against the last release, and a forked
+// attacher that dies without releasing (the reaper's "unmapped" case). Run by ctest, plain and
+// under ASan/UBSan and TSan.
+#include "attach.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "check.h"
+
+using shmsync::Kind;
+using shmsync::OpenMode;
+using shmsync::Result;
+using shmsync::ShmRegion;
+using shmsync::Status;
+namespace attach = shmsync::attach;
+
+namespace {
+
+std::string TestName(const char* tag) {
+  return "shmsync-ctest-attach-" + std::string(tag) + "-" + std::to_string(getpid());
+}
+
+bool Exists(const std::string& name) {
+  struct stat st;
+  return stat(("/dev/shm/" + name).c_str(), &st) == 0;
+}
+
+uint64_t InodeOf(const std::string& name) {
+  struct stat st;
+  CHECK(stat(("/dev/shm/" + name).c_str(), &st) == 0);
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+Result Get(const std::string& name, OpenMode mode, uint32_t flags, std::shared_ptr<ShmRegion>* out) {
+  bool created = false;
+  return attach::AcquireWithLifetime(name, Kind::kRaw, mode == OpenMode::kOpen ? 0 : 64, mode,
+                                     0600, nullptr, nullptr, flags, out, &created);
+}
+
+void LastReleaseUnlinks() {
+  const std::string name = TestName("last");
+  std::shared_ptr<ShmRegion> a, b;
+  CHECK(Get(name, OpenMode::kCreate, attach::kFlagAttached, &a).ok());
+  CHECK(attach::IsAttached(a->header()));
+  CHECK(Get(name, OpenMode::kOpen, 0, &b).ok());
+  CHECK(!attach::Detach(a.get()));  // b still attached
+  CHECK(Exists(name));
+  CHECK(attach::Detach(b.get()));   // the last one unlinks
+  CHECK(!Exists(name));
+  CHECK_EQ(attach::LingerMs(b.get()), 0);
+}
+
+void PersistentIsUntouched() {
+  const std::string name = TestName("persistent");
+  std::shared_ptr<ShmRegion> a;
+  CHECK(Get(name, OpenMode::kCreate, 0, &a).ok());
+  CHECK(!attach::IsAttached(a->header()));
+  CHECK(!attach::Detach(a.get()));
+  CHECK(!attach::Lease(a.get(), 1000));
+  CHECK(Exists(name));
+  CHECK_EQ(attach::Reap(name, 0, true), -1);  // the reaper never touches a persistent segment
+  CHECK(ShmRegion::Unlink(name).ok());
+}
+
+void LeaseKeepsItForTheReceiver() {
+  const std::string name = TestName("lease");
+  std::shared_ptr<ShmRegion> a, b, c;
+  CHECK(Get(name, OpenMode::kCreate, attach::kFlagAttached, &a).ok());
+  CHECK(attach::Lease(a.get(), 60000));
+  CHECK(!attach::Detach(a.get()));  // count 0, hand-off pending: not unlinked
+  CHECK(Exists(name));
+  CHECK(attach::LingerMs(a.get()) > 0);
+  CHECK_EQ(attach::Reap(name, 0, true), 0);  // the lease holds against the reaper too
+  CHECK(Get(name, OpenMode::kOpen, 0, &b).ok());  // the receiver opens: consumes the hand-off
+  CHECK(attach::Detach(b.get()));                 // nothing pending: its release unlinks
+  CHECK(!Exists(name));
+  CHECK_EQ(Get(name, OpenMode::kOpen, 0, &c).status, Status::kNotFound);
+}
+
+void ExpiredLeaseIsDying() {
+  const std::string name = TestName("expired");
+  std::shared_ptr<ShmRegion> a, b;
+  CHECK(Get(name, OpenMode::kCreate, attach::kFlagAttached, &a).ok());
+  CHECK(attach::Lease(a.get(), 0));  // a lease that is already over
+  CHECK(attach::Detach(a.get()));    // so the last release unlinks at once
+  CHECK(!Exists(name));
+  // Open-or-create of a name whose segment died makes a fresh one.
+  CHECK(Get(name, OpenMode::kOpenOrCreate, attach::kFlagAttached, &b).ok());
+  CHECK(attach::Detach(b.get()));
+}
+
+void NoResurrection() {
+  // A word at count 0 with nothing pending (what a release leaves for an instant before its
+  // unlink) refuses every open, and open-or-create replaces it.
+  const std::string name = TestName("dying");
+  std::shared_ptr<ShmRegion> a, b;
+  CHECK(Get(name, OpenMode::kCreate, attach::kFlagAttached, &a).ok());
+  auto* word = reinterpret_cast<std::atomic<uint64_t>*>(
+      const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(a->header())) + attach::kWordOffset);
+  word->store(attach::Pack(attach::kCountReaped, 0, 0), std::memory_order_release);
+  CHECK_EQ(Get(name, OpenMode::kOpen, 0, &b).status, Status::kNotFound);
+  CHECK(Exists(name));  // a reaped word is the reaper's to unlink ...
+  CHECK_EQ(attach::Reap(name, InodeOf(name), false), 1);  // ... or any later sweep's
+  CHECK(!Exists(name));
+}
+
+void RacingOpensAndLastRelease() {
+  // Threads open and release while the creator releases: every open either attaches (and its
+  // release is then the one that may unlink) or fails as not found; the name ends up removed.
+  for (int round = 0; round < 50; ++round) {
+    const std::string name = TestName("race");
+    std::shared_ptr<ShmRegion> creator;
+    CHECK(Get(name, OpenMode::kCreate, attach::kFlagAttached, &creator).ok());
+    std::atomic<int> unlinked{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&] {
+        for (int k = 0; k < 20; ++k) {
+          std::shared_ptr<ShmRegion> r;
+          Result res = Get(name, OpenMode::kOpen, 0, &r);
+          if (!res.ok()) {
+            CHECK_EQ(res.status, Status::kNotFound);
+            return;
+          }
+          if (attach::Detach(r.get())) unlinked.fetch_add(1, std::memory_order_relaxed);
+        }
+      });
+    }
+    if (attach::Detach(creator.get())) unlinked.fetch_add(1, std::memory_order_relaxed);
+    for (auto& th : threads) th.join();
+    CHECK_EQ(unlinked.load(), 1);  // exactly one releaser unlinked
+    CHECK(!Exists(name));
+  }
+}
+
+void DeadAttacherIsReaped() {
+  const std::string name = TestName("dead");
+  std::shared_ptr<ShmRegion> a;
+  CHECK(Get(name, OpenMode::kCreate, attach::kFlagAttached, &a).ok());
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::shared_ptr<ShmRegion> r;
+    _exit(Get(name, OpenMode::kOpen, 0, &r).ok() ? 0 : 1);  // attaches, dies without releasing
+  }
+  int status = 0;
+  CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK(!attach::Detach(a.get()));  // the dead child's count remains
+  CHECK(Exists(name));
+  CHECK_EQ(attach::Reap(name, InodeOf(name) + 1, true), -1);  // another inode: not this file
+  CHECK_EQ(attach::Reap(name, InodeOf(name), false), 0);      // maybe mapped: left alone
+  CHECK_EQ(attach::Reap(name, InodeOf(name), true), 1);       // nobody maps it: reaped
+  CHECK(!Exists(name));
+}
+
+}  // namespace
+
+int main() {
+  RUN(LastReleaseUnlinks);
+  RUN(PersistentIsUntouched);
+  RUN(LeaseKeepsItForTheReceiver);
+  RUN(ExpiredLeaseIsDying);
+  RUN(NoResurrection);
+  RUN(RacingOpensAndLastRelease);
+  RUN(DeadAttacherIsReaped);
+  return 0;
+}

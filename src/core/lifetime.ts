@@ -1,0 +1,180 @@
+/**
+ * Lifetimes of segments (docs/concepts/naming-and-lifetime.md, native/core/attach.h).
+ *
+ * - `'persistent'` (the default with a name): the segment lives until `unlink`, like a file.
+ * - `'attached'` (the default without a name): the segment belongs to the handles that map it;
+ *   the last one released - `close()`, `Symbol.dispose`, garbage collection, worker or process
+ *   exit - unlinks it. A reference handed to another process (`toJSON`, the handle codec of
+ *   pcall and queues) takes a lease that keeps the segment until the receiver has opened it
+ *   or the lease ran out. Segments whose users all crashed are removed by {@link gcSegments},
+ *   which every process runs once, shortly after its first attached object.
+ *
+ * Runs on the calling JS thread; the sweep reads /dev/shm and /proc (main thread of a process).
+ */
+import * as fs from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+import { binding } from '../binding';
+import { validateInteger, validateOneOf } from '../validate';
+import { kSegmentPrefix } from './names';
+
+export type Lifetime = 'attached' | 'persistent';
+const kLifetimes: readonly Lifetime[] = ['attached', 'persistent'];
+
+/** Header flag bit (native/core/attach.h kFlagAttached). */
+export const kFlagAttached = 1;
+
+/** Validated `options.lifetime` as the native flag: anonymous objects default to attached. */
+export function lifetimeFlag(value: unknown, named: boolean): number {
+  if (value === undefined) return named ? 0 : kFlagAttached;
+  validateOneOf('options.lifetime', value, kLifetimes);
+  return value === 'attached' ? kFlagAttached : 0;
+}
+
+/** What a native handle of any kind offers for lifetimes. */
+export interface AttachedNative {
+  readonly attached: boolean;
+  lease(ms: number): boolean;
+}
+
+const kDefaultLeaseMs = 30_000;
+let leaseMs = initialLease();
+
+function initialLease(): number {
+  const env = Number(process.env.SHMSYNC_HANDOFF_LEASE_MS);
+  return Number.isInteger(env) && env >= 0 && env <= 86_400_000 ? env : kDefaultLeaseMs;
+}
+
+/**
+ * How long (ms) a handed-off reference keeps an attached segment alive when every handle of it
+ * was released before the receiver opened it. Default 30 000, or `SHMSYNC_HANDOFF_LEASE_MS`.
+ * Returns the previous value.
+ */
+export function setHandoffLease(ms: number): number {
+  validateInteger('ms', ms, 0, 86_400_000);
+  const previous = leaseMs;
+  leaseMs = ms;
+  return previous;
+}
+
+/** Sending side of a hand-off (a handle's toJSON): stamps the lease. */
+export function leaseHandoff(native: AttachedNative | null): void {
+  if (native !== null && native.attached) native.lease(leaseMs);
+}
+
+/**
+ * After a native close(): `released` > 0 means the segment waits for a hand-off nobody opened
+ * yet; check it again when the lease has run out (unref'd: never keeps the process alive).
+ */
+export function afterRelease(segmentName: string, released: unknown): void {
+  if (typeof released !== 'number' || released <= 0) return;
+  setTimeout(() => binding.reapSegment(segmentName, 0, false), released + 20).unref();
+}
+
+let sweepScheduled = false;
+
+/** Called when this context creates or opens an attached segment: schedules the sweep once. */
+export function noteAttached(): void {
+  if (sweepScheduled) return;
+  sweepScheduled = true;
+  if (!isMainThread || process.env.SHMSYNC_NO_SWEEP === '1') return;
+  setTimeout(() => {
+    try {
+      gcSegments();
+    } catch {
+      // best effort: a failed sweep leaves leftovers for the next process or `shmsync gc`
+    }
+  }, 0).unref();
+}
+
+export interface GcResult {
+  /** Segment names (without `/dev/shm/`) this call unlinked. */
+  removed: string[];
+  /** Attached segments of this user that were left: in use, or in a hand-off lease. */
+  kept: number;
+}
+
+const kMagic = 0x534d4853;
+
+/**
+ * Removes this user's attached-lifetime segments nobody can use any more: released by all
+ * their handles with no pending hand-off, a lease that ran out, or every user dead (no live
+ * process maps the segment's inode - judged by device and inode in /proc/<pid>/maps, not by
+ * path: a creator maps its segment under the temporary name it was published from). Persistent
+ * segments are never touched. Safe while shmsync processes run: each removal is a CAS on the
+ * segment's attach word, so a concurrent open either wins (the segment stays) or fails as not
+ * found. `dir` is for tests (default `/dev/shm`).
+ */
+export function gcSegments(dir = '/dev/shm'): GcResult {
+  const uid = process.getuid?.() ?? -1;
+  const candidates: { name: string; ino: number; count: number; shared: boolean }[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return { removed: [], kept: 0 };
+  }
+  const header = Buffer.alloc(64);
+  for (const name of names) {
+    if (!name.startsWith(kSegmentPrefix)) continue;
+    let fd = -1;
+    try {
+      fd = fs.openSync(`${dir}/${name}`, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+      const st = fs.fstatSync(fd);
+      if (!st.isFile() || st.uid !== uid || st.size < 64) continue;
+      if (fs.readSync(fd, header, 0, 64, 0) !== 64) continue;
+      if (header.readUInt32LE(0) !== kMagic || (header.readUInt32LE(8) & kFlagAttached) === 0) continue;
+      const count = header.readUInt16LE(46);
+      // Group/other bits: processes of other users may map it, and their maps are unreadable.
+      candidates.push({ name, ino: st.ino, count, shared: (st.mode & 0o077) !== 0 });
+    } catch {
+      continue;
+    } finally {
+      if (fd >= 0) fs.closeSync(fd);
+    }
+  }
+  const mapped = candidates.some((c) => c.count !== 0) ? mappedInodes(dir) : new Set<number>();
+  const removed: string[] = [];
+  for (const c of candidates) {
+    const unmapped = !c.shared && !mapped.has(c.ino);
+    if (binding.reapSegment(c.name, c.ino, unmapped) === 1) removed.push(c.name);
+  }
+  return { removed, kept: candidates.length - removed.length };
+}
+
+/** Inodes of files on `dir`'s device that some live process maps (from /proc/<pid>/maps). */
+export function mappedInodes(dir = '/dev/shm'): Set<number> {
+  const inodes = new Set<number>();
+  let dev: string;
+  try {
+    const d = fs.statSync(dir).dev;
+    // st_dev -> "major:minor" as /proc/<pid>/maps prints it (hex, glibc makedev encoding).
+    const major = Math.floor(d / 256) & 0xfff | (Math.floor(d / 2 ** 32) & ~0xfff);
+    const minor = (d & 0xff) | (Math.floor(d / 4096) & ~0xff);
+    dev = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
+  } catch {
+    return inodes;
+  }
+  let pids: string[] = [];
+  try {
+    pids = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return inodes;
+  }
+  for (const pid of pids) {
+    let maps: string;
+    try {
+      maps = fs.readFileSync(`/proc/${pid}/maps`, 'latin1');
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    let at = maps.indexOf(` ${dev} `);
+    while (at >= 0) {
+      const start = at + dev.length + 2;
+      const end = maps.indexOf(' ', start);
+      const ino = Number(maps.slice(start, end));
+      if (ino > 0) inodes.add(ino);
+      at = maps.indexOf(` ${dev} `, end);
+    }
+  }
+  return inodes;
+}

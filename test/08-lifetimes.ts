@@ -1,0 +1,207 @@
+/**
+ * Lifetimes (issue 16 part 1): anonymous objects belong to the processes that use them.
+ * Every check counts only segments whose generated names carry the tag of the process (or
+ * worker) under test, so concurrent runs of other suites cannot disturb it.
+ */
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import {
+  Lockable, Mutex, NotFoundError, SharedMemory, SharedValue, ShmQueue, gcSegments, reviveHandle, setHandoffLease,
+  type HandleRef,
+} from '../dist';
+import { Child, fixturesDir, type Message } from './helpers/fork';
+import { segmentExists, testName } from './helpers/shm';
+
+const kAgent = 'lifetimes-agent.js';
+const mine = (tag: string): string[] => fs.readdirSync('/dev/shm').filter((n) => n.includes(tag));
+
+interface Done extends Message { tag: string; created?: number; left?: number; peak?: number; end?: number }
+
+
+/** A fixture child started with node flags (Child forks with none). */
+class ChildWithArgs extends Child {
+  constructor(mode: string, args: string[], execArgv: string[]) {
+    super(kAgent, [mode, ...args], { env: { ...process.env, NODE_OPTIONS: execArgv.join(' ') } });
+  }
+}
+
+async function untilGone(names: string[], ms = 5000): Promise<string[]> {
+  const deadline = Date.now() + ms;
+  let left = names.filter((n) => fs.existsSync(`/dev/shm/${n}`));
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10)); // waiting for a condition, bounded
+    left = left.filter((n) => fs.existsSync(`/dev/shm/${n}`));
+  }
+  return left;
+}
+
+t.test('an anonymous Lockable costs no segment until its lock is used or handed off', async (t) => {
+  const l = new Lockable();
+  t.notOk(segmentExists(l.lock.name), 'nothing in /dev/shm after construction');
+  t.equal(l.lock.lifetime, 'attached');
+  l.acquireSync();
+  t.ok(segmentExists(l.lock.name), 'created by the first acquire');
+  l.release();
+  l.close();
+  t.notOk(segmentExists(l.lock.name), 'close() of the last handle removes it');
+  const m = new Mutex();
+  m.close();
+  t.notOk(segmentExists(m.name), 'closed before use: never created');
+  t.throws(() => m.acquireSync(), { code: 'SHMSYNC_CLOSED' });
+});
+
+t.test('lifetime option: named default persistent, attached on request, anonymous attached', async (t) => {
+  const a = testName('life-a');
+  const p = testName('life-p');
+  const named = new Mutex(p, { lifetime: 'persistent' });
+  t.equal(named.lifetime, 'persistent');
+  named.close();
+  t.ok(segmentExists(p), 'a persistent mutex outlives its handles');
+  Mutex.unlink(p);
+  const shm1 = new SharedMemory(a, { size: 16, lifetime: 'attached' });
+  const shm2 = new SharedMemory(a, { size: 16 });
+  t.equal(shm2.lifetime, 'attached', 'an opener sees the lifetime the creator recorded');
+  shm1.close();
+  t.ok(segmentExists(a), 'another handle keeps it');
+  shm2.close();
+  t.notOk(segmentExists(a), 'the last close unlinks an attached named segment');
+  t.throws(() => new SharedMemory(a, { size: 16, lifetime: 'forever' as never }), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
+  t.throws(() => new Lockable({ lock: 'x', lifetime: 'attached' }), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
+  const q = new ShmQueue<string>(undefined, { capacity: 4096 });
+  const v = new SharedValue({ type: 'int32', lock: true });
+  t.equal(q.lifetime, 'attached');
+  t.equal(v.lock!.lifetime, 'attached', 'the lock created with an anonymous value shares its lifetime');
+  const names = [q.name, v.name, v.lock!.name];
+  q.detach();
+  v.close();
+  t.same(names.filter(segmentExists), [], 'detach/close of anonymous queue and value remove them');
+});
+
+t.test('an open never resurrects a dying segment', async (t) => {
+  const shm = new SharedMemory(undefined, { size: 8 });
+  const ref = shm.toJSON();
+  shm.close();
+  t.ok(segmentExists(ref.name), 'a reference was handed off: the lease keeps it');
+  const opened = reviveHandle<SharedMemory>(ref);
+  opened.close();
+  t.notOk(segmentExists(ref.name), 'the receiver consumed the hand-off; its close removed it');
+  t.throws(() => reviveHandle(ref), NotFoundError, 'gone for good: opening it again is not found');
+});
+
+t.test('450 anonymous objects leave nothing after garbage collection', async (t) => {
+  const child = new ChildWithArgs('gc', [], ['--expose-gc']);
+  const done = await child.message<Done>('done');
+  await child.exited;
+  t.equal(done.created, 450, '200 Lockables + 200 @locked instances + 50 SharedValues made 450 segments');
+  t.equal(done.left, 0, 'none left once collected (FinalizationRegistry / native finalizers)');
+  t.same(mine(done.tag), [], 'and none after exit');
+});
+
+t.test('450 anonymous objects still referenced leave nothing after a normal exit', async (t) => {
+  const child = new Child(kAgent, ['exit']);
+  const done = await child.message<Done>('done');
+  t.equal(done.created, 450);
+  t.equal(mine(done.tag).length, 450, 'alive while the process runs');
+  child.send({ type: 'exit' });
+  t.same((await child.exited).code, 0);
+  t.same(mine(done.tag), [], 'process exit released every attachment');
+});
+
+t.test('a terminated worker thread releases its attached segments', async (t) => {
+  const w = new Worker(path.join(fixturesDir, kAgent), { workerData: { mode: 'exit' }, execArgv: [] });
+  const done = await new Promise<Done>((resolve) => w.once('message', resolve));
+  t.equal(mine(done.tag).length, 450);
+  await w.terminate();
+  t.same(mine(done.tag), [], 'worker teardown released every attachment');
+});
+
+t.test('a SIGKILLed last user leaves nothing after the next shmsync process starts', async (t) => {
+  const victim = new Child(kAgent, ['crash']);
+  const done = await victim.message<Done>('done');
+  t.equal(done.created, 5, 'lock, queue, value + its lock, shm');
+  victim.kill('SIGKILL');
+  await victim.exited;
+  const left = mine(done.tag);
+  t.equal(left.length, 5, 'the crash left them (nobody ran the exit hook)');
+  const next = new Child(kAgent, ['sweep']);
+  await next.message('done');
+  await next.exited;
+  t.same(mine(done.tag), [], "the next process's first-use sweep removed them");
+});
+
+t.test('gcSegments removes crash leftovers and never touches live or persistent segments', async (t) => {
+  const live = new SharedMemory(undefined, { size: 8 });
+  const persistent = testName('gc-persistent');
+  const p = new SharedMemory(persistent, { size: 8 });
+  p.close();
+  const victim = new Child(kAgent, ['crash']);
+  const done = await victim.message<Done>('done');
+  victim.kill('SIGKILL');
+  await victim.exited;
+  const r = gcSegments();
+  t.same(mine(done.tag), [], 'the dead process segments are gone');
+  t.ok(r.removed.length >= 5, `reported ${r.removed.length} removals`);
+  t.ok(segmentExists(live.name), 'a segment this process maps stays');
+  t.ok(segmentExists(persistent), 'a persistent segment stays');
+  live.close();
+  SharedMemory.unlink(persistent);
+});
+
+t.test('a reference in flight through a ShmQueue survives its sender until opened', async (t) => {
+  const qname = testName('lt-queue');
+  const q = new ShmQueue<{ lockable: Lockable; value: SharedValue<'int32'> }>(qname, { capacity: 4096 });
+  t.teardown(() => { q.detach(); ShmQueue.unlink(qname); });
+  let names: string[];
+  {
+    const lockable = new Lockable();
+    const value = new SharedValue({ type: 'int32', value: 41 });
+    value.value = 42;
+    await q.put({ lockable, value });
+    names = [`shmsync-${lockable.lock.name}`, `shmsync-${value.name}`];
+    lockable.close();
+    value.close(); // the sender is gone before the receiver exists
+  }
+  t.same(names.filter((n) => fs.existsSync(`/dev/shm/${n}`)).length, 2, 'the lease keeps both segments');
+  const receiver = new Child(kAgent, ['receive', qname]);
+  const got = await receiver.message<Message & { value: number; names: string[] }>('received');
+  t.equal(got.value, 42, 'the receiver opened the value and the lock');
+  t.equal((await receiver.exited).code, 0);
+  t.same(await untilGone(names), [], 'the receiver was the last user: its close removed both');
+});
+
+t.test('a reference sent as JSON (child.send) and never opened is reaped when its lease ends', async (t) => {
+  const prev = setHandoffLease(200);
+  t.teardown(() => setHandoffLease(prev));
+  const shm = new SharedMemory(undefined, { size: 8 });
+  const text = JSON.stringify({ shm });
+  const ref = (JSON.parse(text) as { shm: HandleRef }).shm;
+  shm.close();
+  t.ok(segmentExists(ref.name), 'kept for the hand-off');
+  t.same(await untilGone([`shmsync-${ref.name}`]), [], 'removed after the lease by the closer\'s timer');
+});
+
+t.test('creating and dropping 100 000 @locked instances keeps /dev/shm bounded', async (t) => {
+  const child = new Child(kAgent, ['loop', '100000']);
+  const done = await child.message<Done>('done');
+  await child.exited;
+  t.ok(done.peak! < 10_000, `at most ${done.peak} of the loop's segments existed at once (sampled every 5000)`);
+  t.same(mine(done.tag), [], 'none after exit');
+});
+
+t.test('scripts judge "in use" by inode: a creator maps its segment under its temporary name', async (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { mappedInodes, isMappedByInode } = require('../scripts/mapped-inodes.js');
+  const shm = new SharedMemory(undefined, { size: 8 });
+  const victim = new Child(kAgent, ['crash']);
+  const done = await victim.message<Done>('done');
+  victim.kill('SIGKILL');
+  await victim.exited;
+  const inodes = mappedInodes();
+  t.equal(isMappedByInode('/dev/shm', `shmsync-${shm.name}`, inodes), true, 'this process created and maps it');
+  t.same(mine(done.tag).filter((n) => isMappedByInode('/dev/shm', n, inodes)), [], "a killed process's segments are unused");
+  shm.close();
+  gcSegments();
+  t.same(mine(done.tag), []);
+});
