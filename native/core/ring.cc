@@ -37,7 +37,8 @@ bool Acquired(Status st) { return st == Status::kOk || st == Status::kOwnerDead;
 // Whether the shared configuration still matches what was validated at open (a rogue write to it
 // is reported, and never used as a bound).
 bool ConfigIntact(const RingState* r, const RingConfig& config) {
-  return r->capacity == config.capacity && r->max_message == config.max_message;
+  return r->capacity.load(std::memory_order_relaxed) == config.capacity &&
+         r->max_message.load(std::memory_order_relaxed) == config.max_message;
 }
 
 void WakeIfSleeping(std::atomic<uint32_t>* sleeping, std::atomic<uint32_t>* seq, int count) {
@@ -89,19 +90,36 @@ void InitRing(RingState* r, uint64_t capacity, uint32_t max_message, uint64_t ow
   r->count_out.store(0, std::memory_order_relaxed);
   r->space_seq.store(0, std::memory_order_relaxed);
   r->producers_sleeping.store(0, std::memory_order_relaxed);
-  r->capacity = capacity;
-  r->max_message = max_message;
+  r->capacity.store(capacity, std::memory_order_relaxed);
+  r->max_message.store(max_message, std::memory_order_relaxed);
   r->closed.store(0, std::memory_order_relaxed);
   InitMutexState(&r->producer_lock, OwnerDeathPolicy::kRecover, owner_table_id);
   InitMutexState(&r->consumer_lock, OwnerDeathPolicy::kRecover, owner_table_id);
 }
 
-Status ValidateRing(const RingState* r, uint64_t payload_size) {
-  const uint64_t cap = r->capacity;
+RingConfig ReadRingConfig(const RingState* r) {
+  // relaxed: the configuration is published with the segment (link() after init); what
+  // matters here is one load per field, which a plain read would not guarantee.
+  return RingConfig{r->capacity.load(std::memory_order_relaxed),
+                    r->max_message.load(std::memory_order_relaxed)};
+}
+
+Status ValidateRingConfig(const RingConfig& config, uint64_t payload_size) {
+  const uint64_t cap = config.capacity;
   if (cap < kMinRingCapacity || cap > kMaxRingCapacity || (cap & (cap - 1)) != 0) return Status::kCorrupt;
   if (payload_size != kRingDataOffset + cap) return Status::kCorrupt;
-  if (r->max_message == 0 || r->max_message > MaxMessageLimit(cap)) return Status::kCorrupt;
+  if (config.max_message == 0 || config.max_message > MaxMessageLimit(cap)) return Status::kCorrupt;
   return Status::kOk;
+}
+
+Status OpenRing(const RingState* r, uint64_t payload_size, RingConfig* config) {
+  *config = ReadRingConfig(r);
+  return ValidateRingConfig(*config, payload_size);
+}
+
+Status ValidateRing(const RingState* r, uint64_t payload_size) {
+  RingConfig config;
+  return OpenRing(r, payload_size, &config);
 }
 
 Status PutRecords(RingState* r, const RingConfig& config, OwnerTable* table, OwnerId me,
@@ -174,7 +192,7 @@ Status PutRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
 
 Status PutRecords(RingState* r, OwnerTable* table, OwnerId me, const RecordBatch& batch,
                   uint32_t* written) {
-  return PutRecords(r, RingConfig{r->capacity, r->max_message}, table, me, batch, written);
+  return PutRecords(r, ReadRingConfig(r), table, me, batch, written);
 }
 
 Status GetRecords(RingState* r, const RingConfig& config, OwnerTable* table, OwnerId me,
@@ -247,7 +265,7 @@ Status GetRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
 
 Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out,
                   uint64_t out_capacity, uint32_t max_count, uint32_t* count, uint64_t* bytes) {
-  return GetRecords(r, RingConfig{r->capacity, r->max_message}, table, me, out, out_capacity,
+  return GetRecords(r, ReadRingConfig(r), table, me, out, out_capacity,
                     max_count, count, bytes);
 }
 
@@ -257,15 +275,25 @@ Status WaitData(RingState* r, int64_t deadline_ns) {
   });
 }
 
+bool SpaceReady(const RingState* r, const RingConfig& config, uint64_t bytes) {
+  const uint64_t cap = config.capacity;
+  const uint64_t tail = r->tail.load(std::memory_order_seq_cst);
+  const uint64_t head = r->head.load(std::memory_order_seq_cst);
+  // Inconsistent positions: "ready", so the caller's put runs and reports kCorrupt.
+  if (tail - head > cap || (tail & 7) != 0 || (head & 7) != 0) return true;
+  if (bytes > cap) return true;  // can never fit: the put reports kTooLarge
+  const uint64_t to_end = cap - (tail & (cap - 1));
+  const uint64_t need = bytes + (bytes > to_end ? to_end : 0);
+  return cap - (tail - head) >= need;
+}
+
+Status WaitSpace(RingState* r, const RingConfig& config, uint64_t bytes, int64_t deadline_ns) {
+  return WaitUntil(r, &r->producers_sleeping, &r->space_seq, deadline_ns,
+                   [r, &config, bytes] { return SpaceReady(r, config, bytes); });
+}
+
 Status WaitSpace(RingState* r, uint64_t bytes, int64_t deadline_ns) {
-  const uint64_t cap = r->capacity;
-  return WaitUntil(r, &r->producers_sleeping, &r->space_seq, deadline_ns, [r, bytes, cap] {
-    const uint64_t tail = r->tail.load(std::memory_order_seq_cst);
-    const uint64_t head = r->head.load(std::memory_order_seq_cst);
-    const uint64_t to_end = cap - (tail & (cap - 1));
-    const uint64_t need = bytes + (bytes > to_end ? to_end : 0);
-    return tail - head <= cap && cap - (tail - head) >= need;
-  });
+  return WaitSpace(r, ReadRingConfig(r), bytes, deadline_ns);
 }
 
 void CloseRing(RingState* r) {

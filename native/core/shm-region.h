@@ -1,7 +1,13 @@
 // A mapped POSIX shared-memory segment with a validated SegmentHeader.
 //
 // Thread-safety: a ShmRegion is immutable after Create/Open returns; any thread may read
-// data()/size(). The mapping lives until the last shared_ptr owner drops it (the JS handle and
+// payload()/payload_size().
+//
+// Hostile memory: the SegmentHeader in the mapping is read exactly once, into a private copy
+// (pread, before mapping), validated against the file size, and every pointer and bound
+// (payload_, payload_size_, total_) is computed from that copy at open. Nothing reads a header
+// field from the mapping afterwards, so a process that rewrites the header later cannot steer
+// any pointer of ours. The mapping lives until the last shared_ptr owner drops it (the JS handle and
 // every external ArrayBuffer over it each hold one), so JS can never touch unmapped memory.
 #pragma once
 
@@ -35,15 +41,17 @@ class ShmRegion {
                         std::shared_ptr<ShmRegion>* out, bool* created);
   static Result Unlink(const std::string& segment_name);
 
-  uint8_t* payload() const { return base_ + header()->payload_offset; }
+  // Fixed at open from the validated private header copy: [payload(), payload() +
+  // payload_size()) always lies inside the mapping.
+  uint8_t* payload() const { return payload_; }
   uint64_t payload_size() const { return payload_size_; }
-  const SegmentHeader* header() const { return reinterpret_cast<const SegmentHeader*>(base_); }
   const std::string& segment_name() const { return segment_name_; }
 
  private:
-  ShmRegion(std::string segment_name, uint8_t* base, uint64_t total, uint64_t payload_size)
+  ShmRegion(std::string segment_name, uint8_t* base, uint64_t total, uint64_t payload_offset,
+            uint64_t payload_size)
       : segment_name_(std::move(segment_name)), base_(base), total_(total),
-        payload_size_(payload_size) {}
+        payload_(base + payload_offset), payload_size_(payload_size) {}
 
   static Result Create(const std::string& segment_name, Kind kind, uint64_t payload_size,
                        uint32_t perm, PayloadInit init, const void* init_arg,
@@ -54,6 +62,7 @@ class ShmRegion {
   std::string segment_name_;
   uint8_t* base_;
   uint64_t total_;
+  uint8_t* payload_;
   uint64_t payload_size_;
 };
 
