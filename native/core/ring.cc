@@ -128,7 +128,9 @@ Status PutRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
   if (r->closed.load(std::memory_order_acquire) != 0) return Status::kClosed;
   Status st = Lock(&r->producer_lock, table, me, -1);
   // kOwnerDead: a producer died inside its copy; it never published, so nothing to repair.
-  if (!Acquired(st)) return st;
+  // Anything else (kBusy: the word names us, though ring calls never nest; kNotRecoverable: the
+  // ring locks use the recover policy) means the lock state was rewritten: kCorrupt.
+  if (!Acquired(st)) return Status::kCorrupt;
   if (r->closed.load(std::memory_order_acquire) != 0) {
     Unlock(&r->producer_lock, table, me);
     return Status::kClosed;
@@ -203,7 +205,8 @@ Status GetRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
   Status st = Lock(&r->consumer_lock, table, me, -1);
   // kOwnerDead: a consumer died inside its copy; head was not advanced, so its records are
   // still here and go to us (no loss; it never handed them to user code, so no duplicate).
-  if (!Acquired(st)) return st;
+  // Any other outcome means the lock state was rewritten (see PutRecords): kCorrupt.
+  if (!Acquired(st)) return Status::kCorrupt;
   // Bounds come from the validated private copy, never from the shared (untrusted) one.
   const uint64_t cap = config.capacity;
   const uint64_t mask = cap - 1;

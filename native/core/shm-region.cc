@@ -68,6 +68,25 @@ int Publish(int fd, const std::string& tmp_name, const std::string& segment_name
   return link((std::string(kShmDir) + tmp_name).c_str(), to.c_str());
 }
 
+// The creator's mapping was made before the file had its public name, so /proc/<pid>/maps would
+// show it as "/dev/shm/#<inode> (deleted)" (or the temporary name) for the segment's whole life,
+// and tools that find segments in use from the maps (scripts/mapped-segments.js, clean-shm, the
+// CLI) would take a live segment for an unused one. Re-map through the public name when it
+// still names our file; otherwise keep the first mapping (same pages, uglier name).
+void* MapUnderPublicName(int fd, const std::string& segment_name, void* base, uint64_t total) {
+  int pub = shm_open(("/" + segment_name).c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (pub < 0) return base;
+  struct stat a, b;
+  void* again = MAP_FAILED;
+  if (fstat(fd, &a) == 0 && fstat(pub, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+    again = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, pub, 0);
+  }
+  close(pub);
+  if (again == MAP_FAILED) return base;
+  munmap(base, total);
+  return again;
+}
+
 }  // namespace
 
 Result Result::Errno(int err, const char* call) { return FromErrno(err, call); }
@@ -115,6 +134,7 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
     if (Publish(fd, tmp, segment_name) != 0) result = FromErrno(errno, "link");
   }
   if (!tmp.empty()) shm_unlink(("/" + tmp).c_str());  // every path: no temporary name survives
+  if (result.ok()) base = MapUnderPublicName(fd, segment_name, base, total);
   close(fd);
   if (!result.ok()) {
     if (base != MAP_FAILED) munmap(base, total);
