@@ -24,7 +24,7 @@ import { Child } from './helpers/fork';
 
 /** A coded shmsync error (any SHMSYNC_* code, including argument errors). */
 const isShmsyncError = (err: unknown): boolean =>
-  err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('SHMSYNC_');
+  err instanceof Error && typeof (err as unknown as { code?: unknown }).code === 'string' && (err as unknown as { code: string }).code.startsWith('SHMSYNC_');
 
 const kHeader = 64; // SegmentHeader (native/core/layout.h)
 const kRaceMs = 300; // per kind

@@ -95,7 +95,7 @@ t.test('structured: a decoded array transferred to a worker that writes it chang
     parentPort.once('message', (ab) => { new Uint8Array(ab).fill(0xee); parentPort.postMessage('done'); });
   `, { eval: true });
   const done = new Promise((resolve) => w.once('message', resolve));
-  w.postMessage(m.u8.buffer, [m.u8.buffer]);
+  w.postMessage(m.u8.buffer, [m.u8.buffer as ArrayBuffer]);
   await done;
   await w.terminate();
   q.putSync(message(8));
