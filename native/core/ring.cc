@@ -22,7 +22,15 @@ constexpr int kSpinRounds = 64;
 
 inline uint8_t* DataOf(RingState* r) { return reinterpret_cast<uint8_t*>(r) + kRingDataOffset; }
 
+// Loads a record header from the ring exactly once (relaxed atomic loads: the compiler may not
+// re-read shared memory after the checks on the values). Records are 8-byte aligned.
 inline void ReadHeader(const uint8_t* p, uint32_t* len, uint32_t* type) {
+  *len = __atomic_load_n(reinterpret_cast<const uint32_t*>(p), __ATOMIC_RELAXED);
+  *type = __atomic_load_n(reinterpret_cast<const uint32_t*>(p + 4), __ATOMIC_RELAXED);
+}
+
+// Reads a header from caller memory (the batch being put; private to the calling thread).
+inline void ReadBatchHeader(const uint8_t* p, uint32_t* len, uint32_t* type) {
   std::memcpy(len, p, 4);
   std::memcpy(type, p + 4, 4);
 }
@@ -151,7 +159,7 @@ Status PutRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
       break;
     }
     uint32_t len, type;
-    ReadHeader(batch.data + off, &len, &type);
+    ReadBatchHeader(batch.data + off, &len, &type);
     if (len > config.max_message) {
       result = Status::kTooLarge;
       break;
