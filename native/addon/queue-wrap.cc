@@ -100,12 +100,19 @@ void QueueWrap::Staging(const Napi::Reference<Napi::Uint8Array>& ref, uint8_t** 
   *data = nullptr;
   *length = 0;
   if (ref.IsEmpty()) return;
-  Napi::Uint8Array array = ref.Value();
+  // Raw N-API: one reference lookup and one typed-array query per call (the Napi::Uint8Array
+  // wrapper would query twice). This is the price of never caching the pointer.
+  napi_env env = ref.Env();
+  napi_value array = nullptr;
+  if (napi_get_reference_value(env, ref, &array) != napi_ok || array == nullptr) return;
+  napi_typedarray_type type;
+  size_t n = 0;
+  void* p = nullptr;
+  if (napi_get_typedarray_info(env, array, &type, &n, &p, nullptr, nullptr) != napi_ok) return;
   // A detached array reports length 0 (and a null or stale pointer): treat as no memory.
-  const size_t n = array.ByteLength();
-  if (n == 0) return;
-  *data = array.Data();
-  *length = n;
+  if (n == 0 || p == nullptr) return;
+  *data = static_cast<uint8_t*>(p);
+  *length = n;  // element count == bytes: setBuffers accepts Uint8Arrays only
 }
 
 bool QueueWrap::CheckOpen(Napi::Env env) {
