@@ -31,7 +31,9 @@ const kRaceMs = 300; // per kind
 const seed = () => BigInt(`0x${randomBytes(7).toString('hex')}`);
 
 // One rogue process for the whole file (started once: process start-up dominates otherwise).
-const flipper = new Child('corrupt-flipper.js', [String(seed())]);
+const flipperSeed = seed();
+t.comment(`flipper seed ${flipperSeed}`);
+const flipper = new Child('corrupt-flipper.js', [String(flipperSeed)]);
 const flipperReady = flipper.message('ready');
 
 t.teardown(async () => {
