@@ -132,6 +132,9 @@ export type BusyError = ShmsyncError;
  */
 export const OwnerTableMismatchError = defineError('OwnerTableMismatchError', 'SHMSYNC_OWNER_TABLE_MISMATCH', 'owner table mismatch');
 export type OwnerTableMismatchError = ShmsyncError;
+/** `/dev/shm` cannot hold a new segment (ENOSPC while reserving its pages): nothing was created. */
+export const NoSpaceError = defineError('NoSpaceError', 'SHMSYNC_NO_SPACE', 'no space left in /dev/shm');
+export type NoSpaceError = ShmsyncError;
 /** A mutex was opened asking for another onOwnerDeath policy than the one it was created with. */
 export const PolicyMismatchError = defineError('PolicyMismatchError', 'SHMSYNC_POLICY_MISMATCH', 'owner-death policy mismatch');
 export type PolicyMismatchError = ShmsyncError;
@@ -220,7 +223,7 @@ const byCode = new Map<string, ErrorClass>(
   [NotFoundError, ExistsError, KindMismatchError, VersionMismatchError, SizeMismatchError,
     CorruptError, PermissionError, SystemError, TimeoutError, NotOwnerError, OwnerDeadError,
     NotRecoverableError, DeadlockError, ClosedError, TooLargeError, BusyError, NoExternalBufferError,
-    ReadOnly, CodecError, OwnerTableMismatchError, PolicyMismatchError,
+    ReadOnly, CodecError, OwnerTableMismatchError, PolicyMismatchError, NoSpaceError,
   ].map((cls) => [cls.code, cls]),
 );
 

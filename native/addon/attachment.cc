@@ -33,7 +33,7 @@ Attachment::Attachment(napi_env env, std::shared_ptr<ShmRegion> region, bool att
     : env_(env), region_(std::move(region)), attached_(attached) {}
 
 std::unique_ptr<Attachment> Attachment::Hold(napi_env env, std::shared_ptr<ShmRegion> region) {
-  const bool attached = region && attach::IsAttached(region->header());
+  const bool attached = region && attach::IsAttached(region.get());
   std::unique_ptr<Attachment> a(new Attachment(env, attached ? std::move(region) : nullptr, attached));
   if (!attached) return a;
   int64_t ignored = 0;

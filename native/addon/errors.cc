@@ -36,6 +36,7 @@ constexpr StatusInfo kStatusTable[] = {
     {"SHMSYNC_TOO_LARGE", "message is too large"},
     {"SHMSYNC_BUSY", "is busy"},
     {"SHMSYNC_OWNER_TABLE_MISMATCH", "was created by a process with another owner table (another user, or another SHMSYNC_OWNER_TABLE); every user of a lock must share one"},
+    {"SHMSYNC_NO_SPACE", "cannot be created: no space left in /dev/shm (tmpfs size limit or memory)"},
 };
 static_assert(sizeof(kStatusTable) / sizeof(kStatusTable[0]) ==
                   static_cast<size_t>(Status::kCount),

@@ -90,7 +90,8 @@ QueueWrap::QueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QueueWra
                                          perm, InitPayload, &init, lifetime, &region_, &created);
   if (r.ok()) attachment_ = Attachment::Hold(env, region_);
   if (r.ok()) {
-    r = Result::Of(ValidateRing(ring(), region_->payload_size()));
+    // One read of the shared configuration, validated; config_ is the only copy used after.
+    r = Result::Of(OpenRing(ring(), region_->payload_size(), &config_));
     if (r.ok()) r = Result::Of(CheckOwnerTable(&ring()->producer_lock, context_->table()));
     if (!r.ok()) {
       attachment_.reset();
@@ -101,8 +102,26 @@ QueueWrap::QueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QueueWra
     ThrowResult(env, r, "queue \"" + name + "\"");
     return;
   }
-  capacity_ = ring()->capacity;
-  max_message_ = ring()->max_message;
+}
+
+void QueueWrap::Staging(const Napi::Reference<Napi::Uint8Array>& ref, uint8_t** data,
+                        uint64_t* length) {
+  *data = nullptr;
+  *length = 0;
+  if (ref.IsEmpty()) return;
+  // Raw N-API: one reference lookup and one typed-array query per call (the Napi::Uint8Array
+  // wrapper would query twice). This is the price of never caching the pointer.
+  napi_env env = ref.Env();
+  napi_value array = nullptr;
+  if (napi_get_reference_value(env, ref, &array) != napi_ok || array == nullptr) return;
+  napi_typedarray_type type;
+  size_t n = 0;
+  void* p = nullptr;
+  if (napi_get_typedarray_info(env, array, &type, &n, &p, nullptr, nullptr) != napi_ok) return;
+  // A detached array reports length 0 (and a null or stale pointer): treat as no memory.
+  if (n == 0 || p == nullptr) return;
+  *data = static_cast<uint8_t*>(p);
+  *length = n;  // element count == bytes: setBuffers accepts Uint8Arrays only
 }
 
 bool QueueWrap::CheckOpen(Napi::Env env) {
@@ -123,13 +142,10 @@ Napi::Value QueueWrap::JS_setBuffers(const Napi::CallbackInfo& info) {
     ThrowBadArgument(env, "setBuffers: Uint8Arrays expected");
     return Napi::Value();
   }
-  // The references keep both arrays (and so their backing stores) alive while attached.
+  // The references keep both arrays alive while attached; their memory is looked up again on
+  // every call (Staging), never cached: the backing store can be detached under us.
   outbox_ref_ = Napi::Persistent(outbox);
   inbox_ref_ = Napi::Persistent(inbox);
-  outbox_ = outbox.Data();
-  outbox_len_ = outbox.ByteLength();
-  inbox_ = inbox.Data();
-  inbox_len_ = inbox.ByteLength();
   return env.Undefined();
 }
 
@@ -139,15 +155,17 @@ Napi::Value QueueWrap::JS_put(const Napi::CallbackInfo& info) {
   const uint32_t count = info[0].As<Napi::Number>().Uint32Value();
   const double bytes = info[1].As<Napi::Number>().DoubleValue();
   const double offset = info[2].As<Napi::Number>().DoubleValue();
-  if (outbox_ == nullptr || !(bytes >= 0) || !(offset >= 0) ||
-      offset + bytes > static_cast<double>(outbox_len_)) {
+  uint8_t* outbox = nullptr;
+  uint64_t outbox_len = 0;
+  Staging(outbox_ref_, &outbox, &outbox_len);
+  if (outbox == nullptr || !(bytes >= 0) || !(offset >= 0) ||
+      offset + bytes > static_cast<double>(outbox_len)) {
     ThrowBadArgument(env, "put(count, bytes, offset) beyond the attached outbox");
     return Napi::Value();
   }
-  RecordBatch batch{outbox_ + static_cast<uint64_t>(offset), static_cast<uint64_t>(bytes), count};
+  RecordBatch batch{outbox + static_cast<uint64_t>(offset), static_cast<uint64_t>(bytes), count};
   uint32_t written = 0;
-  Status st = PutRecords(ring(), RingConfig{capacity_, max_message_}, context_->table(),
-                         context_->owner(), batch, &written);
+  Status st = PutRecords(ring(), config_, context_->table(), context_->owner(), batch, &written);
   if (st != Status::kOk && written == 0) return Negated(env, st);
   return Napi::Number::New(env, written);
 }
@@ -156,14 +174,17 @@ Napi::Value QueueWrap::JS_get(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
   const uint32_t max_count = info[0].As<Napi::Number>().Uint32Value();
-  if (inbox_ == nullptr) {
-    ThrowBadArgument(env, "get: no inbox attached");
+  uint8_t* inbox = nullptr;
+  uint64_t inbox_len = 0;
+  Staging(inbox_ref_, &inbox, &inbox_len);
+  if (inbox == nullptr) {
+    ThrowBadArgument(env, "get: no inbox attached (or it was detached)");
     return Napi::Value();
   }
   uint32_t count = 0;
   uint64_t bytes = 0;
-  Status st = GetRecords(ring(), RingConfig{capacity_, max_message_}, context_->table(),
-                         context_->owner(), inbox_, inbox_len_, max_count, &count, &bytes);
+  Status st = GetRecords(ring(), config_, context_->table(), context_->owner(), inbox, inbox_len,
+                         max_count, &count, &bytes);
   if (st != Status::kOk && count == 0) return Negated(env, st);
   return Napi::Number::New(env, count);
 }
@@ -184,7 +205,7 @@ Napi::Value QueueWrap::JS_waitSpace(const Napi::CallbackInfo& info) {
   }
   const auto bytes = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
   const int64_t deadline = info.Length() > 1 ? DeadlineFrom(info[1]) : -1;
-  return Napi::Number::New(env, static_cast<int32_t>(WaitSpace(ring(), bytes, deadline)));
+  return Napi::Number::New(env, static_cast<int32_t>(WaitSpace(ring(), config_, bytes, deadline)));
 }
 
 Napi::Value QueueWrap::JS_watchData(const Napi::CallbackInfo& info) {
@@ -224,12 +245,7 @@ Napi::Value QueueWrap::JS_watchSpace(const Napi::CallbackInfo& info) {
   RingState* r = ring();
   r->producers_sleeping.fetch_add(1, std::memory_order_seq_cst);
   const uint32_t seq = r->space_seq.load(std::memory_order_seq_cst);
-  const uint64_t tail = r->tail.load(std::memory_order_seq_cst);
-  const uint64_t head = r->head.load(std::memory_order_seq_cst);
-  const uint64_t cap = r->capacity;
-  const uint64_t to_end = cap - (tail & (cap - 1));
-  const uint64_t need = bytes + (bytes > to_end ? to_end : 0);
-  if ((tail - head <= cap && cap - (tail - head) >= need) || r->closed.load(std::memory_order_seq_cst) != 0) {
+  if (SpaceReady(r, config_, bytes) || r->closed.load(std::memory_order_seq_cst) != 0) {
     r->producers_sleeping.fetch_sub(1, std::memory_order_seq_cst);
     return Napi::Number::New(env, 0);
   }
@@ -260,7 +276,6 @@ Napi::Value QueueWrap::JS_closeHandle(const Napi::CallbackInfo& info) {
   region_.reset();
   outbox_ref_.Reset();
   inbox_ref_.Reset();
-  outbox_ = inbox_ = nullptr;
   return released;
 }
 
@@ -293,11 +308,11 @@ Napi::Value QueueWrap::JS_info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value QueueWrap::JS_capacity(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(capacity_));
+  return Napi::Number::New(info.Env(), static_cast<double>(config_.capacity));
 }
 
 Napi::Value QueueWrap::JS_maxMessage(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), max_message_);
+  return Napi::Number::New(info.Env(), config_.max_message);
 }
 
 }  // namespace shmsync

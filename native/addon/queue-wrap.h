@@ -2,7 +2,10 @@
 //
 // JS: new Queue(segmentName, openMode, perm, capacity, maxMessage)
 //   .setBuffers(outbox: Uint8Array, inbox: Uint8Array) -- staging memory, attached once (and
-//     again whenever the facade grows it) so the hot calls below pass only numbers
+//     again whenever the facade grows it) so the hot calls below pass only numbers. Only the
+//     references are kept: every call takes the arrays' current data pointer and length again,
+//     so a buffer detached meanwhile (transferred, or its ArrayBuffer freed) is seen as empty
+//     and refused, never written.
 //   .put(count, bytes, offset) -> written >= 0 | -status (framed records from outbox+offset)
 //   .get(maxCount) -> count >= 0 | -status (framed records copied into inbox)
 //   .waitData(timeoutMs) / .waitSpace(bytes, timeoutMs) -> status (blocking)
@@ -18,7 +21,7 @@
 
 #include "attachment.h"
 
-#include "../core/ring-layout.h"
+#include "../core/ring.h"
 #include "../core/shm-region.h"
 
 namespace shmsync {
@@ -49,18 +52,18 @@ class QueueWrap : public Napi::ObjectWrap<QueueWrap> {
 
   bool CheckOpen(Napi::Env env);
   RingState* ring() const { return reinterpret_cast<RingState*>(region_->payload()); }
+  // The attached array's memory as of now (null/0 when none is attached or it was detached).
+  static void Staging(const Napi::Reference<Napi::Uint8Array>& ref, uint8_t** data,
+                      uint64_t* length);
 
   std::shared_ptr<ShmRegion> region_;
   std::unique_ptr<Attachment> attachment_;  // attached lifetime (null after close)
   Context* context_ = nullptr;
   Napi::Reference<Napi::Uint8Array> outbox_ref_;
   Napi::Reference<Napi::Uint8Array> inbox_ref_;
-  uint8_t* outbox_ = nullptr;  // valid while outbox_ref_ holds the array
-  uint64_t outbox_len_ = 0;
-  uint8_t* inbox_ = nullptr;
-  uint64_t inbox_len_ = 0;
-  uint64_t capacity_ = 0;
-  uint32_t max_message_ = 0;
+  // Read once from the ring at open and validated (OpenRing); the shared copy is never used
+  // as a bound again.
+  RingConfig config_{0, 0};
 };
 
 }  // namespace shmsync

@@ -20,11 +20,15 @@ namespace {
 constexpr const char* kShmDir = "/dev/shm/";
 constexpr int kMaxRounds = 64;  // open-or-create rounds lost to a dying segment
 
-std::atomic<uint64_t>* WordOf(const SegmentHeader* h) {
-  // The mapping is read-write; the header is const only in ShmRegion's accessor.
-  auto* base = reinterpret_cast<uint8_t*>(const_cast<SegmentHeader*>(h));
-  return reinterpret_cast<std::atomic<uint64_t>*>(base + kWordOffset);
+std::atomic<uint64_t>* WordOf(SegmentHeader* h) {
+  return reinterpret_cast<std::atomic<uint64_t>*>(reinterpret_cast<uint8_t*>(h) + kWordOffset);
 }
+
+// The live attach word of an open region (inside its header, so inside the mapping).
+std::atomic<uint64_t>* WordOf(const ShmRegion* region) {
+  return reinterpret_cast<std::atomic<uint64_t>*>(region->base() + kWordOffset);
+}
+
 
 bool Expired(uint64_t w, uint64_t now) { return PendingOf(w) == 0 || DeadlineOf(w) <= now; }
 
@@ -67,6 +71,8 @@ uint64_t NowMs() {
 
 bool IsAttached(const SegmentHeader* h) { return (h->flags & kFlagAttached) != 0; }
 
+bool IsAttached(const ShmRegion* region) { return (region->header_flags() & kFlagAttached) != 0; }
+
 void InitCreated(SegmentHeader* h) {
   h->flags |= kFlagAttached;
   // Not yet published (creator only): relaxed; link() orders it before any opener's read.
@@ -84,12 +90,12 @@ Result AcquireWithLifetime(const std::string& segment_name, Kind kind, uint64_t 
     Result r = ShmRegion::Acquire(segment_name, kind, payload_size, mode, perm, init, init_arg,
                                   &region, &made, lifetime_flags & kFlagAttached);
     if (!r.ok()) return r;
-    if (made || !IsAttached(region->header())) {
+    if (made || !IsAttached(region.get())) {
       *out = std::move(region);
       *created = made;
       return r;
     }
-    const OpenOutcome o = TryAttach(WordOf(region->header()));
+    const OpenOutcome o = TryAttach(WordOf(region.get()));
     if (o == OpenOutcome::kAttached) {
       *out = std::move(region);
       return r;
@@ -104,8 +110,8 @@ Result AcquireWithLifetime(const std::string& segment_name, Kind kind, uint64_t 
 }
 
 bool Detach(ShmRegion* region) {
-  if (region == nullptr || !IsAttached(region->header())) return false;
-  std::atomic<uint64_t>* word = WordOf(region->header());
+  if (region == nullptr || !IsAttached(region)) return false;
+  std::atomic<uint64_t>* word = WordOf(region);
   uint64_t w = word->load(std::memory_order_acquire);
   for (;;) {
     const uint64_t c = CountOf(w);
@@ -121,16 +127,16 @@ bool Detach(ShmRegion* region) {
 }
 
 int64_t LingerMs(ShmRegion* region) {
-  if (region == nullptr || !IsAttached(region->header())) return 0;
-  const uint64_t w = WordOf(region->header())->load(std::memory_order_acquire);
+  if (region == nullptr || !IsAttached(region)) return 0;
+  const uint64_t w = WordOf(region)->load(std::memory_order_acquire);
   const uint64_t now = NowMs();
   if (CountOf(w) != 0 || Expired(w, now)) return 0;
   return static_cast<int64_t>(DeadlineOf(w) - now);
 }
 
 bool Lease(ShmRegion* region, uint64_t lease_ms) {
-  if (region == nullptr || !IsAttached(region->header())) return false;
-  std::atomic<uint64_t>* word = WordOf(region->header());
+  if (region == nullptr || !IsAttached(region)) return false;
+  std::atomic<uint64_t>* word = WordOf(region);
   uint64_t w = word->load(std::memory_order_acquire);
   for (;;) {
     const uint64_t c = CountOf(w);

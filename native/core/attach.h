@@ -64,7 +64,9 @@ inline uint64_t Pack(uint64_t count, uint64_t pending, uint64_t deadline) {
 uint64_t NowMs();
 
 // True when the header says the segment has the attached lifetime.
-bool IsAttached(const SegmentHeader* h);
+bool IsAttached(const SegmentHeader* h);  // a private header copy (pread)
+// An open region: the flags validated at open, never re-read from the mapping.
+bool IsAttached(const ShmRegion* region);
 
 // Creator, before publishing: marks the header attached with count 1.
 void InitCreated(SegmentHeader* h);

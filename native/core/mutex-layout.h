@@ -8,6 +8,10 @@
 // word: 0 when free, else the holder's OwnerId | kWaitersBit when a waiter may be asleep.
 // The TypeScript facade reads the same fields through an Int32Array at the indexes below
 // (src/core/mutex-layout.ts); keep both in sync.
+//
+// Hostile memory: no field here ever becomes a pointer, index or size. Owner ids read from
+// `word`/`handoff_to` are masked to a table slot (OwnerTable::SlotOf); `owner_table_id` is
+// compared once at open; any other value only changes which Status an operation returns.
 #pragma once
 
 #include <atomic>

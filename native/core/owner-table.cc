@@ -52,9 +52,11 @@ Result OwnerTable::Open(const std::string& segment_name, std::shared_ptr<OwnerTa
   if (!r.ok()) return r;
   auto* t = reinterpret_cast<OwnerTablePayload*>(region->payload());
   if (t->capacity != kOwnerSlots) return Result::Of(Status::kCorrupt);
-  uint64_t unset = 0;  // a table written before ids existed gets one now, once
-  t->table_id.compare_exchange_strong(unset, RandomTableId(), std::memory_order_relaxed);
-  out->reset(new OwnerTable(std::move(region)));
+  uint64_t id = 0;  // a table written before ids existed gets one now, once
+  const uint64_t fresh = RandomTableId();
+  // On failure `id` receives the stored id; either way it is read exactly once and kept.
+  if (t->table_id.compare_exchange_strong(id, fresh, std::memory_order_relaxed)) id = fresh;
+  out->reset(new OwnerTable(std::move(region), id));
   return Result::Ok();
 }
 

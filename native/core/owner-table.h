@@ -84,19 +84,21 @@ class OwnerTable {
   uint32_t PidOf(OwnerId id) const;
   uint32_t TidOf(OwnerId id) const;
   uint32_t JsThreadIdOf(OwnerId id) const;
-  uint64_t id() const { return table_->table_id.load(std::memory_order_relaxed); }
+  // Read once at open (the shared copy is untrusted and may be rewritten later).
+  uint64_t id() const { return id_; }
 
   static uint32_t SlotOf(OwnerId id) { return id & (kOwnerSlots - 1); }
   static uint32_t GenerationOf(OwnerId id) { return (id >> kOwnerSlotBits) & kOwnerGenerationMask; }
 
  private:
-  explicit OwnerTable(std::shared_ptr<ShmRegion> region)
+  OwnerTable(std::shared_ptr<ShmRegion> region, uint64_t id)
       : region_(std::move(region)),
-        table_(reinterpret_cast<OwnerTablePayload*>(region_->payload())) {}
+        table_(reinterpret_cast<OwnerTablePayload*>(region_->payload())), id_(id) {}
   std::atomic<uint32_t>* DeadmanWord(uint32_t slot) const;
 
   std::shared_ptr<ShmRegion> region_;
   OwnerTablePayload* table_;
+  uint64_t id_;
 };
 
 }  // namespace shmsync

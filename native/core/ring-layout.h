@@ -46,9 +46,11 @@ struct alignas(64) RingState {
   std::atomic<uint32_t> space_seq;           // futex word producers sleep on: bumped on consume
   std::atomic<uint32_t> producers_sleeping;
   uint32_t pad1[10];
-  // Configuration: written once at creation, then read-only (validated on every open).
-  uint64_t capacity;      // data ring bytes, power of two
-  uint32_t max_message;   // payload bytes accepted per message
+  // Configuration: written once at creation, then read-only. Untrusted like every shared field:
+  // each opener loads it exactly once (ReadRingConfig: atomic loads, so the compiler cannot
+  // fetch it again), validates that private copy and bounds every access by it (ring.h).
+  std::atomic<uint64_t> capacity;     // data ring bytes, power of two
+  std::atomic<uint32_t> max_message;  // payload bytes accepted per message
   std::atomic<uint32_t> closed;  // 1 once close() ran: no more puts; gets drain then end
   uint32_t pad2[12];
   uint8_t reserved[64];  // room for layout growth without moving the locks
@@ -59,6 +61,9 @@ struct alignas(64) RingState {
 static_assert(sizeof(RingState) == kRingDataOffset, "data starts right after the state");
 static_assert(offsetof(RingState, head) == 64, "consumer line");
 static_assert(offsetof(RingState, capacity) == 128, "config line");
+static_assert(offsetof(RingState, max_message) == 136, "config line");
+static_assert(sizeof(std::atomic<uint64_t>) == 8 && sizeof(std::atomic<uint32_t>) == 4,
+              "atomics have the size of the plain fields they replaced (layout is ABI)");
 static_assert(offsetof(RingState, producer_lock) == 256, "producer lock");
 static_assert(offsetof(RingState, consumer_lock) == 384, "consumer lock");
 

@@ -22,7 +22,15 @@ constexpr int kSpinRounds = 64;
 
 inline uint8_t* DataOf(RingState* r) { return reinterpret_cast<uint8_t*>(r) + kRingDataOffset; }
 
+// Loads a record header from the ring exactly once (relaxed atomic loads: the compiler may not
+// re-read shared memory after the checks on the values). Records are 8-byte aligned.
 inline void ReadHeader(const uint8_t* p, uint32_t* len, uint32_t* type) {
+  *len = __atomic_load_n(reinterpret_cast<const uint32_t*>(p), __ATOMIC_RELAXED);
+  *type = __atomic_load_n(reinterpret_cast<const uint32_t*>(p + 4), __ATOMIC_RELAXED);
+}
+
+// Reads a header from caller memory (the batch being put; private to the calling thread).
+inline void ReadBatchHeader(const uint8_t* p, uint32_t* len, uint32_t* type) {
   std::memcpy(len, p, 4);
   std::memcpy(type, p + 4, 4);
 }
@@ -37,7 +45,8 @@ bool Acquired(Status st) { return st == Status::kOk || st == Status::kOwnerDead;
 // Whether the shared configuration still matches what was validated at open (a rogue write to it
 // is reported, and never used as a bound).
 bool ConfigIntact(const RingState* r, const RingConfig& config) {
-  return r->capacity == config.capacity && r->max_message == config.max_message;
+  return r->capacity.load(std::memory_order_relaxed) == config.capacity &&
+         r->max_message.load(std::memory_order_relaxed) == config.max_message;
 }
 
 void WakeIfSleeping(std::atomic<uint32_t>* sleeping, std::atomic<uint32_t>* seq, int count) {
@@ -89,19 +98,36 @@ void InitRing(RingState* r, uint64_t capacity, uint32_t max_message, uint64_t ow
   r->count_out.store(0, std::memory_order_relaxed);
   r->space_seq.store(0, std::memory_order_relaxed);
   r->producers_sleeping.store(0, std::memory_order_relaxed);
-  r->capacity = capacity;
-  r->max_message = max_message;
+  r->capacity.store(capacity, std::memory_order_relaxed);
+  r->max_message.store(max_message, std::memory_order_relaxed);
   r->closed.store(0, std::memory_order_relaxed);
   InitMutexState(&r->producer_lock, OwnerDeathPolicy::kRecover, owner_table_id);
   InitMutexState(&r->consumer_lock, OwnerDeathPolicy::kRecover, owner_table_id);
 }
 
-Status ValidateRing(const RingState* r, uint64_t payload_size) {
-  const uint64_t cap = r->capacity;
+RingConfig ReadRingConfig(const RingState* r) {
+  // relaxed: the configuration is published with the segment (link() after init); what
+  // matters here is one load per field, which a plain read would not guarantee.
+  return RingConfig{r->capacity.load(std::memory_order_relaxed),
+                    r->max_message.load(std::memory_order_relaxed)};
+}
+
+Status ValidateRingConfig(const RingConfig& config, uint64_t payload_size) {
+  const uint64_t cap = config.capacity;
   if (cap < kMinRingCapacity || cap > kMaxRingCapacity || (cap & (cap - 1)) != 0) return Status::kCorrupt;
   if (payload_size != kRingDataOffset + cap) return Status::kCorrupt;
-  if (r->max_message == 0 || r->max_message > MaxMessageLimit(cap)) return Status::kCorrupt;
+  if (config.max_message == 0 || config.max_message > MaxMessageLimit(cap)) return Status::kCorrupt;
   return Status::kOk;
+}
+
+Status OpenRing(const RingState* r, uint64_t payload_size, RingConfig* config) {
+  *config = ReadRingConfig(r);
+  return ValidateRingConfig(*config, payload_size);
+}
+
+Status ValidateRing(const RingState* r, uint64_t payload_size) {
+  RingConfig config;
+  return OpenRing(r, payload_size, &config);
 }
 
 Status PutRecords(RingState* r, const RingConfig& config, OwnerTable* table, OwnerId me,
@@ -110,7 +136,9 @@ Status PutRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
   if (r->closed.load(std::memory_order_acquire) != 0) return Status::kClosed;
   Status st = Lock(&r->producer_lock, table, me, -1);
   // kOwnerDead: a producer died inside its copy; it never published, so nothing to repair.
-  if (!Acquired(st)) return st;
+  // Anything else (kBusy: the word names us, though ring calls never nest; kNotRecoverable: the
+  // ring locks use the recover policy) means the lock state was rewritten: kCorrupt.
+  if (!Acquired(st)) return Status::kCorrupt;
   if (r->closed.load(std::memory_order_acquire) != 0) {
     Unlock(&r->producer_lock, table, me);
     return Status::kClosed;
@@ -131,7 +159,7 @@ Status PutRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
       break;
     }
     uint32_t len, type;
-    ReadHeader(batch.data + off, &len, &type);
+    ReadBatchHeader(batch.data + off, &len, &type);
     if (len > config.max_message) {
       result = Status::kTooLarge;
       break;
@@ -174,7 +202,7 @@ Status PutRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
 
 Status PutRecords(RingState* r, OwnerTable* table, OwnerId me, const RecordBatch& batch,
                   uint32_t* written) {
-  return PutRecords(r, RingConfig{r->capacity, r->max_message}, table, me, batch, written);
+  return PutRecords(r, ReadRingConfig(r), table, me, batch, written);
 }
 
 Status GetRecords(RingState* r, const RingConfig& config, OwnerTable* table, OwnerId me,
@@ -185,7 +213,8 @@ Status GetRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
   Status st = Lock(&r->consumer_lock, table, me, -1);
   // kOwnerDead: a consumer died inside its copy; head was not advanced, so its records are
   // still here and go to us (no loss; it never handed them to user code, so no duplicate).
-  if (!Acquired(st)) return st;
+  // Any other outcome means the lock state was rewritten (see PutRecords): kCorrupt.
+  if (!Acquired(st)) return Status::kCorrupt;
   // Bounds come from the validated private copy, never from the shared (untrusted) one.
   const uint64_t cap = config.capacity;
   const uint64_t mask = cap - 1;
@@ -247,7 +276,7 @@ Status GetRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
 
 Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out,
                   uint64_t out_capacity, uint32_t max_count, uint32_t* count, uint64_t* bytes) {
-  return GetRecords(r, RingConfig{r->capacity, r->max_message}, table, me, out, out_capacity,
+  return GetRecords(r, ReadRingConfig(r), table, me, out, out_capacity,
                     max_count, count, bytes);
 }
 
@@ -257,15 +286,25 @@ Status WaitData(RingState* r, int64_t deadline_ns) {
   });
 }
 
+bool SpaceReady(const RingState* r, const RingConfig& config, uint64_t bytes) {
+  const uint64_t cap = config.capacity;
+  const uint64_t tail = r->tail.load(std::memory_order_seq_cst);
+  const uint64_t head = r->head.load(std::memory_order_seq_cst);
+  // Inconsistent positions: "ready", so the caller's put runs and reports kCorrupt.
+  if (tail - head > cap || (tail & 7) != 0 || (head & 7) != 0) return true;
+  if (bytes > cap) return true;  // can never fit: the put reports kTooLarge
+  const uint64_t to_end = cap - (tail & (cap - 1));
+  const uint64_t need = bytes + (bytes > to_end ? to_end : 0);
+  return cap - (tail - head) >= need;
+}
+
+Status WaitSpace(RingState* r, const RingConfig& config, uint64_t bytes, int64_t deadline_ns) {
+  return WaitUntil(r, &r->producers_sleeping, &r->space_seq, deadline_ns,
+                   [r, &config, bytes] { return SpaceReady(r, config, bytes); });
+}
+
 Status WaitSpace(RingState* r, uint64_t bytes, int64_t deadline_ns) {
-  const uint64_t cap = r->capacity;
-  return WaitUntil(r, &r->producers_sleeping, &r->space_seq, deadline_ns, [r, bytes, cap] {
-    const uint64_t tail = r->tail.load(std::memory_order_seq_cst);
-    const uint64_t head = r->head.load(std::memory_order_seq_cst);
-    const uint64_t to_end = cap - (tail & (cap - 1));
-    const uint64_t need = bytes + (bytes > to_end ? to_end : 0);
-    return tail - head <= cap && cap - (tail - head) >= need;
-  });
+  return WaitSpace(r, ReadRingConfig(r), bytes, deadline_ns);
 }
 
 void CloseRing(RingState* r) {

@@ -17,8 +17,6 @@ inline uint64_t MaxMessageLimit(uint64_t capacity) { return capacity / 2 - kReco
 
 // owner_table_id: OwnerTable::id() of the creator (0 in tests that use no table check).
 void InitRing(RingState* r, uint64_t capacity, uint32_t max_message, uint64_t owner_table_id = 0);
-// Validates the read-only configuration of an opened ring against its segment payload size.
-Status ValidateRing(const RingState* r, uint64_t payload_size);
 
 // A batch of records, already framed as in the ring ([u32 len][u32 type] payload, padded to 8),
 // in caller memory.
@@ -36,6 +34,17 @@ struct RingConfig {
   uint64_t capacity;
   uint32_t max_message;
 };
+
+// Loads the shared configuration once (relaxed atomic loads: each field is fetched exactly
+// once, so a racing writer cannot make the validated value differ from the used one).
+RingConfig ReadRingConfig(const RingState* r);
+// Validates a private copy against the segment's payload size: kOk or kCorrupt.
+Status ValidateRingConfig(const RingConfig& config, uint64_t payload_size);
+// Open-time check of a mapped ring: reads the configuration once into *config and validates
+// that copy. The caller keeps *config and never reads the shared one again.
+Status OpenRing(const RingState* r, uint64_t payload_size, RingConfig* config);
+// OpenRing without keeping the copy (tests).
+Status ValidateRing(const RingState* r, uint64_t payload_size);
 
 // Appends as many whole records of `batch` as fit, in order, publishing them with one release
 // store. *written receives how many. kOk (maybe partial: *written < count, ring full),
@@ -59,8 +68,15 @@ Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out,
 
 // Blocking waits (JS threads): until data is available / `bytes` of space free / closed, or the
 // absolute CLOCK_MONOTONIC deadline (< 0: none). Spin briefly first. kOk, kClosed, kTimeout.
+// Positions that are inconsistent (corrupt) count as ready: the caller's next put/get then
+// reports kCorrupt instead of sleeping forever.
 Status WaitData(RingState* r, int64_t deadline_ns);
+Status WaitSpace(RingState* r, const RingConfig& config, uint64_t bytes, int64_t deadline_ns);
+// Trusted form (tests): configuration read from the ring.
 Status WaitSpace(RingState* r, uint64_t bytes, int64_t deadline_ns);
+// Whether a put of `bytes` (a framed record) would find room, by `config`; also true when the
+// positions are inconsistent (see above). Used by WaitSpace and the parked watch.
+bool SpaceReady(const RingState* r, const RingConfig& config, uint64_t bytes);
 
 // Marks the queue closed and wakes every waiter. Idempotent.
 void CloseRing(RingState* r);

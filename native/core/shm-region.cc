@@ -1,8 +1,8 @@
 // Create/open of shmsync segments. Runs on whatever thread calls it (JS threads, tests).
 //
-// Publication protocol (Linux): the segment is created under a private temporary name,
-// sized, mapped and its header and payload initialised, then link()ed to the public name in
-// /dev/shm. link() is atomic and fails with EEXIST if another process won the race, so no
+// Publication protocol (Linux): the segment is created as an unnamed O_TMPFILE inode (or, where
+// that is unavailable, under a private temporary name), its pages reserved with posix_fallocate,
+// mapped and its header and payload initialised, then link()ed to the public name in /dev/shm. link() is atomic and fails with EEXIST if another process won the race, so no
 // process can ever open a half-initialised segment and N racing creators end up attached to
 // exactly one segment.
 #include "shm-region.h"
@@ -32,6 +32,7 @@ Result FromErrno(int err, const char* call) {
   if (err == ENOENT) return Result::Of(Status::kNotFound);
   if (err == EEXIST) return Result::Of(Status::kExists);
   if (err == EACCES || err == EPERM) return {Status::kPermission, err, call};
+  if (err == ENOSPC) return {Status::kNoSpace, err, call};
   return {Status::kSystem, err, call};
 }
 
@@ -42,6 +43,50 @@ std::string TempName() {
   std::snprintf(buf, sizeof buf, "shmsync.tmp-%d-%08x-%llu", static_cast<int>(getpid()), rd(),
                 static_cast<unsigned long long>(counter.fetch_add(1, std::memory_order_relaxed)));
   return buf;
+}
+
+// Creates the unnamed-or-temporary file the segment is initialised in. Preferred: an O_TMPFILE
+// inode in /dev/shm, which has no name at all, so no failure (not even SIGKILL) can leave a file
+// behind; it is published with linkat() through /proc/self/fd. Fallback (no O_TMPFILE support,
+// or no /proc): a private temporary name, unlinked on every path before Create returns.
+int OpenUnnamed(uint32_t perm, std::string* tmp_name) {
+  tmp_name->clear();
+  if (access("/proc/self/fd", X_OK) == 0) {
+    int fd = open(kShmDir, O_TMPFILE | O_RDWR | O_CLOEXEC, perm & 07777);
+    if (fd >= 0) return fd;
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT) return -1;
+  }
+  *tmp_name = TempName();
+  return shm_open(("/" + *tmp_name).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, perm & 07777);
+}
+
+// Gives the initialised file its public name; fails with EEXIST if another creator won.
+int Publish(int fd, const std::string& tmp_name, const std::string& segment_name) {
+  const std::string to = std::string(kShmDir) + segment_name;
+  if (tmp_name.empty()) {
+    const std::string from = "/proc/self/fd/" + std::to_string(fd);
+    return linkat(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), AT_SYMLINK_FOLLOW);
+  }
+  return link((std::string(kShmDir) + tmp_name).c_str(), to.c_str());
+}
+
+// The creator's mapping was made before the file had its public name, so /proc/<pid>/maps would
+// show it as "/dev/shm/#<inode> (deleted)" (or the temporary name) for the segment's whole life,
+// and tools that find segments in use from the maps (scripts/mapped-segments.js, clean-shm, the
+// CLI) would take a live segment for an unused one. Re-map through the public name when it
+// still names our file; otherwise keep the first mapping (same pages, uglier name).
+void* MapUnderPublicName(int fd, const std::string& segment_name, void* base, uint64_t total) {
+  int pub = shm_open(("/" + segment_name).c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (pub < 0) return base;
+  struct stat a, b;
+  void* again = MAP_FAILED;
+  if (fstat(fd, &a) == 0 && fstat(pub, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+    again = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, pub, 0);
+  }
+  close(pub);
+  if (again == MAP_FAILED) return base;
+  munmap(base, total);
+  return again;
 }
 
 }  // namespace
@@ -59,17 +104,19 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
   if (payload_size == 0 || total > kMaxSegmentSize + kPayloadOffset) {
     return Result::Of(Status::kSizeMismatch);
   }
-  const std::string tmp = TempName();
-  const std::string tmp_shm = "/" + tmp;
-  int fd = shm_open(tmp_shm.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, perm & 07777);
+  std::string tmp;
+  int fd = OpenUnnamed(perm, &tmp);
   if (fd < 0) return FromErrno(errno, "shm_open");
   Result result = Result::Ok();
   void* base = MAP_FAILED;
   // fchmod: shm_open applies the umask; the caller's mode is what the user asked for.
   if (fchmod(fd, perm & 07777) != 0) {
     result = FromErrno(errno, "fchmod");
-  } else if (ftruncate(fd, static_cast<off_t>(total)) != 0) {
-    result = FromErrno(errno, "ftruncate");
+  } else if (int err = posix_fallocate(fd, 0, static_cast<off_t>(total)); err != 0) {
+    // Reserve every page now (this also sets the size): on a full /dev/shm this is ENOSPC, a
+    // coded error, where ftruncate alone would succeed and the first write to a page the tmpfs
+    // cannot supply would kill the process with SIGBUS.
+    result = FromErrno(err, "posix_fallocate");
   } else {
     base = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base == MAP_FAILED) result = FromErrno(errno, "mmap");
@@ -86,18 +133,18 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
     if ((header_flags & attach::kFlagAttached) != 0) attach::InitCreated(h);  // lifetime (attach.h)
     uint8_t* payload = static_cast<uint8_t*>(base) + kPayloadOffset;
     if (init != nullptr) init(payload, payload_size, init_arg);
-    // Publish: link() makes the fully written file visible under its public name at once.
-    const std::string from = std::string(kShmDir) + tmp;
-    const std::string to = std::string(kShmDir) + segment_name;
-    if (link(from.c_str(), to.c_str()) != 0) result = FromErrno(errno, "link");
+    // Publish: link makes the fully written file visible under its public name at once.
+    if (Publish(fd, tmp, segment_name) != 0) result = FromErrno(errno, "link");
   }
-  shm_unlink(tmp_shm.c_str());
+  if (!tmp.empty()) shm_unlink(("/" + tmp).c_str());  // every path: no temporary name survives
+  if (result.ok()) base = MapUnderPublicName(fd, segment_name, base, total);
   close(fd);
   if (!result.ok()) {
     if (base != MAP_FAILED) munmap(base, total);
     return result;
   }
-  out->reset(new ShmRegion(segment_name, static_cast<uint8_t*>(base), total, payload_size));
+  out->reset(new ShmRegion(segment_name, static_cast<uint8_t*>(base), total, kPayloadOffset,
+                           payload_size, header_flags & attach::kFlagAttached));
   return Result::Ok();
 }
 
@@ -145,7 +192,9 @@ Result ShmRegion::Open(const std::string& segment_name, Kind kind, uint64_t payl
   const int map_errno = errno;
   close(fd);
   if (base == MAP_FAILED) return FromErrno(map_errno, "mmap");
-  out->reset(new ShmRegion(segment_name, static_cast<uint8_t*>(base), file_size, h.payload_size));
+  // Every pointer and bound comes from the validated private copy `h`, never from the mapping.
+  out->reset(new ShmRegion(segment_name, static_cast<uint8_t*>(base), file_size, h.payload_offset,
+                           h.payload_size, h.flags));
   return Result::Ok();
 }
 

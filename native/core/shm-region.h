@@ -1,7 +1,13 @@
 // A mapped POSIX shared-memory segment with a validated SegmentHeader.
 //
 // Thread-safety: a ShmRegion is immutable after Create/Open returns; any thread may read
-// data()/size(). The mapping lives until the last shared_ptr owner drops it (the JS handle and
+// payload()/payload_size().
+//
+// Hostile memory: the SegmentHeader in the mapping is read exactly once, into a private copy
+// (pread, before mapping), validated against the file size, and every pointer and bound
+// (payload_, payload_size_, total_) is computed from that copy at open. Nothing reads a header
+// field from the mapping afterwards, so a process that rewrites the header later cannot steer
+// any pointer of ours. The mapping lives until the last shared_ptr owner drops it (the JS handle and
 // every external ArrayBuffer over it each hold one), so JS can never touch unmapped memory.
 #pragma once
 
@@ -37,15 +43,24 @@ class ShmRegion {
                         uint32_t header_flags = 0);
   static Result Unlink(const std::string& segment_name);
 
-  uint8_t* payload() const { return base_ + header()->payload_offset; }
+  // Fixed at open from the validated private header copy: [payload(), payload() +
+  // payload_size()) always lies inside the mapping.
+  uint8_t* payload() const { return payload_; }
   uint64_t payload_size() const { return payload_size_; }
-  const SegmentHeader* header() const { return reinterpret_cast<const SegmentHeader*>(base_); }
   const std::string& segment_name() const { return segment_name_; }
+  // Header flags as validated at open (the creator's `header_flags` for a segment we created):
+  // never re-read from the mapping, so a rewritten `flags` cannot turn a persistent segment into
+  // an attached one (which its last closer would unlink).
+  uint32_t header_flags() const { return flags_; }
+  // Start of the mapping: the 64-byte header, which always lies inside it (total_ >= header).
+  // For live shared words kept in the header (attach.h); never for a validated field.
+  uint8_t* base() const { return base_; }
 
  private:
-  ShmRegion(std::string segment_name, uint8_t* base, uint64_t total, uint64_t payload_size)
+  ShmRegion(std::string segment_name, uint8_t* base, uint64_t total, uint64_t payload_offset,
+            uint64_t payload_size, uint32_t flags)
       : segment_name_(std::move(segment_name)), base_(base), total_(total),
-        payload_size_(payload_size) {}
+        payload_(base + payload_offset), payload_size_(payload_size), flags_(flags) {}
 
   static Result Create(const std::string& segment_name, Kind kind, uint64_t payload_size,
                        uint32_t perm, PayloadInit init, const void* init_arg,
@@ -56,7 +71,9 @@ class ShmRegion {
   std::string segment_name_;
   uint8_t* base_;
   uint64_t total_;
+  uint8_t* payload_;
   uint64_t payload_size_;
+  uint32_t flags_;
 };
 
 

@@ -29,7 +29,8 @@ enum class Status : int32_t {
   kTooLarge = 16,        // message larger than the queue accepts
   kBusy = 17,            // operation conflicts with in-flight work on this handle
   kOwnerTableMismatch = 18,  // the lock's users must share one owner table; this one differs
-  kCount = 19,
+  kNoSpace = 19,         // /dev/shm (tmpfs) cannot hold the segment: ENOSPC at creation
+  kCount = 20,
 };
 
 struct Result {

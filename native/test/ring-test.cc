@@ -347,7 +347,7 @@ void CorruptRingIsReported() {
   q.r->tail.store(q.r->head.load() + (uint64_t{1} << 20));  // tail beyond capacity
   CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 5, &count, &bytes), Status::kCorrupt);
   CHECK_EQ(PutRecords(q.r, q.table.get(), me, {buf.data(), buf.size(), 1}, &written), Status::kCorrupt);
-  q.r->capacity = 1000;  // not a power of two
+  q.r->capacity.store(1000);  // not a power of two
   CHECK_EQ(ValidateRing(q.r, q.region->payload_size()), Status::kCorrupt);
   q.table->Release(me);
   Drop(q);

@@ -12,7 +12,7 @@
  */
 import * as v8 from 'node:v8';
 import { CodecError } from '../errors';
-import { decodeHandles, encodeHandles, parseWithHandles, stringifyWithHandles } from './handle-codec';
+import { decodeHandles, encodeHandles, parseWithHandles, stringifyWithHandles, type HandleEnvelope } from './handle-codec';
 
 /** First byte of a structured record that carries handles (v8 serialisation starts with 0xFF). */
 const kStructuredEnvelope = 0x01;
@@ -34,8 +34,9 @@ export function encodeStructured(value: unknown): Buffer {
 }
 
 function decodeStructured(bytes: Buffer): unknown {
-  if (bytes.length > 0 && bytes[0] === kStructuredEnvelope) return decodeHandles(v8.deserialize(bytes.subarray(1)));
-  return v8.deserialize(bytes);
+  // deserializeOwned: typed arrays in the message own their bytes (never views of the inbox).
+  if (bytes.length > 0 && bytes[0] === kStructuredEnvelope) return decodeHandles(deserializeOwned(bytes.subarray(1)) as HandleEnvelope);
+  return deserializeOwned(bytes);
 }
 
 export const enum RecordType {
@@ -55,18 +56,58 @@ export interface Codec<T = unknown> {
 }
 
 /**
+ * Structured-clone decoding whose typed arrays and Buffers own their memory. Node's default
+ * deserializer returns them as views of the input buffer when aligned; the input here is the
+ * queue handle's inbox, which the next get() overwrites (and a view of it that the user transfers
+ * would detach the inbox). Every host object is copied into its own ArrayBuffer instead, so a
+ * decoded message never aliases anything and each of its typed arrays can be transferred alone.
+ */
+const baseReadHostObject = (v8.DefaultDeserializer.prototype as unknown as { _readHostObject(): unknown })._readHostObject;
+class OwningDeserializer extends v8.DefaultDeserializer {
+  /** Node's hook for host objects (typed arrays, Buffers, DataViews); not in @types/node. */
+  _readHostObject(): unknown {
+    const view = baseReadHostObject.call(this) as ArrayBufferView;
+    const own = new Uint8Array(view.byteLength);
+    own.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    if (view instanceof DataView) return new DataView(own.buffer);
+    if (Buffer.isBuffer(view)) return Buffer.from(own.buffer, 0, own.byteLength);
+    const Ctor = view.constructor as new (buffer: ArrayBuffer, byteOffset: number, length: number) => ArrayBufferView;
+    const perElement = (view as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+    return new Ctor(own.buffer, 0, view.byteLength / perElement);
+  }
+}
+
+function deserializeOwned(bytes: Buffer): unknown {
+  const d = new OwningDeserializer(bytes);
+  d.readHeader();
+  return d.readValue();
+}
+
+/**
+ * A copy of buf[start, end) that shares memory with nothing else we hold. Small copies come from
+ * Node's Buffer pool like any `Buffer.allocUnsafe` (cheap; the pool is never handed to anyone
+ * else and Node marks it untransferable, so a transfer list naming it copies or throws instead
+ * of detaching it). TypedArray#set from a plain Uint8Array view: measured ~1.5-2x faster than
+ * Buffer#copy for small messages (Node 20).
+ */
+function ownedCopy(buf: Buffer, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(end - start);
+  out.set(new Uint8Array(buf.buffer, buf.byteOffset + start, end - start));
+  return out;
+}
+
+/**
  * Decodes one record payload according to the type it was written with. Any failure (a payload
  * corrupted in shared memory, a custom decode that throws) is a CodecError with the cause.
+ *
+ * `buf` is reused staging memory: whatever is returned owns its bytes (copies), for every codec,
+ * so later gets never change a message already returned and transferring any part of it
+ * (`postMessage(x, [x.buffer])`) detaches nothing of ours.
  */
 export function decodeRecord(type: number, buf: Buffer, start: number, end: number, custom: Codec | null): unknown {
   switch (type) {
-    case RecordType.Raw: {
-      // TypedArray#set from a plain Uint8Array view: measured ~1.5-2x faster than
-      // Buffer#copy for small messages (Node 20). The message owns its memory.
-      const out = Buffer.allocUnsafe(end - start);
-      out.set(new Uint8Array(buf.buffer, buf.byteOffset + start, end - start));
-      return out;
-    }
+    case RecordType.Raw:
+      return ownedCopy(buf, start, end);
     case RecordType.String:
       return buf.toString('utf8', start, end);
     case RecordType.Json: {
@@ -77,7 +118,8 @@ export function decodeRecord(type: number, buf: Buffer, start: number, end: numb
       return decoding('structured clone', () => decodeStructured(buf.subarray(start, end)));
     case RecordType.Custom:
       if (custom === null) throw new CodecError('a message was written with a custom codec; open the queue with the same codec to read it');
-      return decoding('custom codec', () => custom.decode(Buffer.from(buf.subarray(start, end))));
+      // The codec may return (views of) the bytes it is given: give it a copy it may keep.
+      return decoding('custom codec', () => custom.decode(ownedCopy(buf, start, end)));
     default:
       throw new CodecError(`unknown record type ${type}`);
   }

@@ -1,6 +1,12 @@
 /**
  * Int32 indexes into the shared MutexState (native/core/mutex-layout.h, static_asserted there).
  * The facade reads and CASes these through an Int32Array over the mapping.
+ *
+ * Hostile memory: every index is a constant below kStateInt32s, the length of the Int32Array the
+ * native side hands out (exactly sizeof(MutexState), fixed at open). No value read from these
+ * words is ever used as a size, index or offset in JS: the reentrancy depth is kept privately
+ * (kDepth is only written, for info()), and a rogue value in any word can only make a fast path
+ * decline and defer to native code, which validates it.
  */
 export const kWord = 0; // 0 free, else holder OwnerId | kWaitersBit
 export const kHandoff = 1; // OwnerId of a starving waiter that gets the lock next, or 0

@@ -114,9 +114,14 @@ function initialise(
   const data = dataView(shm, spec.length!);
   spec.init(data);
   Atomics.store(u32, 0, magic); // publish: everything above happens-before an opener's load
-  return segment(shm, u32, data, lock, lockName, lockOpt === true);
+  return segment(shm, { typeCode: spec.typeCode!, length: spec.length! }, data, lock, lockName, lockOpt === true);
 }
 
+/**
+ * Opens an existing segment. The header is shared memory that any process with write access may
+ * rewrite at any time: each field is loaded exactly once into a local, validated, and only those
+ * locals are used afterwards (never a second read of the same index).
+ */
 function attach(
   kind: string, shm: SharedMemory, u32: Uint32Array, magic: number,
   spec: { typeCode?: number; length?: number; elementSize: (code: number) => number }, lockOpt: unknown,
@@ -129,16 +134,18 @@ function attach(
   }
   if (found === 0) throw new CorruptError(`${kind} "${shm.name}" was never initialised (its creator died?)`);
   if (found !== magic) throw new KindMismatchError(`"${shm.name}" is not a ${kind} segment`);
-  const typeCode = u32[1];
-  const length = u32[3];
+  const typeCode = Atomics.load(u32, 1);
+  const flags = Atomics.load(u32, 2);
+  const length = Atomics.load(u32, 3);
+  const lockLength = Atomics.load(u32, 4);
   if (spec.typeCode !== undefined && typeCode !== spec.typeCode) {
     throw new KindMismatchError(`${kind} "${shm.name}" holds another element type (code ${typeCode})`);
   }
   if (spec.length !== undefined && length !== spec.length) {
     throw new SizeMismatchError(`${kind} "${shm.name}" has length ${length}, not ${spec.length}`);
   }
-  const lockLength = u32[4];
-  if (lockLength > kLockNameMax || kHeaderSize + length * spec.elementSize(typeCode) > shm.size) {
+  const bytes = length * spec.elementSize(typeCode);
+  if (lockLength > kLockNameMax || kHeaderSize + bytes > shm.size) {
     throw new CorruptError(`${kind} "${shm.name}" has a corrupt header`);
   }
   const lockName = lockLength === 0 ? null : Buffer.from(shm.buffer.subarray(20, 20 + lockLength)).toString('utf8');
@@ -148,20 +155,21 @@ function attach(
   let lock: Mutex | null = null;
   if (lockOpt instanceof Mutex) lock = lockOpt;
   else if (lockOpt !== false && lockName !== null) lock = new Mutex(lockName, { create: 'open' });
-  const data = dataView(shm, length * spec.elementSize(typeCode));
-  return segment(shm, u32, data, lock, lockName, (u32[2] & 1) === 1, lockOpt instanceof Mutex);
+  const data = dataView(shm, bytes);
+  return segment(shm, { typeCode, length }, data, lock, lockName, (flags & 1) === 1, lockOpt instanceof Mutex);
 }
 
 function dataView(shm: SharedMemory, bytes: number): Uint8Array {
   return new Uint8Array(shm.buffer.buffer, kHeaderSize, bytes);
 }
 
+/** `header`: the validated private copy of the fields (never re-read from the mapping). */
 function segment(
-  shm: SharedMemory, u32: Uint32Array, data: Uint8Array, lock: Mutex | null, lockName: string | null,
-  created: boolean, given = false,
+  shm: SharedMemory, header: { typeCode: number; length: number }, data: Uint8Array, lock: Mutex | null,
+  lockName: string | null, created: boolean, given = false,
 ): Segment {
   return {
-    name: shm.name, shm, typeCode: u32[1], length: u32[3], data, lock, lockName,
+    name: shm.name, shm, typeCode: header.typeCode, length: header.length, data, lock, lockName,
     ownsLockHandle: lock !== null && !given, lockCreatedWithObject: created,
   };
 }
@@ -193,8 +201,11 @@ export function unlinkSegment(target: Segment | string): boolean {
       throw err;
     }
     const u32 = shm.size >= kHeaderSize ? new Uint32Array(shm.buffer.buffer, 0, 5) : null;
-    if (u32 !== null && (u32[2] & 1) === 1 && u32[4] > 0 && u32[4] <= kLockNameMax) {
-      lockName = Buffer.from(shm.buffer.subarray(20, 20 + u32[4])).toString('utf8');
+    // Each field loaded once (shared memory may change between two reads).
+    const flags = u32 === null ? 0 : Atomics.load(u32, 2);
+    const lockLength = u32 === null ? 0 : Atomics.load(u32, 4);
+    if ((flags & 1) === 1 && lockLength > 0 && lockLength <= kLockNameMax) {
+      lockName = Buffer.from(shm.buffer.subarray(20, 20 + lockLength)).toString('utf8');
     }
     shm.close();
     name = target;

@@ -19,4 +19,5 @@ export const enum Status {
   TooLarge = 16,
   Busy = 17,
   OwnerTableMismatch = 18,
+  NoSpace = 19,
 }
