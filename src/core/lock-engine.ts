@@ -45,6 +45,11 @@ export class LockEngine {
   holder = 0;
   depth = 0;
   ownerDied = false;
+  /**
+   * The synchronous run (sync-run.ts) in which the thread (kThreadToken) took its current hold;
+   * written and read by mutex.ts only, meaningful only while holder === kThreadToken.
+   */
+  syncRun: object | null = null;
   refs = 0;
   readonly queue: Waiter[] = [];
   parkId = 0;

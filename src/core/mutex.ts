@@ -15,6 +15,7 @@ import {
   OwnerDeadError,
   PolicyMismatchError,
   ShmsyncError,
+  SyncReentryError,
   SystemError,
   TimeoutError,
 } from '../errors';
@@ -37,6 +38,7 @@ import * as L from './mutex-layout';
 import { segmentNameFor, uniqueName, unlinkByName } from './names';
 import { permissionMode, type CreateMode } from './shared-memory';
 import { Status } from './status';
+import { kAnyRun, sameSyncRun, syncRun } from './sync-run';
 
 export type OwnerDeathPolicy = 'recover' | 'strict';
 
@@ -47,7 +49,17 @@ export interface MutexOptions {
   onOwnerDeath?: OwnerDeathPolicy;
   /** Default 'openOrCreate' with a name, 'create' without. */
   create?: CreateMode;
+  /**
+   * Who may re-enter a hold taken with the blocking API (acquireSync and friends) outside any
+   * lock scope. 'stack' (default): only the synchronous run that took it (true recursion); a
+   * re-entry from a later tick - the hold was kept across an `await` and another task of the
+   * thread enters - throws `SHMSYNC_SYNC_REENTRY`. 'thread': the whole JS thread, from any tick
+   * (no exclusion between the thread's async tasks: only for code that knows it). Per handle.
+   */
+  reentry?: ReentryMode;
 }
+
+export type ReentryMode = 'stack' | 'thread';
 
 export interface AcquireSyncOptions {
   /** false: try once (seed `block=False`). Default true. */
@@ -76,6 +88,7 @@ export interface MutexInfo {
 const kCreateModes: readonly CreateMode[] = ['open', 'create', 'openOrCreate'];
 const kModeNumber: Record<CreateMode, number> = { open: 0, create: 1, openOrCreate: 2 };
 const kPolicies: readonly OwnerDeathPolicy[] = ['recover', 'strict'];
+const kReentryModes: readonly ReentryMode[] = ['stack', 'thread'];
 
 /** Engines of this JS context by segment name: handles of one segment share one engine. */
 const engines = new Map<string, LockEngine>();
@@ -92,6 +105,16 @@ function statusError(status: Status, name: string): ShmsyncError {
   }
 }
 
+function syncReentryError(name: string): SyncReentryError {
+  return new SyncReentryError(
+    `mutex "${name}": this thread took it with the blocking API (acquireSync, tryAcquire, withLockSync ` +
+      'or a non-async locked method) in an earlier tick and still holds it, so the hold was kept across ' +
+      'an await or a callback; re-entering it now from another task of the thread would give no ' +
+      'exclusion. Hold a lock across await with acquire() / withLock() or an async locked method ' +
+      "(or create the Mutex with { reentry: 'thread' } if re-entering from later ticks is intended)",
+  );
+}
+
 /**
  * A named lock shared by every process and thread that opens the same name.
  *
@@ -106,11 +129,13 @@ function statusError(status: Status, name: string): ShmsyncError {
 export class Mutex extends EventEmitter {
   readonly name: string;
   #engine: LockEngine | null;
+  /** Option reentry: 'thread' (sync-run.ts): no synchronous-run check for this handle. */
+  readonly #threadReentry: boolean;
 
   constructor(name?: string, options?: MutexOptions) {
     super();
     const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['mode', 'onOwnerDeath', 'create'], { policy: 'onOwnerDeath', perm: 'mode' });
+    rejectUnknownOptions('options', opts, ['mode', 'onOwnerDeath', 'create', 'reentry'], { policy: 'onOwnerDeath', perm: 'mode' });
     if (name !== undefined) validateName('name', name);
     if (opts.onOwnerDeath !== undefined) validateOneOf('options.onOwnerDeath', opts.onOwnerDeath, kPolicies);
     let create: CreateMode = name === undefined ? 'create' : 'openOrCreate';
@@ -119,6 +144,8 @@ export class Mutex extends EventEmitter {
       create = opts.create;
     }
     const perm = permissionMode(opts.mode);
+    if (opts.reentry !== undefined) validateOneOf('options.reentry', opts.reentry, kReentryModes);
+    this.#threadReentry = opts.reentry === 'thread';
     this.name = name ?? uniqueName('mutex');
     const segment = segmentNameFor(this.name);
     let engine = engines.get(segment);
@@ -288,7 +315,15 @@ export class Mutex extends EventEmitter {
       timeout = validateTimeout('options.timeout', opts.timeout);
     }
     const e = this.#open();
-    const token = scopeToken(e) ?? (e.holder === kThreadToken ? kThreadToken : freshToken());
+    let token = scopeToken(e);
+    if (token === undefined) {
+      if (e.holder === kThreadToken) {
+        this.#checkThreadReentry(e);
+        token = kThreadToken;
+      } else {
+        token = freshToken();
+      }
+    }
     if (!this.#acquireSync(blocking, timeout, token)) throw new TimeoutError(`mutex "${this.name}": timed out`);
     let scope: { result: T; leave: () => void };
     try {
@@ -373,7 +408,16 @@ export class Mutex extends EventEmitter {
 
   #acquireSync(blocking: boolean, timeout: number, token?: number): boolean {
     const e = this.#open();
-    const st = e.acquireSync(token ?? scopeToken(e) ?? kThreadToken, blocking, timeout);
+    let t = token ?? scopeToken(e);
+    if (t === undefined) {
+      t = kThreadToken;
+      if (e.holder === kThreadToken) this.#checkThreadReentry(e);
+    }
+    const st = e.acquireSync(t, blocking, timeout);
+    // A fresh thread hold records its synchronous run (one queueMicrotask per run, sync-run.ts).
+    if (t === kThreadToken && e.depth === 1 && e.holder === kThreadToken) {
+      e.syncRun = this.#threadReentry ? kAnyRun : syncRun();
+    }
     if (st === Status.Ok) return true;
     if (st === Status.OwnerDead) {
       if (e.native.policy === 1) throw ownerDeadError(this.name, null);
@@ -381,6 +425,14 @@ export class Mutex extends EventEmitter {
     }
     if (st === Status.Timeout || st === Status.WouldBlock) return false;
     throw statusError(st, this.name);
+  }
+
+  /**
+   * The thread holds `e` with the blocking API and wants it again outside any lock scope: true
+   * recursion only within the synchronous run that took the hold (sync-run.ts), else throws.
+   */
+  #checkThreadReentry(e: LockEngine): void {
+    if (!this.#threadReentry && !sameSyncRun(e.syncRun)) throw syncReentryError(this.name);
   }
 
   #open(): LockEngine {
