@@ -16,7 +16,9 @@ import { threadId } from 'node:worker_threads';
 import { binding, type NativeMutex } from '../binding';
 import * as L from './mutex-layout';
 import { ensureDispatcher, forgetParked, onParked } from './parker-client';
+import { kThreadToken } from './lock-scope';
 import { Status } from './status';
+import { syncRun } from './sync-run';
 
 let contextOwnerId = 0;
 /**
@@ -46,8 +48,8 @@ export class LockEngine {
   depth = 0;
   ownerDied = false;
   /**
-   * The synchronous run (sync-run.ts) in which the thread (kThreadToken) took its current hold;
-   * written and read by mutex.ts only, meaningful only while holder === kThreadToken.
+   * The synchronous run (sync-run.ts) in which the thread (kThreadToken) took its current hold,
+   * set by take(); read by mutex.ts, meaningful only while holder === kThreadToken.
    */
   syncRun: object | null = null;
   refs = 0;
@@ -86,6 +88,7 @@ export class LockEngine {
   take(token: number, status: Status): void {
     this.holder = token;
     this.depth = 1;
+    if (token === kThreadToken) this.syncRun = syncRun();
     this.ownerDied = status === Status.OwnerDead;
     if (this.ownerDied && this.onOwnerDeath !== null) this.onOwnerDeath();
   }

@@ -38,7 +38,7 @@ import * as L from './mutex-layout';
 import { segmentNameFor, uniqueName, unlinkByName } from './names';
 import { permissionMode, type CreateMode } from './shared-memory';
 import { Status } from './status';
-import { kAnyRun, sameSyncRun, syncRun } from './sync-run';
+import { sameSyncRun } from './sync-run';
 
 export type OwnerDeathPolicy = 'recover' | 'strict';
 
@@ -53,8 +53,10 @@ export interface MutexOptions {
    * Who may re-enter a hold taken with the blocking API (acquireSync and friends) outside any
    * lock scope. 'stack' (default): only the synchronous run that took it (true recursion); a
    * re-entry from a later tick - the hold was kept across an `await` and another task of the
-   * thread enters - throws `SHMSYNC_SYNC_REENTRY`. 'thread': the whole JS thread, from any tick
-   * (no exclusion between the thread's async tasks: only for code that knows it). Per handle.
+   * thread enters - throws `SHMSYNC_SYNC_REENTRY`. 'thread': blocking-API acquisitions through
+   * this handle re-enter the thread's hold from any tick (no exclusion between the thread's
+   * async tasks: only for code that knows it re-enters). Per handle: it decides for the calls
+   * made through it, whichever handle took the hold.
    */
   reentry?: ReentryMode;
 }
@@ -111,7 +113,7 @@ function syncReentryError(name: string): SyncReentryError {
       'or a non-async locked method) in an earlier tick and still holds it, so the hold was kept across ' +
       'an await or a callback; re-entering it now from another task of the thread would give no ' +
       'exclusion. Hold a lock across await with acquire() / withLock() or an async locked method ' +
-      "(or create the Mutex with { reentry: 'thread' } if re-entering from later ticks is intended)",
+      "(or open the handle that re-enters with { reentry: 'thread' } if re-entering from later ticks is intended)",
   );
 }
 
@@ -315,15 +317,7 @@ export class Mutex extends EventEmitter {
       timeout = validateTimeout('options.timeout', opts.timeout);
     }
     const e = this.#open();
-    let token = scopeToken(e);
-    if (token === undefined) {
-      if (e.holder === kThreadToken) {
-        this.#checkThreadReentry(e);
-        token = kThreadToken;
-      } else {
-        token = freshToken();
-      }
-    }
+    const token = scopeToken(e) ?? (e.holder === kThreadToken ? this.#threadToken(e) : freshToken());
     if (!this.#acquireSync(blocking, timeout, token)) throw new TimeoutError(`mutex "${this.name}": timed out`);
     let scope: { result: T; leave: () => void };
     try {
@@ -408,16 +402,7 @@ export class Mutex extends EventEmitter {
 
   #acquireSync(blocking: boolean, timeout: number, token?: number): boolean {
     const e = this.#open();
-    let t = token ?? scopeToken(e);
-    if (t === undefined) {
-      t = kThreadToken;
-      if (e.holder === kThreadToken) this.#checkThreadReentry(e);
-    }
-    const st = e.acquireSync(t, blocking, timeout);
-    // A fresh thread hold records its synchronous run (one queueMicrotask per run, sync-run.ts).
-    if (t === kThreadToken && e.depth === 1 && e.holder === kThreadToken) {
-      e.syncRun = this.#threadReentry ? kAnyRun : syncRun();
-    }
+    const st = e.acquireSync(token ?? scopeToken(e) ?? this.#threadToken(e), blocking, timeout);
     if (st === Status.Ok) return true;
     if (st === Status.OwnerDead) {
       if (e.native.policy === 1) throw ownerDeadError(this.name, null);
@@ -428,11 +413,13 @@ export class Mutex extends EventEmitter {
   }
 
   /**
-   * The thread holds `e` with the blocking API and wants it again outside any lock scope: true
-   * recursion only within the synchronous run that took the hold (sync-run.ts), else throws.
+   * The blocking API's holder token outside any lock scope: the thread. When the thread holds
+   * `e` already, that is true recursion only within the synchronous run that took the hold
+   * (sync-run.ts; the engine records it): otherwise the hold crossed a tick, throw.
    */
-  #checkThreadReentry(e: LockEngine): void {
-    if (!this.#threadReentry && !sameSyncRun(e.syncRun)) throw syncReentryError(this.name);
+  #threadToken(e: LockEngine): number {
+    if (e.holder === kThreadToken && !this.#threadReentry && !sameSyncRun(e.syncRun)) throw syncReentryError(this.name);
+    return kThreadToken;
   }
 
   #open(): LockEngine {

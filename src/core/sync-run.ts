@@ -24,9 +24,6 @@
  *   like another task (it should use acquire()/withLock, or the Mutex option reentry: 'thread').
  */
 
-/** The run of a hold that may be re-entered from any run (Mutex option `reentry: 'thread'`). */
-export const kAnyRun: object = Object.freeze({ run: 'any' });
-
 let current: object | null = null;
 
 function endRun(): void {
@@ -44,5 +41,5 @@ export function syncRun(): object {
 
 /** Whether a hold taken in `run` may be re-entered by the thread now. */
 export function sameSyncRun(run: object | null): boolean {
-  return run === current || run === kAnyRun;
+  return run !== null && run === current;
 }
