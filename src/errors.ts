@@ -117,6 +117,14 @@ export type NotRecoverableError = ShmsyncError;
 /** A blocking wait that could only deadlock was refused. */
 export const DeadlockError = defineError('DeadlockError', 'SHMSYNC_DEADLOCK', 'would deadlock');
 export type DeadlockError = ShmsyncError;
+/**
+ * A blocking-API acquisition (`acquireSync`, `tryAcquire`, `withLockSync`, a non-`async` locked
+ * method) would re-enter a hold its thread took with the blocking API in an earlier tick: that
+ * hold is kept across an `await` (or a callback), and re-entering would let another task of the
+ * thread in. Use `acquire()`/`withLock` (or an `async` locked method) to hold across `await`.
+ */
+export const SyncReentryError = defineError('SyncReentryError', 'SHMSYNC_SYNC_REENTRY', 'blocking-API hold re-entered from another tick');
+export type SyncReentryError = ShmsyncError;
 /** The handle was closed. */
 export const ClosedError = defineError('ClosedError', 'SHMSYNC_CLOSED', 'handle is closed');
 export type ClosedError = ShmsyncError;
@@ -222,7 +230,7 @@ export class InvalidNameError extends TypeError {
 const byCode = new Map<string, ErrorClass>(
   [NotFoundError, ExistsError, KindMismatchError, VersionMismatchError, SizeMismatchError,
     CorruptError, PermissionError, SystemError, TimeoutError, NotOwnerError, OwnerDeadError,
-    NotRecoverableError, DeadlockError, ClosedError, TooLargeError, BusyError, NoExternalBufferError,
+    NotRecoverableError, DeadlockError, SyncReentryError, ClosedError, TooLargeError, BusyError, NoExternalBufferError,
     ReadOnly, CodecError, OwnerTableMismatchError, PolicyMismatchError, NoSpaceError,
   ].map((cls) => [cls.code, cls]),
 );

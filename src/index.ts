@@ -12,6 +12,7 @@ export {
   type AcquireOptions,
   type AcquireSyncOptions,
   type OwnerDeathPolicy,
+  type ReentryMode,
 } from './core/mutex';
 export { Pcall, pcall, kKillGraceMs, type PcallOptions, type PcallTargets } from './pcall/pcall';
 export { ProcessPool, type ProcessPoolOptions } from './pcall/process-pool';

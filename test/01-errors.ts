@@ -26,6 +26,7 @@ const operational: Array<[string, string]> = [
   ['OwnerDeadError', 'SHMSYNC_OWNER_DEAD'],
   ['NotRecoverableError', 'SHMSYNC_NOT_RECOVERABLE'],
   ['DeadlockError', 'SHMSYNC_DEADLOCK'],
+  ['SyncReentryError', 'SHMSYNC_SYNC_REENTRY'],
   ['ClosedError', 'SHMSYNC_CLOSED'],
   ['TooLargeError', 'SHMSYNC_TOO_LARGE'],
   ['BusyError', 'SHMSYNC_BUSY'],

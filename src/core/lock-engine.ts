@@ -16,8 +16,10 @@ import { threadId } from 'node:worker_threads';
 import { binding, type NativeMutex } from '../binding';
 import * as L from './mutex-layout';
 import { ensureDispatcher, forgetParked, onParked } from './parker-client';
+import { kThreadToken } from './lock-scope';
 import { Status } from './status';
 import { lockTracing, traceAcquire, traceGranted, traceReleased, type TracedLock } from '../diagnostics';
+import { syncRun } from './sync-run';
 
 let contextOwnerId = 0;
 /**
@@ -50,6 +52,11 @@ export class LockEngine implements TracedLock {
   holder = 0;
   depth = 0;
   ownerDied = false;
+  /**
+   * The synchronous run (sync-run.ts) in which the thread (kThreadToken) took its current hold,
+   * set by take(); read by mutex.ts, meaningful only while holder === kThreadToken.
+   */
+  syncRun: object | null = null;
   refs = 0;
   readonly queue: Waiter[] = [];
   parkId = 0;
@@ -86,6 +93,7 @@ export class LockEngine implements TracedLock {
   take(token: number, status: Status): void {
     this.holder = token;
     this.depth = 1;
+    if (token === kThreadToken) this.syncRun = syncRun();
     this.ownerDied = status === Status.OwnerDead;
     if (lockTracing()) traceGranted(this, token, this.ownerDied);
     if (this.ownerDied && this.onOwnerDeath !== null) this.onOwnerDeath();

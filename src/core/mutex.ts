@@ -15,6 +15,7 @@ import {
   OwnerDeadError,
   PolicyMismatchError,
   ShmsyncError,
+  SyncReentryError,
   SystemError,
   TimeoutError,
 } from '../errors';
@@ -39,6 +40,7 @@ import { segmentNameFor, uniqueName, unlinkByName } from './names';
 import { permissionMode, type CreateMode } from './shared-memory';
 import { Status } from './status';
 import { lockTracing, traceAcquire } from '../diagnostics';
+import { sameSyncRun } from './sync-run';
 
 export type OwnerDeathPolicy = 'recover' | 'strict';
 
@@ -55,7 +57,19 @@ export interface MutexOptions {
    * until `unlink`. See docs/concepts/naming-and-lifetime.md.
    */
   lifetime?: Lifetime;
+  /**
+   * Who may re-enter a hold taken with the blocking API (acquireSync and friends) outside any
+   * lock scope. 'stack' (default): only the synchronous run that took it (true recursion); a
+   * re-entry from a later tick - the hold was kept across an `await` and another task of the
+   * thread enters - throws `SHMSYNC_SYNC_REENTRY`. 'thread': blocking-API acquisitions through
+   * this handle re-enter the thread's hold from any tick (no exclusion between the thread's
+   * async tasks: only for code that knows it re-enters). Per handle: it decides for the calls
+   * made through it, whichever handle took the hold.
+   */
+  reentry?: ReentryMode;
 }
+
+export type ReentryMode = 'stack' | 'thread';
 
 export interface AcquireSyncOptions {
   /** false: try once (seed `block=False`). Default true. */
@@ -84,6 +98,7 @@ export interface MutexInfo {
 const kCreateModes: readonly CreateMode[] = ['open', 'create', 'openOrCreate'];
 const kModeNumber: Record<CreateMode, number> = { open: 0, create: 1, openOrCreate: 2 };
 const kPolicies: readonly OwnerDeathPolicy[] = ['recover', 'strict'];
+const kReentryModes: readonly ReentryMode[] = ['stack', 'thread'];
 
 /** Engines of this JS context by segment name: handles of one segment share one engine. */
 const engines = new Map<string, LockEngine>();
@@ -131,6 +146,16 @@ function statusError(status: Status, name: string): ShmsyncError {
   }
 }
 
+function syncReentryError(name: string): SyncReentryError {
+  return new SyncReentryError(
+    `mutex "${name}": this thread took it with the blocking API (acquireSync, tryAcquire, withLockSync ` +
+      'or a non-async locked method) in an earlier tick and still holds it, so the hold was kept across ' +
+      'an await or a callback; re-entering it now from another task of the thread would give no ' +
+      'exclusion. Hold a lock across await with acquire() / withLock() or an async locked method ' +
+      "(or open the handle that re-enters with { reentry: 'thread' } if re-entering from later ticks is intended)",
+  );
+}
+
 /**
  * A named lock shared by every process and thread that opens the same name.
  *
@@ -148,6 +173,8 @@ export class Mutex extends EventEmitter {
   #deferred: Deferred | null = null;
   #closed = false;
   #ref: WeakRef<Mutex> | null = null;
+  /** Option reentry: 'thread' (sync-run.ts): no synchronous-run check for this handle. */
+  #threadReentry = false;
 
   constructor(name?: string, options?: MutexOptions) {
     super();
@@ -156,7 +183,7 @@ export class Mutex extends EventEmitter {
       return;
     }
     const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['mode', 'onOwnerDeath', 'create', 'lifetime'], { policy: 'onOwnerDeath', perm: 'mode' });
+    rejectUnknownOptions('options', opts, ['mode', 'onOwnerDeath', 'create', 'lifetime', 'reentry'], { policy: 'onOwnerDeath', perm: 'mode' });
     if (name !== undefined) validateName('name', name);
     if (opts.onOwnerDeath !== undefined) validateOneOf('options.onOwnerDeath', opts.onOwnerDeath, kPolicies);
     let create: CreateMode = name === undefined ? 'create' : 'openOrCreate';
@@ -165,6 +192,8 @@ export class Mutex extends EventEmitter {
       create = opts.create;
     }
     const perm = permissionMode(opts.mode);
+    if (opts.reentry !== undefined) validateOneOf('options.reentry', opts.reentry, kReentryModes);
+    this.#threadReentry = opts.reentry === 'thread';
     const lifetime = lifetimeFlag(opts.lifetime, name !== undefined);
     const policy = opts.onOwnerDeath === 'strict' ? 1 : 0;
     this.#name = name ?? null;
@@ -374,7 +403,7 @@ export class Mutex extends EventEmitter {
       timeout = validateTimeout('options.timeout', opts.timeout);
     }
     const e = this.#open();
-    const token = scopeToken(e) ?? (e.holder === kThreadToken ? kThreadToken : freshToken());
+    const token = scopeToken(e) ?? (e.holder === kThreadToken ? this.#threadToken(e) : freshToken());
     if (!this.#acquireSync(blocking, timeout, token)) throw new TimeoutError(`mutex "${this.name}": timed out`);
     let scope: { result: T; leave: () => void };
     try {
@@ -462,7 +491,7 @@ export class Mutex extends EventEmitter {
 
   #acquireSync(blocking: boolean, timeout: number, token?: number): boolean {
     const e = this.#open();
-    const st = e.acquireSync(token ?? scopeToken(e) ?? kThreadToken, blocking, timeout);
+    const st = e.acquireSync(token ?? scopeToken(e) ?? this.#threadToken(e), blocking, timeout);
     if (st === Status.Ok) return true;
     if (st === Status.OwnerDead) {
       if (e.native.policy === 1) throw ownerDeadError(this.name, null);
@@ -470,6 +499,16 @@ export class Mutex extends EventEmitter {
     }
     if (st === Status.Timeout || st === Status.WouldBlock) return false;
     throw statusError(st, this.name);
+  }
+
+  /**
+   * The blocking API's holder token outside any lock scope: the thread. When the thread holds
+   * `e` already, that is true recursion only within the synchronous run that took the hold
+   * (sync-run.ts; the engine records it): otherwise the hold crossed a tick, throw.
+   */
+  #threadToken(e: LockEngine): number {
+    if (e.holder === kThreadToken && !this.#threadReentry && !sameSyncRun(e.syncRun)) throw syncReentryError(this.name);
+    return kThreadToken;
   }
 
   #open(): LockEngine {

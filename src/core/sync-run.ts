@@ -1,0 +1,45 @@
+/**
+ * Synchronous runs: telling true recursion of the blocking API from a hold that crossed an
+ * `await`. Runs on the calling JS thread; one module instance per JS context (worker threads
+ * have their own).
+ *
+ * The blocking API's holder is the JS thread (kThreadToken, lock-scope.ts), so by itself it
+ * cannot tell `f() { m.acquireSync(); g(); }` with `g` re-entering (recursion: fine) from
+ * `m.acquireSync(); await io(); m.release()` in one request handler and a second request of the
+ * same thread re-entering while the first is suspended (no exclusion at all). What tells them
+ * apart is the synchronous run: recursion happens before the stack unwinds, while another task
+ * can only start after it.
+ *
+ * A run is an object, created by the first fresh thread hold taken after the previous run ended
+ * and ended by one microtask queued at that moment: `current` stays the same object for the
+ * rest of this macrotask's synchronous code and the microtasks queued before that one. A hold
+ * records the run it was taken in; a thread re-entry is true recursion only while that run is
+ * still current. Cost: one object and one queueMicrotask per run that takes a fresh thread hold,
+ * nothing per acquisition after the first of a run, and no async hook.
+ *
+ * Imprecision, both ways (documented in docs/api.md "Blocking API and async code"):
+ * - a task whose continuation was queued before the hold was taken (e.g. two tasks started
+ *   together, both resumed in one microtask drain) re-enters inside the run and is not caught;
+ * - the holding task itself re-entering with the blocking API after its own `await` is caught
+ *   like another task (it should use acquire()/withLock, or the Mutex option reentry: 'thread').
+ */
+
+let current: object | null = null;
+
+function endRun(): void {
+  current = null;
+}
+
+/** The current synchronous run, starting one (and queueing its end) if none is current. */
+export function syncRun(): object {
+  if (current === null) {
+    current = {};
+    queueMicrotask(endRun);
+  }
+  return current;
+}
+
+/** Whether a hold taken in `run` may be re-entered by the thread now. */
+export function sameSyncRun(run: object | null): boolean {
+  return run !== null && run === current;
+}
