@@ -23,6 +23,7 @@
 import { types } from 'node:util';
 import { CodecError } from '../errors';
 import { isHandleRef, reviveHandle, type HandleRef } from './handle-ref';
+import { oneLeasePerHandle } from './lifetime';
 
 /**
  * One step from a container to a child: an own key of an object or an index of an array; the
@@ -84,6 +85,10 @@ function defineOwn(target: object, key: string | number, value: unknown): void {
  * containers on the way to a handle are copied; everything else is shared with the original.
  */
 export function encodeHandles(value: unknown): HandleEnvelope {
+  return oneLeasePerHandle(() => encodeHandlesOnce(value));
+}
+
+function encodeHandlesOnce(value: unknown): HandleEnvelope {
   if (!containsHandle(value)) return { value, handles: [] };
   const entries = new Map<object, { ref: HandleEnvelope; at: HandleStep[][] }>();
   const memo = new Map<object, unknown>();
@@ -265,6 +270,10 @@ export const kJsonEnvelopeMark = '\u001e';
  * user data that merely looks like a reference - give exactly `JSON.stringify(value)`.
  */
 export function stringifyWithHandles(value: unknown): string | undefined {
+  return oneLeasePerHandle(() => stringifyWithHandlesOnce(value));
+}
+
+function stringifyWithHandlesOnce(value: unknown): string | undefined {
   const text = JSON.stringify(value);
   // Every handle's reference has a "$shmsync" key: no such text, no handle (the common case).
   if (text === undefined || !text.includes('"$shmsync"')) return text;

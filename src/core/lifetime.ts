@@ -56,9 +56,36 @@ export function setHandoffLease(ms: number): number {
   return previous;
 }
 
-/** Sending side of a hand-off (a handle's toJSON): stamps the lease. */
+/** Handles already leased by the encode in progress (see oneLeasePerHandle); null outside. */
+let encodeBatch: Set<AttachedNative> | null = null;
+
+/**
+ * Sending side of a hand-off (a handle's toJSON): stamps the lease - once per handle within one
+ * {@link oneLeasePerHandle} encode, since a receiver opens each handle of a message once.
+ */
 export function leaseHandoff(native: AttachedNative | null): void {
-  if (native !== null && native.attached) native.lease(leaseMs);
+  if (native === null || !native.attached) return;
+  if (encodeBatch !== null) {
+    if (encodeBatch.has(native)) return;
+    encodeBatch.add(native);
+  }
+  native.lease(leaseMs);
+}
+
+/**
+ * Runs one message encode (JS thread): the encoder may call a handle's toJSON more than once
+ * (a probe pass, then the side-table pass, or the same handle at several paths), but every
+ * handle records one pending hand-off - the receiver opens it once, and an extra pending one
+ * would keep the segment until its lease ran out.
+ */
+export function oneLeasePerHandle<T>(encode: () => T): T {
+  if (encodeBatch !== null) return encode(); // nested (a handle's own toJSON encodes)
+  encodeBatch = new Set();
+  try {
+    return encode();
+  } finally {
+    encodeBatch = null;
+  }
 }
 
 /**
