@@ -5,6 +5,7 @@
  *
  * Everything here runs in the parent. The child side is child-main.ts.
  */
+import { type LongTimer, setLongTimeout } from '../core/timer';
 import { abortErrorFor, optionsObject, typeError } from '../validate';
 import { ClosedError } from '../errors';
 import { CallSlot, outcomeOf, type Executor, type Outcome } from './call-slot';
@@ -83,7 +84,7 @@ export class Pcall<R = unknown> {
   #consumer: Promise<void> | undefined;
   #joined: Promise<R[]> | undefined;
   #results: R[] | undefined;
-  #deadline: NodeJS.Timeout | undefined;
+  #deadline: LongTimer | undefined;
   #grace: NodeJS.Timeout | undefined;
   /** Why the pcall was stopped early, and which calls were still running then. */
   #stopped: { cause: 'timeout' | 'abort'; running: ChildRef[] } | undefined;
@@ -131,7 +132,7 @@ export class Pcall<R = unknown> {
     })();
     executor.start(this.#slots, channel);
     if (this.#options.timeout >= 0) {
-      this.#deadline = setTimeout(() => this.#stop('timeout'), this.#options.timeout);
+      this.#deadline = setLongTimeout(() => this.#stop('timeout'), this.#options.timeout);
     }
     if (signal !== undefined) {
       const onAbort = (): void => this.#stop('abort');
@@ -139,7 +140,7 @@ export class Pcall<R = unknown> {
       this.#unlisten = () => signal.removeEventListener('abort', onAbort);
     }
     void Promise.all(this.#slots.map((s) => s.settled)).then(() => {
-      clearTimeout(this.#deadline);
+      this.#deadline?.clear();
       clearTimeout(this.#grace);
       this.#unlisten?.();
       // Every call is over: end the result stream (and remove a one-shot result queue) even if
