@@ -128,7 +128,9 @@ t.test('a stale hand-off registration naming a live context does not make waiter
   const r = await child.message<{ type: string; acquired: boolean; wallMs: number; cpuMs: number; asyncAcquired: boolean }>('measured');
   t.comment(`waiter: acquired=${r.acquired} after ${r.wallMs.toFixed(1)} ms wall, ${r.cpuMs.toFixed(1)} ms cpu`);
   t.equal(r.acquired, true, 'the stale registration expired and the waiter took the free lock (was: spin until timeout)');
-  t.ok(r.cpuMs < 0.5 * Math.max(r.wallMs, 20), 'the waiter slept, not spun (process CPU time well below wall time)');
+  // Absolute bound: a spinning waiter burns its whole wait (up to 2 s, or its share of a loaded
+  // machine's CPU); a sleeping one a few 2 ms wake-ups.
+  t.ok(r.cpuMs < 50, 'the waiter slept, not spun (its process CPU time stayed small)');
   t.equal(r.asyncAcquired, true, 'a Promise acquire behind a stale registration completes too');
   t.same(await child.exited, { code: 0, signal: null });
   t.match(m.info(), { locked: false });
