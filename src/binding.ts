@@ -3,6 +3,7 @@
  * Loaded once per JS context; every other module imports `binding` from here.
  */
 import * as path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { createNativeError } from './errors';
 
 /** The shape of the native addon (native/addon/addon.cc). Arguments are pre-validated. */
@@ -27,6 +28,8 @@ export interface NativeMutex {
   lock(timeoutMs: number): number;
   tryLock(): number;
   unlock(): number;
+  /** Takes over a grant of the word to this context that no token knows of (NotOwner if none). */
+  adopt(): number;
   markConsistent(): number;
   park(): number;
   cancel(requestId: number): number;
@@ -83,6 +86,7 @@ export interface NativeBinding {
   setGrantHandler(fn: (requestId: number, status: number) => void): void;
   ownerId(threadId: number): number;
   unparked(): void;
+  shutdownWaits(): void;
   Region: {
     new (segmentName: string, kind: number, payloadSize: number, openMode: number, perm: number, lifetime?: number): NativeRegion;
     unlink(segmentName: string): boolean;
@@ -117,3 +121,6 @@ function load(): NativeBinding {
 
 export const binding: NativeBinding = load();
 binding.setErrorFactory(createNativeError);
+// Process exit (main thread): end every blocking wait of every thread first, or Node would wait
+// forever to join a worker blocked in acquireSync/getSync/putSync (see docs/troubleshooting.md).
+if (isMainThread) process.on('exit', () => binding.shutdownWaits());

@@ -48,6 +48,13 @@ Napi::Value Unparked(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// shutdownWaits(): the process is exiting (main thread, process 'exit'): every blocking wait
+// of every thread ends now (kClosed), so Node can join workers blocked in acquireSync/getSync.
+Napi::Value ShutdownWaits(const Napi::CallbackInfo& info) {
+  ShutdownAllWaits();
+  return info.Env().Undefined();
+}
+
 // A no-op used by the benchmarks to measure the N-API call floor through this binding.
 Napi::Value Noop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
 
@@ -55,7 +62,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData(data);
   // Classes: Region (SharedMemory), Mutex, Queue (ShmQueue).
-  // Functions: setErrorFactory, setGrantHandler, ownerId, unparked, noop.
+  // Functions: setErrorFactory, setGrantHandler, ownerId, unparked, shutdownWaits, noop.
   Napi::Function region = RegionWrap::Define(env);
   data->region_ctor = Napi::Persistent(region);
   exports.Set("Region", region);
@@ -70,6 +77,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unparked", Napi::Function::New<Unparked>(env, "unparked"));
   exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
   exports.Set("reapSegment", Napi::Function::New<Attachment::JS_reap>(env, "reapSegment"));
+  exports.Set("shutdownWaits", Napi::Function::New<ShutdownWaits>(env, "shutdownWaits"));
   exports.Set("noop", Napi::Function::New<Noop>(env, "noop"));
   return exports;
 }

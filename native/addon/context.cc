@@ -19,7 +19,26 @@ Context* Context::Get(Napi::Env env) {
 }
 
 Context::Context(Napi::Env env) : env_(env) {
+  interrupt_.poll = EnvStopping;
+  interrupt_.arg = static_cast<napi_env>(env);
   napi_add_env_cleanup_hook(env, Cleanup, this);
+}
+
+bool Context::EnvStopping(void* arg) {
+  // JS thread, inside a blocking native call. napi_set_named_property starts with N-API's
+  // preamble, which refuses (napi_pending_exception) once the environment can no longer call
+  // into JS: Node sets that from the terminating thread (worker.terminate(), the parent's
+  // exit), while this thread sleeps. V8's TerminateExecution itself never reaches a syscall.
+  // The property write on a fresh empty object has no other effect.
+  auto env = static_cast<napi_env>(arg);
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return true;
+  napi_value obj = nullptr;
+  napi_value undef = nullptr;
+  bool stopping = napi_create_object(env, &obj) != napi_ok || napi_get_undefined(env, &undef) != napi_ok ||
+                  napi_set_named_property(env, obj, "probe", undef) != napi_ok;
+  napi_close_handle_scope(env, scope);
+  return stopping;
 }
 
 Context::~Context() = default;
@@ -90,11 +109,27 @@ void Context::CallJs(napi_env env, napi_value, void* context, void* data) {
   const Status status = msg->status;
   delete msg;
   if (env == nullptr || self == nullptr) return;
-  Parker::Instance().Forget(id);
   if (self->grant_handler_.IsEmpty()) return;
-  Napi::Env e(env);
-  self->grant_handler_.Call({Napi::Number::New(e, static_cast<double>(id)),
-                             Napi::Number::New(e, static_cast<double>(static_cast<int32_t>(status)))});
+  // The environment may be stopping (worker.terminate()) while the loop still drains this
+  // queue: then N-API refuses the call. Nothing may be thrown here (napi_throw into a dying
+  // environment aborts the process), and the completion stays recorded in the parker, so the
+  // env cleanup hook (CancelAll) releases a lock granted to nobody.
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value args[2];
+  napi_value fn = nullptr;
+  napi_value recv = nullptr;
+  napi_value result = nullptr;
+  napi_status st = napi_create_double(env, static_cast<double>(id), &args[0]);
+  if (st == napi_ok) st = napi_create_int32(env, static_cast<int32_t>(status), &args[1]);
+  if (st == napi_ok) st = napi_get_reference_value(env, self->grant_handler_, &fn);
+  if (st == napi_ok) st = napi_get_undefined(env, &recv);
+  if (st == napi_ok && fn != nullptr) st = napi_call_function(env, recv, fn, 2, args, &result);
+  bool threw = false;
+  napi_is_exception_pending(env, &threw);
+  // Delivered: the handler ran (returned, or threw an exception Node now reports as uncaught).
+  if (st == napi_ok || threw) Parker::Instance().Forget(id);
+  napi_close_handle_scope(env, scope);
 }
 
 }  // namespace shmsync

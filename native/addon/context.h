@@ -12,6 +12,7 @@
 
 #include "../core/owner-table.h"
 #include "../core/parker.h"
+#include "../core/wait-interrupt.h"
 
 namespace shmsync {
 
@@ -36,6 +37,12 @@ class Context {
   // JS: setGrantHandler((requestId, status) => void)
   void SetGrantHandler(Napi::Env env, Napi::Function fn);
 
+  // For blocking waits on this context's JS thread: ends the wait once this environment may no
+  // longer run JS (worker.terminate(), the worker's or the process's exit). See wait-interrupt.h.
+  const WaitInterrupt* interrupt() const { return &interrupt_; }
+  // JS thread: true once N-API refuses to run JS in `env` (the environment is stopping).
+  static bool EnvStopping(void* env);
+
  private:
   explicit Context(Napi::Env env);
   ~Context();
@@ -48,6 +55,7 @@ class Context {
   napi_threadsafe_function tsfn_ = nullptr;
   Napi::FunctionReference grant_handler_;
   int parked_ = 0;
+  WaitInterrupt interrupt_;
 };
 
 }  // namespace shmsync

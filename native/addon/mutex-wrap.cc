@@ -22,6 +22,15 @@ void InitState(uint8_t* payload, uint64_t, const void* arg) {
   InitMutexState(reinterpret_cast<MutexState*>(payload), init->policy, init->owner_table_id);
 }
 
+// A relative timeout in ms (< 0 or NaN: none) as an absolute CLOCK_MONOTONIC deadline. Timeouts
+// too large for int64 nanoseconds (about 292 years) wait forever.
+int64_t DeadlineAfterMillis(double ms) {
+  if (!(ms >= 0)) return -1;
+  constexpr double kMaxMillis = 9.0e12;
+  if (ms > kMaxMillis) return -1;
+  return MonotonicNanos() + static_cast<int64_t>(ms * kNanosPerMilli);
+}
+
 Napi::Number StatusValue(Napi::Env env, Status st) {
   return Napi::Number::New(env, static_cast<int32_t>(st));
 }
@@ -34,6 +43,7 @@ Napi::Function MutexWrap::Define(Napi::Env env) {
                       InstanceMethod<&MutexWrap::JS_lock>("lock"),
                       InstanceMethod<&MutexWrap::JS_tryLock>("tryLock"),
                       InstanceMethod<&MutexWrap::JS_unlock>("unlock"),
+                      InstanceMethod<&MutexWrap::JS_adopt>("adopt"),
                       InstanceMethod<&MutexWrap::JS_markConsistent>("markConsistent"),
                       InstanceMethod<&MutexWrap::JS_park>("park"),
                       InstanceMethod<&MutexWrap::JS_cancel>("cancel"),
@@ -98,15 +108,28 @@ Napi::Value MutexWrap::JS_lock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
   const double timeout_ms = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
-  int64_t deadline = -1;
-  if (timeout_ms >= 0) deadline = MonotonicNanos() + static_cast<int64_t>(timeout_ms * kNanosPerMilli);
-  return StatusValue(env, Lock(state(), context_->table(), context_->owner(), deadline));
+  // Ends early (kClosed) when this context's environment stops or the process exits.
+  return StatusValue(env, Lock(state(), context_->table(), context_->owner(), DeadlineAfterMillis(timeout_ms),
+                               context_->interrupt()));
 }
 
 Napi::Value MutexWrap::JS_tryLock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
   return StatusValue(env, TryLock(state(), context_->table(), context_->owner()));
+}
+
+Napi::Value MutexWrap::JS_adopt(const Napi::CallbackInfo& info) {
+  // The facade found the word naming this context while none of its tokens holds the lock (a
+  // grant it was not told about): take it over with the acquisition bookkeeping, so the caller
+  // can use it or release it. kNotOwner if the word does not name this context.
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return Napi::Value();
+  MutexState* s = state();
+  if ((s->word.load(std::memory_order_acquire) & kLockOwnerMask) != context_->owner()) {
+    return StatusValue(env, Status::kNotOwner);
+  }
+  return StatusValue(env, AcceptHandoff(s, context_->table(), context_->owner()));
 }
 
 Napi::Value MutexWrap::JS_unlock(const Napi::CallbackInfo& info) {

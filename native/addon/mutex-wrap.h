@@ -31,6 +31,7 @@ class MutexWrap : public Napi::ObjectWrap<MutexWrap> {
   Napi::Value JS_lock(const Napi::CallbackInfo& info);
   Napi::Value JS_tryLock(const Napi::CallbackInfo& info);
   Napi::Value JS_unlock(const Napi::CallbackInfo& info);
+  Napi::Value JS_adopt(const Napi::CallbackInfo& info);
   Napi::Value JS_markConsistent(const Napi::CallbackInfo& info);
   Napi::Value JS_park(const Napi::CallbackInfo& info);
   Napi::Value JS_cancel(const Napi::CallbackInfo& info);

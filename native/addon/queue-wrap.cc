@@ -30,7 +30,21 @@ int64_t DeadlineFrom(const Napi::Value& v) {
   if (!v.IsNumber()) return -1;
   const double ms = v.As<Napi::Number>().DoubleValue();
   if (!(ms >= 0)) return -1;
+  if (ms > 9.0e12) return -1;  // beyond int64 nanoseconds (~292 years): forever
   return MonotonicNanos() + static_cast<int64_t>(ms * kNanosPerMilli);
+}
+
+// A blocking ring wait cut into slices of at most kInterruptPollNanos, so it ends (kClosed)
+// once this JS context's environment stops or the process exits (wait-interrupt.h). JS thread.
+template <typename WaitFn>
+Status InterruptibleWait(const WaitInterrupt* intr, int64_t deadline, WaitFn wait) {
+  for (;;) {
+    if (Interrupted(intr)) return Status::kClosed;
+    int64_t slice_end = MonotonicNanos() + kInterruptPollNanos;
+    if (deadline >= 0 && deadline < slice_end) slice_end = deadline;
+    const Status st = wait(slice_end);
+    if (st != Status::kTimeout || (deadline >= 0 && slice_end == deadline)) return st;
+  }
 }
 
 Napi::Number Negated(Napi::Env env, Status st) {
@@ -193,7 +207,9 @@ Napi::Value QueueWrap::JS_waitData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
   const int64_t deadline = info.Length() > 0 ? DeadlineFrom(info[0]) : -1;
-  return Napi::Number::New(env, static_cast<int32_t>(WaitData(ring(), deadline)));
+  RingState* r = ring();
+  const Status st = InterruptibleWait(context_->interrupt(), deadline, [r](int64_t until) { return WaitData(r, until); });
+  return Napi::Number::New(env, static_cast<int32_t>(st));
 }
 
 Napi::Value QueueWrap::JS_waitSpace(const Napi::CallbackInfo& info) {
@@ -205,7 +221,12 @@ Napi::Value QueueWrap::JS_waitSpace(const Napi::CallbackInfo& info) {
   }
   const auto bytes = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
   const int64_t deadline = info.Length() > 1 ? DeadlineFrom(info[1]) : -1;
-  return Napi::Number::New(env, static_cast<int32_t>(WaitSpace(ring(), config_, bytes, deadline)));
+  RingState* r = ring();
+  const RingConfig config = config_;
+  const Status st = InterruptibleWait(context_->interrupt(), deadline, [r, config, bytes](int64_t until) {
+    return WaitSpace(r, config, bytes, until);
+  });
+  return Napi::Number::New(env, static_cast<int32_t>(st));
 }
 
 Napi::Value QueueWrap::JS_watchData(const Napi::CallbackInfo& info) {

@@ -40,6 +40,8 @@ uint64_t Parker::Add(Request r) {
     r.id = id;
     r.since_ns = MonotonicNanos();
     r.handoff = false;
+    r.defer = DeferTracker{};
+    r.deferred_to = 0;
     if (r.is_lock) r.state->waiters.fetch_add(1, std::memory_order_relaxed);
     requests_.push_back(std::move(r));
   }
@@ -49,13 +51,13 @@ uint64_t Parker::Add(Request r) {
 
 uint64_t Parker::ParkLock(std::shared_ptr<void> keepalive, MutexState* s, OwnerTable* table,
                           OwnerId me, Callback cb, void* target) {
-  return Add(Request{0, true, std::move(keepalive), s, table, me, nullptr, 0, nullptr, cb, target, 0, false});
+  return Add(Request{0, true, std::move(keepalive), s, table, me, nullptr, 0, nullptr, cb, target, 0, false, {}, 0});
 }
 
 uint64_t Parker::ParkWatch(std::shared_ptr<void> keepalive, std::atomic<uint32_t>* word,
                            uint32_t expected, std::atomic<uint32_t>* sleepers, Callback cb,
                            void* target) {
-  return Add(Request{0, false, std::move(keepalive), nullptr, nullptr, 0, word, expected, sleepers, cb, target, 0, false});
+  return Add(Request{0, false, std::move(keepalive), nullptr, nullptr, 0, word, expected, sleepers, cb, target, 0, false, {}, 0});
 }
 
 bool Parker::Poll(Request& r, int64_t now, Status* status) {
@@ -70,8 +72,14 @@ bool Parker::Poll(Request& r, int64_t now, Status* status) {
     *status = AcceptHandoff(s, r.table, r.me);
     return true;
   }
-  Status st = TryLock(s, r.table, r.me);
+  Status st = TryLock(s, r.table, r.me, &r.deferred_to);
+  if (st == Status::kWouldBlock && r.deferred_to != 0 && ExpireStaleHandoff(s, &r.defer, r.deferred_to, now)) {
+    st = TryLock(s, r.table, r.me, &r.deferred_to);  // a stale registration was voided
+  }
+  if (r.deferred_to == 0) r.defer.to = 0;
   if (st == Status::kWouldBlock || st == Status::kBusy) {
+    // Our registration may have been expired as stale by another waiter: claim again.
+    if (r.handoff && (s->handoff_to.load(std::memory_order_relaxed) & kLockOwnerMask) != r.me) r.handoff = false;
     if (!r.handoff && now - r.since_ns >= kStarvationNanos) r.handoff = ClaimHandoff(s, r.me);
     return false;
   }
@@ -93,7 +101,7 @@ void Parker::Run() {
       waitv.push_back({});
       SetWaitv(&waitv[0], &control_, control);
       bool overflow = false;
-      for (size_t i = 0; i < requests_.size();) {
+      for (size_t i = 0; i < requests_.size() && !paused_;) {
         Request& r = requests_[i];
         Status st;
         if (Poll(r, now, &st)) {
@@ -111,7 +119,9 @@ void Parker::Run() {
         }
         FutexWaitv w[2];
         int n = 0;
-        if (r.is_lock) {
+        if (r.is_lock && r.deferred_to != 0) {
+          overflow = true;  // word reserved for a context that may never take it: poll, never spin
+        } else if (r.is_lock) {
           n = PrepareWait(r.state, r.table, r.me, w);
           if (n == 0) {
             overflow = true;  // state moved under us: poll again soon
@@ -183,6 +193,9 @@ void Parker::CancelAll(void* target) {
     OwnerTable* table = nullptr;
     OwnerId me = 0;
     {
+      // A completed lock request holds the lock; so does a pending one whose withdrawal finds
+      // the lock already committed to it (Cancel then returns the acquisition status): both
+      // must be released here, or the next holder would see this context's death.
       std::lock_guard<std::mutex> lock(mu_);
       auto it = completed_.find(id);
       if (it != completed_.end() && it->second.is_lock) {
@@ -191,6 +204,14 @@ void Parker::CancelAll(void* target) {
         table = it->second.table;
         me = it->second.me;
       }
+      for (const Request& r : requests_) {
+        if (r.id == id && r.is_lock) {
+          keepalive = r.keepalive;
+          state = r.state;
+          table = r.table;
+          me = r.me;
+        }
+      }
     }
     const int32_t result = Cancel(id);
     const bool holds = result == static_cast<int32_t>(Status::kOk) ||
@@ -198,6 +219,19 @@ void Parker::CancelAll(void* target) {
     if (holds && state != nullptr) Unlock(state, table, me);
   }
 }
+
+#ifdef SHMSYNC_TEST_HOOKS
+void Parker::TestPause(bool paused) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EnsureThread();
+    paused_ = paused;
+  }
+  // Any poll round in progress held mu_ and finished before we set the flag; later rounds
+  // see it. Wake so an unpause takes effect at once.
+  Wake();
+}
+#endif
 
 size_t Parker::pending() const {
   std::lock_guard<std::mutex> lock(mu_);

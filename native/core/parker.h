@@ -21,6 +21,7 @@
 #include "futex.h"
 #include "mutex-layout.h"
 #include "owner-table.h"
+#include "robust-lock.h"
 #include "status.h"
 
 namespace shmsync {
@@ -57,6 +58,12 @@ class Parker {
 
   size_t pending() const;
 
+#ifdef SHMSYNC_TEST_HOOKS
+  // Test-only: while paused, the parker thread polls no request (so a test can decide exactly
+  // which requests are still pending when it cancels them). Returns once that holds.
+  void TestPause(bool paused);
+#endif
+
  private:
   Parker() = default;
   struct Request {
@@ -73,6 +80,8 @@ class Parker {
     void* target;
     int64_t since_ns;
     bool handoff;
+    DeferTracker defer;  // a stale hand-off registration keeping the word reserved
+    uint32_t deferred_to;
   };
   struct Completed {
     Status status;
@@ -97,6 +106,7 @@ class Parker {
   uint64_t next_id_ = 1;
   std::atomic<uint32_t> control_{0};
   bool started_ = false;
+  bool paused_ = false;  // test hook only
 };
 
 }  // namespace shmsync

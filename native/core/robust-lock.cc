@@ -4,6 +4,10 @@
 
 namespace shmsync {
 
+#ifdef SHMSYNC_TEST_HOOKS
+void (*g_test_between_grant_phases)(MutexState* s) = nullptr;
+#endif
+
 namespace {
 
 constexpr int kSpinRounds = 40;  // ~1-2 µs: bounded, the only other core may be the holder
@@ -16,14 +20,24 @@ void OnAcquired(MutexState* s) {
   s->depth.store(1, std::memory_order_relaxed);
 }
 
+// Drops a registration (plain or granted) naming `me`. Only `me` registers `me`, and only an
+// Unlock acting for a waiter named `me` sets the granted bit on it, so this never drops
+// another waiter's registration.
+void ClearOwnRegistration(MutexState* s, OwnerId me) {
+  uint32_t mine = me;
+  if (s->handoff_to.compare_exchange_strong(mine, 0, std::memory_order_relaxed)) return;
+  if (mine == (me | kHandoffGrantedBit)) {
+    s->handoff_to.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
+  }
+}
+
 // Called with the lock just taken by `me`: applies the consistency rules.
 Status Acquired(MutexState* s, OwnerTable* table, OwnerId me, bool from_dead) {
   // Whatever path got us the lock (a dead holder's word, a plain CAS), a hand-off registered for
   // `me` is consumed. Left in place, every other acquirer would defer to us, alive but no longer
   // waiting, until we happened to lock again. Only `me` ever writes `me` there, so this CAS
   // cannot drop another waiter's registration.
-  uint32_t mine = me;
-  s->handoff_to.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
+  ClearOwnRegistration(s, me);
   const auto consistency = static_cast<Consistency>(s->consistency.load(std::memory_order_relaxed));
   if (consistency == Consistency::kNotRecoverable) {
     Unlock(s, table, me);
@@ -51,7 +65,9 @@ bool StealFromDead(MutexState* s, OwnerTable* table, uint32_t seen, OwnerId me) 
   table->WakeDeathWaiters(seen & kLockOwnerMask);
   // A hand-off registered by the dead holder's context is void.
   uint32_t h = s->handoff_to.load(std::memory_order_relaxed);
-  if (h == (seen & kLockOwnerMask)) s->handoff_to.compare_exchange_strong(h, 0, std::memory_order_relaxed);
+  if ((h & kLockOwnerMask) == (seen & kLockOwnerMask)) {
+    s->handoff_to.compare_exchange_strong(h, 0, std::memory_order_relaxed);
+  }
   return true;
 }
 
@@ -75,22 +91,32 @@ void InitMutexState(MutexState* s, OwnerDeathPolicy policy, uint64_t owner_table
   s->depth.store(0, std::memory_order_relaxed);
 }
 
-Status TryLock(MutexState* s, OwnerTable* table, OwnerId me) {
+Status TryLock(MutexState* s, OwnerTable* table, OwnerId me, uint32_t* deferred_to) {
+  if (deferred_to != nullptr) *deferred_to = 0;
   uint32_t v = s->word.load(std::memory_order_relaxed);
   for (;;) {
     const OwnerId owner = v & kLockOwnerMask;
     if (owner == me) return Status::kBusy;
+    // Read once: a private copy, validated below, never re-read in this round.
+    const uint32_t h = s->handoff_to.load(std::memory_order_relaxed);
+    const OwnerId target = h & kLockOwnerMask;
+    if (h != 0 && target != me) {
+      // A registered hand-off target other than us gets a free word first, unless it is dead.
+      // A grant committed to another waiter (phase 1 done) also reserves the word of an
+      // unlocker that died before phase 2. (While that unlocker lives, phase 2 is on its way:
+      // wait on the word as for any holder, below.)
+      const bool reserved =
+          owner == 0 || ((h & kHandoffGrantedBit) != 0 && owner != target &&
+                         table->Check(owner) == Liveness::kDead);
+      if (reserved && table->Check(target) == Liveness::kAlive) {
+        if (deferred_to != nullptr) *deferred_to = h;
+        return Status::kWouldBlock;
+      }
+    }
     if (owner == 0) {
-      // A registered hand-off target other than us gets the lock first, unless it is dead.
-      const uint32_t h = s->handoff_to.load(std::memory_order_relaxed);
-      if (h != 0 && h != me && table->Check(h) == Liveness::kAlive) return Status::kWouldBlock;
       // acquire: pairs with the release in Unlock; keeps any waiters bit.
       if (s->word.compare_exchange_weak(v, me | (v & kLockWaitersBit), std::memory_order_acquire,
                                         std::memory_order_relaxed)) {
-        if (h == me) {
-          uint32_t mine = me;
-          s->handoff_to.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
-        }
         return Acquired(s, table, me, false);
       }
       continue;
@@ -123,20 +149,44 @@ int PrepareWait(MutexState* s, OwnerTable* table, OwnerId me, FutexWaitv* out) {
 
 bool ClaimHandoff(MutexState* s, OwnerId me) {
   uint32_t expected = 0;
-  return s->handoff_to.load(std::memory_order_relaxed) == me ||
+  const uint32_t h = s->handoff_to.load(std::memory_order_relaxed);
+  return (h & kLockOwnerMask) == me ||
          s->handoff_to.compare_exchange_strong(expected, me, std::memory_order_relaxed);
 }
 
 void WithdrawHandoff(MutexState* s, OwnerId me, bool* granted) {
-  *granted = false;
   uint32_t expected = me;
-  if (s->handoff_to.compare_exchange_strong(expected, 0, std::memory_order_relaxed)) return;
-  // Not registered any more: either never were, or Unlock consumed it and gave us the word.
-  // acquire: the hand-off store in Unlock was a release.
+  // relaxed suffices for the decision: this CAS and Unlock's phase-1 CAS (me -> me|granted)
+  // act on the same word, so exactly one of them succeeds.
+  if (s->handoff_to.compare_exchange_strong(expected, 0, std::memory_order_relaxed)) {
+    *granted = false;  // withdrawn before any Unlock committed: none ever will
+    return;
+  }
+  if (expected == (me | kHandoffGrantedBit)) {
+    *granted = true;  // committed to us (phase 1); AcceptHandoff waits for phase 2 if needed
+    return;
+  }
+  // Not registered (never were, or a waiter expired our registration as stale). The word names
+  // us only if a grant completed before that: acquire pairs with the release in Unlock.
   *granted = (s->word.load(std::memory_order_acquire) & kLockOwnerMask) == me;
 }
 
-Status Lock(MutexState* s, OwnerTable* table, OwnerId me, int64_t deadline_ns) {
+bool ExpireStaleHandoff(MutexState* s, DeferTracker* d, uint32_t deferred_to, int64_t now) {
+  if (deferred_to != d->to) {
+    d->to = deferred_to;
+    d->since = now;
+    return false;
+  }
+  if (now - d->since < kHandoffExpiryNanos) return false;
+  // The same registration kept a free word (or a dead unlocker's word) reserved for a live
+  // context that never took it: void it. The CAS only removes exactly what we observed.
+  uint32_t seen = deferred_to;
+  s->handoff_to.compare_exchange_strong(seen, 0, std::memory_order_relaxed);
+  d->to = 0;
+  return true;
+}
+
+Status Lock(MutexState* s, OwnerTable* table, OwnerId me, int64_t deadline_ns, const WaitInterrupt* intr) {
   Status st = TryLock(s, table, me);
   if (st != Status::kWouldBlock) return st;
   for (int i = 0; i < kSpinRounds; ++i) {
@@ -148,6 +198,8 @@ Status Lock(MutexState* s, OwnerTable* table, OwnerId me, int64_t deadline_ns) {
   }
   const int64_t start = MonotonicNanos();
   bool handoff = false;
+  DeferTracker defer;
+  const int64_t slice = intr != nullptr && intr->poll != nullptr ? kInterruptPollNanos : kLivenessSliceNanos;
   s->waiters.fetch_add(1, std::memory_order_relaxed);
   for (;;) {
     // The word may already have been handed to us.
@@ -155,20 +207,36 @@ Status Lock(MutexState* s, OwnerTable* table, OwnerId me, int64_t deadline_ns) {
       st = AcceptHandoff(s, table, me);
       break;
     }
-    st = TryLock(s, table, me);
+    uint32_t deferred_to = 0;
+    st = TryLock(s, table, me, &deferred_to);
     if (st != Status::kWouldBlock) break;
     const int64_t now = MonotonicNanos();
-    if (deadline_ns >= 0 && now >= deadline_ns) {
+    const bool interrupted = Interrupted(intr);
+    if (interrupted || (deadline_ns >= 0 && now >= deadline_ns)) {
       bool granted = false;
       if (handoff) WithdrawHandoff(s, me, &granted);
-      st = granted ? AcceptHandoff(s, table, me) : Status::kTimeout;
+      st = granted ? AcceptHandoff(s, table, me) : interrupted ? Status::kClosed : Status::kTimeout;
       break;
     }
+    // Our registration may have been expired by another waiter (we were descheduled): re-claim.
+    if (handoff && (s->handoff_to.load(std::memory_order_relaxed) & kLockOwnerMask) != me) handoff = false;
     if (!handoff && now - start >= kStarvationNanos) handoff = ClaimHandoff(s, me);
-    FutexWaitv w[2];
-    const int n = PrepareWait(s, table, me, w);
-    if (n == 0) continue;
-    int64_t until = now + kLivenessSliceNanos;
+    FutexWaitv w[3];
+    int n = 0;
+    int64_t until = now + slice;
+    if (deferred_to != 0) {
+      // Reserved for another live context: sleep on the registration (never spin), and void it
+      // if that context does not take the word in time (stale or forged).
+      if (ExpireStaleHandoff(s, &defer, deferred_to, now)) continue;
+      SetWaitv(&w[0], &s->handoff_to, deferred_to);
+      n = 1;
+      until = now + kDeferSliceNanos;
+    } else {
+      defer.to = 0;
+      n = PrepareWait(s, table, me, w);
+      if (n == 0) continue;
+    }
+    SetWaitv(&w[n++], &g_shutdown_word, 0);
     if (deadline_ns >= 0 && deadline_ns < until) until = deadline_ns;
     FutexWaitvUntil(w, n, until);
   }
@@ -194,12 +262,23 @@ Status Unlock(MutexState* s, OwnerTable* table, OwnerId me) {
     s->consistency.store(static_cast<uint32_t>(Consistency::kNotRecoverable), std::memory_order_relaxed);
   }
   uint32_t h = s->handoff_to.load(std::memory_order_relaxed);
-  if (h != 0 && h != me && s->handoff_to.compare_exchange_strong(h, 0, std::memory_order_relaxed)) {
+  if (h != 0 && (h & kHandoffGrantedBit) == 0 && h != me) {
     if (table->Check(h) == Liveness::kAlive) {
-      // release: the next holder sees our critical section. Wake all: futex cannot target one.
-      s->word.store(h | kLockWaitersBit, std::memory_order_release);
-      FutexWake(&s->word, INT32_MAX);
-      return Status::kOk;
+      // Phase 1: commit the grant. Fails if the waiter withdrew (CAS h -> 0) first; then it
+      // provably does not get the lock and we release normally below.
+      if (s->handoff_to.compare_exchange_strong(h, h | kHandoffGrantedBit, std::memory_order_relaxed)) {
+#ifdef SHMSYNC_TEST_HOOKS
+        if (g_test_between_grant_phases != nullptr) g_test_between_grant_phases(s);
+#endif
+        // Phase 2. release: the next holder sees our critical section. Wake all: futex
+        // cannot target one waiter.
+        s->word.store(h | kLockWaitersBit, std::memory_order_release);
+        FutexWake(&s->word, INT32_MAX);
+        return Status::kOk;
+      }
+    } else {
+      // A dead context's registration is void.
+      s->handoff_to.compare_exchange_strong(h, 0, std::memory_order_relaxed);
     }
   }
   // release: publishes the critical section to the next acquirer.
@@ -209,8 +288,27 @@ Status Unlock(MutexState* s, OwnerTable* table, OwnerId me) {
 }
 
 Status AcceptHandoff(MutexState* s, OwnerTable* table, OwnerId me) {
-  uint32_t mine = me;
-  s->handoff_to.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
+  // Wait for phase 2: the unlocker stores the word right after committing, so this normally
+  // finds the word ours at once. Sleeps (1 ms slices) rather than spins while the unlocker is
+  // between the two stores.
+  for (;;) {
+    // acquire: pairs with the release store of phase 2.
+    uint32_t v = s->word.load(std::memory_order_acquire);
+    const OwnerId owner = v & kLockOwnerMask;
+    if (owner == me) break;
+    if (owner == 0 || table->Check(owner) == Liveness::kDead) {
+      // The unlocker died between the phases (its release was under way: not an owner death
+      // of ours), or the word was freed: take it.
+      if (s->word.compare_exchange_strong(v, me | (v & kLockWaitersBit), std::memory_order_acquire,
+                                          std::memory_order_relaxed)) {
+        if (owner != 0) table->WakeDeathWaiters(owner);
+        break;
+      }
+      continue;
+    }
+    FutexWait(&s->word, v, kNanosPerMilli);
+  }
+  ClearOwnRegistration(s, me);
   return Acquired(s, table, me, false);
 }
 

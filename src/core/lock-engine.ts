@@ -20,6 +20,7 @@ import { kThreadToken } from './lock-scope';
 import { Status } from './status';
 import { lockTracing, traceAcquire, traceGranted, traceReleased, type TracedLock } from '../diagnostics';
 import { syncRun } from './sync-run';
+import { type LongTimer, setLongTimeout } from './timer';
 
 let contextOwnerId = 0;
 /**
@@ -124,7 +125,9 @@ export class LockEngine implements TracedLock {
       this.take(token, Status.Ok);
       return Status.Ok;
     }
-    const st = (blocking && timeoutMs !== 0 ? this.native.lock(timeoutMs) : this.native.tryLock()) as Status;
+    let st = (blocking && timeoutMs !== 0 ? this.native.lock(timeoutMs) : this.native.tryLock()) as Status;
+    // Busy: the word names this context although no token holds it (holder === 0 here).
+    if (st === Status.Busy) st = this.adoptOrphan();
     if (isAcquired(st)) {
       this.take(token, st);
       return st;
@@ -142,24 +145,25 @@ export class LockEngine implements TracedLock {
         this.take(token, Status.Ok);
         return Promise.resolve(Status.Ok);
       }
-      const st = this.native.tryLock() as Status;
+      let st = this.native.tryLock() as Status;
+      if (st === Status.Busy) st = this.adoptOrphan(); // no token holds it: an orphaned grant
       if (isAcquired(st)) this.take(token, st);
       if (st !== Status.WouldBlock) return Promise.resolve(st);
       if (timeoutMs === 0) return Promise.resolve(Status.Timeout);
     }
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: LongTimer | undefined;
       const onAbort = (): void => this.drop(waiter, 'abort');
       const waiter: Waiter = {
         token,
         settle: (outcome) => {
-          if (timer !== undefined) clearTimeout(timer);
+          if (timer !== undefined) timer.clear();
           signal?.removeEventListener('abort', onAbort);
           resolve(outcome);
         },
       };
       this.queue.push(waiter);
-      if (timeoutMs >= 0) timer = setTimeout(() => this.drop(waiter, Status.Timeout), timeoutMs);
+      if (timeoutMs >= 0) timer = setLongTimeout(() => this.drop(waiter, Status.Timeout), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (this.holder === 0 && this.parkId === 0) this.park();
     });
@@ -182,13 +186,28 @@ export class LockEngine implements TracedLock {
     return st;
   }
 
+  /**
+   * The lock word names this context but no token of it holds the lock: a grant this engine was
+   * never told about (e.g. a forged or recovered word). Takes it over with the native
+   * acquisition bookkeeping; the caller then uses it like a fresh acquisition.
+   */
+  private adoptOrphan(): Status {
+    const st = this.native.adopt() as Status;
+    return st === Status.NotOwner ? Status.WouldBlock : st;
+  }
+
   markConsistent(): Status {
     return this.native.markConsistent() as Status;
   }
 
   /** Parker completion for this engine's request (JS thread). */
   granted(requestId: number, status: Status): void {
-    if (this.parkId !== requestId) return;
+    if (this.parkId !== requestId) {
+      // Not the request this engine waits for (it was withdrawn after completing): a grant must
+      // not stay held by nobody. Unreachable while cancelPark consumes every completion.
+      if (isAcquired(status) && this.holder === 0 && this.parkId === 0) this.grantNext(status);
+      return;
+    }
     this.parkId = 0;
     if (isAcquired(status)) this.grantNext(status);
     else this.failAll(status);

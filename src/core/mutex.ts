@@ -141,6 +141,7 @@ function statusError(status: Status, name: string): ShmsyncError {
     case Status.Timeout: return new TimeoutError(`mutex "${name}": timed out`);
     case Status.NotOwner: return new NotOwnerError(`mutex "${name}" is not held by the caller`);
     case Status.NotRecoverable: return new NotRecoverableError(`mutex "${name}" is not recoverable: a dead holder's state was never marked consistent`);
+    case Status.Closed: return new ClosedError(`mutex "${name}": the wait ended because this thread or the process is exiting`);
     case Status.Deadlock: return new DeadlockError(`mutex "${name}": this thread already holds it through another async context; blocking would deadlock`);
     default: return new SystemError(`mutex "${name}": unexpected status ${status}`);
   }

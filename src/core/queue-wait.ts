@@ -4,6 +4,7 @@
  */
 import type { NativeQueue } from '../binding';
 import { ensureDispatcher, forgetParked, onParked } from './parker-client';
+import { type LongTimer, setLongTimeout } from './timer';
 
 export type WaitOutcome = 'ready' | 'timeout' | 'abort';
 
@@ -15,9 +16,9 @@ export function waitQueue(native: NativeQueue, bytes: number, deadline: number, 
   const id = bytes < 0 ? native.watchData() : native.watchSpace(bytes);
   if (id === 0) return Promise.resolve('ready');
   return new Promise((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: LongTimer | undefined;
     const finish = (outcome: WaitOutcome): void => {
-      if (timer !== undefined) clearTimeout(timer);
+      if (timer !== undefined) timer.clear();
       signal?.removeEventListener('abort', onAbort);
       resolve(outcome);
     };
@@ -28,7 +29,7 @@ export function waitQueue(native: NativeQueue, bytes: number, deadline: number, 
     };
     const onAbort = (): void => withdraw('abort');
     onParked(id, () => finish('ready'));
-    if (deadline >= 0) timer = setTimeout(() => withdraw('timeout'), Math.max(0, deadline - Date.now()));
+    if (deadline >= 0) timer = setLongTimeout(() => withdraw('timeout'), Math.max(0, deadline - Date.now()));
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -4,6 +4,7 @@
  * them. Also the {@link Executor} contract that one-shot children (one-shot.ts) and the warm pool
  * (process-pool.ts) implement. Runs in the parent.
  */
+import { type LongTimer, setLongTimeout } from '../core/timer';
 import * as v8 from 'node:v8';
 import type { ExitInfo, Runner } from './child-runner';
 import { pcallSettledTracing, tracePcallSettled } from '../diagnostics';
@@ -26,17 +27,6 @@ export interface CallClocks {
   readonly expired: (slot: CallSlot, why: ClockExpiry) => void;
 }
 
-/** setTimeout for any delay (Node clamps delays above 2^31-1 ms to 1 ms): re-arms in steps. */
-function longTimer(ms: number, fn: () => void): { clear(): void } {
-  const kMax = 0x7fffffff;
-  let timer: NodeJS.Timeout;
-  const arm = (left: number): void => {
-    timer = setTimeout(() => (left > kMax ? arm(left - kMax) : fn()), Math.min(left, kMax));
-  };
-  arm(ms);
-  return { clear: () => clearTimeout(timer) };
-}
-
 /** One call: created by the Pcall constructor, settled once its outcome is known. */
 export class CallSlot {
   readonly index: number;
@@ -53,7 +43,7 @@ export class CallSlot {
   workStarted = false;
   #settled = false;
   #clocks: CallClocks | undefined;
-  #timer: { clear(): void } | undefined;
+  #timer: LongTimer | undefined;
   /** performance.now() at creation (durationMs of the settled diagnostics message). */
   readonly startedAt = performance.now();
   #resolve!: () => void;
@@ -92,7 +82,7 @@ export class CallSlot {
     const clocks = this.#clocks;
     if (this.#settled || clocks === undefined || clocks.startTimeout < 0) return;
     this.#timer?.clear();
-    this.#timer = longTimer(clocks.startTimeout, () => clocks.expired(this, 'startTimeout'));
+    this.#timer = setLongTimeout(() => clocks.expired(this, 'startTimeout'), clocks.startTimeout);
   }
 
   /** Executor: the child reported it is about to call the target. Starts the work clock. */
@@ -103,7 +93,7 @@ export class CallSlot {
     this.#timer = undefined;
     const clocks = this.#clocks;
     if (clocks === undefined || clocks.timeout < 0) return;
-    this.#timer = longTimer(clocks.timeout, () => clocks.expired(this, 'timeout'));
+    this.#timer = setLongTimeout(() => clocks.expired(this, 'timeout'), clocks.timeout);
   }
 
   settle(): void {
