@@ -50,7 +50,7 @@ void LastReleaseUnlinks() {
   const std::string name = TestName("last");
   std::shared_ptr<ShmRegion> a, b;
   CHECK(Get(name, OpenMode::kCreate, attach::kFlagAttached, &a).ok());
-  CHECK(attach::IsAttached(a->header()));
+  CHECK(attach::IsAttached(a.get()));
   CHECK(Get(name, OpenMode::kOpen, 0, &b).ok());
   CHECK(!attach::Detach(a.get()));  // b still attached
   CHECK(Exists(name));
@@ -63,7 +63,7 @@ void PersistentIsUntouched() {
   const std::string name = TestName("persistent");
   std::shared_ptr<ShmRegion> a;
   CHECK(Get(name, OpenMode::kCreate, 0, &a).ok());
-  CHECK(!attach::IsAttached(a->header()));
+  CHECK(!attach::IsAttached(a.get()));
   CHECK(!attach::Detach(a.get()));
   CHECK(!attach::Lease(a.get(), 1000));
   CHECK(Exists(name));
@@ -105,7 +105,7 @@ void NoResurrection() {
   std::shared_ptr<ShmRegion> a, b;
   CHECK(Get(name, OpenMode::kCreate, attach::kFlagAttached, &a).ok());
   auto* word = reinterpret_cast<std::atomic<uint64_t>*>(
-      const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(a->header())) + attach::kWordOffset);
+      a->base() + attach::kWordOffset);
   word->store(attach::Pack(attach::kCountReaped, 0, 0), std::memory_order_release);
   CHECK_EQ(Get(name, OpenMode::kOpen, 0, &b).status, Status::kNotFound);
   CHECK(Exists(name));  // a reaped word is the reaper's to unlink ...
