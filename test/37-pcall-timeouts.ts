@@ -77,7 +77,9 @@ t.test('the timeout still bounds the work: a target that started and hangs is st
     await q.put(i);
     if (i === 1) await new Promise(() => {}); // only the timeout ends it
     return i;
-  }, { cargs: [started], iargs: [[0], [1]], timeout: 300 }).start();
+  // 3 s: call 0 (trivial) must have finished by the time call 1's work clock runs out, even when
+  // a loaded machine starts child 0 well after child 1 (timeouts are per call, from 'started').
+  }, { cargs: [started], iargs: [[0], [1]], timeout: 3000 }).start();
   const err = (await p.join().catch((e: unknown) => e)) as PcallTimeoutError;
   t.ok(err instanceof PcallTimeoutError, 'PcallTimeoutError');
   t.equal(err.code, 'SHMSYNC_TIMEOUT');
