@@ -5,6 +5,7 @@
       "sources": [
         "native/core/shm-region.cc",
         "native/core/owner-table.cc",
+        "native/core/deadman-list.cc",
         "native/core/robust-lock.cc",
         "native/core/parker.cc",
         "native/core/ring.cc",

@@ -74,7 +74,14 @@ export interface NativeBinding {
   ownerId(threadId: number): number;
   unparked(): void;
   Region: {
-    new (segmentName: string, kind: number, payloadSize: number, openMode: number, perm: number): NativeRegion;
+    new (
+      segmentName: string,
+      kind: number,
+      payloadSize: number,
+      openMode: number,
+      perm: number,
+      allowForeignOwner?: boolean,
+    ): NativeRegion;
     unlink(segmentName: string): boolean;
   };
   setErrorFactory(fn: typeof createNativeError): void;

@@ -23,7 +23,7 @@ RegionWrap::RegionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region
   Napi::Env env = info.Env();
   if (info.Length() < 5 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber() ||
       !info[3].IsNumber() || !info[4].IsNumber()) {
-    ThrowBadArgument(env, "Region(name, kind, size, mode, perm)");
+    ThrowBadArgument(env, "Region(name, kind, size, mode, perm[, allowForeignOwner])");
     return;
   }
   const std::string name = info[0].As<Napi::String>().Utf8Value();
@@ -35,9 +35,11 @@ RegionWrap::RegionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region
     ThrowBadArgument(env, "Region size or mode out of range");
     return;
   }
+  // info[5] (optional): the caller opted in to segments other users own (allowForeignOwner).
+  const bool any_owner = info.Length() > 5 && info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
   Result r = ShmRegion::Acquire(name, kind, static_cast<uint64_t>(size),
                                 static_cast<OpenMode>(mode), perm, nullptr, nullptr, &region_,
-                                &created_);
+                                &created_, any_owner ? OwnerCheck::kAnyOwner : OwnerCheck::kMine);
   if (!r.ok()) ThrowResult(env, r, "shared memory segment \"" + name + "\"");
 }
 

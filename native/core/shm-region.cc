@@ -42,6 +42,18 @@ std::string TempName() {
   return buf;
 }
 
+// The ownership rule of OwnerCheck, applied to fstat of the descriptor we will map.
+Result CheckOwner(const struct stat& st, OwnerCheck owner) {
+  if (owner == OwnerCheck::kAnyOwner) return Result::Ok();
+  const bool mine = st.st_uid == geteuid();
+  const bool private_mode = (st.st_mode & 077) == 0;
+  if (mine && (owner == OwnerCheck::kMine || private_mode)) return Result::Ok();
+  Result r = Result::Of(Status::kPermission);
+  r.owner_uid = static_cast<int64_t>(st.st_uid);
+  r.file_mode = static_cast<uint32_t>(st.st_mode & 07777);
+  return r;
+}
+
 }  // namespace
 
 Result Result::Errno(int err, const char* call) { return FromErrno(err, call); }
@@ -99,15 +111,29 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
 }
 
 Result ShmRegion::Open(const std::string& segment_name, Kind kind, uint64_t payload_size,
-                       std::shared_ptr<ShmRegion>* out) {
+                       OwnerCheck owner, std::shared_ptr<ShmRegion>* out) {
   const std::string shm = "/" + segment_name;
   int fd = shm_open(shm.c_str(), O_RDWR | O_CLOEXEC, 0);
-  if (fd < 0) return FromErrno(errno, "shm_open");
+  if (fd < 0) {
+    Result r = FromErrno(errno, "shm_open");
+    struct stat named;  // for the message only: who owns the name we may not open
+    if (r.status == Status::kPermission && stat((kShmDir + segment_name).c_str(), &named) == 0) {
+      r.owner_uid = static_cast<int64_t>(named.st_uid);
+      r.file_mode = static_cast<uint32_t>(named.st_mode & 07777);
+    }
+    return r;
+  }
   struct stat st;
   if (fstat(fd, &st) != 0) {
     Result r = FromErrno(errno, "fstat");
     close(fd);
     return r;
+  }
+  // Before reading a byte: a segment someone else planted under our name is not ours.
+  Result trusted = CheckOwner(st, owner);
+  if (!trusted.ok()) {
+    close(fd);
+    return trusted;
   }
   // Validate against the file before mapping: mapping past EOF would SIGBUS on access.
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
@@ -148,9 +174,10 @@ Result ShmRegion::Open(const std::string& segment_name, Kind kind, uint64_t payl
 
 Result ShmRegion::Acquire(const std::string& segment_name, Kind kind, uint64_t payload_size,
                           OpenMode mode, uint32_t perm, PayloadInit init,
-                          const void* init_arg, std::shared_ptr<ShmRegion>* out, bool* created) {
+                          const void* init_arg, std::shared_ptr<ShmRegion>* out, bool* created,
+                          OwnerCheck owner) {
   *created = false;
-  if (mode == OpenMode::kOpen) return Open(segment_name, kind, payload_size, out);
+  if (mode == OpenMode::kOpen) return Open(segment_name, kind, payload_size, owner, out);
   if (mode == OpenMode::kCreate) {
     Result r = Create(segment_name, kind, payload_size, perm, init, init_arg, out);
     *created = r.ok();
@@ -159,7 +186,7 @@ Result ShmRegion::Acquire(const std::string& segment_name, Kind kind, uint64_t p
   // Open-or-create: bounded, because between our failed open and failed create another
   // process may have created and unlinked the segment.
   for (int round = 0; round < kMaxOpenOrCreateRounds; ++round) {
-    Result r = Open(segment_name, kind, payload_size, out);
+    Result r = Open(segment_name, kind, payload_size, owner, out);
     if (r.status != Status::kNotFound) return r;
     r = Create(segment_name, kind, payload_size, perm, init, init_arg, out);
     if (r.status != Status::kExists) {

@@ -37,6 +37,14 @@ export interface SharedMemoryOptions {
   create?: CreateMode;
   /** Permission bits for a created segment (default `0o600`). */
   mode?: number;
+  /**
+   * Open a segment that another user owns (default `false`). `/dev/shm` is writable by every
+   * local user, so by default a segment whose file is not owned by this process's effective
+   * uid is refused with `SHMSYNC_PERMISSION` (the message names the owner): anyone could have
+   * planted it under your name. Set this only when you share memory with another user on
+   * purpose and trust what they write; the contents stay untrusted input either way.
+   */
+  allowForeignOwner?: boolean;
 }
 
 /** Validated `mode` option shared by every handle type. */
@@ -53,8 +61,9 @@ export function openNativeRegion(
   size: number,
   mode: CreateMode,
   perm: number,
+  allowForeignOwner = false,
 ): NativeRegion {
-  return new binding.Region(segmentNameFor(logicalName), kind, size, kOpenModeNumber[mode], perm);
+  return new binding.Region(segmentNameFor(logicalName), kind, size, kOpenModeNumber[mode], perm, allowForeignOwner);
 }
 
 /**
@@ -75,7 +84,12 @@ export class SharedMemory {
 
   constructor(name?: string, options?: SharedMemoryOptions) {
     const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['size', 'create', 'mode'], { length: 'size', flags: 'create', perm: 'mode' });
+    rejectUnknownOptions('options', opts, ['size', 'create', 'mode', 'allowForeignOwner'], {
+      length: 'size',
+      flags: 'create',
+      perm: 'mode',
+      trustOwner: 'allowForeignOwner',
+    });
     if (name !== undefined) validateName('name', name);
     const size = opts.size;
     if (size !== undefined) {
@@ -95,8 +109,12 @@ export class SharedMemory {
       throw rangeError('options.size', 'given to create a segment', size);
     }
     const perm = permissionMode(opts.mode);
+    const allowForeignOwner = opts.allowForeignOwner ?? false;
+    if (typeof allowForeignOwner !== 'boolean') {
+      throw typeError('options.allowForeignOwner', 'a boolean', allowForeignOwner);
+    }
     this.name = name ?? uniqueName('shm');
-    this.#native = openNativeRegion(this.name, SegmentKind.Raw, size ?? 0, mode, perm);
+    this.#native = openNativeRegion(this.name, SegmentKind.Raw, size ?? 0, mode, perm, allowForeignOwner);
     this.#size = this.#native.size;
     this.#created = this.#native.created;
   }
