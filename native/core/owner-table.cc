@@ -88,9 +88,10 @@ bool OwnerTable::TryClaimSlot(uint32_t i, uint32_t tid, uint32_t js_thread_id, O
   OwnerSlot& slot = table_->slots[i];
   std::atomic<uint32_t>* word = DeadmanWord(i);
   uint32_t v = word->load(std::memory_order_relaxed);
-  // Free (no TID) or dead (OWNER_DIED); anything else is a live owner (or a rogue value: that
-  // slot is lost to us, nothing more).
-  if ((v & kFutexTidMask) != 0 && (v & kFutexOwnerDiedBit) == 0) return false;
+  // Only a word without a TID is free (0) or dead (the kernel leaves OWNER_DIED [| WAITERS] and
+  // clears the TID). "TID | OWNER_DIED" is another thread's claim in progress and must not be
+  // taken over; any other TID is a live owner (or a rogue value: that slot is lost, no more).
+  if ((v & kFutexTidMask) != 0) return false;
   // Link first: from the compare-and-swap on, the word holds our TID and our death must reach
   // it. "TID | OWNER_DIED" while claiming: Check() calls the old id dead until the new
   // generation is out (the kernel, if we die now, keeps it dead).

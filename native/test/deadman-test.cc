@@ -166,6 +166,25 @@ void SeveralDeadmenPerThread() {
   Close(t);
 }
 
+// A word holding "TID | OWNER_DIED" is another thread's claim in progress: never taken over
+// (two claimers would both believe they own the slot). A word without TID is free or dead.
+void ClaimSkipsClaimsInProgress() {
+  Table t = OpenTable("in-progress");
+  OwnerTablePayload* p = t.payload();
+  for (uint32_t s = 0; s < kOwnerSlots; ++s) p->slots[s].deadman.store(12345 | kFutexOwnerDiedBit);
+  OwnerId id = 0;
+  CHECK_EQ(t.table->Claim(&id).status, Status::kBusy);
+  CHECK_EQ(DeadmanList::LinkedForTest(), 0u);
+  CHECK(!DeadmanList::RegisteredForTest());  // nothing held: glibc's list is back
+  p->slots[77].deadman.store(kFutexOwnerDiedBit | kFutexWaitersBit);  // dead, a waiter armed
+  CHECK(t.table->Claim(&id).ok());
+  CHECK_EQ(OwnerTable::SlotOf(id), 77u);
+  CHECK_EQ(p->slots[77].deadman.load(), ThisThreadTid());
+  t.table->Release(id);
+  for (uint32_t s = 0; s < kOwnerSlots; ++s) p->slots[s].deadman.store(0);
+  Close(t);
+}
+
 // Once a thread holds no deadman, glibc's own robust list is the kernel's again: a robust
 // pthread mutex the thread dies holding reports EOWNERDEAD.
 void GlibcRobustMutexesAfterRelease() {
@@ -270,6 +289,7 @@ int main() {
   RUN(PrivateListRegisteredAndRestored);
   RUN(HostileTableCannotSteerKernel);
   RUN(SeveralDeadmenPerThread);
+  RUN(ClaimSkipsClaimsInProgress);
   RUN(GlibcRobustMutexesAfterRelease);
   RUN(ForeignOwnerRefused);
   RUN(OwnerTableMustBePrivate);
