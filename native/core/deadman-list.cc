@@ -2,6 +2,7 @@
 // it changes; the registry mutex only guards handing records to threads.
 #include "deadman-list.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -39,7 +40,7 @@ struct Record {
   uint32_t slots = 0;
   uint32_t linked = 0;
   bool registered = false;  // our head is the kernel's robust list for this thread
-  uint32_t tid = 0;         // owning thread; differs after fork() in the child
+  uint32_t tid = 0;         // owning thread (informational; reset in a fork() child)
   void* saved_head = nullptr;  // the thread's list before ours (glibc's), restored at unbind
   std::shared_ptr<const void> keepalive;
   bool in_use = false;       // guarded by g_registry_mu
@@ -67,29 +68,40 @@ void ResetList(Record* r) {
   r->head.list_op_pending = nullptr;
 }
 
+// A fork() child runs on a copy of its parent thread's record. The kernel dropped the
+// registration at fork and glibc registered its own head again; none of the parent's deadmen
+// are the child's (their words hold the parent's TID). Forget them.
+void ForgetInherited(Record* r) {
+  for (RobustEntry* e = r->head.list.next; e != nullptr && e != &r->head.list;) {
+    RobustEntry* next = e->next;
+    e->next = nullptr;
+    e = next;
+  }
+  ResetList(r);
+  r->linked = 0;
+  r->registered = false;
+  r->slot0 = nullptr;
+  r->keepalive.reset();
+  r->tid = ThisThreadTid();
+}
+
+// pthread_atfork handlers: the registry lock is not held across fork (a child that needs a
+// record must not deadlock on a lock another parent thread held), and the forking thread's
+// record is reset in the child. Registered when the first record is made.
+void ForkPrepare() { g_registry_mu.lock(); }
+void ForkParent() { g_registry_mu.unlock(); }
+void ForkChild() {
+  g_registry_mu.unlock();
+  if (t_record.record != nullptr) ForgetInherited(t_record.record);
+}
+
 // The calling thread's record; with create == false, null for a thread that never bound.
+// No syscall once the thread has one.
 Record* ThisThreadRecord(bool create) {
   Record* r = t_record.record;
-  if (r == nullptr && !create) return nullptr;
-  const uint32_t tid = ThisThreadTid();
-  if (r != nullptr) {
-    if (r->tid == tid) return r;
-    // A fork() child runs on a copy of its parent thread's record. The kernel dropped the
-    // registration at fork and glibc registered its own head again; none of the parent's
-    // deadmen are ours (their words hold the parent's TID). Forget them.
-    for (RobustEntry* e = r->head.list.next; e != nullptr && e != &r->head.list;) {
-      RobustEntry* next = e->next;
-      e->next = nullptr;
-      e = next;
-    }
-    ResetList(r);
-    r->linked = 0;
-    r->registered = false;
-    r->slot0 = nullptr;
-    r->keepalive.reset();
-    r->tid = tid;
-    return r;
-  }
+  if (r != nullptr || !create) return r;
+  static std::once_flag atfork_once;
+  std::call_once(atfork_once, [] { pthread_atfork(ForkPrepare, ForkParent, ForkChild); });
   std::lock_guard<std::mutex> lock(g_registry_mu);
   for (Record* p = g_records; p != nullptr; p = p->next_record) {
     if (!p->in_use) {
@@ -103,7 +115,7 @@ Record* ThisThreadRecord(bool create) {
     g_records = r;
   }
   r->in_use = true;
-  r->tid = tid;
+  r->tid = ThisThreadTid();
   r->linked = 0;
   r->registered = false;
   r->slot0 = nullptr;

@@ -16,7 +16,8 @@
 //   +--------------------+-----------+-----------+-----------+-----
 //   slot: [ deadman word | generation | pid | tid | js thread id | pad ]
 //   deadman word: 0 free | TID (FUTEX_TID_MASK) [| FUTEX_WAITERS] alive |
-//                 FUTEX_OWNER_DIED [| TID] [| FUTEX_WAITERS] dead (or being claimed)
+//                 FUTEX_OWNER_DIED [| FUTEX_WAITERS] dead (the kernel clears the TID) |
+//                 TID | FUTEX_OWNER_DIED a claim in progress (dead to Check, not free to Claim)
 //
 // The table holds no pointer: nothing in it can steer this process's memory accesses. Its
 // segment must belong to this effective uid and have mode 0600 (checked with fstat on the open

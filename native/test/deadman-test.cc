@@ -6,7 +6,9 @@
 // Run by ctest plain, under ASan/UBSan and under TSan.
 #include <pthread.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -185,6 +187,42 @@ void ClaimSkipsClaimsInProgress() {
   Close(t);
 }
 
+// A fork() child inherits none of its parent thread's deadmen (the kernel dropped the
+// registration); its own claim registers its own list, and its death marks only its slot.
+void ForkChildStartsClean() {
+  Table t = OpenTable("fork");
+  OwnerId parent = 0;
+  CHECK(t.table->Claim(&parent).ok());
+  int fds[2];
+  CHECK_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    uint32_t report[2] = {DeadmanList::LinkedForTest(), DeadmanList::RegisteredForTest() ? 1u : 0u};
+    OwnerId child = 0;
+    if (!t.table->Claim(&child).ok() || !DeadmanList::RegisteredForTest()) _exit(2);
+    uint32_t msg[3] = {report[0], report[1], child};
+    if (write(fds[1], msg, sizeof msg) != static_cast<ssize_t>(sizeof msg)) _exit(3);
+    pause();
+    _exit(0);
+  }
+  close(fds[1]);  // a child that exits early then gives us EOF, not a hang
+  uint32_t msg[3] = {9, 9, 0};
+  const ssize_t got = read(fds[0], msg, sizeof msg);
+  if (got != static_cast<ssize_t>(sizeof msg)) kill(pid, SIGKILL);
+  CHECK_EQ(got, static_cast<ssize_t>(sizeof msg));
+  CHECK_EQ(msg[0], 0u);  // the parent's entry was forgotten
+  CHECK_EQ(msg[1], 0u);  // and glibc's list, not ours, was the child's
+  CHECK(t.table->Check(msg[2]) == Liveness::kAlive);
+  kill(pid, SIGKILL);
+  int status = 0;
+  CHECK_EQ(waitpid(pid, &status, 0), pid);
+  CHECK(t.table->Check(msg[2]) == Liveness::kDead);
+  CHECK(t.table->Check(parent) == Liveness::kAlive);
+  close(fds[0]);
+  t.table->Release(parent);
+  Close(t);
+}
+
 // Once a thread holds no deadman, glibc's own robust list is the kernel's again: a robust
 // pthread mutex the thread dies holding reports EOWNERDEAD.
 void GlibcRobustMutexesAfterRelease() {
@@ -290,6 +328,7 @@ int main() {
   RUN(HostileTableCannotSteerKernel);
   RUN(SeveralDeadmenPerThread);
   RUN(ClaimSkipsClaimsInProgress);
+  RUN(ForkChildStartsClean);
   RUN(GlibcRobustMutexesAfterRelease);
   RUN(ForeignOwnerRefused);
   RUN(OwnerTableMustBePrivate);
