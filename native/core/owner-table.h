@@ -14,7 +14,7 @@
 //   | capacity, format,  | slot 0    | slot 1    | slot 2    | ...
 //   | hint, table id     |           |           |           |
 //   +--------------------+-----------+-----------+-----------+-----
-//   slot: [ deadman word | generation | pid | tid | js thread id | pad ]
+//   slot: [ deadman word | reserved (36) | generation | pid | tid | js thread id | pad ]
 //   deadman word: 0 free | TID (FUTEX_TID_MASK) [| FUTEX_WAITERS] alive |
 //                 FUTEX_OWNER_DIED [| FUTEX_WAITERS] dead (the kernel clears the TID) |
 //                 TID | FUTEX_OWNER_DIED a claim in progress (dead to Check, not free to Claim)
@@ -50,14 +50,20 @@ constexpr uint32_t kOwnerTableFormat = 2;
 
 struct alignas(64) OwnerSlot {
   std::atomic<uint32_t> deadman;     // robust futex word (see the header comment)
+  // Always zero. Keeps the fields below at the offsets of the previous layout (whose deadman was
+  // a 40-byte pthread_mutex_t), which external decoders (the CLI) read.
+  uint32_t reserved[9];
   std::atomic<uint32_t> generation;  // current generation of the live owner (0: never claimed)
   std::atomic<uint32_t> pid;         // informational only (info()), never a liveness proof
   std::atomic<uint32_t> tid;
   std::atomic<uint32_t> js_thread_id;  // Node's worker threadId of the owner (0: main thread)
-  uint32_t pad[11];
+  uint32_t pad[2];
 };
 static_assert(sizeof(OwnerSlot) == 64, "one slot per cache line");
 static_assert(offsetof(OwnerSlot, deadman) == 0, "deadman words are sizeof(OwnerSlot) apart");
+static_assert(offsetof(OwnerSlot, generation) == 40 && offsetof(OwnerSlot, pid) == 44 &&
+                  offsetof(OwnerSlot, tid) == 48 && offsetof(OwnerSlot, js_thread_id) == 52,
+              "layout is part of the ABI (docs/concepts/memory-layout.md)");
 
 struct OwnerTablePayload {
   std::atomic<uint32_t> capacity;

@@ -79,6 +79,7 @@ void PrivateListRegisteredAndRestored() {
     const OwnerSlot& slot = t.payload()->slots[OwnerTable::SlotOf(id)];
     CHECK_EQ(slot.deadman.load(), ThisThreadTid());
     const auto* bytes = reinterpret_cast<const uint8_t*>(&slot);
+    for (size_t i = 4; i < offsetof(OwnerSlot, generation); ++i) CHECK_EQ(bytes[i], 0);
     for (size_t i = offsetof(OwnerSlot, pad); i < sizeof(OwnerSlot); ++i) CHECK_EQ(bytes[i], 0);
     t.table->Release(id);
     CHECK_EQ(slot.deadman.load(), 0u);
