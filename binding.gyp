@@ -6,6 +6,7 @@
         "native/core/shm-region.cc",
         "native/core/attach.cc",
         "native/core/owner-table.cc",
+        "native/core/deadman-list.cc",
         "native/core/robust-lock.cc",
         "native/core/parker.cc",
         "native/core/ring.cc",

@@ -88,7 +88,15 @@ export interface NativeBinding {
   unparked(): void;
   shutdownWaits(): void;
   Region: {
-    new (segmentName: string, kind: number, payloadSize: number, openMode: number, perm: number, lifetime?: number): NativeRegion;
+    new (
+      segmentName: string,
+      kind: number,
+      payloadSize: number,
+      openMode: number,
+      perm: number,
+      lifetime?: number,
+      allowForeignOwner?: boolean,
+    ): NativeRegion;
     unlink(segmentName: string): boolean;
   };
   setErrorFactory(fn: typeof createNativeError): void;

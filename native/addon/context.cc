@@ -63,13 +63,13 @@ bool Context::EnsureOwner(Napi::Env env, uint32_t js_thread_id) {
   if (!table_) {
     Result r = OwnerTable::Shared(&table_);
     if (!r.ok()) {
-      ThrowResult(env, r, "owner table");
+      ThrowResult(env, r, "owner table \"" + OwnerTable::SharedName() + "\"");
       return false;
     }
   }
   Result r = table_->Claim(&owner_, js_thread_id);
   if (!r.ok()) {
-    ThrowResult(env, r, "owner table (no free slot)");
+    ThrowResult(env, r, r.status == Status::kBusy ? "owner table (no free slot)" : "owner table (deadman registration)");
     return false;
   }
   return true;

@@ -1,6 +1,9 @@
 // Status -> JS error mapping. Runs on the JS thread that made the failing call.
 #include "errors.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -57,6 +60,19 @@ void ThrowResult(Napi::Env env, const Result& result, const std::string& context
   std::string message = context + ": " + info.message;
   if (result.sys_errno != 0) {
     message += std::string(" (") + result.syscall + ": " + std::strerror(result.sys_errno) + ")";
+  }
+  if (result.owner_uid >= 0) {
+    // An ownership refusal (shm-region.h OwnerCheck): name who owns the file and why.
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(result.file_mode & 07777));
+    const auto euid = static_cast<int64_t>(geteuid());
+    message += ": the segment is owned by uid " + std::to_string(result.owner_uid) + " (mode " + mode +
+               "), this process runs as uid " + std::to_string(euid);
+    if (result.owner_uid == euid) {
+      message += "; an owner table must not be readable or writable by group or others (0600)";
+    } else {
+      message += "; another user may have planted it (see docs/troubleshooting.md)";
+    }
   }
   AddonData* data = GetAddonData(env);
   if (data == nullptr || data->create_error.IsEmpty()) {

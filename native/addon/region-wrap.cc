@@ -26,7 +26,7 @@ RegionWrap::RegionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region
   Napi::Env env = info.Env();
   if (info.Length() < 5 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber() ||
       !info[3].IsNumber() || !info[4].IsNumber()) {
-    ThrowBadArgument(env, "Region(name, kind, size, mode, perm)");
+    ThrowBadArgument(env, "Region(name, kind, size, mode, perm[, allowForeignOwner])");
     return;
   }
   const std::string name = info[0].As<Napi::String>().Utf8Value();
@@ -39,9 +39,12 @@ RegionWrap::RegionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region
     return;
   }
   const uint32_t lifetime = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
+  // info[6] (optional): the caller opted in to segments other users own (allowForeignOwner).
+  const bool any_owner = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
   Result r = attach::AcquireWithLifetime(name, kind, static_cast<uint64_t>(size),
                                          static_cast<OpenMode>(mode), perm, nullptr, nullptr,
-                                         lifetime, &region_, &created_);
+                                         lifetime, &region_, &created_,
+                                         any_owner ? OwnerCheck::kAnyOwner : OwnerCheck::kMine);
   if (!r.ok()) ThrowResult(env, r, "shared memory segment \"" + name + "\"");
   else attachment_ = Attachment::Hold(env, region_);
 }

@@ -82,13 +82,13 @@ void InitCreated(SegmentHeader* h) {
 Result AcquireWithLifetime(const std::string& segment_name, Kind kind, uint64_t payload_size,
                            OpenMode mode, uint32_t perm, PayloadInit init, const void* init_arg,
                            uint32_t lifetime_flags, std::shared_ptr<ShmRegion>* out,
-                           bool* created) {
+                           bool* created, OwnerCheck owner) {
   *created = false;
   for (int round = 0; round < kMaxRounds; ++round) {
     std::shared_ptr<ShmRegion> region;
     bool made = false;
     Result r = ShmRegion::Acquire(segment_name, kind, payload_size, mode, perm, init, init_arg,
-                                  &region, &made, lifetime_flags & kFlagAttached);
+                                  &region, &made, lifetime_flags & kFlagAttached, owner);
     if (!r.ok()) return r;
     if (made || !IsAttached(region.get())) {
       *out = std::move(region);

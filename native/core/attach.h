@@ -78,7 +78,7 @@ void InitCreated(SegmentHeader* h);
 Result AcquireWithLifetime(const std::string& segment_name, Kind kind, uint64_t payload_size,
                            OpenMode mode, uint32_t perm, PayloadInit init, const void* init_arg,
                            uint32_t lifetime_flags, std::shared_ptr<ShmRegion>* out,
-                           bool* created);
+                           bool* created, OwnerCheck owner = OwnerCheck::kMine);
 
 // One attachment: Detach() is idempotent; returns true when this call unlinked the name.
 bool Detach(ShmRegion* region);

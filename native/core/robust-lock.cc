@@ -75,7 +75,9 @@ bool StealFromDead(MutexState* s, OwnerTable* table, uint32_t seen, OwnerId me) 
 
 Status CheckOwnerTable(const MutexState* s, const OwnerTable* table) {
   const uint64_t recorded = s->owner_table_id.load(std::memory_order_relaxed);
-  return recorded == 0 || recorded == table->id() ? Status::kOk : Status::kOwnerTableMismatch;
+  // 0 is no table's id (OwnerTable::Open refuses it): a lock recording 0 was not created by
+  // this library under any table, so it is refused like any other table's lock.
+  return recorded != 0 && recorded == table->id() ? Status::kOk : Status::kOwnerTableMismatch;
 }
 
 void InitMutexState(MutexState* s, OwnerDeathPolicy policy, uint64_t owner_table_id) {

@@ -70,23 +70,16 @@ int Publish(int fd, const std::string& tmp_name, const std::string& segment_name
   return link((std::string(kShmDir) + tmp_name).c_str(), to.c_str());
 }
 
-// The creator's mapping was made before the file had its public name, so /proc/<pid>/maps would
-// show it as "/dev/shm/#<inode> (deleted)" (or the temporary name) for the segment's whole life,
-// and tools that find segments in use from the maps (scripts/mapped-segments.js, clean-shm, the
-// CLI) would take a live segment for an unused one. Re-map through the public name when it
-// still names our file; otherwise keep the first mapping (same pages, uglier name).
-void* MapUnderPublicName(int fd, const std::string& segment_name, void* base, uint64_t total) {
-  int pub = shm_open(("/" + segment_name).c_str(), O_RDWR | O_CLOEXEC, 0);
-  if (pub < 0) return base;
-  struct stat a, b;
-  void* again = MAP_FAILED;
-  if (fstat(fd, &a) == 0 && fstat(pub, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
-    again = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, pub, 0);
-  }
-  close(pub);
-  if (again == MAP_FAILED) return base;
-  munmap(base, total);
-  return again;
+// The ownership rule of OwnerCheck, applied to fstat of the descriptor we will map.
+Result CheckOwner(const struct stat& st, OwnerCheck owner) {
+  if (owner == OwnerCheck::kAnyOwner) return Result::Ok();
+  const bool mine = st.st_uid == geteuid();
+  const bool private_mode = (st.st_mode & 077) == 0;
+  if (mine && (owner == OwnerCheck::kMine || private_mode)) return Result::Ok();
+  Result r = Result::Of(Status::kPermission);
+  r.owner_uid = static_cast<int64_t>(st.st_uid);
+  r.file_mode = static_cast<uint32_t>(st.st_mode & 07777);
+  return r;
 }
 
 }  // namespace
@@ -137,7 +130,6 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
     if (Publish(fd, tmp, segment_name) != 0) result = FromErrno(errno, "link");
   }
   if (!tmp.empty()) shm_unlink(("/" + tmp).c_str());  // every path: no temporary name survives
-  if (result.ok()) base = MapUnderPublicName(fd, segment_name, base, total);
   close(fd);
   if (!result.ok()) {
     if (base != MAP_FAILED) munmap(base, total);
@@ -149,15 +141,29 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
 }
 
 Result ShmRegion::Open(const std::string& segment_name, Kind kind, uint64_t payload_size,
-                       std::shared_ptr<ShmRegion>* out) {
+                       OwnerCheck owner, std::shared_ptr<ShmRegion>* out) {
   const std::string shm = "/" + segment_name;
   int fd = shm_open(shm.c_str(), O_RDWR | O_CLOEXEC, 0);
-  if (fd < 0) return FromErrno(errno, "shm_open");
+  if (fd < 0) {
+    Result r = FromErrno(errno, "shm_open");
+    struct stat named;  // for the message only: who owns the name we may not open
+    if (r.status == Status::kPermission && stat((kShmDir + segment_name).c_str(), &named) == 0) {
+      r.owner_uid = static_cast<int64_t>(named.st_uid);
+      r.file_mode = static_cast<uint32_t>(named.st_mode & 07777);
+    }
+    return r;
+  }
   struct stat st;
   if (fstat(fd, &st) != 0) {
     Result r = FromErrno(errno, "fstat");
     close(fd);
     return r;
+  }
+  // Before reading a byte: a segment someone else planted under our name is not ours.
+  Result trusted = CheckOwner(st, owner);
+  if (!trusted.ok()) {
+    close(fd);
+    return trusted;
   }
   // Validate against the file before mapping: mapping past EOF would SIGBUS on access.
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
@@ -201,9 +207,9 @@ Result ShmRegion::Open(const std::string& segment_name, Kind kind, uint64_t payl
 Result ShmRegion::Acquire(const std::string& segment_name, Kind kind, uint64_t payload_size,
                           OpenMode mode, uint32_t perm, PayloadInit init,
                           const void* init_arg, std::shared_ptr<ShmRegion>* out, bool* created,
-                          uint32_t header_flags) {
+                          uint32_t header_flags, OwnerCheck owner) {
   *created = false;
-  if (mode == OpenMode::kOpen) return Open(segment_name, kind, payload_size, out);
+  if (mode == OpenMode::kOpen) return Open(segment_name, kind, payload_size, owner, out);
   if (mode == OpenMode::kCreate) {
     Result r = Create(segment_name, kind, payload_size, perm, init, init_arg, out, header_flags);
     *created = r.ok();
@@ -212,7 +218,7 @@ Result ShmRegion::Acquire(const std::string& segment_name, Kind kind, uint64_t p
   // Open-or-create: bounded, because between our failed open and failed create another
   // process may have created and unlinked the segment.
   for (int round = 0; round < kMaxOpenOrCreateRounds; ++round) {
-    Result r = Open(segment_name, kind, payload_size, out);
+    Result r = Open(segment_name, kind, payload_size, owner, out);
     if (r.status != Status::kNotFound) return r;
     r = Create(segment_name, kind, payload_size, perm, init, init_arg, out, header_flags);
     if (r.status != Status::kExists) {

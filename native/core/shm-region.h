@@ -23,6 +23,15 @@ namespace shmsync {
 
 enum class OpenMode : int32_t { kOpen = 0, kCreate = 1, kOpenOrCreate = 2 };
 
+// Whose existing segment an open accepts. /dev/shm is world-writable: any local user can
+// pre-create a name. Checked with fstat on the opened descriptor (no path race); a refusal is
+// kPermission with the file's owner uid and mode in the Result.
+enum class OwnerCheck : int32_t {
+  kMine = 0,         // owned by this process's effective uid (the default)
+  kMinePrivate = 1,  // kMine and no group/other permission bits (the owner table)
+  kAnyOwner = 2,     // the caller explicitly trusts other users (SharedMemory allowForeignOwner)
+};
+
 // Initialises a kind-specific payload before the segment is published. May be null: the
 // payload is then all zero bytes (ftruncate guarantees it).
 using PayloadInit = void (*)(uint8_t* payload, uint64_t payload_size, const void* arg);
@@ -36,11 +45,12 @@ class ShmRegion {
   // Opens and/or creates the segment `segment_name` (a full name such as "shmsync-foo", no
   // slash). payload_size == 0 on open means "any size"; otherwise it must match. `created`
   // reports whether this call created the segment. `header_flags` (attach.h kFlagAttached or
-  // 0) is written into a segment this call creates, before it is published.
+  // 0) is written into a segment this call creates, before it is published; `owner` applies to
+  // opening an existing one.
   static Result Acquire(const std::string& segment_name, Kind kind, uint64_t payload_size,
                         OpenMode mode, uint32_t perm, PayloadInit init, const void* init_arg,
                         std::shared_ptr<ShmRegion>* out, bool* created,
-                        uint32_t header_flags = 0);
+                        uint32_t header_flags = 0, OwnerCheck owner = OwnerCheck::kMine);
   static Result Unlink(const std::string& segment_name);
 
   // Fixed at open from the validated private header copy: [payload(), payload() +
@@ -66,7 +76,7 @@ class ShmRegion {
                        uint32_t perm, PayloadInit init, const void* init_arg,
                        std::shared_ptr<ShmRegion>* out, uint32_t header_flags);
   static Result Open(const std::string& segment_name, Kind kind, uint64_t payload_size,
-                     std::shared_ptr<ShmRegion>* out);
+                     OwnerCheck owner, std::shared_ptr<ShmRegion>* out);
 
   std::string segment_name_;
   uint8_t* base_;

@@ -37,6 +37,10 @@ struct Result {
   Status status = Status::kOk;
   int sys_errno = 0;          // meaningful when status == kSystem or kPermission
   const char* syscall = "";  // the failing syscall, for messages
+  // kPermission from an ownership check (shm-region.h OwnerCheck): the file's owner uid and
+  // permission bits, for the message. -1: not an ownership refusal.
+  int64_t owner_uid = -1;
+  uint32_t file_mode = 0;
 
   static Result Ok() { return {}; }
   static Result Of(Status s) { return {s, 0, ""}; }

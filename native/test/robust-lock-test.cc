@@ -85,7 +85,9 @@ void BasicOwnership() {
 
 void OwnerTableIdentity() {
   Fixture f = MakeMutex("table-id");
-  CHECK_EQ(CheckOwnerTable(f.state, f.table.get()), Status::kOk);  // created without an id
+  // Created without an id (0): no table issued it, so no table accepts it (a planted lock with
+  // 0 there used to pass the check).
+  CHECK_EQ(CheckOwnerTable(f.state, f.table.get()), Status::kOwnerTableMismatch);
   InitMutexState(f.state, OwnerDeathPolicy::kRecover, f.table->id());
   CHECK(f.table->id() != 0);
   CHECK_EQ(CheckOwnerTable(f.state, f.table.get()), Status::kOk);

@@ -44,6 +44,14 @@ export interface SharedMemoryOptions {
    * until `unlink`. See docs/concepts/naming-and-lifetime.md.
    */
   lifetime?: Lifetime;
+  /**
+   * Open a segment that another user owns (default `false`). `/dev/shm` is writable by every
+   * local user, so by default a segment whose file is not owned by this process's effective
+   * uid is refused with `SHMSYNC_PERMISSION` (the message names the owner): anyone could have
+   * planted it under your name. Set this only when you share memory with another user on
+   * purpose and trust what they write; the contents stay untrusted input either way.
+   */
+  allowForeignOwner?: boolean;
 }
 
 /** Validated `mode` option shared by every handle type. */
@@ -61,8 +69,9 @@ export function openNativeRegion(
   mode: CreateMode,
   perm: number,
   lifetime = 0,
+  allowForeignOwner = false,
 ): NativeRegion {
-  const native = new binding.Region(segmentNameFor(logicalName), kind, size, kOpenModeNumber[mode], perm, lifetime);
+  const native = new binding.Region(segmentNameFor(logicalName), kind, size, kOpenModeNumber[mode], perm, lifetime, allowForeignOwner);
   if (native.attached) noteAttached();
   return native;
 }
@@ -85,7 +94,12 @@ export class SharedMemory {
 
   constructor(name?: string, options?: SharedMemoryOptions) {
     const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['size', 'create', 'mode', 'lifetime'], { length: 'size', flags: 'create', perm: 'mode' });
+    rejectUnknownOptions('options', opts, ['size', 'create', 'mode', 'lifetime', 'allowForeignOwner'], {
+      length: 'size',
+      flags: 'create',
+      perm: 'mode',
+      trustOwner: 'allowForeignOwner',
+    });
     if (name !== undefined) validateName('name', name);
     const size = opts.size;
     if (size !== undefined) {
@@ -105,9 +119,13 @@ export class SharedMemory {
       throw rangeError('options.size', 'given to create a segment', size);
     }
     const perm = permissionMode(opts.mode);
+    const allowForeignOwner = opts.allowForeignOwner ?? false;
+    if (typeof allowForeignOwner !== 'boolean') {
+      throw typeError('options.allowForeignOwner', 'a boolean', allowForeignOwner);
+    }
     const lifetime = lifetimeFlag(opts.lifetime, name !== undefined);
     this.name = name ?? uniqueName('shm');
-    this.#native = openNativeRegion(this.name, SegmentKind.Raw, size ?? 0, mode, perm, lifetime);
+    this.#native = openNativeRegion(this.name, SegmentKind.Raw, size ?? 0, mode, perm, lifetime, allowForeignOwner);
     this.#size = this.#native.size;
     this.#created = this.#native.created;
   }
