@@ -18,6 +18,8 @@
 #include <cstring>
 #include <random>
 
+#include "test-ledger.h"
+
 namespace shmsync {
 
 namespace {
@@ -59,6 +61,7 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
   }
   const std::string tmp = TempName();
   const std::string tmp_shm = "/" + tmp;
+  RecordInLedger(LedgerMark::kCreating, tmp);  // test runs only: see test-ledger.h
   int fd = shm_open(tmp_shm.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, perm & 07777);
   if (fd < 0) return FromErrno(errno, "shm_open");
   Result result = Result::Ok();
@@ -86,7 +89,11 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
     // Publish: link() makes the fully written file visible under its public name at once.
     const std::string from = std::string(kShmDir) + tmp;
     const std::string to = std::string(kShmDir) + segment_name;
-    if (link(from.c_str(), to.c_str()) != 0) result = FromErrno(errno, "link");
+    RecordInLedger(LedgerMark::kCreating, segment_name);
+    if (link(from.c_str(), to.c_str()) != 0) {
+      result = FromErrno(errno, "link");
+      RecordInLedger(LedgerMark::kNotOurs, segment_name);  // EEXIST: another creator's
+    }
   }
   shm_unlink(tmp_shm.c_str());
   close(fd);
