@@ -1,8 +1,11 @@
-// The npm tarball installs and loads its prebuild on a machine without a compiler.
+// The npm tarball, built the way a release builds it, installs and loads its prebuild on a
+// machine without a compiler.
 //
-// Runs in a staging copy of the package (the files `npm pack` would ship, without prebuilds/):
-// `npm run prebuild` there rebuilds the addon in the copy's own build/, so the shared build/
-// that other test files load at the same time is never rebuilt under them.
+// Release path: a fresh clone of this repository's HEAD (nothing built, nothing ignored by git
+// carried over), `npm ci`, `npm run prebuild`, `npm pack` (whose prepack hook builds dist/).
+// The tarball passes publint, then installs into an empty project with only node and sh on
+// PATH and loads from CommonJS and ESM. A control tarball without the prebuild must fail to
+// install there (so the PATH really has no compiler). Only committed changes are tested.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,29 +15,38 @@ import { SharedMemory } from '../dist';
 import { testName } from './helpers/shm';
 
 if (process.env.SHMSYNC_SKIP_PACK === '1') {
-  t.plan(0, 'SHMSYNC_SKIP_PACK=1: skipping the prebuild + npm pack + offline install test');
+  t.plan(0, 'SHMSYNC_SKIP_PACK=1: skipping the clone + prebuild + npm pack + offline install test');
   process.exit(0);
 }
+// npm ci and two native builds on a shared 2-core machine: more than the suite's default.
+t.setTimeout(900_000);
 
 const root = path.join(__dirname, '..');
 const npmCli = [
   process.env.npm_execpath,
   path.resolve(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
+  '/usr/lib/node_modules/npm/bin/npm-cli.js',
+  '/usr/local/lib/node_modules/npm/bin/npm-cli.js',
 ].find((p) => p !== undefined && p.endsWith('npm-cli.js') && fs.existsSync(p));
 
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
 
-function run(args: string[], cwd: string, env: NodeJS.ProcessEnv): Run {
-  const r = spawnSync(process.execPath, args, { cwd, env, encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 26 });
-  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Run {
+  const started = Date.now();
+  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 600_000, maxBuffer: 1 << 26 });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
 }
+const npm = (args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Run =>
+  run(process.execPath, [npmCli!, ...args], cwd, env);
+const ok = (r: Run): { code: number | null; signal: NodeJS.Signals | null } => ({ code: r.code, signal: r.signal });
+const tail = (r: Run): string => `${r.stdout}\n${r.stderr}`.split('\n').slice(-40).join('\n');
 
 /** `npm pack --json` in `dir`, tarball written to `dest`; returns its path and file list. */
-function pack(dir: string, dest: string, extra: string[] = []): { tarball: string; files: string[] } {
-  const r = run([npmCli!, 'pack', '--json', '--pack-destination', dest, ...extra], dir, process.env);
-  if (r.code !== 0) throw new Error(`npm pack failed in ${dir}:\n${r.stderr}`);
+function pack(dir: string, dest: string, extra: string[] = []): { run: Run; tarball: string; files: string[] } {
+  const r = npm(['pack', '--json', '--prefer-offline', '--pack-destination', dest, ...extra], dir);
+  if (r.code !== 0) throw new Error(`npm pack failed in ${dir}:\n${tail(r)}`);
   const [info] = JSON.parse(r.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
-  return { tarball: path.join(dest, info.filename), files: info.files.map((f) => f.path) };
+  return { run: r, tarball: path.join(dest, info.filename), files: info.files.map((f) => f.path) };
 }
 
 const tmpDirs: string[] = [];
@@ -45,36 +57,63 @@ function tmpDir(tag: string): string {
 }
 t.teardown(() => { for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true }); });
 
-t.test('the tarball carries a prebuild that loads without a compiler', async (t) => {
+t.test('a release tarball from a fresh clone carries dist/ and a prebuild that loads without a compiler', async (t) => {
   if (npmCli === undefined) throw new Error('cannot find npm-cli.js next to this node binary');
+  const timings: string[] = [];
 
-  // 1. Stage exactly what `npm pack` ships from the repo, except any prebuilds/ lying around.
-  const stage = tmpDir('stage');
-  const shipped = pack(root, stage, ['--dry-run']).files.filter((f) => !f.startsWith('prebuilds/'));
-  for (const f of shipped) fs.cpSync(path.join(root, f), path.join(stage, f), { recursive: true });
-  fs.symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'));
+  // 1. A fresh clone of HEAD: only what is committed.
+  const head = run('git', ['rev-parse', 'HEAD'], root);
+  t.equal(head.code, 0, 'the package root is a git checkout');
+  if (head.code !== 0) return;
+  const sha = head.stdout.trim();
+  if (run('git', ['status', '--porcelain', '--untracked-files=no'], root).stdout.trim() !== '') {
+    t.comment(`uncommitted changes are not in this tarball: it is built from HEAD ${sha.slice(0, 12)}`);
+  }
+  const clone = path.join(tmpDir('clone'), 'shmsync');
+  const cloned = run('git', ['clone', '--quiet', '--no-checkout', '--no-hardlinks', root, clone], root);
+  const checkout = cloned.code === 0 ? run('git', ['checkout', '--quiet', '--detach', sha], clone) : cloned;
+  t.same(ok(checkout), { code: 0, signal: null }, `git clone + checkout ${sha.slice(0, 12)}`);
+  if (checkout.code !== 0) return void t.comment(tail(checkout));
+  t.notOk(fs.existsSync(path.join(clone, 'dist')) || fs.existsSync(path.join(clone, 'prebuilds')),
+    'the clone has no dist/ and no prebuilds/');
 
-  // 2. A control tarball without prebuilds (packed before `npm run prebuild`).
-  const control = pack(stage, tmpDir('control-pack'));
-  t.notOk(control.files.some((f) => f.startsWith('prebuilds/')), 'control tarball has no prebuild');
+  // 2. npm ci (no install scripts: the prebuild below is the build that ships).
+  const ci = npm(['ci', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], clone);
+  timings.push(`npm ci ${ci.ms} ms`);
+  t.same(ok(ci), { code: 0, signal: null }, 'npm ci succeeds');
+  if (ci.code !== 0) return void t.comment(tail(ci));
 
-  // 3. `npm run prebuild`, then the real tarball.
-  const started = Date.now();
-  const prebuild = run([npmCli, 'run', 'prebuild'], stage, { ...process.env, JOBS: 'max' }); // node-gyp: make -j
-  t.same({ code: prebuild.code, signal: prebuild.signal }, { code: 0, signal: null }, 'npm run prebuild succeeds');
-  if (prebuild.code !== 0) return void t.comment(prebuild.stderr);
-  t.comment(`prebuild took ${Date.now() - started} ms`);
-  const { tarball, files } = pack(stage, tmpDir('pack'));
+  // 3. npm run prebuild.
+  const prebuild = npm(['run', 'prebuild'], clone, { ...process.env, JOBS: 'max' }); // node-gyp: make -j
+  timings.push(`prebuild ${prebuild.ms} ms`);
+  t.same(ok(prebuild), { code: 0, signal: null }, 'npm run prebuild succeeds');
+  if (prebuild.code !== 0) return void t.comment(tail(prebuild));
+
+  // 4. npm pack: prepack builds dist/ and keeps the prebuild (built from the same sources).
+  const real = pack(clone, tmpDir('pack'));
+  timings.push(`npm pack ${real.run.ms} ms`);
+  t.match(real.run.stderr, /prepack: the prebuild matches the native sources/, 'prepack kept the fresh prebuild');
+  const { tarball, files } = real;
   const prebuilt = files.filter((f) => /^prebuilds\/linux-x64\/[^/]+\.node$/.test(f));
   t.equal(prebuilt.length, 1, `one linux-x64 prebuild in the tarball (${prebuilt.join(', ')})`);
   for (const must of ['package.json', 'binding.gyp', 'dist/index.js', 'dist/index.d.ts', 'dist/esm/index.mjs',
-    'native/core/shm-region.cc', 'native/addon/addon.cc']) {
+    'dist/esm/index.d.mts', 'native/core/shm-region.cc', 'native/addon/addon.cc']) {
     t.ok(files.includes(must), `tarball has ${must}`);
   }
-  t.same(files.filter((f) => /^(build|src|test|native\/test|benchmarks|examples)\//.test(f)), [],
-    'no build output, sources, tests or benchmarks in the tarball');
+  t.same(files.filter((f) => /^(build|src|test|native\/test|benchmarks|examples|scripts)\//.test(f)), [],
+    'no build output, sources, tests, scripts or benchmarks in the tarball');
 
-  // 4. A PATH with node and a shell only: no compiler, no make, no python.
+  // 5. publint: exports, types and files agree (strict: warnings fail too).
+  const lint = run(process.execPath, [path.join(root, 'scripts', 'publint-tarball.mjs'), tarball], root);
+  t.same(ok(lint), { code: 0, signal: null }, `publint passes:\n${lint.stdout.trim()}`);
+
+  // 6. A control tarball without the prebuild (packed with no scripts).
+  fs.renameSync(path.join(clone, 'prebuilds'), path.join(clone, 'prebuilds.off'));
+  const control = pack(clone, tmpDir('control-pack'), ['--ignore-scripts']);
+  t.ok(control.files.includes('dist/index.js') && !control.files.some((f) => f.startsWith('prebuilds/')),
+    'control tarball: dist/ but no prebuild');
+
+  // 7. A PATH with node and a shell only: no compiler, no make, no python.
   const bin = tmpDir('bin');
   fs.symlinkSync(process.execPath, path.join(bin, 'node'));
   fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
@@ -82,7 +121,7 @@ t.test('the tarball carries a prebuild that loads without a compiler', async (t)
   const install = (tgz: string): { project: string; result: Run } => {
     const project = tmpDir('consumer');
     fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
-    const result = run([npmCli, 'install', tgz, '--prefer-offline', '--no-audit', '--no-fund',
+    const result = npm(['install', tgz, '--prefer-offline', '--no-audit', '--no-fund',
       '--ignore-scripts=false', '--foreground-scripts'], project, bareEnv);
     return { project, result };
   };
@@ -92,13 +131,14 @@ t.test('the tarball carries a prebuild that loads without a compiler', async (t)
   t.match(failed.stdout + failed.stderr, /gyp|python|make|g\+\+/i, 'control: it failed trying to build');
 
   const { project, result } = install(tarball);
-  t.same({ code: result.code, signal: result.signal }, { code: 0, signal: null }, 'npm install succeeds offline, no compiler');
-  if (result.code !== 0) return void t.comment(result.stdout + result.stderr);
+  timings.push(`install ${result.ms} ms`);
+  t.same(ok(result), { code: 0, signal: null }, 'npm install succeeds offline, no compiler');
+  if (result.code !== 0) return void t.comment(tail(result));
   const installed = path.join(project, 'node_modules', 'shmsync');
   t.notOk(fs.existsSync(path.join(installed, 'build')), 'nothing was compiled (no build/ in the installed package)');
   t.ok(fs.existsSync(path.join(installed, prebuilt[0])), 'the prebuild is installed');
 
-  // 5. Load it from CommonJS and from ESM; create, use and unlink a segment; report the addon
+  // 8. Load it from CommonJS and from ESM; create, use and unlink a segment; report the addon
   //    file actually mapped into the process.
   const loadedAddons = `require('node:fs').readFileSync('/proc/self/maps', 'utf8').split('\\n')
       .filter((l) => l.endsWith('.node')).map((l) => l.slice(l.indexOf('/')))`;
@@ -111,11 +151,11 @@ t.test('the tarball carries a prebuild that loads without a compiler', async (t)
   const cjsName = testName('pack-cjs');
   const esmName = testName('pack-esm');
   t.teardown(() => { SharedMemory.unlink(cjsName); SharedMemory.unlink(esmName); });
-  const cjs = run(['-e', `
+  const cjs = run(process.execPath, ['-e', `
     const { SharedMemory } = require('shmsync');
     ${use(cjsName)}
     console.log(JSON.stringify({ text, unlinked, addons: [...new Set(${loadedAddons})] }));`], project, bareEnv);
-  const esm = run(['--input-type=module', '-e', `
+  const esm = run(process.execPath, ['--input-type=module', '-e', `
     import { SharedMemory } from 'shmsync';
     import shmsync from 'shmsync';
     import { createRequire } from 'node:module';
@@ -125,7 +165,7 @@ t.test('the tarball carries a prebuild that loads without a compiler', async (t)
     console.log(JSON.stringify({ text, unlinked, sameAsCjs, addons: [...new Set(${loadedAddons})] }));`], project, bareEnv);
   const expected = path.join(fs.realpathSync(installed), prebuilt[0]);
   for (const [kind, r] of [['CommonJS', cjs], ['ESM', esm]] as const) {
-    t.same({ code: r.code, signal: r.signal, stderr: r.stderr }, { code: 0, signal: null, stderr: '' }, `${kind}: child exits cleanly`);
+    t.same({ ...ok(r), stderr: r.stderr }, { code: 0, signal: null, stderr: '' }, `${kind}: child exits cleanly`);
     if (r.code !== 0) continue;
     const out = JSON.parse(r.stdout) as { text: string; unlinked: boolean; addons: string[]; sameAsCjs?: boolean };
     t.equal(out.text, 'ok', `${kind}: the segment works`);
@@ -133,4 +173,5 @@ t.test('the tarball carries a prebuild that loads without a compiler', async (t)
     t.same(out.addons, [expected], `${kind}: the process mapped the prebuild and nothing else`);
     if (kind === 'ESM') t.equal(out.sameAsCjs, true, 'ESM: import and require share one module instance');
   }
+  t.comment(`timings: ${timings.join(', ')}`);
 });
