@@ -1,16 +1,20 @@
 // Names of the files in `dir` (default /dev/shm) that a live process has mapped, read from
-// /proc/<pid>/maps: a segment in use. Used by clean-shm (remove only unused segments) and
-// run-tap (never remove another program's live segment).
+// /proc/<pid>/maps: a segment in use. Used by clean-shm (remove only unused segments).
+//
+// Matched by inode, not by the path in maps: a segment's creator maps it under its private
+// staging name before link() publishes it (native/core/shm-region.cc), so the creator's maps
+// show `/dev/shm/shmsync.tmp-... (deleted)`, never the public name.
 'use strict';
 const fs = require('node:fs');
+const path = require('node:path');
 
 function mappedSegments(dir = '/dev/shm') {
-  const mapped = new Set();
+  const inodes = new Set();
   let pids = [];
   try {
     pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   } catch {
-    return mapped;
+    return new Set();
   }
   for (const pid of pids) {
     let maps;
@@ -20,8 +24,24 @@ function mappedSegments(dir = '/dev/shm') {
       continue; // gone, or not ours to read
     }
     for (const line of maps.split('\n')) {
-      const at = line.indexOf(`${dir}/`);
-      if (at >= 0) mapped.add(line.slice(at + dir.length + 1).replace(/ \(deleted\)$/, ''));
+      if (!line.includes(`${dir}/`)) continue;
+      // address perms offset dev inode path
+      const inode = line.split(/\s+/, 6)[4];
+      if (inode !== undefined && inode !== '0') inodes.add(inode);
+    }
+  }
+  const mapped = new Set();
+  let names = [];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return mapped;
+  }
+  for (const name of names) {
+    try {
+      if (inodes.has(String(fs.statSync(path.join(dir, name)).ino))) mapped.add(name);
+    } catch {
+      // removed meanwhile
     }
   }
   return mapped;

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Child } from './helpers/fork';
+import { SharedMemory } from '../dist';
 import { testName } from './helpers/shm';
 
 const root = path.join(__dirname, '..');
@@ -82,4 +83,15 @@ t.test('segments the suite leaves behind fail the run and are removed', async (t
   t.notOk(leaked.some((n) => fs.existsSync(path.join('/dev/shm', n))), 'the check removed them');
   t.match(JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')), { failed: 1 },
     'totals: the leak check is the one failure');
+});
+
+t.test('clean-shm sees a segment mapped only by its creator as in use', async (t) => {
+  // The creator maps a segment before publishing it, under its staging name: matching maps by
+  // path took such a segment for unused, and `clean-shm --remove` unlinked it under its user.
+  const shm = new SharedMemory(testName('creator-only'), { size: 64, create: 'create' });
+  t.teardown(() => { shm.close(); shm.unlink(); });
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'clean-shm.js')], { encoding: 'utf8' });
+  t.equal(r.status, 0, 'clean-shm lists');
+  const line = r.stdout.split('\n').find((l) => l.startsWith(`shmsync-${shm.name} `));
+  t.match(line, /in use \(mapped by a live process\)/, 'our live segment is listed as in use');
 });
