@@ -6,7 +6,10 @@
 // The tarball passes publint, then installs into an empty project with only node and sh on
 // PATH and loads from CommonJS and ESM. A control tarball without the prebuild must fail to
 // install there (so the PATH really has no compiler). Only committed changes are tested.
-import t from 'tap';
+//
+// CI builds the tarball once and loads it on every Node version: SHMSYNC_PACK_OUT=<dir> keeps
+// the tarball built here; SHMSYNC_PACK_TARBALL=<file> skips the build and installs that one.
+import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -57,14 +60,15 @@ function tmpDir(tag: string): string {
 }
 t.teardown(() => { for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true }); });
 
-t.test('a release tarball from a fresh clone carries dist/ and a prebuild that loads without a compiler', async (t) => {
-  if (npmCli === undefined) throw new Error('cannot find npm-cli.js next to this node binary');
-  const timings: string[] = [];
+const timings: string[] = [];
+
+/** Steps 1-6: the release tarball and a control tarball without the prebuild. */
+async function buildTarballs(t: Test): Promise<{ tarball: string; control: string } | undefined> {
 
   // 1. A fresh clone of HEAD: only what is committed.
   const head = run('git', ['rev-parse', 'HEAD'], root);
   t.equal(head.code, 0, 'the package root is a git checkout');
-  if (head.code !== 0) return;
+  if (head.code !== 0) return undefined;
   const sha = head.stdout.trim();
   if (run('git', ['status', '--porcelain', '--untracked-files=no'], root).stdout.trim() !== '') {
     t.comment(`uncommitted changes are not in this tarball: it is built from HEAD ${sha.slice(0, 12)}`);
@@ -112,6 +116,15 @@ t.test('a release tarball from a fresh clone carries dist/ and a prebuild that l
   const control = pack(clone, tmpDir('control-pack'), ['--ignore-scripts']);
   t.ok(control.files.includes('dist/index.js') && !control.files.some((f) => f.startsWith('prebuilds/')),
     'control tarball: dist/ but no prebuild');
+  if (process.env.SHMSYNC_PACK_OUT) {
+    fs.mkdirSync(process.env.SHMSYNC_PACK_OUT, { recursive: true });
+    fs.copyFileSync(tarball, path.join(process.env.SHMSYNC_PACK_OUT, path.basename(tarball)));
+  }
+  return { tarball, control: control.tarball };
+}
+
+/** Steps 7-8: install with no compiler on PATH, load from CommonJS and ESM. */
+async function installAndLoad(t: Test, tarball: string, control: string | undefined): Promise<void> {
 
   // 7. A PATH with node and a shell only: no compiler, no make, no python.
   const bin = tmpDir('bin');
@@ -126,9 +139,11 @@ t.test('a release tarball from a fresh clone carries dist/ and a prebuild that l
     return { project, result };
   };
 
-  const failed = install(control.tarball).result;
-  t.not(failed.code, 0, 'control: without a prebuild the install must compile, and cannot here');
-  t.match(failed.stdout + failed.stderr, /gyp|python|make|g\+\+/i, 'control: it failed trying to build');
+  if (control !== undefined) {
+    const failed = install(control).result;
+    t.not(failed.code, 0, 'control: without a prebuild the install must compile, and cannot here');
+    t.match(failed.stdout + failed.stderr, /gyp|python|make|g\+\+/i, 'control: it failed trying to build');
+  }
 
   const { project, result } = install(tarball);
   timings.push(`install ${result.ms} ms`);
@@ -136,7 +151,9 @@ t.test('a release tarball from a fresh clone carries dist/ and a prebuild that l
   if (result.code !== 0) return void t.comment(tail(result));
   const installed = path.join(project, 'node_modules', 'shmsync');
   t.notOk(fs.existsSync(path.join(installed, 'build')), 'nothing was compiled (no build/ in the installed package)');
-  t.ok(fs.existsSync(path.join(installed, prebuilt[0])), 'the prebuild is installed');
+  const prebuilt = fs.readdirSync(path.join(installed, 'prebuilds', 'linux-x64')).filter((f) => f.endsWith('.node'))
+    .map((f) => `prebuilds/linux-x64/${f}`);
+  t.equal(prebuilt.length, 1, `the prebuild is installed (${prebuilt.join(', ')})`);
 
   // 8. Load it from CommonJS and from ESM; create, use and unlink a segment; report the addon
   //    file actually mapped into the process.
@@ -173,5 +190,14 @@ t.test('a release tarball from a fresh clone carries dist/ and a prebuild that l
     t.same(out.addons, [expected], `${kind}: the process mapped the prebuild and nothing else`);
     if (kind === 'ESM') t.equal(out.sameAsCjs, true, 'ESM: import and require share one module instance');
   }
+}
+
+t.test(`the release tarball carries dist/ and a prebuild that loads without a compiler (Node ${process.version})`, async (t) => {
+  if (npmCli === undefined) throw new Error('cannot find npm-cli.js next to this node binary');
+  const given = process.env.SHMSYNC_PACK_TARBALL;
+  const built = given ? { tarball: path.resolve(given), control: undefined } : await buildTarballs(t);
+  if (built === undefined) return;
+  if (given) t.comment(`installing the given tarball ${given}`);
+  await installAndLoad(t, built.tarball, built.control);
   t.comment(`timings: ${timings.join(', ')}`);
 });
