@@ -19,8 +19,9 @@ const run = (args) => spawnSync(process.execPath, args, { cwd: root, encoding: '
 const git = (args) => spawnSync('git', args, { cwd: root, encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
 
 // Tracked and new (not ignored) files: what a commit would contain.
-const files = [...new Set([...git(['ls-files']), ...git(['ls-files', '--others', '--exclude-standard'])])]
-  .filter((f) => fs.existsSync(path.join(root, f)));
+const files = [...new Set([...git(['ls-files']), ...git(['ls-files', '--others', '--exclude-standard'])])].filter((f) =>
+  fs.existsSync(path.join(root, f)),
+);
 const cxx = files.filter((f) => /^native\/.*\.(h|cc)$/.test(f));
 
 const results = [];

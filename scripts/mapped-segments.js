@@ -8,15 +8,18 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
+/** readdirSync, or [] when the directory cannot be read. */
+function list(dir) {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 function mappedSegments(dir = '/dev/shm') {
   const inodes = new Set();
-  let pids = [];
-  try {
-    pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return new Set();
-  }
-  for (const pid of pids) {
+  for (const pid of list('/proc').filter((d) => /^\d+$/.test(d))) {
     let maps;
     try {
       maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
@@ -31,13 +34,7 @@ function mappedSegments(dir = '/dev/shm') {
     }
   }
   const mapped = new Set();
-  let names = [];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return mapped;
-  }
-  for (const name of names) {
+  for (const name of list(dir)) {
     try {
       if (inodes.has(String(fs.statSync(path.join(dir, name)).ino))) mapped.add(name);
     } catch {

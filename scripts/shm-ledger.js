@@ -40,7 +40,7 @@ function startRun(tag) {
 /** Names the ledger says were created by the run: more `+` records than `-` records. */
 function readLedger(file) {
   const count = new Map();
-  let text = '';
+  let text;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {
@@ -56,7 +56,7 @@ function readLedger(file) {
 }
 
 function leftovers(created, id, dir = kShmDir) {
-  let present = [];
+  let present;
   try {
     present = fs.readdirSync(dir);
   } catch {

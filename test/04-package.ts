@@ -32,7 +32,13 @@ const npmCli = [
   '/usr/local/lib/node_modules/npm/bin/npm-cli.js',
 ].find((p) => p !== undefined && p.endsWith('npm-cli.js') && fs.existsSync(p));
 
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Run {
   const started = Date.now();
@@ -58,13 +64,14 @@ function tmpDir(tag: string): string {
   tmpDirs.push(dir);
   return dir;
 }
-t.teardown(() => { for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true }); });
+t.teardown(() => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
 const timings: string[] = [];
 
 /** Steps 1-6: the release tarball and a control tarball without the prebuild. */
 async function buildTarballs(t: Test): Promise<{ tarball: string; control: string } | undefined> {
-
   // 1. A fresh clone of HEAD: only what is committed.
   const head = run('git', ['rev-parse', 'HEAD'], root);
   t.equal(head.code, 0, 'the package root is a git checkout');
@@ -78,8 +85,10 @@ async function buildTarballs(t: Test): Promise<{ tarball: string; control: strin
   const checkout = cloned.code === 0 ? run('git', ['checkout', '--quiet', '--detach', sha], clone) : cloned;
   t.same(ok(checkout), { code: 0, signal: null }, `git clone + checkout ${sha.slice(0, 12)}`);
   if (checkout.code !== 0) return void t.comment(tail(checkout));
-  t.notOk(fs.existsSync(path.join(clone, 'dist')) || fs.existsSync(path.join(clone, 'prebuilds')),
-    'the clone has no dist/ and no prebuilds/');
+  t.notOk(
+    fs.existsSync(path.join(clone, 'dist')) || fs.existsSync(path.join(clone, 'prebuilds')),
+    'the clone has no dist/ and no prebuilds/',
+  );
 
   // 2. npm ci (no install scripts: the prebuild below is the build that ships).
   const ci = npm(['ci', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], clone);
@@ -100,12 +109,23 @@ async function buildTarballs(t: Test): Promise<{ tarball: string; control: strin
   const { tarball, files } = real;
   const prebuilt = files.filter((f) => /^prebuilds\/linux-x64\/[^/]+\.node$/.test(f));
   t.equal(prebuilt.length, 1, `one linux-x64 prebuild in the tarball (${prebuilt.join(', ')})`);
-  for (const must of ['package.json', 'binding.gyp', 'dist/index.js', 'dist/index.d.ts', 'dist/esm/index.mjs',
-    'dist/esm/index.d.mts', 'native/core/shm-region.cc', 'native/addon/addon.cc']) {
+  for (const must of [
+    'package.json',
+    'binding.gyp',
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/esm/index.mjs',
+    'dist/esm/index.d.mts',
+    'native/core/shm-region.cc',
+    'native/addon/addon.cc',
+  ]) {
     t.ok(files.includes(must), `tarball has ${must}`);
   }
-  t.same(files.filter((f) => /^(build|src|test|native\/test|benchmarks|examples|scripts)\//.test(f)), [],
-    'no build output, sources, tests, scripts or benchmarks in the tarball');
+  t.same(
+    files.filter((f) => /^(build|src|test|native\/test|benchmarks|examples|scripts)\//.test(f)),
+    [],
+    'no build output, sources, tests, scripts or benchmarks in the tarball',
+  );
 
   // 5. publint: exports, types and files agree (strict: warnings fail too).
   const lint = run(process.execPath, [path.join(root, 'scripts', 'publint-tarball.mjs'), tarball], root);
@@ -114,8 +134,10 @@ async function buildTarballs(t: Test): Promise<{ tarball: string; control: strin
   // 6. A control tarball without the prebuild (packed with no scripts).
   fs.renameSync(path.join(clone, 'prebuilds'), path.join(clone, 'prebuilds.off'));
   const control = pack(clone, tmpDir('control-pack'), ['--ignore-scripts']);
-  t.ok(control.files.includes('dist/index.js') && !control.files.some((f) => f.startsWith('prebuilds/')),
-    'control tarball: dist/ but no prebuild');
+  t.ok(
+    control.files.includes('dist/index.js') && !control.files.some((f) => f.startsWith('prebuilds/')),
+    'control tarball: dist/ but no prebuild',
+  );
   if (process.env.SHMSYNC_PACK_OUT) {
     fs.mkdirSync(process.env.SHMSYNC_PACK_OUT, { recursive: true });
     fs.copyFileSync(tarball, path.join(process.env.SHMSYNC_PACK_OUT, path.basename(tarball)));
@@ -125,7 +147,6 @@ async function buildTarballs(t: Test): Promise<{ tarball: string; control: strin
 
 /** Steps 7-8: install with no compiler on PATH, load from CommonJS and ESM. */
 async function installAndLoad(t: Test, tarball: string, control: string | undefined): Promise<void> {
-
   // 7. A PATH with node and a shell only: no compiler, no make, no python.
   const bin = tmpDir('bin');
   fs.symlinkSync(process.execPath, path.join(bin, 'node'));
@@ -134,8 +155,11 @@ async function installAndLoad(t: Test, tarball: string, control: string | undefi
   const install = (tgz: string): { project: string; result: Run } => {
     const project = tmpDir('consumer');
     fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
-    const result = npm(['install', tgz, '--prefer-offline', '--no-audit', '--no-fund',
-      '--ignore-scripts=false', '--foreground-scripts'], project, bareEnv);
+    const result = npm(
+      ['install', tgz, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts=false', '--foreground-scripts'],
+      project,
+      bareEnv,
+    );
     return { project, result };
   };
 
@@ -151,7 +175,9 @@ async function installAndLoad(t: Test, tarball: string, control: string | undefi
   if (result.code !== 0) return void t.comment(tail(result));
   const installed = path.join(project, 'node_modules', 'shmsync');
   t.notOk(fs.existsSync(path.join(installed, 'build')), 'nothing was compiled (no build/ in the installed package)');
-  const prebuilt = fs.readdirSync(path.join(installed, 'prebuilds', 'linux-x64')).filter((f) => f.endsWith('.node'))
+  const prebuilt = fs
+    .readdirSync(path.join(installed, 'prebuilds', 'linux-x64'))
+    .filter((f) => f.endsWith('.node'))
     .map((f) => `prebuilds/linux-x64/${f}`);
   t.equal(prebuilt.length, 1, `the prebuild is installed (${prebuilt.join(', ')})`);
 
@@ -167,21 +193,44 @@ async function installAndLoad(t: Test, tarball: string, control: string | undefi
     const unlinked = shm.unlink();`;
   const cjsName = testName('pack-cjs');
   const esmName = testName('pack-esm');
-  t.teardown(() => { SharedMemory.unlink(cjsName); SharedMemory.unlink(esmName); });
-  const cjs = run(process.execPath, ['-e', `
+  t.teardown(() => {
+    SharedMemory.unlink(cjsName);
+    SharedMemory.unlink(esmName);
+  });
+  const cjs = run(
+    process.execPath,
+    [
+      '-e',
+      `
     const { SharedMemory } = require('shmsync');
     ${use(cjsName)}
-    console.log(JSON.stringify({ text, unlinked, addons: [...new Set(${loadedAddons})] }));`], project, bareEnv);
-  const esm = run(process.execPath, ['--input-type=module', '-e', `
+    console.log(JSON.stringify({ text, unlinked, addons: [...new Set(${loadedAddons})] }));`,
+    ],
+    project,
+    bareEnv,
+  );
+  const esm = run(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     import { SharedMemory } from 'shmsync';
     import shmsync from 'shmsync';
     import { createRequire } from 'node:module';
     const require = createRequire(import.meta.url);
     ${use(esmName)}
     const sameAsCjs = shmsync === require('shmsync') && SharedMemory === require('shmsync').SharedMemory;
-    console.log(JSON.stringify({ text, unlinked, sameAsCjs, addons: [...new Set(${loadedAddons})] }));`], project, bareEnv);
+    console.log(JSON.stringify({ text, unlinked, sameAsCjs, addons: [...new Set(${loadedAddons})] }));`,
+    ],
+    project,
+    bareEnv,
+  );
   const expected = path.join(fs.realpathSync(installed), prebuilt[0]);
-  for (const [kind, r] of [['CommonJS', cjs], ['ESM', esm]] as const) {
+  for (const [kind, r] of [
+    ['CommonJS', cjs],
+    ['ESM', esm],
+  ] as const) {
     t.same({ ...ok(r), stderr: r.stderr }, { code: 0, signal: null, stderr: '' }, `${kind}: child exits cleanly`);
     if (r.code !== 0) continue;
     const out = JSON.parse(r.stdout) as { text: string; unlinked: boolean; addons: string[]; sameAsCjs?: boolean };
@@ -192,12 +241,15 @@ async function installAndLoad(t: Test, tarball: string, control: string | undefi
   }
 }
 
-t.test(`the release tarball carries dist/ and a prebuild that loads without a compiler (Node ${process.version})`, async (t) => {
-  if (npmCli === undefined) throw new Error('cannot find npm-cli.js next to this node binary');
-  const given = process.env.SHMSYNC_PACK_TARBALL;
-  const built = given ? { tarball: path.resolve(given), control: undefined } : await buildTarballs(t);
-  if (built === undefined) return;
-  if (given) t.comment(`installing the given tarball ${given}`);
-  await installAndLoad(t, built.tarball, built.control);
-  t.comment(`timings: ${timings.join(', ')}`);
-});
+t.test(
+  `the release tarball carries dist/ and a prebuild that loads without a compiler (Node ${process.version})`,
+  async (t) => {
+    if (npmCli === undefined) throw new Error('cannot find npm-cli.js next to this node binary');
+    const given = process.env.SHMSYNC_PACK_TARBALL;
+    const built = given ? { tarball: path.resolve(given), control: undefined } : await buildTarballs(t);
+    if (built === undefined) return;
+    if (given) t.comment(`installing the given tarball ${given}`);
+    await installAndLoad(t, built.tarball, built.control);
+    t.comment(`timings: ${timings.join(', ')}`);
+  },
+);
