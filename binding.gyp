@@ -10,6 +10,7 @@
         "native/core/robust-lock.cc",
         "native/core/parker.cc",
         "native/core/ring.cc",
+        "native/core/test-ledger.cc",
         "native/addon/addon.cc",
         "native/addon/errors.cc",
         "native/addon/external-buffer.cc",

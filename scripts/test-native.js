@@ -6,6 +6,7 @@
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { startRun } = require('./shm-ledger');
 
 const root = path.join(__dirname, '..');
 const variants = (process.env.SHMSYNC_NATIVE_VARIANTS || 'plain,address,thread').split(',');
@@ -17,8 +18,9 @@ function run(cmd, args, opts = {}) {
   return r;
 }
 
-const ctestSegments = () => fs.readdirSync('/dev/shm').filter((n) => n.startsWith('shmsync-ctest-'));
-const leftBefore = new Set(ctestSegments());
+// The leftover check judges only what these test processes created (their ledger, see
+// scripts/shm-ledger.js), never other programs' segments, including concurrent test runs.
+const ledgerRun = startRun('native');
 
 for (const variant of variants) {
   const dir = path.join(root, `build-native-test-${variant}`);
@@ -32,7 +34,7 @@ for (const variant of variants) {
     failedTotal += 1;
     continue;
   }
-  const env = { ...process.env, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1', TSAN_OPTIONS: 'halt_on_error=1 second_deadlock_stack=1' };
+  const env = { ...process.env, ...ledgerRun.env, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1', TSAN_OPTIONS: 'halt_on_error=1 second_deadlock_stack=1' };
   r = run('ctest', ['--output-on-failure', '--test-dir', dir], { env });
   process.stdout.write(r.stdout);
   if (r.stderr) process.stderr.write(r.stderr);
@@ -44,7 +46,8 @@ for (const variant of variants) {
   console.log(`native ${variant}: ${total - failed} passed, ${failed} failed`);
 }
 // Every C++ test unlinks what it creates; a leftover is a failure (and is removed).
-const leaked = ctestSegments().filter((n) => !leftBefore.has(n));
+const leaked = ledgerRun.leftovers();
+ledgerRun.finish();
 if (leaked.length > 0) {
   console.log(`native: ${leaked.length} segment(s) left in /dev/shm: ${leaked.join(', ')}`);
   for (const n of leaked) fs.rmSync(path.join('/dev/shm', n), { force: true });

@@ -20,6 +20,8 @@
 #include <cstring>
 #include <random>
 
+#include "test-ledger.h"
+
 namespace shmsync {
 
 namespace {
@@ -99,6 +101,7 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
   }
   std::string tmp;
   int fd = OpenUnnamed(perm, &tmp);
+  if (!tmp.empty()) RecordInLedger(LedgerMark::kCreating, tmp);  // test runs only: see test-ledger.h
   if (fd < 0) return FromErrno(errno, "shm_open");
   Result result = Result::Ok();
   void* base = MAP_FAILED;
@@ -127,7 +130,11 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
     uint8_t* payload = static_cast<uint8_t*>(base) + kPayloadOffset;
     if (init != nullptr) init(payload, payload_size, init_arg);
     // Publish: link makes the fully written file visible under its public name at once.
-    if (Publish(fd, tmp, segment_name) != 0) result = FromErrno(errno, "link");
+    RecordInLedger(LedgerMark::kCreating, segment_name);  // test runs only: see test-ledger.h
+    if (Publish(fd, tmp, segment_name) != 0) {
+      result = FromErrno(errno, "link");
+      RecordInLedger(LedgerMark::kNotOurs, segment_name);  // EEXIST: another creator's
+    }
   }
   if (!tmp.empty()) shm_unlink(("/" + tmp).c_str());  // every path: no temporary name survives
   close(fd);
