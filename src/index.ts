@@ -1,9 +1,9 @@
 /** shmsync public API (re-exports only). */
 export * from './errors';
-export { SharedMemory, type SharedMemoryOptions, type CreateMode } from './core/shared-memory';
-export { gcSegments, setHandoffLease, type GcResult, type Lifetime } from './core/lifetime';
-export { reviveHandle, handleReviver, isHandleRef, type HandleRef } from './core/handle-ref';
-export { encodeHandles, decodeHandles, type HandleEnvelope, type HandleEntry, type HandleStep } from './core/handle-codec';
+export { SharedMemory, type SharedMemoryOptions, type CreateMode } from './shared-memory/shared-memory';
+export { gcSegments, setHandoffLease, type GcResult, type Lifetime } from './addon/lifetime';
+export { reviveHandle, handleReviver, isHandleRef, type HandleRef } from './wire/handle-ref';
+export { encodeHandles, decodeHandles, type HandleEnvelope, type HandleEntry, type HandleStep } from './wire/handle-codec';
 export {
   Mutex,
   MutexGuard,
@@ -13,7 +13,7 @@ export {
   type AcquireSyncOptions,
   type OwnerDeathPolicy,
   type ReentryMode,
-} from './core/mutex';
+} from './lock/mutex';
 export { Pcall, pcall, kKillGraceMs, type PcallOptions, type PcallTargets } from './pcall/pcall';
 export { ProcessPool, type ProcessPoolOptions } from './pcall/process-pool';
 export { ChildProcessException, RemoteException, PcallTimeoutError, PcallStartTimeoutError, PcallTargetError, type ChildRef, type ChildProcessExceptionOptions } from './pcall/errors';
@@ -26,10 +26,10 @@ export {
   type PutOptions,
   type GetOptions,
   type SyncOptions,
-} from './core/queue';
-export type { Codec, CodecName } from './core/codec';
-export { SharedValue, type SharedValueType, type SharedValueOf, type SharedValueOptions } from './core/shared-value';
-export { SharedArray, type SharedArrayType, type SharedArrayTypes, type SharedArrayOptions, type SegmentOptions } from './core/shared-array';
+} from './queue/queue';
+export type { Codec, CodecName } from './wire/codec';
+export { SharedValue, type SharedValueType, type SharedValueOf, type SharedValueOptions } from './shared/shared-value';
+export { SharedArray, type SharedArrayType, type SharedArrayTypes, type SharedArrayOptions, type SegmentOptions } from './shared/shared-array';
 export { Lockable, type LockableOptions, type LockableRegistration } from './lockable/lockable';
 export { locked, lockable, type LockableDecorator } from './lockable/decorators';
 export { lockOf, attachLock, type LockSource } from './lockable/instance-lock';

@@ -22,7 +22,7 @@ function queueFor(t: Test, tag: string, capacity = 4096): ShmQueue<unknown> {
   return q;
 }
 
-/** Writes one int32 of a mutex's shared state (index as in src/core/mutex-layout.ts). */
+/** Writes one int32 of a mutex's shared state (index as in src/lock/mutex-layout.ts). */
 function pokeState(m: Mutex, index: number, value: number): void {
   const fd = fs.openSync(`/dev/shm/shmsync-${m.name}`, 'r+');
   try {

@@ -1,4 +1,4 @@
-// JS class `Mutex` (native side of src/core/mutex.ts). JS thread only.
+// JS class `Mutex` (native side of src/lock/mutex.ts). JS thread only.
 //
 // JS: new Mutex(segmentName, openMode, perm, policy)
 //   .state() -> ArrayBuffer over MutexState (the facade's Atomics fast path)

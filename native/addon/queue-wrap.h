@@ -1,4 +1,4 @@
-// JS class `Queue` (native side of src/core/queue.ts). JS thread only.
+// JS class `Queue` (native side of src/queue/queue.ts). JS thread only.
 //
 // JS: new Queue(segmentName, openMode, perm, capacity, maxMessage)
 //   .setBuffers(outbox: Uint8Array, inbox: Uint8Array) -- staging memory, attached once (and

@@ -1,4 +1,4 @@
-// JS class `Region` behind SharedMemory (src/core/shared-memory.ts). JS thread only.
+// JS class `Region` behind SharedMemory (src/shared-memory/shared-memory.ts). JS thread only.
 //
 // JS: new Region(segmentName, kind, payloadSize, openMode, perm)
 //     .size, .created, .buffer() -> ArrayBuffer | undefined, .read(offset, u8), .write(offset, u8),

@@ -4,7 +4,7 @@
  * (seed `LockableMeta.ignore`). On a Lockable they use its lock; on any other object a lock
  * created lazily on first use (see lockOf).
  */
-import type { Mutex } from '../core/mutex';
+import type { Mutex } from '../lock/mutex';
 import { typeError, valueError } from '../validate';
 import type { LockingClassDecorator, LockingMethodDecorator } from './decorator-types';
 import { lockOf } from './instance-lock';

@@ -4,8 +4,8 @@
  * `@locked` method or of {@link lockOf}. One symbol for both keeps the decorators simple: they
  * only ever ask `lockOf(this)`. Runs on the calling JS thread.
  */
-import { Mutex } from '../core/mutex';
-import { isHandleRef, type HandleRef } from '../core/handle-ref';
+import { Mutex } from '../lock/mutex';
+import { isHandleRef, type HandleRef } from '../wire/handle-ref';
 import { typeError, validateName, valueError } from '../validate';
 
 /** The own, non-enumerable property that holds an instance's Mutex. */

@@ -4,9 +4,9 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Mutex, type AcquireOptions, type AcquireSyncOptions, type MutexGuard } from '../core/mutex';
-import type { Lifetime } from '../core/lifetime';
-import { registerHandleType, type HandleRef } from '../core/handle-ref';
+import { Mutex, type AcquireOptions, type AcquireSyncOptions, type MutexGuard } from '../lock/mutex';
+import type { Lifetime } from '../addon/lifetime';
+import { registerHandleType, type HandleRef } from '../wire/handle-ref';
 import { optionsObject, rejectUnknownOptions, typeError, validateFunction, validateName, valueError } from '../validate';
 import type { LockingMethodDecorator } from './decorator-types';
 import { kInstanceLock, setLockableProbe, toMutex, type LockSource } from './instance-lock';

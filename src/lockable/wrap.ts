@@ -9,7 +9,7 @@
  * - a plain call, for JavaScript without decorator syntax: `Lockable.locked(fn)` returns the
  *   wrapped function (the seed's `locked(method)`), `lockable(Class)` patches the class.
  */
-import type { Mutex } from '../core/mutex';
+import type { Mutex } from '../lock/mutex';
 import { typeError, validateFunction, valueError } from '../validate';
 
 /** Any method: what the locking decorators accept. */

@@ -4,7 +4,7 @@
  * them. Also the {@link Executor} contract that one-shot children (one-shot.ts) and the warm pool
  * (process-pool.ts) implement. Runs in the parent.
  */
-import { type LongTimer, setLongTimeout } from '../core/timer';
+import { type LongTimer, setLongTimeout } from '../timer';
 import * as v8 from 'node:v8';
 import type { ExitInfo, Runner } from './child-runner';
 import { pcallSettledTracing, tracePcallSettled } from '../diagnostics';

@@ -4,7 +4,7 @@
  * a call are rebuilt as their registered classes, and recognising a method passed as a plain
  * function target. Runs in the parent only (it loads the Lockable registry, hence the addon).
  */
-import type { HandleEnvelope } from '../core/handle-codec';
+import type { HandleEnvelope } from '../wire/handle-codec';
 import { Lockable, lockableRegistration, registeredClasses } from '../lockable/lockable';
 import { kLocked } from '../lockable/wrap';
 import { valueError } from '../validate';

@@ -7,7 +7,7 @@
  * to any transport as they are.
  */
 import * as v8 from 'node:v8';
-import type { HandleEnvelope } from '../core/handle-codec';
+import type { HandleEnvelope } from '../wire/handle-codec';
 import type { TargetSpec } from './target';
 import type { ChildEnd } from './transport';
 

@@ -18,7 +18,7 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { encodeHandles, type HandleEnvelope } from '../core/handle-codec';
+import { encodeHandles, type HandleEnvelope } from '../wire/handle-codec';
 import { isLocked } from '../lockable/wrap';
 import { rejectUnknownOptions, typeError, validateObject, valueError } from '../validate';
 

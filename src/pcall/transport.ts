@@ -18,7 +18,7 @@
  * one queue for all its calls (no segment to create per call), demultiplexed by `channel`.
  */
 import { AbortError, ReadOnly } from '../errors';
-import { ShmQueue } from '../core/queue';
+import { ShmQueue } from '../queue/queue';
 
 /** One result: which call, whether it returned (`ok`) or threw, and the v8-serialised payload. */
 export interface ResultMessage {

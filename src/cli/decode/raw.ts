@@ -1,6 +1,6 @@
 /**
  * Decoder of what a raw segment may hold: a SharedValue ('SHV1') or SharedArray ('SHA1') header
- * of 256 bytes (src/core/shared-array.ts), else plain SharedMemory bytes.
+ * of 256 bytes (src/shared/shared-array.ts), else plain SharedMemory bytes.
  */
 export const kValueMagic = 0x31564853; // 'SHV1'
 export const kArrayMagic = 0x31414853; // 'SHA1'

@@ -6,7 +6,7 @@
  */
 import { CodecError, TooLargeError } from '../errors';
 import { typeError } from '../validate';
-import { RecordType, encodeJson, encodeStructured, type Codec, type CodecName } from './codec';
+import { RecordType, encodeJson, encodeStructured, type Codec, type CodecName } from '../wire/codec';
 
 export const kRecordHeader = 8;
 export const recordBytes = (payload: number): number => (kRecordHeader + payload + 7) & ~7;

@@ -4,7 +4,7 @@
  * Every parked request must end in exactly one of `dispatch` or `forgetParked`, which keeps
  * the native event-loop reference count (Context::Parked/Unparked) balanced.
  */
-import { binding } from '../binding';
+import { binding } from './binding';
 
 type Handler = (status: number) => void;
 const handlers = new Map<number, Handler>();

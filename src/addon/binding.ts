@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { createNativeError } from './errors';
+import { createNativeError } from '../errors';
 
 /** The shape of the native addon (native/addon/addon.cc). Arguments are pre-validated. */
 export interface NativeRegion {
@@ -15,7 +15,7 @@ export interface NativeRegion {
   write(offset: number, source: Uint8Array): void;
   /** -1: this close unlinked an attached segment; > 0: ms it lingers for a hand-off; else 0. */
   close(): number;
-  /** Attached lifetime (src/core/lifetime.ts): holds an attachment; lease() stamps a hand-off. */
+  /** Attached lifetime (src/addon/lifetime.ts): holds an attachment; lease() stamps a hand-off. */
   readonly attached: boolean;
   lease(ms: number): boolean;
 }
@@ -103,8 +103,8 @@ export interface NativeBinding {
   noop(): void;
 }
 
-/** Package root: dist/binding.js and src/binding.ts both sit one level below it. */
-export const packageRoot = path.join(__dirname, '..');
+/** Package root: dist/addon/binding.js and src/addon/binding.ts both sit two levels below it. */
+export const packageRoot = path.join(__dirname, '..', '..');
 
 function load(): NativeBinding {
   const attempts: string[] = [];

@@ -3,7 +3,7 @@
  * /dev/shm is `shmsync-<logical name>`, so the tools and the test suite can find ours.
  */
 import { randomBytes } from 'node:crypto';
-import { binding } from '../binding';
+import { binding } from './binding';
 import { validateName } from '../validate';
 
 export const kSegmentPrefix = 'shmsync-';

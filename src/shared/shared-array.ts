@@ -20,11 +20,11 @@ import {
   validateInteger,
   validateOneOf,
 } from '../validate';
-import { registerHandleType, type HandleRef } from './handle-ref';
-import { Mutex } from './mutex';
-import { uniqueName } from './names';
-import type { Lifetime } from './lifetime';
-import { kMaxSharedMemorySize, permissionMode, SharedMemory, type CreateMode } from './shared-memory';
+import { registerHandleType, type HandleRef } from '../wire/handle-ref';
+import { Mutex } from '../lock/mutex';
+import { uniqueName } from '../addon/names';
+import type { Lifetime } from '../addon/lifetime';
+import { kMaxSharedMemorySize, permissionMode, SharedMemory, type CreateMode } from '../shared-memory/shared-memory';
 
 /** Options every shared-state handle accepts. */
 export interface SegmentOptions {

@@ -13,14 +13,14 @@
  * syscall); everything else (waiters bit, hand-off, dead owners, strict policy) is native.
  */
 import { threadId } from 'node:worker_threads';
-import { binding, type NativeMutex } from '../binding';
+import { binding, type NativeMutex } from '../addon/binding';
 import * as L from './mutex-layout';
-import { ensureDispatcher, forgetParked, onParked } from './parker-client';
+import { ensureDispatcher, forgetParked, onParked } from '../addon/parker-client';
 import { kThreadToken } from './lock-scope';
-import { Status } from './status';
+import { Status } from '../addon/status';
 import { lockTracing, traceAcquire, traceGranted, traceReleased, type TracedLock } from '../diagnostics';
 import { syncRun } from './sync-run';
-import { type LongTimer, setLongTimeout } from './timer';
+import { type LongTimer, setLongTimeout } from '../timer';
 
 let contextOwnerId = 0;
 /**

@@ -4,7 +4,7 @@
  * LockEngine (lock-engine.ts). Runs on the calling JS thread.
  */
 import { EventEmitter } from 'node:events';
-import { binding } from '../binding';
+import { binding } from '../addon/binding';
 import {
   AbortError,
   ClosedError,
@@ -30,15 +30,15 @@ import {
   validateSignal,
   validateTimeout,
 } from '../validate';
-import { registerHandleType, type HandleRef } from './handle-ref';
+import { registerHandleType, type HandleRef } from '../wire/handle-ref';
 import { isAcquired, LockEngine, ownerId } from './lock-engine';
 import { freshToken, kThreadToken, runInScope, runInScopeSync, scopeToken } from './lock-scope';
 import { MutexGuard } from './mutex-guard';
 import * as L from './mutex-layout';
-import { afterRelease, kFlagAttached, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from './lifetime';
-import { segmentNameFor, uniqueName, unlinkByName } from './names';
-import { permissionMode, type CreateMode } from './shared-memory';
-import { Status } from './status';
+import { afterRelease, kFlagAttached, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from '../addon/lifetime';
+import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
+import { permissionMode, type CreateMode } from '../shared-memory/shared-memory';
+import { Status } from '../addon/status';
 import { lockTracing, traceAcquire } from '../diagnostics';
 import { sameSyncRun } from './sync-run';
 

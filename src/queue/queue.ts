@@ -4,21 +4,21 @@
  * validates, encodes into framed records (queue-frames.ts), waits through the parker thread.
  * Runs on the calling JS thread.
  */
-import { binding, type NativeQueue } from '../binding';
+import { binding, type NativeQueue } from '../addon/binding';
 import { ClosedError, CorruptError, NotFoundError, ReadOnly, SizeMismatchError, SystemError, TimeoutError, TooLargeError } from '../errors';
 import {
   abortErrorFor, optionsObject, rangeError, rejectUnknownOptions, typeError, validateBoolean, validateInteger,
   validateName, validateOneOf, validateSignal, validateTimeout,
 } from '../validate';
-import { decodeRecord, type Codec, type CodecName } from './codec';
-import { registerHandleType, type HandleRef } from './handle-ref';
-import { afterRelease, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from './lifetime';
-import { segmentNameFor, uniqueName, unlinkByName } from './names';
+import { decodeRecord, type Codec, type CodecName } from '../wire/codec';
+import { registerHandleType, type HandleRef } from '../wire/handle-ref';
+import { afterRelease, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from '../addon/lifetime';
+import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
 import { Outbox, kRecordHeader, recordBytes } from './queue-frames';
-import { ensureDispatcher } from './parker-client';
+import { ensureDispatcher } from '../addon/parker-client';
 import { waitQueue } from './queue-wait';
-import { permissionMode, type CreateMode } from './shared-memory';
-import { Status } from './status';
+import { permissionMode, type CreateMode } from '../shared-memory/shared-memory';
+import { Status } from '../addon/status';
 import { queueDrainedTracing, queueFullTracing, traceQueueDrained, traceQueueFull } from '../diagnostics';
 
 export interface ShmQueueOptions<T = unknown> {

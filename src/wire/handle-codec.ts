@@ -23,7 +23,7 @@
 import { types } from 'node:util';
 import { CodecError } from '../errors';
 import { isHandleRef, reviveHandle, type HandleRef } from './handle-ref';
-import { oneLeasePerHandle } from './lifetime';
+import { oneLeasePerHandle } from '../addon/lifetime';
 
 /**
  * One step from a container to a child: an own key of an object or an index of an array; the

@@ -14,10 +14,10 @@
  */
 import { ClosedError, KindMismatchError } from '../errors';
 import { optionsObject, rangeError, rejectUnknownOptions, typeError, validateOneOf } from '../validate';
-import { registerHandleType, type HandleRef } from './handle-ref';
-import type { Mutex } from './mutex';
+import { registerHandleType, type HandleRef } from '../wire/handle-ref';
+import type { Mutex } from '../lock/mutex';
 import { closeSegment, leaseSegment, openSegment, unlinkSegment, type Segment, type SegmentOptions } from './shared-array';
-import type { SharedMemory } from './shared-memory';
+import type { SharedMemory } from '../shared-memory/shared-memory';
 
 /** Element types of a SharedValue. */
 export type SharedValueType = 'int32' | 'uint32' | 'int64' | 'float64' | 'bool';

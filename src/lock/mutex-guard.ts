@@ -5,7 +5,7 @@
 import { NotOwnerError, NotRecoverableError } from '../errors';
 import type { LockEngine } from './lock-engine';
 import * as L from './mutex-layout';
-import { Status } from './status';
+import { Status } from '../addon/status';
 
 export class MutexGuard {
   /** True when this hold was recovered from a holder that died while holding. */

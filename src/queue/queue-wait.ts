@@ -2,9 +2,9 @@
  * Promise waits on a queue word through the parker thread (never the libuv threadpool), with
  * timeout and AbortSignal. JS thread only.
  */
-import type { NativeQueue } from '../binding';
-import { ensureDispatcher, forgetParked, onParked } from './parker-client';
-import { type LongTimer, setLongTimeout } from './timer';
+import type { NativeQueue } from '../addon/binding';
+import { ensureDispatcher, forgetParked, onParked } from '../addon/parker-client';
+import { type LongTimer, setLongTimeout } from '../timer';
 
 export type WaitOutcome = 'ready' | 'timeout' | 'abort';
 

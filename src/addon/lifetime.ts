@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { binding } from '../binding';
+import { binding } from './binding';
 import { validateInteger, validateOneOf } from '../validate';
 import { kSegmentPrefix } from './names';
 

@@ -2,7 +2,7 @@
  * SharedMemory: a named POSIX shared-memory segment, the analogue of Python's
  * `multiprocessing.shared_memory.SharedMemory`. Thin facade: validates, then calls the addon.
  */
-import { binding, type NativeRegion } from '../binding';
+import { binding, type NativeRegion } from '../addon/binding';
 import { ClosedError, NoExternalBufferError } from '../errors';
 import {
   optionsObject,
@@ -13,9 +13,9 @@ import {
   validateName,
   validateOneOf,
 } from '../validate';
-import { registerHandleType, type HandleRef } from './handle-ref';
-import { afterRelease, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from './lifetime';
-import { segmentNameFor, uniqueName, unlinkByName } from './names';
+import { registerHandleType, type HandleRef } from '../wire/handle-ref';
+import { afterRelease, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from '../addon/lifetime';
+import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
 
 /** Object kinds stored in the segment header (native/core/layout.h `Kind`). */
 export const enum SegmentKind {

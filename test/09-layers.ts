@@ -1,0 +1,82 @@
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+// The folders of src/ are the layers (docs/concepts/architecture.md): every relative import must
+// point to the same folder or to a lower layer, and no module may import itself back (no cycle).
+const src = path.join(__dirname, '..', 'src');
+const kRank: Record<string, number> = {
+  '.': 0, // errors.ts, validate.ts, diagnostics.ts: the base every layer may use
+  addon: 1, // the one addon loader and its thin helpers (status, names, parker client)
+  wire: 2, // codecs and handle references
+  'shared-memory': 3,
+  lock: 4,
+  queue: 5,
+  shared: 6, // SharedValue/SharedArray composed over SharedMemory + Mutex
+  lockable: 7,
+  pcall: 8,
+  cli: 9,
+  index: 10,
+};
+
+function files(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+  );
+}
+function layerOf(file: string): string {
+  const rel = path.relative(src, file);
+  if (rel === 'index.ts') return 'index';
+  const dir = path.dirname(rel).split(path.sep)[0];
+  return dir;
+}
+function importsOf(file: string): string[] {
+  const text = fs.readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:from\s+|import\(\s*|require\(\s*)'(\.{1,2}\/[^']+)'/g)) {
+    const base = path.resolve(path.dirname(file), m[1]);
+    const target = [`${base}.ts`, path.join(base, 'index.ts')].find((p) => fs.existsSync(p));
+    if (target !== undefined) out.push(target);
+  }
+  return out;
+}
+
+const all = files(src);
+const graph = new Map(all.map((f) => [f, importsOf(f)]));
+
+t.test('every src folder has a rank', async (t) => {
+  for (const f of all) t.ok(layerOf(f) in kRank, `${path.relative(src, f)} is in a known layer`);
+});
+
+t.test('imports point down (or stay in their folder)', async (t) => {
+  const up: string[] = [];
+  for (const [f, deps] of graph) {
+    for (const d of deps) {
+      const from = layerOf(f);
+      const to = layerOf(d);
+      if (from === to) continue;
+      if (!(kRank[to] < kRank[from])) up.push(`${path.relative(src, f)} -> ${path.relative(src, d)}`);
+    }
+  }
+  t.same(up, [], 'no import points up or sideways');
+});
+
+t.test('no import cycle between modules', async (t) => {
+  const state = new Map<string, 1 | 2>();
+  const cycles: string[] = [];
+  const visit = (f: string, stack: string[]): void => {
+    state.set(f, 1);
+    for (const d of graph.get(f) ?? []) {
+      if (state.get(d) === 1) cycles.push([...stack.slice(stack.indexOf(d)), d].map((p) => path.relative(src, p)).join(' -> '));
+      else if (!state.has(d)) visit(d, [...stack, d]);
+    }
+    state.set(f, 2);
+  };
+  for (const f of all) if (!state.has(f)) visit(f, [f]);
+  t.same(cycles, [], 'the module graph is acyclic');
+});
+
+t.test('the checker catches an upward import (control)', async (t) => {
+  const fake = new Map([[path.join(src, 'addon', 'x.ts'), [path.join(src, 'lock', 'mutex.ts')]]]);
+  for (const [f, deps] of fake) for (const d of deps) t.notOk(kRank[layerOf(d)] < kRank[layerOf(f)], 'addon -> lock is flagged');
+});
