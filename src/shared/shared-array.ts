@@ -11,6 +11,7 @@
  * The creator stores `magic` last (Atomics.store); openers wait a bounded time for it, so
  * nobody ever sees a half-initialised header or initial values.
  */
+import { HeaderFlag, HeaderWord, kHeaderSize, kHeaderWords, kLockNameMax, kLockNameOffset } from './header';
 import { ClosedError, CorruptError, KindMismatchError, NotFoundError, SizeMismatchError } from '../errors';
 import {
   optionsObject,
@@ -54,8 +55,6 @@ export interface Segment {
   readonly lockCreatedWithObject: boolean;
 }
 
-const kHeaderSize = 256;
-const kLockNameMax = kHeaderSize - 20;
 const kInitWaitMs = 1000;
 const kCreateModes: readonly CreateMode[] = ['open', 'create', 'openOrCreate'];
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -83,7 +82,7 @@ export function openSegment(
   const shm = new SharedMemory(logical, { size, create, mode: perm, lifetime });
   try {
     if (shm.size < kHeaderSize) throw new KindMismatchError(`"${logical}" is not a ${kind} segment (${shm.size} bytes)`);
-    const u32 = new Uint32Array(shm.buffer.buffer, 0, 5);
+    const u32 = new Uint32Array(shm.buffer.buffer, 0, kHeaderWords);
     if (shm.created) return initialise(shm, u32, magic, spec, lockOpt, perm);
     return attach(kind, shm, u32, magic, spec, lockOpt);
   } catch (err) {
@@ -104,16 +103,16 @@ function initialise(
   if (lockName !== null) {
     const bytes = Buffer.from(lockName, 'utf8');
     if (bytes.length > kLockNameMax) throw rangeError('options.lock.name', `at most ${kLockNameMax} bytes long`, lockName);
-    shm.buffer.set(bytes, 20);
-    u32[4] = bytes.length;
+    shm.buffer.set(bytes, kLockNameOffset);
+    u32[HeaderWord.LockNameLength] = bytes.length;
     lock = lockOpt instanceof Mutex ? lockOpt : new Mutex(lockName, { mode: perm, lifetime: shm.lifetime });
   }
-  u32[1] = spec.typeCode!;
-  u32[2] = lockOpt === true ? 1 : 0;
-  u32[3] = spec.length!;
+  u32[HeaderWord.TypeCode] = spec.typeCode!;
+  u32[HeaderWord.Flags] = lockOpt === true ? HeaderFlag.OwnsLock : 0;
+  u32[HeaderWord.Length] = spec.length!;
   const data = dataView(shm, spec.length!);
   spec.init(data);
-  Atomics.store(u32, 0, magic); // publish: everything above happens-before an opener's load
+  Atomics.store(u32, HeaderWord.Magic, magic); // publish: everything above happens-before an opener's load
   return segment(shm, { typeCode: spec.typeCode!, length: spec.length! }, data, lock, lockName, lockOpt === true);
 }
 
@@ -127,17 +126,17 @@ function attach(
   spec: { typeCode?: number; length?: number; elementSize: (code: number) => number }, lockOpt: unknown,
 ): Segment {
   const deadline = Date.now() + kInitWaitMs;
-  let found = Atomics.load(u32, 0);
+  let found = Atomics.load(u32, HeaderWord.Magic);
   while (found === 0 && Date.now() < deadline) {
     Atomics.wait(sleeper, 0, 0, 1); // the creator is between create and publish
-    found = Atomics.load(u32, 0);
+    found = Atomics.load(u32, HeaderWord.Magic);
   }
   if (found === 0) throw new CorruptError(`${kind} "${shm.name}" was never initialised (its creator died?)`);
   if (found !== magic) throw new KindMismatchError(`"${shm.name}" is not a ${kind} segment`);
-  const typeCode = Atomics.load(u32, 1);
-  const flags = Atomics.load(u32, 2);
-  const length = Atomics.load(u32, 3);
-  const lockLength = Atomics.load(u32, 4);
+  const typeCode = Atomics.load(u32, HeaderWord.TypeCode);
+  const flags = Atomics.load(u32, HeaderWord.Flags);
+  const length = Atomics.load(u32, HeaderWord.Length);
+  const lockLength = Atomics.load(u32, HeaderWord.LockNameLength);
   if (spec.typeCode !== undefined && typeCode !== spec.typeCode) {
     throw new KindMismatchError(`${kind} "${shm.name}" holds another element type (code ${typeCode})`);
   }
@@ -148,7 +147,7 @@ function attach(
   if (lockLength > kLockNameMax || kHeaderSize + bytes > shm.size) {
     throw new CorruptError(`${kind} "${shm.name}" has a corrupt header`);
   }
-  const lockName = lockLength === 0 ? null : Buffer.from(shm.buffer.subarray(20, 20 + lockLength)).toString('utf8');
+  const lockName = lockLength === 0 ? null : Buffer.from(shm.buffer.subarray(kLockNameOffset, kLockNameOffset + lockLength)).toString('utf8');
   if (lockOpt === true && lockName === null) {
     throw typeError('options.lock', `omitted: ${kind} "${shm.name}" was created without a lock`, true);
   }
@@ -156,7 +155,7 @@ function attach(
   if (lockOpt instanceof Mutex) lock = lockOpt;
   else if (lockOpt !== false && lockName !== null) lock = new Mutex(lockName, { create: 'open' });
   const data = dataView(shm, bytes);
-  return segment(shm, { typeCode, length }, data, lock, lockName, (flags & 1) === 1, lockOpt instanceof Mutex);
+  return segment(shm, { typeCode, length }, data, lock, lockName, (flags & HeaderFlag.OwnsLock) !== 0, lockOpt instanceof Mutex);
 }
 
 function dataView(shm: SharedMemory, bytes: number): Uint8Array {
@@ -200,12 +199,12 @@ export function unlinkSegment(target: Segment | string): boolean {
       if (err instanceof NotFoundError) return false;
       throw err;
     }
-    const u32 = shm.size >= kHeaderSize ? new Uint32Array(shm.buffer.buffer, 0, 5) : null;
+    const u32 = shm.size >= kHeaderSize ? new Uint32Array(shm.buffer.buffer, 0, kHeaderWords) : null;
     // Each field loaded once (shared memory may change between two reads).
-    const flags = u32 === null ? 0 : Atomics.load(u32, 2);
-    const lockLength = u32 === null ? 0 : Atomics.load(u32, 4);
-    if ((flags & 1) === 1 && lockLength > 0 && lockLength <= kLockNameMax) {
-      lockName = Buffer.from(shm.buffer.subarray(20, 20 + lockLength)).toString('utf8');
+    const flags = u32 === null ? 0 : Atomics.load(u32, HeaderWord.Flags);
+    const lockLength = u32 === null ? 0 : Atomics.load(u32, HeaderWord.LockNameLength);
+    if ((flags & HeaderFlag.OwnsLock) !== 0 && lockLength > 0 && lockLength <= kLockNameMax) {
+      lockName = Buffer.from(shm.buffer.subarray(kLockNameOffset, kLockNameOffset + lockLength)).toString('utf8');
     }
     shm.close();
     name = target;

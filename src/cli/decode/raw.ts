@@ -2,9 +2,10 @@
  * Decoder of what a raw segment may hold: a SharedValue ('SHV1') or SharedArray ('SHA1') header
  * of 256 bytes (src/shared/shared-array.ts), else plain SharedMemory bytes.
  */
+import { HeaderFlag, HeaderWord, kHeaderSize as kValueHeader, kLockNameMax, kLockNameOffset } from '../../shared/header';
+
 export const kValueMagic = 0x31564853; // 'SHV1'
 export const kArrayMagic = 0x31414853; // 'SHA1'
-const kValueHeader = 256;
 const kValueTypes: Record<number, string> = { 5: 'int32', 6: 'uint32', 7: 'int64', 10: 'float64', 11: 'bool' };
 const kArrayTypes = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'float32', 'float64'];
 const kArrayElementBytes = [1, 1, 2, 2, 4, 4, 8, 8, 4, 8];
@@ -26,16 +27,17 @@ export interface RawDecode {
 /** `head` is the first (up to) 256 payload bytes; `payloadSize` from the header. */
 export function decodeRaw(head: Buffer, payloadSize: number): RawDecode {
   if (head.length < kValueHeader) return { raw: { holds: 'memory' }, problem: null };
-  const magic = head.readUInt32LE(0);
+  const word = (w: HeaderWord): number => head.readUInt32LE(w * 4);
+  const magic = word(HeaderWord.Magic);
   if (magic !== kValueMagic && magic !== kArrayMagic) return { raw: { holds: 'memory' }, problem: null };
   const isValue = magic === kValueMagic;
-  const typeCode = head.readUInt32LE(4);
-  const flags = head.readUInt32LE(8);
-  const length = head.readUInt32LE(12);
-  const lockLen = head.readUInt32LE(16);
-  const raw: RawInfo = { holds: isValue ? 'value' : 'array', length, lockCreatedWithObject: (flags & 1) !== 0 };
-  if (lockLen > 236) return { raw: { ...raw, lock: null }, problem: `lock name length ${lockLen} beyond 236 bytes` };
-  raw.lock = lockLen === 0 ? null : head.subarray(20, 20 + lockLen).toString('utf8');
+  const typeCode = word(HeaderWord.TypeCode);
+  const flags = word(HeaderWord.Flags);
+  const length = word(HeaderWord.Length);
+  const lockLen = word(HeaderWord.LockNameLength);
+  const raw: RawInfo = { holds: isValue ? 'value' : 'array', length, lockCreatedWithObject: (flags & HeaderFlag.OwnsLock) !== 0 };
+  if (lockLen > kLockNameMax) return { raw: { ...raw, lock: null }, problem: `lock name length ${lockLen} beyond ${kLockNameMax} bytes` };
+  raw.lock = lockLen === 0 ? null : head.subarray(kLockNameOffset, kLockNameOffset + lockLen).toString('utf8');
   if (isValue) {
     raw.type = kValueTypes[typeCode];
     if (raw.type === undefined) return { raw, problem: `value type code ${typeCode} unknown` };
