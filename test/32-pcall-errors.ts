@@ -2,6 +2,7 @@
 // that die without a result, several failures, timeouts that escalate SIGTERM to SIGKILL,
 // terminate()/kill(), the closure error of function targets.
 import t from 'tap';
+import { inspect } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -86,7 +87,15 @@ t.test('several failures: the lowest index is thrown, every failure is on .error
   t.equal(err.index, 1);
   t.same(err.errors.map((e) => (e?.cause as Error | undefined)?.message), [undefined, 'odd 1', undefined, 'odd 3']);
   t.same(err.results, [0, undefined, 2, undefined]);
-  t.equal(err.errors[1], err, 'the thrown one is errors[index]');
+  // Was `t.equal(err.errors[1], err)`: the aggregate contained itself, so printing it recursed.
+  const own = err.errors[1] as ChildProcessException;
+  t.ok(own instanceof ChildProcessException, 'errors[index] is the failure of the thrown index');
+  t.same([own.index, own.pid, own.message, own.cause], [err.index, err.pid, err.message, err.cause], 'with the same index, pid, message and cause');
+  t.not(own, err, 'but the aggregate never contains itself');
+  t.same(own.errors, [], 'and its own errors list is empty (no cycle)');
+  t.ok(err.errors.every((e) => e === undefined || e.errors.length === 0), 'no element lists errors');
+  // A deep inspect terminates without [Circular] (it used to walk err -> errors[1] -> err ...).
+  t.notMatch(inspect(err, { depth: 8 }), /Circular/, 'inspect shows no cycle');
 });
 
 t.test('a custom error class exported by a module target is rebuilt as an instance of it', async (t) => {
