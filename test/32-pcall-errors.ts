@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  ChildProcessException, Pcall, pcall, PcallTimeoutError, registerErrorClass, RemoteException, TimeoutError,
+  ChildProcessException, Mutex, Pcall, pcall, PcallTimeoutError, registerErrorClass, RemoteException, TimeoutError,
 } from '../dist';
 
 const fixtures = path.join(__dirname, 'fixtures');
@@ -251,4 +251,25 @@ t.test('await using a Pcall kills what still runs and waits for it', async (t) =
     pids = p.pids;
   }
   t.throws(() => process.kill(pids[0], 0), { code: 'ESRCH' }, 'the child is gone');
+});
+
+t.test('a result the parent cannot decode fails that call, not the whole join (attack-js)', async (t) => {
+  const base = `t32-gone-${process.pid}`;
+  t.teardown(() => { for (const i of [0, 1]) Mutex.unlink(`${base}-${i}`); });
+  // Call 1 returns a Mutex whose segment it removed: reopening it in the parent fails. Before,
+  // join() rejected with that NotFoundError itself (no index, no partial results).
+  const err = await rejection(pcall((name: string, gone: boolean) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Mutex: M } = require(process.env.SHMSYNC_TEST_DIST as string) as typeof import('../dist');
+    const m = new M(name);
+    if (gone) m.unlink();
+    return m;
+  }, { iargs: [[`${base}-0`, false], [`${base}-1`, true]], env: { ...process.env, SHMSYNC_TEST_DIST: path.resolve(__dirname, '../dist') } }));
+  t.ok(err instanceof ChildProcessException, 'a ChildProcessException');
+  t.equal(err.index, 1, 'of the call whose result could not be decoded');
+  t.match(err.message, /^pcall call 1 \(pid \d+\) sent a result the parent could not decode: /);
+  t.equal((err.cause as { code?: string }).code, 'SHMSYNC_NOT_FOUND', 'the cause says why');
+  const first = err.results[0] as Mutex;
+  t.ok(first instanceof Mutex && first.name === `${base}-0`, 'the other call still delivered its handle');
+  first.close();
 });

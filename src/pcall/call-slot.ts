@@ -162,12 +162,23 @@ function describeExit(exit: ExitInfo | undefined): string {
 export async function outcomeOf(slot: CallSlot): Promise<Outcome> {
   const { index, message, exit } = slot;
   const pid = slot.pid;
-  if (message?.ok) return { ok: true, value: decodeHandles(v8.deserialize(message.payload)) };
   if (message) {
-    const serialized = v8.deserialize(message.payload) as SerializedError;
-    const cause = rebuildError(serialized, { pid, moduleExports: await exportsOf(slot.spec) });
-    const error = new ChildProcessException(`pcall call ${index} (pid ${pid}) failed: ${summarize(serialized)}`, { index, pid, cause });
-    return { ok: false, error };
+    // The payload comes through shared memory: a result the parent cannot decode (a handle
+    // whose segment is gone, a corrupt record) fails this call only, never the whole join().
+    try {
+      if (message.ok) return { ok: true, value: decodeHandles(v8.deserialize(message.payload)) };
+      const serialized = v8.deserialize(message.payload) as SerializedError;
+      const cause = rebuildError(serialized, { pid, moduleExports: await exportsOf(slot.spec) });
+      const error = new ChildProcessException(`pcall call ${index} (pid ${pid}) failed: ${summarize(serialized)}`, { index, pid, cause });
+      return { ok: false, error };
+    } catch (err) {
+      const what = message.ok ? 'result' : 'error';
+      const error = new ChildProcessException(
+        `pcall call ${index} (pid ${pid}) sent a${what === 'error' ? 'n' : ''} ${what} the parent could not decode: ${(err as Error)?.message ?? String(err)}`,
+        { index, pid, cause: err },
+      );
+      return { ok: false, error };
+    }
   }
   const what = slot.runner === undefined && exit === undefined ? 'was cancelled before it started' : describeExit(exit);
   const error = new ChildProcessException(`pcall call ${index} (pid ${pid ?? 'none'}) ${what}`, {
