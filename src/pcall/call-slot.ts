@@ -36,6 +36,9 @@ function longTimer(ms: number, fn: () => void): { clear(): void } {
   return { clear: () => clearTimeout(timer) };
 }
 
+/** Tokens of dispatches, unique in this process (see CallSlot.token). */
+let lastToken = 0;
+
 /** One call: created by the Pcall constructor, settled once its outcome is known. */
 export class CallSlot {
   readonly index: number;
@@ -50,6 +53,13 @@ export class CallSlot {
   exit: ExitInfo | undefined;
   /** True once the child reported it is about to call the target (its work clock runs). */
   workStarted = false;
+  /**
+   * Token of this call's dispatch, echoed by the child's 'started' report. Indexes are not
+   * unique on a pool child (every pcall has a call 0), and a report travels over IPC while the
+   * result travels through shared memory: a late report of the child's previous call must not
+   * start the clock of the next one.
+   */
+  token = 0;
   #settled = false;
   #clocks: CallClocks | undefined;
   #timer: { clear(): void } | undefined;
@@ -73,7 +83,8 @@ export class CallSlot {
 
   /** The control message that starts this call on a child. */
   workMessage(channel: ResultChannel, last: boolean): WorkMessage {
-    return { $pcall: 'work', index: this.index, payload: this.payload, channel: channel.childEnd, last };
+    this.token = ++lastToken;
+    return { $pcall: 'work', index: this.index, token: this.token, payload: this.payload, channel: channel.childEnd, last };
   }
 
   /** Pcall: the clocks to run for this call (before its executor starts it). */
@@ -112,10 +123,14 @@ export class CallSlot {
   }
 }
 
-/** Child → parent control message: call `index` is about to run its target (protocol.ts). */
-export function isStartedMessage(message: unknown): message is { $pcall: 'started'; index: number } {
-  return typeof message === 'object' && message !== null && (message as { $pcall?: unknown }).$pcall === 'started' &&
-    typeof (message as { index?: unknown }).index === 'number';
+/**
+ * Child → parent control message: `slot`'s call (this dispatch of it: same index and token) is
+ * about to run its target (protocol.ts).
+ */
+export function isStartedMessage(message: unknown, slot: CallSlot | undefined): boolean {
+  if (slot === undefined || typeof message !== 'object' || message === null) return false;
+  const m = message as { $pcall?: unknown; index?: unknown; token?: unknown };
+  return m.$pcall === 'started' && m.index === slot.index && m.token === slot.token && slot.token !== 0;
 }
 
 /** Runs the slots of one pcall on children. */

@@ -121,7 +121,7 @@ async function runWork(message: WorkMessage): Promise<void> {
     // The parent's work clock (`timeout`) starts when this report is written to the channel;
     // until then its start-up clock runs. Waiting for the write keeps a target that blocks the
     // event loop from holding the report back.
-    await link.post({ $pcall: 'started', index: message.index });
+    await link.post({ $pcall: 'started', index: message.index, token: message.token });
     const value = await target.fn.apply(target.thisArg, args);
     payload = v8.serialize(encodeHandles(value));
     ok = true;
