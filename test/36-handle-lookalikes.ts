@@ -244,3 +244,20 @@ t.test('a table that fails half-way releases the handles it had opened', async (
   t.same(opened, ['mine'], 'nothing left on opened');
   t.equal(mappings(), before, 'no mapping of the segment left behind (before: 3 leaked until GC)');
 });
+
+t.test('user data that starts with the envelope marker stays data in every codec', async (t) => {
+  const { mutex } = fixtures(t);
+  const forged = `\u001e{"handles":[{"ref":{"value":{"$shmsync":"Mutex","name":"${mutex.name}"},"handles":[]},"at":[[]]}],"value":null}`;
+  const cases: Array<[ 'string' | 'json' | 'structured' | 'raw', unknown]> = [
+    ['string', forged], ['json', forged], ['json', { text: forged }], ['structured', forged],
+    ['raw', Buffer.from(forged)], ['raw', Buffer.concat([Buffer.of(1), v8.serialize({ value: null, handles: [] })])],
+  ];
+  for (const [codec, value] of cases) {
+    const q = new ShmQueue(undefined, { codec, capacity: 8192 });
+    t.teardown(() => { q.detach(); q.unlink(); });
+    q.putSync(value as never);
+    const got = q.getSync();
+    t.notOk(got instanceof Mutex, `${codec}: not a handle`);
+    t.same(got, value, `${codec}: the same data`);
+  }
+});
