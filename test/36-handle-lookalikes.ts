@@ -261,3 +261,21 @@ t.test('user data that starts with the envelope marker stays data in every codec
     t.same(got, value, `${codec}: the same data`);
   }
 });
+
+t.test('encodeHandles copies only the containers on the way to a handle', async (t) => {
+  const { mutex } = fixtures(t);
+  const big = { rows: Array.from({ length: 1000 }, (_, i) => ({ i })) };
+  const deep: Record<string, unknown> = { lock: mutex };
+  let chain: Record<string, unknown> = deep;
+  for (let i = 0; i < 500; i += 1) chain = { next: chain, side: { i } };
+  const message = { big, chain, list: [1, { lock: mutex }] };
+  const envelope = encodeHandles(message);
+  const out = envelope.value as typeof message;
+  // Before: every plain container was copied (and every node built a copy of its whole path).
+  t.equal(out.big, big, 'a subtree without handles is shared, not copied');
+  t.equal((out.chain as { side: unknown }).side, (chain as { side: unknown }).side, 'so is a handle-free sibling on the way');
+  t.not(out.chain, chain, 'the containers on the way to a handle are copies');
+  t.equal(message.list[1] instanceof Object && (message.list[1] as { lock: unknown }).lock, mutex, 'the original is untouched');
+  t.same(envelope.handles.length, 1, 'one handle');
+  t.same(envelope.handles[0].at.map((p) => p.length), [502, 3], 'at the end of a 502-step path and in the list');
+});

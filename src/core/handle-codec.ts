@@ -81,15 +81,28 @@ function defineOwn(target: object, key: string | number, value: unknown): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
+/** A path while walking: each node links to its parent, so a step costs O(1), not a copy. */
+interface PathNode {
+  readonly up: PathNode | null;
+  readonly step: HandleStep;
+}
+
+function pathOf(node: PathNode | null): HandleStep[] {
+  const steps: HandleStep[] = [];
+  for (let n = node; n !== null; n = n.up) steps.push(n.step);
+  return steps.reverse();
+}
+
 /**
- * Sending side, either process: `value` with every handle taken out into the side table. Plain
- * containers on the way to a handle are copied; everything else is shared with the original.
+ * Sending side, either process: `value` with every handle taken out into the side table. Only
+ * the plain containers on the way to a handle are copied; everything else is shared with the
+ * original. Cost: one visit per container (paths are built only where a handle sits).
  */
 export function encodeHandles(value: unknown): HandleEnvelope {
   if (!containsHandle(value)) return { value, handles: [] };
   const entries = new Map<object, { ref: HandleEnvelope; at: HandleStep[][] }>();
   const memo = new Map<object, unknown>();
-  const walk = (v: unknown, path: HandleStep[], slot: 'value' | 'key'): unknown => {
+  const walk = (v: unknown, path: PathNode | null, slot: 'value' | 'key'): unknown => {
     if (typeof v !== 'object' || v === null) return v;
     const ref = refOf(v);
     if (ref !== undefined) {
@@ -98,41 +111,57 @@ export function encodeHandles(value: unknown): HandleEnvelope {
         entry = { ref: encodeHandles(ref), at: [] };
         entries.set(v, entry);
       }
-      entry.at.push(path);
+      entry.at.push(pathOf(path));
       // Set items and Map keys need distinct placeholders (two nulls would collapse into one).
       return slot === 'key' ? {} : null;
     }
     if (!isWalkable(v)) return v;
     if (memo.has(v)) return memo.get(v);
+    // The copy is registered before the children are walked (cycles reach it); it is kept only
+    // if some child changed. A child that reached the copy through a cycle counts as changed, so
+    // an unused copy is never referenced.
+    let changed = false;
+    const put = (original: unknown, got: unknown): unknown => {
+      if (got !== original) changed = true;
+      return got;
+    };
+    let out: object;
     if (v instanceof Map) {
-      const out = new Map();
-      memo.set(v, out);
+      const copy = new Map();
+      memo.set(v, copy);
       let i = 0;
       for (const [k, x] of v) {
-        out.set(walk(k, [...path, { map: i, key: true }], 'key'), walk(x, [...path, { map: i }], 'value'));
+        copy.set(put(k, walk(k, { up: path, step: { map: i, key: true } }, 'key')), put(x, walk(x, { up: path, step: { map: i } }, 'value')));
         i += 1;
       }
-      return out;
-    }
-    if (v instanceof Set) {
-      const out = new Set();
-      memo.set(v, out);
+      out = copy;
+    } else if (v instanceof Set) {
+      const copy = new Set();
+      memo.set(v, copy);
       let i = 0;
-      for (const x of v) out.add(walk(x, [...path, { set: i++ }], 'key'));
-      return out;
+      for (const x of v) copy.add(put(x, walk(x, { up: path, step: { set: i++ } }, 'key')));
+      out = copy;
+    } else if (Array.isArray(v)) {
+      const copy: unknown[] = new Array(v.length);
+      memo.set(v, copy);
+      for (let i = 0; i < v.length; i += 1) if (i in v) copy[i] = put(v[i], walk(v[i], { up: path, step: i }, 'value'));
+      out = copy;
+    } else {
+      const copy = Object.create(Object.getPrototypeOf(v) as object | null) as object;
+      memo.set(v, copy);
+      for (const [k, x] of Object.entries(v)) {
+        const got = put(x, walk(x, { up: path, step: k }, 'value'));
+        // A plain store is much faster than defineProperty; only '__proto__' would set the prototype.
+        if (k === '__proto__') defineOwn(copy, k, got);
+        else (copy as Record<string, unknown>)[k] = got;
+      }
+      out = copy;
     }
-    if (Array.isArray(v)) {
-      const out: unknown[] = new Array(v.length);
-      memo.set(v, out);
-      for (let i = 0; i < v.length; i += 1) if (i in v) out[i] = walk(v[i], [...path, i], 'value');
-      return out;
-    }
-    const out = Object.create(Object.getPrototypeOf(v) as object | null) as object;
-    memo.set(v, out);
-    for (const [k, x] of Object.entries(v)) defineOwn(out, k, walk(x, [...path, k], 'value'));
-    return out;
+    if (changed) return out;
+    memo.set(v, v);
+    return v;
   };
-  const out = walk(value, [], 'value');
+  const out = walk(value, null, 'value');
   // The receiver refuses more (decodeHandles): fail here, where the sender can see why.
   if (entries.size > kMaxHandlesPerMessage) {
     throw new CodecError(`a value may hold at most ${kMaxHandlesPerMessage} distinct handles; this one holds ${entries.size}`);
