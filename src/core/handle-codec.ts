@@ -412,11 +412,12 @@ export function stringifyWithHandles(value: unknown): string | undefined {
 }
 
 function jsonParts(value: unknown): { text: string; handles: HandleEntry[] } {
-  const entries = new Map<object, { ref: HandleEnvelope; at: string[][] }>();
-  const paths = new Map<object, string[]>();
+  const entries = new Map<object, { ref: HandleEnvelope; at: HandleStep[][] }>();
+  // Parent-linked paths (one node per value, O(1) each): a full path is built only for a handle.
+  const paths = new Map<object, PathNode | null>();
   let first = true;
   const text = JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown): unknown {
-    const path = first ? [] : [...(paths.get(this) ?? []), key];
+    const path: PathNode | null = first ? null : { up: paths.get(this) ?? null, step: key };
     first = false;
     const original = this[key];
     // A handle: an instance whose toJSON() produced this reference (plain data never gets here).
@@ -427,7 +428,7 @@ function jsonParts(value: unknown): { text: string; handles: HandleEntry[] } {
         entry = { ref: { value: JSON.parse(inner.text) as unknown, handles: inner.handles }, at: [] };
         entries.set(original, entry);
       }
-      entry.at.push(path);
+      entry.at.push(pathOf(path));
       return null;
     }
     if (typeof v === 'object' && v !== null) paths.set(v, path);
