@@ -108,3 +108,17 @@ t.test("a pool child's stale 'started' report (previous call, same index) does n
   g.mutex.release();
   t.ok(outcome instanceof PcallStartTimeoutError, 'the start-up clock still ran out: SHMSYNC_START_TIMEOUT');
 });
+
+t.test('timeout edge values: NaN and -0.5 are refused, values above 2^31-1 ms do not fire early (attack-js)', async (t) => {
+  for (const key of ['timeout', 'startTimeout'] as const) {
+    await t.rejects(pcall((x: number) => x, { iargs: [[1]], [key]: NaN }), { code: 'SHMSYNC_OUT_OF_RANGE' }, `${key}: NaN`);
+    await t.rejects(pcall((x: number) => x, { iargs: [[1]], [key]: -0.5 }), { code: 'SHMSYNC_OUT_OF_RANGE' }, `${key}: negative`);
+  }
+  // setTimeout clamps delays above 2^31-1 ms to 1 ms: a clock armed with one would stop the call.
+  const huge = 2 ** 40;
+  t.same(await pcall((x: number) => {
+    const end = Date.now() + 50;
+    while (Date.now() < end); // outlives a clamped 1 ms clock
+    return x;
+  }, { iargs: [[1], [2]], timeout: huge, startTimeout: huge }), [1, 2], 'huge timeout and startTimeout');
+});
