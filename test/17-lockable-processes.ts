@@ -127,7 +127,7 @@ t.test('@lockable leaves protocol methods unlocked: a held object can still be s
     read(): number { return this.level; }
     override toJSON(): ReturnType<Lockable['toJSON']> { return { ...super.toJSON(), level: this.level }; }
     override toString(): string { return `Gauge(${this.level})`; }
-    valueOf(): number { return this.level; }
+    override valueOf(): number { return this.level; }
     [inspect.custom](): string { return `<Gauge ${this.level}>`; }
     override close(): void { super.close(); }
     override [Symbol.dispose](): void { super[Symbol.dispose](); }

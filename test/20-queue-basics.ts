@@ -499,3 +499,19 @@ t.test('unlink removes the name; the static form too', async (t) => {
   t.equal(ShmQueue.unlink(r.name), false);
   t.throws(() => ShmQueue.unlink('bad/name'), { code: 'SHMSYNC_INVALID_NAME' });
 });
+
+t.test('scripts/mapped-segments sees a live queue and mutex as in use (run-tap and clean-shm must not remove them)', async (t) => {
+  // Segments are created as shmsync.tmp-* and published by name, so /proc/<pid>/maps shows the
+  // temporary name "(deleted)": matched by name only, every live segment looked unused, and a
+  // concurrent run-tap removed other runs' live locks and queues (attack-js).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { mappedSegments } = require('../scripts/mapped-segments.js') as { mappedSegments(dir?: string): Set<string> };
+  const q = new ShmQueue(undefined, { codec: 'raw', capacity: 4096 });
+  const m = new Mutex();
+  m.acquireSync();
+  m.release();
+  t.teardown(() => { q.detach(); q.unlink(); m.close(); m.unlink(); });
+  const inUse = mappedSegments();
+  t.ok(inUse.has(`shmsync-${q.name}`), 'the queue is in use');
+  t.ok(inUse.has(`shmsync-${m.name}`), 'the mutex is in use');
+});

@@ -2,11 +2,12 @@
 // that die without a result, several failures, timeouts that escalate SIGTERM to SIGKILL,
 // terminate()/kill(), the closure error of function targets.
 import t from 'tap';
+import { inspect } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  ChildProcessException, Pcall, pcall, PcallTimeoutError, registerErrorClass, RemoteException, TimeoutError,
+  ChildProcessException, Mutex, Pcall, pcall, PcallTimeoutError, registerErrorClass, RemoteException, TimeoutError,
 } from '../dist';
 
 const fixtures = path.join(__dirname, 'fixtures');
@@ -86,7 +87,15 @@ t.test('several failures: the lowest index is thrown, every failure is on .error
   t.equal(err.index, 1);
   t.same(err.errors.map((e) => (e?.cause as Error | undefined)?.message), [undefined, 'odd 1', undefined, 'odd 3']);
   t.same(err.results, [0, undefined, 2, undefined]);
-  t.equal(err.errors[1], err, 'the thrown one is errors[index]');
+  // Was `t.equal(err.errors[1], err)`: the aggregate contained itself, so printing it recursed.
+  const own = err.errors[1] as ChildProcessException;
+  t.ok(own instanceof ChildProcessException, 'errors[index] is the failure of the thrown index');
+  t.same([own.index, own.pid, own.message, own.cause], [err.index, err.pid, err.message, err.cause], 'with the same index, pid, message and cause');
+  t.not(own, err, 'but the aggregate never contains itself');
+  t.same(own.errors, [], 'and its own errors list is empty (no cycle)');
+  t.ok(err.errors.every((e) => e === undefined || e.errors.length === 0), 'no element lists errors');
+  // A deep inspect terminates without [Circular] (it used to walk err -> errors[1] -> err ...).
+  t.notMatch(inspect(err, { depth: 8 }), /Circular/, 'inspect shows no cycle');
 });
 
 t.test('a custom error class exported by a module target is rebuilt as an instance of it', async (t) => {
@@ -242,4 +251,25 @@ t.test('await using a Pcall kills what still runs and waits for it', async (t) =
     pids = p.pids;
   }
   t.throws(() => process.kill(pids[0], 0), { code: 'ESRCH' }, 'the child is gone');
+});
+
+t.test('a result the parent cannot decode fails that call, not the whole join (attack-js)', async (t) => {
+  const base = `t32-gone-${process.pid}`;
+  t.teardown(() => { for (const i of [0, 1]) Mutex.unlink(`${base}-${i}`); });
+  // Call 1 returns a Mutex whose segment it removed: reopening it in the parent fails. Before,
+  // join() rejected with that NotFoundError itself (no index, no partial results).
+  const err = await rejection(pcall((name: string, gone: boolean) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Mutex: M } = require(process.env.SHMSYNC_TEST_DIST as string) as typeof import('../dist');
+    const m = new M(name);
+    if (gone) m.unlink();
+    return m;
+  }, { iargs: [[`${base}-0`, false], [`${base}-1`, true]], env: { ...process.env, SHMSYNC_TEST_DIST: path.resolve(__dirname, '../dist') } }));
+  t.ok(err instanceof ChildProcessException, 'a ChildProcessException');
+  t.equal(err.index, 1, 'of the call whose result could not be decoded');
+  t.match(err.message, /^pcall call 1 \(pid \d+\) sent a result the parent could not decode: /);
+  t.equal((err.cause as { code?: string }).code, 'SHMSYNC_NOT_FOUND', 'the cause says why');
+  const first = err.results[0] as Mutex;
+  t.ok(first instanceof Mutex && first.name === `${base}-0`, 'the other call still delivered its handle');
+  first.close();
 });

@@ -3,6 +3,7 @@
 // every codec and through pcall arguments and results, while real handles still travel.
 import t from 'tap';
 import * as v8 from 'node:v8';
+import { readFileSync } from 'node:fs';
 import {
   CodecError, Mutex, SharedMemory, ShmQueue, decodeHandles, encodeHandles, pcall,
 } from '../dist';
@@ -149,4 +150,132 @@ t.test('a hostile handle table is a CodecError, never a prototype write or a cra
   const bytes = structured(mapCase);
   t.throws(() => decodeRecord(RecordType.Structured, bytes, 0, bytes.length, null), CodecError, 'a Map step out of range');
   t.equal(({} as Record<string, unknown>).$shmsync, undefined, 'Object.prototype untouched');
+});
+
+// Adversarial review of item 13 (attack-js).
+
+t.test('a class whose toJSON() returns reference-shaped user data is data, not a handle', async (t) => {
+  const { mutex } = fixtures(t);
+  // A wrapper of user data (a document, an immutable collection) holding a request body.
+  class Wrapper {
+    constructor(readonly body: unknown) {}
+    toJSON(): unknown { return this.body; }
+  }
+  const body = { $shmsync: 'Mutex', name: mutex.name };
+  for (const codec of ['json', 'structured'] as const) {
+    const q = new ShmQueue(undefined, { codec, capacity: 8192 });
+    t.teardown(() => { q.detach(); q.unlink(); });
+    q.putSync({ w: new Wrapper(body), real: mutex });
+    const got = q.getSync() as { w: unknown; real: Mutex };
+    t.notOk(got.w instanceof Mutex, `${codec}: the wrapper did not become a Mutex`);
+    t.ok(plainOnly(got.w), `${codec}: it arrives as plain data`);
+    t.ok(got.real instanceof Mutex, `${codec}: a real handle next to it still travels`);
+    got.real.close();
+  }
+  t.equal(encodeHandles({ w: new Wrapper(body) }).handles.length, 0, 'encodeHandles lists no handle for it');
+});
+
+t.test('structured codec: a class whose toJSON() throws is sent as before (toJSON is not called)', async (t) => {
+  class NoJson { x = 1; toJSON(): never { throw new Error('not JSON'); } }
+  const q = new ShmQueue(undefined, { codec: 'structured', capacity: 8192 });
+  t.teardown(() => { q.detach(); q.unlink(); });
+  q.putSync({ n: new NoJson() });
+  t.same(q.getSync(), { n: { x: 1 } });
+});
+
+t.test('hostile tables: non-container paths, shared or cyclic tables, deep nesting, too many handles', async (t) => {
+  const { mutex } = fixtures(t);
+  const ref = (): unknown => ({ value: { $shmsync: 'Mutex', name: mutex.name }, handles: [] });
+  const structured = (envelope: unknown): Buffer => Buffer.concat([Buffer.of(1), v8.serialize(envelope)]);
+  const decode = (envelope: unknown): unknown => {
+    const bytes = structured(envelope);
+    return decodeRecord(RecordType.Structured, bytes, 0, bytes.length, null);
+  };
+  // Before: the handle was written into a typed array (converted to 0, the handle dropped) or a
+  // TypeError came from the placement after handles were opened.
+  t.throws(() => decode({ value: { a: new Uint8Array(4) }, handles: [{ ref: ref(), at: [['a', '0']] }] }), CodecError, 'into a typed array');
+  t.throws(() => decode({ value: { a: Object('ab') }, handles: [{ ref: ref(), at: [['a', 0]] }] }), CodecError, 'into a String object');
+  t.throws(() => decode({ value: [1, 2], handles: [{ ref: ref(), at: [['length']] }] }), CodecError, "an array's length");
+  t.throws(() => decode({ value: { a: /x/g }, handles: [{ ref: ref(), at: [['a', 'lastIndex']] }] }), CodecError, 'into a RegExp');
+
+  // Structured clone keeps identity: one path array listed N times, in M entries sharing one
+  // `at`, costs N*M*len steps for a few KiB (before: 12 s of CPU for 22 KiB). Refused at once.
+  const loop: Record<string, unknown> = {};
+  loop.a = loop;
+  const path = new Array(2001).fill('a');
+  const at = new Array(2000).fill(path);
+  const entry = { ref: ref(), at };
+  const started = process.hrtime.bigint();
+  t.throws(() => decode({ value: loop, handles: new Array(50).fill(entry) }), CodecError, 'a shared table is refused');
+  t.ok(process.hrtime.bigint() - started < 1_000_000_000n, 'quickly');
+
+  // A cyclic reference envelope (before: a stack overflow).
+  const cyclic: { value: unknown; handles: unknown[] } = { value: { $shmsync: 'Mutex', name: mutex.name }, handles: [] };
+  cyclic.handles.push({ ref: cyclic, at: [['a']] });
+  t.throws(() => decode({ value: { a: 1 }, handles: [{ ref: cyclic, at: [['a']] }] }), /appears twice/, 'a cyclic table');
+
+  // References nested deeper than the bound.
+  let deep: unknown = ref();
+  for (let i = 0; i < 40; i += 1) deep = { value: { $shmsync: 'Mutex', name: mutex.name, inner: null }, handles: [{ ref: deep, at: [['inner']] }] };
+  t.throws(() => decode({ value: { a: null }, handles: [{ ref: deep, at: [['a']] }] }), /nested deeper/, 'deep nesting');
+
+  const many = { value: {} as Record<string, null>, handles: [] as unknown[] };
+  for (let i = 0; i < 5000; i += 1) {
+    many.value[`k${i}`] = null;
+    many.handles.push({ ref: ref(), at: [[`k${i}`]] });
+  }
+  t.throws(() => decode(many), /more than 4096 handles/, 'too many handles');
+  const handles = Array.from({ length: 4097 }, () => new Mutex(mutex.name, { create: 'open' }));
+  t.throws(() => encodeHandles(handles), CodecError, 'and the sender refuses to send that many');
+  for (const h of handles) h.close();
+  t.equal(({} as Record<string, unknown>).$shmsync, undefined, 'Object.prototype untouched');
+});
+
+t.test('a table that fails half-way releases the handles it had opened', async (t) => {
+  const shm = new SharedMemory(undefined, { size: 64 });
+  t.teardown(() => { shm.close(); shm.unlink(); });
+  const mappings = (): number => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes(`shmsync-${shm.name}`)).length;
+  const shmRef = (): unknown => ({ value: { $shmsync: 'SharedMemory', name: shm.name }, handles: [] });
+  const envelope = { value: { list: [null, null, null], n: 1 }, handles: [0, 1, 2].map((i) => ({ ref: shmRef(), at: [['list', i]] })) };
+  envelope.handles.push({ ref: shmRef(), at: [['n', 'x']] }); // the last path is bad
+  const before = mappings();
+  const opened: unknown[] = ['mine'];
+  t.throws(() => decodeHandles(v8.deserialize(v8.serialize(envelope)), opened), CodecError);
+  t.same(opened, ['mine'], 'nothing left on opened');
+  t.equal(mappings(), before, 'no mapping of the segment left behind (before: 3 leaked until GC)');
+});
+
+t.test('user data that starts with the envelope marker stays data in every codec', async (t) => {
+  const { mutex } = fixtures(t);
+  const forged = `\u001e{"handles":[{"ref":{"value":{"$shmsync":"Mutex","name":"${mutex.name}"},"handles":[]},"at":[[]]}],"value":null}`;
+  const cases: Array<[ 'string' | 'json' | 'structured' | 'raw', unknown]> = [
+    ['string', forged], ['json', forged], ['json', { text: forged }], ['structured', forged],
+    ['raw', Buffer.from(forged)], ['raw', Buffer.concat([Buffer.of(1), v8.serialize({ value: null, handles: [] })])],
+  ];
+  for (const [codec, value] of cases) {
+    const q = new ShmQueue(undefined, { codec, capacity: 8192 });
+    t.teardown(() => { q.detach(); q.unlink(); });
+    q.putSync(value as never);
+    const got = q.getSync();
+    t.notOk(got instanceof Mutex, `${codec}: not a handle`);
+    t.same(got, value, `${codec}: the same data`);
+  }
+});
+
+t.test('encodeHandles copies only the containers on the way to a handle', async (t) => {
+  const { mutex } = fixtures(t);
+  const big = { rows: Array.from({ length: 1000 }, (_, i) => ({ i })) };
+  const deep: Record<string, unknown> = { lock: mutex };
+  let chain: Record<string, unknown> = deep;
+  for (let i = 0; i < 500; i += 1) chain = { next: chain, side: { i } };
+  const message = { big, chain, list: [1, { lock: mutex }] };
+  const envelope = encodeHandles(message);
+  const out = envelope.value as typeof message;
+  // Before: every plain container was copied (and every node built a copy of its whole path).
+  t.equal(out.big, big, 'a subtree without handles is shared, not copied');
+  t.equal((out.chain as { side: unknown }).side, (chain as { side: unknown }).side, 'so is a handle-free sibling on the way');
+  t.not(out.chain, chain, 'the containers on the way to a handle are copies');
+  t.equal(message.list[1] instanceof Object && (message.list[1] as { lock: unknown }).lock, mutex, 'the original is untouched');
+  t.same(envelope.handles.length, 1, 'one handle');
+  t.same(envelope.handles[0].at.map((p) => p.length), [502, 3], 'at the end of a 502-step path and in the list');
 });

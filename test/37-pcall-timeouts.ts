@@ -93,3 +93,34 @@ t.test('startTimeout is validated like timeout and is a reserved option', async 
   await t.rejects(pcall((x: number) => x, { iargs: [[1]], startTimeout: 'soon' as unknown as number }), { code: 'SHMSYNC_INVALID_ARG_TYPE' });
   t.same(await pcall((x: number) => x, { iargs: [[1]], startTimeout: Infinity }), [1], 'Infinity: no bound');
 });
+
+t.test("a pool child's stale 'started' report (previous call, same index) does not start the next call's clock (attack-js)", async (t) => {
+  const g = gate(t);
+  const env = { ...process.env, STALE_GATE: g.mutex.name, STALE_REPORT: g.reports.name };
+  const pool = new ProcessPool({ size: 1, env });
+  t.teardown(() => pool.destroy());
+  t.same(await pcall((x: number) => x, { iargs: [[1]], pool }), [1], 'a first call 0 ran on the child');
+  const startTimeout = 1500;
+  const joined = pcall({ module: path.join(__dirname, 'fixtures', 'pcall-stale-started.js') }, { iargs: [[2]], pool, startTimeout })
+    .then(() => 'resolved', (err: unknown) => err);
+  await g.reports.get({ timeout: 30_000 }); // the report was sent before this; the child is blocked loading
+  // Before the fix the stale report cancelled the start-up clock: the call waited for the gate
+  // forever. Bound that outcome (it is the failure) instead of hanging the test.
+  const outcome = await Promise.race([joined, timer(20 * startTimeout).then(() => 'hung')]);
+  g.mutex.release();
+  t.ok(outcome instanceof PcallStartTimeoutError, 'the start-up clock still ran out: SHMSYNC_START_TIMEOUT');
+});
+
+t.test('timeout edge values: NaN and -0.5 are refused, values above 2^31-1 ms do not fire early (attack-js)', async (t) => {
+  for (const key of ['timeout', 'startTimeout'] as const) {
+    await t.rejects(pcall((x: number) => x, { iargs: [[1]], [key]: NaN }), { code: 'SHMSYNC_OUT_OF_RANGE' }, `${key}: NaN`);
+    await t.rejects(pcall((x: number) => x, { iargs: [[1]], [key]: -0.5 }), { code: 'SHMSYNC_OUT_OF_RANGE' }, `${key}: negative`);
+  }
+  // setTimeout clamps delays above 2^31-1 ms to 1 ms: a clock armed with one would stop the call.
+  const huge = 2 ** 40;
+  t.same(await pcall((x: number) => {
+    const end = Date.now() + 50;
+    while (Date.now() < end); // outlives a clamped 1 ms clock
+    return x;
+  }, { iargs: [[1], [2]], timeout: huge, startTimeout: huge }), [1, 2], 'huge timeout and startTimeout');
+});

@@ -78,3 +78,17 @@ t.test('what cannot be rebuilt is a coded error, never a silent plain Lockable',
   t.ok(err2.cause instanceof PcallTargetError, 'a class whose module the child cannot load');
   t.match((err2.cause as Error).message, /could not load \/nonexistent\/shmsync-ghost\.js, which registers a Lockable class/);
 });
+
+t.test('method names that are not methods of the class are refused in the parent (attack-js)', async (t) => {
+  const device = make(t, lib.Device);
+  // Before: 'constructor' reached the child and failed there ("Class constructor Device cannot be
+  // invoked without 'new'"); Object.prototype members ran on the child's copy of the device.
+  for (const method of ['constructor', '__proto__', '__defineSetter__', 'hasOwnProperty', 'isPrototypeOf', 'toString']) {
+    await t.rejects(pcall({ object: device, method }, { iargs: [['x']] }), {
+      code: 'SHMSYNC_INVALID_ARG_VALUE', message: /^targets\[0\]\.method must be the name of a method of the object \(Device\)/,
+    }, method);
+  }
+  await t.rejects(pcall({ object: device, method: Symbol.iterator as unknown as string }, { iargs: [[]] }), { code: 'SHMSYNC_INVALID_ARG_TYPE' }, 'a symbol');
+  const [ran] = await pcall<Report>({ object: device, method: 'execute' }, { iargs: [['ok']] });
+  t.equal(ran.cmd, 'ok', 'a real method still runs');
+});

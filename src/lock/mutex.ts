@@ -536,7 +536,7 @@ function ownerDeadError(name: string, guard: MutexGuard | null): OwnerDeadError 
   return err;
 }
 
-registerHandleType('Mutex', (ref) => new Mutex(ref.name, { create: 'open' }));
+registerHandleType('Mutex', (ref) => new Mutex(ref.name, { create: 'open' }), Mutex);
 
 export { MutexGuard };
 export type { AbortError };

@@ -307,4 +307,4 @@ export class Lockable {
 registerHandleType('Lockable', (ref) => {
   const entry = typeof ref.class === 'string' ? registry.get(ref.class) : undefined;
   return entry === undefined ? new Lockable({ lock: ref }) : entry.revive(ref);
-});
+}, Lockable);

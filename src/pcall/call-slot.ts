@@ -27,6 +27,9 @@ export interface CallClocks {
   readonly expired: (slot: CallSlot, why: ClockExpiry) => void;
 }
 
+/** Tokens of dispatches, unique in this process (see CallSlot.token). */
+let lastToken = 0;
+
 /** One call: created by the Pcall constructor, settled once its outcome is known. */
 export class CallSlot {
   readonly index: number;
@@ -41,6 +44,13 @@ export class CallSlot {
   exit: ExitInfo | undefined;
   /** True once the child reported it is about to call the target (its work clock runs). */
   workStarted = false;
+  /**
+   * Token of this call's dispatch, echoed by the child's 'started' report. Indexes are not
+   * unique on a pool child (every pcall has a call 0), and a report travels over IPC while the
+   * result travels through shared memory: a late report of the child's previous call must not
+   * start the clock of the next one.
+   */
+  token = 0;
   #settled = false;
   #clocks: CallClocks | undefined;
   #timer: LongTimer | undefined;
@@ -66,7 +76,8 @@ export class CallSlot {
 
   /** The control message that starts this call on a child. */
   workMessage(channel: ResultChannel, last: boolean): WorkMessage {
-    return { $pcall: 'work', index: this.index, payload: this.payload, channel: channel.childEnd, last };
+    this.token = ++lastToken;
+    return { $pcall: 'work', index: this.index, token: this.token, payload: this.payload, channel: channel.childEnd, last };
   }
 
   /** Pcall: the clocks to run for this call (before its executor starts it). */
@@ -106,10 +117,14 @@ export class CallSlot {
   }
 }
 
-/** Child → parent control message: call `index` is about to run its target (protocol.ts). */
-export function isStartedMessage(message: unknown): message is { $pcall: 'started'; index: number } {
-  return typeof message === 'object' && message !== null && (message as { $pcall?: unknown }).$pcall === 'started' &&
-    typeof (message as { index?: unknown }).index === 'number';
+/**
+ * Child → parent control message: `slot`'s call (this dispatch of it: same index and token) is
+ * about to run its target (protocol.ts).
+ */
+export function isStartedMessage(message: unknown, slot: CallSlot | undefined): boolean {
+  if (slot === undefined || typeof message !== 'object' || message === null) return false;
+  const m = message as { $pcall?: unknown; index?: unknown; token?: unknown };
+  return m.$pcall === 'started' && m.index === slot.index && m.token === slot.token && slot.token !== 0;
 }
 
 /** Runs the slots of one pcall on children. */
@@ -156,12 +171,23 @@ function describeExit(exit: ExitInfo | undefined): string {
 export async function outcomeOf(slot: CallSlot): Promise<Outcome> {
   const { index, message, exit } = slot;
   const pid = slot.pid;
-  if (message?.ok) return { ok: true, value: decodeHandles(v8.deserialize(message.payload)) };
   if (message) {
-    const serialized = v8.deserialize(message.payload) as SerializedError;
-    const cause = rebuildError(serialized, { pid, moduleExports: await exportsOf(slot.spec) });
-    const error = new ChildProcessException(`pcall call ${index} (pid ${pid}) failed: ${summarize(serialized)}`, { index, pid, cause });
-    return { ok: false, error };
+    // The payload comes through shared memory: a result the parent cannot decode (a handle
+    // whose segment is gone, a corrupt record) fails this call only, never the whole join().
+    try {
+      if (message.ok) return { ok: true, value: decodeHandles(v8.deserialize(message.payload)) };
+      const serialized = v8.deserialize(message.payload) as SerializedError;
+      const cause = rebuildError(serialized, { pid, moduleExports: await exportsOf(slot.spec) });
+      const error = new ChildProcessException(`pcall call ${index} (pid ${pid}) failed: ${summarize(serialized)}`, { index, pid, cause });
+      return { ok: false, error };
+    } catch (err) {
+      const what = message.ok ? 'result' : 'error';
+      const error = new ChildProcessException(
+        `pcall call ${index} (pid ${pid}) sent a${what === 'error' ? 'n' : ''} ${what} the parent could not decode: ${(err as Error)?.message ?? String(err)}`,
+        { index, pid, cause: err },
+      );
+      return { ok: false, error };
+    }
   }
   const what = slot.runner === undefined && exit === undefined ? 'was cancelled before it started' : describeExit(exit);
   const error = new ChildProcessException(`pcall call ${index} (pid ${pid ?? 'none'}) ${what}`, {

@@ -15,7 +15,7 @@ import { serializeError } from './error-codec';
 import { PcallTargetError } from './errors';
 import { decodeHandles, encodeHandles } from './handle-codec';
 import { deserializeWork, isControl, type WorkMessage } from './protocol';
-import { explainTargetError, importModule, loadTarget, targetLabel, type LoadedTarget, type TargetSpec } from './target';
+import { explainTargetError, importModule, isCallableMethod, loadTarget, targetLabel, type LoadedTarget, type TargetSpec } from './target';
 import { openResultSender, type ParentLink } from './transport';
 
 /** The control link to the parent: IPC in a process, parentPort in a worker. */
@@ -97,7 +97,7 @@ function methodTarget(spec: Extract<TargetSpec, { kind: 'method' }>, opened: unk
     }
   }
   const fn = object[spec.method];
-  if (typeof fn !== 'function') {
+  if (!isCallableMethod(spec.method, fn)) {
     throw new PcallTargetError(`pcall ${targetLabel(spec)}: the rebuilt object has no method '${spec.method}'`);
   }
   return { fn: fn as LoadedTarget['fn'], thisArg: object };
@@ -121,7 +121,7 @@ async function runWork(message: WorkMessage): Promise<void> {
     // The parent's work clock (`timeout`) starts when this report is written to the channel;
     // until then its start-up clock runs. Waiting for the write keeps a target that blocks the
     // event loop from holding the report back.
-    await link.post({ $pcall: 'started', index: message.index });
+    await link.post({ $pcall: 'started', index: message.index, token: message.token });
     const value = await target.fn.apply(target.thisArg, args);
     payload = v8.serialize(encodeHandles(value));
     ok = true;

@@ -29,7 +29,7 @@ export class OneShotExecutor implements Executor {
       if (capture) this.logs[slot.index] = new ChildLog(runner, slot.index, this.#options.logDir, this.#options.mode === 'thread');
       const detach = channel.attach(runner);
       const unlisten = runner.subscribe((message) => {
-        if (isStartedMessage(message) && message.index === slot.index) slot.started();
+        if (isStartedMessage(message, slot)) slot.started();
       });
       runner.send(slot.workMessage(channel, true));
       slot.dispatched();

@@ -227,9 +227,17 @@ export class Pcall<R = unknown> {
     }
     const first = errors.find((e): e is ChildProcessException => e !== undefined);
     if (first) {
-      first.errors = errors;
-      first.results = results;
-      throw first;
+      // The rejection is a copy of the lowest failure, so the aggregate never contains itself:
+      // `err.errors[err.index]` is that failure, whose own `errors` stays empty (before, printing
+      // the rejection with tap or util.inspect recursed through err.errors[i] === err).
+      const err = new ChildProcessException(first.message, {
+        index: first.index, pid: first.pid, exitCode: first.exitCode, signal: first.signal,
+        ...(first.cause === undefined ? {} : { cause: first.cause }),
+      });
+      err.stack = first.stack;
+      err.errors = errors;
+      err.results = results;
+      throw err;
     }
     this.#results = results;
     return results;

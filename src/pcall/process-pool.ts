@@ -100,7 +100,8 @@ export class ProcessPool {
     child.runner.unref();
     child.runner.subscribe((message) => {
       // Only the call this child runs now can be starting (one call per child at a time).
-      if (isStartedMessage(message) && child.busy?.slot.index === message.index) child.busy.slot.started();
+      const slot = child.busy?.slot;
+      if (isStartedMessage(message, slot)) slot!.started();
     });
     this.#children.add(child);
     void child.runner.exited.then((exit) => this.#exited(child, exit));

@@ -27,6 +27,8 @@ export interface WorkPayload {
 export interface WorkMessage {
   readonly $pcall: 'work';
   readonly index: number;
+  /** Unique per dispatch; echoed by the 'started' report (call-slot.ts, CallSlot.token). */
+  readonly token: number;
   /** `v8.serialize(WorkPayload)`. */
   readonly payload: Uint8Array;
   readonly channel: ChildEnd;
@@ -41,6 +43,7 @@ export interface WorkMessage {
 export interface StartedMessage {
   readonly $pcall: 'started';
   readonly index: number;
+  readonly token: number;
 }
 
 /** Parent → pool child: exit now (the pool is closing). */

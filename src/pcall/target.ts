@@ -125,6 +125,17 @@ export function targetSpecOf(name: string, target: Target): TargetSpec {
   return { kind: 'source', source, name: target.name || 'anonymous' };
 }
 
+/**
+ * Either process: whether `fn`, found as `object[name]`, is a method a method target may call:
+ * a function other than the class itself (`constructor`) or a member of Object.prototype that
+ * the class does not override (`__proto__`, `__defineSetter__`, `hasOwnProperty`...).
+ */
+export function isCallableMethod(name: string, fn: unknown): boolean {
+  if (typeof fn !== 'function' || name === 'constructor') return false;
+  return !Object.prototype.hasOwnProperty.call(Object.prototype, name) ||
+    fn !== (Object.prototype as unknown as Record<string, unknown>)[name];
+}
+
 function methodSpecOf(name: string, target: MethodTarget): TargetSpec {
   const envelope = encodeHandles(target.object);
   const root = envelope.handles.find((h) => h.at.some((p) => p.length === 0));
@@ -132,7 +143,7 @@ function methodSpecOf(name: string, target: MethodTarget): TargetSpec {
     throw typeError(`${name}.object`, 'a shmsync handle, such as an instance of a registered Lockable subclass (its copy is rebuilt in the child)', target.object);
   }
   const method = (target.object as Record<string, unknown>)[target.method];
-  if (typeof method !== 'function') {
+  if (!isCallableMethod(target.method, method)) {
     throw valueError(`${name}.method`, `the name of a method of the object (${target.object.constructor?.name ?? 'object'})`, target.method);
   }
   const ref = root.ref.value as { $shmsync?: unknown; class?: unknown };

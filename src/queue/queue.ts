@@ -407,4 +407,4 @@ function withWritten<E extends Error>(err: E, written: number): E {
 registerHandleType('ShmQueue', (ref) => new ShmQueue(ref.name, {
   create: 'open',
   codec: typeof ref.codec === 'string' && ref.codec !== 'custom' ? (ref.codec as CodecName) : 'structured',
-}));
+}), ShmQueue);

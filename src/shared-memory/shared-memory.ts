@@ -221,4 +221,4 @@ export class SharedMemory {
   }
 }
 
-registerHandleType('SharedMemory', (ref) => new SharedMemory(ref.name, { create: 'open' }));
+registerHandleType('SharedMemory', (ref) => new SharedMemory(ref.name, { create: 'open' }), SharedMemory);

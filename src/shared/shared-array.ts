@@ -335,4 +335,4 @@ function checkValues(values: unknown, type: SharedArrayType | undefined): ArrayL
   return list as ArrayLike<number | bigint>;
 }
 
-registerHandleType('SharedArray', (ref) => new SharedArray(ref.name, { create: 'open' }));
+registerHandleType('SharedArray', (ref) => new SharedArray(ref.name, { create: 'open' }), SharedArray);

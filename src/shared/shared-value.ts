@@ -252,4 +252,4 @@ function toRaw(type: SharedValueType, value: unknown): bigint {
 
 registerHandleType('SharedValue', (ref) => new SharedValue(ref.name, {
   create: 'open', type: typeof ref.type === 'string' ? ref.type as SharedValueType : undefined,
-}));
+}), SharedValue);

@@ -15,9 +15,31 @@ export interface HandleRef {
 type Reviver = (ref: HandleRef) => unknown;
 const revivers = new Map<string, Reviver>();
 
-/** Registers how to reopen references of one handle type (called by each handle module). */
-export function registerHandleType(type: string, revive: Reviver): void {
+/**
+ * Brand of handle classes: their prototypes carry the handle type under this symbol (registry
+ * symbol, so a second copy of the package recognises them too). Only instances of a registered
+ * handle class are handles: an object of any other class whose `toJSON()` happens to return
+ * `{ $shmsync, name }` (a wrapper of user data, e.g. a document or immutable collection holding
+ * a request body) is data, never a reference.
+ */
+export const kHandleType: unique symbol = Symbol.for('shmsync.handleType') as never;
+
+/**
+ * Registers how to reopen references of one handle type and, with `cls`, brands that class as a
+ * handle class (called by each handle module, once, when it is loaded).
+ */
+export function registerHandleType(type: string, revive: Reviver, cls?: abstract new (...args: never[]) => unknown): void {
   revivers.set(type, revive);
+  if (cls !== undefined) Object.defineProperty(cls.prototype, kHandleType, { value: type, configurable: true });
+}
+
+/** Whether `value` is an instance of a handle class (see {@link kHandleType}); never throws. */
+export function isHandle(value: object): boolean {
+  try {
+    return typeof (value as { [kHandleType]?: unknown })[kHandleType] === 'string';
+  } catch {
+    return false; // a Proxy whose get trap throws: not one of ours
+  }
 }
 
 export function isHandleRef(value: unknown): value is HandleRef {
