@@ -31,7 +31,6 @@ function usedIdentities(dir, dev) {
     return used;
   }
   for (const pid of pids) {
-    if (Number(pid) === process.pid) continue;
     let maps = '';
     try {
       maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Mutex, ShmQueue } from '../dist';
-import { ownerId } from '../dist/core/lock-engine';
+import { ownerId } from '../dist/lock/lock-engine';
 import { Child, fixturesDir } from './helpers/fork';
 import { testName } from './helpers/shm';
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import {
   CodecError, Mutex, SharedMemory, ShmQueue, decodeHandles, encodeHandles, pcall,
 } from '../dist';
-import { decodeRecord } from '../dist/core/codec';
+import { decodeRecord } from '../dist/wire/codec';
 
 // RecordType is a const enum (no runtime object): Json = 2, Structured = 3.
 const RecordType = { Json: 2, Structured: 3 } as const;
