@@ -17,6 +17,7 @@ type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 
 function fixtures(t: TapTest): { mutex: Mutex; shm: SharedMemory; lookalikes: unknown } {
   const mutex = new Mutex();
+  mutex.info(); // an anonymous mutex creates its segment on first use: make it exist now
   const shm = new SharedMemory(undefined, { size: 64 });
   t.teardown(() => { mutex.close(); mutex.unlink(); shm.close(); shm.unlink(); });
   // References to segments that exist: before the fix they were reopened (a live handle, a
