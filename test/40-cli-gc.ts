@@ -115,3 +115,24 @@ t.test('usage errors exit 2, --help exits 0 for every command', async (t) => {
   t.equal(missing.code, 1);
   t.match(missing.stderr, /no shmsync object/);
 });
+
+t.test('gc keeps an attached segment whose reference is in flight, and reaps it once opened and released', async (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { SharedMemory } = require('../dist') as typeof import('../dist');
+  const base = cliBase();
+  const name = `${base}-inflight`;
+  cleanup(t, name);
+  const sender = new SharedMemory(name, { size: 8, lifetime: 'attached' });
+  const ref = JSON.parse(JSON.stringify(sender)) as { name: string }; // a hand-off: lease pending
+  sender.close(); // the sender is gone; only the lease keeps the segment
+  t.ok(exists(name), 'the lease keeps it after its last handle closed');
+  const run = await runCli(['gc', '--yes', '--json', name]);
+  t.equal(run.code, 0, run.stderr);
+  const r = JSON.parse(run.stdout).results.find((x: { name: string }) => x.name === name);
+  t.equal(r?.action, 'kept', 'gc keeps a segment whose hand-off may still be opened');
+  t.match(r?.reason, /hand-off in flight/);
+  t.ok(exists(name));
+  const receiver = new SharedMemory(ref.name, { create: 'open' });
+  receiver.close(); // the receiver was its last user: removed by its own close
+  t.notOk(exists(name), 'opened and released: gone');
+});

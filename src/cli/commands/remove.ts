@@ -5,11 +5,21 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { binding } from '../../addon/binding';
 import { c, objectJson, printJson, stateText } from '../render';
 import { fileFor, kTmpPrefix, scan, shmDir, type ShmObject } from '../segments';
 
 function unlinkSame(dir: string, o: ShmObject): 'removed' | 'gone' | 'replaced' | string {
   const file = path.join(dir, o.file);
+  if (o.header?.attach !== undefined && dir === '/dev/shm') {
+    // Attached lifetime: reap through its attach word (one CAS to "reaped" first), so an open
+    // racing this removal fails cleanly instead of attaching to a name being removed.
+    try {
+      return binding.reapSegment(o.file, Number(o.ino), true) === 1 ? 'removed' : 'replaced';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
   try {
     const st = fs.lstatSync(file, { bigint: true });
     if (st.dev !== o.dev || st.ino !== o.ino) return 'replaced';
@@ -33,6 +43,11 @@ const pidAlive = (pid: number): boolean => {
 /** Why `o` must be kept by gc, or null when nothing uses it. */
 export function keepReason(o: ShmObject, unscanned: number): string | null {
   if (o.users.length > 0) return `in use by ${o.users.map((u) => u.pid).join(' ')}`;
+  const attach = o.header?.attach;
+  if (attach !== undefined && attach.count === 0 && attach.pending > 0 && attach.leaseLeftMs > 0) {
+    // A reference to it is in flight (a queue message, a pcall argument) and may still be opened.
+    return `hand-off in flight (lease ends in ${Math.ceil(attach.leaseLeftMs / 1000)} s)`;
+  }
   const uid = process.getuid?.() ?? 0;
   if (uid !== 0 && o.uid !== uid) return 'owned by another user';
   if (o.file.startsWith(kTmpPrefix)) {

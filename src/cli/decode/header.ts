@@ -3,6 +3,8 @@
  * only, over bytes read with pread: every field is untrusted and checked against the file size
  * before any payload is interpreted. Never throws on bad input: returns a `problem` instead.
  */
+import * as fs from 'node:fs';
+
 export const kMagic = 0x534d4853; // "SHMS"
 export const kLayoutVersion = 1;
 export const kHeaderSize = 64;
@@ -20,6 +22,41 @@ export interface Header {
   totalSize: number;
   payloadOffset: number;
   payloadSize: number;
+  /** Present for an attached-lifetime segment (flags bit kFlagAttached). */
+  attach?: AttachWord;
+}
+
+/** Header flag bit: attached lifetime (native/core/attach.h kFlagAttached). */
+export const kFlagAttached = 1;
+
+/**
+ * The attach word of an attached-lifetime segment (header bytes 40..47, native/core/attach.h):
+ * handles attached in all processes, hand-offs not yet opened, and the end of their lease.
+ */
+export interface AttachWord {
+  /** Handles attached (65535: reaped, never reopened). */
+  count: number;
+  pending: number;
+  /** Milliseconds until the hand-off lease ends (0: none or expired). */
+  leaseLeftMs: number;
+}
+
+/** CLOCK_BOOTTIME in ms (what the lease deadline counts), from /proc/uptime (10 ms steps). */
+export function bootTimeMs(): number {
+  try {
+    return Math.floor(Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000);
+  } catch {
+    return 0;
+  }
+}
+
+export function decodeAttachWord(buf: Buffer, nowBootMs: number): AttachWord {
+  const deadline = buf.readUInt32LE(40) + (buf[44] ?? 0) * 2 ** 32; // low 40 bits
+  return {
+    count: buf.readUInt16LE(46),
+    pending: buf[45] ?? 0,
+    leaseLeftMs: Math.max(0, deadline - nowBootMs),
+  };
 }
 
 export interface HeaderResult {
@@ -54,5 +91,6 @@ export function decodeHeader(buf: Buffer, fileSize: number): HeaderResult {
   if (header.totalSize !== fileSize) return bad(`header says ${header.totalSize} bytes, the file has ${fileSize}`);
   if (header.payloadOffset !== kHeaderSize) return bad(`payload offset ${header.payloadOffset}, expected ${kHeaderSize}`);
   if (header.payloadSize !== header.totalSize - header.payloadOffset) return bad(`payload size ${header.payloadSize} does not match the total size`);
+  if ((header.flags & kFlagAttached) !== 0) header.attach = decodeAttachWord(buf, bootTimeMs());
   return { header, problem: null };
 }
