@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as shmsync from '../dist';
-import { binding } from '../dist/binding';
+import { binding } from '../dist/addon/binding';
 
 const dist = path.join(__dirname, '..', 'dist');
 

@@ -7,7 +7,7 @@
 import t, { type Test } from 'tap';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { ShmQueue, type ShmQueueOptions } from '../dist';
-import { binding } from '../dist/binding';
+import { binding } from '../dist/addon/binding';
 import { testName } from './helpers/shm';
 
 function queueFor<T = unknown>(t: Test, tag: string, options: ShmQueueOptions<T> = {}): ShmQueue<T> {
