@@ -103,7 +103,7 @@ export function traceQueueFull(name: string, q: QueueInfoSource, waiting: boolea
 /** After a get: publishes when the queue is now empty. */
 export function traceQueueDrained(name: string, q: QueueInfoSource): void {
   const i = q.info();
-  if (i.size === 0) channels.queueDrained.publish({ name, closed: i.closed });
+  if (i.size === 0) channels.queueDrained.publish({ name, ended: i.closed }); // native `closed` word = end() ran
 }
 
 // ---- pcall -------------------------------------------------------------------------------

@@ -151,10 +151,11 @@ export const NoExternalBufferError = defineError('NoExternalBufferError', 'SHMSY
 export type NoExternalBufferError = ShmsyncError;
 
 /**
- * The queue was closed (seed `ReadOnly`): writers get it at once; readers get it once they
- * have drained every message left.
+ * The queue's stream has ended (`queue.end()`, seed `set_writable(False)` / `ReadOnly`): writers
+ * get it at once; readers get it once they have drained every message left. The code keeps its
+ * name.
  */
-export const ReadOnly = defineError('ReadOnly', 'SHMSYNC_QUEUE_CLOSED', 'the queue is closed');
+export const ReadOnly = defineError('ReadOnly', 'SHMSYNC_QUEUE_CLOSED', 'the queue has ended');
 export type ReadOnly = ShmsyncError;
 /** A value could not be encoded or decoded by the queue's codec. */
 export const CodecError = defineError('CodecError', 'SHMSYNC_CODEC', 'codec failure');

@@ -23,6 +23,7 @@ export { type PcallMode, type PcallLog } from './pcall/options';
 export {
   ShmQueue,
   type ShmQueueOptions,
+  type QueueInfo,
   type PutOptions,
   type GetOptions,
   type SyncOptions,

@@ -14,7 +14,7 @@ const dist = path.join(__dirname, '..', 'dist');
 function openInChild(kind: 'Mutex' | 'ShmQueue', name: string, table: string): string {
   const code = `
     const lib = require(${JSON.stringify(dist)});
-    try { const h = new lib.${kind}(${JSON.stringify(name)}, { create: 'open' }); h.${kind === 'Mutex' ? 'close' : 'detach'}(); console.log('opened'); }
+    try { const h = new lib.${kind}(${JSON.stringify(name)}, { create: 'open' }); h.close(); console.log('opened'); }
     catch (e) { console.log(e.code, e instanceof lib.OwnerTableMismatchError); }`;
   return execFileSync(process.execPath, ['-e', code], {
     env: { ...process.env, SHMSYNC_OWNER_TABLE: table },
@@ -36,7 +36,7 @@ t.test('a queue created under another owner table is refused with its code', (t)
   const name = testName('table-queue');
   const q = new ShmQueue(name, { capacity: 4096 });
   const other = `${testName('other-table')}`;
-  t.teardown(() => { q.detach(); ShmQueue.unlink(name); fs.rmSync(`/dev/shm/shmsync-${other}`, { force: true }); });
+  t.teardown(() => { q.close(); ShmQueue.unlink(name); fs.rmSync(`/dev/shm/shmsync-${other}`, { force: true }); });
   t.equal(openInChild('ShmQueue', name, other), 'SHMSYNC_OWNER_TABLE_MISMATCH true');
   t.ok(new OwnerTableMismatchError() instanceof OwnerTableMismatchError);
   t.end();

@@ -114,7 +114,7 @@ t.test('ShmQueue: ring state, configuration, locks and records rewritten after o
   const capacity = 4096;
   const q = new ShmQueue<unknown>(name, { create: 'create', capacity, maxMessageSize: 1000 });
   const raw = new ShmQueue<Uint8Array>(name, { create: 'open', codec: 'raw' });
-  t.teardown(() => { q.detach(); raw.detach(); ShmQueue.unlink(name); });
+  t.teardown(() => { q.close(); raw.close(); ShmQueue.unlink(name); });
   const payload = { a: new Float64Array([1, 2, 3]), s: 'x'.repeat(100) };
   await underFire(t, `shmsync-${name}`, [[kHeader, 512], [kHeader + 128, 16], [kHeader + 512, capacity]], [
     ['tryPut', () => q.tryPut(payload)],
@@ -129,7 +129,7 @@ t.test('ShmQueue: ring state, configuration, locks and records rewritten after o
     ['reopen', codedOrOk(() => {
       const o = new ShmQueue(name, { create: 'open' });
       const c = o.capacity;
-      o.detach();
+      o.close();
       // Item 2: a racing configuration is refused or read intact, never accepted half-changed.
       if (c !== capacity) throw new Error(`reopened with capacity ${c}`);
     })],

@@ -74,9 +74,9 @@ t.test('lifetime option: named default persistent, attached on request, anonymou
   t.equal(q.lifetime, 'attached');
   t.equal(v.lock!.lifetime, 'attached', 'the lock created with an anonymous value shares its lifetime');
   const names = [q.name, v.name, v.lock!.name];
-  q.detach();
+  q.close();
   v.close();
-  t.same(names.filter(segmentExists), [], 'detach/close of anonymous queue and value remove them');
+  t.same(names.filter(segmentExists), [], 'close of anonymous queue and value removes them');
 });
 
 t.test('an open never resurrects a dying segment', async (t) => {
@@ -152,7 +152,7 @@ t.test('gcSegments removes crash leftovers and never touches live or persistent 
 t.test('a reference in flight through a ShmQueue survives its sender until opened', async (t) => {
   const qname = testName('lt-queue');
   const q = new ShmQueue<{ lockable: Lockable; value: SharedValue<'int32'> }>(qname, { capacity: 4096 });
-  t.teardown(() => { q.detach(); ShmQueue.unlink(qname); });
+  t.teardown(() => { q.close(); ShmQueue.unlink(qname); });
   let names: string[];
   {
     const lockable = new Lockable();

@@ -154,7 +154,7 @@ t.test('@lockable leaves protocol methods unlocked: a held object can still be s
   t.same(ref, { $shmsync: 'Lockable', name: gauge.lock.name, class: 'Gauge', level: 3 }, 'JSON.stringify (child.send) does not wait');
   for (const codec of ['json', 'structured'] as const) {
     const q = new ShmQueue(undefined, { codec, capacity: 4096 });
-    t.teardown(() => { q.detach(); q.unlink(); });
+    t.teardown(() => { q.close(); q.unlink(); });
     q.putSync({ gauge });
     const got = (q.getSync() as { gauge: Lockable }).gauge;
     t.equal(got.lock.name, gauge.lock.name, `a ${codec} queue carries it while the lock is held`);

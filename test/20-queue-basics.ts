@@ -5,20 +5,20 @@ import { Child } from './helpers/fork';
 import { segmentExists, testName } from './helpers/shm';
 
 
-/** A fresh queue removed at teardown (every handle opened on it is the caller's to detach). */
+/** A fresh queue removed at teardown (every handle opened on it is the caller's to close). */
 function queueFor<T = unknown>(t: Test, tag: string, options: ShmQueueOptions<T> = {}): ShmQueue<T> {
   const q = new ShmQueue<T>(testName(`q-${tag}`), { create: 'create', ...options });
   t.teardown(() => {
-    q.detach();
+    q.close();
     ShmQueue.unlink(q.name);
   });
   return q;
 }
 
-/** Another handle on the same queue, detached at teardown. */
+/** Another handle on the same queue, closed at teardown. */
 function reopen<T = unknown>(t: Test, q: ShmQueue, options: ShmQueueOptions<T> = {}): ShmQueue<T> {
   const other = new ShmQueue<T>(q.name, { create: 'open', ...options });
-  t.teardown(() => other.detach());
+  t.teardown(() => other.close());
   return other;
 }
 
@@ -152,7 +152,7 @@ t.test('handles inside messages travel as references and reopen in this process'
     t.equal(got.value.value, 41, `${codec}: the reopened SharedValue reads the same word`);
     got.mutex.close();
     got.shm.close();
-    got.queues[0].detach();
+    got.queues[0].close();
     got.value.close();
   }
 });
@@ -288,10 +288,10 @@ t.test('getSync and putSync: blocking: false, timeouts, and putManySync partial 
 t.test('size, bytesUsed and info() count records, the padding record at the wrap included', async (t) => {
   const q = queueFor<Buffer>(t, 'info', { codec: 'raw', capacity: 1024, maxMessageSize: 300 });
   t.match(q.info(), {
-    name: q.name, capacity: 1024, maxMessageSize: 300, size: 0, bytesUsed: 0, closed: false,
+    name: q.name, capacity: 1024, maxMessageSize: 300, size: 0, bytesUsed: 0, ended: false,
     totalPut: 0, totalGot: 0, consumersWaiting: 0, producersWaiting: 0,
   });
-  t.same([q.capacity, q.maxMessageSize, q.closed], [1024, 300, false]);
+  t.same([q.capacity, q.maxMessageSize, q.ended, q.closed], [1024, 300, false, false]);
   await q.putMany([Buffer.alloc(300), Buffer.alloc(300), Buffer.alloc(0), Buffer.alloc(1)]);
   t.equal(q.size, 4);
   t.equal(q.bytesUsed, 2 * recordBytes(300) + recordBytes(0) + recordBytes(1), 'header + payload, padded to 8');
@@ -406,10 +406,10 @@ t.test('opening an existing queue: sizes adopted; a different explicit size is S
   const same = reopen(t, q);
   t.same([same.capacity, same.maxMessageSize], [8192, 100], 'no sizes given: the existing ones are adopted');
   const implicit = new ShmQueue(q.name);
-  t.teardown(() => implicit.detach());
+  t.teardown(() => implicit.close());
   t.same([implicit.capacity, implicit.maxMessageSize], [8192, 100], "default 'openOrCreate' opens it");
   const explicitSame = new ShmQueue(q.name, { capacity: 8192, maxMessageSize: 100 });
-  explicitSame.detach();
+  explicitSame.close();
   t.throws(() => new ShmQueue(q.name, { capacity: 16384 }), { code: 'SHMSYNC_SIZE_MISMATCH', name: 'SizeMismatchError' }, 'another capacity');
   t.throws(() => new ShmQueue(q.name, { capacity: 4096, create: 'open' }), { code: 'SHMSYNC_SIZE_MISMATCH' }, "another capacity with create: 'open'");
   t.throws(() => new ShmQueue(q.name, { capacity: 8192, maxMessageSize: 200 }), { code: 'SHMSYNC_SIZE_MISMATCH' }, 'another maxMessageSize');
@@ -424,49 +424,64 @@ t.test('opening an existing queue: sizes adopted; a different explicit size is S
 
 t.test('an unnamed queue gets a unique name and works through another handle', async (t) => {
   const q = new ShmQueue<string>(undefined, { codec: 'string', capacity: 4096 });
-  t.teardown(() => { q.detach(); q.unlink(); });
+  t.teardown(() => { q.close(); q.unlink(); });
   t.match(q.name, /^queue-/);
   const ref = JSON.parse(JSON.stringify(q));
   t.same(ref, { $shmsync: 'ShmQueue', name: q.name, codec: 'string' }, 'toJSON is a handle reference');
   const other = new ShmQueue<string>(ref.name, { create: 'open', codec: 'string' });
-  t.teardown(() => other.detach());
+  t.teardown(() => other.close());
   other.putSync('hi');
   t.equal(q.tryGet(), 'hi');
 });
 
-t.test('detach: this handle only; using it after detach is SHMSYNC_CLOSED; detaching twice is harmless', async (t) => {
-  const q = queueFor<number>(t, 'detach');
+t.test('close: releases this handle only; using it after close is SHMSYNC_CLOSED; closing twice is harmless', async (t) => {
+  const q = queueFor<number>(t, 'close-handle');
   const other = reopen<number>(t, q);
   q.putSync(1);
-  q.detach();
-  q.detach();
+  t.equal(q.closed, false, 'an open handle is not closed');
+  q.close();
+  q.close();
+  t.equal(q.closed, true, 'closed reports this handle');
+  t.equal(other.closed, false, 'another handle on the same queue stays open');
+  t.equal(other.ended, false, 'closing a handle does not end the stream');
   const closed = { code: 'SHMSYNC_CLOSED', name: 'ClosedError' };
   t.throws(() => q.size, closed, 'size');
+  t.throws(() => q.ended, closed, 'ended');
   t.throws(() => q.info(), closed, 'info()');
   t.throws(() => q.tryPut(2), closed, 'tryPut');
   t.throws(() => q.putSync(2), closed, 'putSync');
   t.throws(() => q.tryGet(), closed, 'tryGet');
   t.throws(() => q.getSync(), closed, 'getSync');
-  t.throws(() => q.close(), closed, 'close');
+  t.throws(() => q.end(), closed, 'end');
   await t.rejects(q.put(2), closed, 'put');
   await t.rejects(q.get(), closed, 'get');
   await t.rejects(q.getMany(3), closed, 'getMany');
   t.equal(other.tryGet(), 1, 'the queue and its message are still there for another handle');
+  other.putSync(4);
+  t.equal(other.tryGet(), 4, 'and the other handle can still put and get');
   {
     using scoped = reopen<number>(t, other);
     scoped.putSync(3);
   }
-  t.equal(other.tryGet(), 3, 'Symbol.dispose detached the scoped handle, not the queue');
+  t.equal(other.tryGet(), 3, 'Symbol.dispose closed the scoped handle, not the queue');
+  t.equal(other.ended, false, 'Symbol.dispose does not end the stream either');
   t.equal(segmentExists(q.name), true);
+  t.equal('detach' in q, false, 'detach() is gone (close() releases the handle)');
+  t.equal((q as unknown as { detach?: unknown }).detach, undefined);
 });
 
-t.test('close: puts fail with ReadOnly at once, gets drain what is left and then fail, iteration ends', async (t) => {
-  const q = queueFor<number>(t, 'close');
+t.test('end: puts fail with ReadOnly at once, gets drain what is left and then fail, iteration ends', async (t) => {
+  const q = queueFor<number>(t, 'end');
   const other = reopen<number>(t, q);
   await q.putMany([1, 2, 3]);
-  other.close();
-  t.equal(q.closed, true, 'closed is seen by every handle');
-  const readOnly = { code: 'SHMSYNC_QUEUE_CLOSED', name: 'ReadOnly' };
+  t.equal(q.ended, false, 'not ended before end()');
+  other.end();
+  t.equal(q.ended, true, 'ended is seen by every handle');
+  t.equal(q.info().ended, true, 'info() reports ended');
+  t.equal('closed' in q.info(), false, "info() has no 'closed' field (the native name stays inside)");
+  t.equal(q.closed, false, 'end() leaves every handle open');
+  t.equal(other.closed, false, 'the handle that ended the stream stays open too');
+  const readOnly = { code: 'SHMSYNC_QUEUE_CLOSED', name: 'ReadOnly', message: /has ended/ };
   t.throws(() => q.tryPut(4), readOnly);
   t.throws(() => q.putSync(4), readOnly);
   await t.rejects(q.put(4), { ...readOnly, written: 0 });
@@ -480,13 +495,18 @@ t.test('close: puts fail with ReadOnly at once, gets drain what is left and then
   t.throws(() => q.getSync(), readOnly);
   await t.rejects(q.get(), readOnly);
   await t.rejects(q.getMany(5), readOnly);
+  q.end();
+  t.equal(q.ended, true, 'end is idempotent');
+  const late = reopen<number>(t, q);
+  t.equal(late.ended, true, 'a handle opened after end() sees the stream ended (recorded in the segment)');
+  t.throws(() => late.tryPut(1), readOnly);
   q.close();
-  t.equal(q.closed, true, 'close is idempotent');
+  t.equal(q.closed, true, 'close() after end() releases the handle');
 });
 
 t.test('unlink removes the name; the static form too', async (t) => {
   const q = new ShmQueue(testName('q-unlink'), { create: 'create', capacity: 1024 });
-  t.teardown(() => q.detach());
+  t.teardown(() => q.close());
   t.equal(segmentExists(q.name), true);
   t.equal(q.unlink(), true);
   t.equal(segmentExists(q.name), false);
@@ -494,7 +514,7 @@ t.test('unlink removes the name; the static form too', async (t) => {
   q.putSync('mapped still works');
   t.equal(q.tryGet(), 'mapped still works', 'an unlinked queue still works through open handles');
   const r = new ShmQueue(testName('q-unlink2'), { create: 'create', capacity: 1024 });
-  r.detach();
+  r.close();
   t.equal(ShmQueue.unlink(r.name), true);
   t.equal(ShmQueue.unlink(r.name), false);
   t.throws(() => ShmQueue.unlink('bad/name'), { code: 'SHMSYNC_INVALID_NAME' });

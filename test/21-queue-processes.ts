@@ -85,7 +85,7 @@ interface ConsumerReport extends Message {
  */
 async function pipeline(t: Test, kind: 'process' | 'worker', capacity: number): Promise<void> {
   const q = new ShmQueue(testName(`q-${kind}s`), { create: 'create', codec: 'raw', capacity });
-  t.teardown(() => { q.detach(); ShmQueue.unlink(q.name); });
+  t.teardown(() => { q.close(); ShmQueue.unlink(q.name); });
   const make = (fixture: string, args: string[]): Party => {
     const p = kind === 'process' ? new ProcessParty(fixture, args) : new WorkerParty(fixture, args);
     t.teardown(() => p.kill());
@@ -102,7 +102,7 @@ async function pipeline(t: Test, kind: 'process' | 'worker', capacity: number): 
   for (const c of consumers) c.send({ type: 'go' });
   for (const p of producers) p.send({ type: 'go' });
   await Promise.all(produced);
-  q.close(); // consumers drain what is left, then end
+  q.end(); // consumers drain what is left, then end
   const reports = await Promise.all(consumed);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const total = kPerProducer * kProducers;
@@ -119,7 +119,7 @@ async function pipeline(t: Test, kind: 'process' | 'worker', capacity: number): 
   for (let i = 0; i < total; i++) if (seen[i] !== 1) notOnce += 1;
   t.equal(notOnce, 0, `each of the ${total} messages was received exactly once`);
   t.ok(reports.every((r) => r.counts.reduce((a, b) => a + b, 0) > 0), `every consumer got messages (${reports.map((r) => r.counts.reduce((a, b) => a + b, 0)).join(' / ')})`);
-  t.match(q.info(), { size: 0, bytesUsed: 0, totalPut: total, totalGot: total, closed: true });
+  t.match(q.info(), { size: 0, bytesUsed: 0, totalPut: total, totalGot: total, ended: true });
   for (const p of [...producers, ...consumers]) {
     t.same(await p.ended(), kind === 'process' ? { code: 0, signal: null } : { code: 0 }, `${kind} exits cleanly`);
   }
@@ -143,7 +143,7 @@ t.test('wrap-around: every size from 0 bytes to maxMessageSize through a small r
   };
   const capacity = 4096;
   const q = new ShmQueue<Buffer>(testName('q-wrap'), { create: 'create', codec: 'raw', capacity });
-  t.teardown(() => { q.detach(); ShmQueue.unlink(q.name); });
+  t.teardown(() => { q.close(); ShmQueue.unlink(q.name); });
   const max = q.maxMessageSize;
   t.equal(max, capacity / 2 - 8);
   const rounds = 2;

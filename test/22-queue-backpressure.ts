@@ -10,7 +10,7 @@ import { testName } from './helpers/shm';
 function queueFor<T = unknown>(t: Test, tag: string, options: ShmQueueOptions<T> = {}): ShmQueue<T> {
   const q = new ShmQueue<T>(testName(`q-${tag}`), { create: 'create', ...options });
   t.teardown(() => {
-    q.detach();
+    q.close();
     ShmQueue.unlink(q.name);
   });
   return q;
@@ -163,7 +163,7 @@ t.test('AbortSignal: aborted before the call, nothing happens; aborted during th
   t.same(all.slice(-2), [100, 101], 'the first two of the batch went in, in order');
 });
 
-t.test('close while readers and writers wait in this process: waiting getters drain, then everyone gets ReadOnly', async (t) => {
+t.test('end() while readers and writers wait in this process: waiting getters drain, then everyone gets ReadOnly', async (t) => {
   const empty = queueFor<string>(t, 'bp-close-empty', { codec: 'string', capacity: 1024 });
   const full = queueFor<string>(t, 'bp-close-full', { codec: 'string', capacity: 1024 });
   fill(full, (i) => `f${i}`);
@@ -177,23 +177,23 @@ t.test('close while readers and writers wait in this process: waiting getters dr
   await turn();
   t.equal(empty.info().consumersWaiting, 3, 'three getters wait');
   t.equal(full.info().producersWaiting, 2, 'two putters wait');
-  // Two messages and the close land before any waiter runs: they are drained first.
+  // Two messages and the end() land before any waiter runs: they are drained first.
   empty.putSync('a');
   empty.putSync('b');
-  empty.close();
-  full.close();
+  empty.end();
+  full.end();
   const [g1, gm, it] = await Promise.all([get1, getMany.catch((e) => e), iterated]);
   const delivered = [g1, ...(Array.isArray(gm) ? gm : []), ...seen];
-  t.same(delivered.sort(), ['a', 'b'], 'the two messages put before the close were delivered once each');
+  t.same(delivered.sort(), ['a', 'b'], 'the two messages put before end() were delivered once each');
   t.equal(it, 'ended', 'the async iterator ended');
   t.match(await put, { ...readOnly, written: 0 }, 'a waiting put gets ReadOnly');
   t.match(await putMany, { ...readOnly, written: 0 }, 'a waiting putMany gets ReadOnly, nothing written');
   await t.rejects(empty.get(), readOnly, 'a get after the drain gets ReadOnly');
   t.equal(empty.info().consumersWaiting + full.info().producersWaiting, 0, 'no sleeper left');
-  t.equal(full.tryGet(), 'f0', 'the full queue still drains after the close');
+  t.equal(full.tryGet(), 'f0', 'the full queue still drains after end()');
 });
 
-t.test('close while readers and writers wait in another process (async and blocking waits)', async (t) => {
+t.test('end() while readers and writers wait in another process (async and blocking waits)', async (t) => {
   const empty = queueFor(t, 'bp-xclose-empty', { capacity: 1024 });
   const full = queueFor(t, 'bp-xclose-full', { capacity: 1024 });
   const sleepy = queueFor(t, 'bp-xclose-sync-empty', { capacity: 1024 });
@@ -209,10 +209,10 @@ t.test('close while readers and writers wait in another process (async and block
   putSyncChild.send({ type: 'put-sync', name: sleepyFull.name, value: 'blocked' });
   await until(() => empty.info().consumersWaiting === 3 && full.info().producersWaiting === 2, 'the async waits are parked');
   await until(() => sleepy.info().consumersWaiting === 1 && sleepyFull.info().producersWaiting === 1, 'the blocking waits sleep');
-  empty.close();
-  full.close();
-  sleepy.close();
-  sleepyFull.close();
+  empty.end();
+  full.end();
+  sleepy.end();
+  sleepyFull.end();
   const { outcomes } = await asyncChild.message<Message & { outcomes: unknown[] }>('settled');
   const readOnly = { ok: false, name: 'ReadOnly', code: 'SHMSYNC_QUEUE_CLOSED' };
   t.match(outcomes, [
@@ -224,10 +224,33 @@ t.test('close while readers and writers wait in another process (async and block
   ], 'getters got ReadOnly, the iterator ended, putters got ReadOnly with written 0');
   t.match(await getSyncChild.message('got'), readOnly, 'a blocking getSync in another process wakes with ReadOnly');
   t.match(await putSyncChild.message('put'), readOnly, 'a blocking putSync in another process wakes with ReadOnly');
-  for (const q of [empty, full, sleepy, sleepyFull]) t.match(q.info(), { consumersWaiting: 0, producersWaiting: 0, closed: true });
+  for (const q of [empty, full, sleepy, sleepyFull]) t.match(q.info(), { consumersWaiting: 0, producersWaiting: 0, ended: true });
   await finish(t, asyncChild);
   await finish(t, getSyncChild);
   await finish(t, putSyncChild);
+});
+
+t.test('close() in another process releases only its handle; end() there ends the stream here', async (t) => {
+  const q = queueFor<string>(t, 'bp-verbs', { codec: 'string', capacity: 1024 });
+  const child = await agent(t);
+  child.send({ type: 'put-sync', name: q.name, value: 'before' });
+  t.match(await child.message('put'), { ok: true });
+  child.send({ type: 'close', name: q.name });
+  t.match(await child.message('closed'), { closed: true, error: 'SHMSYNC_CLOSED' }, 'the child\'s handle is closed, and using it is SHMSYNC_CLOSED');
+  t.equal(q.ended, false, 'the stream has not ended for this process');
+  t.equal(q.closed, false, 'this handle is still open');
+  t.equal(q.tryGet(), 'before', 'the message put before the close is still here');
+  q.putSync('after');
+  t.equal(q.tryGet(), 'after', 'this handle still puts and gets');
+  child.send({ type: 'put-sync', name: q.name, value: 'reopened' });
+  t.match(await child.message('put'), { ok: true }, 'a new handle in the child still puts');
+  t.equal(q.tryGet(), 'reopened');
+  child.send({ type: 'end', name: q.name });
+  t.match(await child.message('ended'), { ended: true, closed: false }, 'end() leaves the child\'s handle open');
+  t.equal(q.ended, true, 'end() in another process ended the stream here');
+  t.equal(q.closed, false, 'and did not close this handle');
+  t.throws(() => q.tryPut('late'), { name: 'ReadOnly', code: 'SHMSYNC_QUEUE_CLOSED' }, 'puts here fail with ReadOnly');
+  await finish(t, child);
 });
 
 t.test('one message wakes a blocked getter in another process even after a parked get here was withdrawn', async (t) => {

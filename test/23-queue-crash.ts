@@ -113,7 +113,7 @@ t.test(`producer kill loop: ${kProducerRounds} producers SIGKILLed mid-stream; e
   t.teardown(() => {
     for (const c of children) c.kill();
     rogue.close();
-    q.detach();
+    q.close();
     ShmQueue.unlink(q.name);
     shm.close();
     shm.unlink();
@@ -231,7 +231,7 @@ t.test(`consumer killed mid-batch (${kConsumerRounds} rounds): no duplicate, and
   t.teardown(() => {
     for (const c of children) c.kill();
     rogue.close();
-    q.detach();
+    q.close();
     ShmQueue.unlink(q.name);
     for (const l of logs) { l.close(); l.unlink(); }
   });
@@ -355,7 +355,7 @@ t.test('corrupted shared memory written by a rogue process gives SHMSYNC_CORRUPT
     const q = new ShmQueue(testName('q-corrupt'), { create: 'create', capacity: 4096, codec });
     const rogue = new Rogue(q.name);
     const slot = `s${n++}`;
-    t.teardown(() => { rogue.close(); q.detach(); ShmQueue.unlink(q.name); });
+    t.teardown(() => { rogue.close(); q.close(); ShmQueue.unlink(q.name); });
     q.putSync('first record');
     q.putSync('second record');
     t.match(await ask({ type: 'open', name: q.name, slot }), { ok: true });

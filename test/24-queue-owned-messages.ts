@@ -13,7 +13,7 @@ import { testName } from './helpers/shm';
 function queueFor<T = unknown>(t: Test, tag: string, options: ShmQueueOptions<T> = {}): ShmQueue<T> {
   const q = new ShmQueue<T>(testName(`own-${tag}`), { create: 'create', capacity: 64 * 1024, ...options });
   t.teardown(() => {
-    q.detach();
+    q.close();
     ShmQueue.unlink(q.name);
   });
   return q;

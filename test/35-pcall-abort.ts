@@ -17,7 +17,7 @@ t.test('an aborted signal rejects before any child starts', async (t) => {
 
 t.test('aborting while children run stops them and rejects with what ran', async (t) => {
   const started = new ShmQueue<number>(undefined, { codec: 'json', capacity: 4096 });
-  t.teardown(() => { started.detach(); started.unlink(); });
+  t.teardown(() => { started.close(); started.unlink(); });
   const controller = new AbortController();
   const p = new Pcall(
     async (q: ShmQueue<number>, hang: boolean) => {

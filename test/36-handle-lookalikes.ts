@@ -45,7 +45,7 @@ for (const codec of ['json', 'structured'] as const) {
   t.test(`${codec} codec: look-alike data stays plain data, real handles still travel`, async (t) => {
     const { mutex, shm, lookalikes } = fixtures(t);
     const q = new ShmQueue(undefined, { codec, capacity: 8192 });
-    t.teardown(() => { q.detach(); q.unlink(); });
+    t.teardown(() => { q.close(); q.unlink(); });
 
     q.putSync({ data: lookalikes });
     const only = q.getSync() as { data: unknown };
@@ -71,7 +71,7 @@ for (const codec of ['json', 'structured'] as const) {
 t.test('structured codec: handles inside Maps (keys and values) and Sets, next to look-alikes', async (t) => {
   const { mutex, shm, lookalikes } = fixtures(t);
   const q = new ShmQueue(undefined, { codec: 'structured', capacity: 8192 });
-  t.teardown(() => { q.detach(); q.unlink(); });
+  t.teardown(() => { q.close(); q.unlink(); });
   q.putSync(new Map<unknown, unknown>([['a', lookalikes], [mutex, 1], ['shm', shm], ['set', new Set([1, shm, mutex, 2])]]));
   const got = q.getSync() as Map<unknown, unknown>;
   const keys = [...got.keys()];

@@ -20,7 +20,7 @@ function gate(t: TapTest): { mutex: Mutex; reports: ShmQueue<{ pid: number }>; e
     if (mutex.info().depth > 0) mutex.release();
     mutex.close();
     mutex.unlink();
-    reports.detach();
+    reports.close();
     reports.unlink();
   });
   t.equal(mutex.acquireSync(), true, 'the parent holds the gate');
@@ -72,7 +72,7 @@ t.test('startTimeout bounds start-up: a child that never starts its target fails
 
 t.test('the timeout still bounds the work: a target that started and hangs is stopped', async (t) => {
   const started = new ShmQueue<number>(undefined, { codec: 'json', capacity: 4096 });
-  t.teardown(() => { started.detach(); started.unlink(); });
+  t.teardown(() => { started.close(); started.unlink(); });
   const p = new Pcall(async (q: ShmQueue<number>, i: number) => {
     await q.put(i);
     if (i === 1) await new Promise(() => {}); // only the timeout ends it

@@ -44,7 +44,7 @@ t.test('ls and inspect: table layout', async (t) => {
   // Mapped by this process: other suites running concurrently clean up unmapped leftovers.
   const m = new Mutex(base, { create: 'open' });
   const q = new ShmQueue(`${base}-q`, { create: 'open' });
-  t.teardown(() => { m.close(); q.detach(); });
+  t.teardown(() => { m.close(); q.close(); });
 
   const ls = await runCli(['ls', `${base}*`]);
   t.equal(ls.code, 0, ls.stderr);

@@ -29,7 +29,7 @@ function cleanup(t: Test, ...names: string[]): void {
  */
 function pin(t: Test, name: string, kind: 'mutex' | 'queue'): void {
   const h = kind === 'mutex' ? new Mutex(name, { create: 'open' }) : new ShmQueue(name, { create: 'open' });
-  t.teardown(() => (h instanceof Mutex ? h.close() : h.detach()));
+  t.teardown(() => h.close());
 }
 
 const validate = new Ajv2020({ allErrors: true }).compile(lsSchema);
@@ -84,27 +84,27 @@ t.test('a lock whose holder was SIGKILLed: dead holder, nobody maps it', async (
   m.release();
 });
 
-t.test('a full queue and a closed queue', async (t) => {
+t.test('a full queue and an ended queue', async (t) => {
   const base = cliBase();
-  cleanup(t, `${base}-full`, `${base}-closed`);
+  cleanup(t, `${base}-full`, `${base}-ended`);
   const child = await forkReady('cli-objects.js');
   t.teardown(() => child.kill());
   const { messages } = await ask(child, 'fill', `${base}-full`);
-  await ask(child, 'closed', `${base}-closed`);
+  await ask(child, 'ended', `${base}-ended`);
   pin(t, `${base}-full`, 'queue');
-  pin(t, `${base}-closed`, 'queue');
+  pin(t, `${base}-ended`, 'queue');
   const out = await lsJson(`${base}-*`);
   t.ok(validate(out), JSON.stringify(validate.errors));
   const full = out.objects.find((o: any) => o.name === `${base}-full`);
-  const closed = out.objects.find((o: any) => o.name === `${base}-closed`);
+  const ended = out.objects.find((o: any) => o.name === `${base}-ended`);
   t.ok(messages > 0);
-  t.match(full.queue, { capacity: 1024, depth: messages, closed: false, messagesIn: String(messages), messagesOut: '0' });
+  t.match(full.queue, { capacity: 1024, depth: messages, ended: false, messagesIn: String(messages), messagesOut: '0' });
   t.ok(full.queue.bytesFree < 112, `no room for another 100-byte message (${full.queue.bytesFree} free)`);
   t.equal(full.queue.bytesUsed + full.queue.bytesFree, 1024);
-  t.match(closed.queue, { depth: 1, closed: true });
+  t.match(ended.queue, { depth: 1, ended: true });
   const text = await runCli(['ls', `${base}-*`]);
   t.match(text.stdout, new RegExp(`${messages} msgs, ${full.queue.bytesUsed}B/1K used`));
-  t.match(text.stdout, /1 msg, 16B\/1K used,\s+closed/);
+  t.match(text.stdout, /1 msg, 16B\/1K used,\s+ended/);
 });
 
 t.test('a segment only its creator maps is judged in use (identity, not path)', async (t) => {

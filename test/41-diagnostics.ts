@@ -76,7 +76,7 @@ t.test('lock: a contended wait is measured; an owner death is published', async 
 
 t.test('queue: full (giving up and waiting), drained', async (t) => {
   const q = new ShmQueue<string>(testName('dc-q'), { create: 'create', capacity: 1024, codec: 'string' });
-  t.teardown(() => { q.detach(); q.unlink(); });
+  t.teardown(() => { q.close(); q.unlink(); });
   const seen = record(t);
   while (q.tryPut('x'.repeat(100)));
   const full = seen.filter((x) => x.channel === 'shmsync:queue:full');
@@ -90,6 +90,12 @@ t.test('queue: full (giving up and waiting), drained', async (t) => {
   while (q.tryGet() !== undefined) n += 1;
   t.ok(n > 1);
   t.ok(seen.some((x) => x.channel === 'shmsync:queue:drained' && x.name === q.name), 'drained when the last message was taken');
+  t.match(seen.filter((x) => x.channel === 'shmsync:queue:drained').at(-1), { ended: false }, "drained reports 'ended' (not 'closed')");
+  q.putSync('last');
+  q.end();
+  q.tryGet();
+  t.match(seen.filter((x) => x.channel === 'shmsync:queue:drained').at(-1), { name: q.name, ended: true }, 'after end(): ended is true');
+  t.notOk('closed' in (seen.at(-1) as object));
 });
 
 t.test('pcall: spawn and settled per call', async (t) => {

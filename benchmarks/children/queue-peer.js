@@ -1,6 +1,6 @@
 'use strict';
 // The other process of the ShmQueue benchmarks (ipc-throughput, ipc-rtt). Queues are created
-// (and unlinked) by the parent; this side opens them by name and detaches them on exit.
+// (and unlinked) by the parent; this side opens them by name and closes its handles on exit.
 //
 //   produce   n messages, one putSync() each, or putManySync() in batches
 //   echoSync  n times: getSync() from `ping`, putSync() it to `pong`   (both sides blocking)
@@ -53,6 +53,6 @@ async function echoAsync({ ping, pong, n }) {
 serve({
   commands: { produce, echoSync, echoAsync },
   close() {
-    for (const q of queues.values()) q.detach();
+    for (const q of queues.values()) q.close();
   },
 });

@@ -27,9 +27,9 @@ function shmPingPong(mode) {
       track(() => unlinkName(ping));
       track(() => unlinkName(pong));
       const qPing = new ShmQueue(ping, { create: 'create', codec: 'raw', capacity: 64 * 1024 });
-      track(() => qPing.detach());
+      track(() => qPing.close());
       const qPong = new ShmQueue(pong, { create: 'create', codec: 'raw', capacity: 64 * 1024 });
-      track(() => qPong.detach());
+      track(() => qPong.close());
       const child = await forkChild('queue-peer.js', { cpu: ctx.pin ? 1 : undefined });
       track(() => child.close().catch(() => child.kill()));
       const msg = buffer64();
@@ -77,8 +77,8 @@ function shmPingPong(mode) {
         run,
         async teardown() {
           await child.close();
-          qPing.detach();
-          qPong.detach();
+          qPing.close();
+          qPong.close();
           unlinkName(ping);
           unlinkName(pong);
         },

@@ -25,7 +25,7 @@ function shmQueue({ payload, batch }) {
       track(() => unlinkName(name));
       const codec = payload === 'object' ? 'json' : 'raw';
       const q = new (shmsync().ShmQueue)(name, { create: 'create', codec });
-      track(() => q.detach());
+      track(() => q.close());
       const child = await forkChild('queue-peer.js', { cpu: ctx.pin ? 1 : undefined });
       track(() => child.close().catch(() => child.kill()));
       const consume =
@@ -49,7 +49,7 @@ function shmQueue({ payload, batch }) {
         },
         async teardown() {
           await child.close();
-          q.detach();
+          q.close();
           unlinkName(name);
         },
       };

@@ -1,6 +1,6 @@
 // The queue section's producer process (queue.js). argv: the queue's handle reference (JSON),
 // duration in ms, batch size, message size. On { type: 'go' } it puts numbered raw messages
-// (sequence in the first 8 bytes) with putManySync for `duration` ms, then closes the queue
+// (sequence in the first 8 bytes) with putManySync for `duration` ms, then ends the queue
 // (the consumer drains what is left and ends) and replies { type: 'done', sent }.
 'use strict';
 const { reviveHandle } = require('../../dist');
@@ -17,13 +17,13 @@ function produce() {
     for (const m of batch) m.writeBigUInt64LE(BigInt(sent++), 0);
     q.putManySync(batch); // blocks while the ring is full: backpressure from the consumer
   }
-  q.close();
+  q.end();
   return sent;
 }
 
 process.once('message', () => {
   const sent = produce();
-  q.detach();
+  q.close();
   process.send({ type: 'done', sent }, () => process.disconnect());
 });
 process.send({ type: 'ready' });

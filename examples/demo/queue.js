@@ -1,6 +1,6 @@
 // Demo section: a producer process streams 64-byte raw messages through a ShmQueue to this
 // process for 2 seconds (putManySync / getMany batches), with a live throughput figure. The
-// producer closes the queue when its time is up; the consumer drains what is left and ends.
+// producer ends the queue when its time is up; the consumer drains what is left and ends.
 'use strict';
 const { fork } = require('node:child_process');
 const path = require('node:path');
@@ -59,7 +59,7 @@ exports.run = async function run() {
         }
       }
     } catch (err) {
-      if (!(err instanceof ReadOnly)) throw err; // closed by the producer and drained: the end
+      if (!(err instanceof ReadOnly)) throw err; // ended by the producer and drained
     }
     const seconds = (performance.now() - start) / 1000;
     const { sent } = await next('done');
@@ -68,11 +68,11 @@ exports.run = async function run() {
     if (exit.code !== 0 || exit.signal !== null) throw new Error(`producer exited with code ${exit.code}, signal ${exit.signal}`);
     if (received !== sent || outOfOrder !== 0) throw new Error(`sent ${sent}, received ${received}, ${outOfOrder} out of order`);
     const rate = received / seconds;
-    say('parent', `queue closed by the producer and drained: ${received.toLocaleString('en')} of ${sent.toLocaleString('en')} messages, all in order`);
+    say('parent', `queue ended by the producer and drained: ${received.toLocaleString('en')} of ${sent.toLocaleString('en')} messages, all in order`);
     say('parent', `average ${Math.round(rate).toLocaleString('en')} msgs/s = ${((rate * kMessageBytes) / 1e6).toFixed(0)} MB/s of payload`);
   } finally {
     if (child !== null) child.kill('SIGKILL');
-    q.detach();
-    if (q.unlink()) say('parent', 'detached and unlinked the queue');
+    q.close();
+    if (q.unlink()) say('parent', 'closed and unlinked the queue');
   }
 };

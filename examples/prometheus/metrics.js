@@ -34,7 +34,7 @@ function shmsyncMetrics({ registry = client.register, queues = [], prefix = 'shm
   new client.Gauge({
     name: `${prefix}queue_depth`, help: 'Messages in the queue at scrape time', labelNames: ['queue'], registers,
     collect() {
-      for (const q of queues) if (!q.closed || q.size > 0) this.set({ queue: q.name }, q.size);
+      for (const q of queues) if (!q.ended || q.size > 0) this.set({ queue: q.name }, q.size);
     },
   });
   new client.Gauge({

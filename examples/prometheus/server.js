@@ -42,7 +42,7 @@ function stop() {
   server.close();
   lock.close();
   Mutex.unlink(lock.name);
-  jobs.detach();
+  jobs.close();
   ShmQueue.unlink(jobs.name);
 }
 

@@ -89,7 +89,7 @@ export function stateText(o: ShmObject): string {
     const parts = [`${r.depth} msg${r.depth === 1 ? '' : 's'}`, `${bytes(r.bytesUsed)}/${bytes(r.capacity)} used`];
     if (r.producersWaiting > 0) parts.push(c.yellow(`${r.producersWaiting} producer${r.producersWaiting === 1 ? '' : 's'} waiting (full)`));
     if (r.consumersWaiting > 0) parts.push(`${r.consumersWaiting} consumer${r.consumersWaiting === 1 ? '' : 's'} waiting`);
-    if (r.closed) parts.push(c.yellow('closed'));
+    if (r.ended) parts.push(c.yellow('ended'));
     for (const [side, l] of [['producer', r.producerLock], ['consumer', r.consumerLock]] as const) {
       if (l && l.ownerId !== 0 && l.holder?.alive === false) parts.push(c.red(`${side} lock holder died`));
     }
@@ -157,7 +157,7 @@ export function objectJson(o: ShmObject): Record<string, unknown> {
     const r = o.ring;
     out.queue = {
       capacity: r.capacity, maxMessage: r.maxMessage, depth: r.depth, bytesUsed: r.bytesUsed, bytesFree: r.bytesFree,
-      messagesIn: big(r.messagesIn), messagesOut: big(r.messagesOut), closed: r.closed,
+      messagesIn: big(r.messagesIn), messagesOut: big(r.messagesOut), ended: r.ended,
       producersWaiting: r.producersWaiting, consumersWaiting: r.consumersWaiting,
       producerLock: lockJson(r.producerLock), consumerLock: lockJson(r.consumerLock),
     };

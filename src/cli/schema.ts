@@ -59,12 +59,12 @@ export const objectSchema = {
     queue: {
       type: 'object',
       additionalProperties: false,
-      required: ['capacity', 'maxMessage', 'depth', 'bytesUsed', 'bytesFree', 'messagesIn', 'messagesOut', 'closed', 'producersWaiting', 'consumersWaiting', 'producerLock', 'consumerLock'],
+      required: ['capacity', 'maxMessage', 'depth', 'bytesUsed', 'bytesFree', 'messagesIn', 'messagesOut', 'ended', 'producersWaiting', 'consumersWaiting', 'producerLock', 'consumerLock'],
       properties: {
         capacity: { type: ['integer', 'null'] }, maxMessage: { type: 'integer' }, depth: { type: 'integer', minimum: 0 },
         bytesUsed: { type: 'integer', minimum: 0 }, bytesFree: { type: 'integer' },
         messagesIn: { type: 'string', pattern: '^[0-9]+$' }, messagesOut: { type: 'string', pattern: '^[0-9]+$' },
-        closed: { type: 'boolean' }, producersWaiting: { type: 'integer' }, consumersWaiting: { type: 'integer' },
+        ended: { type: 'boolean' }, producersWaiting: { type: 'integer' }, consumersWaiting: { type: 'integer' },
         producerLock: lock, consumerLock: lock,
       },
     },

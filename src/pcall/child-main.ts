@@ -48,8 +48,8 @@ let running: Promise<void> = Promise.resolve();
 
 /**
  * Releases this child's handles on the call's arguments through `Symbol.dispose`, which every
- * handle class implements as "unmap this handle" (`close()` would end a ShmQueue's stream for
- * every process).
+ * handle class implements as "release this handle" (as `close()`; a queue's stream is ended only
+ * by `end()`).
  */
 function closeAll(handles: unknown[]): void {
   for (const handle of handles) {

@@ -127,7 +127,7 @@ export class ResultQueue {
     this.#stopPump?.abort(kStopPump);
     const pump = this.#pump ?? Promise.resolve();
     void pump.then(() => {
-      this.queue.detach();
+      this.queue.close();
       ShmQueue.unlink(this.queue.name);
     });
   }

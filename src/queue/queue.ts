@@ -32,10 +32,26 @@ export interface ShmQueueOptions<T = unknown> {
   mode?: number;
   /**
    * For a queue this call creates: `'attached'` (default without a name) is removed when the
-   * last handle of every process is detached; `'persistent'` (default with a name) stays until
+   * last handle of every process is closed; `'persistent'` (default with a name) stays until
    * `unlink`. See docs/concepts/naming-and-lifetime.md.
    */
   lifetime?: Lifetime;
+}
+
+/** queue.info(): a snapshot of the ring's counters. */
+export interface QueueInfo {
+  name: string;
+  capacity: number;
+  maxMessageSize: number;
+  /** Messages in the queue now. */
+  size: number;
+  bytesUsed: number;
+  /** True once end() ran anywhere. */
+  ended: boolean;
+  totalPut: number;
+  totalGot: number;
+  consumersWaiting: number;
+  producersWaiting: number;
 }
 
 export interface PutOptions { timeout?: number; signal?: AbortSignal }
@@ -112,15 +128,19 @@ export class ShmQueue<T = unknown> {
   /** Messages in the queue now. */
   get size(): number { return this.#open().info().size; }
   get bytesUsed(): number { return this.#open().info().bytesUsed; }
-  /** True once close() ran (anywhere). */
-  get closed(): boolean { return this.#open().info().closed; }
+  /** True once end() ran, from any handle in any process (the stream has ended for everyone). */
+  get ended(): boolean { return this.#open().info().closed; }
+  /** True once close() released THIS handle (as Mutex/SharedMemory `closed`); other handles are unaffected. */
+  get closed(): boolean { return this.#native === null; }
 
-  info(): { name: string; capacity: number; maxMessageSize: number } & ReturnType<NativeQueue['info']> {
+  info(): QueueInfo {
     const n = this.#open();
-    return { name: this.name, capacity: n.capacity, maxMessageSize: n.maxMessage, ...n.info() };
+    // The native field keeps its name (`closed`, the ring's word); the facade calls it `ended`.
+    const { closed, ...rest } = n.info();
+    return { name: this.name, capacity: n.capacity, maxMessageSize: n.maxMessage, ...rest, ended: closed };
   }
 
-  /** Appends one message; returns false when full (throws ReadOnly when closed). */
+  /** Appends one message; returns false when full (throws ReadOnly once the stream has ended). */
   tryPut(value: T): boolean {
     const native = this.#open();
     const box = this.#outbox;
@@ -184,7 +204,7 @@ export class ShmQueue<T = unknown> {
     }
   }
 
-  /** Removes one message, or returns undefined when empty. Throws ReadOnly once closed and drained. */
+  /** Removes one message, or returns undefined when empty. Throws ReadOnly once ended and drained. */
   tryGet(): T | undefined {
     const v = this.#takeOne();
     return v === EMPTY ? undefined : v;
@@ -240,7 +260,7 @@ export class ShmQueue<T = unknown> {
     }
   }
 
-  /** Iterates messages until the queue is closed and drained. */
+  /** Iterates messages until the stream has ended (end()) and is drained. */
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
       let v: T;
@@ -249,13 +269,20 @@ export class ShmQueue<T = unknown> {
     }
   }
 
-  /** Ends the stream: puts fail with ReadOnly; gets drain what is left, then fail with ReadOnly. */
-  close(): void {
+  /**
+   * Ends the stream for every handle in every process (seed `set_writable(False)`): puts fail
+   * with ReadOnly; gets drain what is left, then fail with ReadOnly; waiters wake. Recorded in
+   * the segment, permanent, idempotent. This handle stays open (release it with close()).
+   */
+  end(): void {
     this.#open().close();
   }
 
-  /** Unmaps this handle (the queue and its messages stay for other handles). Idempotent. */
-  detach(): void {
+  /**
+   * Releases this handle (unmaps it); the queue, its messages and its stream stay for other
+   * handles and processes. Idempotent. Does not end the stream: that is end().
+   */
+  close(): void {
     if (this.#native === null) return;
     afterRelease(segmentNameFor(this.name), this.#native.closeHandle());
     this.#native = null;
@@ -272,7 +299,7 @@ export class ShmQueue<T = unknown> {
     return unlinkByName(name);
   }
 
-  [Symbol.dispose](): void { this.detach(); }
+  [Symbol.dispose](): void { this.close(); }
 
   toJSON(): HandleRef {
     leaseHandoff(this.#native);
@@ -365,20 +392,20 @@ export class ShmQueue<T = unknown> {
   }
 
   #throwGet(status: number): never {
-    if (status === Status.Closed) throw new ReadOnly(`queue "${this.name}" is closed and drained`);
+    if (status === Status.Closed) throw new ReadOnly(`queue "${this.name}" has ended and is drained`);
     if (status === Status.Corrupt) throw new CorruptError(`queue "${this.name}": shared memory is corrupt`);
     throw new SystemError(`queue "${this.name}": get failed with status ${status}`);
   }
 
   #throwPut(status: number, written: number): never {
-    if (status === Status.Closed) throw withWritten(new ReadOnly(`queue "${this.name}" is closed`), written);
+    if (status === Status.Closed) throw withWritten(new ReadOnly(`queue "${this.name}" has ended`), written);
     if (status === Status.TooLarge) throw new TooLargeError(`queue "${this.name}": message too large`);
     if (status === Status.Corrupt) throw new CorruptError(`queue "${this.name}": shared memory is corrupt`);
     throw new SystemError(`queue "${this.name}": put failed with status ${status}`);
   }
 
   #open(): NativeQueue {
-    if (this.#native === null) throw new ClosedError(`queue "${this.name}": this handle was detached`);
+    if (this.#native === null) throw new ClosedError(`queue "${this.name}": this handle is closed`);
     return this.#native;
   }
 }

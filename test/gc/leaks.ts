@@ -75,7 +75,7 @@ t.test(
   },
 );
 
-t.test('20 000 ShmQueue handles opened, used, detached or dropped', async (t) => {
+t.test('20 000 ShmQueue handles opened, used, closed or dropped', async (t) => {
   judge(t, 'queue', 20_000, await churn('queue', 20_000), 0);
 });
 

@@ -2,7 +2,7 @@
 // never run. Each line fails to compile if a public type regresses.
 import {
   AbortError, ChildProcessException, Lockable, Mutex, MutexGuard, ProcessPool, ReadOnly, SharedMemory,
-  SharedValue, ShmQueue, ShmsyncError, TimeoutError, pcall, type MutexInfo,
+  SharedValue, ShmQueue, ShmsyncError, TimeoutError, pcall, type MutexInfo, type QueueInfo,
 } from '../../dist';
 
 async function usage(): Promise<void> {
@@ -24,6 +24,16 @@ async function usage(): Promise<void> {
   const maybe: { id: number } | undefined = q.tryGet();
   void [item, many, maybe];
   for await (const v of q) void (v.id satisfies number);
+  const qinfo: QueueInfo = q.info();
+  const ended: boolean = q.ended && qinfo.ended;
+  q.end(); // ends the stream for every process
+  q.close(); // releases this handle only
+  const released: boolean = q.closed;
+  void [ended, released];
+  // @ts-expect-error detach() was renamed close() (pre-1.0, no alias)
+  q.detach();
+  // @ts-expect-error info() reports `ended`, not the native `closed`
+  void q.info().closed;
 
   const shm = new SharedMemory(undefined, { size: 64 });
   const bytes: Uint8Array = shm.buffer;

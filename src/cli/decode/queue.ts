@@ -19,7 +19,8 @@ export interface RingWords {
   depth: number;
   bytesUsed: number;
   bytesFree: number;
-  closed: boolean;
+  /** The ring's `closed` word is set: queue.end() ran (the stream has ended). */
+  ended: boolean;
   closedWord: number;
   consumersWaiting: number;
   producersWaiting: number;
@@ -62,7 +63,7 @@ export function decodeRing(state: Buffer, payloadSize: number): QueueDecode {
     depth: clamp(depthBig, Number.MAX_SAFE_INTEGER),
     bytesUsed: clamp(usedBig, cap),
     bytesFree: cap - clamp(usedBig, cap),
-    closed: closedWord !== 0,
+    ended: closedWord !== 0,
     closedWord,
     dataSeq: state.readUInt32LE(16),
     consumersWaiting: state.readUInt32LE(20),
