@@ -206,9 +206,15 @@ export class Mutex extends EventEmitter {
     this.#attach(create, perm, policy, lifetime, opts.onOwnerDeath);
   }
 
-  /** The logical name (an anonymous mutex gets a unique one when first asked). */
+  /**
+   * The logical name. An anonymous mutex gets a unique one when first asked, and its segment is
+   * created then: a name that has left this object (sent to a child, given to `new Lockable({
+   * lock: name })`) must name a lock that exists.
+   */
   get name(): string {
-    return (this.#name ??= uniqueName('mutex'));
+    const name = (this.#name ??= uniqueName('mutex'));
+    if (this.#deferred !== null) this.#open();
+    return name;
   }
 
   #attach(create: CreateMode, perm: number, policy: number, lifetime: number, wanted?: OwnerDeathPolicy): LockEngine {
@@ -473,6 +479,7 @@ export class Mutex extends EventEmitter {
 
   /** Removes the name; open handles keep working. Returns false if it did not exist. */
   unlink(): boolean {
+    if (this.#deferred !== null) return false; // never created: nothing to remove
     return Mutex.unlink(this.name);
   }
 
