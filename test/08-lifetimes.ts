@@ -38,9 +38,12 @@ async function untilGone(names: string[], ms = 5000): Promise<string[]> {
 }
 
 t.test('an anonymous Lockable costs no segment until its lock is used or handed off', async (t) => {
+  // This process's anonymous mutexes are named mutex-<pid in base 36>-...
+  const ours = (): string[] => fs.readdirSync('/dev/shm').filter((n) => n.startsWith(`shmsync-mutex-${process.pid.toString(36)}-`));
+  const before = ours();
   const l = new Lockable();
-  t.notOk(segmentExists(l.lock.name), 'nothing in /dev/shm after construction');
   t.equal(l.lock.lifetime, 'attached');
+  t.same(ours(), before, 'nothing in /dev/shm after construction');
   l.acquireSync();
   t.ok(segmentExists(l.lock.name), 'created by the first acquire');
   l.release();

@@ -530,7 +530,7 @@ t.test('scripts/mapped-segments sees a live queue and mutex as in use (run-tap a
   const m = new Mutex();
   m.acquireSync();
   m.release();
-  t.teardown(() => { q.detach(); q.unlink(); m.close(); m.unlink(); });
+  t.teardown(() => { q.close(); q.unlink(); m.close(); m.unlink(); });
   const inUse = mappedSegments();
   t.ok(inUse.has(`shmsync-${q.name}`), 'the queue is in use');
   t.ok(inUse.has(`shmsync-${m.name}`), 'the mutex is in use');

@@ -165,7 +165,7 @@ t.test('a class whose toJSON() returns reference-shaped user data is data, not a
   const body = { $shmsync: 'Mutex', name: mutex.name };
   for (const codec of ['json', 'structured'] as const) {
     const q = new ShmQueue(undefined, { codec, capacity: 8192 });
-    t.teardown(() => { q.detach(); q.unlink(); });
+    t.teardown(() => { q.close(); q.unlink(); });
     q.putSync({ w: new Wrapper(body), real: mutex });
     const got = q.getSync() as { w: unknown; real: Mutex };
     t.notOk(got.w instanceof Mutex, `${codec}: the wrapper did not become a Mutex`);
@@ -179,7 +179,7 @@ t.test('a class whose toJSON() returns reference-shaped user data is data, not a
 t.test('structured codec: a class whose toJSON() throws is sent as before (toJSON is not called)', async (t) => {
   class NoJson { x = 1; toJSON(): never { throw new Error('not JSON'); } }
   const q = new ShmQueue(undefined, { codec: 'structured', capacity: 8192 });
-  t.teardown(() => { q.detach(); q.unlink(); });
+  t.teardown(() => { q.close(); q.unlink(); });
   q.putSync({ n: new NoJson() });
   t.same(q.getSync(), { n: { x: 1 } });
 });
@@ -255,7 +255,7 @@ t.test('user data that starts with the envelope marker stays data in every codec
   ];
   for (const [codec, value] of cases) {
     const q = new ShmQueue(undefined, { codec, capacity: 8192 });
-    t.teardown(() => { q.detach(); q.unlink(); });
+    t.teardown(() => { q.close(); q.unlink(); });
     q.putSync(value as never);
     const got = q.getSync();
     t.notOk(got instanceof Mutex, `${codec}: not a handle`);
