@@ -165,7 +165,7 @@ bool UnlinkReaped(const std::string& segment_name) {
   return shm_unlink(("/" + segment_name).c_str()) == 0;
 }
 
-int Reap(const std::string& segment_name, uint64_t ino, bool unmapped) {
+int Reap(const std::string& segment_name, uint64_t ino, bool unmapped, uint64_t word_before) {
   const std::string path = std::string(kShmDir) + segment_name;
   int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return -1;
@@ -190,7 +190,11 @@ int Reap(const std::string& segment_name, uint64_t ino, bool unmapped) {
       reaped = true;  // a reaper died between its CAS and its unlink, or is unlinking now
       break;
     }
-    if (!Expired(w, NowMs()) || (c != 0 && !unmapped)) break;
+    if (!Expired(w, NowMs())) break;
+    // Judged by `unmapped` (a /proc scan that began after `word_before` was read): valid only
+    // while the word is still that one - an open since then (mapped after the scan looked)
+    // changed it, and a dead attacher cannot change it back.
+    if (c != 0 && (!unmapped || w != word_before)) break;
     if (word->compare_exchange_weak(w, Pack(kCountReaped, 0, 0), std::memory_order_acq_rel,
                                     std::memory_order_acquire)) {
       reaped = true;

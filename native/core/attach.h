@@ -92,9 +92,11 @@ int64_t LingerMs(ShmRegion* region);
 
 // Reaper (sweep / `shmsync gc`): inspects `/dev/shm/<segment_name>` if it is still inode
 // `ino` and owned by this user; reaps it when its word is terminal, its lease expired at count
-// 0, or - with `unmapped` (no live process maps that inode) - its attachers are all gone.
+// 0, or - with `unmapped` (no live process maps that inode) - its attachers are all gone. The
+// `unmapped` judgement holds only while the word is still `word_before`, read before the scan of
+// /proc began: an opener that attached since may map it after the scan looked at its process.
 // Returns 1 if it unlinked, 0 if it left the segment, -1 if it could not inspect it.
-int Reap(const std::string& segment_name, uint64_t ino, bool unmapped);
+int Reap(const std::string& segment_name, uint64_t ino, bool unmapped, uint64_t word_before);
 
 // Unlinks `/dev/shm/<segment_name>` only while it holds a reaped word (never a live segment
 // created afresh under the same name). True when it unlinked.
