@@ -52,7 +52,10 @@ OpenOutcome TryAttach(std::atomic<uint64_t>* word) {
       continue;
     }
     if (c >= kCountMax) return OpenOutcome::kFull;
-    next = Pack(c + 1, p > 0 ? p - 1 : 0, DeadlineOf(w));
+    // A saturated pending count no longer counts (more hand-offs may be in flight than it
+    // recorded): it stays saturated, and only the lease's deadline ends the wait.
+    const uint64_t p_next = p == kPendingMax ? p : (p > 0 ? p - 1 : 0);
+    next = Pack(c + 1, p_next, DeadlineOf(w));
     if (word->compare_exchange_weak(w, next, std::memory_order_acq_rel,
                                     std::memory_order_acquire)) {
       return OpenOutcome::kAttached;

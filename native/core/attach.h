@@ -13,7 +13,8 @@
 // Transitions (every one a CAS on the whole word, so count, pending and deadline are judged
 // together - no open can slip between the last close's check and its unlink):
 //   create        word = count 1 (written before link() publishes the segment)
-//   open          count 1.. : count+1, pending-1 if pending > 0
+//   open          count 1.. : count+1, pending-1 if 0 < pending < 255 (255 is sticky: saturated,
+//                 it no longer counts, so only the deadline ends a lingering segment's wait)
 //                 count 0 with pending > 0 and deadline > now: same (the hand-off's receiver)
 //                 anything else: refused as not found (no resurrection)
 //   hand-off      (only while attached, count >= 1) pending+1 (saturating at 255),

@@ -91,6 +91,25 @@ void LeaseKeepsItForTheReceiver() {
   CHECK_EQ(Get(name, OpenMode::kOpen, 0, &c).status, Status::kNotFound);
 }
 
+void SaturatedPendingWaitsForTheDeadline() {
+  // 300 hand-offs recorded (pending saturates at 255), 255 receivers open and close, then the
+  // sender closes: 45 references are still in flight, so the segment must stay for its lease.
+  const std::string name = TestName("saturated");
+  std::shared_ptr<ShmRegion> a, last;
+  CHECK(Get(name, OpenMode::kCreate, attach::kFlagAttached, &a).ok());
+  for (int i = 0; i < 300; ++i) CHECK(attach::Lease(a.get(), 60000));
+  for (uint64_t i = 0; i < attach::kPendingMax; ++i) {
+    std::shared_ptr<ShmRegion> r;
+    CHECK(Get(name, OpenMode::kOpen, 0, &r).ok());
+    CHECK(!attach::Detach(r.get()));
+  }
+  CHECK(!attach::Detach(a.get()));  // the sender's last handle: references still in flight
+  CHECK(Exists(name));
+  CHECK(Get(name, OpenMode::kOpen, 0, &last).ok());  // the 256th receiver still opens it
+  CHECK(!attach::Detach(last.get()));
+  CHECK(ShmRegion::Unlink(name).ok());  // the lease would end it in 60 s: clean up now
+}
+
 void ExpiredLeaseIsDying() {
   const std::string name = TestName("expired");
   std::shared_ptr<ShmRegion> a, b;
@@ -182,6 +201,7 @@ int main() {
   RUN(LastReleaseUnlinks);
   RUN(PersistentIsUntouched);
   RUN(LeaseKeepsItForTheReceiver);
+  RUN(SaturatedPendingWaitsForTheDeadline);
   RUN(ExpiredLeaseIsDying);
   RUN(NoResurrection);
   RUN(RacingOpensAndLastRelease);
