@@ -72,7 +72,9 @@ uint64_t NowMs() {
   return ms & kDeadlineMask;
 }
 
-bool IsAttached(const SegmentHeader* h) { return (h->flags & kFlagAttached) != 0; }
+bool IsAttached(const SegmentHeader* h, const struct stat& st) {
+  return (h->flags & kFlagAttached) != 0 && (st.st_mode & S_ISVTX) != 0;
+}
 
 bool IsAttached(const ShmRegion* region) { return (region->header_flags() & kFlagAttached) != 0; }
 
@@ -159,9 +161,10 @@ bool UnlinkReaped(const std::string& segment_name) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return false;
   SegmentHeader h;
-  const bool read_ok = pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
+  struct stat st;
+  const bool read_ok = fstat(fd, &st) == 0 && pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
   close(fd);
-  if (!read_ok || h.magic != kMagic || !IsAttached(&h)) return false;
+  if (!read_ok || h.magic != kMagic || !IsAttached(&h, st)) return false;
   uint64_t w;
   std::memcpy(&w, reinterpret_cast<const uint8_t*>(&h) + kWordOffset, sizeof w);
   if (CountOf(w) != kCountReaped) return false;
@@ -177,7 +180,7 @@ int Reap(const std::string& segment_name, uint64_t ino, bool unmapped, uint64_t 
   if (fstat(fd, &st) != 0 || (ino != 0 && static_cast<uint64_t>(st.st_ino) != ino) ||
       st.st_uid != geteuid() || static_cast<uint64_t>(st.st_size) < kHeaderSize ||
       pread(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h) || h.magic != kMagic ||
-      !IsAttached(&h)) {
+      !IsAttached(&h, st)) {
     close(fd);
     return -1;
   }

@@ -29,6 +29,8 @@
 // Runs on any thread; no locks, no syscalls except the unlink and the reaper's file access.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -64,8 +66,10 @@ inline uint64_t Pack(uint64_t count, uint64_t pending, uint64_t deadline) {
 // Milliseconds of CLOCK_BOOTTIME, masked to the deadline width.
 uint64_t NowMs();
 
-// True when the header says the segment has the attached lifetime.
-bool IsAttached(const SegmentHeader* h);  // a private header copy (pread)
+// True when a segment has the attached lifetime: the header's flag (writable by anyone who may
+// write the segment) AND the file's S_ISVTX mode bit (settable only by its owner, see
+// ShmRegion::Create) - a forged flag never makes the attached logic unlink a persistent segment.
+bool IsAttached(const SegmentHeader* h, const struct stat& st);  // private copies (pread, fstat)
 // An open region: the flags validated at open, never re-read from the mapping.
 bool IsAttached(const ShmRegion* region);
 

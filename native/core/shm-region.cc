@@ -119,8 +119,12 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
   if (fd < 0) return FromErrno(errno, "shm_open");
   Result result = Result::Ok();
   void* base = MAP_FAILED;
-  // fchmod: shm_open applies the umask; the caller's mode is what the user asked for.
-  if (fchmod(fd, perm & 07777) != 0) {
+  // fchmod: shm_open applies the umask; the caller's mode is what the user asked for. An
+  // attached segment also gets S_ISVTX (ignored on files by Linux): its lifetime mark that only
+  // the owner can set, so nobody with mere write access can turn a persistent segment into one
+  // the attached logic would unlink by forging the header's flag (see attach.h).
+  const bool attached = (header_flags & attach::kFlagAttached) != 0;
+  if (fchmod(fd, (perm & 0777) | (attached ? S_ISVTX : 0)) != 0) {
     result = FromErrno(errno, "fchmod");
   } else if (int err = posix_fallocate(fd, 0, static_cast<off_t>(total)); err != 0) {
     // Reserve every page now (this also sets the size): on a full /dev/shm this is ENOSPC, a
@@ -220,8 +224,12 @@ Result ShmRegion::Open(const std::string& segment_name, Kind kind, uint64_t payl
   close(fd);
   if (base == MAP_FAILED) return FromErrno(map_errno, "mmap");
   // Every pointer and bound comes from the validated private copy `h`, never from the mapping.
+  // The attached flag counts only with the owner's S_ISVTX mark (see Create): a forged flag on a
+  // persistent segment leaves it persistent.
+  uint32_t flags = h.flags;
+  if ((st.st_mode & S_ISVTX) == 0) flags &= ~attach::kFlagAttached;
   out->reset(new ShmRegion(segment_name, static_cast<uint8_t*>(base), file_size, h.payload_offset,
-                           h.payload_size, h.flags));
+                           h.payload_size, flags));
   return Result::Ok();
 }
 

@@ -76,6 +76,29 @@ void PersistentIsUntouched() {
   CHECK(ShmRegion::Unlink(name).ok());
 }
 
+void ForgedFlagsNeverUnlinkPersistent() {
+  // Someone with write access (a group member of a shared segment) marks a persistent segment
+  // attached and its word reaped, or released: no opener and no sweep may unlink it - the
+  // lifetime is bound to the file's mode (S_ISVTX), which only its owner can set.
+  const std::string name = TestName("forged");
+  std::shared_ptr<ShmRegion> a, b;
+  CHECK(Get(name, OpenMode::kCreate, 0, &a).ok());
+  auto* h = reinterpret_cast<shmsync::SegmentHeader*>(a->base());
+  auto* word = reinterpret_cast<std::atomic<uint64_t>*>(a->base() + attach::kWordOffset);
+  h->flags |= attach::kFlagAttached;
+  word->store(attach::Pack(attach::kCountReaped, 0, 0), std::memory_order_release);
+  CHECK(Get(name, OpenMode::kOpen, 0, &b).ok());  // opens as the persistent segment it is
+  CHECK(!attach::IsAttached(b.get()));
+  CHECK(!attach::Detach(b.get()));
+  CHECK(Exists(name));
+  CHECK(!attach::UnlinkReaped(name));
+  CHECK_EQ(attach::Reap(name, InodeOf(name), true, word->load()), -1);
+  word->store(attach::Pack(0, 0, 0), std::memory_order_release);  // "released"
+  CHECK_EQ(attach::Reap(name, InodeOf(name), false, 0), -1);
+  CHECK(Exists(name));
+  CHECK(ShmRegion::Unlink(name).ok());
+}
+
 void LeaseKeepsItForTheReceiver() {
   const std::string name = TestName("lease");
   std::shared_ptr<ShmRegion> a, b, c;
@@ -200,6 +223,7 @@ void DeadAttacherIsReaped() {
 int main() {
   RUN(LastReleaseUnlinks);
   RUN(PersistentIsUntouched);
+  RUN(ForgedFlagsNeverUnlinkPersistent);
   RUN(LeaseKeepsItForTheReceiver);
   RUN(SaturatedPendingWaitsForTheDeadline);
   RUN(ExpiredLeaseIsDying);

@@ -148,7 +148,8 @@ export function gcSegments(dir = '/dev/shm', proc = '/proc'): GcResult {
     try {
       fd = fs.openSync(`${dir}/${name}`, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
       const st = fs.fstatSync(fd);
-      if (!st.isFile() || st.uid !== uid || st.size < 64) continue;
+      // S_ISVTX: the owner's attached mark (native/core/attach.h IsAttached).
+      if (!st.isFile() || st.uid !== uid || st.size < 64 || (st.mode & 0o1000) === 0) continue;
       if (fs.readSync(fd, header, 0, 64, 0) !== 64) continue;
       if (header.readUInt32LE(0) !== kMagic || (header.readUInt32LE(8) & kFlagAttached) === 0) continue;
       const count = header.readUInt16LE(46);
