@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
@@ -151,7 +152,7 @@ t.test('gcSegments removes crash leftovers and never touches live or persistent 
 
 t.test('gcSegments without a trustworthy /proc judges nobody dead (unreadable, or without this process)', async (t) => {
   const { mappedInodes } = await import('../dist/core/lifetime');
-  const fake = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'shmsync-proc-'));
+  const fake = fs.mkdtempSync(path.join(os.tmpdir(), 'shmsync-proc-'));
   fs.mkdirSync(path.join(fake, '1'));
   fs.writeFileSync(path.join(fake, '1', 'maps'), ''); // a /proc that does not show this process
   t.equal(mappedInodes('/dev/shm', path.join(fake, 'missing')), null, 'an unreadable /proc: no judgement');
