@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
@@ -150,6 +151,30 @@ t.test('gcSegments removes crash leftovers and never touches live or persistent 
   t.ok(segmentExists(persistent), 'a persistent segment stays');
   live.close();
   SharedMemory.unlink(persistent);
+});
+
+t.test('gcSegments without a trustworthy /proc judges nobody dead (unreadable, or without this process)', async (t) => {
+  const { mappedInodes } = await import('../dist/core/lifetime');
+  const fake = fs.mkdtempSync(path.join(os.tmpdir(), 'shmsync-proc-'));
+  fs.mkdirSync(path.join(fake, '1'));
+  fs.writeFileSync(path.join(fake, '1', 'maps'), ''); // a /proc that does not show this process
+  t.equal(mappedInodes('/dev/shm', path.join(fake, 'missing')), null, 'an unreadable /proc: no judgement');
+  t.equal(mappedInodes('/dev/shm', fake), null, 'a /proc without this process (hidepid, another PID namespace): no judgement');
+  t.not(mappedInodes(), null, 'the real /proc shows this process');
+  // A live process holding anonymous segments (never killed here): with the empty-looking
+  // /proc, every one of them would look unmapped - the sweep must leave them.
+  const holder = new Child(kAgent, ['crash']);
+  const done = await holder.message<Done>('done');
+  const before = mine(done.tag);
+  t.ok(before.length >= 4, `the holder has ${before.length} live segments`);
+  const r = gcSegments('/dev/shm', fake);
+  t.same(r.removed.filter((n) => n.includes(done.tag)), [], 'none of them removed');
+  t.same(mine(done.tag), before, 'all still in /dev/shm');
+  holder.kill('SIGKILL');
+  await holder.exited;
+  gcSegments(); // the real /proc: the dead holder's segments go
+  t.same(mine(done.tag), [], 'and a real sweep reclaims them once the holder is dead');
+  fs.rmSync(fake, { recursive: true });
 });
 
 t.test('a reference in flight through a ShmQueue survives its sender until opened', async (t) => {

@@ -274,3 +274,48 @@ t.test('an async holder makes a blocking acquire throw DEADLOCK, not SYNC_REENTR
   until.open();
   await held;
 });
+
+t.test('a task started with process.nextTick by the holder (stream/EventEmitter style deferral) is another task: it throws', async (t) => {
+  // Node runs the nextTick queue before the microtask queue: a run ended only by a microtask
+  // let such a task re-enter a hold that its starter keeps across an await.
+  const m = mutex(t);
+  const until = gate();
+  const started = gate();
+  let a!: { done: Promise<void>; holding: Promise<void> };
+  let b!: Promise<unknown>;
+  setImmediate(() => {
+    a = holdAcrossAwait(m, until.promise); // takes the hold in this macrotask, then awaits
+    process.nextTick(() => {
+      b = holdAcrossAwait(m, Promise.resolve()).done.then(() => null, (e: unknown) => e);
+      started.open();
+    });
+  });
+  await started.promise;
+  const err = await b;
+  t.match(err, reentry, 'the deferred task cannot re-enter the hold kept across an await');
+  until.open();
+  await a.done;
+  t.notOk(m.isHeld, 'released');
+});
+
+t.test('a hold taken in a process.nextTick callback and re-entered within that callback is recursion', async (t) => {
+  const m = mutex(t);
+  const result = await new Promise<string>((resolve) => {
+    setImmediate(() => {
+      process.nextTick(() => {
+        try {
+          m.acquireSync();
+          const inner = () => { m.acquireSync(); m.release(); };
+          inner(); // synchronous recursion in the same callback
+          queueMicrotask(() => {}); // queued work does not end the callback's run early
+          inner();
+          m.release();
+          resolve('ok');
+        } catch (e) {
+          resolve((e as { code?: string }).code ?? String(e));
+        }
+      });
+    });
+  });
+  t.equal(result, 'ok');
+});

@@ -96,15 +96,23 @@ void Attachment::ReleaseAll() {
 
 Napi::Value Attachment::JS_reap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsBoolean()) {
-    Napi::TypeError::New(env, "reapSegment(segmentName, ino, unmapped)").ThrowAsJavaScriptException();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsBoolean() ||
+      (info.Length() > 3 && !info[3].IsBigInt())) {
+    Napi::TypeError::New(env, "reapSegment(segmentName, ino, unmapped, wordBefore?)").ThrowAsJavaScriptException();
     return Napi::Value();
+  }
+  // Without the word read before the /proc scan, `unmapped` cannot be trusted (see attach.h).
+  bool unmapped = info[2].As<Napi::Boolean>().Value() && info.Length() > 3;
+  uint64_t word_before = 0;
+  if (unmapped) {
+    bool lossless = false;
+    word_before = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
+    unmapped = lossless;
   }
   const std::string name = info[0].As<Napi::String>().Utf8Value();
   if (name.empty() || name.find('/') != std::string::npos) return Napi::Number::New(env, -1);
   const double ino = info[1].As<Napi::Number>().DoubleValue();
-  const int r = attach::Reap(name, ino > 0 ? static_cast<uint64_t>(ino) : 0,
-                             info[2].As<Napi::Boolean>().Value());
+  const int r = attach::Reap(name, ino > 0 ? static_cast<uint64_t>(ino) : 0, unmapped, word_before);
   return Napi::Number::New(env, r);
 }
 

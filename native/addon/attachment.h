@@ -35,7 +35,7 @@ class Attachment {
   bool Lease(uint64_t lease_ms);
   bool attached() const { return attached_; }
 
-  // Module functions: reapSegment(segmentName, ino, unmapped) -> 1 | 0 | -1.
+  // Module functions: reapSegment(segmentName, ino, unmapped, wordBefore?: bigint) -> 1 | 0 | -1.
   static Napi::Value JS_reap(const Napi::CallbackInfo& info);
 
  private:

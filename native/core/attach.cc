@@ -52,7 +52,10 @@ OpenOutcome TryAttach(std::atomic<uint64_t>* word) {
       continue;
     }
     if (c >= kCountMax) return OpenOutcome::kFull;
-    next = Pack(c + 1, p > 0 ? p - 1 : 0, DeadlineOf(w));
+    // A saturated pending count no longer counts (more hand-offs may be in flight than it
+    // recorded): it stays saturated, and only the lease's deadline ends the wait.
+    const uint64_t p_next = p == kPendingMax ? p : (p > 0 ? p - 1 : 0);
+    next = Pack(c + 1, p_next, DeadlineOf(w));
     if (word->compare_exchange_weak(w, next, std::memory_order_acq_rel,
                                     std::memory_order_acquire)) {
       return OpenOutcome::kAttached;
@@ -69,7 +72,9 @@ uint64_t NowMs() {
   return ms & kDeadlineMask;
 }
 
-bool IsAttached(const SegmentHeader* h) { return (h->flags & kFlagAttached) != 0; }
+bool IsAttached(const SegmentHeader* h, const struct stat& st) {
+  return (h->flags & kFlagAttached) != 0 && (st.st_mode & S_ISVTX) != 0;
+}
 
 bool IsAttached(const ShmRegion* region) { return (region->header_flags() & kFlagAttached) != 0; }
 
@@ -156,16 +161,17 @@ bool UnlinkReaped(const std::string& segment_name) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return false;
   SegmentHeader h;
-  const bool read_ok = pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
+  struct stat st;
+  const bool read_ok = fstat(fd, &st) == 0 && pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
   close(fd);
-  if (!read_ok || h.magic != kMagic || !IsAttached(&h)) return false;
+  if (!read_ok || h.magic != kMagic || !IsAttached(&h, st)) return false;
   uint64_t w;
   std::memcpy(&w, reinterpret_cast<const uint8_t*>(&h) + kWordOffset, sizeof w);
   if (CountOf(w) != kCountReaped) return false;
   return shm_unlink(("/" + segment_name).c_str()) == 0;
 }
 
-int Reap(const std::string& segment_name, uint64_t ino, bool unmapped) {
+int Reap(const std::string& segment_name, uint64_t ino, bool unmapped, uint64_t word_before) {
   const std::string path = std::string(kShmDir) + segment_name;
   int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return -1;
@@ -174,7 +180,7 @@ int Reap(const std::string& segment_name, uint64_t ino, bool unmapped) {
   if (fstat(fd, &st) != 0 || (ino != 0 && static_cast<uint64_t>(st.st_ino) != ino) ||
       st.st_uid != geteuid() || static_cast<uint64_t>(st.st_size) < kHeaderSize ||
       pread(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h) || h.magic != kMagic ||
-      !IsAttached(&h)) {
+      !IsAttached(&h, st)) {
     close(fd);
     return -1;
   }
@@ -190,7 +196,11 @@ int Reap(const std::string& segment_name, uint64_t ino, bool unmapped) {
       reaped = true;  // a reaper died between its CAS and its unlink, or is unlinking now
       break;
     }
-    if (!Expired(w, NowMs()) || (c != 0 && !unmapped)) break;
+    if (!Expired(w, NowMs())) break;
+    // Judged by `unmapped` (a /proc scan that began after `word_before` was read): valid only
+    // while the word is still that one - an open since then (mapped after the scan looked)
+    // changed it, and a dead attacher cannot change it back.
+    if (c != 0 && (!unmapped || w != word_before)) break;
     if (word->compare_exchange_weak(w, Pack(kCountReaped, 0, 0), std::memory_order_acq_rel,
                                     std::memory_order_acquire)) {
       reaped = true;

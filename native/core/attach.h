@@ -13,7 +13,8 @@
 // Transitions (every one a CAS on the whole word, so count, pending and deadline are judged
 // together - no open can slip between the last close's check and its unlink):
 //   create        word = count 1 (written before link() publishes the segment)
-//   open          count 1.. : count+1, pending-1 if pending > 0
+//   open          count 1.. : count+1, pending-1 if 0 < pending < 255 (255 is sticky: saturated,
+//                 it no longer counts, so only the deadline ends a lingering segment's wait)
 //                 count 0 with pending > 0 and deadline > now: same (the hand-off's receiver)
 //                 anything else: refused as not found (no resurrection)
 //   hand-off      (only while attached, count >= 1) pending+1 (saturating at 255),
@@ -27,6 +28,8 @@
 // live too long or be unlinked early (its mappings stay valid); it never steers a pointer.
 // Runs on any thread; no locks, no syscalls except the unlink and the reaper's file access.
 #pragma once
+
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cstdint>
@@ -63,8 +66,10 @@ inline uint64_t Pack(uint64_t count, uint64_t pending, uint64_t deadline) {
 // Milliseconds of CLOCK_BOOTTIME, masked to the deadline width.
 uint64_t NowMs();
 
-// True when the header says the segment has the attached lifetime.
-bool IsAttached(const SegmentHeader* h);  // a private header copy (pread)
+// True when a segment has the attached lifetime: the header's flag (writable by anyone who may
+// write the segment) AND the file's S_ISVTX mode bit (settable only by its owner, see
+// ShmRegion::Create) - a forged flag never makes the attached logic unlink a persistent segment.
+bool IsAttached(const SegmentHeader* h, const struct stat& st);  // private copies (pread, fstat)
 // An open region: the flags validated at open, never re-read from the mapping.
 bool IsAttached(const ShmRegion* region);
 
@@ -92,9 +97,11 @@ int64_t LingerMs(ShmRegion* region);
 
 // Reaper (sweep / `shmsync gc`): inspects `/dev/shm/<segment_name>` if it is still inode
 // `ino` and owned by this user; reaps it when its word is terminal, its lease expired at count
-// 0, or - with `unmapped` (no live process maps that inode) - its attachers are all gone.
+// 0, or - with `unmapped` (no live process maps that inode) - its attachers are all gone. The
+// `unmapped` judgement holds only while the word is still `word_before`, read before the scan of
+// /proc began: an opener that attached since may map it after the scan looked at its process.
 // Returns 1 if it unlinked, 0 if it left the segment, -1 if it could not inspect it.
-int Reap(const std::string& segment_name, uint64_t ino, bool unmapped);
+int Reap(const std::string& segment_name, uint64_t ino, bool unmapped, uint64_t word_before);
 
 // Unlinks `/dev/shm/<segment_name>` only while it holds a reaped word (never a live segment
 // created afresh under the same name). True when it unlinked.

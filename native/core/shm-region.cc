@@ -40,12 +40,20 @@ Result FromErrno(int err, const char* call) {
 
 std::string TempName() {
   static std::atomic<uint64_t> counter{0};
-  std::random_device rd;
+  // One random word per process image (thread-safe static init), not a std::random_device
+  // (an open/read/close of the entropy source) per create: pid + counter make it unique in a
+  // process, the word keeps a name another program might guess from being predictable.
+  static const unsigned salt = std::random_device{}();
   char buf[96];
-  std::snprintf(buf, sizeof buf, "shmsync.tmp-%d-%08x-%llu", static_cast<int>(getpid()), rd(),
+  std::snprintf(buf, sizeof buf, "shmsync.tmp-%d-%08x-%llu", static_cast<int>(getpid()), salt,
                 static_cast<unsigned long long>(counter.fetch_add(1, std::memory_order_relaxed)));
   return buf;
 }
+
+// Whether O_TMPFILE + linkat(/proc/self/fd/N) works here: probed by the first create, then
+// remembered (0 unknown, 1 yes, 2 no) - an access() per create was a syscall on every create.
+// Any thread; relaxed: racing probes reach the same answer.
+std::atomic<int> tmpfile_support{0};
 
 // Creates the unnamed-or-temporary file the segment is initialised in. Preferred: an O_TMPFILE
 // inode in /dev/shm, which has no name at all, so no failure (not even SIGKILL) can leave a file
@@ -53,10 +61,16 @@ std::string TempName() {
 // or no /proc): a private temporary name, unlinked on every path before Create returns.
 int OpenUnnamed(uint32_t perm, std::string* tmp_name) {
   tmp_name->clear();
-  if (access("/proc/self/fd", X_OK) == 0) {
+  int support = tmpfile_support.load(std::memory_order_relaxed);
+  if (support == 0) {
+    support = access("/proc/self/fd", X_OK) == 0 ? 1 : 2;
+    tmpfile_support.store(support, std::memory_order_relaxed);
+  }
+  if (support == 1) {
     int fd = open(kShmDir, O_TMPFILE | O_RDWR | O_CLOEXEC, perm & 07777);
     if (fd >= 0) return fd;
     if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT) return -1;
+    tmpfile_support.store(2, std::memory_order_relaxed);  // the file system has no O_TMPFILE
   }
   *tmp_name = TempName();
   return shm_open(("/" + *tmp_name).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, perm & 07777);
@@ -105,8 +119,12 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
   if (fd < 0) return FromErrno(errno, "shm_open");
   Result result = Result::Ok();
   void* base = MAP_FAILED;
-  // fchmod: shm_open applies the umask; the caller's mode is what the user asked for.
-  if (fchmod(fd, perm & 07777) != 0) {
+  // fchmod: shm_open applies the umask; the caller's mode is what the user asked for. An
+  // attached segment also gets S_ISVTX (ignored on files by Linux): its lifetime mark that only
+  // the owner can set, so nobody with mere write access can turn a persistent segment into one
+  // the attached logic would unlink by forging the header's flag (see attach.h).
+  const bool attached = (header_flags & attach::kFlagAttached) != 0;
+  if (fchmod(fd, (perm & 0777) | (attached ? S_ISVTX : 0)) != 0) {
     result = FromErrno(errno, "fchmod");
   } else if (int err = posix_fallocate(fd, 0, static_cast<off_t>(total)); err != 0) {
     // Reserve every page now (this also sets the size): on a full /dev/shm this is ENOSPC, a
@@ -206,8 +224,12 @@ Result ShmRegion::Open(const std::string& segment_name, Kind kind, uint64_t payl
   close(fd);
   if (base == MAP_FAILED) return FromErrno(map_errno, "mmap");
   // Every pointer and bound comes from the validated private copy `h`, never from the mapping.
+  // The attached flag counts only with the owner's S_ISVTX mark (see Create): a forged flag on a
+  // persistent segment leaves it persistent.
+  uint32_t flags = h.flags;
+  if ((st.st_mode & S_ISVTX) == 0) flags &= ~attach::kFlagAttached;
   out->reset(new ShmRegion(segment_name, static_cast<uint8_t*>(base), file_size, h.payload_offset,
-                           h.payload_size, h.flags));
+                           h.payload_size, flags));
   return Result::Ok();
 }
 

@@ -59,6 +59,11 @@ void LastReleaseUnlinks() {
   CHECK_EQ(attach::LingerMs(b.get()), 0);
 }
 
+uint64_t WordNow(const std::shared_ptr<ShmRegion>& r) {
+  return reinterpret_cast<std::atomic<uint64_t>*>(r->base() + attach::kWordOffset)
+      ->load(std::memory_order_acquire);
+}
+
 void PersistentIsUntouched() {
   const std::string name = TestName("persistent");
   std::shared_ptr<ShmRegion> a;
@@ -67,7 +72,30 @@ void PersistentIsUntouched() {
   CHECK(!attach::Detach(a.get()));
   CHECK(!attach::Lease(a.get(), 1000));
   CHECK(Exists(name));
-  CHECK_EQ(attach::Reap(name, 0, true), -1);  // the reaper never touches a persistent segment
+  CHECK_EQ(attach::Reap(name, 0, true, 0), -1);  // the reaper never touches a persistent segment
+  CHECK(ShmRegion::Unlink(name).ok());
+}
+
+void ForgedFlagsNeverUnlinkPersistent() {
+  // Someone with write access (a group member of a shared segment) marks a persistent segment
+  // attached and its word reaped, or released: no opener and no sweep may unlink it - the
+  // lifetime is bound to the file's mode (S_ISVTX), which only its owner can set.
+  const std::string name = TestName("forged");
+  std::shared_ptr<ShmRegion> a, b;
+  CHECK(Get(name, OpenMode::kCreate, 0, &a).ok());
+  auto* h = reinterpret_cast<shmsync::SegmentHeader*>(a->base());
+  auto* word = reinterpret_cast<std::atomic<uint64_t>*>(a->base() + attach::kWordOffset);
+  h->flags |= attach::kFlagAttached;
+  word->store(attach::Pack(attach::kCountReaped, 0, 0), std::memory_order_release);
+  CHECK(Get(name, OpenMode::kOpen, 0, &b).ok());  // opens as the persistent segment it is
+  CHECK(!attach::IsAttached(b.get()));
+  CHECK(!attach::Detach(b.get()));
+  CHECK(Exists(name));
+  CHECK(!attach::UnlinkReaped(name));
+  CHECK_EQ(attach::Reap(name, InodeOf(name), true, word->load()), -1);
+  word->store(attach::Pack(0, 0, 0), std::memory_order_release);  // "released"
+  CHECK_EQ(attach::Reap(name, InodeOf(name), false, 0), -1);
+  CHECK(Exists(name));
   CHECK(ShmRegion::Unlink(name).ok());
 }
 
@@ -79,11 +107,30 @@ void LeaseKeepsItForTheReceiver() {
   CHECK(!attach::Detach(a.get()));  // count 0, hand-off pending: not unlinked
   CHECK(Exists(name));
   CHECK(attach::LingerMs(a.get()) > 0);
-  CHECK_EQ(attach::Reap(name, 0, true), 0);  // the lease holds against the reaper too
+  CHECK_EQ(attach::Reap(name, 0, true, WordNow(a)), 0);  // the lease holds against the reaper too
   CHECK(Get(name, OpenMode::kOpen, 0, &b).ok());  // the receiver opens: consumes the hand-off
   CHECK(attach::Detach(b.get()));                 // nothing pending: its release unlinks
   CHECK(!Exists(name));
   CHECK_EQ(Get(name, OpenMode::kOpen, 0, &c).status, Status::kNotFound);
+}
+
+void SaturatedPendingWaitsForTheDeadline() {
+  // 300 hand-offs recorded (pending saturates at 255), 255 receivers open and close, then the
+  // sender closes: 45 references are still in flight, so the segment must stay for its lease.
+  const std::string name = TestName("saturated");
+  std::shared_ptr<ShmRegion> a, last;
+  CHECK(Get(name, OpenMode::kCreate, attach::kFlagAttached, &a).ok());
+  for (int i = 0; i < 300; ++i) CHECK(attach::Lease(a.get(), 60000));
+  for (uint64_t i = 0; i < attach::kPendingMax; ++i) {
+    std::shared_ptr<ShmRegion> r;
+    CHECK(Get(name, OpenMode::kOpen, 0, &r).ok());
+    CHECK(!attach::Detach(r.get()));
+  }
+  CHECK(!attach::Detach(a.get()));  // the sender's last handle: references still in flight
+  CHECK(Exists(name));
+  CHECK(Get(name, OpenMode::kOpen, 0, &last).ok());  // the 256th receiver still opens it
+  CHECK(!attach::Detach(last.get()));
+  CHECK(ShmRegion::Unlink(name).ok());  // the lease would end it in 60 s: clean up now
 }
 
 void ExpiredLeaseIsDying() {
@@ -109,7 +156,7 @@ void NoResurrection() {
   word->store(attach::Pack(attach::kCountReaped, 0, 0), std::memory_order_release);
   CHECK_EQ(Get(name, OpenMode::kOpen, 0, &b).status, Status::kNotFound);
   CHECK(Exists(name));  // a reaped word is the reaper's to unlink ...
-  CHECK_EQ(attach::Reap(name, InodeOf(name), false), 1);  // ... or any later sweep's
+  CHECK_EQ(attach::Reap(name, InodeOf(name), false, 0), 1);  // ... or any later sweep's
   CHECK(!Exists(name));
 }
 
@@ -155,9 +202,19 @@ void DeadAttacherIsReaped() {
   CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
   CHECK(!attach::Detach(a.get()));  // the dead child's count remains
   CHECK(Exists(name));
-  CHECK_EQ(attach::Reap(name, InodeOf(name) + 1, true), -1);  // another inode: not this file
-  CHECK_EQ(attach::Reap(name, InodeOf(name), false), 0);      // maybe mapped: left alone
-  CHECK_EQ(attach::Reap(name, InodeOf(name), true), 1);       // nobody maps it: reaped
+  const uint64_t before = WordNow(a);  // what a sweep reads before its /proc scan
+  CHECK_EQ(attach::Reap(name, InodeOf(name) + 1, true, before), -1);  // another inode: not this file
+  CHECK_EQ(attach::Reap(name, InodeOf(name), false, before), 0);      // maybe mapped: left alone
+  {
+    // An open after the scan looked (its process not seen mapping it): the stale judgement
+    // must not unlink the segment it just attached to.
+    std::shared_ptr<ShmRegion> late;
+    CHECK(Get(name, OpenMode::kOpen, 0, &late).ok());
+    CHECK_EQ(attach::Reap(name, InodeOf(name), true, before), 0);
+    CHECK(Exists(name));
+    CHECK(!attach::Detach(late.get()));
+  }
+  CHECK_EQ(attach::Reap(name, InodeOf(name), true, WordNow(a)), 1);  // nobody maps it: reaped
   CHECK(!Exists(name));
 }
 
@@ -166,7 +223,9 @@ void DeadAttacherIsReaped() {
 int main() {
   RUN(LastReleaseUnlinks);
   RUN(PersistentIsUntouched);
+  RUN(ForgedFlagsNeverUnlinkPersistent);
   RUN(LeaseKeepsItForTheReceiver);
+  RUN(SaturatedPendingWaitsForTheDeadline);
   RUN(ExpiredLeaseIsDying);
   RUN(NoResurrection);
   RUN(RacingOpensAndLastRelease);

@@ -82,7 +82,7 @@ export interface NativeBinding {
   Queue: new (segmentName: string, openMode: number, perm: number, capacity: number, maxMessage: number, lifetime?: number) => NativeQueue;
   Mutex: new (segmentName: string, openMode: number, perm: number, policy: number, lifetime?: number) => NativeMutex;
   /** Reaper of an attached segment (native/core/attach.h Reap): 1 unlinked, 0 left, -1 not ours. */
-  reapSegment(segmentName: string, ino: number, unmapped: boolean): number;
+  reapSegment(segmentName: string, ino: number, unmapped: boolean, wordBefore?: bigint): number;
   setGrantHandler(fn: (requestId: number, status: number) => void): void;
   ownerId(threadId: number): number;
   unparked(): void;

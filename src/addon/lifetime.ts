@@ -129,11 +129,12 @@ const kMagic = 0x534d4853;
  * path: a creator maps its segment under the temporary name it was published from). Persistent
  * segments are never touched. Safe while shmsync processes run: each removal is a CAS on the
  * segment's attach word, so a concurrent open either wins (the segment stays) or fails as not
- * found. `dir` is for tests (default `/dev/shm`).
+ * found. Without a trustworthy /proc (see {@link mappedInodes}) it removes only released or
+ * expired segments. `dir` and `proc` are for tests (defaults `/dev/shm`, `/proc`).
  */
-export function gcSegments(dir = '/dev/shm'): GcResult {
+export function gcSegments(dir = '/dev/shm', proc = '/proc'): GcResult {
   const uid = process.getuid?.() ?? -1;
-  const candidates: { name: string; ino: number; count: number; shared: boolean }[] = [];
+  const candidates: { name: string; ino: number; count: number; word: bigint; shared: boolean }[] = [];
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -147,29 +148,39 @@ export function gcSegments(dir = '/dev/shm'): GcResult {
     try {
       fd = fs.openSync(`${dir}/${name}`, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
       const st = fs.fstatSync(fd);
-      if (!st.isFile() || st.uid !== uid || st.size < 64) continue;
+      // S_ISVTX: the owner's attached mark (native/core/attach.h IsAttached).
+      if (!st.isFile() || st.uid !== uid || st.size < 64 || (st.mode & 0o1000) === 0) continue;
       if (fs.readSync(fd, header, 0, 64, 0) !== 64) continue;
       if (header.readUInt32LE(0) !== kMagic || (header.readUInt32LE(8) & kFlagAttached) === 0) continue;
       const count = header.readUInt16LE(46);
+      // The whole attach word, read before the /proc scan: the reaper trusts the scan only
+      // while the word is unchanged (an open after the scan looked would be missed).
+      const word = header.readBigUInt64LE(40);
       // Group/other bits: processes of other users may map it, and their maps are unreadable.
-      candidates.push({ name, ino: st.ino, count, shared: (st.mode & 0o077) !== 0 });
+      candidates.push({ name, ino: st.ino, count, word, shared: (st.mode & 0o077) !== 0 });
     } catch {
       continue;
     } finally {
       if (fd >= 0) fs.closeSync(fd);
     }
   }
-  const mapped = candidates.some((c) => c.count !== 0) ? mappedInodes(dir) : new Set<number>();
+  const mapped = candidates.some((c) => c.count !== 0) ? mappedInodes(dir, proc) : new Set<number>();
   const removed: string[] = [];
   for (const c of candidates) {
-    const unmapped = !c.shared && !mapped.has(c.ino);
-    if (binding.reapSegment(c.name, c.ino, unmapped) === 1) removed.push(c.name);
+    // No trustworthy /proc (null): nobody is judged dead; only released or expired words go.
+    const unmapped = mapped !== null && !c.shared && !mapped.has(c.ino);
+    if (binding.reapSegment(c.name, c.ino, unmapped, c.word) === 1) removed.push(c.name);
   }
   return { removed, kept: candidates.length - removed.length };
 }
 
-/** Inodes of files on `dir`'s device that some live process maps (from /proc/<pid>/maps). */
-export function mappedInodes(dir = '/dev/shm'): Set<number> {
+/**
+ * Inodes of files on `dir`'s device that some live process maps (from /proc/<pid>/maps), or
+ * null when `proc` cannot be trusted to show them: unreadable, or not showing this process
+ * itself (mounted with hidepid for us, or the /proc of another PID namespace) - an empty set
+ * there would call every live segment dead.
+ */
+export function mappedInodes(dir = '/dev/shm', proc = '/proc'): Set<number> | null {
   const inodes = new Set<number>();
   let dev: string;
   try {
@@ -179,19 +190,22 @@ export function mappedInodes(dir = '/dev/shm'): Set<number> {
     const minor = (d & 0xff) | (Math.floor(d / 4096) & ~0xff);
     dev = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
   } catch {
-    return inodes;
+    return null;
   }
   let pids: string[] = [];
   try {
-    pids = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+    pids = fs.readdirSync(proc).filter((p) => /^\d+$/.test(p));
   } catch {
-    return inodes;
+    return null;
   }
+  const self = String(process.pid);
+  if (!pids.includes(self)) return null;
   for (const pid of pids) {
     let maps: string;
     try {
-      maps = fs.readFileSync(`/proc/${pid}/maps`, 'latin1');
+      maps = fs.readFileSync(`${proc}/${pid}/maps`, 'latin1');
     } catch {
+      if (pid === self) return null; // our own maps unreadable: nothing else can be trusted
       continue; // gone, or not ours to read
     }
     let at = maps.indexOf(` ${dev} `);

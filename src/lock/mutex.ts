@@ -112,7 +112,7 @@ const openHandles = new WeakMap<LockEngine, Set<WeakRef<Mutex>>>();
 interface Collected { engine: LockEngine; segment: string; ref: WeakRef<Mutex> }
 
 /**
- * Garbage collection of an attached mutex's handle: like close(), unless this context still
+ * Garbage collection of a handle (attached or persistent): like close(), unless this context still
  * holds the lock through that engine (a hold is never dropped behind the holder's back; it
  * ends with the context).
  */
@@ -260,7 +260,9 @@ export class Mutex extends EventEmitter {
     handles.add(ref);
     this.#ref = ref;
     this.#engine = engine;
-    if (engine.native.attached) collected.register(this, { engine, segment, ref }, ref);
+    // Every handle, attached or persistent: a dropped handle gives its share of the engine
+    // back (and the last one the mapping), or its WeakRef and the engine stay forever.
+    collected.register(this, { engine, segment, ref }, ref);
     return engine;
   }
 

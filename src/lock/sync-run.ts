@@ -11,10 +11,11 @@
  * can only start after it.
  *
  * A run is an object, created by the first fresh thread hold taken after the previous run ended
- * and ended by one microtask queued at that moment: `current` stays the same object for the
- * rest of this macrotask's synchronous code and the microtasks queued before that one. A hold
+ * and ended by one microtask or nextTick callback queued at that moment (see syncRun): `current`
+ * stays the same object for the rest of this synchronous code and the callbacks queued before. A hold
  * records the run it was taken in; a thread re-entry is true recursion only while that run is
- * still current. Cost: one object and one queueMicrotask per run that takes a fresh thread hold,
+ * still current. Cost: one object, one closure, one queueMicrotask and one process.nextTick per
+ * run that takes a fresh thread hold,
  * nothing per acquisition after the first of a run, and no async hook.
  *
  * Imprecision, both ways (documented in docs/api.md "Blocking API and async code"):
@@ -26,15 +27,23 @@
 
 let current: object | null = null;
 
-function endRun(): void {
-  current = null;
-}
-
-/** The current synchronous run, starting one (and queueing its end) if none is current. */
+/**
+ * The current synchronous run, starting one (and queueing its end) if none is current. The run
+ * ends at whichever comes first of one microtask and one process.nextTick callback queued now:
+ * Node runs the nextTick queue before the microtask queue after a macrotask, so a task deferred
+ * by the holder with process.nextTick (streams and emitters do) would otherwise run inside the
+ * holder's run and re-enter unnoticed; and inside a microtask drain, ticks wait for the drain,
+ * so the microtask ends it. Each end clears only its own run.
+ */
 export function syncRun(): object {
   if (current === null) {
-    current = {};
-    queueMicrotask(endRun);
+    const run = {};
+    const end = (): void => {
+      if (current === run) current = null;
+    };
+    current = run;
+    queueMicrotask(end);
+    process.nextTick(end);
   }
   return current;
 }
