@@ -4,6 +4,7 @@
  * worker) under test, so concurrent runs of other suites cannot disturb it.
  */
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -154,7 +155,7 @@ t.test('gcSegments removes crash leftovers and never touches live or persistent 
 });
 
 t.test('gcSegments without a trustworthy /proc judges nobody dead (unreadable, or without this process)', async (t) => {
-  const { mappedInodes } = await import('../dist/core/lifetime');
+  const { mappedInodes } = await import('../dist/addon/lifetime');
   const fake = fs.mkdtempSync(path.join(os.tmpdir(), 'shmsync-proc-'));
   fs.mkdirSync(path.join(fake, '1'));
   fs.writeFileSync(path.join(fake, '1', 'maps'), ''); // a /proc that does not show this process
@@ -175,6 +176,24 @@ t.test('gcSegments without a trustworthy /proc judges nobody dead (unreadable, o
   gcSegments(); // the real /proc: the dead holder's segments go
   t.same(mine(done.tag), [], 'and a real sweep reclaims them once the holder is dead');
   fs.rmSync(fake, { recursive: true });
+});
+
+t.test('a sweep in another PID namespace never judges this namespace\'s live segments unmapped', async (t) => {
+  // Sibling namespaces sharing /dev/shm (containers of one pod) cannot see each other in /proc:
+  // a sweep there found every live segment of ours unmapped and reaped it.
+  const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']);
+  if (probe.error !== undefined || probe.status !== 0) {
+    t.skip('unshare --pid --mount-proc is not available here');
+    return;
+  }
+  const live = new SharedMemory(undefined, { size: 8 }); // attached, mapped by this process only
+  t.teardown(() => live.close());
+  const sweep = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '-e',
+    `const l = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'addon', 'lifetime.js'))});
+     process.stdout.write(JSON.stringify(l.gcSegments().removed));`], { encoding: 'utf8' });
+  t.equal(sweep.status, 0, sweep.stderr);
+  t.notOk((JSON.parse(sweep.stdout) as string[]).includes(`shmsync-${live.name}`), 'the foreign sweep left it');
+  t.ok(segmentExists(live.name), 'still in /dev/shm while this process uses it');
 });
 
 t.test('a reference in flight through a ShmQueue survives its sender until opened', async (t) => {

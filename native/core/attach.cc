@@ -78,8 +78,31 @@ bool IsAttached(const SegmentHeader* h, const struct stat& st) {
 
 bool IsAttached(const ShmRegion* region) { return (region->header_flags() & kFlagAttached) != 0; }
 
+// Inode of this process's PID namespace (0 when /proc is not there). Read once per process: a
+// process cannot change its own PID namespace (unshare/setns move only future children).
+static uint64_t OwnPidNamespace() {
+  static const uint64_t ns = [] {
+    struct stat st;
+    return stat("/proc/self/ns/pid", &st) == 0 ? static_cast<uint64_t>(st.st_ino) : uint64_t{0};
+  }();
+  return ns;
+}
+
+// An opener of another PID namespace than the creator's: its users may be invisible to the
+// creator namespace's sweeps, so mark the segment as never to be judged by /proc (kNsShared).
+// Any thread; a relaxed store (a hint for the sweep, which re-validates through the word CAS).
+static void MarkUsedAcrossNamespaces(const ShmRegion* region) {
+  auto* ns = reinterpret_cast<std::atomic<uint64_t>*>(region->base() + kPidNamespaceOffset);
+  const uint64_t mine = OwnPidNamespace();
+  const uint64_t recorded = ns->load(std::memory_order_relaxed);
+  if (recorded != mine && recorded != kNsShared) ns->store(kNsShared, std::memory_order_relaxed);
+}
+
 void InitCreated(SegmentHeader* h) {
   h->flags |= kFlagAttached;
+  // Creator only, before publication: a plain store (link() orders it before any opener's read).
+  const uint64_t ns = OwnPidNamespace();
+  std::memcpy(reinterpret_cast<uint8_t*>(h) + kPidNamespaceOffset, &ns, sizeof ns);
   // Not yet published (creator only): relaxed; link() orders it before any opener's read.
   WordOf(h)->store(Pack(1, 0, 0), std::memory_order_relaxed);
 }
@@ -102,6 +125,7 @@ Result AcquireWithLifetime(const std::string& segment_name, Kind kind, uint64_t 
     }
     const OpenOutcome o = TryAttach(WordOf(region.get()));
     if (o == OpenOutcome::kAttached) {
+      MarkUsedAcrossNamespaces(region.get());
       *out = std::move(region);
       return r;
     }

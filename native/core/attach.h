@@ -45,6 +45,13 @@ namespace attach {
 
 constexpr uint32_t kFlagAttached = 1u;  // SegmentHeader::flags bit 0
 constexpr size_t kWordOffset = 40;      // inside SegmentHeader::reserved
+// The creator's PID namespace (inode of /proc/self/ns/pid; 0 unknown), written before publication
+// and never changed: the sweep judges "no live process maps it" only for segments of its own PID
+// namespace, since processes of another namespace sharing /dev/shm are invisible in its /proc.
+// An opener from another namespace replaces it by kNsShared (never an inode): from then on no
+// sweep judges the segment by /proc, only by its word (released, or lease expired).
+constexpr size_t kPidNamespaceOffset = 48;
+constexpr uint64_t kNsShared = ~uint64_t{0};
 constexpr uint64_t kCountShift = 48;
 constexpr uint64_t kPendingShift = 40;
 constexpr uint64_t kDeadlineMask = (uint64_t{1} << 40) - 1;
@@ -52,6 +59,8 @@ constexpr uint64_t kCountReaped = 0xFFFF;
 constexpr uint64_t kCountMax = 0xFFFE;
 constexpr uint64_t kPendingMax = 0xFF;
 
+static_assert(kPidNamespaceOffset >= kWordOffset + 8 && kPidNamespaceOffset + 8 <= sizeof(SegmentHeader),
+              "the namespace id sits after the attach word, inside the header");
 static_assert(kWordOffset >= offsetof(SegmentHeader, reserved) &&
                   kWordOffset + 8 <= sizeof(SegmentHeader) && kWordOffset % 8 == 0,
               "attach word sits in the header's reserved bytes, 8-byte aligned");

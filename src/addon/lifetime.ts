@@ -132,9 +132,19 @@ const kMagic = 0x534d4853;
  * found. Without a trustworthy /proc (see {@link mappedInodes}) it removes only released or
  * expired segments. `dir` and `proc` are for tests (defaults `/dev/shm`, `/proc`).
  */
+/** Inode of the PID namespace of this process as seen in `proc` (0n: unknown). */
+export function pidNamespaceOf(proc = '/proc'): bigint {
+  try {
+    return fs.statSync(`${proc}/self/ns/pid`, { bigint: true }).ino;
+  } catch {
+    return 0n;
+  }
+}
+
 export function gcSegments(dir = '/dev/shm', proc = '/proc'): GcResult {
   const uid = process.getuid?.() ?? -1;
-  const candidates: { name: string; ino: number; count: number; word: bigint; shared: boolean }[] = [];
+  const candidates: { name: string; ino: number; count: number; word: bigint; shared: boolean; foreignNs: boolean }[] = [];
+  const ownNs = pidNamespaceOf(proc);
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -157,7 +167,11 @@ export function gcSegments(dir = '/dev/shm', proc = '/proc'): GcResult {
       // while the word is unchanged (an open after the scan looked would be missed).
       const word = header.readBigUInt64LE(40);
       // Group/other bits: processes of other users may map it, and their maps are unreadable.
-      candidates.push({ name, ino: st.ino, count, word, shared: (st.mode & 0o077) !== 0 });
+      // The creator's PID namespace (attach.h kPidNamespaceOffset): processes of another
+      // namespace sharing /dev/shm are invisible in our /proc, so never judge theirs unmapped.
+      const ns = header.readBigUInt64LE(48);
+      const foreignNs = ownNs === 0n || ns !== ownNs;
+      candidates.push({ name, ino: st.ino, count, word, shared: (st.mode & 0o077) !== 0, foreignNs });
     } catch {
       continue;
     } finally {
@@ -168,7 +182,7 @@ export function gcSegments(dir = '/dev/shm', proc = '/proc'): GcResult {
   const removed: string[] = [];
   for (const c of candidates) {
     // No trustworthy /proc (null): nobody is judged dead; only released or expired words go.
-    const unmapped = mapped !== null && !c.shared && !mapped.has(c.ino);
+    const unmapped = mapped !== null && !c.shared && !c.foreignNs && !mapped.has(c.ino);
     if (binding.reapSegment(c.name, c.ino, unmapped, c.word) === 1) removed.push(c.name);
   }
   return { removed, kept: candidates.length - removed.length };

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { binding } from '../../addon/binding';
+import { pidNamespaceOf } from '../../addon/lifetime';
 import { c, objectJson, printJson, stateText } from '../render';
 import { fileFor, kTmpPrefix, scan, shmDir, type ShmObject } from '../segments';
 
@@ -47,6 +48,10 @@ export function keepReason(o: ShmObject, unscanned: number): string | null {
   if (attach !== undefined && attach.count === 0 && attach.pending > 0 && attach.leaseLeftMs > 0) {
     // A reference to it is in flight (a queue message, a pcall argument) and may still be opened.
     return `hand-off in flight (lease ends in ${Math.ceil(attach.leaseLeftMs / 1000)} s)`;
+  }
+  if (attach !== undefined && attach.count !== 0 && attach.pidNamespace !== pidNamespaceOf()) {
+    // Its users may live in another PID namespace sharing /dev/shm, invisible in our /proc.
+    return 'attached in another PID namespace (its users are not visible here)';
   }
   const uid = process.getuid?.() ?? 0;
   if (uid !== 0 && o.uid !== uid) return 'owned by another user';

@@ -39,6 +39,8 @@ export interface AttachWord {
   pending: number;
   /** Milliseconds until the hand-off lease ends (0: none or expired). */
   leaseLeftMs: number;
+  /** Inode of the creator's PID namespace (header bytes 48..55; 0n: unknown). */
+  pidNamespace: bigint;
 }
 
 /** CLOCK_BOOTTIME in ms (what the lease deadline counts), from /proc/uptime (10 ms steps). */
@@ -56,6 +58,7 @@ export function decodeAttachWord(buf: Buffer, nowBootMs: number): AttachWord {
     count: buf.readUInt16LE(46),
     pending: buf[45] ?? 0,
     leaseLeftMs: Math.max(0, deadline - nowBootMs),
+    pidNamespace: buf.readBigUInt64LE(48),
   };
 }
 
