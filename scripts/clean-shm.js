@@ -56,7 +56,7 @@ function listSegments(patterns) {
   try {
     names = fs.readdirSync(kShmDir);
   } catch (err) {
-    throw new Error(`cannot list ${kShmDir}: ${err.message}`);
+    throw new Error(`cannot list ${kShmDir}: ${err.message}`, { cause: err });
   }
   const res = patterns.map(globToRegExp);
   const wanted = (n) => res.length === 0 || res.some((re) => re.test(n) || re.test(n.replace(/^shmsync-/, '')));

@@ -24,14 +24,14 @@ function usedIdentities(dir, dev) {
     if (!used.has(key)) used.set(key, new Set());
     used.get(key).add(pid);
   };
-  let pids = [];
+  let pids;
   try {
     pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   } catch {
     return used;
   }
   for (const pid of pids) {
-    let maps = '';
+    let maps;
     try {
       maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
     } catch {
@@ -43,7 +43,7 @@ function usedIdentities(dir, dev) {
       const d = devFromMaps(f[3]);
       if (d !== null && d === dev) add(`${d}:${f[4]}`, Number(pid));
     }
-    let fds = [];
+    let fds;
     try {
       fds = fs.readdirSync(`/proc/${pid}/fd`);
     } catch {

@@ -179,7 +179,7 @@ function brandArgumentError(err: Error, code: string): void {
   Object.defineProperty(err, kBrand, { value: true });
 }
 
-function argumentHasInstance(base: Function, code: string, value: unknown): boolean {
+function argumentHasInstance(base: abstract new (...args: never[]) => unknown, code: string, value: unknown): boolean {
   if (value instanceof base && hasCode(value) && value.code === code) return true;
   return hasCode(value) && value.code === code;
 }

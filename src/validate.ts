@@ -75,7 +75,7 @@ export function validateBoolean(name: string, value: unknown): asserts value is 
   if (typeof value !== 'boolean') throw typeError(name, 'a boolean', value);
 }
 
-export function validateFunction(name: string, value: unknown): asserts value is Function {
+export function validateFunction(name: string, value: unknown): asserts value is (...args: never[]) => unknown {
   if (typeof value !== 'function') throw typeError(name, 'a function', value);
 }
 

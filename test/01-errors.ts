@@ -133,7 +133,7 @@ t.test('instanceof works for errors from a different copy of the module', async 
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const copyPath = path.join(dir, 'errors.js');
   fs.copyFileSync(require.resolve('../dist/errors'), copyPath);
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+   
   const copy = require(copyPath) as typeof errors;
   t.not(copy.TimeoutError, TimeoutError, 'really a second copy');
   t.not(copy.ShmsyncError, ShmsyncError);

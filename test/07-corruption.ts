@@ -18,7 +18,7 @@ import { testName } from './helpers/shm';
 const ownerTable = `test-owners-corrupt-${process.pid}-${randomBytes(3).toString('hex')}`;
 process.env.SHMSYNC_OWNER_TABLE = ownerTable;
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { Mutex, SharedMemory, SharedValue, SharedArray, ShmQueue } = require('../dist') as typeof import('../dist');
 import { Child } from './helpers/fork';
 

@@ -238,7 +238,7 @@ t.test('creating and dropping 100 000 @locked instances keeps /dev/shm bounded',
 });
 
 t.test('scripts judge "in use" by inode: a creator maps its segment under its temporary name', async (t) => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const { mappedSegments } = require('../scripts/mapped-segments.js');
   const shm = new SharedMemory(undefined, { size: 8 });
   const victim = new Child(kAgent, ['crash']);

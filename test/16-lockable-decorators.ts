@@ -9,7 +9,7 @@ import { Child, fixturesDir } from './helpers/fork';
 /** A (sub)test object, as handed to t.test callbacks. */
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const lib = require('./fixtures/lockable-lib.js');
 
 // Every decorator must work with both TypeScript flavours: the same fixture source
@@ -46,7 +46,7 @@ for (const flavour of ['legacy', 'standard'] as const) {
     t.same(out.errors, [], 'the fixtures type-check and compile');
     const js = fs.readFileSync(out.file, 'utf8');
     t.match(js, flavour === 'legacy' ? /__decorate\(/ : /__esDecorate\(/, `emitted as ${flavour} decorators`);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     const { Account, Inventory, Ledger, Tally } = require(out.file);
 
     t.test('@Lockable.locked is reentrant: sync->sync, async->async, async->sync, sync->async', async (t) => {

@@ -8,7 +8,7 @@ import { testName } from './helpers/shm';
 /** A (sub)test object, as handed to t.test callbacks. */
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const lib = require('./fixtures/lockable-lib.js');
 
 /** A worker thread running a fixture, with the same named-message handshake as Child. */

@@ -7,7 +7,7 @@ import { Child } from './helpers/fork';
 /** A (sub)test object, as handed to t.test callbacks. */
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const lib = require('./fixtures/lockable-lib.js');
 
 type Reply<T> = { type: string } & T;

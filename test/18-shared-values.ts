@@ -145,7 +145,7 @@ t.test('SharedArray: typed views over shared memory, references and lifecycle', 
   const kinds: Record<string, unknown> = { int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array, float32: Float32Array, float64: Float64Array };
   for (const [type, ctor] of Object.entries(kinds)) {
     using x = new SharedArray({ type: type as 'int8', length: 3 });
-    t.ok(x.array instanceof (ctor as typeof Int8Array) && x.array.length === 3, `${type} -> ${(ctor as Function).name}`);
+    t.ok(x.array instanceof (ctor as typeof Int8Array) && x.array.length === 3, `${type} -> ${(ctor as { name: string }).name}`);
     x.unlink();
   }
   const c = new SharedArray({ type: 'uint8', length: 1, lifetime: 'persistent' });

@@ -524,7 +524,7 @@ t.test('scripts/mapped-segments sees a live queue and mutex as in use (run-tap a
   // Segments are created as shmsync.tmp-* and published by name, so /proc/<pid>/maps shows the
   // temporary name "(deleted)": matched by name only, every live segment looked unused, and a
   // concurrent run-tap removed other runs' live locks and queues (attack-js).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const { mappedSegments } = require('../scripts/mapped-segments.js') as { mappedSegments(dir?: string): Set<string> };
   const q = new ShmQueue(undefined, { codec: 'raw', capacity: 4096 });
   const m = new Mutex();

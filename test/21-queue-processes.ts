@@ -136,7 +136,7 @@ t.test(`the same across worker threads`, async (t) => {
 
 t.test('wrap-around: every size from 0 bytes to maxMessageSize through a small ring, byte for byte, in order', async (t) => {
   // fixtures/queue-lib.js is plain JS shared with the producer: the same sizes and contents here.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const lib = require(path.join(fixturesDir, 'queue-lib.js')) as {
     wrapSizes(max: number, rounds: number, seed: number): number[];
     wrapMessage(i: number, size: number): Buffer;

@@ -19,7 +19,7 @@ const kProducerDeaths = kProducerLock + 72; // producer_lock.owner_deaths
 const kConsumerDeaths = kConsumerLock + 72;
 const kData = kState + 512;
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const lib = require(path.join(fixturesDir, 'queue-lib.js')) as { check(producer: number, seq: number): number };
 
 /** Reads and writes a queue's segment through its /dev/shm file, as a rogue process would. */

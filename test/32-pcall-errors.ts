@@ -15,7 +15,7 @@ const fixtures = path.join(__dirname, 'fixtures');
 // and the tracker triples their start time. Coverage is off (.taprc), so leave it out.
 delete process.env.NODE_OPTIONS;
 const targetsModule = path.join(fixtures, 'pcall-targets.js');
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+ 
 const { QuotaError } = require(targetsModule) as { QuotaError: new (m: string, l: number) => Error };
 
 async function rejection(promise: Promise<unknown>): Promise<ChildProcessException> {
@@ -259,7 +259,7 @@ t.test('a result the parent cannot decode fails that call, not the whole join (a
   // Call 1 returns a Mutex whose segment it removed: reopening it in the parent fails. Before,
   // join() rejected with that NotFoundError itself (no index, no partial results).
   const err = await rejection(pcall((name: string, gone: boolean) => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     const { Mutex: M } = require(process.env.SHMSYNC_TEST_DIST as string) as typeof import('../dist');
     const m = new M(name);
     if (gone) m.unlink();

@@ -8,7 +8,7 @@ import { ChildProcessException, Lockable, PcallTargetError, pcall } from '../dis
 // tap's process tracker in NODE_OPTIONS would slow every child (see 31-pcall-run.ts).
 delete process.env.NODE_OPTIONS;
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const lib = require('./fixtures/pcall-device.js') as {
   Device: new () => Lockable & { execute(cmd: string): Report };
   Misfiled: new () => Lockable & { ping(): string };

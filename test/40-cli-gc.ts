@@ -117,7 +117,7 @@ t.test('usage errors exit 2, --help exits 0 for every command', async (t) => {
 });
 
 t.test('gc keeps an attached segment whose reference is in flight, and reaps it once opened and released', async (t) => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const { SharedMemory } = require('../dist') as typeof import('../dist');
   const base = cliBase();
   const name = `${base}-inflight`;

@@ -22,7 +22,7 @@ function normalise(text: string, base: string): string {
     .replace(/uid \d+/g, 'uid UID')
     .replace(/modified \S+/g, 'modified TIME')
     .replace(/owner table [0-9a-f]+/g, 'owner table ID')
-    .replace(/^(  00[45]0: ).*$/gm, '$1WORDS'); // lock word, owner table id
+    .replace(/^( {2}00[45]0: ).*$/gm, '$1WORDS'); // lock word, owner table id
 }
 
 function golden(t: Test, file: string, actual: string): void {

@@ -23,7 +23,7 @@ module.exports = defineGroup({
         const { ProcessPool, pcall } = shmsync();
         const pool = new ProcessPool({ size: 1 });
         try {
-          // eslint-disable-next-line no-undef
+           
           const task = (bytes) => (globalThis.benchBig ??= Buffer.alloc(bytes, 7));
           const call = async () => {
             const [r] = await pcall(task, { iargs: [[kBytes]], pool });

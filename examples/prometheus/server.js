@@ -21,7 +21,7 @@ async function work(n) {
   const one = async (i) => {
     await lock.withLock(async () => {
       await new Promise((resolve) => setImmediate(resolve)); // hold across a turn of the loop
-      jobs.tryPut({ job: i }) || jobs.tryGet();
+      if (!jobs.tryPut({ job: i })) jobs.tryGet();
     });
   };
   for (let i = 0; i < n; i++) await Promise.all([one(i), one(i + 0.5)]);

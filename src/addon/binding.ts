@@ -109,7 +109,8 @@ export const packageRoot = path.join(__dirname, '..', '..');
 function load(): NativeBinding {
   const attempts: string[] = [];
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // Synchronous load at import time, through node-gyp-build's CommonJS entry.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
     return nodeGypBuild(packageRoot) as NativeBinding;
   } catch (err) {

@@ -154,9 +154,13 @@ export function gcSegments(dir = '/dev/shm', proc = '/proc'): GcResult {
   const header = Buffer.alloc(64);
   for (const name of names) {
     if (!name.startsWith(kSegmentPrefix)) continue;
-    let fd = -1;
+    let fd: number;
     try {
       fd = fs.openSync(`${dir}/${name}`, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    try {
       const st = fs.fstatSync(fd);
       // S_ISVTX: the owner's attached mark (native/core/attach.h IsAttached).
       if (!st.isFile() || st.uid !== uid || st.size < 64 || (st.mode & 0o1000) === 0) continue;
@@ -175,7 +179,7 @@ export function gcSegments(dir = '/dev/shm', proc = '/proc'): GcResult {
     } catch {
       continue;
     } finally {
-      if (fd >= 0) fs.closeSync(fd);
+      fs.closeSync(fd);
     }
   }
   const mapped = candidates.some((c) => c.count !== 0) ? mappedInodes(dir, proc) : new Set<number>();
@@ -206,7 +210,7 @@ export function mappedInodes(dir = '/dev/shm', proc = '/proc'): Set<number> | nu
   } catch {
     return null;
   }
-  let pids: string[] = [];
+  let pids: string[];
   try {
     pids = fs.readdirSync(proc).filter((p) => /^\d+$/.test(p));
   } catch {

@@ -3,6 +3,8 @@
  * The `shmsync` command: see docs/cli.md. Exit codes: 0 ok, 1 error, 2 usage. Every command
  * reads segments with pread only (never maps, never locks): looking never changes an object.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { CliError } from './errors';
 import { setColor } from './render';
@@ -11,13 +13,14 @@ import { inspect } from './commands/inspect';
 import { gc, rm } from './commands/remove';
 import { watch } from './commands/watch';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- commander passes each action its own argument types
 type Action = (...args: any[]) => number | Promise<number>;
 
 let exitCode = 0;
 
 /** Wraps a command: colour setup from its options, its return value as the exit code. */
-function run(action: Action): (...args: any[]) => Promise<void> {
-  return async (...args: any[]) => {
+function run(action: Action): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
     const opts = cmd.opts() as { color?: boolean; json?: boolean };
     setColor(opts.json ? false : opts.color);
@@ -34,7 +37,7 @@ function common(cmd: Command): Command {
 export function program(): Command {
   const p = new Command('shmsync')
     .description('See and clean up shmsync objects (locks, queues, shared memory) in /dev/shm.\nReading never changes an object: segments are read with pread, never mapped or locked.')
-    .version(require('../../package.json').version as string)
+    .version((JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version)
     .showHelpAfterError()
     .exitOverride();
   common(p.command('ls').argument('[pattern...]', 'names to show (* and ? match any characters)')

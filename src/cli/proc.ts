@@ -38,7 +38,7 @@ export interface UsersIndex {
 export function scanUsers(dir: string, dirDev: bigint | null, self: number = process.pid): UsersIndex {
   const users = new Map<string, ProcessUse[]>();
   const unreadable: number[] = [];
-  let pids: string[] = [];
+  let pids: string[];
   try {
     pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   } catch {
@@ -74,7 +74,7 @@ export function scanUsers(dir: string, dirDev: bigint | null, self: number = pro
       if (dev === null || (dirDev !== null && dev !== dirDev)) continue;
       add(identityKey(dev, BigInt(f[4])), { pid, comm: commOf(), how: 'map' });
     }
-    let fds: string[] = [];
+    let fds: string[];
     try {
       fds = fs.readdirSync(`/proc/${p}/fd`);
     } catch {

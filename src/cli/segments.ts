@@ -203,7 +203,7 @@ export function scan(options: { patterns?: string[]; users?: boolean } = {}): Sc
   try {
     names = fs.readdirSync(dir).filter(isShmsyncFile).sort();
   } catch (err) {
-    throw new Error(`cannot list ${dir}: ${(err as Error).message}`);
+    throw new Error(`cannot list ${dir}: ${(err as Error).message}`, { cause: err });
   }
   const matchers = (options.patterns ?? []).map(globToRegExp);
   const wanted = (file: string): boolean =>

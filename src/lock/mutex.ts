@@ -34,7 +34,6 @@ import { registerHandleType, type HandleRef } from '../wire/handle-ref';
 import { isAcquired, LockEngine, ownerId } from './lock-engine';
 import { freshToken, kThreadToken, runInScope, runInScopeSync, scopeToken } from './lock-scope';
 import { MutexGuard } from './mutex-guard';
-import * as L from './mutex-layout';
 import { afterRelease, kFlagAttached, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from '../addon/lifetime';
 import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
 import { permissionMode, type CreateMode } from '../shared-memory/shared-memory';

@@ -76,7 +76,7 @@ function isMainScript(file: string): boolean {
 function callerModule(register: (...args: never[]) => unknown): { module: string | undefined; reason?: string } {
   const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
-  let sites: NodeJS.CallSite[] = [];
+  let sites: NodeJS.CallSite[];
   try {
     Error.prepareStackTrace = (_err, callSites) => callSites;
     Error.stackTraceLimit = 30;
@@ -106,7 +106,7 @@ export function lockableRegistration(name: string): LockableRegistrationInfo | u
 }
 
 /** pcall: every registered class, by registered name. */
-export function registeredClasses(): Array<[string, Function]> {
+export function registeredClasses(): Array<[string, abstract new (...args: never[]) => unknown]> {
   return [...registry].map(([name, entry]) => [name, entry.cls]);
 }
 

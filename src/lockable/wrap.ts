@@ -23,10 +23,6 @@ export const kIgnored: unique symbol = Symbol('shmsync.lockable.ignore');
 
 const AsyncFunction = (async () => {}).constructor;
 
-function isThenable(value: unknown): boolean {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null &&
-    typeof (value as PromiseLike<unknown>).then === 'function';
-}
 
 /** Whether `fn` is already a locking wrapper. */
 export function isLocked(fn: unknown): boolean {

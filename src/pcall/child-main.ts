@@ -85,7 +85,7 @@ function methodTarget(spec: Extract<TargetSpec, { kind: 'method' }>, opened: unk
   const object = decodeHandles(spec.object, opened) as Record<string, unknown>;
   if (spec.className !== undefined) {
     // Loaded by decodeHandles (the object is a handle): only the registry is needed here.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: children without method targets never load it
     const { registeredNameOf } = require('../lockable/lockable') as typeof import('../lockable/lockable');
     const got = registeredNameOf(object as never);
     if (got !== spec.className) {

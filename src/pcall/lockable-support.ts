@@ -54,7 +54,7 @@ export function registrationModules(label: string, envelopes: readonly HandleEnv
  */
 export function methodOwner(fn: unknown): string | undefined {
   if (typeof fn !== 'function') return undefined;
-  const classes: Array<[string, Function]> = [...registeredClasses(), ['Lockable', Lockable]];
+  const classes: Array<[string, abstract new (...args: never[]) => unknown]> = [...registeredClasses(), ['Lockable', Lockable]];
   for (const [name, cls] of classes) {
     for (let proto = cls.prototype as object | null; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
       for (const key of Reflect.ownKeys(proto)) {

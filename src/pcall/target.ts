@@ -158,7 +158,7 @@ export function targetLabel(spec: TargetSpec): string {
 }
 
 // `import()` written literally would be compiled to require() by tsc (module: commonjs).
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
+ 
 const dynamicImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<Record<string, unknown>>;
 
 /** Either process: loads a module by resolved path, URL or package name (require, else import()). */
@@ -189,13 +189,13 @@ function compileSource(source: string, name: string): LoadedTarget {
   const trailer = `\n//# sourceURL=${sourceUrl}`;
   let factory: (r: NodeRequire) => unknown;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+     
     factory = new Function('require', `return (${source}\n);${trailer}`) as typeof factory;
   } catch (err) {
     if (!(err instanceof SyntaxError)) throw err;
     try {
       // Method shorthand (`name(a) { ... }`) is not an expression on its own; wrap it in an object.
-      // eslint-disable-next-line @typescript-eslint/no-implied-eval
+       
       factory = new Function('require', `const o = ({ ${source}\n});\nreturn o[Reflect.ownKeys(o)[0]];${trailer}`) as typeof factory;
     } catch {
       throw new SyntaxError(`pcall target ${name}: its source text does not compile in the child: ${err.message}`);

@@ -271,7 +271,7 @@ export class SharedArray<T extends SharedArrayType = SharedArrayType> {
     if (opts.type !== undefined) validateOneOf('options.type', opts.type, kArrayTypeNames);
     const code = opts.type === undefined ? undefined : codeOf(opts.type as SharedArrayType);
     const values = checkValues(opts.values, opts.type as SharedArrayType | undefined);
-    let length = opts.length ?? values?.length;
+    const length = opts.length ?? values?.length;
     if (length !== undefined) {
       const max = code === undefined ? 2 ** 32 - 1 : Math.floor((kMaxSharedMemorySize - kHeaderSize) / elementSize(code));
       validateInteger('options.length', length, Math.max(1, values?.length ?? 0), max);

@@ -130,6 +130,7 @@ export async function renderSvg(rows: RatioRow[], root: string): Promise<string>
     throw new CliError('the ratio chart needs vega: run `npm ci` in benchmarks/');
   }
   // vega is ESM-only: a dynamic import that TypeScript's CommonJS output must not rewrite.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- vega (optional, loaded at run time) has no types here
   const load = new Function('u', 'return import(u)') as (u: string) => Promise<any>;
   const vega = await load(pathToFileURL(vegaPath).href);
   const view = new vega.View(vega.parse(chartSpec(rows)), { renderer: 'none' });

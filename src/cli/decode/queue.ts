@@ -72,7 +72,7 @@ export function decodeRing(state: Buffer, payloadSize: number): QueueDecode {
     producerLock: producer.state,
     consumerLock: consumer.state,
   };
-  let problem: string | null = null;
+  let problem: string | null;
   if (!isPow2(capacity) || capacity < kMinRingCapacity) problem = `ring capacity ${capacityBig} is not a power of two in [1024, 2^31]`;
   else if (payloadSize !== kRingStateSize + capacity) problem = `payload of ${payloadSize} bytes does not hold a ${capacity}-byte ring`;
   else if (ring.maxMessage === 0 || ring.maxMessage > capacity / 2 - 8) problem = `max message ${ring.maxMessage} out of range`;
