@@ -1,5 +1,40 @@
-/** shmsync public API (re-exports only). */
-export * from './errors';
+/**
+ * shmsync public API: re-exports only, each name listed (no `export *`), and each documented in
+ * docs/api.md - test/01-public-surface.ts compares the two.
+ */
+export {
+  ShmsyncError,
+  type ShmsyncErrorOptions,
+  NotFoundError,
+  ExistsError,
+  KindMismatchError,
+  VersionMismatchError,
+  SizeMismatchError,
+  CorruptError,
+  PermissionError,
+  SystemError,
+  TimeoutError,
+  NotOwnerError,
+  OwnerDeadError,
+  NotRecoverableError,
+  DeadlockError,
+  SyncReentryError,
+  ClosedError,
+  TooLargeError,
+  BusyError,
+  OwnerTableMismatchError,
+  NoSpaceError,
+  PolicyMismatchError,
+  NoExternalBufferError,
+  ReadOnly,
+  CodecError,
+  AbortError,
+  ArgumentTypeError,
+  ArgumentValueError,
+  OutOfRangeError,
+  InvalidNameError,
+  errorClassFor,
+} from './errors';
 export { SharedMemory, type SharedMemoryOptions, type CreateMode } from './shared-memory/shared-memory';
 export { gcSegments, setHandoffLease, type GcResult, type Lifetime } from './addon/lifetime';
 export { reviveHandle, handleReviver, isHandleRef, type HandleRef } from './wire/handle-ref';

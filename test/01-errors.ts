@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as errors from '../dist/errors';
 import {
   AbortError, ArgumentTypeError, ArgumentValueError, InvalidNameError, OutOfRangeError,
-  ShmsyncError, TimeoutError, NotFoundError, createNativeError, errorClassFor,
+  ShmsyncError, TimeoutError, NotFoundError, errorClassFor, createNativeError,
 } from '../dist/errors';
 import { describe, rangeError, typeError, valueError } from '../dist/validate';
 
