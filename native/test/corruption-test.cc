@@ -22,7 +22,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "check.h"
@@ -408,6 +410,58 @@ void OwnerTableBookkeepingRewritten() {
   CHECK(ShmRegion::Unlink(name).ok());
 }
 
+// The deadman words themselves (issue 9 item 5): a rogue process rewrites words of the slot array
+// (deadman words included) while threads claim, lock, arm death wakes, release, and exit without
+// releasing (the kernel's exit-time walk of their private robust lists then acts on words the
+// rogue may have rewritten). The kernel only ever writes words that hold the dying thread's TID,
+// through entries in private memory: no crash, no hang, every status known.
+void DeadmanWordsRewritten() {
+  const std::string table_name = Name("deadmen");
+  const std::string mutex_name = Name("deadmen-mutex");
+  std::shared_ptr<OwnerTable> table;
+  CHECK(OwnerTable::Open(table_name, &table).ok());
+  std::shared_ptr<ShmRegion> r;
+  bool created = false;
+  CHECK(ShmRegion::Acquire(mutex_name, Kind::kMutex, sizeof(MutexState), OpenMode::kCreate, 0600,
+                           InitMutex, nullptr, &r, &created).ok());
+  auto* s = reinterpret_cast<MutexState*>(r->payload());
+  // Slot array only: the table header is OwnerTableBookkeepingRewritten's.
+  const pid_t flipper = StartFlipper(table_name, kHeaderSize + offsetof(OwnerTablePayload, slots),
+                                     sizeof(OwnerSlot) * kOwnerSlots, Next());
+  uint64_t claims = 0;
+  for (const int64_t end = MonotonicNanos() + kRaceNanos; MonotonicNanos() < end;) {
+    std::vector<std::thread> threads;
+    std::atomic<uint64_t> ok{0};
+    for (int k = 0; k < 4; ++k) {
+      threads.emplace_back([&, k] {
+        OwnerId me = 0;
+        const Result claimed = table->Claim(&me);
+        CHECK(Known(claimed.status));
+        if (!claimed.ok()) return;
+        ok.fetch_add(1);
+        RunMutexOps(s, table.get(), me);
+        uint32_t expected = 0;
+        const OwnerId other = static_cast<OwnerId>(Adversarial()) & kOwnerIdMask;
+        if (std::atomic<uint32_t>* w = table->ArmDeathWake(other, &expected)) {
+          FutexWaitv v[1];
+          SetWaitv(&v[0], w, expected);
+          FutexWaitvUntil(v, 1, MonotonicNanos() + kNanosPerMilli / 4);
+        }
+        (void)table->Check(me);
+        if (k % 2 == 0) table->Release(me);  // odd threads exit holding their deadman
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    claims += ok.load();
+  }
+  StopFlipper(flipper);
+  CHECK(claims > 0);
+  r.reset();
+  table.reset();
+  CHECK(ShmRegion::Unlink(mutex_name).ok());
+  CHECK(ShmRegion::Unlink(table_name).ok());
+}
+
 }  // namespace
 
 int main() {
@@ -422,6 +476,7 @@ int main() {
   RUN(MutexStateRewritten);
   RUN(RingRewritten);
   RUN(OwnerTableBookkeepingRewritten);
+  RUN(DeadmanWordsRewritten);
   ShmRegion::Unlink("shmsync-" + table);
   return 0;
 }
