@@ -30,7 +30,10 @@ std::atomic<uint64_t>* WordOf(const ShmRegion* region) {
 }
 
 
-bool Expired(uint64_t w, uint64_t now) { return PendingOf(w) == 0 || DeadlineOf(w) <= now; }
+bool Expired(uint64_t w, uint64_t now) {
+  const uint64_t d = DeadlineOf(w);
+  return PendingOf(w) == 0 || d <= now || d - now > kMaxLeaseMs;  // beyond any lease: forged
+}
 
 enum class OpenOutcome { kAttached, kDying, kReapedByMe, kFull };
 
@@ -142,7 +145,7 @@ bool Lease(ShmRegion* region, uint64_t lease_ms) {
     const uint64_t c = CountOf(w);
     if (c == 0 || c == kCountReaped) return false;
     const uint64_t p = PendingOf(w) < kPendingMax ? PendingOf(w) + 1 : kPendingMax;
-    const uint64_t until = (NowMs() + lease_ms) & kDeadlineMask;
+    const uint64_t until = (NowMs() + (lease_ms < kMaxLeaseMs ? lease_ms : kMaxLeaseMs)) & kDeadlineMask;
     const uint64_t d = DeadlineOf(w) > until ? DeadlineOf(w) : until;
     if (word->compare_exchange_weak(w, Pack(c, p, d), std::memory_order_acq_rel,
                                     std::memory_order_acquire)) {
