@@ -332,6 +332,36 @@ void ForgedGrantWaitIsInterruptible() {
   Drop(f);
 }
 
+// The parker side of the forged grant: a context's teardown (CancelAll, on its JS thread, with
+// the parker's lock held) withdraws a parked request whose registration a rogue marked granted
+// while a live context holds the word. Before, CancelAll waited for that holder's release (the
+// worker's teardown and every parked wait of the process stalled); with the context's interrupt
+// poll it ends, the lock is not taken and the registration is dropped.
+void CancelAllEndsForgedGrantWait() {
+  Fixture f = MakeMutex("forged-park");
+  Parker& parker = Parker::Instance();
+  LiveId holder(f.table.get());
+  OwnerId ctx = Claim(f.table.get());
+  CHECK_EQ(TryLock(f.state, f.table.get(), holder.id), Status::kOk);
+  Grant g;
+  parker.ParkLock(f.region, f.state, f.table.get(), ctx, OnGrant, &g);
+  while ((f.state->handoff_to.load() & kLockOwnerMask) != ctx) std::this_thread::yield();
+  parker.TestPause(true);
+  f.state->handoff_to.store(ctx | kHandoffGrantedBit);  // the forgery
+  g_stop_poll.store(true);  // the context is being torn down
+  WaitInterrupt intr{StopPoll, nullptr};
+  parker.CancelAll(&g, &intr);
+  g_stop_poll.store(false);
+  f.table->Release(ctx);
+  parker.TestPause(false);
+  CHECK_EQ(g.count.load(), 0);
+  CHECK_EQ(parker.pending(), 0u);
+  CHECK_EQ(f.state->handoff_to.load(), 0u);
+  CHECK_EQ(f.state->word.load() & kLockOwnerMask, holder.id.load());
+  CHECK_EQ(Unlock(f.state, f.table.get(), holder.id), Status::kOk);
+  Drop(f);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -355,6 +385,7 @@ int main(int argc, char** argv) {
   RUN(CancelAllReleasesGrantOfPendingRequest);
   RUN(InterruptEndsLock);
   RUN(ForgedGrantWaitIsInterruptible);
+  RUN(CancelAllEndsForgedGrantWait);
   ShmRegion::Unlink("shmsync-" + table);
   return 0;
 }
