@@ -141,10 +141,12 @@ void StopFlipper(pid_t pid) {
   waitpid(pid, &status, 0);
 }
 
-uint64_t g_refused = 0;  // operations that reported kCorrupt (proves the corruption was seen)
+// Operations that reported kCorrupt (proves the corruption was seen). Atomic: DeadmanWordsRewritten
+// runs operations on several threads.
+std::atomic<uint64_t> g_refused{0};
 
 bool Known(Status st) {
-  if (st == Status::kCorrupt) ++g_refused;
+  if (st == Status::kCorrupt) g_refused.fetch_add(1, std::memory_order_relaxed);
   return static_cast<int32_t>(st) >= 0 && st < Status::kCount;
 }
 
@@ -185,7 +187,7 @@ void RegionHeaderRewrittenAfterOpen() {
     }
   }
   // Racing: another process flips the header while this one opens and uses the segment.
-  const uint64_t refused_before = g_refused;
+  const uint64_t refused_before = g_refused.load(std::memory_order_relaxed);
   const pid_t flipper = StartFlipper(name, 0, kHeaderSize, Next());
   for (const int64_t end = MonotonicNanos() + kRaceNanos; MonotonicNanos() < end;) {
     std::shared_ptr<ShmRegion> again;
@@ -199,7 +201,7 @@ void RegionHeaderRewrittenAfterOpen() {
     CHECK(r->payload() == payload);
   }
   StopFlipper(flipper);
-  CHECK(g_refused > refused_before);  // the racing header was seen, and refused
+  CHECK(g_refused.load(std::memory_order_relaxed) > refused_before);  // the racing header was seen, and refused
   r.reset();
   CHECK(ShmRegion::Unlink(name).ok());
 }
@@ -365,13 +367,13 @@ void RingRewritten() {
   StopFlipper(flipper);
   // Racing flips over the whole state and data while operations run.
   InitRing(ring, args.capacity, args.max_message);
-  const uint64_t refused_before = g_refused;
+  const uint64_t refused_before = g_refused.load(std::memory_order_relaxed);
   const pid_t everything = StartFlipper(name, kHeaderSize, kRingDataOffset + args.capacity, Next());
   for (const int64_t end = MonotonicNanos() + kRaceNanos; MonotonicNanos() < end;) {
     RunRingOps(ring, config, table.get(), me, r->payload_size());
   }
   StopFlipper(everything);
-  CHECK(g_refused > refused_before);
+  CHECK(g_refused.load(std::memory_order_relaxed) > refused_before);
   table->Release(me);
   r.reset();
   CHECK(ShmRegion::Unlink(name).ok());
@@ -433,7 +435,9 @@ void DeadmanWordsRewritten() {
     std::vector<std::thread> threads;
     std::atomic<uint64_t> ok{0};
     for (int k = 0; k < 4; ++k) {
-      threads.emplace_back([&, k] {
+      // The test's generator is not thread-safe: draw the thread's adversarial id here.
+      const OwnerId other = static_cast<OwnerId>(Adversarial()) & kOwnerIdMask;
+      threads.emplace_back([&, k, other] {
         OwnerId me = 0;
         const Result claimed = table->Claim(&me);
         CHECK(Known(claimed.status));
@@ -441,7 +445,6 @@ void DeadmanWordsRewritten() {
         ok.fetch_add(1);
         RunMutexOps(s, table.get(), me);
         uint32_t expected = 0;
-        const OwnerId other = static_cast<OwnerId>(Adversarial()) & kOwnerIdMask;
         if (std::atomic<uint32_t>* w = table->ArmDeathWake(other, &expected)) {
           FutexWaitv v[1];
           SetWaitv(&v[0], w, expected);
