@@ -156,7 +156,9 @@ bool Lease(ShmRegion* region, uint64_t lease_ms) {
 
 bool UnlinkReaped(const std::string& segment_name) {
   const std::string path = std::string(kShmDir) + segment_name;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  // O_NONBLOCK: once our name is unlinked anyone (any user: /dev/shm is world-writable) may put
+  // a FIFO there, and a blocking read-only open of a FIFO waits for a writer forever.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return false;
   SegmentHeader h;
   const bool read_ok = pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
@@ -170,7 +172,7 @@ bool UnlinkReaped(const std::string& segment_name) {
 
 int Reap(const std::string& segment_name, uint64_t ino, bool unmapped) {
   const std::string path = std::string(kShmDir) + segment_name;
-  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);  // never a FIFO wait
   if (fd < 0) return -1;
   struct stat st;
   SegmentHeader h;

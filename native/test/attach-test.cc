@@ -187,6 +187,30 @@ void ForgedFarDeadlineIsReaped() {
   CHECK(ShmRegion::Unlink(name).ok());
 }
 
+// Once a dying segment's name is gone anyone may create a file under it, e.g. a FIFO. The last
+// closer's unlink (and the reaper) open the name to re-check the word: before O_NONBLOCK a
+// read-only open of a FIFO blocked until a writer came, i.e. close()/exit hung forever.
+void FifoUnderTheNameDoesNotBlock() {
+  const std::string name = TestName("fifo");
+  CHECK_EQ(mkfifo(("/dev/shm/" + name).c_str(), 0600), 0);
+  std::atomic<int> done{0};
+  std::thread t([&] {
+    CHECK(!attach::UnlinkReaped(name));
+    CHECK_EQ(attach::Reap(name, 0, true), -1);
+    done.store(1);
+  });
+  for (int i = 0; i < 2000 && done.load() == 0; ++i) usleep(1000);
+  const bool finished = done.load() == 1;
+  if (!finished) {
+    // Unblock the test thread (a writer opens the FIFO) before failing.
+    int w = open(("/dev/shm/" + name).c_str(), O_WRONLY | O_NONBLOCK);
+    if (w >= 0) close(w);
+  }
+  t.join();
+  CHECK_EQ(unlink(("/dev/shm/" + name).c_str()), 0);
+  CHECK(finished);
+}
+
 }  // namespace
 
 int main() {
@@ -198,5 +222,6 @@ int main() {
   RUN(RacingOpensAndLastRelease);
   RUN(DeadAttacherIsReaped);
   RUN(ForgedFarDeadlineIsReaped);
+  RUN(FifoUnderTheNameDoesNotBlock);
   return 0;
 }
