@@ -76,7 +76,7 @@ t.test('bad sizes and options each get their own code and create nothing', async
     message: "options.length must be spelled 'size'. Received type number (64)",
   }, 'a misspelled option gets a targeted message');
   t.throws(() => new Ctor(name, { size: 8, colour: 'red' }), {
-    message: 'options.colour must be one of the known options (size, create, mode, lifetime). Received type string ("red")',
+    message: 'options.colour must be one of the known options (size, create, mode, lifetime, allowForeignOwner). Received type string ("red")',
   });
   // The upper bound itself is accepted: a sparse 4 GiB segment (only the touched page is used).
   const big = new SharedMemory(name, { size: 2 ** 32, create: 'create' });

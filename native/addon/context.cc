@@ -46,7 +46,9 @@ Context::~Context() = default;
 void Context::Cleanup(void* arg) {
   // JS thread of this context, at its teardown (exit or worker.terminate()).
   auto* self = static_cast<Context*>(arg);
-  Parker::Instance().CancelAll(self);
+  // The interrupt poll says "stopping" here: a grant whose phase 2 never comes (forged in shared
+  // memory) cannot hold the teardown (robust-lock.h AcceptHandoff).
+  Parker::Instance().CancelAll(self, &self->interrupt_);
   if (self->tsfn_ != nullptr) {
     napi_release_threadsafe_function(self->tsfn_, napi_tsfn_abort);
     self->tsfn_ = nullptr;

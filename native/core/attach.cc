@@ -30,7 +30,10 @@ std::atomic<uint64_t>* WordOf(const ShmRegion* region) {
 }
 
 
-bool Expired(uint64_t w, uint64_t now) { return PendingOf(w) == 0 || DeadlineOf(w) <= now; }
+bool Expired(uint64_t w, uint64_t now) {
+  const uint64_t d = DeadlineOf(w);
+  return PendingOf(w) == 0 || d <= now || d - now > kMaxLeaseMs;  // beyond any lease: forged
+}
 
 enum class OpenOutcome { kAttached, kDying, kReapedByMe, kFull };
 
@@ -171,7 +174,7 @@ bool Lease(ShmRegion* region, uint64_t lease_ms) {
     const uint64_t c = CountOf(w);
     if (c == 0 || c == kCountReaped) return false;
     const uint64_t p = PendingOf(w) < kPendingMax ? PendingOf(w) + 1 : kPendingMax;
-    const uint64_t until = (NowMs() + lease_ms) & kDeadlineMask;
+    const uint64_t until = (NowMs() + (lease_ms < kMaxLeaseMs ? lease_ms : kMaxLeaseMs)) & kDeadlineMask;
     const uint64_t d = DeadlineOf(w) > until ? DeadlineOf(w) : until;
     if (word->compare_exchange_weak(w, Pack(c, p, d), std::memory_order_acq_rel,
                                     std::memory_order_acquire)) {
@@ -182,7 +185,9 @@ bool Lease(ShmRegion* region, uint64_t lease_ms) {
 
 bool UnlinkReaped(const std::string& segment_name) {
   const std::string path = std::string(kShmDir) + segment_name;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  // O_NONBLOCK: once our name is unlinked anyone (any user: /dev/shm is world-writable) may put
+  // a FIFO there, and a blocking read-only open of a FIFO waits for a writer forever.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return false;
   SegmentHeader h;
   struct stat st;
@@ -197,7 +202,7 @@ bool UnlinkReaped(const std::string& segment_name) {
 
 int Reap(const std::string& segment_name, uint64_t ino, bool unmapped, uint64_t word_before) {
   const std::string path = std::string(kShmDir) + segment_name;
-  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);  // never a FIFO wait
   if (fd < 0) return -1;
   struct stat st;
   SegmentHeader h;

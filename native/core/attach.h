@@ -58,6 +58,10 @@ constexpr uint64_t kDeadlineMask = (uint64_t{1} << 40) - 1;
 constexpr uint64_t kCountReaped = 0xFFFF;
 constexpr uint64_t kCountMax = 0xFFFE;
 constexpr uint64_t kPendingMax = 0xFF;
+// Longest hand-off lease (setHandoffLease / SHMSYNC_HANDOFF_LEASE_MS accept at most one day);
+// Lease clamps to it. A word whose deadline lies further ahead was not written by Lease (a rogue
+// or corrupt value that would keep a dying segment from ever being reaped): it counts as expired.
+constexpr uint64_t kMaxLeaseMs = 86'400'000;
 
 static_assert(kPidNamespaceOffset >= kWordOffset + 8 && kPidNamespaceOffset + 8 <= sizeof(SegmentHeader),
               "the namespace id sits after the attach word, inside the header");

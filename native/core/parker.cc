@@ -143,7 +143,7 @@ void Parker::Run() {
   }
 }
 
-int32_t Parker::Cancel(uint64_t request_id) {
+int32_t Parker::Cancel(uint64_t request_id, const WaitInterrupt* intr) {
   std::lock_guard<std::mutex> lock(mu_);
   for (size_t i = 0; i < requests_.size(); ++i) {
     Request& r = requests_[i];
@@ -155,7 +155,7 @@ int32_t Parker::Cancel(uint64_t request_id) {
       r.state->waiters.fetch_sub(1, std::memory_order_relaxed);
       if (granted) {
         KeepWaitersBit(r.state);
-        result = static_cast<int32_t>(AcceptHandoff(r.state, r.table, r.me));
+        result = static_cast<int32_t>(AcceptHandoff(r.state, r.table, r.me, intr));
       }
     } else if (r.sleepers != nullptr) {
       r.sleepers->fetch_sub(1, std::memory_order_seq_cst);
@@ -176,7 +176,7 @@ void Parker::Forget(uint64_t request_id) {
   completed_.erase(request_id);
 }
 
-void Parker::CancelAll(void* target) {
+void Parker::CancelAll(void* target, const WaitInterrupt* intr) {
   std::vector<uint64_t> ids;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -213,7 +213,7 @@ void Parker::CancelAll(void* target) {
         }
       }
     }
-    const int32_t result = Cancel(id);
+    const int32_t result = Cancel(id, intr);
     const bool holds = result == static_cast<int32_t>(Status::kOk) ||
                        result == static_cast<int32_t>(Status::kOwnerDead);
     if (holds && state != nullptr) Unlock(state, table, me);

@@ -49,12 +49,13 @@ class Parker {
   // Withdraws a request. Returns kCancelled if it was withdrawn before completing; otherwise
   // the Status it completed with (its callback has run or is queued). A lock request that
   // completed leaves the lock held by its OwnerId: the caller now owns that acquisition.
-  int32_t Cancel(uint64_t request_id);
+  // `intr` (optional) ends the wait for a grant's phase 2 (see AcceptHandoff): kClosed.
+  int32_t Cancel(uint64_t request_id, const WaitInterrupt* intr = nullptr);
   // Drops the completion record of a request whose callback was delivered (JS thread).
   void Forget(uint64_t request_id);
   // Cancels every request of `target` (a JS context shutting down). Locks granted but not
   // delivered are released.
-  void CancelAll(void* target);
+  void CancelAll(void* target, const WaitInterrupt* intr = nullptr);
 
   size_t pending() const;
 

@@ -206,7 +206,7 @@ Status Lock(MutexState* s, OwnerTable* table, OwnerId me, int64_t deadline_ns, c
   for (;;) {
     // The word may already have been handed to us.
     if ((s->word.load(std::memory_order_acquire) & kLockOwnerMask) == me) {
-      st = AcceptHandoff(s, table, me);
+      st = AcceptHandoff(s, table, me, intr);
       break;
     }
     uint32_t deferred_to = 0;
@@ -217,7 +217,7 @@ Status Lock(MutexState* s, OwnerTable* table, OwnerId me, int64_t deadline_ns, c
     if (interrupted || (deadline_ns >= 0 && now >= deadline_ns)) {
       bool granted = false;
       if (handoff) WithdrawHandoff(s, me, &granted);
-      st = granted ? AcceptHandoff(s, table, me) : interrupted ? Status::kClosed : Status::kTimeout;
+      st = granted ? AcceptHandoff(s, table, me, intr) : interrupted ? Status::kClosed : Status::kTimeout;
       break;
     }
     // Our registration may have been expired by another waiter (we were descheduled): re-claim.
@@ -289,10 +289,13 @@ Status Unlock(MutexState* s, OwnerTable* table, OwnerId me) {
   return Status::kOk;
 }
 
-Status AcceptHandoff(MutexState* s, OwnerTable* table, OwnerId me) {
+Status AcceptHandoff(MutexState* s, OwnerTable* table, OwnerId me, const WaitInterrupt* intr) {
   // Wait for phase 2: the unlocker stores the word right after committing, so this normally
   // finds the word ours at once. Sleeps (1 ms slices) rather than spins while the unlocker is
-  // between the two stores.
+  // between the two stores. A grant forged in shared memory (handoff_to rewritten to me|granted
+  // while a live context holds the word) makes this wait last as long as that hold: it still
+  // ends when this thread's environment stops or the process exits (kClosed). A phase 2 that
+  // lands after that names a context that is going away: its death is recovered as usual.
   for (;;) {
     // acquire: pairs with the release store of phase 2.
     uint32_t v = s->word.load(std::memory_order_acquire);
@@ -307,6 +310,10 @@ Status AcceptHandoff(MutexState* s, OwnerTable* table, OwnerId me) {
         break;
       }
       continue;
+    }
+    if (Interrupted(intr)) {
+      ClearOwnRegistration(s, me);
+      return Status::kClosed;
     }
     FutexWait(&s->word, v, kNanosPerMilli);
   }

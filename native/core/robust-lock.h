@@ -80,8 +80,11 @@ void WithdrawHandoff(MutexState* s, OwnerId me, bool* granted);
 // Precondition: an Unlock committed the lock to `me` (the word names `me`, or handoff_to is
 // `me | kHandoffGrantedBit`). Waits for phase 2 if it is still in flight (the unlocker is
 // between two stores; if it died there, takes the word from it), clears the registration and
-// does the acquisition bookkeeping; returns kOk or kNotRecoverable.
-Status AcceptHandoff(MutexState* s, OwnerTable* table, OwnerId me);
+// does the acquisition bookkeeping; returns kOk or kNotRecoverable, or kClosed (registration
+// dropped, lock not taken) when `intr` or the process-wide shutdown word ends the wait (a
+// forged grant can keep phase 2 from ever arriving while a live context holds the word).
+Status AcceptHandoff(MutexState* s, OwnerTable* table, OwnerId me,
+                     const WaitInterrupt* intr = nullptr);
 
 // Waiter-side tracking of a registration that keeps a free word reserved (TryLock's
 // *deferred_to). Returns true when it expired that registration (try again at once); false:

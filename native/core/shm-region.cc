@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -96,6 +97,15 @@ Result CheckOwner(const struct stat& st, OwnerCheck owner) {
   r.owner_uid = static_cast<int64_t>(st.st_uid);
   r.file_mode = static_cast<uint32_t>(st.st_mode & 07777);
   return r;
+}
+
+// A segment name is one file name inside /dev/shm: non-empty, at most NAME_MAX bytes, no '/'
+// (a path: Publish's linkat would follow it out of /dev/shm), no NUL (c_str() would silently
+// name another segment), not "." or "..". The facade validates logical names; this is the
+// native boundary's own check (a caller that bypasses the facade gets EINVAL, never a path).
+bool ValidSegmentName(const std::string& name) {
+  return !name.empty() && name.size() <= NAME_MAX && name != "." && name != ".." &&
+         name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
 }
 
 }  // namespace
@@ -238,6 +248,7 @@ Result ShmRegion::Acquire(const std::string& segment_name, Kind kind, uint64_t p
                           const void* init_arg, std::shared_ptr<ShmRegion>* out, bool* created,
                           uint32_t header_flags, OwnerCheck owner) {
   *created = false;
+  if (!ValidSegmentName(segment_name)) return {Status::kSystem, EINVAL, "segment name"};
   if (mode == OpenMode::kOpen) return Open(segment_name, kind, payload_size, owner, out);
   if (mode == OpenMode::kCreate) {
     Result r = Create(segment_name, kind, payload_size, perm, init, init_arg, out, header_flags);
@@ -259,6 +270,7 @@ Result ShmRegion::Acquire(const std::string& segment_name, Kind kind, uint64_t p
 }
 
 Result ShmRegion::Unlink(const std::string& segment_name) {
+  if (!ValidSegmentName(segment_name)) return {Status::kSystem, EINVAL, "segment name"};
   const std::string shm = "/" + segment_name;
   if (shm_unlink(shm.c_str()) != 0) return FromErrno(errno, "shm_unlink");
   return Result::Ok();

@@ -218,6 +218,56 @@ void DeadAttacherIsReaped() {
   CHECK(!Exists(name));
 }
 
+// Hostile word: a rogue rewrites the attach word of a segment nobody maps to "count 0, one
+// hand-off pending, deadline years ahead". No lease can set that (Lease clamps to kMaxLeaseMs),
+// so the reaper treats it as expired and unlinks. Before the bound the segment was immortal: every
+// sweep left it (the lease "had not expired") until reboot.
+void ForgedFarDeadlineIsReaped() {
+  const std::string name = TestName("forged");
+  std::shared_ptr<ShmRegion> a;
+  CHECK(Get(name, OpenMode::kCreate, attach::kFlagAttached, &a).ok());
+  auto* word = reinterpret_cast<std::atomic<uint64_t>*>(a->base() + attach::kWordOffset);
+  const uint64_t years = uint64_t{10} * 365 * 86'400'000;
+  word->store(attach::Pack(0, 1, attach::NowMs() + years), std::memory_order_relaxed);
+  a.reset();  // unmapped without a detach (the rogue's word stays)
+  CHECK(Exists(name));
+  CHECK_EQ(attach::Reap(name, InodeOf(name), true), 1);
+  CHECK(!Exists(name));
+
+  // A real lease is still honoured: within kMaxLeaseMs the lingering segment stays.
+  CHECK(Get(name, OpenMode::kCreate, attach::kFlagAttached, &a).ok());
+  CHECK(attach::Lease(a.get(), years));  // clamped to one day
+  CHECK(!attach::Detach(a.get()));       // count 0, lease running: lingers
+  CHECK(attach::LingerMs(a.get()) > 0 && attach::LingerMs(a.get()) <= 86400000);
+  a.reset();
+  CHECK_EQ(attach::Reap(name, InodeOf(name), true), 0);
+  CHECK(ShmRegion::Unlink(name).ok());
+}
+
+// Once a dying segment's name is gone anyone may create a file under it, e.g. a FIFO. The last
+// closer's unlink (and the reaper) open the name to re-check the word: before O_NONBLOCK a
+// read-only open of a FIFO blocked until a writer came, i.e. close()/exit hung forever.
+void FifoUnderTheNameDoesNotBlock() {
+  const std::string name = TestName("fifo");
+  CHECK_EQ(mkfifo(("/dev/shm/" + name).c_str(), 0600), 0);
+  std::atomic<int> done{0};
+  std::thread t([&] {
+    CHECK(!attach::UnlinkReaped(name));
+    CHECK_EQ(attach::Reap(name, 0, true), -1);
+    done.store(1);
+  });
+  for (int i = 0; i < 2000 && done.load() == 0; ++i) usleep(1000);
+  const bool finished = done.load() == 1;
+  if (!finished) {
+    // Unblock the test thread (a writer opens the FIFO) before failing.
+    int w = open(("/dev/shm/" + name).c_str(), O_WRONLY | O_NONBLOCK);
+    if (w >= 0) close(w);
+  }
+  t.join();
+  CHECK_EQ(unlink(("/dev/shm/" + name).c_str()), 0);
+  CHECK(finished);
+}
+
 }  // namespace
 
 int main() {
@@ -230,5 +280,7 @@ int main() {
   RUN(NoResurrection);
   RUN(RacingOpensAndLastRelease);
   RUN(DeadAttacherIsReaped);
+  RUN(ForgedFarDeadlineIsReaped);
+  RUN(FifoUnderTheNameDoesNotBlock);
   return 0;
 }

@@ -22,7 +22,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "check.h"
@@ -139,10 +141,12 @@ void StopFlipper(pid_t pid) {
   waitpid(pid, &status, 0);
 }
 
-uint64_t g_refused = 0;  // operations that reported kCorrupt (proves the corruption was seen)
+// Operations that reported kCorrupt (proves the corruption was seen). Atomic: DeadmanWordsRewritten
+// runs operations on several threads.
+std::atomic<uint64_t> g_refused{0};
 
 bool Known(Status st) {
-  if (st == Status::kCorrupt) ++g_refused;
+  if (st == Status::kCorrupt) g_refused.fetch_add(1, std::memory_order_relaxed);
   return static_cast<int32_t>(st) >= 0 && st < Status::kCount;
 }
 
@@ -183,7 +187,7 @@ void RegionHeaderRewrittenAfterOpen() {
     }
   }
   // Racing: another process flips the header while this one opens and uses the segment.
-  const uint64_t refused_before = g_refused;
+  const uint64_t refused_before = g_refused.load(std::memory_order_relaxed);
   const pid_t flipper = StartFlipper(name, 0, kHeaderSize, Next());
   for (const int64_t end = MonotonicNanos() + kRaceNanos; MonotonicNanos() < end;) {
     std::shared_ptr<ShmRegion> again;
@@ -197,7 +201,7 @@ void RegionHeaderRewrittenAfterOpen() {
     CHECK(r->payload() == payload);
   }
   StopFlipper(flipper);
-  CHECK(g_refused > refused_before);  // the racing header was seen, and refused
+  CHECK(g_refused.load(std::memory_order_relaxed) > refused_before);  // the racing header was seen, and refused
   r.reset();
   CHECK(ShmRegion::Unlink(name).ok());
 }
@@ -363,13 +367,13 @@ void RingRewritten() {
   StopFlipper(flipper);
   // Racing flips over the whole state and data while operations run.
   InitRing(ring, args.capacity, args.max_message);
-  const uint64_t refused_before = g_refused;
+  const uint64_t refused_before = g_refused.load(std::memory_order_relaxed);
   const pid_t everything = StartFlipper(name, kHeaderSize, kRingDataOffset + args.capacity, Next());
   for (const int64_t end = MonotonicNanos() + kRaceNanos; MonotonicNanos() < end;) {
     RunRingOps(ring, config, table.get(), me, r->payload_size());
   }
   StopFlipper(everything);
-  CHECK(g_refused > refused_before);
+  CHECK(g_refused.load(std::memory_order_relaxed) > refused_before);
   table->Release(me);
   r.reset();
   CHECK(ShmRegion::Unlink(name).ok());
@@ -408,6 +412,59 @@ void OwnerTableBookkeepingRewritten() {
   CHECK(ShmRegion::Unlink(name).ok());
 }
 
+// The deadman words themselves (issue 9 item 5): a rogue process rewrites words of the slot array
+// (deadman words included) while threads claim, lock, arm death wakes, release, and exit without
+// releasing (the kernel's exit-time walk of their private robust lists then acts on words the
+// rogue may have rewritten). The kernel only ever writes words that hold the dying thread's TID,
+// through entries in private memory: no crash, no hang, every status known.
+void DeadmanWordsRewritten() {
+  const std::string table_name = Name("deadmen");
+  const std::string mutex_name = Name("deadmen-mutex");
+  std::shared_ptr<OwnerTable> table;
+  CHECK(OwnerTable::Open(table_name, &table).ok());
+  std::shared_ptr<ShmRegion> r;
+  bool created = false;
+  CHECK(ShmRegion::Acquire(mutex_name, Kind::kMutex, sizeof(MutexState), OpenMode::kCreate, 0600,
+                           InitMutex, nullptr, &r, &created).ok());
+  auto* s = reinterpret_cast<MutexState*>(r->payload());
+  // Slot array only: the table header is OwnerTableBookkeepingRewritten's.
+  const pid_t flipper = StartFlipper(table_name, kHeaderSize + offsetof(OwnerTablePayload, slots),
+                                     sizeof(OwnerSlot) * kOwnerSlots, Next());
+  uint64_t claims = 0;
+  for (const int64_t end = MonotonicNanos() + kRaceNanos; MonotonicNanos() < end;) {
+    std::vector<std::thread> threads;
+    std::atomic<uint64_t> ok{0};
+    for (int k = 0; k < 4; ++k) {
+      // The test's generator is not thread-safe: draw the thread's adversarial id here.
+      const OwnerId other = static_cast<OwnerId>(Adversarial()) & kOwnerIdMask;
+      threads.emplace_back([&, k, other] {
+        OwnerId me = 0;
+        const Result claimed = table->Claim(&me);
+        CHECK(Known(claimed.status));
+        if (!claimed.ok()) return;
+        ok.fetch_add(1);
+        RunMutexOps(s, table.get(), me);
+        uint32_t expected = 0;
+        if (std::atomic<uint32_t>* w = table->ArmDeathWake(other, &expected)) {
+          FutexWaitv v[1];
+          SetWaitv(&v[0], w, expected);
+          FutexWaitvUntil(v, 1, MonotonicNanos() + kNanosPerMilli / 4);
+        }
+        (void)table->Check(me);
+        if (k % 2 == 0) table->Release(me);  // odd threads exit holding their deadman
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    claims += ok.load();
+  }
+  StopFlipper(flipper);
+  CHECK(claims > 0);
+  r.reset();
+  table.reset();
+  CHECK(ShmRegion::Unlink(mutex_name).ok());
+  CHECK(ShmRegion::Unlink(table_name).ok());
+}
+
 }  // namespace
 
 int main() {
@@ -422,6 +479,7 @@ int main() {
   RUN(MutexStateRewritten);
   RUN(RingRewritten);
   RUN(OwnerTableBookkeepingRewritten);
+  RUN(DeadmanWordsRewritten);
   ShmRegion::Unlink("shmsync-" + table);
   return 0;
 }

@@ -277,6 +277,91 @@ void InterruptEndsLock() {
   Drop(f);
 }
 
+// Hostile memory: a writer flips the granted bit onto a waiter's registration while a live
+// context holds the word, so phase 2 never comes. The waiter's timeout then finds the lock
+// "committed" to it and waits for phase 2: before the fix that wait ignored both the interrupt
+// poll and the process-wide shutdown word, so worker.terminate() / process exit hung for as long
+// as the holder held. Now it ends with kClosed and drops the registration.
+void ForgedGrantWaitIsInterruptible() {
+  Fixture f = MakeMutex("forged");
+  LiveId holder(f.table.get());
+  CHECK_EQ(TryLock(f.state, f.table.get(), holder.id), Status::kOk);
+  g_stop_poll.store(false);
+  std::atomic<OwnerId> waiter_id{0};
+  std::atomic<int> result{-1};
+  std::thread waiter([&] {
+    OwnerId me = Claim(f.table.get());
+    waiter_id.store(me);
+    WaitInterrupt intr{StopPoll, nullptr};
+    // Registers for the hand-off after its first sleep, times out after 150 ms.
+    result.store(static_cast<int>(Lock(f.state, f.table.get(), me, MonotonicNanos() + 150 * kNanosPerMilli, &intr)));
+    f.table->Release(me);
+  });
+  while (waiter_id.load() == 0 || f.state->handoff_to.load() != waiter_id.load()) std::this_thread::yield();
+  f.state->handoff_to.store(waiter_id.load() | kHandoffGrantedBit);  // the forgery
+  // Let the waiter reach its deadline and enter the phase-2 wait, then stop its environment.
+  const int64_t until = MonotonicNanos() + 300 * kNanosPerMilli;
+  while (MonotonicNanos() < until) std::this_thread::yield();
+  CHECK_EQ(result.load(), -1);  // still waiting for a phase 2 that never comes
+  g_stop_poll.store(true);
+  waiter.join();
+  g_stop_poll.store(false);
+  CHECK_EQ(result.load(), static_cast<int>(Status::kClosed));
+  CHECK_EQ(f.state->handoff_to.load(), 0u);  // the forged registration is gone
+  CHECK_EQ(f.state->word.load() & kLockOwnerMask, holder.id.load());  // never taken from the holder
+
+  // Same forgery, no poll: the process-wide shutdown word ends it.
+  std::atomic<OwnerId> id2{0};
+  result.store(-1);
+  std::thread waiter2([&] {
+    OwnerId me = Claim(f.table.get());
+    id2.store(me);
+    result.store(static_cast<int>(Lock(f.state, f.table.get(), me, MonotonicNanos() + 150 * kNanosPerMilli)));
+    f.table->Release(me);
+  });
+  while (id2.load() == 0 || f.state->handoff_to.load() != id2.load()) std::this_thread::yield();
+  f.state->handoff_to.store(id2.load() | kHandoffGrantedBit);
+  const int64_t until2 = MonotonicNanos() + 300 * kNanosPerMilli;
+  while (MonotonicNanos() < until2) std::this_thread::yield();
+  CHECK_EQ(result.load(), -1);
+  ShutdownAllWaits();
+  waiter2.join();
+  g_shutdown_word.store(0);  // test-only: later tests wait normally again
+  CHECK_EQ(result.load(), static_cast<int>(Status::kClosed));
+  CHECK_EQ(Unlock(f.state, f.table.get(), holder.id), Status::kOk);
+  Drop(f);
+}
+
+// The parker side of the forged grant: a context's teardown (CancelAll, on its JS thread, with
+// the parker's lock held) withdraws a parked request whose registration a rogue marked granted
+// while a live context holds the word. Before, CancelAll waited for that holder's release (the
+// worker's teardown and every parked wait of the process stalled); with the context's interrupt
+// poll it ends, the lock is not taken and the registration is dropped.
+void CancelAllEndsForgedGrantWait() {
+  Fixture f = MakeMutex("forged-park");
+  Parker& parker = Parker::Instance();
+  LiveId holder(f.table.get());
+  OwnerId ctx = Claim(f.table.get());
+  CHECK_EQ(TryLock(f.state, f.table.get(), holder.id), Status::kOk);
+  Grant g;
+  parker.ParkLock(f.region, f.state, f.table.get(), ctx, OnGrant, &g);
+  while ((f.state->handoff_to.load() & kLockOwnerMask) != ctx) std::this_thread::yield();
+  parker.TestPause(true);
+  f.state->handoff_to.store(ctx | kHandoffGrantedBit);  // the forgery
+  g_stop_poll.store(true);  // the context is being torn down
+  WaitInterrupt intr{StopPoll, nullptr};
+  parker.CancelAll(&g, &intr);
+  g_stop_poll.store(false);
+  f.table->Release(ctx);
+  parker.TestPause(false);
+  CHECK_EQ(g.count.load(), 0);
+  CHECK_EQ(parker.pending(), 0u);
+  CHECK_EQ(f.state->handoff_to.load(), 0u);
+  CHECK_EQ(f.state->word.load() & kLockOwnerMask, holder.id.load());
+  CHECK_EQ(Unlock(f.state, f.table.get(), holder.id), Status::kOk);
+  Drop(f);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -299,6 +384,8 @@ int main(int argc, char** argv) {
   RUN(ParkerExpiresStaleRegistration);
   RUN(CancelAllReleasesGrantOfPendingRequest);
   RUN(InterruptEndsLock);
+  RUN(ForgedGrantWaitIsInterruptible);
+  RUN(CancelAllEndsForgedGrantWait);
   ShmRegion::Unlink("shmsync-" + table);
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <string>
 
@@ -110,11 +111,45 @@ void RacingCreators() {
   }
 }
 
+// The native boundary refuses names that are not one file name in /dev/shm. Before this check a
+// name with '/' was followed by the publication linkat (a segment created inside a directory, or
+// outside /dev/shm through ".."), and a NUL silently named the segment before it.
+void HostileNames() {
+  const std::string dir = TestName("dir");
+  const std::string dir_path = "/dev/shm/" + dir;
+  CHECK_EQ(mkdir(dir_path.c_str(), 0700), 0);
+  const std::string prefix = TestName("nul");
+  const std::string bad[] = {
+      dir + "/inner",              // a path below /dev/shm
+      "../" + TestName("up"),      // a path out of it
+      prefix + std::string("\0tail", 5),  // embedded NUL
+      std::string(256, 'a'),       // longer than NAME_MAX
+      "", ".", "..",
+  };
+  for (const std::string& name : bad) {
+    std::shared_ptr<ShmRegion> r;
+    bool created = false;
+    for (OpenMode mode : {OpenMode::kCreate, OpenMode::kOpenOrCreate, OpenMode::kOpen}) {
+      Result res = ShmRegion::Acquire(name, Kind::kRaw, 64, mode, 0600, nullptr, nullptr, &r,
+                                      &created);
+      CHECK_EQ(res.status, Status::kSystem);
+      CHECK_EQ(res.sys_errno, EINVAL);
+      CHECK(!created);
+    }
+    CHECK_EQ(ShmRegion::Unlink(name).sys_errno, EINVAL);
+  }
+  struct stat st;
+  CHECK(stat((dir_path + "/inner").c_str(), &st) != 0);        // nothing created in the dir
+  CHECK(stat(("/dev/shm/" + prefix).c_str(), &st) != 0);       // nor under the truncated name
+  CHECK_EQ(rmdir(dir_path.c_str()), 0);
+}
+
 }  // namespace
 
 int main() {
   RUN(CreateOpenUnlink);
   RUN(TruncatedAndCorruptSegments);
   RUN(RacingCreators);
+  RUN(HostileNames);
   return 0;
 }
