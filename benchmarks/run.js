@@ -85,7 +85,9 @@ async function main() {
   }
   const machine = machineInfo();
   console.log(describeMachine(machine));
-  console.log(`run      ${opts.samples} samples × ~${opts.sampleTimeMs} ms per competitor${opts.pin ? ', pinned' : ''}; groups: ${selected.map((g) => g.name).join(' ')}`);
+  console.log(
+    `run      ${opts.samples} samples × ~${opts.sampleTimeMs} ms per competitor${opts.pin ? ', pinned' : ''}; groups: ${selected.map((g) => g.name).join(' ')}`,
+  );
   const { error } = loadShmsync();
   if (error) console.log(`\nWARNING: shmsync dist/ did not load, shmsync rows are skipped:\n${error.message}`);
 
@@ -105,16 +107,24 @@ async function main() {
     machine,
     options: { quick: opts.quick, samples: opts.samples, sampleTimeMs: opts.sampleTimeMs, pin: opts.pin },
     seconds: Number(((Date.now() - started) / 1000).toFixed(1)),
-    loadavgEnd: require('node:os').loadavg().map((x) => Number(x.toFixed(2))),
+    loadavgEnd: require('node:os')
+      .loadavg()
+      .map((x) => Number(x.toFixed(2))),
     groups: results,
   };
   // Only the targets this run measured something for (a selection of groups checks fewer).
-  const measured = new Set(evaluateTargets(run).filter((r) => r.measured !== null).map((r) => r.figure));
+  const measured = new Set(
+    evaluateTargets(run)
+      .filter((r) => r.measured !== null)
+      .map((r) => r.figure),
+  );
   run.targets = evaluateTargets(run).filter((r) => measured.has(r.figure));
   if (run.targets.length) console.log(targetsConsole(run.targets));
   const leaked = results.flatMap((g) => g.leakedSegments ?? []);
   if (leaked.length) {
-    console.log(`\nWARNING: shared-memory segments the library created and left behind (removed by the harness): ${leaked.join(' ')}`);
+    console.log(
+      `\nWARNING: shared-memory segments the library created and left behind (removed by the harness): ${leaked.join(' ')}`,
+    );
     run.leakedSegments = leaked;
   }
   console.log(`\ntotal ${run.seconds} s; load average now ${run.loadavgEnd.join(' ')}`);
@@ -122,7 +132,9 @@ async function main() {
     const files = writeResults(run, path.resolve(opts.out));
     console.log(`wrote ${path.relative(process.cwd(), files.json)} and ${path.relative(process.cwd(), files.md)}`);
   }
-  const failed = results.flatMap((g) => g.competitors.filter((c) => c.status === 'error').map((c) => `${g.name}/${c.name}`));
+  const failed = results.flatMap((g) =>
+    g.competitors.filter((c) => c.status === 'error').map((c) => `${g.name}/${c.name}`),
+  );
   if (failed.length) {
     console.error(`\n${failed.length} competitor(s) failed: ${failed.join(', ')}`);
     return 1;

@@ -14,10 +14,14 @@ const next = path.join(root, `dist.next-${process.pid}`);
 const old = path.join(root, `dist.old-${process.pid}`);
 fs.rmSync(next, { recursive: true, force: true });
 try {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', next], {
-    stdio: 'inherit',
-    cwd: root,
-  });
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', next],
+    {
+      stdio: 'inherit',
+      cwd: root,
+    },
+  );
   const names = Object.keys(require(path.join(next, 'index.js'))).filter((n) => n !== 'default' && n !== '__esModule');
   fs.mkdirSync(path.join(next, 'esm'), { recursive: true });
   fs.writeFileSync(

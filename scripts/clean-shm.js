@@ -16,7 +16,6 @@ const kShmDir = process.env.SHMSYNC_SHM_DIR || '/dev/shm';
 const kMagic = 0x534d4853; // native/core/layout.h
 const kKinds = { 1: 'raw', 2: 'mutex', 3: 'queue', 4: 'owners' };
 
-
 function usage() {
   return [
     'Usage: node scripts/clean-shm.js [--remove] [--force] [NAME...]',
@@ -48,7 +47,12 @@ function describeHeader(file) {
 }
 
 function globToRegExp(pattern) {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
 }
 
 function listSegments(patterns) {

@@ -60,7 +60,9 @@ if (leaked.length > 0) {
 }
 const foreign = [...shmsyncNames()].filter((n) => !before.has(n) && !leaked.includes(n));
 if (foreign.length > 0) {
-  console.log(`# ${foreign.length} shmsync segment(s) appeared meanwhile that the suite did not create (other programs): not judged`);
+  console.log(
+    `# ${foreign.length} shmsync segment(s) appeared meanwhile that the suite did not create (other programs): not judged`,
+  );
 }
 if (tap.status !== 0 && failed === 0) failed += 1;
 const results = process.env.SHMSYNC_TAP_RESULTS || path.join(root, '.tap-results.json');

@@ -34,7 +34,13 @@ for (const variant of variants) {
     failedTotal += 1;
     continue;
   }
-  const env = { ...process.env, ...ledgerRun.env, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1', TSAN_OPTIONS: 'halt_on_error=1 second_deadlock_stack=1' };
+  const env = {
+    ...process.env,
+    ...ledgerRun.env,
+    ASAN_OPTIONS: 'detect_leaks=1',
+    UBSAN_OPTIONS: 'print_stacktrace=1',
+    TSAN_OPTIONS: 'halt_on_error=1 second_deadlock_stack=1',
+  };
   r = run('ctest', ['--output-on-failure', '--test-dir', dir], { env });
   process.stdout.write(r.stdout);
   if (r.stderr) process.stderr.write(r.stderr);

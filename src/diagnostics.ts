@@ -51,8 +51,12 @@ export interface TracedLock {
 
 /** True when any lock channel has a subscriber (the only cost of a lock hook otherwise). */
 export function lockTracing(): boolean {
-  return channels.lockAcquire.hasSubscribers || channels.lockGranted.hasSubscribers ||
-    channels.lockReleased.hasSubscribers || channels.lockOwnerDied.hasSubscribers;
+  return (
+    channels.lockAcquire.hasSubscribers ||
+    channels.lockGranted.hasSubscribers ||
+    channels.lockReleased.hasSubscribers ||
+    channels.lockOwnerDied.hasSubscribers
+  );
 }
 
 /** A fresh (not reentrant) acquisition of `lock` by `token` starts. */
@@ -116,8 +120,11 @@ export function tracePcallSpawn(pid: number | undefined, mode: string): void {
 }
 
 export function tracePcallSettled(slot: {
-  index: number; pid: number | undefined; startedAt: number;
-  message: { ok: boolean } | undefined; exit: { code: number | null; signal: string | null } | undefined;
+  index: number;
+  pid: number | undefined;
+  startedAt: number;
+  message: { ok: boolean } | undefined;
+  exit: { code: number | null; signal: string | null } | undefined;
 }): void {
   channels.pcallSettled.publish({
     index: slot.index,

@@ -25,7 +25,10 @@ function hasCode(value: unknown): value is { code: unknown } {
 
 // Codes of the programmer-mistake classes below: branded too, but never a ShmsyncError.
 const kArgumentCodes: ReadonlySet<string> = new Set([
-  'SHMSYNC_INVALID_ARG_TYPE', 'SHMSYNC_INVALID_ARG_VALUE', 'SHMSYNC_OUT_OF_RANGE', 'SHMSYNC_INVALID_NAME',
+  'SHMSYNC_INVALID_ARG_TYPE',
+  'SHMSYNC_INVALID_ARG_VALUE',
+  'SHMSYNC_OUT_OF_RANGE',
+  'SHMSYNC_INVALID_NAME',
 ]);
 
 /** Base class of every operational shmsync error. */
@@ -88,7 +91,11 @@ export type ExistsError = ShmsyncError;
 export const KindMismatchError = defineError('KindMismatchError', 'SHMSYNC_KIND_MISMATCH', 'kind mismatch');
 export type KindMismatchError = ShmsyncError;
 /** The segment was written by an incompatible layout version. */
-export const VersionMismatchError = defineError('VersionMismatchError', 'SHMSYNC_VERSION_MISMATCH', 'layout version mismatch');
+export const VersionMismatchError = defineError(
+  'VersionMismatchError',
+  'SHMSYNC_VERSION_MISMATCH',
+  'layout version mismatch',
+);
 export type VersionMismatchError = ShmsyncError;
 /** The segment exists with another size than requested. */
 export const SizeMismatchError = defineError('SizeMismatchError', 'SHMSYNC_SIZE_MISMATCH', 'size mismatch');
@@ -112,7 +119,11 @@ export type NotOwnerError = ShmsyncError;
 export const OwnerDeadError = defineError('OwnerDeadError', 'SHMSYNC_OWNER_DEAD', 'previous holder died');
 export type OwnerDeadError = ShmsyncError;
 /** Strict policy: a dead holder's state was never marked consistent; the lock is unusable. */
-export const NotRecoverableError = defineError('NotRecoverableError', 'SHMSYNC_NOT_RECOVERABLE', 'lock is not recoverable');
+export const NotRecoverableError = defineError(
+  'NotRecoverableError',
+  'SHMSYNC_NOT_RECOVERABLE',
+  'lock is not recoverable',
+);
 export type NotRecoverableError = ShmsyncError;
 /** A blocking wait that could only deadlock was refused. */
 export const DeadlockError = defineError('DeadlockError', 'SHMSYNC_DEADLOCK', 'would deadlock');
@@ -123,7 +134,11 @@ export type DeadlockError = ShmsyncError;
  * hold is kept across an `await` (or a callback), and re-entering would let another task of the
  * thread in. Use `acquire()`/`withLock` (or an `async` locked method) to hold across `await`.
  */
-export const SyncReentryError = defineError('SyncReentryError', 'SHMSYNC_SYNC_REENTRY', 'blocking-API hold re-entered from another tick');
+export const SyncReentryError = defineError(
+  'SyncReentryError',
+  'SHMSYNC_SYNC_REENTRY',
+  'blocking-API hold re-entered from another tick',
+);
 export type SyncReentryError = ShmsyncError;
 /** The handle was closed. */
 export const ClosedError = defineError('ClosedError', 'SHMSYNC_CLOSED', 'handle is closed');
@@ -138,16 +153,28 @@ export type BusyError = ShmsyncError;
  * A lock or queue was created under another owner table (another user, or another
  * SHMSYNC_OWNER_TABLE): its users could not judge each other's liveness, so it is refused.
  */
-export const OwnerTableMismatchError = defineError('OwnerTableMismatchError', 'SHMSYNC_OWNER_TABLE_MISMATCH', 'owner table mismatch');
+export const OwnerTableMismatchError = defineError(
+  'OwnerTableMismatchError',
+  'SHMSYNC_OWNER_TABLE_MISMATCH',
+  'owner table mismatch',
+);
 export type OwnerTableMismatchError = ShmsyncError;
 /** `/dev/shm` cannot hold a new segment (ENOSPC while reserving its pages): nothing was created. */
 export const NoSpaceError = defineError('NoSpaceError', 'SHMSYNC_NO_SPACE', 'no space left in /dev/shm');
 export type NoSpaceError = ShmsyncError;
 /** A mutex was opened asking for another onOwnerDeath policy than the one it was created with. */
-export const PolicyMismatchError = defineError('PolicyMismatchError', 'SHMSYNC_POLICY_MISMATCH', 'owner-death policy mismatch');
+export const PolicyMismatchError = defineError(
+  'PolicyMismatchError',
+  'SHMSYNC_POLICY_MISMATCH',
+  'owner-death policy mismatch',
+);
 export type PolicyMismatchError = ShmsyncError;
 /** The runtime forbids external ArrayBuffers; use `read()`/`write()` copies instead. */
-export const NoExternalBufferError = defineError('NoExternalBufferError', 'SHMSYNC_NO_EXTERNAL_BUFFER', 'external buffers are not allowed in this runtime');
+export const NoExternalBufferError = defineError(
+  'NoExternalBufferError',
+  'SHMSYNC_NO_EXTERNAL_BUFFER',
+  'external buffers are not allowed in this runtime',
+);
 export type NoExternalBufferError = ShmsyncError;
 
 /**
@@ -191,8 +218,12 @@ export class ArgumentTypeError extends TypeError {
     super(message);
     brandArgumentError(this, 'SHMSYNC_INVALID_ARG_TYPE');
   }
-  override get name(): string { return 'TypeError'; }
-  static override [Symbol.hasInstance](v: unknown): boolean { return argumentHasInstance(TypeError, 'SHMSYNC_INVALID_ARG_TYPE', v); }
+  override get name(): string {
+    return 'TypeError';
+  }
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return argumentHasInstance(TypeError, 'SHMSYNC_INVALID_ARG_TYPE', v);
+  }
 }
 
 /** An argument has the right type but an unacceptable value (e.g. a bad name). */
@@ -202,8 +233,12 @@ export class ArgumentValueError extends TypeError {
     super(message);
     brandArgumentError(this, 'SHMSYNC_INVALID_ARG_VALUE');
   }
-  override get name(): string { return 'TypeError'; }
-  static override [Symbol.hasInstance](v: unknown): boolean { return argumentHasInstance(TypeError, 'SHMSYNC_INVALID_ARG_VALUE', v); }
+  override get name(): string {
+    return 'TypeError';
+  }
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return argumentHasInstance(TypeError, 'SHMSYNC_INVALID_ARG_VALUE', v);
+  }
 }
 
 /** A number is outside its accepted range. */
@@ -213,8 +248,12 @@ export class OutOfRangeError extends RangeError {
     super(message);
     brandArgumentError(this, 'SHMSYNC_OUT_OF_RANGE');
   }
-  override get name(): string { return 'RangeError'; }
-  static override [Symbol.hasInstance](v: unknown): boolean { return argumentHasInstance(RangeError, 'SHMSYNC_OUT_OF_RANGE', v); }
+  override get name(): string {
+    return 'RangeError';
+  }
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return argumentHasInstance(RangeError, 'SHMSYNC_OUT_OF_RANGE', v);
+  }
 }
 
 /** A segment name is empty, too long, or contains `/` or NUL. */
@@ -224,15 +263,39 @@ export class InvalidNameError extends TypeError {
     super(message);
     brandArgumentError(this, 'SHMSYNC_INVALID_NAME');
   }
-  override get name(): string { return 'TypeError'; }
-  static override [Symbol.hasInstance](v: unknown): boolean { return argumentHasInstance(TypeError, 'SHMSYNC_INVALID_NAME', v); }
+  override get name(): string {
+    return 'TypeError';
+  }
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return argumentHasInstance(TypeError, 'SHMSYNC_INVALID_NAME', v);
+  }
 }
 
 const byCode = new Map<string, ErrorClass>(
-  [NotFoundError, ExistsError, KindMismatchError, VersionMismatchError, SizeMismatchError,
-    CorruptError, PermissionError, SystemError, TimeoutError, NotOwnerError, OwnerDeadError,
-    NotRecoverableError, DeadlockError, SyncReentryError, ClosedError, TooLargeError, BusyError, NoExternalBufferError,
-    ReadOnly, CodecError, OwnerTableMismatchError, PolicyMismatchError, NoSpaceError,
+  [
+    NotFoundError,
+    ExistsError,
+    KindMismatchError,
+    VersionMismatchError,
+    SizeMismatchError,
+    CorruptError,
+    PermissionError,
+    SystemError,
+    TimeoutError,
+    NotOwnerError,
+    OwnerDeadError,
+    NotRecoverableError,
+    DeadlockError,
+    SyncReentryError,
+    ClosedError,
+    TooLargeError,
+    BusyError,
+    NoExternalBufferError,
+    ReadOnly,
+    CodecError,
+    OwnerTableMismatchError,
+    PolicyMismatchError,
+    NoSpaceError,
   ].map((cls) => [cls.code, cls]),
 );
 

@@ -38,7 +38,13 @@ export {
 export { SharedMemory, type SharedMemoryOptions, type CreateMode } from './shared-memory/shared-memory';
 export { gcSegments, setHandoffLease, type GcResult, type Lifetime } from './addon/lifetime';
 export { reviveHandle, handleReviver, isHandleRef, type HandleRef } from './wire/handle-ref';
-export { encodeHandles, decodeHandles, type HandleEnvelope, type HandleEntry, type HandleStep } from './wire/handle-codec';
+export {
+  encodeHandles,
+  decodeHandles,
+  type HandleEnvelope,
+  type HandleEntry,
+  type HandleStep,
+} from './wire/handle-codec';
 export {
   Mutex,
   MutexGuard,
@@ -51,7 +57,15 @@ export {
 } from './lock/mutex';
 export { Pcall, pcall, kKillGraceMs, type PcallOptions, type PcallTargets } from './pcall/pcall';
 export { ProcessPool, type ProcessPoolOptions } from './pcall/process-pool';
-export { ChildProcessException, RemoteException, PcallTimeoutError, PcallStartTimeoutError, PcallTargetError, type ChildRef, type ChildProcessExceptionOptions } from './pcall/errors';
+export {
+  ChildProcessException,
+  RemoteException,
+  PcallTimeoutError,
+  PcallStartTimeoutError,
+  PcallTargetError,
+  type ChildRef,
+  type ChildProcessExceptionOptions,
+} from './pcall/errors';
 export { registerErrorClass } from './pcall/error-codec';
 export { type ModuleTarget, type MethodTarget, type Target as PcallTarget } from './pcall/target';
 export { type PcallMode, type PcallLog } from './pcall/options';
@@ -65,7 +79,13 @@ export {
 } from './queue/queue';
 export type { Codec, CodecName } from './wire/codec';
 export { SharedValue, type SharedValueType, type SharedValueOf, type SharedValueOptions } from './shared/shared-value';
-export { SharedArray, type SharedArrayType, type SharedArrayTypes, type SharedArrayOptions, type SegmentOptions } from './shared/shared-array';
+export {
+  SharedArray,
+  type SharedArrayType,
+  type SharedArrayTypes,
+  type SharedArrayOptions,
+  type SegmentOptions,
+} from './shared/shared-array';
 export { Lockable, type LockableOptions, type LockableRegistration } from './lockable/lockable';
 export { locked, lockable, type LockableDecorator } from './lockable/decorators';
 export { lockOf, attachLock, type LockSource } from './lockable/instance-lock';

@@ -15,7 +15,8 @@ export interface LongTimer {
 export function setLongTimeout(fn: () => void, ms: number): LongTimer {
   let handle: NodeJS.Timeout;
   const arm = (left: number): void => {
-    handle = left > kMaxTimerDelayMs ? setTimeout(() => arm(left - kMaxTimerDelayMs), kMaxTimerDelayMs) : setTimeout(fn, left);
+    handle =
+      left > kMaxTimerDelayMs ? setTimeout(() => arm(left - kMaxTimerDelayMs), kMaxTimerDelayMs) : setTimeout(fn, left);
   };
   arm(ms);
   return { clear: () => clearTimeout(handle) };

@@ -3,13 +3,7 @@
  * follow one template: `${name} must be ${expected}. Received ${describe(value)}`.
  * Runs on the calling JS thread before any native call; native code trusts what passes here.
  */
-import {
-  AbortError,
-  ArgumentTypeError,
-  ArgumentValueError,
-  InvalidNameError,
-  OutOfRangeError,
-} from './errors';
+import { AbortError, ArgumentTypeError, ArgumentValueError, InvalidNameError, OutOfRangeError } from './errors';
 
 /** Short description of a received value for error messages. */
 export function describe(value: unknown): string {
@@ -86,7 +80,11 @@ export function validateInteger(name: string, value: unknown, min: number, max: 
   }
 }
 
-export function validateOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): asserts value is T {
+export function validateOneOf<T extends string>(
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+): asserts value is T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
     throw valueError(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
   }
@@ -106,7 +104,9 @@ export function validateTimeout(name: string, value: unknown): number {
 export function validateSignal(name: string, value: unknown): AbortSignal | undefined {
   if (value === undefined) return undefined;
   if (
-    typeof value !== 'object' || value === null || typeof (value as AbortSignal).aborted !== 'boolean' ||
+    typeof value !== 'object' ||
+    value === null ||
+    typeof (value as AbortSignal).aborted !== 'boolean' ||
     typeof (value as AbortSignal).addEventListener !== 'function'
   ) {
     throw typeError(name, 'an AbortSignal', value);
@@ -129,6 +129,10 @@ export function rejectUnknownOptions(
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const hint = renamed[key];
-    throw valueError(`${name}.${key}`, hint ? `spelled '${hint}'` : `one of the known options (${known.join(', ')})`, options[key]);
+    throw valueError(
+      `${name}.${key}`,
+      hint ? `spelled '${hint}'` : `one of the known options (${known.join(', ')})`,
+      options[key],
+    );
   }
 }

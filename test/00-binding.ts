@@ -22,8 +22,11 @@ t.test('the addon loads and exposes its functions', async (t) => {
   t.type(binding.Region, 'function');
   t.type(binding.Region.unlink, 'function');
   t.type(binding.setErrorFactory, 'function');
-  t.equal(binding.Region.unlink('shmsync-test-00-never-created-' + process.pid), false,
-    'a native call that reaches the OS works');
+  t.equal(
+    binding.Region.unlink('shmsync-test-00-never-created-' + process.pid),
+    false,
+    'a native call that reaches the OS works',
+  );
 });
 
 t.test('the addon loads in a worker thread as well (context-aware)', async (t) => {
@@ -34,7 +37,10 @@ t.test('the addon loads in a worker thread as well (context-aware)', async (t) =
     { eval: true },
   );
   const [message] = await Promise.all([
-    new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); }),
+    new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    }),
     new Promise<number>((resolve) => worker.once('exit', resolve)).then((code) => t.equal(code, 0, 'worker exit code')),
   ]);
   t.same(message, { noop: 'function', result: true });
@@ -53,7 +59,9 @@ t.test('the ESM entry exports the same names and the same objects as CommonJS', 
   const r = runNode(['--input-type=module', '-e', script]);
   t.same({ code: r.code, signal: r.signal, stderr: r.stderr }, { code: 0, signal: null, stderr: '' });
   const out = JSON.parse(r.stdout) as { names: string[]; same: boolean; defaultIsCjs: boolean };
-  const cjsNames = Object.keys(shmsync).filter((n) => n !== '__esModule' && n !== 'default').sort();
+  const cjsNames = Object.keys(shmsync)
+    .filter((n) => n !== '__esModule' && n !== 'default')
+    .sort();
   t.ok(cjsNames.includes('SharedMemory') && cjsNames.includes('ShmsyncError'), 'sanity: CJS has the API');
   t.same(out.names, cjsNames, 'ESM names === CJS names');
   t.equal(out.same, true, 'ESM bindings are the very CJS objects (one module instance)');
@@ -67,11 +75,17 @@ t.test('without a native build, loading fails with one error listing attempts an
   fs.cpSync(dist, path.join(root, 'dist'), { recursive: true });
   fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'shmsync', version: '0.0.0' }));
   fs.mkdirSync(path.join(root, 'node_modules'));
-  fs.symlinkSync(path.dirname(require.resolve('node-gyp-build/package.json')), path.join(root, 'node_modules', 'node-gyp-build'));
+  fs.symlinkSync(
+    path.dirname(require.resolve('node-gyp-build/package.json')),
+    path.join(root, 'node_modules', 'node-gyp-build'),
+  );
   const r = runNode(['-e', `require(${JSON.stringify(path.join(root, 'dist', 'index.js'))})`], root);
   t.equal(r.code, 1, 'exit code');
   t.equal(r.signal, null, 'no signal');
-  t.match(r.stderr, /shmsync: could not load the native addon\.\n {2}- node-gyp-build\(.*\): No native build was found/);
+  t.match(
+    r.stderr,
+    /shmsync: could not load the native addon\.\n {2}- node-gyp-build\(.*\): No native build was found/,
+  );
   t.match(r.stderr, /Possible solutions:\n {2}- install from npm on linux-x64/);
   t.match(r.stderr, `this is ${process.platform}-${process.arch}.`);
 });

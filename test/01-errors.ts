@@ -4,8 +4,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as errors from '../dist/errors';
 import {
-  AbortError, ArgumentTypeError, ArgumentValueError, InvalidNameError, OutOfRangeError,
-  ShmsyncError, TimeoutError, NotFoundError, errorClassFor, createNativeError,
+  AbortError,
+  ArgumentTypeError,
+  ArgumentValueError,
+  InvalidNameError,
+  OutOfRangeError,
+  ShmsyncError,
+  TimeoutError,
+  NotFoundError,
+  errorClassFor,
+  createNativeError,
 } from '../dist/errors';
 import { describe, rangeError, typeError, valueError } from '../dist/validate';
 
@@ -45,8 +53,10 @@ const classes = errors as unknown as Record<string, ErrorCtor & { code?: string 
 
 // Every exported operational class (found by inheritance, so new classes are covered too).
 const exportedOperational = Object.entries(classes)
-  .filter(([name, v]) => typeof v === 'function' && name !== 'AbortError' &&
-    Object.prototype.isPrototypeOf.call(ShmsyncError, v))
+  .filter(
+    ([name, v]) =>
+      typeof v === 'function' && name !== 'AbortError' && Object.prototype.isPrototypeOf.call(ShmsyncError, v),
+  )
   .map(([name]) => name);
 
 t.test('the stable codes are unchanged', async (t) => {
@@ -54,7 +64,10 @@ t.test('the stable codes are unchanged', async (t) => {
   t.ok(exportedOperational.length >= operational.length, 'the export scan finds the classes');
   const codes = exportedOperational.map((n) => classes[n].code);
   t.equal(new Set(codes).size, codes.length, 'no two classes share a code');
-  t.ok(codes.every((c) => typeof c === 'string' && c.startsWith('SHMSYNC_')), 'every code has the prefix');
+  t.ok(
+    codes.every((c) => typeof c === 'string' && c.startsWith('SHMSYNC_')),
+    'every code has the prefix',
+  );
 });
 
 t.test('every operational error class has its code, name, cause and instanceof', async (t) => {
@@ -133,7 +146,7 @@ t.test('instanceof works for errors from a different copy of the module', async 
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const copyPath = path.join(dir, 'errors.js');
   fs.copyFileSync(require.resolve('../dist/errors'), copyPath);
-   
+
   const copy = require(copyPath) as typeof errors;
   t.not(copy.TimeoutError, TimeoutError, 'really a second copy');
   t.not(copy.ShmsyncError, ShmsyncError);
@@ -169,12 +182,18 @@ t.test('createNativeError maps codes to classes and keeps errno/syscall', async 
 });
 
 t.test('validation messages follow one template, verbatim', async (t) => {
-  t.equal(typeError('options.timeout', 'a number of milliseconds', 'soon').message,
-    'options.timeout must be a number of milliseconds. Received type string ("soon")');
-  t.equal(rangeError('options.size', 'an integer from 1 to 10', -1).message,
-    'options.size must be an integer from 1 to 10. Received type number (-1)');
-  t.equal(valueError('options.create', "one of 'open', 'create'", null).message,
-    "options.create must be one of 'open', 'create'. Received null");
+  t.equal(
+    typeError('options.timeout', 'a number of milliseconds', 'soon').message,
+    'options.timeout must be a number of milliseconds. Received type string ("soon")',
+  );
+  t.equal(
+    rangeError('options.size', 'an integer from 1 to 10', -1).message,
+    'options.size must be an integer from 1 to 10. Received type number (-1)',
+  );
+  t.equal(
+    valueError('options.create', "one of 'open', 'create'", null).message,
+    "options.create must be one of 'open', 'create'. Received null",
+  );
   t.equal(typeError('fn', 'a function', undefined).message, 'fn must be a function. Received undefined');
   t.equal(typeError('x', 'a string', 10n).message, 'x must be a string. Received type bigint (10n)');
   t.equal(typeError('x', 'a string', function named() {}).message, 'x must be a string. Received function named');

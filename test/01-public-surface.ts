@@ -52,18 +52,30 @@ const runtime = Object.keys(shmsync).filter((n) => n !== 'default' && identifier
 
 t.test('every runtime export is documented in docs/api.md', async (t) => {
   t.ok(runtime.length > 40, `${runtime.length} runtime exports`);
-  t.same(runtime.filter((n) => !docs.anywhere.has(n)), [], 'undocumented exports');
+  t.same(
+    runtime.filter((n) => !docs.anywhere.has(n)),
+    [],
+    'undocumented exports',
+  );
 });
 
 t.test('every exported type is documented in docs/api.md', async (t) => {
   const types = exportedTypes();
   t.ok(types.length > 30, `${types.length} exported types`);
-  t.same(types.filter((n) => !docs.anywhere.has(n)), [], 'undocumented types');
+  t.same(
+    types.filter((n) => !docs.anywhere.has(n)),
+    [],
+    'undocumented types',
+  );
 });
 
 t.test('every class and function documented at the top level is exported', async (t) => {
   t.ok(docs.topLevel.size > 20, `${docs.topLevel.size} top-level headings`);
-  t.same([...docs.topLevel].filter((n) => !(n in shmsync)), [], 'documented but not exported');
+  t.same(
+    [...docs.topLevel].filter((n) => !(n in shmsync)),
+    [],
+    'documented but not exported',
+  );
 });
 
 t.test('internals are not exported', async (t) => {

@@ -3,9 +3,12 @@ import { SharedMemory } from '../dist';
 import { forkReady } from './helpers/fork';
 import { testName } from './helpers/shm';
 
-t.test('two processes see each other\'s writes through .buffer', async (t) => {
+t.test("two processes see each other's writes through .buffer", async (t) => {
   const shm = new SharedMemory(testName('xproc'), { size: 64, create: 'create' });
-  t.teardown(() => { shm.close(); shm.unlink(); });
+  t.teardown(() => {
+    shm.close();
+    shm.unlink();
+  });
   const child = await forkReady('shm-writer.js', [shm.name]);
   child.send({ type: 'write', value: 201 });
   await child.message('written');
@@ -19,7 +22,10 @@ t.test('two processes see each other\'s writes through .buffer', async (t) => {
 
 t.test('an unnamed segment works in a child that receives the handle', async (t) => {
   const shm = new SharedMemory(undefined, { size: 16 });
-  t.teardown(() => { shm.close(); shm.unlink(); });
+  t.teardown(() => {
+    shm.close();
+    shm.unlink();
+  });
   const ref = JSON.parse(JSON.stringify(shm)) as { name: string };
   const child = await forkReady('shm-writer.js', [ref.name]);
   child.send({ type: 'write', value: 9 });

@@ -9,7 +9,9 @@ const Ctor = SharedMemory as unknown as new (name?: unknown, options?: unknown) 
 
 /** Registers an unlink of `name` at teardown (harmless if already gone). */
 function cleanup(t: { teardown(fn: () => void): void }, ...names: string[]): void {
-  t.teardown(() => { for (const n of names) SharedMemory.unlink(n); });
+  t.teardown(() => {
+    for (const n of names) SharedMemory.unlink(n);
+  });
 }
 
 t.test('bad names each get their own code and create nothing', async (t) => {
@@ -71,12 +73,17 @@ t.test('bad sizes and options each get their own code and create nothing', async
     message: 'options.mode must be an integer. Received type string ("0640")',
   });
   t.throws(() => new Ctor(42), { message: 'name must be a string. Received type number (42)' });
-  t.throws(() => new Ctor(name, { length: 64 }), {
-    code: 'SHMSYNC_INVALID_ARG_VALUE',
-    message: "options.length must be spelled 'size'. Received type number (64)",
-  }, 'a misspelled option gets a targeted message');
+  t.throws(
+    () => new Ctor(name, { length: 64 }),
+    {
+      code: 'SHMSYNC_INVALID_ARG_VALUE',
+      message: "options.length must be spelled 'size'. Received type number (64)",
+    },
+    'a misspelled option gets a targeted message',
+  );
   t.throws(() => new Ctor(name, { size: 8, colour: 'red' }), {
-    message: 'options.colour must be one of the known options (size, create, mode, lifetime, allowForeignOwner). Received type string ("red")',
+    message:
+      'options.colour must be one of the known options (size, create, mode, lifetime, allowForeignOwner). Received type string ("red")',
   });
   // The upper bound itself is accepted: a sparse 4 GiB segment (only the touched page is used).
   const big = new SharedMemory(name, { size: 2 ** 32, create: 'create' });
@@ -94,7 +101,10 @@ t.test('create / open conflicts: not found, exists, size mismatch', async (t) =>
   const a = new SharedMemory(name, { size: 64, create: 'create' });
   t.teardown(() => a.close());
   t.equal(a.created, true);
-  t.throws(() => new SharedMemory(name, { size: 64, create: 'create' }), { code: 'SHMSYNC_EXISTS', name: 'ExistsError' });
+  t.throws(() => new SharedMemory(name, { size: 64, create: 'create' }), {
+    code: 'SHMSYNC_EXISTS',
+    name: 'ExistsError',
+  });
   t.throws(() => new SharedMemory(name, { size: 128 }), { code: 'SHMSYNC_SIZE_MISMATCH' }, 'openOrCreate, other size');
   t.throws(() => new SharedMemory(name, { size: 32, create: 'open' }), { code: 'SHMSYNC_SIZE_MISMATCH' });
   const b = new SharedMemory(name);
@@ -145,7 +155,12 @@ t.test('a segment truncated or grown by someone else is corrupt, not a SIGBUS', 
   const path = `/dev/shm/shmsync-${name}`;
   const first = new SharedMemory(name, { size: 4096, create: 'create' });
   first.close();
-  for (const [what, length] of [['half the payload', 64 + 2048], ['inside the header', 20], ['empty', 0], ['grown', 8192]] as const) {
+  for (const [what, length] of [
+    ['half the payload', 64 + 2048],
+    ['inside the header', 20],
+    ['empty', 0],
+    ['grown', 8192],
+  ] as const) {
     fs.truncateSync(path, length);
     t.throws(() => new SharedMemory(name), { code: 'SHMSYNC_CORRUPT' }, `${what}: open`);
     t.throws(() => new SharedMemory(name, { size: 4096 }), { code: 'SHMSYNC_CORRUPT' }, `${what}: openOrCreate`);
@@ -267,7 +282,9 @@ t.test('8 processes racing to create the same 50 names: one creator each, all at
   await Promise.all(children.map((c) => c.message('ready')));
   // Every racer is loaded; release them together.
   const outcomes = children.map((c) => {
-    const failed = c.message('error').then((e: Message) => { throw new Error(`racer failed: ${e.code} ${e.message}`); });
+    const failed = c.message('error').then((e: Message) => {
+      throw new Error(`racer failed: ${e.code} ${e.message}`);
+    });
     return Promise.race([c.message<Message & { results: RaceResult[] }>('done'), failed]);
   });
   for (const c of children) c.send({ type: 'go', names, size });
@@ -290,4 +307,9 @@ t.test('8 processes racing to create the same 50 names: one creator each, all at
   t.same(tmp, [], 'losers leave no temporary segment behind');
 });
 
-interface RaceResult { name: string; created: boolean; size: number; zero: boolean }
+interface RaceResult {
+  name: string;
+  created: boolean;
+  size: number;
+  zero: boolean;
+}

@@ -26,7 +26,11 @@ t.test('a mutex created under another owner table is refused with its code', (t)
   const name = testName('table-mutex');
   const m = new Mutex(name);
   const other = `${testName('other-table')}`;
-  t.teardown(() => { m.close(); Mutex.unlink(name); fs.rmSync(`/dev/shm/shmsync-${other}`, { force: true }); });
+  t.teardown(() => {
+    m.close();
+    Mutex.unlink(name);
+    fs.rmSync(`/dev/shm/shmsync-${other}`, { force: true });
+  });
   t.equal(openInChild('Mutex', name, other), 'SHMSYNC_OWNER_TABLE_MISMATCH true');
   t.equal(openInChild('Mutex', name, process.env.SHMSYNC_OWNER_TABLE ?? ''), 'opened', 'the same table opens it');
   t.end();
@@ -36,7 +40,11 @@ t.test('a queue created under another owner table is refused with its code', (t)
   const name = testName('table-queue');
   const q = new ShmQueue(name, { capacity: 4096 });
   const other = `${testName('other-table')}`;
-  t.teardown(() => { q.close(); ShmQueue.unlink(name); fs.rmSync(`/dev/shm/shmsync-${other}`, { force: true }); });
+  t.teardown(() => {
+    q.close();
+    ShmQueue.unlink(name);
+    fs.rmSync(`/dev/shm/shmsync-${other}`, { force: true });
+  });
   t.equal(openInChild('ShmQueue', name, other), 'SHMSYNC_OWNER_TABLE_MISMATCH true');
   t.ok(new OwnerTableMismatchError() instanceof OwnerTableMismatchError);
   t.end();
@@ -45,7 +53,10 @@ t.test('a queue created under another owner table is refused with its code', (t)
 t.test("create: 'create' of a mutex this thread already has open throws SHMSYNC_EXISTS", (t) => {
   const name = testName('create-twice');
   const m = new Mutex(name, { create: 'create' });
-  t.teardown(() => { m.close(); Mutex.unlink(name); });
+  t.teardown(() => {
+    m.close();
+    Mutex.unlink(name);
+  });
   t.throws(() => new Mutex(name, { create: 'create' }), ExistsError);
   t.end();
 });

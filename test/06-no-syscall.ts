@@ -16,8 +16,21 @@ const cycles = 50_000;
 function futexCalls(n: number): number {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shmsync-strace-')), 'trace');
   try {
-    execFileSync('strace', ['-f', '-c', '-e', 'trace=futex,futex_waitv', '-o', out, process.execPath,
-      path.join(fixturesDir, 'no-syscall.js'), String(n)], { stdio: 'ignore', env: process.env });
+    execFileSync(
+      'strace',
+      [
+        '-f',
+        '-c',
+        '-e',
+        'trace=futex,futex_waitv',
+        '-o',
+        out,
+        process.execPath,
+        path.join(fixturesDir, 'no-syscall.js'),
+        String(n),
+      ],
+      { stdio: 'ignore', env: process.env },
+    );
     // -c summary: "% time seconds usecs/call calls errors syscall" rows.
     let calls = 0;
     for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
@@ -30,14 +43,18 @@ function futexCalls(n: number): number {
   }
 }
 
-t.test(`${cycles} uncontended lock, Promise lock and queue put+get cycles make no futex call`, { skip: strace.status === 0 ? false : 'strace is not installed' }, (t) => {
-  const idle = futexCalls(0);
-  const busy = futexCalls(cycles);
-  t.comment(`futex calls: ${idle} with 0 cycles, ${busy} with ${cycles} of each`);
-  // A syscall per cycle would add >= 1 call per cycle (3 x 50 000 here). What does grow with a
-  // longer run is Node's own GC and platform threads (about 1 call per 150 cycles measured):
-  // the bound, 1 call per 20 cycles, sits between the two.
-  const perCycle = (busy - idle) / (3 * cycles);
-  t.ok(perCycle < 0.05, `futex calls per cycle ${perCycle.toFixed(4)} (${idle} -> ${busy})`);
-  t.end();
-});
+t.test(
+  `${cycles} uncontended lock, Promise lock and queue put+get cycles make no futex call`,
+  { skip: strace.status === 0 ? false : 'strace is not installed' },
+  (t) => {
+    const idle = futexCalls(0);
+    const busy = futexCalls(cycles);
+    t.comment(`futex calls: ${idle} with 0 cycles, ${busy} with ${cycles} of each`);
+    // A syscall per cycle would add >= 1 call per cycle (3 x 50 000 here). What does grow with a
+    // longer run is Node's own GC and platform threads (about 1 call per 150 cycles measured):
+    // the bound, 1 call per 20 cycles, sits between the two.
+    const perCycle = (busy - idle) / (3 * cycles);
+    t.ok(perCycle < 0.05, `futex calls per cycle ${perCycle.toFixed(4)} (${idle} -> ${busy})`);
+    t.end();
+  },
+);

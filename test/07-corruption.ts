@@ -18,13 +18,14 @@ import { testName } from './helpers/shm';
 const ownerTable = `test-owners-corrupt-${process.pid}-${randomBytes(3).toString('hex')}`;
 process.env.SHMSYNC_OWNER_TABLE = ownerTable;
 
- 
 const { Mutex, SharedMemory, SharedValue, SharedArray, ShmQueue } = require('../dist') as typeof import('../dist');
 import { Child } from './helpers/fork';
 
 /** A coded shmsync error (any SHMSYNC_* code, including argument errors). */
 const isShmsyncError = (err: unknown): boolean =>
-  err instanceof Error && typeof (err as unknown as { code?: unknown }).code === 'string' && (err as unknown as { code: string }).code.startsWith('SHMSYNC_');
+  err instanceof Error &&
+  typeof (err as unknown as { code?: unknown }).code === 'string' &&
+  (err as unknown as { code: string }).code.startsWith('SHMSYNC_');
 
 const kHeader = 64; // SegmentHeader (native/core/layout.h)
 const kRaceMs = 300; // per kind
@@ -39,12 +40,19 @@ const flipperReady = flipper.message('ready');
 t.teardown(async () => {
   flipper.send({ type: 'exit' });
   await flipper.exited;
-  try { SharedMemory.unlink(ownerTable); } catch { /* not created */ }
+  try {
+    SharedMemory.unlink(ownerTable);
+  } catch {
+    /* not created */
+  }
 });
 
 /** Runs `ops` repeatedly for kRaceMs while the flipper rewrites `ranges` of the segment file. */
 async function underFire(
-  t: Test, segmentFile: string, ranges: Array<[number, number]>, ops: Array<[string, () => unknown]>,
+  t: Test,
+  segmentFile: string,
+  ranges: Array<[number, number]>,
+  ops: Array<[string, () => unknown]>,
 ): Promise<void> {
   await flipperReady;
   flipper.send({ type: 'flip', file: `/dev/shm/${segmentFile}`, ranges });
@@ -60,7 +68,9 @@ async function underFire(
         const r = op();
         if (r instanceof Promise) await r;
       } catch (err) {
-        outcome = isShmsyncError(err) ? (err as { code: string }).code : `UNCODED ${(err as Error)?.name}: ${(err as Error)?.message}`;
+        outcome = isShmsyncError(err)
+          ? (err as { code: string }).code
+          : `UNCODED ${(err as Error)?.name}: ${(err as Error)?.message}`;
         if (!isShmsyncError(err) && bad.length < 5) bad.push(`${name}: ${outcome}`);
       }
       if (!outcomes.has(name)) outcomes.set(name, new Set());
@@ -78,33 +88,94 @@ async function underFire(
 
 const codedOrOk = (fn: () => unknown) => (): unknown => fn();
 const quietly = async (p: Promise<unknown>): Promise<void> => {
-  try { await p; } catch (err) { if (!isShmsyncError(err)) throw err; }
+  try {
+    await p;
+  } catch (err) {
+    if (!isShmsyncError(err)) throw err;
+  }
 };
 
 t.test('SharedMemory: header rewritten after open', async (t) => {
   const name = testName('corrupt-shm');
   const shm = new SharedMemory(name, { size: 4096, create: 'create' });
-  t.teardown(() => { shm.close(); SharedMemory.unlink(name); });
-  await underFire(t, `shmsync-${name}`, [[0, kHeader]], [
-    ['size', () => { if (shm.size !== 4096) throw new Error(`size changed to ${shm.size}`); }],
-    ['buffer', () => { shm.buffer.fill(7); if (shm.buffer.length !== 4096) throw new Error('buffer length changed'); }],
-    ['read/write', () => { shm.write(Buffer.alloc(4096, 1)); shm.read(0, 4096); }],
-    ['reopen', () => { const o = new SharedMemory(name, { create: 'open' }); const n = o.size; o.close(); if (n !== 4096) throw new Error(`reopened with size ${n}`); }],
-  ]);
+  t.teardown(() => {
+    shm.close();
+    SharedMemory.unlink(name);
+  });
+  await underFire(
+    t,
+    `shmsync-${name}`,
+    [[0, kHeader]],
+    [
+      [
+        'size',
+        () => {
+          if (shm.size !== 4096) throw new Error(`size changed to ${shm.size}`);
+        },
+      ],
+      [
+        'buffer',
+        () => {
+          shm.buffer.fill(7);
+          if (shm.buffer.length !== 4096) throw new Error('buffer length changed');
+        },
+      ],
+      [
+        'read/write',
+        () => {
+          shm.write(Buffer.alloc(4096, 1));
+          shm.read(0, 4096);
+        },
+      ],
+      [
+        'reopen',
+        () => {
+          const o = new SharedMemory(name, { create: 'open' });
+          const n = o.size;
+          o.close();
+          if (n !== 4096) throw new Error(`reopened with size ${n}`);
+        },
+      ],
+    ],
+  );
 });
 
 t.test('Mutex: lock state rewritten after open', async (t) => {
   const name = testName('corrupt-mutex');
   const m = new Mutex(name, { create: 'create' });
-  t.teardown(() => { m.close(); Mutex.unlink(name); });
-  await underFire(t, `shmsync-${name}`, [[kHeader, 128]], [
-    ['tryAcquire/release', () => { if (m.tryAcquire()) m.release(); }],
-    ['acquireSync', () => { if (m.acquireSync({ timeout: 2 })) m.release(); }],
-    ['acquire', async () => { const g = await m.acquire({ timeout: 5 }); g.release(); }],
-    ['withLockSync', () => m.withLockSync(() => 1, { timeout: 2 })],
-    ['info', () => m.info()],
-    ['reopen', () => new Mutex(name, { create: 'open' }).close()],
-  ]);
+  t.teardown(() => {
+    m.close();
+    Mutex.unlink(name);
+  });
+  await underFire(
+    t,
+    `shmsync-${name}`,
+    [[kHeader, 128]],
+    [
+      [
+        'tryAcquire/release',
+        () => {
+          if (m.tryAcquire()) m.release();
+        },
+      ],
+      [
+        'acquireSync',
+        () => {
+          if (m.acquireSync({ timeout: 2 })) m.release();
+        },
+      ],
+      [
+        'acquire',
+        async () => {
+          const g = await m.acquire({ timeout: 5 });
+          g.release();
+        },
+      ],
+      ['withLockSync', () => m.withLockSync(() => 1, { timeout: 2 })],
+      ['info', () => m.info()],
+      ['reopen', () => new Mutex(name, { create: 'open' }).close()],
+    ],
+  );
   // Whatever state the rogue left, the handle still answers with codes (repair it first).
   t.doesNotThrow(() => m.info());
 });
@@ -114,26 +185,48 @@ t.test('ShmQueue: ring state, configuration, locks and records rewritten after o
   const capacity = 4096;
   const q = new ShmQueue<unknown>(name, { create: 'create', capacity, maxMessageSize: 1000 });
   const raw = new ShmQueue<Uint8Array>(name, { create: 'open', codec: 'raw' });
-  t.teardown(() => { q.close(); raw.close(); ShmQueue.unlink(name); });
+  t.teardown(() => {
+    q.close();
+    raw.close();
+    ShmQueue.unlink(name);
+  });
   const payload = { a: new Float64Array([1, 2, 3]), s: 'x'.repeat(100) };
-  await underFire(t, `shmsync-${name}`, [[kHeader, 512], [kHeader + 128, 16], [kHeader + 512, capacity]], [
-    ['tryPut', () => q.tryPut(payload)],
-    ['tryGet', () => q.tryGet()],
-    ['putSync', () => q.putSync(payload, { timeout: 2 })],
-    ['getSync', () => q.getSync({ timeout: 2 })],
-    ['put', () => q.put(payload, { timeout: 5 })],
-    ['get', () => quietly(q.get({ timeout: 5 }))],
-    ['getMany', () => quietly(q.getMany(4, { timeout: 5 }))],
-    ['raw put/get', () => { raw.tryPut(Buffer.alloc(200, 3)); raw.tryGet(); }],
-    ['info', () => q.info()],
-    ['reopen', codedOrOk(() => {
-      const o = new ShmQueue(name, { create: 'open' });
-      const c = o.capacity;
-      o.close();
-      // Item 2: a racing configuration is refused or read intact, never accepted half-changed.
-      if (c !== capacity) throw new Error(`reopened with capacity ${c}`);
-    })],
-  ]);
+  await underFire(
+    t,
+    `shmsync-${name}`,
+    [
+      [kHeader, 512],
+      [kHeader + 128, 16],
+      [kHeader + 512, capacity],
+    ],
+    [
+      ['tryPut', () => q.tryPut(payload)],
+      ['tryGet', () => q.tryGet()],
+      ['putSync', () => q.putSync(payload, { timeout: 2 })],
+      ['getSync', () => q.getSync({ timeout: 2 })],
+      ['put', () => q.put(payload, { timeout: 5 })],
+      ['get', () => quietly(q.get({ timeout: 5 }))],
+      ['getMany', () => quietly(q.getMany(4, { timeout: 5 }))],
+      [
+        'raw put/get',
+        () => {
+          raw.tryPut(Buffer.alloc(200, 3));
+          raw.tryGet();
+        },
+      ],
+      ['info', () => q.info()],
+      [
+        'reopen',
+        codedOrOk(() => {
+          const o = new ShmQueue(name, { create: 'open' });
+          const c = o.capacity;
+          o.close();
+          // Item 2: a racing configuration is refused or read intact, never accepted half-changed.
+          if (c !== capacity) throw new Error(`reopened with capacity ${c}`);
+        }),
+      ],
+    ],
+  );
 });
 
 t.test('SharedValue and SharedArray: headers rewritten after open', async (t) => {
@@ -142,32 +235,102 @@ t.test('SharedValue and SharedArray: headers rewritten after open', async (t) =>
   const v = new SharedValue(vname, { type: 'int64', lock: true });
   const a = new SharedArray(aname, { type: 'float64', length: 64 });
   // unlink() through the handles: they kept the lock name read at open (the header is garbage now).
-  t.teardown(() => { v.unlink(); a.unlink(); v.close(); a.close(); });
+  t.teardown(() => {
+    v.unlink();
+    a.unlink();
+    v.close();
+    a.close();
+  });
   // 256-byte object header after the segment header; the value/elements themselves are data.
-  await underFire(t, `shmsync-${vname}`, [[kHeader, 256 + 8]], [
-    ['value', () => { v.value = 5n; v.add(1n); return v.value; }],
-    ['reopen value', () => { const o = new SharedValue(vname); const ty = o.type; o.close(); if (ty !== 'int64') throw new Error(`type ${ty}`); }],
-    ['lock', () => v.lock!.withLockSync(() => 1, { timeout: 2 })],
-  ]);
-  await underFire(t, `shmsync-${aname}`, [[kHeader, 256]], [
-    ['array', () => { a.array.fill(1.5); if (a.array.length !== 64 || a.length !== 64) throw new Error('length changed'); }],
-    ['reopen array', () => { const o = new SharedArray(aname); const n = o.length; o.close(); if (n !== 64) throw new Error(`length ${n}`); }],
-  ]);
+  await underFire(
+    t,
+    `shmsync-${vname}`,
+    [[kHeader, 256 + 8]],
+    [
+      [
+        'value',
+        () => {
+          v.value = 5n;
+          v.add(1n);
+          return v.value;
+        },
+      ],
+      [
+        'reopen value',
+        () => {
+          const o = new SharedValue(vname);
+          const ty = o.type;
+          o.close();
+          if (ty !== 'int64') throw new Error(`type ${ty}`);
+        },
+      ],
+      ['lock', () => v.lock!.withLockSync(() => 1, { timeout: 2 })],
+    ],
+  );
+  await underFire(
+    t,
+    `shmsync-${aname}`,
+    [[kHeader, 256]],
+    [
+      [
+        'array',
+        () => {
+          a.array.fill(1.5);
+          if (a.array.length !== 64 || a.length !== 64) throw new Error('length changed');
+        },
+      ],
+      [
+        'reopen array',
+        () => {
+          const o = new SharedArray(aname);
+          const n = o.length;
+          o.close();
+          if (n !== 64) throw new Error(`length ${n}`);
+        },
+      ],
+    ],
+  );
 });
 
 t.test('owner table: header and slot bookkeeping rewritten while locks are used', async (t) => {
   const name = testName('corrupt-owners');
   const m = new Mutex(name, { create: 'create' });
-  t.teardown(() => { m.close(); Mutex.unlink(name); });
+  t.teardown(() => {
+    m.close();
+    Mutex.unlink(name);
+  });
   // Table header (capacity, hint, id), then the generation/pid/tid/thread words of the first
   // 64 slots (bytes 40..56 of each 64-byte slot; the pthread deadman at 0..40 is left alone).
   const ranges: Array<[number, number]> = [[kHeader, 64]];
   for (let slot = 0; slot < 64; slot++) ranges.push([kHeader + 64 + slot * 64 + 40, 16]);
   await underFire(t, `shmsync-${ownerTable}`, ranges, [
-    ['tryAcquire/release', () => { if (m.tryAcquire()) m.release(); }],
-    ['acquireSync', () => { if (m.acquireSync({ timeout: 2 })) m.release(); }],
-    ['acquire', async () => { const g = await m.acquire({ timeout: 5 }); g.release(); }],
+    [
+      'tryAcquire/release',
+      () => {
+        if (m.tryAcquire()) m.release();
+      },
+    ],
+    [
+      'acquireSync',
+      () => {
+        if (m.acquireSync({ timeout: 2 })) m.release();
+      },
+    ],
+    [
+      'acquire',
+      async () => {
+        const g = await m.acquire({ timeout: 5 });
+        g.release();
+      },
+    ],
     ['info', () => m.info()],
-    ['new mutex', () => { const o = new Mutex(testName('corrupt-owners-x'), { create: 'create' }); o.unlink(); o.close(); }],
+    [
+      'new mutex',
+      () => {
+        const o = new Mutex(testName('corrupt-owners-x'), { create: 'create' });
+        o.unlink();
+        o.close();
+      },
+    ],
   ]);
 });

@@ -24,12 +24,16 @@ function run(uid: number | null, code: string, env: Record<string, string | unde
   const args = ['-e', `const lib = require(${JSON.stringify(dist)});\n${code}`];
   if (uid === null) {
     const childEnv: NodeJS.ProcessEnv = { ...process.env };
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k]; else childEnv[k] = v;
+    for (const [k, v] of Object.entries(env))
+      if (v === undefined) delete childEnv[k];
+      else childEnv[k] = v;
     return execFileSync(process.execPath, args, { env: childEnv, encoding: 'utf8', input }).trim();
   }
   // Another user's child starts from an empty environment (`env -i`): tap's hooks, which it
   // adds to every child's NODE_OPTIONS, would write into this checkout, which that user may not.
-  const vars = Object.entries({ PATH: process.env.PATH, ...env }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+  const vars = Object.entries({ PATH: process.env.PATH, ...env })
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
   const argv = [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'env', '-i', ...vars, process.execPath, ...args];
   return execFileSync('setpriv', argv, { encoding: 'utf8', input }).trim();
 }
@@ -40,11 +44,17 @@ const report = (open: string): string =>
 
 /** As `uid`, writes `bytes` (sent on stdin) to /dev/shm/<segment> with exactly `mode`. */
 function plant(uid: number, segment: string, bytes: Buffer, mode: number): void {
-  run(uid, `const fs = require('node:fs'); const p = ${JSON.stringify(shm(segment))};
+  run(
+    uid,
+    `const fs = require('node:fs'); const p = ${JSON.stringify(shm(segment))};
     fs.writeFileSync(p, fs.readFileSync(0), { mode: ${mode} });
-    fs.chmodSync(p, ${mode});`, {}, bytes);
+    fs.chmodSync(p, ${mode});`,
+    {},
+    bytes,
+  );
   const st = fs.statSync(shm(segment));
-  if (st.uid !== uid || (st.mode & 0o777) !== mode || st.size !== bytes.length) throw new Error(`planting ${segment} failed`);
+  if (st.uid !== uid || (st.mode & 0o777) !== mode || st.size !== bytes.length)
+    throw new Error(`planting ${segment} failed`);
 }
 
 /** A well-formed owner table of the current format (only its owner and mode are wrong). */
@@ -95,7 +105,9 @@ t.test('our own owner table with group or other permission bits is refused', (t)
   const logical = testName('loose-table');
   const segment = `shmsync-${logical}`;
   t.teardown(() => fs.rmSync(shm(segment), { force: true }));
-  const open = report(`const m = new lib.Mutex(${JSON.stringify(logical + '-m')}); m.close(); lib.Mutex.unlink(m.name)`);
+  const open = report(
+    `const m = new lib.Mutex(${JSON.stringify(logical + '-m')}); m.close(); lib.Mutex.unlink(m.name)`,
+  );
   t.equal(run(null, open, { SHMSYNC_OWNER_TABLE: logical }), 'opened', 'created with mode 0600');
   t.equal(fs.statSync(shm(segment)).mode & 0o777, 0o600);
   for (const mode of [0o640, 0o604, 0o666]) {
@@ -147,8 +159,11 @@ t.test('a lock of ours whose owner_table_id is 0 belongs to no table and is refu
 t.test("SharedMemory: another user's segment only with allowForeignOwner", { skip }, (t) => {
   const name = testName('foreign-shm');
   t.teardown(() => fs.rmSync(shm(`shmsync-${name}`), { force: true }));
-  run(NOBODY, `const s = new lib.SharedMemory(${JSON.stringify(name)}, { size: 64, mode: 0o666 });
-    s.write(Buffer.from('from nobody')); s.close();`);
+  run(
+    NOBODY,
+    `const s = new lib.SharedMemory(${JSON.stringify(name)}, { size: 64, mode: 0o666 });
+    s.write(Buffer.from('from nobody')); s.close();`,
+  );
   t.equal(fs.statSync(shm(`shmsync-${name}`)).uid, NOBODY);
   for (const options of [{}, { size: 64 }, { allowForeignOwner: false }]) {
     const err = t.throws(() => new SharedMemory(name, options)) as Error;
@@ -163,8 +178,16 @@ t.test("SharedMemory: another user's segment only with allowForeignOwner", { ski
   const out = run(VICTIM, report(`new lib.SharedMemory(${JSON.stringify(name)})`));
   t.match(out, `SHMSYNC_PERMISSION|`);
   t.match(out, `owned by uid ${NOBODY}`);
-  t.equal(run(VICTIM, `const s = new lib.SharedMemory(${JSON.stringify(name)}, { allowForeignOwner: true });
-    console.log(s.read(16, 9).toString()); s.close();`), 'from root');
-  t.throws(() => new SharedMemory(name, { allowForeignOwner: 'yes' as unknown as boolean }), { code: 'SHMSYNC_INVALID_ARG_TYPE' });
+  t.equal(
+    run(
+      VICTIM,
+      `const s = new lib.SharedMemory(${JSON.stringify(name)}, { allowForeignOwner: true });
+    console.log(s.read(16, 9).toString()); s.close();`,
+    ),
+    'from root',
+  );
+  t.throws(() => new SharedMemory(name, { allowForeignOwner: 'yes' as unknown as boolean }), {
+    code: 'SHMSYNC_INVALID_ARG_TYPE',
+  });
   t.end();
 });

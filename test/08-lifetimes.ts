@@ -10,7 +10,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
-  Lockable, Mutex, NotFoundError, SharedMemory, SharedValue, ShmQueue, gcSegments, reviveHandle, setHandoffLease,
+  Lockable,
+  Mutex,
+  NotFoundError,
+  SharedMemory,
+  SharedValue,
+  ShmQueue,
+  gcSegments,
+  reviveHandle,
+  setHandoffLease,
   type HandleRef,
 } from '../dist';
 import { Child, fixturesDir, type Message } from './helpers/fork';
@@ -19,8 +27,13 @@ import { segmentExists, testName } from './helpers/shm';
 const kAgent = 'lifetimes-agent.js';
 const mine = (tag: string): string[] => fs.readdirSync('/dev/shm').filter((n) => n.includes(tag));
 
-interface Done extends Message { tag: string; created?: number; left?: number; peak?: number; end?: number }
-
+interface Done extends Message {
+  tag: string;
+  created?: number;
+  left?: number;
+  peak?: number;
+  end?: number;
+}
 
 /** A fixture child started with node flags (Child forks with none). */
 class ChildWithArgs extends Child {
@@ -41,7 +54,8 @@ async function untilGone(names: string[], ms = 5000): Promise<string[]> {
 
 t.test('an anonymous Lockable costs no segment until its lock is used or handed off', async (t) => {
   // This process's anonymous mutexes are named mutex-<pid in base 36>-...
-  const ours = (): string[] => fs.readdirSync('/dev/shm').filter((n) => n.startsWith(`shmsync-mutex-${process.pid.toString(36)}-`));
+  const ours = (): string[] =>
+    fs.readdirSync('/dev/shm').filter((n) => n.startsWith(`shmsync-mutex-${process.pid.toString(36)}-`));
   const before = ours();
   const l = new Lockable();
   t.equal(l.lock.lifetime, 'attached');
@@ -72,7 +86,9 @@ t.test('lifetime option: named default persistent, attached on request, anonymou
   t.ok(segmentExists(a), 'another handle keeps it');
   shm2.close();
   t.notOk(segmentExists(a), 'the last close unlinks an attached named segment');
-  t.throws(() => new SharedMemory(a, { size: 16, lifetime: 'forever' as never }), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
+  t.throws(() => new SharedMemory(a, { size: 16, lifetime: 'forever' as never }), {
+    code: 'SHMSYNC_INVALID_ARG_VALUE',
+  });
   t.throws(() => new Lockable({ lock: 'x', lifetime: 'attached' }), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
   const q = new ShmQueue<string>(undefined, { capacity: 4096 });
   const v = new SharedValue({ type: 'int32', lock: true });
@@ -160,7 +176,11 @@ t.test('gcSegments without a trustworthy /proc judges nobody dead (unreadable, o
   fs.mkdirSync(path.join(fake, '1'));
   fs.writeFileSync(path.join(fake, '1', 'maps'), ''); // a /proc that does not show this process
   t.equal(mappedInodes('/dev/shm', path.join(fake, 'missing')), null, 'an unreadable /proc: no judgement');
-  t.equal(mappedInodes('/dev/shm', fake), null, 'a /proc without this process (hidepid, another PID namespace): no judgement');
+  t.equal(
+    mappedInodes('/dev/shm', fake),
+    null,
+    'a /proc without this process (hidepid, another PID namespace): no judgement',
+  );
   t.not(mappedInodes(), null, 'the real /proc shows this process');
   // A live process holding anonymous segments (never killed here): with the empty-looking
   // /proc, every one of them would look unmapped - the sweep must leave them.
@@ -169,7 +189,11 @@ t.test('gcSegments without a trustworthy /proc judges nobody dead (unreadable, o
   const before = mine(done.tag);
   t.ok(before.length >= 4, `the holder has ${before.length} live segments`);
   const r = gcSegments('/dev/shm', fake);
-  t.same(r.removed.filter((n) => n.includes(done.tag)), [], 'none of them removed');
+  t.same(
+    r.removed.filter((n) => n.includes(done.tag)),
+    [],
+    'none of them removed',
+  );
   t.same(mine(done.tag), before, 'all still in /dev/shm');
   holder.kill('SIGKILL');
   await holder.exited;
@@ -178,7 +202,7 @@ t.test('gcSegments without a trustworthy /proc judges nobody dead (unreadable, o
   fs.rmSync(fake, { recursive: true });
 });
 
-t.test('a sweep in another PID namespace never judges this namespace\'s live segments unmapped', async (t) => {
+t.test("a sweep in another PID namespace never judges this namespace's live segments unmapped", async (t) => {
   // Sibling namespaces sharing /dev/shm (containers of one pod) cannot see each other in /proc:
   // a sweep there found every live segment of ours unmapped and reaped it.
   const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']);
@@ -188,9 +212,19 @@ t.test('a sweep in another PID namespace never judges this namespace\'s live seg
   }
   const live = new SharedMemory(undefined, { size: 8 }); // attached, mapped by this process only
   t.teardown(() => live.close());
-  const sweep = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '-e',
-    `const l = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'addon', 'lifetime.js'))});
-     process.stdout.write(JSON.stringify(l.gcSegments().removed));`], { encoding: 'utf8' });
+  const sweep = spawnSync(
+    'unshare',
+    [
+      '--pid',
+      '--fork',
+      '--mount-proc',
+      process.execPath,
+      '-e',
+      `const l = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'addon', 'lifetime.js'))});
+     process.stdout.write(JSON.stringify(l.gcSegments().removed));`,
+    ],
+    { encoding: 'utf8' },
+  );
   t.equal(sweep.status, 0, sweep.stderr);
   t.notOk((JSON.parse(sweep.stdout) as string[]).includes(`shmsync-${live.name}`), 'the foreign sweep left it');
   t.ok(segmentExists(live.name), 'still in /dev/shm while this process uses it');
@@ -199,7 +233,10 @@ t.test('a sweep in another PID namespace never judges this namespace\'s live seg
 t.test('a reference in flight through a ShmQueue survives its sender until opened', async (t) => {
   const qname = testName('lt-queue');
   const q = new ShmQueue<{ lockable: Lockable; value: SharedValue<'int32'> }>(qname, { capacity: 4096 });
-  t.teardown(() => { q.close(); ShmQueue.unlink(qname); });
+  t.teardown(() => {
+    q.close();
+    ShmQueue.unlink(qname);
+  });
   let names: string[];
   {
     const lockable = new Lockable();
@@ -226,7 +263,7 @@ t.test('a reference sent as JSON (child.send) and never opened is reaped when it
   const ref = (JSON.parse(text) as { shm: HandleRef }).shm;
   shm.close();
   t.ok(segmentExists(ref.name), 'kept for the hand-off');
-  t.same(await untilGone([`shmsync-${ref.name}`]), [], 'removed after the lease by the closer\'s timer');
+  t.same(await untilGone([`shmsync-${ref.name}`]), [], "removed after the lease by the closer's timer");
 });
 
 t.test('creating and dropping 100 000 @locked instances keeps /dev/shm bounded', async (t) => {
@@ -238,7 +275,6 @@ t.test('creating and dropping 100 000 @locked instances keeps /dev/shm bounded',
 });
 
 t.test('scripts judge "in use" by inode: a creator maps its segment under its temporary name', async (t) => {
-   
   const { mappedSegments } = require('../scripts/mapped-segments.js');
   const shm = new SharedMemory(undefined, { size: 8 });
   const victim = new Child(kAgent, ['crash']);
@@ -247,7 +283,11 @@ t.test('scripts judge "in use" by inode: a creator maps its segment under its te
   await victim.exited;
   const used = mappedSegments() as Set<string>;
   t.equal(used.has(`shmsync-${shm.name}`), true, 'this process created and maps it');
-  t.same(mine(done.tag).filter((n) => used.has(n)), [], "a killed process's segments are unused");
+  t.same(
+    mine(done.tag).filter((n) => used.has(n)),
+    [],
+    "a killed process's segments are unused",
+  );
   shm.close();
   gcSegments();
   t.same(mine(done.tag), []);

@@ -20,9 +20,11 @@ const kRank: Record<string, number> = {
 };
 
 function files(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
-  );
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+    );
 }
 function layerOf(file: string): string {
   const rel = path.relative(src, file);
@@ -67,7 +69,8 @@ t.test('no import cycle between modules', async (t) => {
   const visit = (f: string, stack: string[]): void => {
     state.set(f, 1);
     for (const d of graph.get(f) ?? []) {
-      if (state.get(d) === 1) cycles.push([...stack.slice(stack.indexOf(d)), d].map((p) => path.relative(src, p)).join(' -> '));
+      if (state.get(d) === 1)
+        cycles.push([...stack.slice(stack.indexOf(d)), d].map((p) => path.relative(src, p)).join(' -> '));
       else if (!state.has(d)) visit(d, [...stack, d]);
     }
     state.set(f, 2);
@@ -78,5 +81,6 @@ t.test('no import cycle between modules', async (t) => {
 
 t.test('the checker catches an upward import (control)', async (t) => {
   const fake = new Map([[path.join(src, 'addon', 'x.ts'), [path.join(src, 'lock', 'mutex.ts')]]]);
-  for (const [f, deps] of fake) for (const d of deps) t.notOk(kRank[layerOf(d)] < kRank[layerOf(f)], 'addon -> lock is flagged');
+  for (const [f, deps] of fake)
+    for (const d of deps) t.notOk(kRank[layerOf(d)] < kRank[layerOf(f)], 'addon -> lock is flagged');
 });

@@ -18,7 +18,10 @@ const loose = (m: Mutex) => m as unknown as Record<string, (...args: unknown[]) 
 /** A fresh mutex, closed and unlinked at teardown. */
 function mutexFor(t: Test, tag: string, options: MutexOptions = {}): Mutex {
   const m = new Mutex(testName(tag), { create: 'create', ...options });
-  t.teardown(() => { m.close(); Mutex.unlink(m.name); });
+  t.teardown(() => {
+    m.close();
+    Mutex.unlink(m.name);
+  });
   return m;
 }
 
@@ -111,8 +114,11 @@ t.test('release by a non-owner or of an unlocked lock throws SHMSYNC_NOT_OWNER',
   t.match(await ask(child, 'release'), { ok: true });
   t.match(await ask(child, 'release'), { error: { code: 'SHMSYNC_NOT_OWNER' } }, 'child: one release too many');
   const guard = await m.acquire();
-  t.throws(() => m.release(), { code: 'SHMSYNC_NOT_OWNER', message: /another async context/ },
-    'the thread does not own a hold taken by a bare acquire()');
+  t.throws(
+    () => m.release(),
+    { code: 'SHMSYNC_NOT_OWNER', message: /another async context/ },
+    'the thread does not own a hold taken by a bare acquire()',
+  );
   t.equal(guard.release(), true);
   t.equal(guard.release(), false, 'a second guard release is ignored');
   t.equal(m.info().locked, false);
@@ -126,7 +132,11 @@ t.test('bad arguments throw coded TypeError/RangeError and touch nothing', async
   const type = { name: 'TypeError', code: 'SHMSYNC_INVALID_ARG_TYPE' };
   const value = { name: 'TypeError', code: 'SHMSYNC_INVALID_ARG_VALUE' };
   const sync: Array<[string, () => unknown, Expected]> = [
-    ['negative timeout', () => m.acquireSync({ timeout: -1 }), { ...range, message: 'options.timeout must be a number >= 0. Received type number (-1)' }],
+    [
+      'negative timeout',
+      () => m.acquireSync({ timeout: -1 }),
+      { ...range, message: 'options.timeout must be a number >= 0. Received type number (-1)' },
+    ],
     ['NaN timeout', () => m.acquireSync({ timeout: NaN }), range],
     ['-Infinity timeout', () => m.acquireSync({ timeout: -Infinity }), range],
     ['string timeout', () => loose(m).acquireSync({ timeout: '10' }), type],
@@ -138,7 +148,11 @@ t.test('bad arguments throw coded TypeError/RangeError and touch nothing', async
     ['withLockSync without a function', () => loose(m).withLockSync(42), type],
     ['a number as name', () => new AnyMutex(42), type],
     ['unknown onOwnerDeath', () => new AnyMutex(testName('x'), { onOwnerDeath: 'ignore' }), value],
-    ['misspelled policy option', () => new AnyMutex(testName('x'), { policy: 'strict' }), { ...value, message: /spelled 'onOwnerDeath'/ }],
+    [
+      'misspelled policy option',
+      () => new AnyMutex(testName('x'), { policy: 'strict' }),
+      { ...value, message: /spelled 'onOwnerDeath'/ },
+    ],
     ['non-integer mode', () => new AnyMutex(testName('x'), { mode: 'rw' }), type],
     ['out-of-range mode', () => new AnyMutex(testName('x'), { mode: 0o1000 }), range],
   ];
@@ -146,7 +160,11 @@ t.test('bad arguments throw coded TypeError/RangeError and touch nothing', async
   const promised: Array<[string, () => Promise<unknown>, Expected]> = [
     ['acquire: negative timeout', () => m.acquire({ timeout: -5 }), range],
     ['acquire: NaN timeout', () => m.acquire({ timeout: NaN }), range],
-    ['acquire: signal that is not an AbortSignal', () => loose(m).acquire({ signal: 'stop' }) as Promise<unknown>, type],
+    [
+      'acquire: signal that is not an AbortSignal',
+      () => loose(m).acquire({ signal: 'stop' }) as Promise<unknown>,
+      type,
+    ],
     ['acquire: unknown option', () => loose(m).acquire({ timeot: 5 }) as Promise<unknown>, value],
     ['withLock without a function', () => loose(m).withLock('fn') as Promise<unknown>, type],
   ];
@@ -170,7 +188,11 @@ t.test('close twice is harmless and every use after close throws SHMSYNC_CLOSED'
   t.throws(() => m.markConsistent(), closed, 'markConsistent');
   t.throws(() => m.isHeld, closed, 'isHeld');
   await t.rejects(m.acquire(), closed, 'acquire');
-  await t.rejects(m.withLock(() => 1), closed, 'withLock');
+  await t.rejects(
+    m.withLock(() => 1),
+    closed,
+    'withLock',
+  );
   t.equal(other.tryAcquire(), true, 'another handle of the same name still works');
   other.close();
   const reopened = new Mutex(m.name);
@@ -191,7 +213,10 @@ t.test('closing the last handle rejects its pending acquires with SHMSYNC_CLOSED
 
 t.test('a toJSON reference is revived in a child and names the same (unnamed) mutex', async (t) => {
   const m = new Mutex();
-  t.teardown(() => { m.close(); Mutex.unlink(m.name); });
+  t.teardown(() => {
+    m.close();
+    Mutex.unlink(m.name);
+  });
   const ref = JSON.parse(JSON.stringify(m));
   t.same(ref, { $shmsync: 'Mutex', name: m.name });
   const local = reviveHandle<Mutex>(ref);
@@ -210,19 +235,37 @@ t.test('a toJSON reference is revived in a child and names the same (unnamed) mu
 t.test('info() reports holder, depth, waiters, acquisitions and policy', async (t) => {
   const m = mutexFor(t, 'info');
   t.same(m.info(), {
-    name: m.name, locked: false, holder: null, depth: 0, waiters: 0, acquisitions: 0n,
-    ownerDeaths: 0, onOwnerDeath: 'recover', recoverable: true,
+    name: m.name,
+    locked: false,
+    holder: null,
+    depth: 0,
+    waiters: 0,
+    acquisitions: 0n,
+    ownerDeaths: 0,
+    onOwnerDeath: 'recover',
+    recoverable: true,
   });
   m.acquireSync();
   m.acquireSync();
-  t.match(m.info(), { locked: true, holder: { pid: process.pid, threadId: 0, alive: true }, depth: 2, acquisitions: 1n });
+  t.match(m.info(), {
+    locked: true,
+    holder: { pid: process.pid, threadId: 0, alive: true },
+    depth: 2,
+    acquisitions: 1n,
+  });
   const child = await agent(t, m.name);
   const reply = ask(child, 'acquireSync');
   await until(() => m.info().waiters === 1, 'the blocked child is counted as a waiter');
   m.release();
   m.release();
   t.match(await reply, { ok: true });
-  t.match(m.info(), { locked: true, holder: { pid: child.proc.pid, threadId: 0, alive: true }, depth: 1, waiters: 0, acquisitions: 2n });
+  t.match(m.info(), {
+    locked: true,
+    holder: { pid: child.proc.pid, threadId: 0, alive: true },
+    depth: 1,
+    waiters: 0,
+    acquisitions: 2n,
+  });
   t.match(await ask(child, 'release'), { ok: true });
   await finish(t, child);
 });

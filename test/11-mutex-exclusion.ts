@@ -5,7 +5,6 @@ import { Mutex, SharedMemory } from '../dist';
 import { Child, fixturesDir } from './helpers/fork';
 import { testName } from './helpers/shm';
 
-
 /** A mutex and a segment whose word 0 is the counter, both removed at teardown. */
 function setup(t: Test, tag: string): { mutex: Mutex; shm: SharedMemory; view: DataView } {
   const mutex = new Mutex(testName(`${tag}-lock`), { create: 'create' });
@@ -53,7 +52,13 @@ class WorkerChild {
 }
 
 /** Starts `parties` counter fixtures, releases them together, waits until all are done. */
-async function runCounters(t: Test, kind: 'process' | 'worker', parties: number, iterations: number, mode: string): Promise<number> {
+async function runCounters(
+  t: Test,
+  kind: 'process' | 'worker',
+  parties: number,
+  iterations: number,
+  mode: string,
+): Promise<number> {
   const { mutex, shm, view } = setup(t, `${kind}-${mode}`);
   const args = [mutex.name, shm.name, String(parties), String(iterations), mode];
   const children = Array.from({ length: parties }, () => {
@@ -67,7 +72,11 @@ async function runCounters(t: Test, kind: 'process' | 'worker', parties: number,
   for (const c of children) c.send({ type: 'go' });
   const done = await Promise.all(children.map((c) => c.message('done')));
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  t.same(done.map((d) => d.acquisitions), children.map(() => iterations), 'every party finished its increments');
+  t.same(
+    done.map((d) => d.acquisitions),
+    children.map(() => iterations),
+    'every party finished its increments',
+  );
   for (const c of children) {
     if (c instanceof WorkerChild) t.equal(await c.exited, 0, 'worker exits with code 0');
     else t.same(await c.exited, { code: 0, signal: null }, 'child exits with code 0, no signal');

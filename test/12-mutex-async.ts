@@ -8,11 +8,19 @@ import { Mutex, type MutexGuard } from '../dist';
 import { Child, fixturesDir, forkReady } from './helpers/fork';
 import { testName } from './helpers/shm';
 
-interface Reply { [key: string]: unknown; type: string; ok?: boolean; error?: { code: string } }
+interface Reply {
+  [key: string]: unknown;
+  type: string;
+  ok?: boolean;
+  error?: { code: string };
+}
 
 function mutexFor(t: Test, tag: string): Mutex {
   const m = new Mutex(testName(tag), { create: 'create' });
-  t.teardown(() => { m.close(); Mutex.unlink(m.name); });
+  t.teardown(() => {
+    m.close();
+    Mutex.unlink(m.name);
+  });
   return m;
 }
 
@@ -50,7 +58,15 @@ t.test('an already aborted signal rejects at once and never takes the lock', asy
   const m = mutexFor(t, 'pre-abort');
   await t.rejects(m.acquire({ signal: AbortSignal.abort('stop') }), { ...abortError, cause: 'stop' });
   let ran = false;
-  await t.rejects(m.withLock(() => { ran = true; }, { signal: AbortSignal.abort() }), abortError);
+  await t.rejects(
+    m.withLock(
+      () => {
+        ran = true;
+      },
+      { signal: AbortSignal.abort() },
+    ),
+    abortError,
+  );
   t.equal(ran, false, 'withLock did not run fn');
   t.match(m.info(), { locked: false, acquisitions: 0n }, 'the free lock was not touched');
 });
@@ -73,7 +89,11 @@ t.test('aborting or timing out during the wait rejects and leaves no waiter behi
     // That clock has 1 ms resolution: a Node timer may fire up to 1 ms early.
     t.ok(elapsed >= timeout - 1, `rejected after ${elapsed.toFixed(1)} ms (timeout ${timeout})`);
   }
-  await t.rejects(m.withLock(() => 1, { timeout: 10 }), { code: 'SHMSYNC_TIMEOUT' }, 'withLock times out too');
+  await t.rejects(
+    m.withLock(() => 1, { timeout: 10 }),
+    { code: 'SHMSYNC_TIMEOUT' },
+    'withLock times out too',
+  );
   t.equal(m.info().waiters, 0, 'no waiter left');
   t.match(await ask(child, 'release'), { ok: true });
   t.match(m.info(), { locked: false }, 'the abandoned waits did not take the lock');
@@ -91,30 +111,46 @@ t.test('an abort racing a grant never leaks the lock (200 rounds)', async (t) =>
   const grantedToUs = (): boolean => m.info().holder?.pid === process.pid;
   for (let round = 0; round < 200; round++) {
     const held = await ask(child, 'acquireSync', { timeout: 5_000 });
-    if (!held.ok) { problems.push(`round ${round}: the child could not re-acquire: the lock leaked`); break; }
+    if (!held.ok) {
+      problems.push(`round ${round}: the child could not re-acquire: the lock leaked`);
+      break;
+    }
     const ac = new AbortController();
     const settled = m.acquire({ signal: ac.signal }).then(
-      (guard: MutexGuard) => { guard.release(); return 'resolved'; },
-      (err: Error) => { if (err.name !== 'AbortError') throw err; return 'aborted'; },
+      (guard: MutexGuard) => {
+        guard.release();
+        return 'resolved';
+      },
+      (err: Error) => {
+        if (err.name !== 'AbortError') throw err;
+        return 'aborted';
+      },
     );
     const released = ask(child, 'release'); // the child lets go while we are about to abort
     let grantSeen = false;
     switch (round % 4) {
-      case 0: ac.abort(); break; // almost surely before the release arrives
-      case 1: { // the parker took the lock for us, the grant is not delivered yet: abort now
+      case 0:
+        ac.abort();
+        break; // almost surely before the release arrives
+      case 1: {
+        // the parker took the lock for us, the grant is not delivered yet: abort now
         const until = performance.now() + 1_000;
         while (!(grantSeen = grantedToUs()) && performance.now() < until);
         ac.abort();
         break;
       }
-      case 2: { // somewhere in between
+      case 2: {
+        // somewhere in between
         const until = performance.now() + Math.random() * 1.5;
         while (performance.now() < until);
         grantSeen = grantedToUs();
         ac.abort();
         break;
       }
-      default: await released; await turn(); ac.abort(); // the grant may be delivered first
+      default:
+        await released;
+        await turn();
+        ac.abort(); // the grant may be delivered first
     }
     const outcome = await settled;
     if (outcome === 'resolved') outcomes.resolved += 1;
@@ -155,7 +191,7 @@ t.test('a blocking acquire that could only deadlock throws SHMSYNC_DEADLOCK', as
   t.equal(m.info().locked, false);
 });
 
-t.test("a blocking acquire of this thread never strands its pending Promise acquirers", async (t) => {
+t.test('a blocking acquire of this thread never strands its pending Promise acquirers', async (t) => {
   // Regression: a failed tryAcquire/acquireSync withdrew the park of the Promise waiters and
   // left them queued with nobody waiting on the lock for them: never granted, even once free.
   const m = mutexFor(t, 'strand');
@@ -206,7 +242,12 @@ t.test('inside withLock, acquire, acquireSync and nested withLock re-enter', asy
   });
   t.equal(result, 'done');
   t.match(m.info(), { locked: false, depth: 0, acquisitions: 1n }, 'one fresh acquisition in all');
-  await t.rejects(m.withLock(async () => { throw new Error('boom'); }), { message: 'boom' });
+  await t.rejects(
+    m.withLock(async () => {
+      throw new Error('boom');
+    }),
+    { message: 'boom' },
+  );
   t.equal(m.info().locked, false, 'released after a rejection');
 });
 
@@ -214,7 +255,10 @@ t.test('two concurrent bare acquire() callers never overlap', async (t) => {
   const m = mutexFor(t, 'bare');
   const first = await m.acquire();
   let secondIn = false;
-  const second = m.acquire().then((g) => { secondIn = true; return g; });
+  const second = m.acquire().then((g) => {
+    secondIn = true;
+    return g;
+  });
   for (let i = 0; i < 5; i++) await turn();
   t.equal(secondIn, false, 'the second caller waits although it is the same thread');
   first.release();
@@ -229,11 +273,13 @@ t.test('waiting never uses the libuv threadpool: 100 pending acquirers, fs and c
   const child = await holder(t, m);
   let settled = 0;
   const fences: bigint[] = [];
-  const waiters = Array.from({ length: 100 }, () => m.acquire().then((g) => {
-    settled += 1;
-    fences.push(g.fence);
-    g.release();
-  }));
+  const waiters = Array.from({ length: 100 }, () =>
+    m.acquire().then((g) => {
+      settled += 1;
+      fences.push(g.fence);
+      g.release();
+    }),
+  );
   t.equal(m.info().waiters, 100, '100 Promise acquirers wait');
   const start = performance.now();
   const pbkdf2 = promisify(crypto.pbkdf2);
@@ -250,7 +296,10 @@ t.test('waiting never uses the libuv threadpool: 100 pending acquirers, fs and c
   await Promise.all(waiters);
   t.equal(settled, 100, 'every acquirer got the lock once released');
   t.equal(new Set(fences).size, 100, 'each one a distinct fresh acquisition');
-  t.ok(fences.every((f, i) => i === 0 || f > fences[i - 1]), 'in increasing fence order');
+  t.ok(
+    fences.every((f, i) => i === 0 || f > fences[i - 1]),
+    'in increasing fence order',
+  );
   t.match(m.info(), { locked: false, waiters: 0 });
   await finish(t, child);
 });
@@ -280,8 +329,9 @@ t.test('a waiter that dies while waiting (SIGKILL, worker.terminate()) leaves th
   t.match(await ask(other, 'tryAcquire'), { ok: true, ownerDied: false }, 'the lock is free and healthy');
   t.match(await ask(other, 'release'), { ok: true });
   await finish(t, other);
-  t.equal(m.info().waiters, 0, 'no dead waiter is still counted',
-    { todo: 'a waiter killed by a signal stays counted in the shared waiters count (report)' });
+  t.equal(m.info().waiters, 0, 'no dead waiter is still counted', {
+    todo: 'a waiter killed by a signal stays counted in the shared waiters count (report)',
+  });
 });
 
 t.test('a process with a pending Promise acquire stays alive until it is granted', async (t) => {

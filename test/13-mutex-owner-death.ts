@@ -6,12 +6,22 @@ import { Mutex, MutexGuard, type MutexOptions } from '../dist';
 import { Child, fixturesDir, forkReady } from './helpers/fork';
 import { testName } from './helpers/shm';
 
-interface Reply { [key: string]: unknown; type: string; ok?: boolean; ownerDied?: boolean; at?: bigint; error?: { code: string } }
+interface Reply {
+  [key: string]: unknown;
+  type: string;
+  ok?: boolean;
+  ownerDied?: boolean;
+  at?: bigint;
+  error?: { code: string };
+}
 type Err = Error & { code?: string; guard?: MutexGuard | null };
 
 function mutexFor(t: Test, tag: string, options: MutexOptions = {}): Mutex {
   const m = new Mutex(testName(tag), { create: 'create', ...options });
-  t.teardown(() => { m.close(); Mutex.unlink(m.name); });
+  t.teardown(() => {
+    m.close();
+    Mutex.unlink(m.name);
+  });
   return m;
 }
 
@@ -21,7 +31,8 @@ async function ask(agent: Child | Worker, type: string, options?: object): Promi
     return agent.message<Reply>(type);
   }
   agent.postMessage({ type, options });
-  for (;;) { // the agent answers one command at a time; skip 'acquire-called'
+  for (;;) {
+    // the agent answers one command at a time; skip 'acquire-called'
     const [m] = (await once(agent, 'message')) as [Reply];
     if (m.type === type) return m;
   }
@@ -47,7 +58,9 @@ async function holder(t: Test, m: Mutex): Promise<Child> {
 function kill(t: Test, child: Child): { at: bigint; gone: Promise<void> } {
   const at = process.hrtime.bigint();
   child.kill('SIGKILL');
-  const gone = child.exited.then((exit) => { t.same(exit, { code: null, signal: 'SIGKILL' }, 'the holder died of SIGKILL'); });
+  const gone = child.exited.then((exit) => {
+    t.same(exit, { code: null, signal: 'SIGKILL' }, 'the holder died of SIGKILL');
+  });
   return { at, gone };
 }
 
@@ -57,7 +70,9 @@ const latencies: Record<string, number[]> = { promise: [], blocking: [] };
 t.test('recover policy: every acquire flavour gets the lock from a SIGKILLed holder with ownerDied', async (t) => {
   const m = mutexFor(t, 'recover');
   let events = 0;
-  m.on('ownerDied', () => { events += 1; });
+  m.on('ownerDied', () => {
+    events += 1;
+  });
   // Promise acquire, waiting before the kill.
   let h = await holder(t, m);
   const waiting = m.acquire();
@@ -123,32 +138,35 @@ t.test("'ownerDied' is emitted on the open handles of the mutex, never on closed
   second.close();
 });
 
-t.test('recover policy: a worker terminate()d or a process exiting while holding is recovered like a kill', async (t) => {
-  const m = mutexFor(t, 'terminate');
-  for (const flavour of ['acquire waiting before', 'tryAcquire after']) {
-    const w = await workerAgent(t, m);
-    t.match(await ask(w, 'acquireSync'), { ok: true });
-    t.match(m.info(), { holder: { pid: process.pid, threadId: w.threadId } });
-    const waiting = flavour.startsWith('acquire') ? m.acquire() : null;
-    t.equal(await w.terminate(), 1, 'terminate() ends the worker (exit code 1)');
-    if (waiting !== null) {
-      const g = await waiting;
-      t.equal(g.ownerDied, true, `${flavour}: ownerDied`);
-      g.release();
-    } else {
-      t.equal(m.tryAcquire(), true);
-      t.equal(m.ownerDied, true, `${flavour}: ownerDied`);
-      m.release();
+t.test(
+  'recover policy: a worker terminate()d or a process exiting while holding is recovered like a kill',
+  async (t) => {
+    const m = mutexFor(t, 'terminate');
+    for (const flavour of ['acquire waiting before', 'tryAcquire after']) {
+      const w = await workerAgent(t, m);
+      t.match(await ask(w, 'acquireSync'), { ok: true });
+      t.match(m.info(), { holder: { pid: process.pid, threadId: w.threadId } });
+      const waiting = flavour.startsWith('acquire') ? m.acquire() : null;
+      t.equal(await w.terminate(), 1, 'terminate() ends the worker (exit code 1)');
+      if (waiting !== null) {
+        const g = await waiting;
+        t.equal(g.ownerDied, true, `${flavour}: ownerDied`);
+        g.release();
+      } else {
+        t.equal(m.tryAcquire(), true);
+        t.equal(m.ownerDied, true, `${flavour}: ownerDied`);
+        m.release();
+      }
     }
-  }
-  const leaver = await holder(t, m);
-  leaver.send({ type: 'crash' });
-  t.same(await leaver.exited, { code: 3, signal: null }, 'a holder leaves with process.exit(3), holding');
-  t.equal(m.tryAcquire(), true);
-  t.equal(m.ownerDied, true, 'exiting without releasing is an owner death too');
-  m.release();
-  t.equal(m.info().ownerDeaths, 3);
-});
+    const leaver = await holder(t, m);
+    leaver.send({ type: 'crash' });
+    t.same(await leaver.exited, { code: 3, signal: null }, 'a holder leaves with process.exit(3), holding');
+    t.equal(m.tryAcquire(), true);
+    t.equal(m.ownerDied, true, 'exiting without releasing is an owner death too');
+    m.release();
+    t.equal(m.info().ownerDeaths, 3);
+  },
+);
 
 t.test('a waiter that claimed the hand-off before recovering does not lock out later acquirers', async (t) => {
   // Regression: a waiter blocked for longer than the starvation threshold (1 ms) registers as
@@ -179,81 +197,128 @@ t.test('a waiter that claimed the hand-off before recovering does not lock out l
   }
 });
 
-t.test('strict policy: each flavour throws OwnerDeadError holding the lock; markConsistent keeps it usable (twice)', async (t) => {
-  const m = mutexFor(t, 'strict', { onOwnerDeath: 'strict' });
-  const ownerDead = { name: 'OwnerDeadError', code: 'SHMSYNC_OWNER_DEAD' };
-  // Each returns null (blocking forms: they threw, asserted here) or the Promise form's rejection.
-  const rejection = (p: Promise<unknown>): Promise<Err> => p.then(() => new Error('resolved') as Err, (e: Err) => e);
-  const flavours: Array<[string, () => Err | null | Promise<Err>]> = [
-    ['acquireSync', () => { t.throws(() => m.acquireSync(), ownerDead); return null; }],
-    ['tryAcquire', () => { t.throws(() => m.tryAcquire(), ownerDead); return null; }],
-    ['timed acquireSync', () => { t.throws(() => m.acquireSync({ timeout: 1_000 }), ownerDead); return null; }],
-    ['acquire', () => rejection(m.acquire())],
-    ['withLock', () => rejection(m.withLock(() => t.fail('fn must not run')))],
-  ];
-  for (const round of [1, 2]) {
-    for (const [flavour, attempt] of flavours) {
+t.test(
+  'strict policy: each flavour throws OwnerDeadError holding the lock; markConsistent keeps it usable (twice)',
+  async (t) => {
+    const m = mutexFor(t, 'strict', { onOwnerDeath: 'strict' });
+    const ownerDead = { name: 'OwnerDeadError', code: 'SHMSYNC_OWNER_DEAD' };
+    // Each returns null (blocking forms: they threw, asserted here) or the Promise form's rejection.
+    const rejection = (p: Promise<unknown>): Promise<Err> =>
+      p.then(
+        () => new Error('resolved') as Err,
+        (e: Err) => e,
+      );
+    const flavours: Array<[string, () => Err | null | Promise<Err>]> = [
+      [
+        'acquireSync',
+        () => {
+          t.throws(() => m.acquireSync(), ownerDead);
+          return null;
+        },
+      ],
+      [
+        'tryAcquire',
+        () => {
+          t.throws(() => m.tryAcquire(), ownerDead);
+          return null;
+        },
+      ],
+      [
+        'timed acquireSync',
+        () => {
+          t.throws(() => m.acquireSync({ timeout: 1_000 }), ownerDead);
+          return null;
+        },
+      ],
+      ['acquire', () => rejection(m.acquire())],
+      ['withLock', () => rejection(m.withLock(() => t.fail('fn must not run')))],
+    ];
+    for (const round of [1, 2]) {
+      for (const [flavour, attempt] of flavours) {
+        const h = await holder(t, m);
+        await kill(t, h).gone;
+        const result = await attempt();
+        let guard: MutexGuard | null = null;
+        if (result !== null) {
+          // the Promise forms reject with the hold in err.guard
+          t.match(result, ownerDead, `${flavour} rejects OwnerDeadError`);
+          guard = result.guard ?? null;
+          t.ok(guard instanceof MutexGuard && guard.ownerDied, `${flavour}: err.guard holds the lock, ownerDied`);
+        } else {
+          t.equal(m.isHeld, true, `${flavour}: the caller holds the lock after the throw`);
+        }
+        t.match(m.info(), { locked: true, holder: { pid: process.pid }, recoverable: true });
+        if (guard !== null) {
+          guard.markConsistent();
+          guard.release();
+        } else {
+          m.markConsistent();
+          m.release();
+        }
+        t.equal(m.acquireSync({ timeout: 1_000 }), true, `round ${round}, ${flavour}: usable after markConsistent`);
+        t.equal(m.ownerDied, false);
+        m.release();
+      }
+    }
+    // The recovering holder dies too before deciding: the next acquirer is told again.
+    await kill(t, await holder(t, m)).gone;
+    const recovering = await forkReady('mutex-agent.js', [m.name]);
+    t.teardown(() => recovering.kill());
+    t.match(
+      await ask(recovering, 'acquireSync'),
+      { error: { code: 'SHMSYNC_OWNER_DEAD' } },
+      'a child recovers, holding',
+    );
+    await kill(t, recovering).gone;
+    t.throws(() => m.acquireSync(), ownerDead, 'it died before markConsistent: OwnerDeadError again');
+    m.markConsistent();
+    m.release();
+    t.equal(m.info().ownerDeaths, 12);
+  },
+);
+
+t.test(
+  'strict policy: a release without markConsistent makes every acquire fail with SHMSYNC_NOT_RECOVERABLE',
+  async (t) => {
+    const notRecoverable = { name: 'NotRecoverableError', code: 'SHMSYNC_NOT_RECOVERABLE' };
+    for (const how of ['acquireSync', 'acquire'] as const) {
+      const m = mutexFor(t, `unrec-${how}`, { onOwnerDeath: 'strict' });
       const h = await holder(t, m);
       await kill(t, h).gone;
-      const result = await attempt();
-      let guard: MutexGuard | null = null;
-      if (result !== null) { // the Promise forms reject with the hold in err.guard
-        t.match(result, ownerDead, `${flavour} rejects OwnerDeadError`);
-        guard = result.guard ?? null;
-        t.ok(guard instanceof MutexGuard && guard.ownerDied, `${flavour}: err.guard holds the lock, ownerDied`);
+      if (how === 'acquireSync') {
+        t.throws(() => m.acquireSync(), { code: 'SHMSYNC_OWNER_DEAD' });
+        m.release(); // without markConsistent
       } else {
-        t.equal(m.isHeld, true, `${flavour}: the caller holds the lock after the throw`);
+        const err = (await m.acquire().catch((e: Err) => e)) as Err;
+        t.equal(err.code, 'SHMSYNC_OWNER_DEAD');
+        err.guard!.release(); // without markConsistent
       }
-      t.match(m.info(), { locked: true, holder: { pid: process.pid }, recoverable: true });
-      if (guard !== null) { guard.markConsistent(); guard.release(); } else { m.markConsistent(); m.release(); }
-      t.equal(m.acquireSync({ timeout: 1_000 }), true, `round ${round}, ${flavour}: usable after markConsistent`);
-      t.equal(m.ownerDied, false);
-      m.release();
+      t.match(m.info(), { locked: false, recoverable: false });
+      for (const check of [1, 2]) {
+        t.throws(() => m.acquireSync(), notRecoverable, `${how} path, check ${check}: acquireSync`);
+        t.throws(() => m.tryAcquire(), notRecoverable, `check ${check}: tryAcquire`);
+        t.throws(() => m.acquireSync({ timeout: 100 }), notRecoverable, `check ${check}: timed acquireSync`);
+        await t.rejects(m.acquire(), notRecoverable, `check ${check}: acquire`);
+        await t.rejects(
+          m.withLock(() => 1),
+          notRecoverable,
+          `check ${check}: withLock`,
+        );
+      }
+      const other = await forkReady('mutex-agent.js', [m.name]);
+      t.teardown(() => other.kill());
+      t.match(
+        await ask(other, 'tryAcquire'),
+        { error: { code: 'SHMSYNC_NOT_RECOVERABLE' } },
+        'another process sees it too',
+      );
+      t.match(await ask(other, 'acquire'), { error: { code: 'SHMSYNC_NOT_RECOVERABLE' } });
+      await ask(other, 'exit');
+      t.same(await other.exited, { code: 0, signal: null });
+      t.match(m.info(), { locked: false, recoverable: false });
     }
-  }
-  // The recovering holder dies too before deciding: the next acquirer is told again.
-  await kill(t, await holder(t, m)).gone;
-  const recovering = await forkReady('mutex-agent.js', [m.name]);
-  t.teardown(() => recovering.kill());
-  t.match(await ask(recovering, 'acquireSync'), { error: { code: 'SHMSYNC_OWNER_DEAD' } }, 'a child recovers, holding');
-  await kill(t, recovering).gone;
-  t.throws(() => m.acquireSync(), ownerDead, 'it died before markConsistent: OwnerDeadError again');
-  m.markConsistent();
-  m.release();
-  t.equal(m.info().ownerDeaths, 12);
-});
-
-t.test('strict policy: a release without markConsistent makes every acquire fail with SHMSYNC_NOT_RECOVERABLE', async (t) => {
-  const notRecoverable = { name: 'NotRecoverableError', code: 'SHMSYNC_NOT_RECOVERABLE' };
-  for (const how of ['acquireSync', 'acquire'] as const) {
-    const m = mutexFor(t, `unrec-${how}`, { onOwnerDeath: 'strict' });
-    const h = await holder(t, m);
-    await kill(t, h).gone;
-    if (how === 'acquireSync') {
-      t.throws(() => m.acquireSync(), { code: 'SHMSYNC_OWNER_DEAD' });
-      m.release(); // without markConsistent
-    } else {
-      const err = (await m.acquire().catch((e: Err) => e)) as Err;
-      t.equal(err.code, 'SHMSYNC_OWNER_DEAD');
-      err.guard!.release(); // without markConsistent
-    }
-    t.match(m.info(), { locked: false, recoverable: false });
-    for (const check of [1, 2]) {
-      t.throws(() => m.acquireSync(), notRecoverable, `${how} path, check ${check}: acquireSync`);
-      t.throws(() => m.tryAcquire(), notRecoverable, `check ${check}: tryAcquire`);
-      t.throws(() => m.acquireSync({ timeout: 100 }), notRecoverable, `check ${check}: timed acquireSync`);
-      await t.rejects(m.acquire(), notRecoverable, `check ${check}: acquire`);
-      await t.rejects(m.withLock(() => 1), notRecoverable, `check ${check}: withLock`);
-    }
-    const other = await forkReady('mutex-agent.js', [m.name]);
-    t.teardown(() => other.kill());
-    t.match(await ask(other, 'tryAcquire'), { error: { code: 'SHMSYNC_NOT_RECOVERABLE' } }, 'another process sees it too');
-    t.match(await ask(other, 'acquire'), { error: { code: 'SHMSYNC_NOT_RECOVERABLE' } });
-    await ask(other, 'exit');
-    t.same(await other.exited, { code: 0, signal: null });
-    t.match(m.info(), { locked: false, recoverable: false });
-  }
-});
+  },
+);
 
 t.test('recovery latency from SIGKILL to acquire (Promise and blocking waiters)', async (t) => {
   const m = mutexFor(t, 'latency');
@@ -289,8 +354,10 @@ t.test('recovery latency from SIGKILL to acquire (Promise and blocking waiters)'
   for (const [flavour, samples] of Object.entries(latencies)) {
     const sorted = [...samples].sort((a, b) => a - b);
     const pick = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-    t.comment(`${flavour} waiter, kill -> acquired (n=${sorted.length}): p50 ${pick(0.5).toFixed(2)} ms, ` +
-      `p99 ${pick(0.99).toFixed(2)} ms, max ${sorted[sorted.length - 1].toFixed(2)} ms`);
+    t.comment(
+      `${flavour} waiter, kill -> acquired (n=${sorted.length}): p50 ${pick(0.5).toFixed(2)} ms, ` +
+        `p99 ${pick(0.99).toFixed(2)} ms, max ${sorted[sorted.length - 1].toFixed(2)} ms`,
+    );
     t.ok(sorted[sorted.length - 1] < 2_000, `${flavour}: every recovery within the 2 s sanity bound`);
   }
   t.equal(m.info().ownerDeaths, 24);

@@ -38,7 +38,12 @@ t.test(`${kRounds} holders SIGKILLed mid critical section: every round recovered
     return ready;
   };
   const ahead = Array.from({ length: kForkAhead }, start);
-  const flavours = ['acquireSync right after the kill', 'Promise acquire waiting', 'tryAcquire after exit', 'timed acquireSync'];
+  const flavours = [
+    'acquireSync right after the kill',
+    'Promise acquire waiting',
+    'tryAcquire after exit',
+    'timed acquireSync',
+  ];
   const problems: string[] = [];
   const latencies: number[] = [];
   let torn = 0;
@@ -60,14 +65,21 @@ t.test(`${kRounds} holders SIGKILLed mid critical section: every round recovered
     let ok: boolean;
     let guard = null;
     if (flavour.startsWith('acquireSync')) ok = mutex.acquireSync({ timeout: 10_000 });
-    else if (waiting !== null) { guard = await waiting; ok = true; }
-    else if (flavour.startsWith('tryAcquire')) { await child.exited; ok = mutex.tryAcquire(); }
-    else ok = mutex.acquireSync({ timeout: 10_000 });
+    else if (waiting !== null) {
+      guard = await waiting;
+      ok = true;
+    } else if (flavour.startsWith('tryAcquire')) {
+      await child.exited;
+      ok = mutex.tryAcquire();
+    } else ok = mutex.acquireSync({ timeout: 10_000 });
     if (!flavour.startsWith('tryAcquire')) latencies.push(Number(process.hrtime.bigint() - killedAt) / 1e6);
     const exit = await child.exited;
     children.splice(children.indexOf(child), 1);
     const ownerDied = guard !== null ? guard.ownerDied : mutex.ownerDied;
-    if (!ok) { problems.push(`round ${round} (${flavour}): not acquired: deadlock`); break; }
+    if (!ok) {
+      problems.push(`round ${round} (${flavour}): not acquired: deadlock`);
+      break;
+    }
     if (!ownerDied) problems.push(`round ${round} (${flavour}): ownerDied not reported`);
     if (exit.code !== null || exit.signal !== 'SIGKILL') problems.push(`round ${round}: exit ${JSON.stringify(exit)}`);
     // Validate and repair the invariant: the kill may land between the two writes.
@@ -78,7 +90,8 @@ t.test(`${kRounds} holders SIGKILLed mid critical section: every round recovered
     words[1] = first;
     last = first;
     Atomics.store(words, 3, 0);
-    if (mutex.info().ownerDeaths !== round + 1) problems.push(`round ${round}: ownerDeaths ${mutex.info().ownerDeaths}`);
+    if (mutex.info().ownerDeaths !== round + 1)
+      problems.push(`round ${round}: ownerDeaths ${mutex.info().ownerDeaths}`);
     if (guard !== null) guard.release();
     else mutex.release();
   }
@@ -91,6 +104,9 @@ t.test(`${kRounds} holders SIGKILLed mid critical section: every round recovered
   t.match(mutex.info(), { locked: false, waiters: 0 });
   t.ok(torn > 0, `some kills landed between the two writes and were repaired (${torn}/${kRounds})`);
   latencies.sort((a, b) => a - b);
-  const pick = (q: number): string => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))].toFixed(2);
-  t.comment(`${kRounds} rounds in ${seconds.toFixed(1)} s; torn ${torn}; kill -> acquired p50 ${pick(0.5)} ms, p99 ${pick(0.99)} ms`);
+  const pick = (q: number): string =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))].toFixed(2);
+  t.comment(
+    `${kRounds} rounds in ${seconds.toFixed(1)} s; torn ${torn}; kill -> acquired p50 ${pick(0.5)} ms, p99 ${pick(0.99)} ms`,
+  );
 });

@@ -9,7 +9,6 @@ import { Child, fixturesDir } from './helpers/fork';
 /** A (sub)test object, as handed to t.test callbacks. */
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 
- 
 const lib = require('./fixtures/lockable-lib.js');
 
 // Every decorator must work with both TypeScript flavours: the same fixture source
@@ -30,12 +29,18 @@ function compile(flavour: 'legacy' | 'standard'): { file: string; dir: string; e
   fs.symlinkSync(path.join(__dirname, '..', 'dist'), path.join(dir, 'dist'));
   const outDir = path.join(dir, 'test', 'fixtures', 'decorators'); // keeps '../../../dist' valid
   const config = path.join(fixturesDir, 'decorators', `tsconfig.${flavour}.json`);
-  const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d: ts.Diagnostic) => { throw new Error(String(d.messageText)); } };
+  const host = {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (d: ts.Diagnostic) => {
+      throw new Error(String(d.messageText));
+    },
+  };
   const parsed = ts.getParsedCommandLineOfConfigFile(config, { outDir }, host)!;
   const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options });
   const emitted = program.emit();
-  const errors = [...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics]
-    .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  const errors = [...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics].map((d) =>
+    ts.flattenDiagnosticMessageText(d.messageText, '\n'),
+  );
   return { file: path.join(outDir, 'classes.js'), dir, errors };
 }
 
@@ -46,7 +51,7 @@ for (const flavour of ['legacy', 'standard'] as const) {
     t.same(out.errors, [], 'the fixtures type-check and compile');
     const js = fs.readFileSync(out.file, 'utf8');
     t.match(js, flavour === 'legacy' ? /__decorate\(/ : /__esDecorate\(/, `emitted as ${flavour} decorators`);
-     
+
     const { Account, Inventory, Ledger, Tally } = require(out.file);
 
     t.test('@Lockable.locked is reentrant: sync->sync, async->async, async->sync, sync->async', async (t) => {
@@ -84,7 +89,12 @@ for (const flavour of ['legacy', 'standard'] as const) {
       const rec = new lib.Recorder(32);
       const control = new lib.Recorder(32);
       dispose(t, a.lock);
-      t.teardown(() => { rec.close(); rec.unlink(); control.close(); control.unlink(); });
+      t.teardown(() => {
+        rec.close();
+        rec.unlink();
+        control.close();
+        control.unlink();
+      });
       await Promise.all(Array.from({ length: 16 }, () => a.critical(lib.recorderFor(rec))));
       t.equal(rec.intervals().length, 16);
       t.same(rec.overlaps(), [], 'no two locked calls overlap');
@@ -92,24 +102,31 @@ for (const flavour of ['legacy', 'standard'] as const) {
       t.not(control.overlaps().length, 0, 'control: the same body without the lock does overlap');
     });
 
-    t.test('@lockable locks every own method except ignored ones, accessors, statics and the constructor', async (t) => {
-      const inv = new Inventory();
-      dispose(t, lockOf(inv));
-      t.equal(inv.heldInConstructor, false, 'constructor: not locked');
-      t.equal(inv.add(1), true, 'sync method: locked');
-      t.equal(await inv.addLater(1), true, 'async method: locked');
-      t.equal(inv[Symbol.for('shmsync.test.symbolMethod')](), true, 'symbol-keyed method: locked');
-      t.equal(inv.peek(), false, '@lockable.ignore sync method: not locked');
-      t.equal(await inv.peekLater(), false, '@lockable.ignore async method: not locked');
-      t.equal(inv.held, false, 'getter: not locked');
-      t.equal(Inventory.probe(), 1);
-      t.equal(Object.getOwnPropertySymbols(Inventory).length, 0, 'static method: not locked (no class lock was created)');
-      const ledger = new Ledger();
-      dispose(t, ledger.lock);
-      t.equal(ledger.push(), true, 'on a Lockable subclass it uses the instance lock');
-      t.equal(ledger.depth(), 1, 'a method also marked @Lockable.locked is wrapped once');
-      t.equal(ledger.size(), false);
-    });
+    t.test(
+      '@lockable locks every own method except ignored ones, accessors, statics and the constructor',
+      async (t) => {
+        const inv = new Inventory();
+        dispose(t, lockOf(inv));
+        t.equal(inv.heldInConstructor, false, 'constructor: not locked');
+        t.equal(inv.add(1), true, 'sync method: locked');
+        t.equal(await inv.addLater(1), true, 'async method: locked');
+        t.equal(inv[Symbol.for('shmsync.test.symbolMethod')](), true, 'symbol-keyed method: locked');
+        t.equal(inv.peek(), false, '@lockable.ignore sync method: not locked');
+        t.equal(await inv.peekLater(), false, '@lockable.ignore async method: not locked');
+        t.equal(inv.held, false, 'getter: not locked');
+        t.equal(Inventory.probe(), 1);
+        t.equal(
+          Object.getOwnPropertySymbols(Inventory).length,
+          0,
+          'static method: not locked (no class lock was created)',
+        );
+        const ledger = new Ledger();
+        dispose(t, ledger.lock);
+        t.equal(ledger.push(), true, 'on a Lockable subclass it uses the instance lock');
+        t.equal(ledger.depth(), 1, 'a method also marked @Lockable.locked is wrapped once');
+        t.equal(ledger.size(), false);
+      },
+    );
 
     t.test('@locked creates one lock per instance, lazily, on first call', async (t) => {
       const a = new Tally();
@@ -121,7 +138,10 @@ for (const flavour of ['legacy', 'standard'] as const) {
       dispose(t, lockOf(a), lockOf(b));
       t.not(lockOf(a).name, lockOf(b).name, 'a unique name per instance');
       const rec = new lib.Recorder(16);
-      t.teardown(() => { rec.close(); rec.unlink(); });
+      t.teardown(() => {
+        rec.close();
+        rec.unlink();
+      });
       await Promise.all(Array.from({ length: 12 }, () => a.critical(lib.recorderFor(rec))));
       t.same(rec.overlaps(), [], 'concurrent calls are serialised');
     });

@@ -8,7 +8,6 @@ import { testName } from './helpers/shm';
 /** A (sub)test object, as handed to t.test callbacks. */
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 
- 
 const lib = require('./fixtures/lockable-lib.js');
 
 /** A worker thread running a fixture, with the same named-message handshake as Child. */
@@ -119,7 +118,9 @@ t.test('constructor options, references and lifecycle', async (t) => {
   });
   t.throws(() => new Lockable({ mutex: a.lock } as never), { message: /^options\.mutex must be spelled 'lock'/ });
   t.throws(() => new Lockable(5 as never), { message: 'options must be an object. Received type number (5)' });
-  t.throws(() => Lockable.from({ $shmsync: 'SharedMemory', name }), { message: /^options\.lock\.\$shmsync must be 'Mutex' or 'Lockable'/ });
+  t.throws(() => Lockable.from({ $shmsync: 'SharedMemory', name }), {
+    message: /^options\.lock\.\$shmsync must be 'Mutex' or 'Lockable'/,
+  });
   const b = new Lockable();
   dispose(t, b.lock);
   t.not(b.lock.name, a.lock.name, 'one unique mutex per unnamed instance');
@@ -128,7 +129,9 @@ t.test('constructor options, references and lifecycle', async (t) => {
 t.test('a registered subclass is rebuilt by reviveHandle (pcall arguments, queue messages)', async (t) => {
   class Device extends Lockable {
     label = 'unset';
-    override toJSON() { return { ...super.toJSON(), label: this.label }; }
+    override toJSON() {
+      return { ...super.toJSON(), label: this.label };
+    }
     static revive(ref: HandleRef): Device {
       const d = new Device({ lock: ref });
       d.label = ref.label as string;
@@ -149,22 +152,33 @@ t.test('a registered subclass is rebuilt by reviveHandle (pcall arguments, queue
   t.equal(copy.lock.name, d.lock.name, 'with the same lock');
   copy[Symbol.dispose]();
   const plain = reviveHandle<Lockable>(wire.u);
-  t.ok(plain.constructor === Lockable && plain.lock.name === u.lock.name, 'an unregistered subclass arrives as a Lockable');
+  t.ok(
+    plain.constructor === Lockable && plain.lock.name === u.lock.name,
+    'an unregistered subclass arrives as a Lockable',
+  );
   plain[Symbol.dispose]();
-  t.throws(() => Unregistered.register({ name: 'test-device' }), { message: 'options.name must be a name no other class registered. Received type string ("test-device")' });
+  t.throws(() => Unregistered.register({ name: 'test-device' }), {
+    message: 'options.name must be a name no other class registered. Received type string ("test-device")',
+  });
 });
 
 t.test('decorator misuse is a TypeError with the validation template', async (t) => {
-  t.throws(() => Lockable.locked(5 as never), { message: '@Lockable.locked must be a function. Received type number (5)' });
+  t.throws(() => Lockable.locked(5 as never), {
+    message: '@Lockable.locked must be a function. Received type number (5)',
+  });
   t.throws(() => Lockable.locked((() => 1) as never, { kind: 'getter', name: 'x' } as never), {
     message: '@Lockable.locked target must be a method. Received type string ("a getter")',
   });
   t.throws(() => Lockable.locked((() => 1) as never, { kind: 'method', static: true } as never), {
     message: '@Lockable.locked target must be an instance method. Received type string ("a static method")',
   });
-  t.throws(() => Lockable.locked({}, 'x', { get: () => 1 }), { message: /^@Lockable\.locked target must be a method\. Received type string \("an accessor"\)/ });
+  t.throws(() => Lockable.locked({}, 'x', { get: () => 1 }), {
+    message: /^@Lockable\.locked target must be a method\. Received type string \("an accessor"\)/,
+  });
   t.throws(() => lockable(5 as never), { message: '@lockable target must be a class. Received type number (5)' });
-  const fn = Lockable.locked(function probe(this: unknown) { return 1; });
+  const fn = Lockable.locked(function probe(this: unknown) {
+    return 1;
+  });
   t.throws(() => fn.call({}), { message: 'this must be an instance of Lockable. Received an instance of Object' });
   t.throws(() => lockOf(5 as never), { message: 'obj must be an object. Received type number (5)' });
   const obj = {};
@@ -174,38 +188,64 @@ t.test('decorator misuse is a TypeError with the validation template', async (t)
   t.throws(() => attachLock(obj, testName('other')), { message: /^obj must be an object without a lock/ });
 });
 
-t.test('while an async call holds the lock, a sync locked call in the same thread throws DEADLOCK; an async one waits', async (t) => {
-  class Gate extends Lockable {
-    async hold(entered: () => void, until: Promise<void>): Promise<void> { entered(); await until; }
-    poke(): number { return 1; }
-    async pokeLater(): Promise<number> { return 2; }
-  }
-  for (const m of ['hold', 'poke', 'pokeLater'] as const) Gate.prototype[m] = Lockable.locked(Gate.prototype[m]) as never;
-  const g = new Gate();
-  dispose(t, g.lock);
-  let open!: () => void;
-  const until = new Promise<void>((resolve) => { open = resolve; });
-  let entered!: () => void;
-  const inside = new Promise<void>((resolve) => { entered = resolve; });
-  const held = g.hold(() => entered(), until);
-  await inside;
-  t.throws(() => g.poke(), { code: 'SHMSYNC_DEADLOCK' }, 'blocking here could never end: it throws instead');
-  const waiting = g.pokeLater();
-  open();
-  await held;
-  t.equal(await waiting, 2, 'the async call ran after the holder finished');
-  t.equal(g.poke(), 1, 'and sync calls work again');
-});
+t.test(
+  'while an async call holds the lock, a sync locked call in the same thread throws DEADLOCK; an async one waits',
+  async (t) => {
+    class Gate extends Lockable {
+      async hold(entered: () => void, until: Promise<void>): Promise<void> {
+        entered();
+        await until;
+      }
+      poke(): number {
+        return 1;
+      }
+      async pokeLater(): Promise<number> {
+        return 2;
+      }
+    }
+    for (const m of ['hold', 'poke', 'pokeLater'] as const)
+      Gate.prototype[m] = Lockable.locked(Gate.prototype[m]) as never;
+    const g = new Gate();
+    dispose(t, g.lock);
+    let open!: () => void;
+    const until = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const held = g.hold(() => entered(), until);
+    await inside;
+    t.throws(() => g.poke(), { code: 'SHMSYNC_DEADLOCK' }, 'blocking here could never end: it throws instead');
+    const waiting = g.pokeLater();
+    open();
+    await held;
+    t.equal(await waiting, 2, 'the async call ran after the holder finished');
+    t.equal(g.poke(), 1, 'and sync calls work again');
+  },
+);
 
 t.test('worker threads: @Lockable.locked serialises 4 threads', async (t) => {
   const station = new lib.Station();
   const iterations = 40;
   const rec = new lib.Recorder(4 * iterations);
   dispose(t, station.lock);
-  t.teardown(() => { rec.close(); rec.unlink(); });
-  const threads = ['critical', 'criticalAsync', 'critical', 'criticalAsync'].map((method) => new Thread('lockable-intervals.js', {
-    kind: 'Station', lock: station.toJSON(), recorder: rec.refs(), iterations, method, spin: 2000,
-  }));
+  t.teardown(() => {
+    rec.close();
+    rec.unlink();
+  });
+  const threads = ['critical', 'criticalAsync', 'critical', 'criticalAsync'].map(
+    (method) =>
+      new Thread('lockable-intervals.js', {
+        kind: 'Station',
+        lock: station.toJSON(),
+        recorder: rec.refs(),
+        iterations,
+        method,
+        spin: 2000,
+      }),
+  );
   await Promise.all(threads.map((th) => th.message('ready')));
   for (const th of threads) th.send({ type: 'go' });
   await Promise.all(threads.map((th) => th.message('done')));

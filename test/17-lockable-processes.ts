@@ -7,7 +7,6 @@ import { Child } from './helpers/fork';
 /** A (sub)test object, as handed to t.test callbacks. */
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 
- 
 const lib = require('./fixtures/lockable-lib.js');
 
 type Reply<T> = { type: string } & T;
@@ -21,7 +20,10 @@ async function holder(t: TapTest, obj: Lockable): Promise<Child> {
 
 t.test('seed: while another process holds the lock, this one can neither take nor release it', async (t) => {
   const obj = new Lockable();
-  t.teardown(() => { obj.lock.close(); obj.lock.unlink(); });
+  t.teardown(() => {
+    obj.lock.close();
+    obj.lock.unlink();
+  });
   const child = await holder(t, obj);
   child.send({ type: 'hold' });
   await child.message('holding');
@@ -56,7 +58,10 @@ t.test('seed: while another process holds the lock, this one can neither take no
 
 t.test('a holder killed with SIGKILL: the next acquirer gets the lock and is told ownerDied', async (t) => {
   const obj = new Lockable();
-  t.teardown(() => { obj.lock.close(); obj.lock.unlink(); });
+  t.teardown(() => {
+    obj.lock.close();
+    obj.lock.unlink();
+  });
   const child = await holder(t, obj);
   child.send({ type: 'hold' });
   await child.message('holding');
@@ -73,22 +78,44 @@ t.test('a holder killed with SIGKILL: the next acquirer gets the lock and is tol
 /** Runs `procs` children calling a locked method; returns the recorder after they all exit. */
 async function race(t: TapTest, opts: { kind: string; lock: unknown; methods: string[]; iterations: number }) {
   const rec = new lib.Recorder(opts.methods.length * opts.iterations);
-  t.teardown(() => { rec.close(); rec.unlink(); });
-  const children = opts.methods.map((method) => new Child('lockable-intervals.js', [JSON.stringify({
-    kind: opts.kind, lock: opts.lock, recorder: rec.refs(), iterations: opts.iterations, method, spin: 20000,
-  })]));
-  t.teardown(() => { for (const c of children) c.kill(); });
+  t.teardown(() => {
+    rec.close();
+    rec.unlink();
+  });
+  const children = opts.methods.map(
+    (method) =>
+      new Child('lockable-intervals.js', [
+        JSON.stringify({
+          kind: opts.kind,
+          lock: opts.lock,
+          recorder: rec.refs(),
+          iterations: opts.iterations,
+          method,
+          spin: 20000,
+        }),
+      ]),
+  );
+  t.teardown(() => {
+    for (const c of children) c.kill();
+  });
   await Promise.all(children.map((c) => c.message('ready')));
   for (const c of children) c.send({ type: 'go' });
   await Promise.all(children.map((c) => c.message('done')));
-  t.same(await Promise.all(children.map((c) => c.exited)), children.map(() => ({ code: 0, signal: null })), 'every child exits cleanly');
+  t.same(
+    await Promise.all(children.map((c) => c.exited)),
+    children.map(() => ({ code: 0, signal: null })),
+    'every child exits cleanly',
+  );
   return rec;
 }
 
 for (const method of ['critical', 'criticalAsync']) {
   t.test(`@Lockable.locked (${method === 'critical' ? 'sync' : 'async'}) serialises 4 processes`, async (t) => {
     const station = new lib.Station();
-    t.teardown(() => { station.lock.close(); station.lock.unlink(); });
+    t.teardown(() => {
+      station.lock.close();
+      station.lock.unlink();
+    });
     const iterations = 50;
     const rec = await race(t, { kind: 'Station', lock: station.toJSON(), methods: Array(4).fill(method), iterations });
     t.equal(rec.intervals().length, 4 * iterations, 'every call was recorded');
@@ -101,21 +128,43 @@ t.test('@locked: a lazily created lock, passed by reference, serialises 4 proces
   const counter = new lib.Counter();
   t.equal(Object.getOwnPropertySymbols(counter).length, 0, 'no lock yet');
   const lock = lockOf(counter); // created here, in the parent, and sent along
-  t.teardown(() => { lock.close(); lock.unlink(); });
+  t.teardown(() => {
+    lock.close();
+    lock.unlink();
+  });
   const iterations = 50;
-  const rec = await race(t, { kind: 'Counter', lock: JSON.parse(JSON.stringify(lock)), methods: Array(4).fill('critical'), iterations });
+  const rec = await race(t, {
+    kind: 'Counter',
+    lock: JSON.parse(JSON.stringify(lock)),
+    methods: Array(4).fill('critical'),
+    iterations,
+  });
   t.same(rec.overlaps(), [], 'no two calls overlap');
-  t.equal(lock.info().acquisitions, BigInt(4 * iterations), 'the children used the parent\'s lock');
+  t.equal(lock.info().acquisitions, BigInt(4 * iterations), "the children used the parent's lock");
 });
 
 t.test('a Lockable passed as a pcall argument arrives with the same lock', async (t) => {
   const station = new lib.Station();
-  t.teardown(() => { station.lock.close(); station.lock.unlink(); });
+  t.teardown(() => {
+    station.lock.close();
+    station.lock.unlink();
+  });
   t.equal(station.acquireSync(), true);
   try {
-    const seen = await pcall({ module: require.resolve('./fixtures/lockable-lib.js'), export: 'inspect' }, { iargs: [[station], [station]] });
-    t.same(seen.map((s) => (s as { name: string }).name), [station.lock.name, station.lock.name], 'both children opened the same mutex');
-    t.same(seen.map((s) => (s as { got: boolean }).got), [false, false], 'and found it held by the parent');
+    const seen = await pcall(
+      { module: require.resolve('./fixtures/lockable-lib.js'), export: 'inspect' },
+      { iargs: [[station], [station]] },
+    );
+    t.same(
+      seen.map((s) => (s as { name: string }).name),
+      [station.lock.name, station.lock.name],
+      'both children opened the same mutex',
+    );
+    t.same(
+      seen.map((s) => (s as { got: boolean }).got),
+      [false, false],
+      'and found it held by the parent',
+    );
   } finally {
     station.release();
   }
@@ -124,19 +173,43 @@ t.test('a Lockable passed as a pcall argument arrives with the same lock', async
 t.test('@lockable leaves protocol methods unlocked: a held object can still be sent, printed and closed', async (t) => {
   class Gauge extends Lockable {
     level = 3;
-    read(): number { return this.level; }
-    override toJSON(): ReturnType<Lockable['toJSON']> { return { ...super.toJSON(), level: this.level }; }
-    override toString(): string { return `Gauge(${this.level})`; }
-    override valueOf(): number { return this.level; }
-    [inspect.custom](): string { return `<Gauge ${this.level}>`; }
-    override close(): void { super.close(); }
-    override [Symbol.dispose](): void { super[Symbol.dispose](); }
-    *[Symbol.iterator](): Generator<number> { yield this.level; }
+    read(): number {
+      return this.level;
+    }
+    override toJSON(): ReturnType<Lockable['toJSON']> {
+      return { ...super.toJSON(), level: this.level };
+    }
+    override toString(): string {
+      return `Gauge(${this.level})`;
+    }
+    override valueOf(): number {
+      return this.level;
+    }
+    [inspect.custom](): string {
+      return `<Gauge ${this.level}>`;
+    }
+    override close(): void {
+      super.close();
+    }
+    override [Symbol.dispose](): void {
+      super[Symbol.dispose]();
+    }
+    *[Symbol.iterator](): Generator<number> {
+      yield this.level;
+    }
   }
   lockable(Gauge);
   const proto = Gauge.prototype as unknown as Record<PropertyKey, unknown>;
   t.ok(isLocked(proto.read), 'an ordinary method is locked');
-  const protocol: PropertyKey[] = ['toJSON', 'toString', 'valueOf', inspect.custom, 'close', Symbol.dispose, Symbol.iterator];
+  const protocol: PropertyKey[] = [
+    'toJSON',
+    'toString',
+    'valueOf',
+    inspect.custom,
+    'close',
+    Symbol.dispose,
+    Symbol.iterator,
+  ];
   const locked = protocol.filter((k) => isLocked(proto[k])).map(String);
   t.same(locked, [], 'no protocol method is locked');
   // Before the fix each call below blocked forever: run them only when nothing is locked.
@@ -144,17 +217,27 @@ t.test('@lockable leaves protocol methods unlocked: a held object can still be s
 
   const gauge = new Gauge();
   const copy = new Lockable({ lock: gauge.lock.name });
-  t.teardown(() => { copy.close(); gauge.lock.unlink(); });
+  t.teardown(() => {
+    copy.close();
+    gauge.lock.unlink();
+  });
   const child = await holder(t, gauge);
   child.send({ type: 'hold' });
   await child.message('holding');
   t.equal(gauge.tryAcquire(), false, 'another process holds the lock');
 
   const ref = JSON.parse(JSON.stringify({ gauge })).gauge as Record<string, unknown>;
-  t.same(ref, { $shmsync: 'Lockable', name: gauge.lock.name, class: 'Gauge', level: 3 }, 'JSON.stringify (child.send) does not wait');
+  t.same(
+    ref,
+    { $shmsync: 'Lockable', name: gauge.lock.name, class: 'Gauge', level: 3 },
+    'JSON.stringify (child.send) does not wait',
+  );
   for (const codec of ['json', 'structured'] as const) {
     const q = new ShmQueue(undefined, { codec, capacity: 4096 });
-    t.teardown(() => { q.close(); q.unlink(); });
+    t.teardown(() => {
+      q.close();
+      q.unlink();
+    });
     q.putSync({ gauge });
     const got = (q.getSync() as { gauge: Lockable }).gauge;
     t.equal(got.lock.name, gauge.lock.name, `a ${codec} queue carries it while the lock is held`);

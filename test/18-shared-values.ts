@@ -56,7 +56,9 @@ t.test('every SharedValue type: load, store, add (returns the new value), exchan
   t.equal(flag.compareExchange(false, true), false, 'the first compareExchange(false, true) wins');
   t.equal(flag.compareExchange(false, true), true, 'the second finds true');
   t.equal(flag.exchange(false), true);
-  t.throws(() => (flag as SharedValue).add(1 as never), { message: /^add\(\) on SharedValue ".*" must be called on a numeric type, not 'bool'/ });
+  t.throws(() => (flag as SharedValue).add(1 as never), {
+    message: /^add\(\) on SharedValue ".*" must be called on a numeric type, not 'bool'/,
+  });
 });
 
 t.test('arguments are validated with the shared message template', async (t) => {
@@ -64,19 +66,35 @@ t.test('arguments are validated with the shared message template', async (t) => 
     message: 'options.value must be an integer from -2147483648 to 2147483647. Received type number (2147483648)',
   });
   t.throws(() => new SharedValue({ type: 'int16' as never }), {
-    message: "options.type must be one of 'int32', 'uint32', 'int64', 'float64', 'bool'. Received type string (\"int16\")",
+    message:
+      "options.type must be one of 'int32', 'uint32', 'int64', 'float64', 'bool'. Received type string (\"int16\")",
   });
   t.throws(() => new SharedValue(testName('untyped')), { code: 'SHMSYNC_NOT_FOUND' }, 'without a type it only opens');
-  t.throws(() => new SharedValue(undefined, {}), { message: 'options.type must be given to create a SharedValue. Received undefined' });
-  t.throws(() => new SharedValue({ type: 'int32', lock: 'yes' as never }), { message: 'options.lock must be a boolean or a Mutex. Received type string ("yes")' });
+  t.throws(() => new SharedValue(undefined, {}), {
+    message: 'options.type must be given to create a SharedValue. Received undefined',
+  });
+  t.throws(() => new SharedValue({ type: 'int32', lock: 'yes' as never }), {
+    message: 'options.lock must be a boolean or a Mutex. Received type string ("yes")',
+  });
   const v = track(t, new SharedValue({ type: 'int64' }));
   t.throws(() => v.add(1 as never), { message: 'n must be a bigint. Received type number (1)' });
   const i = track(t, new SharedValue({ type: 'int32' }));
-  t.throws(() => { i.value = 1.5; }, { message: 'value must be an integer from -2147483648 to 2147483647. Received type number (1.5)' });
+  t.throws(
+    () => {
+      i.value = 1.5;
+    },
+    { message: 'value must be an integer from -2147483648 to 2147483647. Received type number (1.5)' },
+  );
   t.throws(() => i.exchange(1n as never), { message: 'v must be an integer. Received type bigint (1n)' });
-  t.throws(() => new SharedArray({ type: 'int32' }), { message: 'options.length must be given (or options.values) to create a SharedArray. Received undefined' });
-  t.throws(() => new SharedArray({ type: 'int64', values: [1] }), { message: 'options.values[0] must be a bigint. Received type number (1)' });
-  t.throws(() => new SharedArray({ type: 'uint8', length: 0 }), { message: /^options\.length must be an integer from 1 to / });
+  t.throws(() => new SharedArray({ type: 'int32' }), {
+    message: 'options.length must be given (or options.values) to create a SharedArray. Received undefined',
+  });
+  t.throws(() => new SharedArray({ type: 'int64', values: [1] }), {
+    message: 'options.values[0] must be a bigint. Received type number (1)',
+  });
+  t.throws(() => new SharedArray({ type: 'uint8', length: 0 }), {
+    message: /^options\.length must be an integer from 1 to /,
+  });
 });
 
 t.test('opening by name checks the kind, type and length', async (t) => {
@@ -119,7 +137,10 @@ t.test('a lock created with the value travels with it and is unlinked with it', 
   t.equal(SharedValue.unlink(name), false, 'a second unlink reports nothing to remove');
 
   const m = new Mutex(testName('given'));
-  t.teardown(() => { m.close(); m.unlink(); });
+  t.teardown(() => {
+    m.close();
+    m.unlink();
+  });
   const arr = track(t, new SharedArray({ type: 'int32', length: 2, lock: m }));
   t.equal(arr.lock, m, 'a given Mutex is used as is');
   const other = new SharedArray(arr.name);
@@ -142,10 +163,22 @@ t.test('SharedArray: typed views over shared memory, references and lifecycle', 
   t.equal(a.array[3], 9n, 'writes through one handle are seen through the other (zero copy)');
   t.equal(Atomics.add(a.array, 0, 5n), 1n, 'Atomics work on the view');
   b.close();
-  const kinds: Record<string, unknown> = { int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array, float32: Float32Array, float64: Float64Array };
+  const kinds: Record<string, unknown> = {
+    int8: Int8Array,
+    uint8: Uint8Array,
+    int16: Int16Array,
+    uint16: Uint16Array,
+    uint32: Uint32Array,
+    uint64: BigUint64Array,
+    float32: Float32Array,
+    float64: Float64Array,
+  };
   for (const [type, ctor] of Object.entries(kinds)) {
     using x = new SharedArray({ type: type as 'int8', length: 3 });
-    t.ok(x.array instanceof (ctor as typeof Int8Array) && x.array.length === 3, `${type} -> ${(ctor as { name: string }).name}`);
+    t.ok(
+      x.array instanceof (ctor as typeof Int8Array) && x.array.length === 3,
+      `${type} -> ${(ctor as { name: string }).name}`,
+    );
     x.unlink();
   }
   const c = new SharedArray({ type: 'uint8', length: 1, lifetime: 'persistent' });
@@ -160,32 +193,44 @@ t.test('SharedArray: typed views over shared memory, references and lifecycle', 
   t.equal(v.unlink(), false, 'an anonymous value is attached: its last close already removed it');
 });
 
-t.test('4 processes: atomic adds are exact, one compareExchange wins, the array lock protects two fields', async (t) => {
-  const n = 20000;
-  const refs = {
-    i32: track(t, new SharedValue({ type: 'int32' })),
-    u32: track(t, new SharedValue({ type: 'uint32' })),
-    i64: track(t, new SharedValue({ type: 'int64' })),
-    f64: track(t, new SharedValue({ type: 'float64' })),
-    cas: track(t, new SharedValue({ type: 'int32' })),
-    go: track(t, new SharedValue({ type: 'bool' })),
-    winner: track(t, new SharedValue({ type: 'bool' })),
-    arr: track(t, new SharedArray({ type: 'int32', length: 7, lock: true })),
-  };
-  const children = [0, 1, 2, 3].map((index) => new Child('lockable-values.js', [JSON.stringify({ index, n, refs })]));
-  t.teardown(() => { for (const c of children) c.kill(); });
-  await Promise.all(children.map((c) => c.message('ready')));
-  refs.go.value = true; // the start barrier
-  const done = await Promise.all(children.map((c) => c.message<{ type: string; won: boolean }>('done')));
-  t.same(await Promise.all(children.map((c) => c.exited)), children.map(() => ({ code: 0, signal: null })));
-  t.equal(done.filter((d) => d.won).length, 1, 'exactly one compareExchange(false, true) won');
-  t.equal(refs.i32.value, 4 * n, 'int32');
-  t.equal(refs.u32.value, 4 * n * 3, 'uint32');
-  t.equal(refs.i64.value, BigInt(4 * n * 2), 'int64');
-  t.equal(refs.f64.value, 4 * n, 'float64 (integer adds are exact)');
-  t.equal(refs.cas.value, 4 * n, 'a compareExchange loop loses no increment');
-  t.same([...refs.arr.array], [n, n, n, n, 4 * n, -4 * n, 4 * n], 'SharedArray: per-child slots, a shared slot and a locked transfer');
-});
+t.test(
+  '4 processes: atomic adds are exact, one compareExchange wins, the array lock protects two fields',
+  async (t) => {
+    const n = 20000;
+    const refs = {
+      i32: track(t, new SharedValue({ type: 'int32' })),
+      u32: track(t, new SharedValue({ type: 'uint32' })),
+      i64: track(t, new SharedValue({ type: 'int64' })),
+      f64: track(t, new SharedValue({ type: 'float64' })),
+      cas: track(t, new SharedValue({ type: 'int32' })),
+      go: track(t, new SharedValue({ type: 'bool' })),
+      winner: track(t, new SharedValue({ type: 'bool' })),
+      arr: track(t, new SharedArray({ type: 'int32', length: 7, lock: true })),
+    };
+    const children = [0, 1, 2, 3].map((index) => new Child('lockable-values.js', [JSON.stringify({ index, n, refs })]));
+    t.teardown(() => {
+      for (const c of children) c.kill();
+    });
+    await Promise.all(children.map((c) => c.message('ready')));
+    refs.go.value = true; // the start barrier
+    const done = await Promise.all(children.map((c) => c.message<{ type: string; won: boolean }>('done')));
+    t.same(
+      await Promise.all(children.map((c) => c.exited)),
+      children.map(() => ({ code: 0, signal: null })),
+    );
+    t.equal(done.filter((d) => d.won).length, 1, 'exactly one compareExchange(false, true) won');
+    t.equal(refs.i32.value, 4 * n, 'int32');
+    t.equal(refs.u32.value, 4 * n * 3, 'uint32');
+    t.equal(refs.i64.value, BigInt(4 * n * 2), 'int64');
+    t.equal(refs.f64.value, 4 * n, 'float64 (integer adds are exact)');
+    t.equal(refs.cas.value, 4 * n, 'a compareExchange loop loses no increment');
+    t.same(
+      [...refs.arr.array],
+      [n, n, n, n, 4 * n, -4 * n, 4 * n],
+      'SharedArray: per-child slots, a shared slot and a locked transfer',
+    );
+  },
+);
 
 t.test('every segment these tests created is gone', async (t) => {
   const left = created.flatMap((name) => [name, `${name}.lock`]).filter(segmentExists);

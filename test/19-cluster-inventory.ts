@@ -15,7 +15,10 @@ const host = '127.0.0.1';
 type Event = { event: string; [key: string]: unknown };
 type Stats = {
   items: Record<string, { initial: number; stock: number; sold: number }>;
-  reservations: number; rejections: number; recoveries: number; ownerDeaths: number;
+  reservations: number;
+  rejections: number;
+  recoveries: number;
+  ownerDeaths: number;
 };
 type Reply = { status: number; body: { ok?: boolean; item?: string; qty?: number; worker?: number } };
 
@@ -37,16 +40,21 @@ class Server {
       if (i >= 0) this.#waiters.splice(i, 1)[0].resolve(e);
       else this.#events.push(e);
     });
-    this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => {
-      for (const w of this.#waiters.splice(0)) w.reject(new Error(`server exited (${code}, ${signal}) before '${w.event}'`));
-      resolve({ code, signal });
-    }));
+    this.exited = new Promise((resolve) =>
+      this.proc.once('exit', (code, signal) => {
+        for (const w of this.#waiters.splice(0))
+          w.reject(new Error(`server exited (${code}, ${signal}) before '${w.event}'`));
+        resolve({ code, signal });
+      }),
+    );
   }
 
   next<T extends Event>(event: string): Promise<T> {
     const i = this.#events.findIndex((e) => e.event === event);
     if (i >= 0) return Promise.resolve(this.#events.splice(i, 1)[0] as T);
-    return new Promise((resolve, reject) => this.#waiters.push({ event, resolve: resolve as (e: Event) => void, reject }));
+    return new Promise((resolve, reject) =>
+      this.#waiters.push({ event, resolve: resolve as (e: Event) => void, reject }),
+    );
   }
 }
 
@@ -55,7 +63,9 @@ function request(port: number, method: string, urlPath: string, agent: http.Agen
     const req = http.request({ host, port, method, path: urlPath, agent }, (res) => {
       let text = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { text += chunk; });
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
       res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
     });
     req.on('error', reject);
@@ -64,17 +74,23 @@ function request(port: number, method: string, urlPath: string, agent: http.Agen
 }
 
 /** Sends every reservation with at most `concurrency` in flight over keep-alive sockets. */
-async function reserveAll(port: number, jobs: Array<{ item: string; qty: number }>, concurrency: number): Promise<Reply[]> {
+async function reserveAll(
+  port: number,
+  jobs: Array<{ item: string; qty: number }>,
+  concurrency: number,
+): Promise<Reply[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const replies: Reply[] = new Array(jobs.length);
   let next = 0;
   try {
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        replies[i] = await request(port, 'POST', `/reserve?item=${jobs[i].item}&qty=${jobs[i].qty}`, agent);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < jobs.length) {
+          const i = next++;
+          replies[i] = await request(port, 'POST', `/reserve?item=${jobs[i].item}&qty=${jobs[i].qty}`, agent);
+        }
+      }),
+    );
   } finally {
     agent.destroy();
   }
@@ -90,7 +106,10 @@ function jobs(n: number, items: string[], seed: number): Array<{ item: string; q
     x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
-  return Array.from({ length: n }, () => ({ item: items[Math.floor(rand() * items.length)], qty: 1 + Math.floor(rand() * 3) }));
+  return Array.from({ length: n }, () => ({
+    item: items[Math.floor(rand() * items.length)],
+    qty: 1 + Math.floor(rand() * 3),
+  }));
 }
 
 /** Checks the stats against every reply so far. */
@@ -99,7 +118,11 @@ function checkTotals(t: TapTest, stats: Stats, replies: Reply[]): void {
   for (const r of replies) {
     if (r.status === 200) soldByReplies[r.body.item!] = (soldByReplies[r.body.item!] ?? 0) + r.body.qty!;
   }
-  t.same(replies.filter((r) => r.status !== 200 && r.status !== 409), [], `all ${replies.length} reservations were answered 200 or 409`);
+  t.same(
+    replies.filter((r) => r.status !== 200 && r.status !== 409),
+    [],
+    `all ${replies.length} reservations were answered 200 or 409`,
+  );
   for (const [name, row] of Object.entries(stats.items)) {
     t.ok(row.stock >= 0 && row.sold <= row.initial, `${name}: not oversold (sold ${row.sold} of ${row.initial})`);
     t.equal(row.sold + row.stock, row.initial, `${name}: sold + remaining = initial`);
@@ -129,7 +152,10 @@ t.test('cluster inventory: 4 workers, 2000 concurrent reservations, a worker kil
   const phase1 = await reserveAll(up.port, jobs(2000, items, 42), 64);
   const servedBy = new Set(phase1.map((r) => r.body.worker));
   t.ok(servedBy.size >= 2, `requests were served by ${servedBy.size} workers`);
-  t.ok(phase1.some((r) => r.status === 409), 'demand exceeded some stock');
+  t.ok(
+    phase1.some((r) => r.status === 409),
+    'demand exceeded some stock',
+  );
   const stats1 = (await request(up.port, 'GET', '/stats', false)).body as unknown as Stats;
   checkTotals(t, stats1, phase1);
   t.equal(stats1.recoveries, 0);
@@ -138,15 +164,17 @@ t.test('cluster inventory: 4 workers, 2000 concurrent reservations, a worker kil
   const hold = http.request({ host, port: up.port, method: 'POST', path: '/debug/hold', agent: false });
   hold.on('error', () => {}); // the socket dies with the worker
   hold.end();
-  const holding = await new Promise<{ holding: boolean; pid: number }>((resolve) => hold.on('response', (res) => {
-    res.on('error', () => {});
-    res.setEncoding('utf8');
-    let text = '';
-    res.on('data', (chunk: string) => {
-      text += chunk;
-      if (text.includes('\n')) resolve(JSON.parse(text.slice(0, text.indexOf('\n'))));
-    });
-  }));
+  const holding = await new Promise<{ holding: boolean; pid: number }>((resolve) =>
+    hold.on('response', (res) => {
+      res.on('error', () => {});
+      res.setEncoding('utf8');
+      let text = '';
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        if (text.includes('\n')) resolve(JSON.parse(text.slice(0, text.indexOf('\n'))));
+      });
+    }),
+  );
   t.ok(holding.holding && up.workers.includes(holding.pid), `worker ${holding.pid} holds the lock`);
   process.kill(holding.pid, 'SIGKILL');
   const exit = await server.next<Event & { pid: number; code: number | null; signal: string | null }>('exit');
@@ -155,8 +183,14 @@ t.test('cluster inventory: 4 workers, 2000 concurrent reservations, a worker kil
   t.equal(replaced.old, holding.pid, `the primary forked a replacement (${replaced.pid})`);
 
   const phase2 = await reserveAll(up.port, [{ item: 'apple', qty: 1 }, ...jobs(399, items, 7)], 64);
-  t.ok(phase2.some((r) => r.status === 200), 'reservations succeed after the crash');
-  t.ok(phase2.some((r) => r.body.worker === replaced.pid), 'the replacement serves requests');
+  t.ok(
+    phase2.some((r) => r.status === 200),
+    'reservations succeed after the crash',
+  );
+  t.ok(
+    phase2.some((r) => r.body.worker === replaced.pid),
+    'the replacement serves requests',
+  );
   const stats2 = (await request(up.port, 'GET', '/stats', false)).body as unknown as Stats;
   checkTotals(t, stats2, [...phase1, ...phase2]);
   t.equal(stats2.recoveries, 1, 'the next acquirer saw ownerDied (once)');
@@ -166,9 +200,13 @@ t.test('cluster inventory: 4 workers, 2000 concurrent reservations, a worker kil
   await server.next('stopped');
   const workersLeft = [...up.workers.filter((p) => p !== holding.pid), replaced.pid];
   const exits: Array<{ pid: number; code: number | null; signal: string | null }> = [];
-  for (let i = 0; i < workersLeft.length; i++) exits.push(await server.next<Event & { pid: number; code: number | null; signal: string | null }>('exit'));
+  for (let i = 0; i < workersLeft.length; i++)
+    exits.push(await server.next<Event & { pid: number; code: number | null; signal: string | null }>('exit'));
   t.same(exits.map((e) => e.pid).sort(), workersLeft.sort(), 'every worker exited');
-  t.ok(exits.every((e) => e.code === 0 && e.signal === null), 'cleanly');
+  t.ok(
+    exits.every((e) => e.code === 0 && e.signal === null),
+    'cleanly',
+  );
   t.same(await server.exited, { code: 0, signal: null }, 'the primary exits cleanly on SIGTERM');
   t.same(segments.filter(segmentExists), [], 'and unlinked every segment');
 });

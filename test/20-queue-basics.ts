@@ -4,7 +4,6 @@ import { Mutex, SharedMemory, SharedValue, ShmQueue, type ShmQueueOptions } from
 import { Child } from './helpers/fork';
 import { segmentExists, testName } from './helpers/shm';
 
-
 /** A fresh queue removed at teardown (every handle opened on it is the caller's to close). */
 function queueFor<T = unknown>(t: Test, tag: string, options: ShmQueueOptions<T> = {}): ShmQueue<T> {
   const q = new ShmQueue<T>(testName(`q-${tag}`), { create: 'create', ...options });
@@ -29,12 +28,22 @@ t.test('raw codec: Buffers and Uint8Arrays in, Buffers out, byte for byte, 0-byt
   const q = queueFor<Uint8Array>(t, 'raw', { codec: 'raw', capacity: 64 * 1024 });
   const all = Buffer.alloc(256);
   for (let i = 0; i < 256; i++) all[i] = i;
-  const inputs: Uint8Array[] = [Buffer.alloc(0), all, new Uint8Array([1, 2, 3]), all.subarray(250, 253), new Uint8Array(0), Buffer.alloc(5000, 0xee)];
+  const inputs: Uint8Array[] = [
+    Buffer.alloc(0),
+    all,
+    new Uint8Array([1, 2, 3]),
+    all.subarray(250, 253),
+    new Uint8Array(0),
+    Buffer.alloc(5000, 0xee),
+  ];
   for (const v of inputs) q.putSync(v);
   for (const v of inputs) {
     const got = q.tryGet();
     t.ok(Buffer.isBuffer(got), 'a Buffer comes out');
-    t.ok(Buffer.compare(got as Buffer, Buffer.from(v.buffer, v.byteOffset, v.byteLength)) === 0, `${v.byteLength} bytes, equal`);
+    t.ok(
+      Buffer.compare(got as Buffer, Buffer.from(v.buffer, v.byteOffset, v.byteLength)) === 0,
+      `${v.byteLength} bytes, equal`,
+    );
   }
   t.equal(q.tryGet(), undefined);
   // The returned Buffer is the caller's own: later messages never overwrite it.
@@ -47,7 +56,15 @@ t.test('raw codec: Buffers and Uint8Arrays in, Buffers out, byte for byte, 0-byt
 
 t.test('string codec: empty, ASCII and non-ASCII text round-trip', async (t) => {
   const q = queueFor<string>(t, 'string', { codec: 'string' });
-  const texts = ['', 'hello', 'héllo wörld', '日本語のテキスト', 'emoji 🎉🚀 and a lone surrogate-free 𝄞', 'x'.repeat(10_000), '\u0000nul inside\u0000'];
+  const texts = [
+    '',
+    'hello',
+    'héllo wörld',
+    '日本語のテキスト',
+    'emoji 🎉🚀 and a lone surrogate-free 𝄞',
+    'x'.repeat(10_000),
+    '\u0000nul inside\u0000',
+  ];
   await q.putMany(texts);
   t.same(await q.getMany(100), texts);
 });
@@ -65,7 +82,10 @@ t.test('structured codec (the default): Map, Set, BigInt, Date, RegExp, typed ar
   const q = queueFor(t, 'structured');
   t.equal(q.codec, 'structured', 'structured is the default');
   const values: unknown[] = [
-    new Map<unknown, unknown>([['a', 1], [2, { deep: new Set([1, 2]) }]]),
+    new Map<unknown, unknown>([
+      ['a', 1],
+      [2, { deep: new Set([1, 2]) }],
+    ]),
     new Set(['x', 'y']),
     123n,
     -(2n ** 80n),
@@ -88,13 +108,21 @@ t.test('structured codec (the default): Map, Set, BigInt, Date, RegExp, typed ar
   for (let i = 0; i < values.length; i++) {
     t.ok(isDeepStrictEqual(got[i], values[i]), `value ${i} (${Object.prototype.toString.call(values[i])}) round-trips`);
   }
-  t.ok(got[0] instanceof Map && got[1] instanceof Set && got[4] instanceof Date && got[8] instanceof BigInt64Array, 'types are kept');
+  t.ok(
+    got[0] instanceof Map && got[1] instanceof Set && got[4] instanceof Date && got[8] instanceof BigInt64Array,
+    'types are kept',
+  );
 });
 
 t.test('custom codec: its encode and decode are used on both ends', async (t) => {
   let encoded = 0;
   let decoded = 0;
-  class Point { constructor(readonly x: number, readonly y: number) {} }
+  class Point {
+    constructor(
+      readonly x: number,
+      readonly y: number,
+    ) {}
+  }
   const codec = {
     encode(p: Point): Uint8Array {
       encoded += 1;
@@ -135,9 +163,18 @@ t.test('handles inside messages travel as references and reopen in this process'
       value.unlink();
     });
     q.putSync({ mutex, shm, queues: [other], value, plain: 1 });
-    const got = q.tryGet() as { mutex: Mutex; shm: SharedMemory; queues: ShmQueue[]; value: SharedValue<'int32'>; plain: number };
+    const got = q.tryGet() as {
+      mutex: Mutex;
+      shm: SharedMemory;
+      queues: ShmQueue[];
+      value: SharedValue<'int32'>;
+      plain: number;
+    };
     t.ok(got.mutex instanceof Mutex && got.mutex !== mutex, `${codec}: a new Mutex handle`);
-    t.ok(got.shm instanceof SharedMemory && got.queues[0] instanceof ShmQueue && got.value instanceof SharedValue, `${codec}: every handle reopened`);
+    t.ok(
+      got.shm instanceof SharedMemory && got.queues[0] instanceof ShmQueue && got.value instanceof SharedValue,
+      `${codec}: every handle reopened`,
+    );
     t.equal(got.plain, 1);
     t.equal(got.mutex.name, mutex.name);
     got.mutex.acquireSync();
@@ -177,9 +214,18 @@ t.test('handles inside messages reopen and work in another process', async (t) =
     q.putSync({ mutex, shm, reply, note: `via ${codec}` });
     child.send({ type: 'go' });
     const { report } = await child.message<{ type: string; report: Record<string, unknown> }>('done');
-    const expected = { kinds: ['Mutex', 'SharedMemory', 'ShmQueue'], mutexFree: false, shmByte: 0x33, note: `via ${codec}` };
+    const expected = {
+      kinds: ['Mutex', 'SharedMemory', 'ShmQueue'],
+      mutexFree: false,
+      shmByte: 0x33,
+      note: `via ${codec}`,
+    };
     t.same(report, expected, `${codec}: the child reopened all three and saw our lock and our byte`);
-    t.same(reply.tryGet(), { from: 'child', report: expected }, `${codec}: the child's reply came through the queue it received`);
+    t.same(
+      reply.tryGet(),
+      { from: 'child', report: expected },
+      `${codec}: the child's reply came through the queue it received`,
+    );
     t.equal(shm.buffer[1], 0x5a, `${codec}: the child's write is visible here`);
     mutex.release();
     t.same(await child.exited, { code: 0, signal: null });
@@ -198,11 +244,17 @@ t.test('a record decodes by the codec it was written with, whatever the reader u
   t.same(asJson.tryGet(), Buffer.from([1, 2, 3]), 'raw record read through a json handle: a Buffer');
   t.equal(q.tryGet(), 'text', 'string record read through a raw handle: a string');
   t.same(asStructured.tryGet(), { j: [1] }, 'json record read through a structured handle: parsed JSON');
-  t.ok(isDeepStrictEqual(asString.tryGet(), new Map([[1, 2n]])), 'structured record read through a string handle: the Map');
+  t.ok(
+    isDeepStrictEqual(asString.tryGet(), new Map([[1, 2n]])),
+    'structured record read through a string handle: the Map',
+  );
 });
 
 t.test('a custom-codec record read without that codec fails with SHMSYNC_CODEC, and only it is lost', async (t) => {
-  const codec = { encode: (s: string) => Buffer.from(s.toUpperCase()), decode: (b: Buffer) => b.toString().toLowerCase() };
+  const codec = {
+    encode: (s: string) => Buffer.from(s.toUpperCase()),
+    decode: (b: Buffer) => b.toString().toLowerCase(),
+  };
   const q = queueFor<string>(t, 'custom-mismatch', { codec: 'string' });
   const custom = reopen<string>(t, q, { codec });
   q.putSync('before');
@@ -220,7 +272,10 @@ t.test('FIFO: messages come out in the order they went in, across every put and 
   const q = queueFor<number>(t, 'fifo', { capacity: 1 << 16 });
   let next = 0;
   const expected: number[] = [];
-  const take = (): number => { expected.push(next); return next++; };
+  const take = (): number => {
+    expected.push(next);
+    return next++;
+  };
   for (let round = 0; round < 20; round++) {
     await q.put(take());
     q.putSync(take());
@@ -230,7 +285,7 @@ t.test('FIFO: messages come out in the order they went in, across every put and 
   }
   const got: number[] = [];
   got.push(await q.get(), q.getSync()!, q.tryGet()!);
-  got.push(...await q.getMany(7));
+  got.push(...(await q.getMany(7)));
   for await (const v of q) {
     got.push(v);
     if (got.length === expected.length) break;
@@ -239,25 +294,36 @@ t.test('FIFO: messages come out in the order they went in, across every put and 
   t.equal(q.size, 0);
 });
 
-t.test('tryPut returns false when full and true again once a message is taken; tryGet undefined when empty', async (t) => {
-  const q = queueFor<Buffer>(t, 'full', { codec: 'raw', capacity: 1024 });
-  t.equal(q.tryGet(), undefined, 'empty: undefined');
-  const msg = (i: number): Buffer => Buffer.alloc(100, i);
-  let n = 0;
-  while (q.tryPut(msg(n))) n += 1;
-  t.equal(n, Math.floor(1024 / recordBytes(100)), `${n} records of 100 bytes fill 1 KiB`);
-  t.equal(q.tryPut(Buffer.alloc(0)), n * recordBytes(100) + 8 <= 1024, 'an empty record fits only if 8 bytes are left');
-  const size = q.size;
-  t.equal(q.tryPut(msg(99)), false, 'still full');
-  t.equal(q.size, size, 'a failed tryPut writes nothing');
-  t.same(q.tryGet(), msg(0));
-  t.equal(q.tryPut(msg(n)), true, 'room again after one get (the record wraps with a padding record)');
-  const rest: Buffer[] = [];
-  for (let v = q.tryGet(); v !== undefined; v = q.tryGet()) rest.push(v);
-  t.same(rest.filter((b) => b.length === 100), Array.from({ length: n }, (_, i) => msg(i + 1)), 'in order across the wrap');
-  t.equal(q.tryGet(), undefined);
-  t.equal(q.bytesUsed, 0);
-});
+t.test(
+  'tryPut returns false when full and true again once a message is taken; tryGet undefined when empty',
+  async (t) => {
+    const q = queueFor<Buffer>(t, 'full', { codec: 'raw', capacity: 1024 });
+    t.equal(q.tryGet(), undefined, 'empty: undefined');
+    const msg = (i: number): Buffer => Buffer.alloc(100, i);
+    let n = 0;
+    while (q.tryPut(msg(n))) n += 1;
+    t.equal(n, Math.floor(1024 / recordBytes(100)), `${n} records of 100 bytes fill 1 KiB`);
+    t.equal(
+      q.tryPut(Buffer.alloc(0)),
+      n * recordBytes(100) + 8 <= 1024,
+      'an empty record fits only if 8 bytes are left',
+    );
+    const size = q.size;
+    t.equal(q.tryPut(msg(99)), false, 'still full');
+    t.equal(q.size, size, 'a failed tryPut writes nothing');
+    t.same(q.tryGet(), msg(0));
+    t.equal(q.tryPut(msg(n)), true, 'room again after one get (the record wraps with a padding record)');
+    const rest: Buffer[] = [];
+    for (let v = q.tryGet(); v !== undefined; v = q.tryGet()) rest.push(v);
+    t.same(
+      rest.filter((b) => b.length === 100),
+      Array.from({ length: n }, (_, i) => msg(i + 1)),
+      'in order across the wrap',
+    );
+    t.equal(q.tryGet(), undefined);
+    t.equal(q.bytesUsed, 0);
+  },
+);
 
 t.test('getSync and putSync: blocking: false, timeouts, and putManySync partial counts', async (t) => {
   const q = queueFor<Buffer>(t, 'sync', { codec: 'raw', capacity: 1024 });
@@ -280,7 +346,10 @@ t.test('getSync and putSync: blocking: false, timeouts, and putManySync partial 
   t.same(q.getSync({ timeout: 1000 }), Buffer.from('ok'));
   t.throws(() => q.getSync({ blocking: 'no' } as never), { code: 'SHMSYNC_INVALID_ARG_TYPE' });
   t.throws(() => q.putSync(big, { timeout: -5 }), { code: 'SHMSYNC_OUT_OF_RANGE' });
-  t.throws(() => q.getSync({ block: false } as never), { code: 'SHMSYNC_INVALID_ARG_VALUE', message: /options\.block must be spelled 'blocking'/ });
+  t.throws(() => q.getSync({ block: false } as never), {
+    code: 'SHMSYNC_INVALID_ARG_VALUE',
+    message: /options\.block must be spelled 'blocking'/,
+  });
   await t.rejects(q.get({ wait: 1 } as never), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
   await t.rejects(q.getMany(0), { code: 'SHMSYNC_OUT_OF_RANGE' });
 });
@@ -288,8 +357,16 @@ t.test('getSync and putSync: blocking: false, timeouts, and putManySync partial 
 t.test('size, bytesUsed and info() count records, the padding record at the wrap included', async (t) => {
   const q = queueFor<Buffer>(t, 'info', { codec: 'raw', capacity: 1024, maxMessageSize: 300 });
   t.match(q.info(), {
-    name: q.name, capacity: 1024, maxMessageSize: 300, size: 0, bytesUsed: 0, ended: false,
-    totalPut: 0, totalGot: 0, consumersWaiting: 0, producersWaiting: 0,
+    name: q.name,
+    capacity: 1024,
+    maxMessageSize: 300,
+    size: 0,
+    bytesUsed: 0,
+    ended: false,
+    totalPut: 0,
+    totalGot: 0,
+    consumersWaiting: 0,
+    producersWaiting: 0,
   });
   t.same([q.capacity, q.maxMessageSize, q.ended, q.closed], [1024, 300, false, false]);
   await q.putMany([Buffer.alloc(300), Buffer.alloc(300), Buffer.alloc(0), Buffer.alloc(1)]);
@@ -316,7 +393,11 @@ t.test('a message larger than maxMessageSize or the capacity is rejected before 
     t.throws(() => q.putSync(big), tooLarge, `putSync of ${big.length} bytes`);
     t.throws(() => q.putManySync([Buffer.alloc(1), big]), tooLarge, 'putManySync with one too large');
     await t.rejects(q.put(big), tooLarge, `put of ${big.length} bytes`);
-    await t.rejects(q.putMany([Buffer.alloc(1), Buffer.alloc(2), big]), tooLarge, 'putMany with one too large: none written');
+    await t.rejects(
+      q.putMany([Buffer.alloc(1), Buffer.alloc(2), big]),
+      tooLarge,
+      'putMany with one too large: none written',
+    );
     t.same({ size: q.size, bytesUsed: q.bytesUsed }, before, 'size and bytesUsed unchanged');
   }
   t.equal(q.tryPut(Buffer.alloc(1000)), true, 'exactly maxMessageSize fits');
@@ -351,7 +432,12 @@ t.test('a value the codec cannot encode is rejected with its code, and the queue
     { codec: custom, value: 'throw', code: 'SHMSYNC_CODEC', what: 'a throwing custom encode' },
     { codec: custom, value: 'no bytes', code: 'SHMSYNC_CODEC', what: 'a custom encode returning no bytes' },
   ];
-  const good: Record<string, unknown> = { json: { ok: 1 }, structured: { ok: 1 }, raw: Buffer.from('ok'), string: 'ok' };
+  const good: Record<string, unknown> = {
+    json: { ok: 1 },
+    structured: { ok: 1 },
+    raw: Buffer.from('ok'),
+    string: 'ok',
+  };
   for (const c of cases) {
     const q = queueFor(t, 'encode', { codec: c.codec });
     const okValue = typeof c.codec === 'string' ? good[c.codec] : 'ok';
@@ -367,7 +453,13 @@ t.test('a value the codec cannot encode is rejected with its code, and the queue
     t.same(q.tryGet(), okValue, `${c.what}: the queue still works`);
   }
   const q = queueFor(t, 'encode-cause', { codec: 'json' });
-  const err = (() => { try { q.putSync(1n); } catch (e) { return e as Error & { cause?: unknown }; } })();
+  const err = (() => {
+    try {
+      q.putSync(1n);
+    } catch (e) {
+      return e as Error & { cause?: unknown };
+    }
+  })();
   t.ok(err?.cause instanceof TypeError, 'the codec error keeps the cause');
 });
 
@@ -375,29 +467,53 @@ t.test('bad options are rejected with their codes, creating nothing', async (t) 
   const name = testName('q-badopts');
   const cases: Array<[ShmQueueOptions | unknown, string, RegExp?]> = [
     [{ capacity: 3000 }, 'SHMSYNC_OUT_OF_RANGE', /^options\.capacity must be a power of two\. Received/],
-    [{ capacity: 512 }, 'SHMSYNC_OUT_OF_RANGE', /^options\.capacity must be an integer from 1024 to 2147483648\. Received/],
+    [
+      { capacity: 512 },
+      'SHMSYNC_OUT_OF_RANGE',
+      /^options\.capacity must be an integer from 1024 to 2147483648\. Received/,
+    ],
     [{ capacity: 2 ** 32 }, 'SHMSYNC_OUT_OF_RANGE'],
     [{ capacity: 1.5 }, 'SHMSYNC_OUT_OF_RANGE'],
     [{ capacity: '4096' }, 'SHMSYNC_INVALID_ARG_TYPE'],
-    [{ capacity: 4096, maxMessageSize: 2048 }, 'SHMSYNC_OUT_OF_RANGE', /^options\.maxMessageSize must be an integer from 1 to 2040\. Received/],
+    [
+      { capacity: 4096, maxMessageSize: 2048 },
+      'SHMSYNC_OUT_OF_RANGE',
+      /^options\.maxMessageSize must be an integer from 1 to 2040\. Received/,
+    ],
     [{ maxMessageSize: 0 }, 'SHMSYNC_OUT_OF_RANGE'],
     [{ capacity: 1024, maxMessageSize: 1024 }, 'SHMSYNC_OUT_OF_RANGE'],
     [{ colour: 'red' }, 'SHMSYNC_INVALID_ARG_VALUE', /^options\.colour must be one of the known options/],
     [{ size: 4096 }, 'SHMSYNC_INVALID_ARG_VALUE', /^options\.size must be spelled 'capacity'/],
     [{ maxMessage: 10 }, 'SHMSYNC_INVALID_ARG_VALUE', /must be spelled 'maxMessageSize'/],
-    [{ codec: 'xml' }, 'SHMSYNC_INVALID_ARG_VALUE', /^options\.codec must be one of 'raw', 'string', 'json', 'structured'/],
-    [{ codec: { encode: () => Buffer.alloc(0) } }, 'SHMSYNC_INVALID_ARG_TYPE', /^options\.codec must be 'raw', 'string', 'json', 'structured' or \{ encode, decode \}/],
+    [
+      { codec: 'xml' },
+      'SHMSYNC_INVALID_ARG_VALUE',
+      /^options\.codec must be one of 'raw', 'string', 'json', 'structured'/,
+    ],
+    [
+      { codec: { encode: () => Buffer.alloc(0) } },
+      'SHMSYNC_INVALID_ARG_TYPE',
+      /^options\.codec must be 'raw', 'string', 'json', 'structured' or \{ encode, decode \}/,
+    ],
     [{ codec: 5 }, 'SHMSYNC_INVALID_ARG_TYPE'],
     [{ create: 'maybe' }, 'SHMSYNC_INVALID_ARG_VALUE'],
     ['options', 'SHMSYNC_INVALID_ARG_TYPE'],
   ];
   for (const [options, code, message] of cases) {
-    t.throws(() => new ShmQueue(name, options as ShmQueueOptions), message ? { code, message } : { code }, `${JSON.stringify(options)} -> ${code}`);
+    t.throws(
+      () => new ShmQueue(name, options as ShmQueueOptions),
+      message ? { code, message } : { code },
+      `${JSON.stringify(options)} -> ${code}`,
+    );
   }
   t.throws(() => new ShmQueue('', {}), { code: 'SHMSYNC_INVALID_NAME' });
   t.throws(() => new ShmQueue('a/b', {}), { code: 'SHMSYNC_INVALID_NAME' });
   t.equal(segmentExists(name), false, 'no segment was created by any of them');
-  t.throws(() => new ShmQueue(name, { create: 'open' }), { code: 'SHMSYNC_NOT_FOUND' }, "create: 'open' on a missing queue");
+  t.throws(
+    () => new ShmQueue(name, { create: 'open' }),
+    { code: 'SHMSYNC_NOT_FOUND' },
+    "create: 'open' on a missing queue",
+  );
   t.equal(segmentExists(name), false);
 });
 
@@ -410,21 +526,47 @@ t.test('opening an existing queue: sizes adopted; a different explicit size is S
   t.same([implicit.capacity, implicit.maxMessageSize], [8192, 100], "default 'openOrCreate' opens it");
   const explicitSame = new ShmQueue(q.name, { capacity: 8192, maxMessageSize: 100 });
   explicitSame.close();
-  t.throws(() => new ShmQueue(q.name, { capacity: 16384 }), { code: 'SHMSYNC_SIZE_MISMATCH', name: 'SizeMismatchError' }, 'another capacity');
-  t.throws(() => new ShmQueue(q.name, { capacity: 4096, create: 'open' }), { code: 'SHMSYNC_SIZE_MISMATCH' }, "another capacity with create: 'open'");
-  t.throws(() => new ShmQueue(q.name, { capacity: 8192, maxMessageSize: 200 }), { code: 'SHMSYNC_SIZE_MISMATCH' }, 'another maxMessageSize');
-  t.throws(() => new ShmQueue(q.name, { create: 'create' }), { code: 'SHMSYNC_EXISTS' }, "create: 'create' on an existing queue");
+  t.throws(
+    () => new ShmQueue(q.name, { capacity: 16384 }),
+    { code: 'SHMSYNC_SIZE_MISMATCH', name: 'SizeMismatchError' },
+    'another capacity',
+  );
+  t.throws(
+    () => new ShmQueue(q.name, { capacity: 4096, create: 'open' }),
+    { code: 'SHMSYNC_SIZE_MISMATCH' },
+    "another capacity with create: 'open'",
+  );
+  t.throws(
+    () => new ShmQueue(q.name, { capacity: 8192, maxMessageSize: 200 }),
+    { code: 'SHMSYNC_SIZE_MISMATCH' },
+    'another maxMessageSize',
+  );
+  t.throws(
+    () => new ShmQueue(q.name, { create: 'create' }),
+    { code: 'SHMSYNC_EXISTS' },
+    "create: 'create' on an existing queue",
+  );
   t.throws(() => new ShmQueue(q.name.replace('q-sizes', 'q-nope'), { create: 'open' }), { code: 'SHMSYNC_NOT_FOUND' });
   const m = new Mutex(testName('q-kind'), { create: 'create' });
-  t.teardown(() => { m.close(); Mutex.unlink(m.name); });
-  t.throws(() => new ShmQueue(m.name, { create: 'open' }), { code: 'SHMSYNC_KIND_MISMATCH' }, 'a mutex segment is not a queue');
+  t.teardown(() => {
+    m.close();
+    Mutex.unlink(m.name);
+  });
+  t.throws(
+    () => new ShmQueue(m.name, { create: 'open' }),
+    { code: 'SHMSYNC_KIND_MISMATCH' },
+    'a mutex segment is not a queue',
+  );
   q.putSync('still fine');
   t.equal(same.tryGet(), 'still fine', 'the failed opens left the queue working');
 });
 
 t.test('an unnamed queue gets a unique name and works through another handle', async (t) => {
   const q = new ShmQueue<string>(undefined, { codec: 'string', capacity: 4096 });
-  t.teardown(() => { q.close(); q.unlink(); });
+  t.teardown(() => {
+    q.close();
+    q.unlink();
+  });
   t.match(q.name, /^queue-/);
   const ref = JSON.parse(JSON.stringify(q));
   t.same(ref, { $shmsync: 'ShmQueue', name: q.name, codec: 'string' }, 'toJSON is a handle reference');
@@ -434,41 +576,44 @@ t.test('an unnamed queue gets a unique name and works through another handle', a
   t.equal(q.tryGet(), 'hi');
 });
 
-t.test('close: releases this handle only; using it after close is SHMSYNC_CLOSED; closing twice is harmless', async (t) => {
-  const q = queueFor<number>(t, 'close-handle');
-  const other = reopen<number>(t, q);
-  q.putSync(1);
-  t.equal(q.closed, false, 'an open handle is not closed');
-  q.close();
-  q.close();
-  t.equal(q.closed, true, 'closed reports this handle');
-  t.equal(other.closed, false, 'another handle on the same queue stays open');
-  t.equal(other.ended, false, 'closing a handle does not end the stream');
-  const closed = { code: 'SHMSYNC_CLOSED', name: 'ClosedError' };
-  t.throws(() => q.size, closed, 'size');
-  t.throws(() => q.ended, closed, 'ended');
-  t.throws(() => q.info(), closed, 'info()');
-  t.throws(() => q.tryPut(2), closed, 'tryPut');
-  t.throws(() => q.putSync(2), closed, 'putSync');
-  t.throws(() => q.tryGet(), closed, 'tryGet');
-  t.throws(() => q.getSync(), closed, 'getSync');
-  t.throws(() => q.end(), closed, 'end');
-  await t.rejects(q.put(2), closed, 'put');
-  await t.rejects(q.get(), closed, 'get');
-  await t.rejects(q.getMany(3), closed, 'getMany');
-  t.equal(other.tryGet(), 1, 'the queue and its message are still there for another handle');
-  other.putSync(4);
-  t.equal(other.tryGet(), 4, 'and the other handle can still put and get');
-  {
-    using scoped = reopen<number>(t, other);
-    scoped.putSync(3);
-  }
-  t.equal(other.tryGet(), 3, 'Symbol.dispose closed the scoped handle, not the queue');
-  t.equal(other.ended, false, 'Symbol.dispose does not end the stream either');
-  t.equal(segmentExists(q.name), true);
-  t.equal('detach' in q, false, 'detach() is gone (close() releases the handle)');
-  t.equal((q as unknown as { detach?: unknown }).detach, undefined);
-});
+t.test(
+  'close: releases this handle only; using it after close is SHMSYNC_CLOSED; closing twice is harmless',
+  async (t) => {
+    const q = queueFor<number>(t, 'close-handle');
+    const other = reopen<number>(t, q);
+    q.putSync(1);
+    t.equal(q.closed, false, 'an open handle is not closed');
+    q.close();
+    q.close();
+    t.equal(q.closed, true, 'closed reports this handle');
+    t.equal(other.closed, false, 'another handle on the same queue stays open');
+    t.equal(other.ended, false, 'closing a handle does not end the stream');
+    const closed = { code: 'SHMSYNC_CLOSED', name: 'ClosedError' };
+    t.throws(() => q.size, closed, 'size');
+    t.throws(() => q.ended, closed, 'ended');
+    t.throws(() => q.info(), closed, 'info()');
+    t.throws(() => q.tryPut(2), closed, 'tryPut');
+    t.throws(() => q.putSync(2), closed, 'putSync');
+    t.throws(() => q.tryGet(), closed, 'tryGet');
+    t.throws(() => q.getSync(), closed, 'getSync');
+    t.throws(() => q.end(), closed, 'end');
+    await t.rejects(q.put(2), closed, 'put');
+    await t.rejects(q.get(), closed, 'get');
+    await t.rejects(q.getMany(3), closed, 'getMany');
+    t.equal(other.tryGet(), 1, 'the queue and its message are still there for another handle');
+    other.putSync(4);
+    t.equal(other.tryGet(), 4, 'and the other handle can still put and get');
+    {
+      using scoped = reopen<number>(t, other);
+      scoped.putSync(3);
+    }
+    t.equal(other.tryGet(), 3, 'Symbol.dispose closed the scoped handle, not the queue');
+    t.equal(other.ended, false, 'Symbol.dispose does not end the stream either');
+    t.equal(segmentExists(q.name), true);
+    t.equal('detach' in q, false, 'detach() is gone (close() releases the handle)');
+    t.equal((q as unknown as { detach?: unknown }).detach, undefined);
+  },
+);
 
 t.test('end: puts fail with ReadOnly at once, gets drain what is left and then fail, iteration ends', async (t) => {
   const q = queueFor<number>(t, 'end');
@@ -520,18 +665,28 @@ t.test('unlink removes the name; the static form too', async (t) => {
   t.throws(() => ShmQueue.unlink('bad/name'), { code: 'SHMSYNC_INVALID_NAME' });
 });
 
-t.test('scripts/mapped-segments sees a live queue and mutex as in use (run-tap and clean-shm must not remove them)', async (t) => {
-  // Segments are created as shmsync.tmp-* and published by name, so /proc/<pid>/maps shows the
-  // temporary name "(deleted)": matched by name only, every live segment looked unused, and a
-  // concurrent run-tap removed other runs' live locks and queues (attack-js).
-   
-  const { mappedSegments } = require('../scripts/mapped-segments.js') as { mappedSegments(dir?: string): Set<string> };
-  const q = new ShmQueue(undefined, { codec: 'raw', capacity: 4096 });
-  const m = new Mutex();
-  m.acquireSync();
-  m.release();
-  t.teardown(() => { q.close(); q.unlink(); m.close(); m.unlink(); });
-  const inUse = mappedSegments();
-  t.ok(inUse.has(`shmsync-${q.name}`), 'the queue is in use');
-  t.ok(inUse.has(`shmsync-${m.name}`), 'the mutex is in use');
-});
+t.test(
+  'scripts/mapped-segments sees a live queue and mutex as in use (run-tap and clean-shm must not remove them)',
+  async (t) => {
+    // Segments are created as shmsync.tmp-* and published by name, so /proc/<pid>/maps shows the
+    // temporary name "(deleted)": matched by name only, every live segment looked unused, and a
+    // concurrent run-tap removed other runs' live locks and queues (attack-js).
+
+    const { mappedSegments } = require('../scripts/mapped-segments.js') as {
+      mappedSegments(dir?: string): Set<string>;
+    };
+    const q = new ShmQueue(undefined, { codec: 'raw', capacity: 4096 });
+    const m = new Mutex();
+    m.acquireSync();
+    m.release();
+    t.teardown(() => {
+      q.close();
+      q.unlink();
+      m.close();
+      m.unlink();
+    });
+    const inUse = mappedSegments();
+    t.ok(inUse.has(`shmsync-${q.name}`), 'the queue is in use');
+    t.ok(inUse.has(`shmsync-${m.name}`), 'the mutex is in use');
+  },
+);

@@ -12,7 +12,6 @@ const kProducers = 4;
 const kConsumers = 4;
 const kPerProducer = Math.floor(kTotal / kProducers);
 
-
 /** A forked child or a worker thread running a fixture, with the same message surface. */
 interface Party {
   message<T extends Message = Message>(type: string): Promise<T>;
@@ -24,11 +23,21 @@ interface Party {
 
 class ProcessParty implements Party {
   readonly child: Child;
-  constructor(fixture: string, args: string[]) { this.child = new Child(fixture, args); }
-  message<T extends Message>(type: string): Promise<T> { return this.child.message<T>(type); }
-  send(m: Message): void { this.child.send(m); }
-  ended(): Promise<unknown> { return this.child.exited; }
-  kill(): void { this.child.kill(); }
+  constructor(fixture: string, args: string[]) {
+    this.child = new Child(fixture, args);
+  }
+  message<T extends Message>(type: string): Promise<T> {
+    return this.child.message<T>(type);
+  }
+  send(m: Message): void {
+    this.child.send(m);
+  }
+  ended(): Promise<unknown> {
+    return this.child.exited;
+  }
+  kill(): void {
+    this.child.kill();
+  }
 }
 
 class WorkerParty implements Party {
@@ -44,29 +53,43 @@ class WorkerParty implements Party {
       if (i >= 0) this.#waiting.splice(i, 1)[0].resolve(m);
       else this.#inbox.push(m);
     });
-    this.worker.on('error', (err) => { for (const w of this.#waiting.splice(0)) w.reject(err); });
-    this.#exited = new Promise((resolve) => this.worker.once('exit', (code) => {
-      for (const w of this.#waiting.splice(0)) w.reject(new Error(`${fixture} worker exited (${code})`));
-      resolve(code);
-    }));
+    this.worker.on('error', (err) => {
+      for (const w of this.#waiting.splice(0)) w.reject(err);
+    });
+    this.#exited = new Promise((resolve) =>
+      this.worker.once('exit', (code) => {
+        for (const w of this.#waiting.splice(0)) w.reject(new Error(`${fixture} worker exited (${code})`));
+        resolve(code);
+      }),
+    );
   }
 
   message<T extends Message>(type: string): Promise<T> {
     const i = this.#inbox.findIndex((m) => m.type === type);
     if (i >= 0) return Promise.resolve(this.#inbox.splice(i, 1)[0] as T);
-    return new Promise((resolve, reject) => this.#waiting.push({ type, resolve: resolve as (m: Message) => void, reject }));
+    return new Promise((resolve, reject) =>
+      this.#waiting.push({ type, resolve: resolve as (m: Message) => void, reject }),
+    );
   }
 
-  send(m: Message): void { this.worker.postMessage(m); }
-  ended(): Promise<unknown> { return this.#exited.then((code) => ({ code })); }
-  kill(): void { void this.worker.terminate(); }
+  send(m: Message): void {
+    this.worker.postMessage(m);
+  }
+  ended(): Promise<unknown> {
+    return this.#exited.then((code) => ({ code }));
+  }
+  kill(): void {
+    void this.worker.terminate();
+  }
 }
 
 /** The fixture's 'done' message, or its 'error' message as a rejection. */
 function outcome<T extends Message>(p: Party): Promise<T> {
   return Promise.race([
     p.message<T>('done'),
-    p.message<{ type: string; message: string }>('error').then((e) => { throw new Error(`fixture failed: ${e.message}`); }),
+    p.message<{ type: string; message: string }>('error').then((e) => {
+      throw new Error(`fixture failed: ${e.message}`);
+    }),
   ]);
 }
 
@@ -85,7 +108,10 @@ interface ConsumerReport extends Message {
  */
 async function pipeline(t: Test, kind: 'process' | 'worker', capacity: number): Promise<void> {
   const q = new ShmQueue(testName(`q-${kind}s`), { create: 'create', codec: 'raw', capacity });
-  t.teardown(() => { q.close(); ShmQueue.unlink(q.name); });
+  t.teardown(() => {
+    q.close();
+    ShmQueue.unlink(q.name);
+  });
   const make = (fixture: string, args: string[]): Party => {
     const p = kind === 'process' ? new ProcessParty(fixture, args) : new WorkerParty(fixture, args);
     t.teardown(() => p.kill());
@@ -93,8 +119,12 @@ async function pipeline(t: Test, kind: 'process' | 'worker', capacity: number): 
   };
   const producerModes = ['async', 'sync', 'async', 'single'];
   const consumerModes = ['getMany', 'getSync', 'iterate', 'mixed'];
-  const producers = producerModes.map((mode, id) => make('queue-producer.js', [q.name, String(id), String(kPerProducer), '256', mode]));
-  const consumers = consumerModes.map((mode) => make('queue-consumer.js', [q.name, String(kProducers), String(kPerProducer), mode]));
+  const producers = producerModes.map((mode, id) =>
+    make('queue-producer.js', [q.name, String(id), String(kPerProducer), '256', mode]),
+  );
+  const consumers = consumerModes.map((mode) =>
+    make('queue-consumer.js', [q.name, String(kProducers), String(kPerProducer), mode]),
+  );
   await Promise.all([...producers, ...consumers].map((p) => p.message('ready')));
   const consumed = consumers.map((c) => outcome<ConsumerReport>(c));
   const produced = producers.map((p) => outcome(p));
@@ -107,78 +137,118 @@ async function pipeline(t: Test, kind: 'process' | 'worker', capacity: number): 
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const total = kPerProducer * kProducers;
 
-  t.same(reports.map((r) => r.bad), consumers.map(() => 0), 'every message intact (length, producer, sequence, check word)');
-  t.same(reports.map((r) => r.orderViolations), consumers.map(() => 0), 'within each consumer, each producer\'s messages arrive in increasing order');
+  t.same(
+    reports.map((r) => r.bad),
+    consumers.map(() => 0),
+    'every message intact (length, producer, sequence, check word)',
+  );
+  t.same(
+    reports.map((r) => r.orderViolations),
+    consumers.map(() => 0),
+    "within each consumer, each producer's messages arrive in increasing order",
+  );
   const counts = Array.from({ length: kProducers }, (_, p) => reports.reduce((s, r) => s + r.counts[p], 0));
   const seqSums = Array.from({ length: kProducers }, (_, p) => reports.reduce((s, r) => s + r.seqSums[p], 0));
-  t.same(counts, producers.map(() => kPerProducer), 'per producer, the counts over consumers add up to what it put');
-  t.same(seqSums, producers.map(() => (kPerProducer * (kPerProducer - 1)) / 2), 'per producer, the sequence sums add up to 0 + 1 + ... + (n - 1)');
+  t.same(
+    counts,
+    producers.map(() => kPerProducer),
+    'per producer, the counts over consumers add up to what it put',
+  );
+  t.same(
+    seqSums,
+    producers.map(() => (kPerProducer * (kPerProducer - 1)) / 2),
+    'per producer, the sequence sums add up to 0 + 1 + ... + (n - 1)',
+  );
   const seen = new Uint8Array(total);
   for (const r of reports) for (let i = 0; i < total; i++) seen[i] += r.seen[i];
   let notOnce = 0;
   for (let i = 0; i < total; i++) if (seen[i] !== 1) notOnce += 1;
   t.equal(notOnce, 0, `each of the ${total} messages was received exactly once`);
-  t.ok(reports.every((r) => r.counts.reduce((a, b) => a + b, 0) > 0), `every consumer got messages (${reports.map((r) => r.counts.reduce((a, b) => a + b, 0)).join(' / ')})`);
+  t.ok(
+    reports.every((r) => r.counts.reduce((a, b) => a + b, 0) > 0),
+    `every consumer got messages (${reports.map((r) => r.counts.reduce((a, b) => a + b, 0)).join(' / ')})`,
+  );
   t.match(q.info(), { size: 0, bytesUsed: 0, totalPut: total, totalGot: total, ended: true });
   for (const p of [...producers, ...consumers]) {
     t.same(await p.ended(), kind === 'process' ? { code: 0, signal: null } : { code: 0 }, `${kind} exits cleanly`);
   }
-  t.comment(`${kind === 'process' ? 'processes' : 'worker threads'}: ${total} messages, ${kProducers} x ${kConsumers}, in ${seconds.toFixed(2)} s = ${Math.round(total / seconds).toLocaleString('en')} msgs/s`);
+  t.comment(
+    `${kind === 'process' ? 'processes' : 'worker threads'}: ${total} messages, ${kProducers} x ${kConsumers}, in ${seconds.toFixed(2)} s = ${Math.round(total / seconds).toLocaleString('en')} msgs/s`,
+  );
 }
 
-t.test(`${kProducers} producer processes x ${kConsumers} consumer processes, ${kTotal} messages: exactly once, per-producer order`, async (t) => {
-  await pipeline(t, 'process', 1 << 16);
-});
+t.test(
+  `${kProducers} producer processes x ${kConsumers} consumer processes, ${kTotal} messages: exactly once, per-producer order`,
+  async (t) => {
+    await pipeline(t, 'process', 1 << 16);
+  },
+);
 
 t.test(`the same across worker threads`, async (t) => {
   await pipeline(t, 'worker', 1 << 16);
 });
 
-t.test('wrap-around: every size from 0 bytes to maxMessageSize through a small ring, byte for byte, in order', async (t) => {
-  // fixtures/queue-lib.js is plain JS shared with the producer: the same sizes and contents here.
-   
-  const lib = require(path.join(fixturesDir, 'queue-lib.js')) as {
-    wrapSizes(max: number, rounds: number, seed: number): number[];
-    wrapMessage(i: number, size: number): Buffer;
-  };
-  const capacity = 4096;
-  const q = new ShmQueue<Buffer>(testName('q-wrap'), { create: 'create', codec: 'raw', capacity });
-  t.teardown(() => { q.close(); ShmQueue.unlink(q.name); });
-  const max = q.maxMessageSize;
-  t.equal(max, capacity / 2 - 8);
-  const rounds = 2;
-  const seed = 20240605;
-  const sizes = lib.wrapSizes(max, rounds, seed);
-  const child = new Child('queue-wrap-producer.js', [q.name, String(max), String(rounds), String(seed)]);
-  t.teardown(() => child.kill());
-  await child.message('ready');
-  const done = outcome<{ type: string; messages: number; bytes: number }>({
-    message: (type) => child.message(type), send: () => {}, ended: () => child.exited, kill: () => child.kill(),
-  });
-  child.send({ type: 'go' });
-  let i = 0;
-  let wrong = 0;
-  let firstWrong = '';
-  const verify = (m: Buffer | undefined): void => {
-    const want = lib.wrapMessage(i, sizes[i]);
-    if (m === undefined || !want.equals(m)) {
-      wrong += 1;
-      firstWrong ||= `message ${i}: expected ${sizes[i]} bytes, got ${m?.length} bytes`;
+t.test(
+  'wrap-around: every size from 0 bytes to maxMessageSize through a small ring, byte for byte, in order',
+  async (t) => {
+    // fixtures/queue-lib.js is plain JS shared with the producer: the same sizes and contents here.
+
+    const lib = require(path.join(fixturesDir, 'queue-lib.js')) as {
+      wrapSizes(max: number, rounds: number, seed: number): number[];
+      wrapMessage(i: number, size: number): Buffer;
+    };
+    const capacity = 4096;
+    const q = new ShmQueue<Buffer>(testName('q-wrap'), { create: 'create', codec: 'raw', capacity });
+    t.teardown(() => {
+      q.close();
+      ShmQueue.unlink(q.name);
+    });
+    const max = q.maxMessageSize;
+    t.equal(max, capacity / 2 - 8);
+    const rounds = 2;
+    const seed = 20240605;
+    const sizes = lib.wrapSizes(max, rounds, seed);
+    const child = new Child('queue-wrap-producer.js', [q.name, String(max), String(rounds), String(seed)]);
+    t.teardown(() => child.kill());
+    await child.message('ready');
+    const done = outcome<{ type: string; messages: number; bytes: number }>({
+      message: (type) => child.message(type),
+      send: () => {},
+      ended: () => child.exited,
+      kill: () => child.kill(),
+    });
+    child.send({ type: 'go' });
+    let i = 0;
+    let wrong = 0;
+    let firstWrong = '';
+    const verify = (m: Buffer | undefined): void => {
+      const want = lib.wrapMessage(i, sizes[i]);
+      if (m === undefined || !want.equals(m)) {
+        wrong += 1;
+        firstWrong ||= `message ${i}: expected ${sizes[i]} bytes, got ${m?.length} bytes`;
+      }
+      i += 1;
+    };
+    // The consumer alternates get flavours: getMany batches, single gets, blocking getSync.
+    for (let round = 0; i < sizes.length; round++) {
+      if (round % 3 === 0) for (const m of await q.getMany(1 + (round % 7))) verify(m);
+      else if (round % 3 === 1) verify(await q.get());
+      else verify(q.getSync({ timeout: 10_000 }));
     }
-    i += 1;
-  };
-  // The consumer alternates get flavours: getMany batches, single gets, blocking getSync.
-  for (let round = 0; i < sizes.length; round++) {
-    if (round % 3 === 0) for (const m of await q.getMany(1 + (round % 7))) verify(m);
-    else if (round % 3 === 1) verify(await q.get());
-    else verify(q.getSync({ timeout: 10_000 }));
-  }
-  const report = await done;
-  t.equal(wrong, 0, `all ${sizes.length} messages (0..${max} bytes, each size ${rounds} times) equal byte for byte and in order ${firstWrong}`);
-  t.equal(report.messages, sizes.length);
-  const ringBytes = sizes.reduce((s, n) => s + ((8 + n + 7) & ~7), 0);
-  t.ok(ringBytes / capacity > 500, `the ${capacity}-byte ring wrapped about ${Math.floor(ringBytes / capacity)} times`);
-  t.equal(q.info().totalPut, sizes.length);
-  t.equal(q.tryGet(), undefined, 'nothing more');
-  t.same(await child.exited, { code: 0, signal: null });
-});
+    const report = await done;
+    t.equal(
+      wrong,
+      0,
+      `all ${sizes.length} messages (0..${max} bytes, each size ${rounds} times) equal byte for byte and in order ${firstWrong}`,
+    );
+    t.equal(report.messages, sizes.length);
+    const ringBytes = sizes.reduce((s, n) => s + ((8 + n + 7) & ~7), 0);
+    t.ok(
+      ringBytes / capacity > 500,
+      `the ${capacity}-byte ring wrapped about ${Math.floor(ringBytes / capacity)} times`,
+    );
+    t.equal(q.info().totalPut, sizes.length);
+    t.equal(q.tryGet(), undefined, 'nothing more');
+    t.same(await child.exited, { code: 0, signal: null });
+  },
+);

@@ -6,7 +6,6 @@ import { ShmQueue, type ShmQueueOptions } from '../dist';
 import { Child, type Message } from './helpers/fork';
 import { testName } from './helpers/shm';
 
-
 function queueFor<T = unknown>(t: Test, tag: string, options: ShmQueueOptions<T> = {}): ShmQueue<T> {
   const q = new ShmQueue<T>(testName(`q-${tag}`), { create: 'create', ...options });
   t.teardown(() => {
@@ -35,7 +34,9 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 /** Tracks whether a promise has settled (without consuming its outcome). */
 function track<T>(p: Promise<T>): { settled: () => boolean; promise: Promise<T> } {
   let done = false;
-  const promise = p.finally(() => { done = true; });
+  const promise = p.finally(() => {
+    done = true;
+  });
   promise.catch(() => {});
   return { settled: () => done, promise };
 }
@@ -55,29 +56,32 @@ async function finish(t: Test, child: Child): Promise<void> {
   t.same(await child.exited, { code: 0, signal: null }, 'the child exits on its own with code 0');
 }
 
-t.test('a full queue makes put wait and tryPut return false until a consumer in another process frees space', async (t) => {
-  const q = queueFor<Buffer>(t, 'bp-full', { codec: 'raw', capacity: 1024 });
-  const n = fill(q, (i) => Buffer.alloc(100, i));
-  t.equal(q.tryPut(Buffer.alloc(100)), false, 'full: tryPut returns false');
-  const pending = track(q.put(Buffer.alloc(100, 0xaa)));
-  await turn();
-  t.equal(pending.settled(), false, 'put is waiting');
-  t.equal(q.info().producersWaiting, 1, 'recorded as a sleeping producer (parked)');
-  t.equal(q.tryPut(Buffer.alloc(100)), false, 'tryPut still false while put waits');
-  t.equal(q.size, n);
-  const child = await agent(t);
-  child.send({ type: 'take', name: q.name, n: 1 });
-  const { values } = await child.message<Message & { values: Buffer[] }>('taken');
-  t.same(Buffer.from(values[0]), Buffer.alloc(100, 0), 'the child took the oldest message');
-  await pending.promise;
-  t.pass('the pending put resolved once the child freed space');
-  t.equal(q.info().producersWaiting, 0, 'no sleeper left behind');
-  t.equal(q.size, n, 'full again, with the waiting message last');
-  const all: Buffer[] = [];
-  for (let v = q.tryGet(); v !== undefined; v = q.tryGet()) all.push(v);
-  t.same(all[all.length - 1], Buffer.alloc(100, 0xaa));
-  await finish(t, child);
-});
+t.test(
+  'a full queue makes put wait and tryPut return false until a consumer in another process frees space',
+  async (t) => {
+    const q = queueFor<Buffer>(t, 'bp-full', { codec: 'raw', capacity: 1024 });
+    const n = fill(q, (i) => Buffer.alloc(100, i));
+    t.equal(q.tryPut(Buffer.alloc(100)), false, 'full: tryPut returns false');
+    const pending = track(q.put(Buffer.alloc(100, 0xaa)));
+    await turn();
+    t.equal(pending.settled(), false, 'put is waiting');
+    t.equal(q.info().producersWaiting, 1, 'recorded as a sleeping producer (parked)');
+    t.equal(q.tryPut(Buffer.alloc(100)), false, 'tryPut still false while put waits');
+    t.equal(q.size, n);
+    const child = await agent(t);
+    child.send({ type: 'take', name: q.name, n: 1 });
+    const { values } = await child.message<Message & { values: Buffer[] }>('taken');
+    t.same(Buffer.from(values[0]), Buffer.alloc(100, 0), 'the child took the oldest message');
+    await pending.promise;
+    t.pass('the pending put resolved once the child freed space');
+    t.equal(q.info().producersWaiting, 0, 'no sleeper left behind');
+    t.equal(q.size, n, 'full again, with the waiting message last');
+    const all: Buffer[] = [];
+    for (let v = q.tryGet(); v !== undefined; v = q.tryGet()) all.push(v);
+    t.same(all[all.length - 1], Buffer.alloc(100, 0xaa));
+    await finish(t, child);
+  },
+);
 
 t.test('a blocking putSync in another process returns once this process frees space', async (t) => {
   const q = queueFor<string>(t, 'bp-putsync', { codec: 'string', capacity: 1024 });
@@ -105,9 +109,17 @@ t.test('put and get timeouts; putMany reports how many were written', async (t) 
   t.ok(q.tryGet());
   // One 200-byte record fits now, the next two do not.
   start = performance.now();
-  await t.rejects(q.putMany([Buffer.alloc(200, 1), Buffer.alloc(200, 2), Buffer.alloc(200, 3)], { timeout: 30 }), { ...timeout, written: 1 }, 'putMany: written 1 of 3');
+  await t.rejects(
+    q.putMany([Buffer.alloc(200, 1), Buffer.alloc(200, 2), Buffer.alloc(200, 3)], { timeout: 30 }),
+    { ...timeout, written: 1 },
+    'putMany: written 1 of 3',
+  );
   t.ok(performance.now() - start >= 25, 'after about the timeout');
-  await t.rejects(q.put(Buffer.alloc(200), { timeout: 20 }), { ...timeout, written: 0 }, 'put on a full queue times out, written 0');
+  await t.rejects(
+    q.put(Buffer.alloc(200), { timeout: 20 }),
+    { ...timeout, written: 0 },
+    'put on a full queue times out, written 0',
+  );
   t.equal(q.info().producersWaiting, 0, 'timed-out putters are no longer counted as sleeping');
   t.equal(q.size, n, 'exactly one of the three went in');
   const all: Buffer[] = [];
@@ -163,35 +175,41 @@ t.test('AbortSignal: aborted before the call, nothing happens; aborted during th
   t.same(all.slice(-2), [100, 101], 'the first two of the batch went in, in order');
 });
 
-t.test('end() while readers and writers wait in this process: waiting getters drain, then everyone gets ReadOnly', async (t) => {
-  const empty = queueFor<string>(t, 'bp-close-empty', { codec: 'string', capacity: 1024 });
-  const full = queueFor<string>(t, 'bp-close-full', { codec: 'string', capacity: 1024 });
-  fill(full, (i) => `f${i}`);
-  const readOnly = { name: 'ReadOnly', code: 'SHMSYNC_QUEUE_CLOSED' };
-  const seen: string[] = [];
-  const get1 = empty.get();
-  const getMany = empty.getMany(10);
-  const iterated = (async () => { for await (const v of empty) seen.push(v); return 'ended'; })();
-  const put = full.put('late').catch((e: Error) => e);
-  const putMany = full.putMany(['late1', 'late2']).catch((e: Error) => e);
-  await turn();
-  t.equal(empty.info().consumersWaiting, 3, 'three getters wait');
-  t.equal(full.info().producersWaiting, 2, 'two putters wait');
-  // Two messages and the end() land before any waiter runs: they are drained first.
-  empty.putSync('a');
-  empty.putSync('b');
-  empty.end();
-  full.end();
-  const [g1, gm, it] = await Promise.all([get1, getMany.catch((e) => e), iterated]);
-  const delivered = [g1, ...(Array.isArray(gm) ? gm : []), ...seen];
-  t.same(delivered.sort(), ['a', 'b'], 'the two messages put before end() were delivered once each');
-  t.equal(it, 'ended', 'the async iterator ended');
-  t.match(await put, { ...readOnly, written: 0 }, 'a waiting put gets ReadOnly');
-  t.match(await putMany, { ...readOnly, written: 0 }, 'a waiting putMany gets ReadOnly, nothing written');
-  await t.rejects(empty.get(), readOnly, 'a get after the drain gets ReadOnly');
-  t.equal(empty.info().consumersWaiting + full.info().producersWaiting, 0, 'no sleeper left');
-  t.equal(full.tryGet(), 'f0', 'the full queue still drains after end()');
-});
+t.test(
+  'end() while readers and writers wait in this process: waiting getters drain, then everyone gets ReadOnly',
+  async (t) => {
+    const empty = queueFor<string>(t, 'bp-close-empty', { codec: 'string', capacity: 1024 });
+    const full = queueFor<string>(t, 'bp-close-full', { codec: 'string', capacity: 1024 });
+    fill(full, (i) => `f${i}`);
+    const readOnly = { name: 'ReadOnly', code: 'SHMSYNC_QUEUE_CLOSED' };
+    const seen: string[] = [];
+    const get1 = empty.get();
+    const getMany = empty.getMany(10);
+    const iterated = (async () => {
+      for await (const v of empty) seen.push(v);
+      return 'ended';
+    })();
+    const put = full.put('late').catch((e: Error) => e);
+    const putMany = full.putMany(['late1', 'late2']).catch((e: Error) => e);
+    await turn();
+    t.equal(empty.info().consumersWaiting, 3, 'three getters wait');
+    t.equal(full.info().producersWaiting, 2, 'two putters wait');
+    // Two messages and the end() land before any waiter runs: they are drained first.
+    empty.putSync('a');
+    empty.putSync('b');
+    empty.end();
+    full.end();
+    const [g1, gm, it] = await Promise.all([get1, getMany.catch((e) => e), iterated]);
+    const delivered = [g1, ...(Array.isArray(gm) ? gm : []), ...seen];
+    t.same(delivered.sort(), ['a', 'b'], 'the two messages put before end() were delivered once each');
+    t.equal(it, 'ended', 'the async iterator ended');
+    t.match(await put, { ...readOnly, written: 0 }, 'a waiting put gets ReadOnly');
+    t.match(await putMany, { ...readOnly, written: 0 }, 'a waiting putMany gets ReadOnly, nothing written');
+    await t.rejects(empty.get(), readOnly, 'a get after the drain gets ReadOnly');
+    t.equal(empty.info().consumersWaiting + full.info().producersWaiting, 0, 'no sleeper left');
+    t.equal(full.tryGet(), 'f0', 'the full queue still drains after end()');
+  },
+);
 
 t.test('end() while readers and writers wait in another process (async and blocking waits)', async (t) => {
   const empty = queueFor(t, 'bp-xclose-empty', { capacity: 1024 });
@@ -207,24 +225,35 @@ t.test('end() while readers and writers wait in another process (async and block
   await asyncChild.message('waiting');
   getSyncChild.send({ type: 'get-sync', name: sleepy.name });
   putSyncChild.send({ type: 'put-sync', name: sleepyFull.name, value: 'blocked' });
-  await until(() => empty.info().consumersWaiting === 3 && full.info().producersWaiting === 2, 'the async waits are parked');
-  await until(() => sleepy.info().consumersWaiting === 1 && sleepyFull.info().producersWaiting === 1, 'the blocking waits sleep');
+  await until(
+    () => empty.info().consumersWaiting === 3 && full.info().producersWaiting === 2,
+    'the async waits are parked',
+  );
+  await until(
+    () => sleepy.info().consumersWaiting === 1 && sleepyFull.info().producersWaiting === 1,
+    'the blocking waits sleep',
+  );
   empty.end();
   full.end();
   sleepy.end();
   sleepyFull.end();
   const { outcomes } = await asyncChild.message<Message & { outcomes: unknown[] }>('settled');
   const readOnly = { ok: false, name: 'ReadOnly', code: 'SHMSYNC_QUEUE_CLOSED' };
-  t.match(outcomes, [
-    { op: 'get', ...readOnly },
-    { op: 'getMany', ...readOnly },
-    { op: 'iterate', ok: true, value: [] },
-    { op: 'put', ...readOnly, written: 0 },
-    { op: 'putMany', ...readOnly, written: 0 },
-  ], 'getters got ReadOnly, the iterator ended, putters got ReadOnly with written 0');
+  t.match(
+    outcomes,
+    [
+      { op: 'get', ...readOnly },
+      { op: 'getMany', ...readOnly },
+      { op: 'iterate', ok: true, value: [] },
+      { op: 'put', ...readOnly, written: 0 },
+      { op: 'putMany', ...readOnly, written: 0 },
+    ],
+    'getters got ReadOnly, the iterator ended, putters got ReadOnly with written 0',
+  );
   t.match(await getSyncChild.message('got'), readOnly, 'a blocking getSync in another process wakes with ReadOnly');
   t.match(await putSyncChild.message('put'), readOnly, 'a blocking putSync in another process wakes with ReadOnly');
-  for (const q of [empty, full, sleepy, sleepyFull]) t.match(q.info(), { consumersWaiting: 0, producersWaiting: 0, ended: true });
+  for (const q of [empty, full, sleepy, sleepyFull])
+    t.match(q.info(), { consumersWaiting: 0, producersWaiting: 0, ended: true });
   await finish(t, asyncChild);
   await finish(t, getSyncChild);
   await finish(t, putSyncChild);
@@ -236,7 +265,11 @@ t.test('close() in another process releases only its handle; end() there ends th
   child.send({ type: 'put-sync', name: q.name, value: 'before' });
   t.match(await child.message('put'), { ok: true });
   child.send({ type: 'close', name: q.name });
-  t.match(await child.message('closed'), { closed: true, error: 'SHMSYNC_CLOSED' }, 'the child\'s handle is closed, and using it is SHMSYNC_CLOSED');
+  t.match(
+    await child.message('closed'),
+    { closed: true, error: 'SHMSYNC_CLOSED' },
+    "the child's handle is closed, and using it is SHMSYNC_CLOSED",
+  );
   t.equal(q.ended, false, 'the stream has not ended for this process');
   t.equal(q.closed, false, 'this handle is still open');
   t.equal(q.tryGet(), 'before', 'the message put before the close is still here');
@@ -246,35 +279,43 @@ t.test('close() in another process releases only its handle; end() there ends th
   t.match(await child.message('put'), { ok: true }, 'a new handle in the child still puts');
   t.equal(q.tryGet(), 'reopened');
   child.send({ type: 'end', name: q.name });
-  t.match(await child.message('ended'), { ended: true, closed: false }, 'end() leaves the child\'s handle open');
+  t.match(await child.message('ended'), { ended: true, closed: false }, "end() leaves the child's handle open");
   t.equal(q.ended, true, 'end() in another process ended the stream here');
   t.equal(q.closed, false, 'and did not close this handle');
   t.throws(() => q.tryPut('late'), { name: 'ReadOnly', code: 'SHMSYNC_QUEUE_CLOSED' }, 'puts here fail with ReadOnly');
   await finish(t, child);
 });
 
-t.test('one message wakes a blocked getter in another process even after a parked get here was withdrawn', async (t) => {
-  // Regression: a put of one record used to wake a single futex waiter, which could be this
-  // process's parker thread still sleeping for the withdrawn get, leaving the child asleep.
-  const q = queueFor<string>(t, 'bp-stale-wake', { codec: 'string', capacity: 1024 });
-  const ac = new AbortController();
-  const withdrawn = q.get({ signal: ac.signal }).catch((e: Error) => e.name);
-  await turn();
-  const child = await agent(t);
-  child.send({ type: 'get-sync', name: q.name });
-  await until(() => q.info().consumersWaiting === 2, 'the child sleeps in getSync too');
-  ac.abort();
-  t.equal(await withdrawn, 'AbortError');
-  q.putSync('one');
-  t.match(await child.message('got'), { ok: true, value: 'one' }, 'the child woke and got it');
-  await finish(t, child);
-});
+t.test(
+  'one message wakes a blocked getter in another process even after a parked get here was withdrawn',
+  async (t) => {
+    // Regression: a put of one record used to wake a single futex waiter, which could be this
+    // process's parker thread still sleeping for the withdrawn get, leaving the child asleep.
+    const q = queueFor<string>(t, 'bp-stale-wake', { codec: 'string', capacity: 1024 });
+    const ac = new AbortController();
+    const withdrawn = q.get({ signal: ac.signal }).catch((e: Error) => e.name);
+    await turn();
+    const child = await agent(t);
+    child.send({ type: 'get-sync', name: q.name });
+    await until(() => q.info().consumersWaiting === 2, 'the child sleeps in getSync too');
+    ac.abort();
+    t.equal(await withdrawn, 'AbortError');
+    q.putSync('one');
+    t.match(await child.message('got'), { ok: true, value: 'one' }, 'the child woke and got it');
+    await finish(t, child);
+  },
+);
 
 t.test('waiting never uses the libuv threadpool: 100 pending gets, fs and crypto still run', async (t) => {
   const q = queueFor<number>(t, 'bp-pool');
   let settled = 0;
   const got: number[] = [];
-  const gets = Array.from({ length: 100 }, () => q.get().then((v) => { settled += 1; got.push(v); }));
+  const gets = Array.from({ length: 100 }, () =>
+    q.get().then((v) => {
+      settled += 1;
+      got.push(v);
+    }),
+  );
   t.equal(q.info().consumersWaiting, 100, '100 Promise getters wait');
   const start = performance.now();
   const pbkdf2 = promisify(crypto.pbkdf2);
@@ -288,7 +329,11 @@ t.test('waiting never uses the libuv threadpool: 100 pending gets, fs and crypto
   t.comment(`8 readFile + 8 pbkdf2 with 100 pending gets: ${ms.toFixed(1)} ms`);
   await q.putMany(Array.from({ length: 100 }, (_, i) => i));
   await Promise.all(gets);
-  t.same(got.sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i), 'each getter got one distinct message');
+  t.same(
+    got.sort((a, b) => a - b),
+    Array.from({ length: 100 }, (_, i) => i),
+    'each getter got one distinct message',
+  );
   t.match(q.info(), { size: 0, consumersWaiting: 0 });
 });
 

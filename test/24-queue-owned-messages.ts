@@ -30,7 +30,13 @@ async function roundTrip(ab: ArrayBuffer): Promise<ArrayBuffer> {
   return back;
 }
 
-interface Msg { f64: Float64Array; u8: Uint8Array; buf: Buffer; i32: Int32Array; text: string }
+interface Msg {
+  f64: Float64Array;
+  u8: Uint8Array;
+  buf: Buffer;
+  i32: Int32Array;
+  text: string;
+}
 const message = (seed: number): Msg => ({
   f64: new Float64Array([seed, seed + 0.5, seed * 2]),
   u8: new Uint8Array(64).fill(seed & 0xff),
@@ -90,10 +96,13 @@ t.test('structured: a decoded array transferred to a worker that writes it chang
   const q = queueFor<Msg>(t, 'worker');
   q.putSync(message(7));
   const m = q.getSync() as Msg;
-  const w = new Worker(`
+  const w = new Worker(
+    `
     const { parentPort } = require('node:worker_threads');
     parentPort.once('message', (ab) => { new Uint8Array(ab).fill(0xee); parentPort.postMessage('done'); });
-  `, { eval: true });
+  `,
+    { eval: true },
+  );
   const done = new Promise((resolve) => w.once('message', resolve));
   w.postMessage(m.u8.buffer, [m.u8.buffer as ArrayBuffer]);
   await done;
@@ -112,7 +121,11 @@ t.test('raw and custom codecs: results are copies; transferring one breaks nothi
   t.equal(first.toString(), 'first message', 'raw: unchanged by the next get');
   // Small results are Buffer-pool slices (like Buffer.allocUnsafe): a transfer list naming the
   // pool copies it (or throws, on newer Node) and never detaches the queue's staging memory.
-  try { await roundTrip(first.buffer as ArrayBuffer); } catch (err) { t.equal((err as Error).name, 'DataCloneError'); }
+  try {
+    await roundTrip(first.buffer as ArrayBuffer);
+  } catch (err) {
+    t.equal((err as Error).name, 'DataCloneError');
+  }
   const big = Buffer.alloc(20_000, 9); // not pooled: really transferred
   raw.putSync(big);
   const got = raw.getSync() as Buffer;
@@ -120,7 +133,10 @@ t.test('raw and custom codecs: results are copies; transferring one breaks nothi
   t.equal(got.length, 0, 'raw: a large result owns a transferable ArrayBuffer');
   for (let i = 0; i < 10; i++) {
     raw.putSync(Buffer.alloc(3000, i));
-    t.ok((raw.getSync() as Buffer).every((b) => b === i), `raw: queue still works after transfers (${i})`);
+    t.ok(
+      (raw.getSync() as Buffer).every((b) => b === i),
+      `raw: queue still works after transfers (${i})`,
+    );
   }
 
   // A custom codec whose decode keeps the bytes it is handed (zero-copy decoders do this).
@@ -141,7 +157,10 @@ t.test('raw and custom codecs: results are copies; transferring one breaks nothi
 t.test('native: a detached inbox or outbox is refused, never written (no cached data pointer)', async (t) => {
   const name = `shmsync-${testName('own-native')}`;
   const q = new binding.Queue(name, 1, 0o600, 4096, 1000);
-  t.teardown(() => { q.closeHandle(); binding.Region.unlink(name); });
+  t.teardown(() => {
+    q.closeHandle();
+    binding.Region.unlink(name);
+  });
   const outbox = new Uint8Array(new ArrayBuffer(256));
   const inbox = new Uint8Array(new ArrayBuffer(4096));
   q.setBuffers(outbox, inbox);

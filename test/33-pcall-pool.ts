@@ -51,7 +51,18 @@ for (const mode of ['process', 'thread'] as const) {
     const second = await pcall<number>(whoami, { iargs: [[], [], []], pool });
     t.same([...new Set([...first, ...second])].sort(), pids, 'every call ran on one of the two warm children');
     t.same([...pool.pids].sort(), pids, 'the pool still has the same children');
-    t.same(await pcall((a: number, b: number) => a * b, { iargs: [[2, 3], [4, 5], [6, 7]], pool }), [6, 20, 42], 'results in call order');
+    t.same(
+      await pcall((a: number, b: number) => a * b, {
+        iargs: [
+          [2, 3],
+          [4, 5],
+          [6, 7],
+        ],
+        pool,
+      }),
+      [6, 20, 42],
+      'results in call order',
+    );
   });
 }
 
@@ -59,9 +70,15 @@ t.test('module targets are loaded once per pool child and cached', async (t) => 
   const pool = new ProcessPool({ size: 1 });
   t.teardown(() => pool.close());
   const target = { module: targetsModule, export: 'loadInfo' };
-  const runs = [...await pcall<{ pid: number; loads: number }>(target, { iargs: [[], []], pool }),
-    ...await pcall<{ pid: number; loads: number }>(target, { iargs: [[]], pool })];
-  t.same(runs.map((r) => r.loads), [1, 1, 1], 'loaded once');
+  const runs = [
+    ...(await pcall<{ pid: number; loads: number }>(target, { iargs: [[], []], pool })),
+    ...(await pcall<{ pid: number; loads: number }>(target, { iargs: [[]], pool })),
+  ];
+  t.same(
+    runs.map((r) => r.loads),
+    [1, 1, 1],
+    'loaded once',
+  );
   t.equal(new Set(runs.map((r) => r.pid)).size, 1, 'by the one child');
 });
 
@@ -69,14 +86,21 @@ t.test('a crashed pool child fails its call and is replaced', async (t) => {
   const pool = new ProcessPool({ size: 1 });
   t.teardown(() => pool.close());
   const [before] = pool.pids;
-  const err = await rejection(pcall(() => process.exit(3), { iargs: [[]], pool })) as ChildProcessException;
+  const err = (await rejection(pcall(() => process.exit(3), { iargs: [[]], pool }))) as ChildProcessException;
   t.ok(err instanceof ChildProcessException);
   t.same([err.pid, err.exitCode], [before, 3]);
   const [after] = await pcall<number>(() => process.pid, { iargs: [[]], pool });
   t.not(after, before, 'a new child ran the next call');
   t.same(pool.pids, [after]);
   t.notOk(alive(before), 'the crashed child is gone');
-  const thrown = await rejection(pcall(() => { throw new TypeError('no crash'); }, { iargs: [[]], pool })) as ChildProcessException;
+  const thrown = (await rejection(
+    pcall(
+      () => {
+        throw new TypeError('no crash');
+      },
+      { iargs: [[]], pool },
+    ),
+  )) as ChildProcessException;
   t.ok(thrown.cause instanceof TypeError);
   t.same(pool.pids, [after], 'a throwing target does not cost the child');
 });
@@ -87,21 +111,42 @@ t.test('a timeout on a pool call kills the running children and cancels the queu
   await pcall(() => 0, { iargs: [[], []], pool }); // warm: both children ignore SIGTERM by now
   const warm = [...pool.pids];
   // Dispatch is synchronous: calls 0 and 1 start on the two children, call 2 stays queued.
-  const err = await rejection(pcall(() => new Promise(() => {}), { iargs: [[], [], []], pool, timeout: 300 })) as PcallTimeoutError;
+  const err = (await rejection(
+    pcall(() => new Promise(() => {}), { iargs: [[], [], []], pool, timeout: 300 }),
+  )) as PcallTimeoutError;
   t.ok(err instanceof PcallTimeoutError);
-  t.same(err.running.map((r) => r.index), [0, 1, 2], 'the queued call is listed too');
-  t.same(err.running.map((r) => r.pid !== undefined), [true, true, false], 'call 2 never got a child');
-  t.same(err.errors.map((e) => e?.signal ?? null), ['SIGKILL', 'SIGKILL', null], 'SIGTERM ignored, then SIGKILL');
+  t.same(
+    err.running.map((r) => r.index),
+    [0, 1, 2],
+    'the queued call is listed too',
+  );
+  t.same(
+    err.running.map((r) => r.pid !== undefined),
+    [true, true, false],
+    'call 2 never got a child',
+  );
+  t.same(
+    err.errors.map((e) => e?.signal ?? null),
+    ['SIGKILL', 'SIGKILL', null],
+    'SIGTERM ignored, then SIGKILL',
+  );
   t.match(err.errors[2]?.message, /^pcall call 2 \(pid none\) was cancelled before it started$/);
   t.same(await pcall(() => 'after', { iargs: [[], []], pool }), ['after', 'after'], 'the pool recovered');
   t.equal(pool.pids.length, 2);
-  t.same(pool.pids.filter((pid) => warm.includes(pid)), [], 'the killed children were replaced');
+  t.same(
+    pool.pids.filter((pid) => warm.includes(pid)),
+    [],
+    'the killed children were replaced',
+  );
 });
 
 t.test('close() waits for running calls, ends every child and refuses new calls', async (t) => {
   const pool = new ProcessPool({ size: 2 });
   const pids = [...pool.pids];
-  const running = pcall((x: number) => new Promise((resolve) => setImmediate(() => resolve(x))), { iargs: [[1], [2], [3]], pool });
+  const running = pcall((x: number) => new Promise((resolve) => setImmediate(() => resolve(x))), {
+    iargs: [[1], [2], [3]],
+    pool,
+  });
   const closing = pool.close();
   t.equal(pool.close(), closing, 'close() twice returns the same promise');
   t.same(await running, [1, 2, 3], 'the calls in flight completed');
@@ -118,8 +163,12 @@ t.test('destroy() kills the children at once and fails their calls', async (t) =
   const [pid] = pool.pids;
   const hung = pcall(() => new Promise(() => {}), { iargs: [[], []], pool });
   await pool.destroy();
-  const err = await rejection(hung) as ChildProcessException;
-  t.same(err.errors.map((e) => e?.index), [0, 1], 'both calls failed');
+  const err = (await rejection(hung)) as ChildProcessException;
+  t.same(
+    err.errors.map((e) => e?.index),
+    [0, 1],
+    'both calls failed',
+  );
   t.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
 });
 
@@ -134,21 +183,31 @@ t.test('await using a pool closes it', async (t) => {
 });
 
 t.test('pool options are validated', async (t) => {
-  t.throws(() => new ProcessPool({ size: 0 }), { name: 'RangeError', message: 'options.size must be an integer from 1 to 1024. Received type number (0)' });
+  t.throws(() => new ProcessPool({ size: 0 }), {
+    name: 'RangeError',
+    message: 'options.size must be an integer from 1 to 1024. Received type number (0)',
+  });
   t.throws(() => new ProcessPool({ max: 2 } as never), { message: /^options\.max must be spelled 'size'/ });
   t.throws(() => new ProcessPool({ size: 1, mode: 'fork' as never }), { name: 'TypeError' });
   const pool = new ProcessPool({ size: 1 });
   t.teardown(() => pool.close());
-  await t.rejects(pcall(() => 1, { iargs: [[]], pool, mode: 'thread' }), {
-    message: 'options.mode must be set on the ProcessPool, not on a call that runs on it. Received type string ("thread")',
-  });
+  await t.rejects(
+    pcall(() => 1, { iargs: [[]], pool, mode: 'thread' }),
+    {
+      message:
+        'options.mode must be set on the ProcessPool, not on a call that runs on it. Received type string ("thread")',
+    },
+  );
 });
 
 t.test('pool children exit when their parent is SIGKILLed', async (t) => {
   const parent = new Child('pcall-pool-parent.js', [], { env: process.env });
   const { pids, starts } = await parent.message<{ type: string; pids: number[]; starts: string[] }>('ready');
   t.equal(pids.length, 2);
-  t.ok(pids.every((pid, i) => alive(pid, starts[i])), 'the pool children run');
+  t.ok(
+    pids.every((pid, i) => alive(pid, starts[i])),
+    'the pool children run',
+  );
   parent.kill('SIGKILL');
   t.same(await parent.exited, { code: null, signal: 'SIGKILL' });
   // The pool children are not our children: no exit event reaches this process, so poll, boundedly.
@@ -157,7 +216,11 @@ t.test('pool children exit when their parent is SIGKILLed', async (t) => {
   while (pids.some((pid, i) => alive(pid, starts[i])) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  t.same(pids.filter((pid, i) => alive(pid, starts[i])), [], 'no orphan left');
+  t.same(
+    pids.filter((pid, i) => alive(pid, starts[i])),
+    [],
+    'no orphan left',
+  );
   // A SIGKILLed parent cannot unlink its pool's result queue: remove it as `npm run clean-shm`
   // would (unique names carry the creator's pid in base 36).
   const prefix = `shmsync-queue-${parent.proc.pid!.toString(36)}-`;

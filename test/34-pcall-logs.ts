@@ -13,7 +13,9 @@ delete env.NODE_OPTIONS; // tap's process tracker would slow every child down
 
 function runParent(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [parentFixture, ...args], { env }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    execFile(process.execPath, [parentFixture, ...args], { env }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout),
+    );
   });
 }
 
@@ -21,17 +23,34 @@ function runParent(args: string[]): Promise<string> {
 const section = (name: string, i: number): string =>
   `>>>> Begin child log ${name}\nerr of call ${i}\nout of call ${i}\n<<<< End child log ${name}\n`;
 const sortSections = (out: string): string =>
-  out.replace(/(>>>> Begin child log .*\n)([^]*?)(<<<< End child log)/g, (_m, head: string, body: string, tail: string) =>
-    head + body.split('\n').filter(Boolean).sort().map((l) => `${l}\n`).join('') + tail);
+  out.replace(
+    /(>>>> Begin child log .*\n)([^]*?)(<<<< End child log)/g,
+    (_m, head: string, body: string, tail: string) =>
+      head +
+      body
+        .split('\n')
+        .filter(Boolean)
+        .sort()
+        .map((l) => `${l}\n`)
+        .join('') +
+      tail,
+  );
 
-for (const [mode, label] of [['process', 'pid'], ['thread', 'thread']] as const) {
+for (const [mode, label] of [
+  ['process', 'pid'],
+  ['thread', 'thread'],
+] as const) {
   t.test(`${mode}: child stdout and stderr are captured and appended framed, in call order`, async (t) => {
     const out = await runParent([mode]);
     const names = [...out.matchAll(/^>>>> Begin child log (.*)$/gm)].map((m) => m[1]);
     t.equal(names.length, 2, 'one section per child');
     t.match(names[0], new RegExp(`^pcall child 0 \\(${label} \\d+\\)$`));
     t.match(names[1], new RegExp(`^pcall child 1 \\(${label} \\d+\\)$`));
-    t.equal(sortSections(out), section(names[0], 0) + section(names[1], 1) + 'RESULTS [0,10]\n', 'nothing printed outside the frames');
+    t.equal(
+      sortSections(out),
+      section(names[0], 0) + section(names[1], 1) + 'RESULTS [0,10]\n',
+      'nothing printed outside the frames',
+    );
   });
 }
 

@@ -17,7 +17,10 @@ t.test('an aborted signal rejects before any child starts', async (t) => {
 
 t.test('aborting while children run stops them and rejects with what ran', async (t) => {
   const started = new ShmQueue<number>(undefined, { codec: 'json', capacity: 4096 });
-  t.teardown(() => { started.close(); started.unlink(); });
+  t.teardown(() => {
+    started.close();
+    started.unlink();
+  });
   const controller = new AbortController();
   const p = new Pcall(
     async (q: ShmQueue<number>, hang: boolean) => {
@@ -53,8 +56,11 @@ t.test('aborting while children run stops them and rejects with what ran', async
 });
 
 t.test('options.signal must be an AbortSignal', async (t) => {
-  await t.rejects(pcall((x: number) => x, { iargs: [[1]], signal: 'now' as unknown as AbortSignal }), {
-    code: 'SHMSYNC_INVALID_ARG_TYPE',
-    message: /options\.signal must be an AbortSignal/,
-  });
+  await t.rejects(
+    pcall((x: number) => x, { iargs: [[1]], signal: 'now' as unknown as AbortSignal }),
+    {
+      code: 'SHMSYNC_INVALID_ARG_TYPE',
+      message: /options\.signal must be an AbortSignal/,
+    },
+  );
 });

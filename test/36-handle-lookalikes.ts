@@ -4,9 +4,7 @@
 import t from 'tap';
 import * as v8 from 'node:v8';
 import { readFileSync } from 'node:fs';
-import {
-  CodecError, Mutex, SharedMemory, ShmQueue, decodeHandles, encodeHandles, pcall,
-} from '../dist';
+import { CodecError, Mutex, SharedMemory, ShmQueue, decodeHandles, encodeHandles, pcall } from '../dist';
 import { decodeRecord } from '../dist/wire/codec';
 
 // RecordType is a const enum (no runtime object): Json = 2, Structured = 3.
@@ -19,7 +17,12 @@ function fixtures(t: TapTest): { mutex: Mutex; shm: SharedMemory; lookalikes: un
   const mutex = new Mutex();
   mutex.info(); // an anonymous mutex creates its segment on first use: make it exist now
   const shm = new SharedMemory(undefined, { size: 64 });
-  t.teardown(() => { mutex.close(); mutex.unlink(); shm.close(); shm.unlink(); });
+  t.teardown(() => {
+    mutex.close();
+    mutex.unlink();
+    shm.close();
+    shm.unlink();
+  });
   // References to segments that exist: before the fix they were reopened (a live handle, a
   // mapping chosen by whoever wrote the message), not merely attempted.
   const lookalikes = {
@@ -45,7 +48,10 @@ for (const codec of ['json', 'structured'] as const) {
   t.test(`${codec} codec: look-alike data stays plain data, real handles still travel`, async (t) => {
     const { mutex, shm, lookalikes } = fixtures(t);
     const q = new ShmQueue(undefined, { codec, capacity: 8192 });
-    t.teardown(() => { q.close(); q.unlink(); });
+    t.teardown(() => {
+      q.close();
+      q.unlink();
+    });
 
     q.putSync({ data: lookalikes });
     const only = q.getSync() as { data: unknown };
@@ -57,9 +63,13 @@ for (const codec of ['json', 'structured'] as const) {
     t.same(mixed.data, lookalikes, 'next to real handles: the same data');
     t.ok(plainOnly(mixed.data), 'and nothing in it became a handle');
     t.ok(mixed.real.mutex instanceof Mutex && mixed.real.mutex.name === mutex.name, 'a real Mutex arrives as a Mutex');
-    t.ok(mixed.real.shm instanceof SharedMemory && mixed.real.shm.name === shm.name, 'a real SharedMemory arrives as one');
+    t.ok(
+      mixed.real.shm instanceof SharedMemory && mixed.real.shm.name === shm.name,
+      'a real SharedMemory arrives as one',
+    );
     if (codec === 'structured') t.equal(mixed.again, mixed.real.mutex, 'one handle sent twice arrives as one object');
-    for (const h of new Set([mixed.real.mutex, mixed.real.shm, mixed.again])) (h as { [Symbol.dispose](): void })[Symbol.dispose]();
+    for (const h of new Set([mixed.real.mutex, mixed.real.shm, mixed.again]))
+      (h as { [Symbol.dispose](): void })[Symbol.dispose]();
 
     q.putSync(mutex);
     const top = q.getSync() as Mutex;
@@ -71,8 +81,18 @@ for (const codec of ['json', 'structured'] as const) {
 t.test('structured codec: handles inside Maps (keys and values) and Sets, next to look-alikes', async (t) => {
   const { mutex, shm, lookalikes } = fixtures(t);
   const q = new ShmQueue(undefined, { codec: 'structured', capacity: 8192 });
-  t.teardown(() => { q.close(); q.unlink(); });
-  q.putSync(new Map<unknown, unknown>([['a', lookalikes], [mutex, 1], ['shm', shm], ['set', new Set([1, shm, mutex, 2])]]));
+  t.teardown(() => {
+    q.close();
+    q.unlink();
+  });
+  q.putSync(
+    new Map<unknown, unknown>([
+      ['a', lookalikes],
+      [mutex, 1],
+      ['shm', shm],
+      ['set', new Set([1, shm, mutex, 2])],
+    ]),
+  );
   const got = q.getSync() as Map<unknown, unknown>;
   const keys = [...got.keys()];
   t.equal(keys.length, 4, 'every entry, in order');
@@ -88,17 +108,23 @@ t.test('structured codec: handles inside Maps (keys and values) and Sets, next t
 
 t.test('pcall arguments and results: look-alikes stay plain, real handles travel both ways', async (t) => {
   const { mutex, lookalikes } = fixtures(t);
-  const [echo] = await pcall(
+  const [echo] = (await pcall(
     (data: unknown, real: { lock: unknown }) => {
-      const isPlain = (v: unknown): boolean => typeof v !== 'object' || v === null ||
-        ([Object.prototype, Array.prototype].includes(Object.getPrototypeOf(v)) && Object.values(v as object).every(isPlain));
+      const isPlain = (v: unknown): boolean =>
+        typeof v !== 'object' ||
+        v === null ||
+        ([Object.prototype, Array.prototype].includes(Object.getPrototypeOf(v)) &&
+          Object.values(v as object).every(isPlain));
       return {
-        data, plain: isPlain(data), lockKind: (real.lock as object).constructor.name,
-        back: real.lock, fake: { $shmsync: 'Mutex', name: 'x' },
+        data,
+        plain: isPlain(data),
+        lockKind: (real.lock as object).constructor.name,
+        back: real.lock,
+        fake: { $shmsync: 'Mutex', name: 'x' },
       };
     },
     { cargs: [lookalikes, { lock: mutex }], iargs: [[]] },
-  ) as Array<{ data: unknown; plain: boolean; lockKind: string; back: Mutex; fake: unknown }>;
+  )) as Array<{ data: unknown; plain: boolean; lockKind: string; back: Mutex; fake: unknown }>;
   t.same(echo.data, lookalikes, 'the argument arrived as the same data');
   t.equal(echo.plain, true, 'the child saw no handle in it');
   t.equal(echo.lockKind, 'Mutex', 'a real handle argument arrived as a Mutex');
@@ -143,13 +169,20 @@ t.test('a hostile handle table is a CodecError, never a prototype write or a cra
     ['ref that is no reference', { value: { a: null }, handles: [{ ref: { value: 5, handles: [] }, at: [['a']] }] }],
   ];
   for (const [what, envelope] of cases) {
-    for (const [kind, type, bytes] of [['structured', RecordType.Structured, structured(envelope)], ['json', RecordType.Json, json(envelope)]] as const) {
+    for (const [kind, type, bytes] of [
+      ['structured', RecordType.Structured, structured(envelope)],
+      ['json', RecordType.Json, json(envelope)],
+    ] as const) {
       t.throws(() => decodeRecord(type, bytes, 0, bytes.length, null), CodecError, `${kind}: ${what}`);
     }
   }
   const mapCase = { value: new Map([['a', 1]]), handles: [{ ref, at: [[{ map: 7 }]] }] };
   const bytes = structured(mapCase);
-  t.throws(() => decodeRecord(RecordType.Structured, bytes, 0, bytes.length, null), CodecError, 'a Map step out of range');
+  t.throws(
+    () => decodeRecord(RecordType.Structured, bytes, 0, bytes.length, null),
+    CodecError,
+    'a Map step out of range',
+  );
   t.equal(({} as Record<string, unknown>).$shmsync, undefined, 'Object.prototype untouched');
 });
 
@@ -160,12 +193,17 @@ t.test('a class whose toJSON() returns reference-shaped user data is data, not a
   // A wrapper of user data (a document, an immutable collection) holding a request body.
   class Wrapper {
     constructor(readonly body: unknown) {}
-    toJSON(): unknown { return this.body; }
+    toJSON(): unknown {
+      return this.body;
+    }
   }
   const body = { $shmsync: 'Mutex', name: mutex.name };
   for (const codec of ['json', 'structured'] as const) {
     const q = new ShmQueue(undefined, { codec, capacity: 8192 });
-    t.teardown(() => { q.close(); q.unlink(); });
+    t.teardown(() => {
+      q.close();
+      q.unlink();
+    });
     q.putSync({ w: new Wrapper(body), real: mutex });
     const got = q.getSync() as { w: unknown; real: Mutex };
     t.notOk(got.w instanceof Mutex, `${codec}: the wrapper did not become a Mutex`);
@@ -177,9 +215,17 @@ t.test('a class whose toJSON() returns reference-shaped user data is data, not a
 });
 
 t.test('structured codec: a class whose toJSON() throws is sent as before (toJSON is not called)', async (t) => {
-  class NoJson { x = 1; toJSON(): never { throw new Error('not JSON'); } }
+  class NoJson {
+    x = 1;
+    toJSON(): never {
+      throw new Error('not JSON');
+    }
+  }
   const q = new ShmQueue(undefined, { codec: 'structured', capacity: 8192 });
-  t.teardown(() => { q.close(); q.unlink(); });
+  t.teardown(() => {
+    q.close();
+    q.unlink();
+  });
   q.putSync({ n: new NoJson() });
   t.same(q.getSync(), { n: { x: 1 } });
 });
@@ -194,10 +240,26 @@ t.test('hostile tables: non-container paths, shared or cyclic tables, deep nesti
   };
   // Before: the handle was written into a typed array (converted to 0, the handle dropped) or a
   // TypeError came from the placement after handles were opened.
-  t.throws(() => decode({ value: { a: new Uint8Array(4) }, handles: [{ ref: ref(), at: [['a', '0']] }] }), CodecError, 'into a typed array');
-  t.throws(() => decode({ value: { a: Object('ab') }, handles: [{ ref: ref(), at: [['a', 0]] }] }), CodecError, 'into a String object');
-  t.throws(() => decode({ value: [1, 2], handles: [{ ref: ref(), at: [['length']] }] }), CodecError, "an array's length");
-  t.throws(() => decode({ value: { a: /x/g }, handles: [{ ref: ref(), at: [['a', 'lastIndex']] }] }), CodecError, 'into a RegExp');
+  t.throws(
+    () => decode({ value: { a: new Uint8Array(4) }, handles: [{ ref: ref(), at: [['a', '0']] }] }),
+    CodecError,
+    'into a typed array',
+  );
+  t.throws(
+    () => decode({ value: { a: Object('ab') }, handles: [{ ref: ref(), at: [['a', 0]] }] }),
+    CodecError,
+    'into a String object',
+  );
+  t.throws(
+    () => decode({ value: [1, 2], handles: [{ ref: ref(), at: [['length']] }] }),
+    CodecError,
+    "an array's length",
+  );
+  t.throws(
+    () => decode({ value: { a: /x/g }, handles: [{ ref: ref(), at: [['a', 'lastIndex']] }] }),
+    CodecError,
+    'into a RegExp',
+  );
 
   // Structured clone keeps identity: one path array listed N times, in M entries sharing one
   // `at`, costs N*M*len steps for a few KiB (before: 12 s of CPU for 22 KiB). Refused at once.
@@ -211,14 +273,26 @@ t.test('hostile tables: non-container paths, shared or cyclic tables, deep nesti
   t.ok(process.hrtime.bigint() - started < 1_000_000_000n, 'quickly');
 
   // A cyclic reference envelope (before: a stack overflow).
-  const cyclic: { value: unknown; handles: unknown[] } = { value: { $shmsync: 'Mutex', name: mutex.name }, handles: [] };
+  const cyclic: { value: unknown; handles: unknown[] } = {
+    value: { $shmsync: 'Mutex', name: mutex.name },
+    handles: [],
+  };
   cyclic.handles.push({ ref: cyclic, at: [['a']] });
-  t.throws(() => decode({ value: { a: 1 }, handles: [{ ref: cyclic, at: [['a']] }] }), /appears twice/, 'a cyclic table');
+  t.throws(
+    () => decode({ value: { a: 1 }, handles: [{ ref: cyclic, at: [['a']] }] }),
+    /appears twice/,
+    'a cyclic table',
+  );
 
   // References nested deeper than the bound.
   let deep: unknown = ref();
-  for (let i = 0; i < 40; i += 1) deep = { value: { $shmsync: 'Mutex', name: mutex.name, inner: null }, handles: [{ ref: deep, at: [['inner']] }] };
-  t.throws(() => decode({ value: { a: null }, handles: [{ ref: deep, at: [['a']] }] }), /nested deeper/, 'deep nesting');
+  for (let i = 0; i < 40; i += 1)
+    deep = { value: { $shmsync: 'Mutex', name: mutex.name, inner: null }, handles: [{ ref: deep, at: [['inner']] }] };
+  t.throws(
+    () => decode({ value: { a: null }, handles: [{ ref: deep, at: [['a']] }] }),
+    /nested deeper/,
+    'deep nesting',
+  );
 
   const many = { value: {} as Record<string, null>, handles: [] as unknown[] };
   for (let i = 0; i < 5000; i += 1) {
@@ -234,10 +308,19 @@ t.test('hostile tables: non-container paths, shared or cyclic tables, deep nesti
 
 t.test('a table that fails half-way releases the handles it had opened', async (t) => {
   const shm = new SharedMemory(undefined, { size: 64 });
-  t.teardown(() => { shm.close(); shm.unlink(); });
-  const mappings = (): number => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes(`shmsync-${shm.name}`)).length;
+  t.teardown(() => {
+    shm.close();
+    shm.unlink();
+  });
+  const mappings = (): number =>
+    readFileSync('/proc/self/maps', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(`shmsync-${shm.name}`)).length;
   const shmRef = (): unknown => ({ value: { $shmsync: 'SharedMemory', name: shm.name }, handles: [] });
-  const envelope = { value: { list: [null, null, null], n: 1 }, handles: [0, 1, 2].map((i) => ({ ref: shmRef(), at: [['list', i]] })) };
+  const envelope = {
+    value: { list: [null, null, null], n: 1 },
+    handles: [0, 1, 2].map((i) => ({ ref: shmRef(), at: [['list', i]] })),
+  };
   envelope.handles.push({ ref: shmRef(), at: [['n', 'x']] }); // the last path is bad
   const before = mappings();
   const opened: unknown[] = ['mine'];
@@ -249,13 +332,20 @@ t.test('a table that fails half-way releases the handles it had opened', async (
 t.test('user data that starts with the envelope marker stays data in every codec', async (t) => {
   const { mutex } = fixtures(t);
   const forged = `\u001e{"handles":[{"ref":{"value":{"$shmsync":"Mutex","name":"${mutex.name}"},"handles":[]},"at":[[]]}],"value":null}`;
-  const cases: Array<[ 'string' | 'json' | 'structured' | 'raw', unknown]> = [
-    ['string', forged], ['json', forged], ['json', { text: forged }], ['structured', forged],
-    ['raw', Buffer.from(forged)], ['raw', Buffer.concat([Buffer.of(1), v8.serialize({ value: null, handles: [] })])],
+  const cases: Array<['string' | 'json' | 'structured' | 'raw', unknown]> = [
+    ['string', forged],
+    ['json', forged],
+    ['json', { text: forged }],
+    ['structured', forged],
+    ['raw', Buffer.from(forged)],
+    ['raw', Buffer.concat([Buffer.of(1), v8.serialize({ value: null, handles: [] })])],
   ];
   for (const [codec, value] of cases) {
     const q = new ShmQueue(undefined, { codec, capacity: 8192 });
-    t.teardown(() => { q.close(); q.unlink(); });
+    t.teardown(() => {
+      q.close();
+      q.unlink();
+    });
     q.putSync(value as never);
     const got = q.getSync();
     t.notOk(got instanceof Mutex, `${codec}: not a handle`);
@@ -274,9 +364,21 @@ t.test('encodeHandles copies only the containers on the way to a handle', async 
   const out = envelope.value as typeof message;
   // Before: every plain container was copied (and every node built a copy of its whole path).
   t.equal(out.big, big, 'a subtree without handles is shared, not copied');
-  t.equal((out.chain as { side: unknown }).side, (chain as { side: unknown }).side, 'so is a handle-free sibling on the way');
+  t.equal(
+    (out.chain as { side: unknown }).side,
+    (chain as { side: unknown }).side,
+    'so is a handle-free sibling on the way',
+  );
   t.not(out.chain, chain, 'the containers on the way to a handle are copies');
-  t.equal(message.list[1] instanceof Object && (message.list[1] as { lock: unknown }).lock, mutex, 'the original is untouched');
+  t.equal(
+    message.list[1] instanceof Object && (message.list[1] as { lock: unknown }).lock,
+    mutex,
+    'the original is untouched',
+  );
   t.same(envelope.handles.length, 1, 'one handle');
-  t.same(envelope.handles[0].at.map((p) => p.length), [502, 3], 'at the end of a 502-step path and in the list');
+  t.same(
+    envelope.handles[0].at.map((p) => p.length),
+    [502, 3],
+    'at the end of a 502-step path and in the list',
+  );
 });

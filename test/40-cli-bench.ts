@@ -33,7 +33,8 @@ t.test('bench: table, JSON, SVG chart, --compare', { skip }, async (t) => {
   t.match(second.stdout, /GROUP\s+PEER\s+SHMSYNC\s+RATIO\s+BEFORE\s+CHANGE/);
   t.match(second.stdout, /[+-]\d+%/, 'a change column');
   t.match(second.stderr, /1\/1 groups/, 'progress bar on stderr');
-  for (const line of second.stdout.split('\n')) if (!line.includes(out)) t.ok(line.length <= 80, `fits 80 columns: ${line}`);
+  for (const line of second.stdout.split('\n'))
+    if (!line.includes(out)) t.ok(line.length <= 80, `fits 80 columns: ${line}`);
 });
 
 t.test('bench: usage errors exit 2', { skip }, async (t) => {

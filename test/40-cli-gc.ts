@@ -18,7 +18,9 @@ async function ask(child: Child, type: string, name: string): Promise<any> {
 }
 
 function cleanup(t: Test, ...names: string[]): void {
-  t.teardown(() => { for (const n of names) fs.rmSync(shm(n), { force: true }); });
+  t.teardown(() => {
+    for (const n of names) fs.rmSync(shm(n), { force: true });
+  });
 }
 
 /** Leftovers: a mutex and a queue whose creator exited. Live: a held lock, a creator-only mutex. */
@@ -37,9 +39,13 @@ async function scene(t: Test): Promise<{ base: string; holder: Child; creatorPid
 }
 
 function runScript(args: string[]): Promise<{ code: number | null; stdout: string }> {
-  const child = spawn(process.execPath, [path.join(__dirname, '..', 'scripts', 'clean-shm.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'scripts', 'clean-shm.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout })));
 }
 
@@ -54,7 +60,10 @@ t.test('gc: dry run by default, --yes removes only what no live process uses', a
   t.equal(action(plan.results, `${base}-left-q`), 'would remove');
   t.equal(action(plan.results, `${base}-live-held`), 'kept');
   t.equal(action(plan.results, `${base}-live-mine`), 'kept');
-  t.match(plan.results.find((x: any) => x.name === `${base}-live-mine`).reason, new RegExp(`in use by .*${creatorPid}`));
+  t.match(
+    plan.results.find((x: any) => x.name === `${base}-live-mine`).reason,
+    new RegExp(`in use by .*${creatorPid}`),
+  );
   t.ok(exists(`${base}-left`) && exists(`${base}-left-q`), 'a dry run removes nothing');
   const text = await runCli(['gc', `${base}-*`]);
   t.match(text.stdout, /2 segment\(s\) no live process uses; run with --yes/);
@@ -101,7 +110,14 @@ t.test('rm: removes by name, refuses live objects without --force, exit codes', 
 });
 
 t.test('usage errors exit 2, --help exits 0 for every command', async (t) => {
-  for (const args of [['nosuch'], ['inspect'], ['rm'], ['watch', '--interval', '1', '--count', '1'], ['ls', '--bogus'], []]) {
+  for (const args of [
+    ['nosuch'],
+    ['inspect'],
+    ['rm'],
+    ['watch', '--interval', '1', '--count', '1'],
+    ['ls', '--bogus'],
+    [],
+  ]) {
     const r = await runCli(args);
     t.equal(r.code, 2, `shmsync ${args.join(' ')}: ${r.stderr}`);
   }
@@ -116,23 +132,25 @@ t.test('usage errors exit 2, --help exits 0 for every command', async (t) => {
   t.match(missing.stderr, /no shmsync object/);
 });
 
-t.test('gc keeps an attached segment whose reference is in flight, and reaps it once opened and released', async (t) => {
-   
-  const { SharedMemory } = require('../dist') as typeof import('../dist');
-  const base = cliBase();
-  const name = `${base}-inflight`;
-  cleanup(t, name);
-  const sender = new SharedMemory(name, { size: 8, lifetime: 'attached' });
-  const ref = JSON.parse(JSON.stringify(sender)) as { name: string }; // a hand-off: lease pending
-  sender.close(); // the sender is gone; only the lease keeps the segment
-  t.ok(exists(name), 'the lease keeps it after its last handle closed');
-  const run = await runCli(['gc', '--yes', '--json', name]);
-  t.equal(run.code, 0, run.stderr);
-  const r = JSON.parse(run.stdout).results.find((x: { name: string }) => x.name === name);
-  t.equal(r?.action, 'kept', 'gc keeps a segment whose hand-off may still be opened');
-  t.match(r?.reason, /hand-off in flight/);
-  t.ok(exists(name));
-  const receiver = new SharedMemory(ref.name, { create: 'open' });
-  receiver.close(); // the receiver was its last user: removed by its own close
-  t.notOk(exists(name), 'opened and released: gone');
-});
+t.test(
+  'gc keeps an attached segment whose reference is in flight, and reaps it once opened and released',
+  async (t) => {
+    const { SharedMemory } = require('../dist') as typeof import('../dist');
+    const base = cliBase();
+    const name = `${base}-inflight`;
+    cleanup(t, name);
+    const sender = new SharedMemory(name, { size: 8, lifetime: 'attached' });
+    const ref = JSON.parse(JSON.stringify(sender)) as { name: string }; // a hand-off: lease pending
+    sender.close(); // the sender is gone; only the lease keeps the segment
+    t.ok(exists(name), 'the lease keeps it after its last handle closed');
+    const run = await runCli(['gc', '--yes', '--json', name]);
+    t.equal(run.code, 0, run.stderr);
+    const r = JSON.parse(run.stdout).results.find((x: { name: string }) => x.name === name);
+    t.equal(r?.action, 'kept', 'gc keeps a segment whose hand-off may still be opened');
+    t.match(r?.reason, /hand-off in flight/);
+    t.ok(exists(name));
+    const receiver = new SharedMemory(ref.name, { create: 'open' });
+    receiver.close(); // the receiver was its last user: removed by its own close
+    t.notOk(exists(name), 'opened and released: gone');
+  },
+);

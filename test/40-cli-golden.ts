@@ -13,10 +13,19 @@ const shm = (name: string): string => `/dev/shm/shmsync-${name}`;
 
 function normalise(text: string, base: string): string {
   return text
-    .split(base).join('BASE00000') // same length: columns do not move
+    .split(base)
+    .join('BASE00000') // same length: columns do not move
     .split('\n')
-    .map((l) => (/^\S+\s+BASE00000/.test(l) && /^\d+\s*$/.test(l.slice(33, 39)) ? `${l.slice(0, 33)}${'UID'.padEnd(6)}${l.slice(39)}` : l))
-    .map((l) => (/^\S+\s+BASE00000/.test(l) && l.slice(44, 53).trim() === String(process.pid) ? `${l.slice(0, 44)}${'PID'.padEnd(9)}${l.slice(53)}` : l))
+    .map((l) =>
+      /^\S+\s+BASE00000/.test(l) && /^\d+\s*$/.test(l.slice(33, 39))
+        ? `${l.slice(0, 33)}${'UID'.padEnd(6)}${l.slice(39)}`
+        : l,
+    )
+    .map((l) =>
+      /^\S+\s+BASE00000/.test(l) && l.slice(44, 53).trim() === String(process.pid)
+        ? `${l.slice(0, 44)}${'PID'.padEnd(9)}${l.slice(53)}`
+        : l,
+    )
     .join('\n')
     .replace(/^users {7}\d+ \(node, map\)$/m, 'users       PID (node, map)')
     .replace(/uid \d+/g, 'uid UID')
@@ -34,7 +43,9 @@ function golden(t: Test, file: string, actual: string): void {
 t.test('ls and inspect: table layout', async (t) => {
   const base = cliBase();
   const names = [base, `${base}-q`, `${base}-bad`];
-  t.teardown(() => { for (const n of names) fs.rmSync(shm(n), { force: true }); });
+  t.teardown(() => {
+    for (const n of names) fs.rmSync(shm(n), { force: true });
+  });
   const leaver = await forkReady('cli-objects.js');
   leaver.send({ type: 'leave', name: base });
   await leaver.message('leave');
@@ -44,11 +55,17 @@ t.test('ls and inspect: table layout', async (t) => {
   // Mapped by this process: other suites running concurrently clean up unmapped leftovers.
   const m = new Mutex(base, { create: 'open' });
   const q = new ShmQueue(`${base}-q`, { create: 'open' });
-  t.teardown(() => { m.close(); q.close(); });
+  t.teardown(() => {
+    m.close();
+    q.close();
+  });
 
   const ls = await runCli(['ls', `${base}*`]);
   t.equal(ls.code, 0, ls.stderr);
-  const table = normalise(ls.stdout, base).split('\n').filter((l) => !l.includes('could not be read')).join('\n');
+  const table = normalise(ls.stdout, base)
+    .split('\n')
+    .filter((l) => !l.includes('could not be read'))
+    .join('\n');
   for (const line of ls.stdout.split('\n')) t.ok(line.length <= 80, `fits 80 columns: ${line}`);
   golden(t, 'ls.txt', table);
 

@@ -19,7 +19,9 @@ async function ask(child: Child, type: string, name: string): Promise<any> {
 }
 
 function cleanup(t: Test, ...names: string[]): void {
-  t.teardown(() => { for (const n of names) fs.rmSync(shm(n), { force: true }); });
+  t.teardown(() => {
+    for (const n of names) fs.rmSync(shm(n), { force: true });
+  });
 }
 
 /**
@@ -48,8 +50,19 @@ t.test('a held lock: holder pid, depth, users; reading changes no byte', async (
   t.equal(out.objects.length, 1);
   const o = out.objects[0];
   t.match(o, { name, kind: 'mutex', status: 'ok', layoutVersion: 1, size: 192 });
-  t.ok(o.users.some((u: any) => u.pid === pid && u.how === 'map'), 'the holder maps it');
-  t.match(o.lock, { locked: true, depth: 2, waiters: 0, ownerDeaths: 0, consistency: 'consistent', policy: 'recover', fence: '1' });
+  t.ok(
+    o.users.some((u: any) => u.pid === pid && u.how === 'map'),
+    'the holder maps it',
+  );
+  t.match(o.lock, {
+    locked: true,
+    depth: 2,
+    waiters: 0,
+    ownerDeaths: 0,
+    consistency: 'consistent',
+    policy: 'recover',
+    fence: '1',
+  });
   t.match(o.lock.holder, { pid, alive: true, threadId: 0, since: null });
   const text = await runCli(['ls', name]);
   t.equal(text.code, 0);
@@ -73,7 +86,11 @@ t.test('a lock whose holder was SIGKILLed: dead holder, nobody maps it', async (
   await child.exited;
   const o = (await lsJson(name)).objects[0];
   t.match(o.lock, { locked: true, holder: { pid, alive: false } });
-  t.same(o.users.map((u: any) => u.pid), [process.pid], 'the killed holder maps nothing; this process does');
+  t.same(
+    o.users.map((u: any) => u.pid),
+    [process.pid],
+    'the killed holder maps nothing; this process does',
+  );
   const text = await runCli(['ls', name]);
   t.match(text.stdout, new RegExp(`held by DEAD pid ${pid}`));
   // The next user recovers it: the CLI's view follows.
@@ -98,7 +115,13 @@ t.test('a full queue and an ended queue', async (t) => {
   const full = out.objects.find((o: any) => o.name === `${base}-full`);
   const ended = out.objects.find((o: any) => o.name === `${base}-ended`);
   t.ok(messages > 0);
-  t.match(full.queue, { capacity: 1024, depth: messages, ended: false, messagesIn: String(messages), messagesOut: '0' });
+  t.match(full.queue, {
+    capacity: 1024,
+    depth: messages,
+    ended: false,
+    messagesIn: String(messages),
+    messagesOut: '0',
+  });
   t.ok(full.queue.bytesFree < 112, `no room for another 100-byte message (${full.queue.bytesFree} free)`);
   t.equal(full.queue.bytesUsed + full.queue.bytesFree, 1024);
   t.match(ended.queue, { depth: 1, ended: true });
@@ -115,10 +138,17 @@ t.test('a segment only its creator maps is judged in use (identity, not path)', 
   const { pid } = await ask(child, 'create', name);
   const maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
   t.notOk(maps.includes(shm(name)), 'the creator maps it under its temporary name only');
-  t.match(maps, /\/dev\/shm\/(shmsync\.tmp-.*|#\d+) \(deleted\)/, 'an unnamed (O_TMPFILE) or temporary file, shown as deleted');
+  t.match(
+    maps,
+    /\/dev\/shm\/(shmsync\.tmp-.*|#\d+) \(deleted\)/,
+    'an unnamed (O_TMPFILE) or temporary file, shown as deleted',
+  );
   pin(t, name, 'mutex'); // see pin(); the creator must still be named, by identity
   const o = (await lsJson(name)).objects[0];
-  t.ok(o.users.some((u: any) => u.pid === pid), 'ls names the creator as a user');
+  t.ok(
+    o.users.some((u: any) => u.pid === pid),
+    'ls names the creator as a user',
+  );
 });
 
 t.test('corrupted and truncated segments are reported, never crash', async (t) => {
@@ -126,31 +156,60 @@ t.test('corrupted and truncated segments are reported, never crash', async (t) =
   const files: Record<string, Buffer> = {};
   const header = (kind: number, total: number): Buffer => {
     const b = Buffer.alloc(total);
-    b.writeUInt32LE(0x534d4853, 0); b.writeUInt16LE(1, 4); b.writeUInt16LE(kind, 6);
-    b.writeBigUInt64LE(BigInt(total), 16); b.writeBigUInt64LE(64n, 24); b.writeBigUInt64LE(BigInt(total - 64), 32);
+    b.writeUInt32LE(0x534d4853, 0);
+    b.writeUInt16LE(1, 4);
+    b.writeUInt16LE(kind, 6);
+    b.writeBigUInt64LE(BigInt(total), 16);
+    b.writeBigUInt64LE(64n, 24);
+    b.writeBigUInt64LE(BigInt(total - 64), 32);
     return b;
   };
   files.empty = Buffer.alloc(0);
   files.short = Buffer.from('SHMS');
   files.magic = Buffer.alloc(192, 0xab);
-  files.version = (() => { const b = header(2, 192); b.writeUInt16LE(9, 4); return b; })();
+  files.version = (() => {
+    const b = header(2, 192);
+    b.writeUInt16LE(9, 4);
+    return b;
+  })();
   files.kind = header(77, 192);
-  files.size = (() => { const b = header(2, 192); b.writeBigUInt64LE(1n << 40n, 16); return b; })();
+  files.size = (() => {
+    const b = header(2, 192);
+    b.writeBigUInt64LE(1n << 40n, 16);
+    return b;
+  })();
   files.mutexshort = header(2, 128);
-  files.policy = (() => { const b = header(2, 192); b.writeUInt32LE(7, 64 + 12); return b; })();
-  files.ring = (() => { const b = header(3, 64 + 512 + 1024); b.writeBigUInt64LE(1000n, 64 + 128); return b; })();
+  files.policy = (() => {
+    const b = header(2, 192);
+    b.writeUInt32LE(7, 64 + 12);
+    return b;
+  })();
+  files.ring = (() => {
+    const b = header(3, 64 + 512 + 1024);
+    b.writeBigUInt64LE(1000n, 64 + 128);
+    return b;
+  })();
   files.positions = (() => {
     const b = header(3, 64 + 512 + 1024);
-    b.writeBigUInt64LE(1024n, 64 + 128); b.writeUInt32LE(100, 64 + 136); b.writeBigUInt64LE(5000n, 64); // tail far past head
+    b.writeBigUInt64LE(1024n, 64 + 128);
+    b.writeUInt32LE(100, 64 + 136);
+    b.writeBigUInt64LE(5000n, 64); // tail far past head
     return b;
   })();
   files.owners = header(4, 64 + 64 + 4096 * 64);
-  files.array = (() => { const b = header(1, 64 + 256 + 8); b.writeUInt32LE(0x31414853, 64); b.writeUInt32LE(10, 68); b.writeUInt32LE(1e6, 76); return b; })();
+  files.array = (() => {
+    const b = header(1, 64 + 256 + 8);
+    b.writeUInt32LE(0x31414853, 64);
+    b.writeUInt32LE(10, 68);
+    b.writeUInt32LE(1e6, 76);
+    return b;
+  })();
   // In a directory of their own (SHMSYNC_SHM_DIR): suites running concurrently remove unmapped
   // files that appear in /dev/shm, and nothing can map these.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmsync-cli-corrupt-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  for (const [k, b] of Object.entries(files)) fs.writeFileSync(path.join(dir, `shmsync-${base}-${k}`), b, { mode: 0o600 });
+  for (const [k, b] of Object.entries(files))
+    fs.writeFileSync(path.join(dir, `shmsync-${base}-${k}`), b, { mode: 0o600 });
   const env = { SHMSYNC_SHM_DIR: dir };
   const r = await runCli(['ls', '--json', `${base}-*`], env);
   t.equal(r.code, 0, r.stderr);
@@ -187,7 +246,10 @@ t.test('watch: refreshing frames with --count, JSON lines', async (t) => {
   pin(t, name, 'mutex');
   const r = await runCli(['watch', name, '--json', '--interval', '50', '--count', '2']);
   t.equal(r.code, 0, r.stderr);
-  const frames = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const frames = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.equal(frames.length, 2);
   for (const f of frames) t.match(f.objects, [{ name, lock: { holder: { pid, alive: true } } }]);
   const text = await runCli(['watch', name, '--interval', '50', '--count', '1']);
@@ -211,18 +273,34 @@ t.test('values, arrays and the owner table are decoded', async (t) => {
   const base = cliBase();
   const v = new SharedValue(`${base}-v`, { type: 'float64', create: 'create' });
   const a = new SharedArray(`${base}-a`, { type: 'uint16', length: 10, lock: true, create: 'create' });
-  t.teardown(() => { v.close(); v.unlink(); a.close(); a.unlink(); });
+  t.teardown(() => {
+    v.close();
+    v.unlink();
+    a.close();
+    a.unlink();
+  });
   const out = await lsJson(`${base}-*`);
   t.ok(validate(out), JSON.stringify(validate.errors));
   const by = (n: string): any => out.objects.find((o: any) => o.name === n);
-  t.match(by(`${base}-v`), { kind: 'value', status: 'ok', value: { holds: 'value', type: 'float64', length: 1, lock: null } });
-  t.match(by(`${base}-a`), { kind: 'array', status: 'ok', value: { holds: 'array', type: 'uint16', length: 10, lock: String } });
+  t.match(by(`${base}-v`), {
+    kind: 'value',
+    status: 'ok',
+    value: { holds: 'value', type: 'float64', length: 1, lock: null },
+  });
+  t.match(by(`${base}-a`), {
+    kind: 'array',
+    status: 'ok',
+    value: { holds: 'array', type: 'uint16', length: 10, lock: String },
+  });
   t.ok(by(`${base}-v`).users.some((u: any) => u.pid === process.pid));
   // This process uses the suite's owner table (scripts/run-tap.js sets SHMSYNC_OWNER_TABLE).
   const table = process.env.SHMSYNC_OWNER_TABLE;
   if (table !== undefined) {
     const owners = (await lsJson(table)).objects[0];
     t.match(owners, { kind: 'owners', status: 'ok' });
-    t.ok(owners.owners.live.some((s: any) => s.pid === process.pid), 'this process is a live context');
+    t.ok(
+      owners.owners.live.some((s: any) => s.pid === process.pid),
+      'this process is a live context',
+    );
   }
 });

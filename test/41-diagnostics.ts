@@ -14,23 +14,36 @@ type Msg = { channel: string; [k: string]: unknown };
 function record(t: { teardown(fn: () => void): void }): Msg[] {
   const seen: Msg[] = [];
   for (const name of Object.values(diagnosticsChannels)) {
-    const fn = (m: unknown): void => { seen.push({ channel: name, ...(m as object) }); };
+    const fn = (m: unknown): void => {
+      seen.push({ channel: name, ...(m as object) });
+    };
     dc.subscribe(name, fn);
-    t.teardown(() => { dc.unsubscribe(name, fn); });
+    t.teardown(() => {
+      dc.unsubscribe(name, fn);
+    });
   }
   return seen;
 }
 
 t.test('channel names', async (t) => {
   t.same(Object.values(diagnosticsChannels).sort(), [
-    'shmsync:lock:acquire', 'shmsync:lock:granted', 'shmsync:lock:ownerDied', 'shmsync:lock:released',
-    'shmsync:pcall:settled', 'shmsync:pcall:spawn', 'shmsync:queue:drained', 'shmsync:queue:full',
+    'shmsync:lock:acquire',
+    'shmsync:lock:granted',
+    'shmsync:lock:ownerDied',
+    'shmsync:lock:released',
+    'shmsync:pcall:settled',
+    'shmsync:pcall:spawn',
+    'shmsync:queue:drained',
+    'shmsync:queue:full',
   ]);
 });
 
 t.test('lock: acquire, granted with wait time, released with hold time; reentry is silent', async (t) => {
   const m = new Mutex(testName('dc-lock'), { create: 'create' });
-  t.teardown(() => { m.close(); m.unlink(); });
+  t.teardown(() => {
+    m.close();
+    m.unlink();
+  });
   const seen = record(t);
   m.acquireSync();
   m.acquireSync(); // reentrant
@@ -56,7 +69,10 @@ t.test('lock: acquire, granted with wait time, released with hold time; reentry 
 
 t.test('lock: a contended wait is measured; an owner death is published', async (t) => {
   const m = new Mutex(testName('dc-wait'), { create: 'create' });
-  t.teardown(() => { m.close(); m.unlink(); });
+  t.teardown(() => {
+    m.close();
+    m.unlink();
+  });
   const holder = await forkReady('mutex-agent.js', [m.name]);
   t.teardown(() => holder.kill());
   holder.send({ type: 'acquire' });
@@ -76,7 +92,10 @@ t.test('lock: a contended wait is measured; an owner death is published', async 
 
 t.test('queue: full (giving up and waiting), drained', async (t) => {
   const q = new ShmQueue<string>(testName('dc-q'), { create: 'create', capacity: 1024, codec: 'string' });
-  t.teardown(() => { q.close(); q.unlink(); });
+  t.teardown(() => {
+    q.close();
+    q.unlink();
+  });
   const seen = record(t);
   while (q.tryPut('x'.repeat(100)));
   const full = seen.filter((x) => x.channel === 'shmsync:queue:full');
@@ -89,12 +108,23 @@ t.test('queue: full (giving up and waiting), drained', async (t) => {
   await put;
   while (q.tryGet() !== undefined) n += 1;
   t.ok(n > 1);
-  t.ok(seen.some((x) => x.channel === 'shmsync:queue:drained' && x.name === q.name), 'drained when the last message was taken');
-  t.match(seen.filter((x) => x.channel === 'shmsync:queue:drained').at(-1), { ended: false }, "drained reports 'ended' (not 'closed')");
+  t.ok(
+    seen.some((x) => x.channel === 'shmsync:queue:drained' && x.name === q.name),
+    'drained when the last message was taken',
+  );
+  t.match(
+    seen.filter((x) => x.channel === 'shmsync:queue:drained').at(-1),
+    { ended: false },
+    "drained reports 'ended' (not 'closed')",
+  );
   q.putSync('last');
   q.end();
   q.tryGet();
-  t.match(seen.filter((x) => x.channel === 'shmsync:queue:drained').at(-1), { name: q.name, ended: true }, 'after end(): ended is true');
+  t.match(
+    seen.filter((x) => x.channel === 'shmsync:queue:drained').at(-1),
+    { name: q.name, ended: true },
+    'after end(): ended is true',
+  );
   t.notOk('closed' in (seen.at(-1) as object));
 });
 

@@ -7,10 +7,17 @@ import { segmentExists, testName } from './helpers/shm';
 
 function get(url: string): Promise<{ status: number; body: string; type: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']) }));
-    }).on('error', reject);
+    http
+      .get(url, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => {
+            body += d;
+          })
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']) }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -22,7 +29,9 @@ const value = (body: string, metric: string): number => {
 
 t.test('scrape /metrics: lock wait/hold histograms, queue depth and full events', async (t) => {
   const tag = testName('prom');
-  const server = new Child(path.join('..', '..', 'examples', 'prometheus', 'server.js'), ['0'], { env: { ...process.env, EXAMPLE_NAME: tag } });
+  const server = new Child(path.join('..', '..', 'examples', 'prometheus', 'server.js'), ['0'], {
+    env: { ...process.env, EXAMPLE_NAME: tag },
+  });
   t.teardown(() => server.kill());
   const { port } = await server.message<{ type: string; port: number }>('listening');
   const base = `http://127.0.0.1:${port}`;

@@ -32,11 +32,12 @@ function shmQueue({ payload, batch }) {
         batch === 1
           ? (n) => {
               for (let i = 0; i < n; i++) {
-                if (q.getSync({ timeout: kGiveUpMs }) === undefined) throw new Error(`getSync timed out after ${i} of ${n}`);
+                if (q.getSync({ timeout: kGiveUpMs }) === undefined)
+                  throw new Error(`getSync timed out after ${i} of ${n}`);
               }
             }
           : async (n) => {
-              for (let got = 0; got < n; ) got += (await q.getMany(kBatch, { timeout: kGiveUpMs })).length;
+              for (let got = 0; got < n;) got += (await q.getMany(kBatch, { timeout: kGiveUpMs })).length;
             };
       return {
         async run(n) {
@@ -102,7 +103,12 @@ module.exports = defineGroup({
     { name: kSingle, side: 'shmsync', setup: shmQueue({ payload: 'buffer', batch: 1 }) },
     { name: kObjects, side: 'shmsync', setup: shmQueue({ payload: 'object', batch: kBatch }) },
     { name: 'child_process IPC, 64 B Buffer, json', side: 'peer', vs: [kBytes, kSingle], setup: ipc('json', 'buffer') },
-    { name: 'child_process IPC, 64 B Buffer, advanced', side: 'peer', vs: [kBytes, kSingle], setup: ipc('advanced', 'buffer') },
+    {
+      name: 'child_process IPC, 64 B Buffer, advanced',
+      side: 'peer',
+      vs: [kBytes, kSingle],
+      setup: ipc('advanced', 'buffer'),
+    },
     { name: 'child_process IPC, small object, json', side: 'peer', vs: kObjects, setup: ipc('json', 'object') },
     { name: 'child_process IPC, small object, advanced', side: 'peer', vs: kObjects, setup: ipc('advanced', 'object') },
     {

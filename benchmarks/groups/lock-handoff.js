@@ -47,7 +47,10 @@ function handoff(kind, mode) {
           close: () => fs.closeSync(fd),
         };
       }
-      const child = await forkChild('mutex-peer.js', { env: { ...process.env, BENCH_LOCK: kind }, cpu: ctx.pin ? 1 : undefined });
+      const child = await forkChild('mutex-peer.js', {
+        env: { ...process.env, BENCH_LOCK: kind },
+        cpu: ctx.pin ? 1 : undefined,
+      });
       track(() => child.close().catch(() => child.kill()));
       const { pid } = await child.call('open', { name, file });
       // Asleep: counted as a waiter (shmsync) or listed as a blocked flock request, and for a

@@ -106,7 +106,7 @@ module.exports = defineGroup({
         p50Ns: 5e9,
         p99Ns: 5e9,
         source:
-          'documented, not measured (constant 5 000 ms = its minimum `stale`). proper-lockfile cannot see a holder die: another process takes the lock over only when the lockfile mtime is older than `stale` (default 10 000 ms, minimum 5 000 ms), i.e. stale − update (update defaults to stale/2) to stale after the death, plus the acquirer\'s retry delay',
+          "documented, not measured (constant 5 000 ms = its minimum `stale`). proper-lockfile cannot see a holder die: another process takes the lock over only when the lockfile mtime is older than `stale` (default 10 000 ms, minimum 5 000 ms), i.e. stale − update (update defaults to stale/2) to stale after the death, plus the acquirer's retry delay",
       },
     },
   ],

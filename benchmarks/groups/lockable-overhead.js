@@ -21,7 +21,12 @@ module.exports = defineGroup({
     { name: kAsync, side: 'shmsync', setup: isolated(kBodies, 'lockedAsync') },
     { name: 'bare sync method', side: 'peer', vs: kSync, setup: isolated(kBodies, 'bareSync') },
     { name: 'bare async method', side: 'peer', vs: kAsync, setup: isolated(kBodies, 'bareAsync') },
-    { name: 'async-mutex runExclusive(body)', side: 'peer', vs: [kAsync, kSync], setup: isolated(kBodies, 'runExclusive') },
+    {
+      name: 'async-mutex runExclusive(body)',
+      side: 'peer',
+      vs: [kAsync, kSync],
+      setup: isolated(kBodies, 'runExclusive'),
+    },
     {
       name: 'bare async method, after a lock scope ran in the process',
       side: 'peer',

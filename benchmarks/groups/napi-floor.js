@@ -11,7 +11,8 @@ module.exports = defineGroup({
   title: 'N-API call floor: one no-op call',
   metric: 'time',
   unit: 'call',
-  notes: 'binding.noop() is an empty native function; the JS function is inlined by V8, so the ratio shows what a native hop costs compared with staying in JS.',
+  notes:
+    'binding.noop() is an empty native function; the JS function is inlined by V8, so the ratio shows what a native hop costs compared with staying in JS.',
   competitors: [
     {
       name: 'binding.noop() (N-API)',

@@ -15,7 +15,9 @@ const kReady = path.join(childrenDir, 'ready.js');
 /** Forks `count` minimal children at once; resolves with the ns until every one said 'ready'. */
 async function forkUntilReady(count) {
   const t0 = process.hrtime.bigint();
-  const children = Array.from({ length: count }, () => fork(kReady, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const children = Array.from({ length: count }, () =>
+    fork(kReady, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
   try {
     await Promise.all(children.map((c) => once(c, 'message')));
     return Number(process.hrtime.bigint() - t0);
@@ -65,13 +67,18 @@ module.exports = defineGroup({
           async run(n) {
             for (let i = 0; i < n; i++) {
               const r = await pcall((x) => x, { iargs });
-              if (r.length !== kCalls || r[kCalls - 1] !== kCalls - 1) throw new Error(`pcall returned ${JSON.stringify(r)}`);
+              if (r.length !== kCalls || r[kCalls - 1] !== kCalls - 1)
+                throw new Error(`pcall returned ${JSON.stringify(r)}`);
             }
           },
         };
       },
     },
     { name: 'child_process.fork() until ready, one child', side: 'peer', setup: () => forkPeer(1) },
-    { name: `child_process.fork() until ready, ${kCalls} children at once`, side: 'peer', setup: () => forkPeer(kCalls) },
+    {
+      name: `child_process.fork() until ready, ${kCalls} children at once`,
+      side: 'peer',
+      setup: () => forkPeer(kCalls),
+    },
   ],
 });

@@ -14,7 +14,7 @@ module.exports = defineGroup({
   bytesPerOp: kBytes,
   columns: { 'time/msg': 'time/result', 'samples × msgs': 'samples × results' },
   notes:
-    'Both children keep one 10 MiB Buffer and send it on request (its allocation is not timed). shmsync: `pcall(() => globalThis.big ??= Buffer.alloc(10 MiB, 7), { iargs: [[]], pool })` on a warm 1-child ProcessPool (process mode), the result checked for length. Peer: the child process.send()s the Buffer over an IPC channel with serialization: \'advanced\' (it arrives as a Buffer).',
+    "Both children keep one 10 MiB Buffer and send it on request (its allocation is not timed). shmsync: `pcall(() => globalThis.big ??= Buffer.alloc(10 MiB, 7), { iargs: [[]], pool })` on a warm 1-child ProcessPool (process mode), the result checked for length. Peer: the child process.send()s the Buffer over an IPC channel with serialization: 'advanced' (it arrives as a Buffer).",
   competitors: [
     {
       name: 'pcall result, warm ProcessPool (process mode)',
@@ -23,7 +23,6 @@ module.exports = defineGroup({
         const { ProcessPool, pcall } = shmsync();
         const pool = new ProcessPool({ size: 1 });
         try {
-           
           const task = (bytes) => (globalThis.benchBig ??= Buffer.alloc(bytes, 7));
           const call = async () => {
             const [r] = await pcall(task, { iargs: [[kBytes]], pool });

@@ -62,7 +62,13 @@ module.exports = defineGroup({
       async setup() {
         requirePeer('tinypool');
         const { Tinypool } = await import('tinypool');
-        const pool = new Tinypool({ runtime: 'child_process', filename: kTask, minThreads: 1, maxThreads: 1, idleTimeout: 60_000 });
+        const pool = new Tinypool({
+          runtime: 'child_process',
+          filename: kTask,
+          minThreads: 1,
+          maxThreads: 1,
+          idleTimeout: 60_000,
+        });
         await pool.run(0);
         return { run: timedOps((i) => pool.run(i)), teardown: () => pool.destroy() };
       },

@@ -11,7 +11,8 @@ module.exports = defineGroup({
   title: 'Atomic add on a shared int32',
   metric: 'time',
   unit: 'add',
-  notes: 'SharedValue.add(1) returns the new value (validated argument, Atomics.add on a view of the mapping); the peer is a bare Atomics.add(i32, 0, 1) on a SharedArrayBuffer.',
+  notes:
+    'SharedValue.add(1) returns the new value (validated argument, Atomics.add on a view of the mapping); the peer is a bare Atomics.add(i32, 0, 1) on a SharedArrayBuffer.',
   competitors: [
     {
       name: "SharedValue.add(1), type 'int32'",

@@ -24,7 +24,10 @@ function resolveScript(script) {
 function hasTaskset() {
   if (tasksetPath === undefined) {
     try {
-      tasksetPath = execFileSync('sh', ['-c', 'command -v taskset'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || null;
+      tasksetPath =
+        execFileSync('sh', ['-c', 'command -v taskset'], { stdio: ['ignore', 'pipe', 'ignore'] })
+          .toString()
+          .trim() || null;
     } catch {
       tasksetPath = null;
     }
@@ -71,7 +74,8 @@ class BenchChild {
         const call = this.#calls.get(msg.id);
         if (!call) return;
         this.#calls.delete(msg.id);
-        if (msg.error) call.reject(Object.assign(new Error(`${this.label}: ${msg.error.message}`), { childStack: msg.error.stack }));
+        if (msg.error)
+          call.reject(Object.assign(new Error(`${this.label}: ${msg.error.message}`), { childStack: msg.error.stack }));
         else call.resolve(msg.result);
       }
     });
@@ -144,7 +148,11 @@ async function forkChild(script, opts = {}) {
   const stdio = ['ignore', 'inherit', 'inherit', 'ipc'];
   const proc =
     cpu !== undefined && hasTaskset()
-      ? spawn(hasTaskset(), ['-c', String(cpu), process.execPath, ...execArgv, file, ...args], { stdio, env, serialization })
+      ? spawn(hasTaskset(), ['-c', String(cpu), process.execPath, ...execArgv, file, ...args], {
+          stdio,
+          env,
+          serialization,
+        })
       : fork(file, args, { stdio, env, execArgv, serialization });
   const transport = {
     handle: proc,
@@ -169,7 +177,10 @@ async function startWorker(script, opts = {}) {
     kill: () => worker.terminate(),
   };
   worker.on('error', (err) => console.error(`${path.basename(file)} (worker): ${err.stack ?? err}`));
-  return started(new BenchChild(transport, `${path.basename(file)}[worker ${worker.threadId}]`), opts.readyTimeoutMs ?? 30_000);
+  return started(
+    new BenchChild(transport, `${path.basename(file)}[worker ${worker.threadId}]`),
+    opts.readyTimeoutMs ?? 30_000,
+  );
 }
 
 module.exports = { forkChild, startWorker, BenchChild, childrenDir };

@@ -19,7 +19,8 @@ const sink = { value: undefined };
  */
 function op(fn) {
   const make = new Function(
-    'fn', 'keep',
+    'fn',
+    'keep',
     'return function run(n) { let r; for (let i = 0; i < n; i++) r = fn(); keep(r); };',
   );
   return make(fn, keep);
@@ -28,7 +29,8 @@ function op(fn) {
 /** Async per-operation loop: `await fn()` n times in sequence. */
 function asyncOp(fn) {
   const make = new Function(
-    'fn', 'keep',
+    'fn',
+    'keep',
     'return async function run(n) { let r; for (let i = 0; i < n; i++) r = await fn(); keep(r); };',
   );
   return make(fn, keep);

@@ -20,11 +20,14 @@ function defineGroup(spec) {
   if (!kMetrics.includes(metric)) throw new TypeError(`group ${name}: metric must be one of ${kMetrics}`);
   const seen = new Set();
   for (const c of competitors) {
-    if (c.side !== 'shmsync' && c.side !== 'peer') throw new TypeError(`${name}/${c.name}: side must be 'shmsync' or 'peer'`);
+    if (c.side !== 'shmsync' && c.side !== 'peer')
+      throw new TypeError(`${name}/${c.name}: side must be 'shmsync' or 'peer'`);
     if (seen.has(c.name)) throw new TypeError(`${name}: duplicate competitor ${c.name}`);
     seen.add(c.name);
-    if (!c.pending && !c.documented && !c.setup && !c.run) throw new TypeError(`${name}/${c.name}: needs setup() or run()`);
-    if (c.documented && c.side !== 'peer') throw new TypeError(`${name}/${c.name}: only a peer can be a documented figure`);
+    if (!c.pending && !c.documented && !c.setup && !c.run)
+      throw new TypeError(`${name}/${c.name}: needs setup() or run()`);
+    if (c.documented && c.side !== 'peer')
+      throw new TypeError(`${name}/${c.name}: only a peer can be a documented figure`);
   }
   return { name, title: title ?? name, metric, unit, bytesPerOp, columns, notes: spec.notes ?? '', competitors };
 }
@@ -85,7 +88,8 @@ function summarise(metric, samples) {
 /** A figure quoted from documentation, not measured: { p50Ns, p99Ns } or { nsPerOp } or { opsPerSec }. */
 function documentedResult(doc) {
   const out = { n: 0, samples: 0, spread: 0 };
-  if (doc.p50Ns !== undefined) Object.assign(out, { p50Ns: doc.p50Ns, p99Ns: doc.p99Ns ?? doc.p50Ns, nsPerOp: doc.p50Ns, opsPerSec: NaN });
+  if (doc.p50Ns !== undefined)
+    Object.assign(out, { p50Ns: doc.p50Ns, p99Ns: doc.p99Ns ?? doc.p50Ns, nsPerOp: doc.p50Ns, opsPerSec: NaN });
   if (doc.nsPerOp !== undefined) Object.assign(out, { nsPerOp: doc.nsPerOp, opsPerSec: 1e9 / doc.nsPerOp });
   if (doc.opsPerSec !== undefined) Object.assign(out, { opsPerSec: doc.opsPerSec, nsPerOp: 1e9 / doc.opsPerSec });
   return out;
@@ -161,7 +165,10 @@ async function runGroup(group, opts) {
       }
     }
   }
-  addRatios(group, rows.map((r) => r.result));
+  addRatios(
+    group,
+    rows.map((r) => r.result),
+  );
   return {
     name: group.name,
     title: group.title,

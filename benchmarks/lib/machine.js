@@ -15,8 +15,14 @@ function cpuModel() {
 
 function gitCommit(root) {
   try {
-    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] });
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'native'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] });
+    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'native'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return `${rev.toString().trim()}${dirty.length ? '+dirty' : ''}`;
   } catch {
     return 'unknown';

@@ -75,7 +75,12 @@ function consoleTable(group) {
   const rows = [header, ...groupRows(group)];
   const widths = header.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const numeric = (i) => i > 0 && i < header.length - 1;
-  const line = (r) => '  ' + r.map((c, i) => (numeric(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (r) =>
+    '  ' +
+    r
+      .map((c, i) => (numeric(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   const out = [`\n${group.name} — ${group.title} (per ${group.unit})`, line(rows[0])];
   for (const r of rows.slice(1)) out.push(line(r));
   for (const d of detailLines(group)) out.push(`  · ${d}`);

@@ -23,10 +23,35 @@ const higher = (a, b) => a >= b;
 
 // Reference peers for load normalisation: PERF.md's figure and where the same peer is in a run.
 const kRefs = {
-  atomics: { group: 'lock-uncontended', name: 'SharedArrayBuffer Atomics mutex', field: 'nsPerOp', perf: 23, unit: 'ns', label: 'Atomics mutex 23 ns' },
-  socketRtt: { group: 'ipc-rtt', name: 'Unix socket, framed 64 B', field: 'p50Ns', perf: 29e3, label: 'Unix socket RTT 29 µs' },
-  corked: { group: 'ipc-throughput', name: 'Unix socket, framed 64 B, corked', field: 'opsPerSec', perf: 2.04e6, label: 'corked Unix socket 2.04 M/s' },
-  tinypool: { group: 'pool-rtt', name: 'tinypool (child_process)', field: 'p50Ns', perf: 119e3, label: 'tinypool RTT 119 µs' },
+  atomics: {
+    group: 'lock-uncontended',
+    name: 'SharedArrayBuffer Atomics mutex',
+    field: 'nsPerOp',
+    perf: 23,
+    unit: 'ns',
+    label: 'Atomics mutex 23 ns',
+  },
+  socketRtt: {
+    group: 'ipc-rtt',
+    name: 'Unix socket, framed 64 B',
+    field: 'p50Ns',
+    perf: 29e3,
+    label: 'Unix socket RTT 29 µs',
+  },
+  corked: {
+    group: 'ipc-throughput',
+    name: 'Unix socket, framed 64 B, corked',
+    field: 'opsPerSec',
+    perf: 2.04e6,
+    label: 'corked Unix socket 2.04 M/s',
+  },
+  tinypool: {
+    group: 'pool-rtt',
+    name: 'tinypool (child_process)',
+    field: 'p50Ns',
+    perf: 119e3,
+    label: 'tinypool RTT 119 µs',
+  },
 };
 
 const G = {
@@ -60,23 +85,77 @@ const kTargets = [
   {
     figure: 'Mutex sync lock+unlock, uncontended',
     checks: [
-      { label: '≤ 60 ns', kind: 'abs', of: G.lockSync, field: 'nsPerOp', cmp: lower, threshold: 60, show: time, ref: kRefs.atomics },
-      { label: '≥ 20× fs-ext flockSync', kind: 'ratio', of: G.lockSync, peer: ['lock-uncontended', 'fs-ext flockSync() ex+un'], field: 'nsPerOp', threshold: 20 },
-      { label: '≥ 5000× proper-lockfile (lockSync)', kind: 'ratio', of: G.lockSync, peer: ['lock-uncontended', 'proper-lockfile lockSync()+release()'], field: 'nsPerOp', threshold: 5000 },
-      { label: 'stretch ≤ 30 ns', kind: 'abs', of: G.lockSync, field: 'nsPerOp', cmp: lower, threshold: 30, show: time, ref: kRefs.atomics },
-      { label: 'stretch: parity with the Atomics mutex (≥ 0.77×, i.e. 30 ns vs 23 ns)', kind: 'ratio', of: G.lockSync, peer: ['lock-uncontended', 'SharedArrayBuffer Atomics mutex'], field: 'nsPerOp', threshold: 23 / 30 },
+      {
+        label: '≤ 60 ns',
+        kind: 'abs',
+        of: G.lockSync,
+        field: 'nsPerOp',
+        cmp: lower,
+        threshold: 60,
+        show: time,
+        ref: kRefs.atomics,
+      },
+      {
+        label: '≥ 20× fs-ext flockSync',
+        kind: 'ratio',
+        of: G.lockSync,
+        peer: ['lock-uncontended', 'fs-ext flockSync() ex+un'],
+        field: 'nsPerOp',
+        threshold: 20,
+      },
+      {
+        label: '≥ 5000× proper-lockfile (lockSync)',
+        kind: 'ratio',
+        of: G.lockSync,
+        peer: ['lock-uncontended', 'proper-lockfile lockSync()+release()'],
+        field: 'nsPerOp',
+        threshold: 5000,
+      },
+      {
+        label: 'stretch ≤ 30 ns',
+        kind: 'abs',
+        of: G.lockSync,
+        field: 'nsPerOp',
+        cmp: lower,
+        threshold: 30,
+        show: time,
+        ref: kRefs.atomics,
+      },
+      {
+        label: 'stretch: parity with the Atomics mutex (≥ 0.77×, i.e. 30 ns vs 23 ns)',
+        kind: 'ratio',
+        of: G.lockSync,
+        peer: ['lock-uncontended', 'SharedArrayBuffer Atomics mutex'],
+        field: 'nsPerOp',
+        threshold: 23 / 30,
+      },
     ],
   },
   {
     figure: 'Mutex Promise acquire+release, uncontended',
     checks: [
-      { label: '≤ 0.5× async-mutex time (≥ 2× faster)', kind: 'ratio', of: G.lockAsync, peer: ['lock-uncontended', 'async-mutex acquire()+release()'], field: 'nsPerOp', threshold: 2 },
+      {
+        label: '≤ 0.5× async-mutex time (≥ 2× faster)',
+        kind: 'ratio',
+        of: G.lockAsync,
+        peer: ['lock-uncontended', 'async-mutex acquire()+release()'],
+        field: 'nsPerOp',
+        threshold: 2,
+      },
     ],
   },
   {
     figure: 'Mutex 2-process contended throughput',
     checks: [
-      { label: '≥ 1 M acquisitions/s total', kind: 'abs', of: G.contended, field: 'opsPerSec', cmp: higher, threshold: 1e6, show: fmt.rate },
+      {
+        label: '≥ 1 M acquisitions/s total',
+        kind: 'abs',
+        of: G.contended,
+        field: 'opsPerSec',
+        cmp: higher,
+        threshold: 1e6,
+        show: fmt.rate,
+      },
       {
         label: 'no process starved (each ≥ 25 % of acquisitions in the median sample, > 5 % in every sample)',
         kind: 'custom',
@@ -85,54 +164,196 @@ const kTargets = [
           if (!r || !r.extra) return null;
           const med = r.extra.minShare.median;
           const worst = r.extra.minShare.min;
-          return { measured: `min share ${(med * 100).toFixed(0)} % (median), ${(worst * 100).toFixed(0)} % (worst sample)`, met: med >= 0.25 && worst > 0.05 };
+          return {
+            measured: `min share ${(med * 100).toFixed(0)} % (median), ${(worst * 100).toFixed(0)} % (worst sample)`,
+            met: med >= 0.25 && worst > 0.05,
+          };
         },
       },
-      { label: 'info: vs the same with fs-ext flock', kind: 'ratio', of: G.contended, peer: ['lock-contended', 'fs-ext flockSync() ex+un, 2 processes'], field: 'opsPerSec', threshold: null },
+      {
+        label: 'info: vs the same with fs-ext flock',
+        kind: 'ratio',
+        of: G.contended,
+        peer: ['lock-contended', 'fs-ext flockSync() ex+un, 2 processes'],
+        field: 'opsPerSec',
+        threshold: null,
+      },
     ],
   },
   {
     figure: 'lock hand-off to a blocked waiter in another process',
     checks: [
-      { label: 'sync p50 ≤ 15 µs', kind: 'abs', of: G.handoffSync, field: 'p50Ns', cmp: lower, threshold: 15e3, show: time, ref: kRefs.socketRtt },
-      { label: 'Promise p50 ≤ 25 µs', kind: 'abs', of: G.handoffPromise, field: 'p50Ns', cmp: lower, threshold: 25e3, show: time, ref: kRefs.socketRtt },
-      { label: 'info: sync vs flock hand-off (p50)', kind: 'ratio', of: G.handoffSync, peer: ['lock-handoff', 'flock hand-off, waiter in fs-ext flockSync()'], field: 'p50Ns', threshold: null },
+      {
+        label: 'sync p50 ≤ 15 µs',
+        kind: 'abs',
+        of: G.handoffSync,
+        field: 'p50Ns',
+        cmp: lower,
+        threshold: 15e3,
+        show: time,
+        ref: kRefs.socketRtt,
+      },
+      {
+        label: 'Promise p50 ≤ 25 µs',
+        kind: 'abs',
+        of: G.handoffPromise,
+        field: 'p50Ns',
+        cmp: lower,
+        threshold: 25e3,
+        show: time,
+        ref: kRefs.socketRtt,
+      },
+      {
+        label: 'info: sync vs flock hand-off (p50)',
+        kind: 'ratio',
+        of: G.handoffSync,
+        peer: ['lock-handoff', 'flock hand-off, waiter in fs-ext flockSync()'],
+        field: 'p50Ns',
+        threshold: null,
+      },
     ],
   },
   {
     figure: 'owner killed while holding → next acquirer has the lock',
     checks: [
-      { label: 'p99 ≤ 5 ms (waiter already parked)', kind: 'abs', of: G.deathPromise, field: 'p99Ns', cmp: lower, threshold: 5e6, show: time },
-      { label: 'p99 ≤ 5 ms (kill, then acquireSync)', kind: 'abs', of: G.deathSync, field: 'p99Ns', cmp: lower, threshold: 5e6, show: time },
-      { label: 'info: vs proper-lockfile stale minimum 5 s (documented, not measured; p99)', kind: 'ratio', of: G.deathPromise, peer: ['lock-owner-death', 'proper-lockfile, stale: 5000 (its minimum)'], field: 'p99Ns', threshold: null },
+      {
+        label: 'p99 ≤ 5 ms (waiter already parked)',
+        kind: 'abs',
+        of: G.deathPromise,
+        field: 'p99Ns',
+        cmp: lower,
+        threshold: 5e6,
+        show: time,
+      },
+      {
+        label: 'p99 ≤ 5 ms (kill, then acquireSync)',
+        kind: 'abs',
+        of: G.deathSync,
+        field: 'p99Ns',
+        cmp: lower,
+        threshold: 5e6,
+        show: time,
+      },
+      {
+        label: 'info: vs proper-lockfile stale minimum 5 s (documented, not measured; p99)',
+        kind: 'ratio',
+        of: G.deathPromise,
+        peer: ['lock-owner-death', 'proper-lockfile, stale: 5000 (its minimum)'],
+        field: 'p99Ns',
+        threshold: null,
+      },
     ],
   },
   {
     figure: 'queue 64 B, 1 producer → 1 consumer process, batched',
     checks: [
-      { label: '≥ 10 M msgs/s', kind: 'abs', of: G.qBatched, field: 'opsPerSec', cmp: higher, threshold: 10e6, show: fmt.rate, ref: kRefs.corked },
-      { label: '≥ 5× corked Unix socket', kind: 'ratio', of: G.qBatched, peer: ['ipc-throughput', 'Unix socket, framed 64 B, corked'], field: 'opsPerSec', threshold: 5 },
-      { label: 'stretch ≥ 20 M msgs/s', kind: 'abs', of: G.qBatched, field: 'opsPerSec', cmp: higher, threshold: 20e6, show: fmt.rate, ref: kRefs.corked },
+      {
+        label: '≥ 10 M msgs/s',
+        kind: 'abs',
+        of: G.qBatched,
+        field: 'opsPerSec',
+        cmp: higher,
+        threshold: 10e6,
+        show: fmt.rate,
+        ref: kRefs.corked,
+      },
+      {
+        label: '≥ 5× corked Unix socket',
+        kind: 'ratio',
+        of: G.qBatched,
+        peer: ['ipc-throughput', 'Unix socket, framed 64 B, corked'],
+        field: 'opsPerSec',
+        threshold: 5,
+      },
+      {
+        label: 'stretch ≥ 20 M msgs/s',
+        kind: 'abs',
+        of: G.qBatched,
+        field: 'opsPerSec',
+        cmp: higher,
+        threshold: 20e6,
+        show: fmt.rate,
+        ref: kRefs.corked,
+      },
     ],
   },
   {
     figure: 'queue 64 B, single put/get calls',
-    checks: [{ label: '≥ 3 M msgs/s', kind: 'abs', of: G.qSingle, field: 'opsPerSec', cmp: higher, threshold: 3e6, show: fmt.rate, ref: kRefs.corked }],
+    checks: [
+      {
+        label: '≥ 3 M msgs/s',
+        kind: 'abs',
+        of: G.qSingle,
+        field: 'opsPerSec',
+        cmp: higher,
+        threshold: 3e6,
+        show: fmt.rate,
+        ref: kRefs.corked,
+      },
+    ],
   },
   {
     figure: 'queue small objects (JSON codec)',
     checks: [
-      { label: '≥ 1 M msgs/s', kind: 'abs', of: G.qJson, field: 'opsPerSec', cmp: higher, threshold: 1e6, show: fmt.rate, ref: kRefs.corked },
-      { label: '≥ 3× child_process IPC (small object, json)', kind: 'ratio', of: G.qJson, peer: ['ipc-throughput', 'child_process IPC, small object, json'], field: 'opsPerSec', threshold: 3 },
+      {
+        label: '≥ 1 M msgs/s',
+        kind: 'abs',
+        of: G.qJson,
+        field: 'opsPerSec',
+        cmp: higher,
+        threshold: 1e6,
+        show: fmt.rate,
+        ref: kRefs.corked,
+      },
+      {
+        label: '≥ 3× child_process IPC (small object, json)',
+        kind: 'ratio',
+        of: G.qJson,
+        peer: ['ipc-throughput', 'child_process IPC, small object, json'],
+        field: 'opsPerSec',
+        threshold: 3,
+      },
     ],
   },
   {
     figure: 'queue ping-pong RTT between processes',
     checks: [
-      { label: 'p50 ≤ 10 µs (blocking getSync)', kind: 'abs', of: G.rttSync, field: 'p50Ns', cmp: lower, threshold: 10e3, show: time, ref: kRefs.socketRtt },
-      { label: 'info: Promise variant p50 (await get)', kind: 'abs', of: G.rttAsync, field: 'p50Ns', cmp: lower, threshold: null, show: time, ref: kRefs.socketRtt },
-      { label: 'info: blocking vs Unix socket (p50)', kind: 'ratio', of: G.rttSync, peer: ['ipc-rtt', 'Unix socket, framed 64 B'], field: 'p50Ns', threshold: null },
-      { label: 'info: blocking vs worker postMessage (p50)', kind: 'ratio', of: G.rttSync, peer: ['ipc-rtt', 'worker postMessage (thread)'], field: 'p50Ns', threshold: null },
+      {
+        label: 'p50 ≤ 10 µs (blocking getSync)',
+        kind: 'abs',
+        of: G.rttSync,
+        field: 'p50Ns',
+        cmp: lower,
+        threshold: 10e3,
+        show: time,
+        ref: kRefs.socketRtt,
+      },
+      {
+        label: 'info: Promise variant p50 (await get)',
+        kind: 'abs',
+        of: G.rttAsync,
+        field: 'p50Ns',
+        cmp: lower,
+        threshold: null,
+        show: time,
+        ref: kRefs.socketRtt,
+      },
+      {
+        label: 'info: blocking vs Unix socket (p50)',
+        kind: 'ratio',
+        of: G.rttSync,
+        peer: ['ipc-rtt', 'Unix socket, framed 64 B'],
+        field: 'p50Ns',
+        threshold: null,
+      },
+      {
+        label: 'info: blocking vs worker postMessage (p50)',
+        kind: 'ratio',
+        of: G.rttSync,
+        peer: ['ipc-rtt', 'worker postMessage (thread)'],
+        field: 'p50Ns',
+        threshold: null,
+      },
     ],
   },
   {
@@ -164,9 +385,32 @@ const kTargets = [
   {
     figure: 'pcall through a warm pool, sequential round trip',
     checks: [
-      { label: 'p50 ≤ 30 µs (pool of 1, process mode)', kind: 'abs', of: G.pool1, field: 'p50Ns', cmp: lower, threshold: 30e3, show: time, ref: kRefs.tinypool },
-      { label: '≥ 4× tinypool child_process (p50)', kind: 'ratio', of: G.pool1, peer: ['pool-rtt', 'tinypool (child_process)'], field: 'p50Ns', threshold: 4 },
-      { label: 'info: thread mode vs piscina (p50)', kind: 'ratio', of: ['pool-rtt', 'pcall through a warm ProcessPool, size 1, thread mode'], peer: ['pool-rtt', 'piscina (worker thread)'], field: 'p50Ns', threshold: null },
+      {
+        label: 'p50 ≤ 30 µs (pool of 1, process mode)',
+        kind: 'abs',
+        of: G.pool1,
+        field: 'p50Ns',
+        cmp: lower,
+        threshold: 30e3,
+        show: time,
+        ref: kRefs.tinypool,
+      },
+      {
+        label: '≥ 4× tinypool child_process (p50)',
+        kind: 'ratio',
+        of: G.pool1,
+        peer: ['pool-rtt', 'tinypool (child_process)'],
+        field: 'p50Ns',
+        threshold: 4,
+      },
+      {
+        label: 'info: thread mode vs piscina (p50)',
+        kind: 'ratio',
+        of: ['pool-rtt', 'pcall through a warm ProcessPool, size 1, thread mode'],
+        peer: ['pool-rtt', 'piscina (worker thread)'],
+        field: 'p50Ns',
+        threshold: null,
+      },
     ],
   },
   {
@@ -207,7 +451,10 @@ function normalised(find, check, value) {
   if (!r || !(r[ref.field] > 0)) return null;
   const v = value * (ref.perf / r[ref.field]);
   const met = check.threshold === null ? null : check.cmp(v, check.threshold);
-  return { text: `≈ ${check.show(v)} load-normalised (${ref.label} in PERF.md, ${check.show === fmt.rate ? fmt.rate(r[ref.field]) : time(r[ref.field])} here)`, met };
+  return {
+    text: `≈ ${check.show(v)} load-normalised (${ref.label} in PERF.md, ${check.show === fmt.rate ? fmt.rate(r[ref.field]) : time(r[ref.field])} here)`,
+    met,
+  };
 }
 
 /** Evaluates every target against `run`. Returns rows { figure, check, measured, met, normalised }. */
@@ -216,7 +463,14 @@ function evaluateTargets(run) {
   const rows = [];
   for (const t of kTargets) {
     for (const c of t.checks) {
-      const row = { figure: t.figure, check: c.label, measured: null, met: null, normalised: null, info: c.threshold === null };
+      const row = {
+        figure: t.figure,
+        check: c.label,
+        measured: null,
+        met: null,
+        normalised: null,
+        info: c.threshold === null,
+      };
       if (c.kind === 'custom') {
         const out = c.evaluate(find);
         if (out) Object.assign(row, out);

@@ -4,12 +4,7 @@
 // peer.js. To add one (mutex, queue, pcall ...), create the file and list it below.
 'use strict';
 
-const sections = [
-  require('./shared-memory'),
-  require('./mutex'),
-  require('./queue'),
-  require('./pcall'),
-];
+const sections = [require('./shared-memory'), require('./mutex'), require('./queue'), require('./pcall')];
 
 async function main() {
   console.log('shmsync demo\n');

@@ -24,9 +24,12 @@ function run() {
   const words = new Int32Array(bytes.buffer, bytes.byteOffset, 1 + 4);
   let recoveredAt = null;
   // Emitted synchronously inside the acquireSync() that took the lock from a dead holder.
-  mutex.on('ownerDied', () => { recoveredAt = process.hrtime.bigint(); });
+  mutex.on('ownerDied', () => {
+    recoveredAt = process.hrtime.bigint();
+  });
 
-  for (let done = 0; iterations < 0 || done < iterations; done++) { // the victim: no limit
+  for (let done = 0; iterations < 0 || done < iterations; done++) {
+    // the victim: no limit
     mutex.acquireSync();
     const value = words[0];
     if (holdAt >= 0 && value >= holdAt) {

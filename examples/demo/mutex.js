@@ -24,12 +24,15 @@ function forkWorker(label) {
   const inbox = [];
   const waiters = [];
   let exit = null;
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-    exit = { code, signal };
-    resolve(exit);
-    for (const w of waiters.splice(0)) w.fail();
-  }));
-  child.once('error', (err) => { // a failed spawn emits no 'exit'
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve(exit);
+      for (const w of waiters.splice(0)) w.fail();
+    }),
+  );
+  child.once('error', (err) => {
+    // a failed spawn emits no 'exit'
     if (child.pid === undefined && exit === null) child.emit('exit', null, null, err);
   });
   child.on('message', (m) => {
@@ -37,23 +40,38 @@ function forkWorker(label) {
     if (at >= 0) waiters.splice(at, 1)[0].resolve(m);
     else inbox.push(m);
   });
-  const next = (type) => new Promise((resolve, reject) => {
-    const at = inbox.findIndex((m) => m.type === type);
-    if (at >= 0) return resolve(inbox.splice(at, 1)[0]);
-    const why = () => `${label} (pid ${child.pid})`;
-    const waiter = {
-      type,
-      resolve: (m) => { clearTimeout(timer); resolve(m); },
-      fail: () => { clearTimeout(timer); reject(new Error(`${why()} exited (code ${exit.code}, signal ${exit.signal}) before sending '${type}'`)); },
-    };
-    const timer = setTimeout(() => {
-      waiters.splice(waiters.indexOf(waiter), 1);
-      reject(new Error(`${why()} sent no '${type}' within ${kReplyTimeoutMs} ms`));
-    }, kReplyTimeoutMs);
-    if (exit !== null) return waiter.fail();
-    waiters.push(waiter);
-  });
-  return { label, child, next, exited, get alive() { return exit === null; } };
+  const next = (type) =>
+    new Promise((resolve, reject) => {
+      const at = inbox.findIndex((m) => m.type === type);
+      if (at >= 0) return resolve(inbox.splice(at, 1)[0]);
+      const why = () => `${label} (pid ${child.pid})`;
+      const waiter = {
+        type,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        fail: () => {
+          clearTimeout(timer);
+          reject(new Error(`${why()} exited (code ${exit.code}, signal ${exit.signal}) before sending '${type}'`));
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        reject(new Error(`${why()} sent no '${type}' within ${kReplyTimeoutMs} ms`));
+      }, kReplyTimeoutMs);
+      if (exit !== null) return waiter.fail();
+      waiters.push(waiter);
+    });
+  return {
+    label,
+    child,
+    next,
+    exited,
+    get alive() {
+      return exit === null;
+    },
+  };
 }
 
 /** A promise we await later: keep its rejection from counting as unhandled meanwhile. */
@@ -77,13 +95,25 @@ exports.run = async function run() {
       const w = forkWorker(`w${index + 1}`);
       workers.push(w);
       const victim = index === kVictim;
-      w.child.send({ type: 'setup', ...refs, index, iterations: victim ? -1 : kIterations, holdAt: victim ? kHoldAt : -1 });
+      w.child.send({
+        type: 'setup',
+        ...refs,
+        index,
+        iterations: victim ? -1 : kIterations,
+        holdAt: victim ? kHoldAt : -1,
+      });
     }
     await Promise.all(workers.map((w) => w.next('ready')));
     const victim = workers[kVictim];
     const survivors = workers.filter((w) => w !== victim);
-    say('parent', `forked ${workers.map((w) => w.label).join(', ')} (pids ${workers.map((w) => w.child.pid).join(', ')}); each loops: lock, read the counter,`);
-    say('parent', `write it + 1, unlock. ${survivors.map((w) => w.label).join(', ')} do ${kIterations} increments each; ${victim.label} keeps going until it`);
+    say(
+      'parent',
+      `forked ${workers.map((w) => w.label).join(', ')} (pids ${workers.map((w) => w.child.pid).join(', ')}); each loops: lock, read the counter,`,
+    );
+    say(
+      'parent',
+      `write it + 1, unlock. ${survivors.map((w) => w.label).join(', ')} do ${kIterations} increments each; ${victim.label} keeps going until it`,
+    );
     say('parent', `finds the counter at ${kHoldAt} or more, and then stops right there, holding the lock`);
 
     const holding = later(victim.next('holding'));
@@ -97,7 +127,8 @@ exports.run = async function run() {
     say(victim.label, `holds the lock mid-increment: read ${value}, has not written ${value + 1} yet`);
     say('parent', `SIGKILL -> ${victim.label} (pid ${victim.child.pid})`);
     const victimExit = await victim.exited;
-    if (victimExit.signal !== 'SIGKILL') throw new Error(`${victim.label} ended with ${JSON.stringify(victimExit)}, not SIGKILL`);
+    if (victimExit.signal !== 'SIGKILL')
+      throw new Error(`${victim.label} ended with ${JSON.stringify(victimExit)}, not SIGKILL`);
     const victimDone = Atomics.load(words, 1 + kVictim);
     say('parent', `${victim.label} is gone; its progress word says it completed ${victimDone} increments`);
 
@@ -126,14 +157,22 @@ exports.run = async function run() {
     }
     mutex.removeAllListeners('ownerDied');
 
-    for (const r of recoveries) say(r.who, `got the lock next, with ownerDied set: ${ms(killedAt, r.at)} ms after the kill`);
+    for (const r of recoveries)
+      say(r.who, `got the lock next, with ownerDied set: ${ms(killedAt, r.at)} ms after the kill`);
     const info = mutex.info();
-    say('parent', `mutex.info(): ownerDeaths ${info.ownerDeaths}, locked ${info.locked}, ${info.acquisitions} acquisitions`);
+    say(
+      'parent',
+      `mutex.info(): ownerDeaths ${info.ownerDeaths}, locked ${info.locked}, ${info.acquisitions} acquisitions`,
+    );
     const expected = kIterations * survivors.length + victimDone;
-    say('parent', `final total ${total}; expected ${survivors.length} x ${kIterations} + ${victimDone} (the killed worker's) = ${expected}`);
+    say(
+      'parent',
+      `final total ${total}; expected ${survivors.length} x ${kIterations} + ${victimDone} (the killed worker's) = ${expected}`,
+    );
     if (total !== expected) throw new Error(`the counter is ${total}, expected ${expected}: increments were lost`);
     if (info.ownerDeaths !== 1) throw new Error(`info().ownerDeaths is ${info.ownerDeaths}, expected 1`);
-    if (recoveries.length !== 1) throw new Error(`expected one recovery from the dead holder, saw ${recoveries.length}`);
+    if (recoveries.length !== 1)
+      throw new Error(`expected one recovery from the dead holder, saw ${recoveries.length}`);
     say('parent', 'exact: no increment lost, and the owner death was reported');
   } finally {
     for (const w of workers) {

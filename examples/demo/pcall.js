@@ -25,7 +25,8 @@ async function round(tally, pool, times = kTimes) {
   const total = tally.count.value;
   const expected = kChildren * times;
   if (total !== expected) throw new Error(`the counter is ${total}, expected ${expected}: increments were lost`);
-  if (!results.every((r) => r.isTally && r.times === times)) throw new Error(`unexpected results ${JSON.stringify(results)}`);
+  if (!results.every((r) => r.isTally && r.times === times))
+    throw new Error(`unexpected results ${JSON.stringify(results)}`);
   return { results, total, wallMs };
 }
 
@@ -42,16 +43,24 @@ exports.run = async function run() {
     const cold = await round(tally);
     say('parent', `pcall({ module: 'pcall-target.js', export: 'work' }, { iargs: ${kChildren} x [tally, ${kTimes}] })`);
     say('parent', 'resolved with the results in call order:');
-    cold.results.forEach((r, i) => say(`call ${i}`, `pid ${r.pid}: ${r.times} increments, the counter read ${r.last} after its last one`));
+    cold.results.forEach((r, i) =>
+      say(`call ${i}`, `pid ${r.pid}: ${r.times} increments, the counter read ${r.last} after its last one`),
+    );
     say('parent', `total ${cold.total} = ${kChildren} x ${kTimes}: exact`);
 
     // A pool starts its children at once; a first call on each loads the target there (an idle
     // pool hands one queued call to every idle child, so 4 calls warm all 4).
     pool = new ProcessPool({ size: kChildren });
     const warmUp = await round(tally, pool, 0);
-    say('parent', `started a ProcessPool of ${pool.size} (pids ${pidsOf(warmUp.results)}) and warmed it with a 0-increment call each`);
+    say(
+      'parent',
+      `started a ProcessPool of ${pool.size} (pids ${pidsOf(warmUp.results)}) and warmed it with a 0-increment call each`,
+    );
     const runs = [await round(tally, pool), await round(tally, pool)];
-    say('parent', `the same pcall twice with { pool }: totals ${runs.map((r) => r.total).join(' and ')}, exact (pids ${pidsOf(runs.flatMap((r) => r.results))})`);
+    say(
+      'parent',
+      `the same pcall twice with { pool }: totals ${runs.map((r) => r.total).join(' and ')}, exact (pids ${pidsOf(runs.flatMap((r) => r.results))})`,
+    );
     say('time', `one-shot pcall (spawns 4 children)  ${msText(cold.wallMs)}`);
     say('time', `pool start + warm-up (once)         ${msText(warmUp.wallMs)}`);
     runs.forEach((r, i) => say('time', `warm pool, run ${i + 1}                   ${msText(r.wallMs)}`));

@@ -11,7 +11,8 @@ const handlers = {
     const shm = reviveHandle(ref);
     try {
       const text = Buffer.from(`Hello from peer ${process.pid}, through shared memory!`, 'utf8');
-      if (4 + text.length > shm.size) throw new RangeError(`greeting needs ${4 + text.length} bytes, segment has ${shm.size}`);
+      if (4 + text.length > shm.size)
+        throw new RangeError(`greeting needs ${4 + text.length} bytes, segment has ${shm.size}`);
       const length = Buffer.alloc(4);
       length.writeUInt32LE(text.length, 0);
       shm.write(text, 4); // the text first, then its length: a reader never sees a length without text

@@ -21,7 +21,11 @@ exports.run = async function run() {
   try {
     const ref = JSON.stringify(q);
     say('parent', `created queue "${q.name}" (${q.capacity / 1024} KiB ring, raw codec)`);
-    child = fork(path.join(__dirname, 'queue-producer.js'), [ref, String(kDurationMs), String(kBatch), String(kMessageBytes)], { execArgv: [] });
+    child = fork(
+      path.join(__dirname, 'queue-producer.js'),
+      [ref, String(kDurationMs), String(kBatch), String(kMessageBytes)],
+      { execArgv: [] },
+    );
     const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const messages = [];
     child.on('message', (m) => messages.push(m));
@@ -36,7 +40,10 @@ exports.run = async function run() {
       }
     };
     await next('ready');
-    say('parent', `producer ${child.pid} puts ${kMessageBytes}-byte messages in batches of ${kBatch} for ${kDurationMs / 1000} s`);
+    say(
+      'parent',
+      `producer ${child.pid} puts ${kMessageBytes}-byte messages in batches of ${kBatch} for ${kDurationMs / 1000} s`,
+    );
     child.send({ type: 'go' });
 
     let received = 0;
@@ -53,7 +60,10 @@ exports.run = async function run() {
         const now = performance.now();
         if (now - lastAt >= kReportEveryMs) {
           const rate = ((received - lastCount) * 1000) / (now - lastAt);
-          say('parent', `${((now - start) / 1000).toFixed(1)} s: ${Math.round(rate).toLocaleString('en')} msgs/s  (${received.toLocaleString('en')} received)`);
+          say(
+            'parent',
+            `${((now - start) / 1000).toFixed(1)} s: ${Math.round(rate).toLocaleString('en')} msgs/s  (${received.toLocaleString('en')} received)`,
+          );
           lastAt = now;
           lastCount = received;
         }
@@ -65,11 +75,19 @@ exports.run = async function run() {
     const { sent } = await next('done');
     const exit = await exited;
     child = null;
-    if (exit.code !== 0 || exit.signal !== null) throw new Error(`producer exited with code ${exit.code}, signal ${exit.signal}`);
-    if (received !== sent || outOfOrder !== 0) throw new Error(`sent ${sent}, received ${received}, ${outOfOrder} out of order`);
+    if (exit.code !== 0 || exit.signal !== null)
+      throw new Error(`producer exited with code ${exit.code}, signal ${exit.signal}`);
+    if (received !== sent || outOfOrder !== 0)
+      throw new Error(`sent ${sent}, received ${received}, ${outOfOrder} out of order`);
     const rate = received / seconds;
-    say('parent', `queue ended by the producer and drained: ${received.toLocaleString('en')} of ${sent.toLocaleString('en')} messages, all in order`);
-    say('parent', `average ${Math.round(rate).toLocaleString('en')} msgs/s = ${((rate * kMessageBytes) / 1e6).toFixed(0)} MB/s of payload`);
+    say(
+      'parent',
+      `queue ended by the producer and drained: ${received.toLocaleString('en')} of ${sent.toLocaleString('en')} messages, all in order`,
+    );
+    say(
+      'parent',
+      `average ${Math.round(rate).toLocaleString('en')} msgs/s = ${((rate * kMessageBytes) / 1e6).toFixed(0)} MB/s of payload`,
+    );
   } finally {
     if (child !== null) child.kill('SIGKILL');
     q.close();

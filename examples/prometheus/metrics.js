@@ -17,28 +17,45 @@ const kBuckets = [1e-6, 1e-5, 1e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1, 5];
 function shmsyncMetrics({ registry = client.register, queues = [], prefix = 'shmsync_' } = {}) {
   const registers = [registry];
   const wait = new client.Histogram({
-    name: `${prefix}lock_wait_seconds`, help: 'Time from acquire() to granted, per lock',
-    labelNames: ['lock'], buckets: kBuckets, registers,
+    name: `${prefix}lock_wait_seconds`,
+    help: 'Time from acquire() to granted, per lock',
+    labelNames: ['lock'],
+    buckets: kBuckets,
+    registers,
   });
   const hold = new client.Histogram({
-    name: `${prefix}lock_hold_seconds`, help: 'Time a lock was held (granted to released), per lock',
-    labelNames: ['lock'], buckets: kBuckets, registers,
+    name: `${prefix}lock_hold_seconds`,
+    help: 'Time a lock was held (granted to released), per lock',
+    labelNames: ['lock'],
+    buckets: kBuckets,
+    registers,
   });
   const deaths = new client.Counter({
-    name: `${prefix}lock_owner_deaths_total`, help: 'Acquisitions that recovered a lock from a dead holder',
-    labelNames: ['lock'], registers,
+    name: `${prefix}lock_owner_deaths_total`,
+    help: 'Acquisitions that recovered a lock from a dead holder',
+    labelNames: ['lock'],
+    registers,
   });
   const full = new client.Counter({
-    name: `${prefix}queue_full_total`, help: 'Puts that found the queue full', labelNames: ['queue'], registers,
+    name: `${prefix}queue_full_total`,
+    help: 'Puts that found the queue full',
+    labelNames: ['queue'],
+    registers,
   });
   new client.Gauge({
-    name: `${prefix}queue_depth`, help: 'Messages in the queue at scrape time', labelNames: ['queue'], registers,
+    name: `${prefix}queue_depth`,
+    help: 'Messages in the queue at scrape time',
+    labelNames: ['queue'],
+    registers,
     collect() {
       for (const q of queues) if (!q.ended || q.size > 0) this.set({ queue: q.name }, q.size);
     },
   });
   new client.Gauge({
-    name: `${prefix}queue_bytes_used`, help: 'Bytes of the ring in use at scrape time', labelNames: ['queue'], registers,
+    name: `${prefix}queue_bytes_used`,
+    help: 'Bytes of the ring in use at scrape time',
+    labelNames: ['queue'],
+    registers,
     collect() {
       for (const q of queues) this.set({ queue: q.name }, q.bytesUsed);
     },
@@ -46,7 +63,9 @@ function shmsyncMetrics({ registry = client.register, queues = [], prefix = 'shm
 
   const handlers = {
     'shmsync:lock:granted': (m) => wait.observe({ lock: m.name }, m.waitMs / 1000),
-    'shmsync:lock:released': (m) => { if (m.holdMs !== null) hold.observe({ lock: m.name }, m.holdMs / 1000); },
+    'shmsync:lock:released': (m) => {
+      if (m.holdMs !== null) hold.observe({ lock: m.name }, m.holdMs / 1000);
+    },
     'shmsync:lock:ownerDied': (m) => deaths.inc({ lock: m.name }),
     'shmsync:queue:full': (m) => full.inc({ queue: m.name }),
   };

@@ -37,7 +37,8 @@ Napi::Value SetGrantHandler(const Napi::CallbackInfo& info) {
 // the facade's fast path CASes it into lock words.
 Napi::Value OwnerIdOf(const Napi::CallbackInfo& info) {
   Context* ctx = Context::Get(info.Env());
-  const uint32_t js_thread_id = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
+  const uint32_t js_thread_id =
+      info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
   if (!ctx->EnsureOwner(info.Env(), js_thread_id)) return Napi::Value();
   return Napi::Number::New(info.Env(), ctx->owner());
 }

@@ -34,10 +34,12 @@ Attachment::Attachment(napi_env env, std::shared_ptr<ShmRegion> region, bool att
 
 std::unique_ptr<Attachment> Attachment::Hold(napi_env env, std::shared_ptr<ShmRegion> region) {
   const bool attached = region && attach::IsAttached(region.get());
-  std::unique_ptr<Attachment> a(new Attachment(env, attached ? std::move(region) : nullptr, attached));
+  std::unique_ptr<Attachment> a(
+      new Attachment(env, attached ? std::move(region) : nullptr, attached));
   if (!attached) return a;
   int64_t ignored = 0;
-  if (napi_adjust_external_memory(env, kReportedBytes, &ignored) == napi_ok) a->external_ = kReportedBytes;
+  if (napi_adjust_external_memory(env, kReportedBytes, &ignored) == napi_ok)
+    a->external_ = kReportedBytes;
   static std::once_flag at_exit;
   std::call_once(at_exit, [] { std::atexit(&Attachment::ReleaseAll); });
   Registry& reg = Reg();
@@ -98,7 +100,8 @@ Napi::Value Attachment::JS_reap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsBoolean() ||
       (info.Length() > 3 && !info[3].IsBigInt())) {
-    Napi::TypeError::New(env, "reapSegment(segmentName, ino, unmapped, wordBefore?)").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "reapSegment(segmentName, ino, unmapped, wordBefore?)")
+        .ThrowAsJavaScriptException();
     return Napi::Value();
   }
   // Without the word read before the /proc scan, `unmapped` cannot be trusted (see attach.h).
@@ -127,7 +130,8 @@ Napi::Value CloseResult(Napi::Env env, std::unique_ptr<Attachment>* attachment) 
 
 Napi::Value LeaseResult(const Napi::CallbackInfo& info, Attachment* attachment) {
   Napi::Env env = info.Env();
-  const double ms = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  const double ms =
+      info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
   if (attachment == nullptr || !(ms >= 0 && ms <= 1e9)) return Napi::Boolean::New(env, false);
   return Napi::Boolean::New(env, attachment->Lease(static_cast<uint64_t>(ms)));
 }

@@ -28,8 +28,9 @@ class Attachment {
   Attachment& operator=(const Attachment&) = delete;
 
   // Drops the attachment (JS thread of the handle, or an exit hook: then `from_js` is false and
-  // the external-memory report is abandoned with the env). Returns -1 if this unlinked the name, else the milliseconds the
-  // segment lingers for a hand-off nobody opened yet (0: other handles remain or persistent).
+  // the external-memory report is abandoned with the env). Returns -1 if this unlinked the name,
+  // else the milliseconds the segment lingers for a hand-off nobody opened yet (0: other handles
+  // remain or persistent).
   int64_t Release(bool from_js = false);
   // Records a hand-off of this handle's reference (attach.h Lease).
   bool Lease(uint64_t lease_ms);

@@ -35,7 +35,8 @@ bool Context::EnvStopping(void* arg) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return true;
   napi_value obj = nullptr;
   napi_value undef = nullptr;
-  bool stopping = napi_create_object(env, &obj) != napi_ok || napi_get_undefined(env, &undef) != napi_ok ||
+  bool stopping = napi_create_object(env, &obj) != napi_ok ||
+                  napi_get_undefined(env, &undef) != napi_ok ||
                   napi_set_named_property(env, obj, "probe", undef) != napi_ok;
   napi_close_handle_scope(env, scope);
   return stopping;
@@ -71,7 +72,9 @@ bool Context::EnsureOwner(Napi::Env env, uint32_t js_thread_id) {
   }
   Result r = table_->Claim(&owner_, js_thread_id);
   if (!r.ok()) {
-    ThrowResult(env, r, r.status == Status::kBusy ? "owner table (no free slot)" : "owner table (deadman registration)");
+    ThrowResult(env, r,
+                r.status == Status::kBusy ? "owner table (no free slot)"
+                                          : "owner table (deadman registration)");
     return false;
   }
   return true;
@@ -81,8 +84,8 @@ void Context::SetGrantHandler(Napi::Env env, Napi::Function fn) {
   grant_handler_ = Napi::Persistent(fn);
   if (tsfn_ != nullptr) return;
   napi_value name = Napi::String::New(env, "shmsync.grant");
-  napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, this,
-                                  CallJs, &tsfn_);
+  napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, this, CallJs,
+                                  &tsfn_);
   // Unreferenced until something is parked: an idle context must not hold its loop open.
   napi_unref_threadsafe_function(env, tsfn_);
 }
@@ -92,7 +95,8 @@ void Context::Parked() {
 }
 
 void Context::Unparked() {
-  if (parked_ > 0 && --parked_ == 0 && tsfn_ != nullptr) napi_unref_threadsafe_function(env_, tsfn_);
+  if (parked_ > 0 && --parked_ == 0 && tsfn_ != nullptr)
+    napi_unref_threadsafe_function(env_, tsfn_);
 }
 
 void Context::Deliver(void* target, uint64_t request_id, Status status) {

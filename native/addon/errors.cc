@@ -33,16 +33,19 @@ constexpr StatusInfo kStatusTable[] = {
     {"SHMSYNC_WOULD_BLOCK", "would block"},
     {"SHMSYNC_NOT_OWNER", "is not held by the caller"},
     {"SHMSYNC_OWNER_DEAD", "previous holder died while holding it"},
-    {"SHMSYNC_NOT_RECOVERABLE", "is not recoverable: a dead holder's state was never marked consistent"},
+    {"SHMSYNC_NOT_RECOVERABLE",
+     "is not recoverable: a dead holder's state was never marked consistent"},
     {"SHMSYNC_DEADLOCK", "would deadlock"},
     {"SHMSYNC_CLOSED", "is closed"},
     {"SHMSYNC_TOO_LARGE", "message is too large"},
     {"SHMSYNC_BUSY", "is busy"},
-    {"SHMSYNC_OWNER_TABLE_MISMATCH", "was created by a process with another owner table (another user, or another SHMSYNC_OWNER_TABLE); every user of a lock must share one"},
-    {"SHMSYNC_NO_SPACE", "cannot be created: no space left in /dev/shm (tmpfs size limit or memory)"},
+    {"SHMSYNC_OWNER_TABLE_MISMATCH",
+     "was created by a process with another owner table (another user, or another "
+     "SHMSYNC_OWNER_TABLE); every user of a lock must share one"},
+    {"SHMSYNC_NO_SPACE",
+     "cannot be created: no space left in /dev/shm (tmpfs size limit or memory)"},
 };
-static_assert(sizeof(kStatusTable) / sizeof(kStatusTable[0]) ==
-                  static_cast<size_t>(Status::kCount),
+static_assert(sizeof(kStatusTable) / sizeof(kStatusTable[0]) == static_cast<size_t>(Status::kCount),
               "one table row per Status");
 
 }  // namespace
@@ -66,8 +69,8 @@ void ThrowResult(Napi::Env env, const Result& result, const std::string& context
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(result.file_mode & 07777));
     const auto euid = static_cast<int64_t>(geteuid());
-    message += ": the segment is owned by uid " + std::to_string(result.owner_uid) + " (mode " + mode +
-               "), this process runs as uid " + std::to_string(euid);
+    message += ": the segment is owned by uid " + std::to_string(result.owner_uid) + " (mode " +
+               mode + "), this process runs as uid " + std::to_string(euid);
     if (result.owner_uid == euid) {
       message += "; an owner table must not be readable or writable by group or others (0600)";
     } else {

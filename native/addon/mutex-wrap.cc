@@ -38,21 +38,19 @@ Napi::Number StatusValue(Napi::Env env, Status st) {
 }  // namespace
 
 Napi::Function MutexWrap::Define(Napi::Env env) {
-  return DefineClass(env, "Mutex",
-                     {InstanceMethod<&MutexWrap::JS_state>("state"),
-                      InstanceMethod<&MutexWrap::JS_lock>("lock"),
-                      InstanceMethod<&MutexWrap::JS_tryLock>("tryLock"),
-                      InstanceMethod<&MutexWrap::JS_unlock>("unlock"),
-                      InstanceMethod<&MutexWrap::JS_adopt>("adopt"),
-                      InstanceMethod<&MutexWrap::JS_markConsistent>("markConsistent"),
-                      InstanceMethod<&MutexWrap::JS_park>("park"),
-                      InstanceMethod<&MutexWrap::JS_cancel>("cancel"),
-                      InstanceMethod<&MutexWrap::JS_info>("info"),
-                      InstanceAccessor<&MutexWrap::JS_policy>("policy"),
-                      InstanceAccessor<&MutexWrap::JS_created>("created"),
-                      InstanceMethod<&MutexWrap::JS_close>("close"),
-                      InstanceMethod<&MutexWrap::JS_lease>("lease"),
-                      InstanceAccessor<&MutexWrap::JS_attached>("attached")});
+  return DefineClass(
+      env, "Mutex",
+      {InstanceMethod<&MutexWrap::JS_state>("state"), InstanceMethod<&MutexWrap::JS_lock>("lock"),
+       InstanceMethod<&MutexWrap::JS_tryLock>("tryLock"),
+       InstanceMethod<&MutexWrap::JS_unlock>("unlock"),
+       InstanceMethod<&MutexWrap::JS_adopt>("adopt"),
+       InstanceMethod<&MutexWrap::JS_markConsistent>("markConsistent"),
+       InstanceMethod<&MutexWrap::JS_park>("park"), InstanceMethod<&MutexWrap::JS_cancel>("cancel"),
+       InstanceMethod<&MutexWrap::JS_info>("info"),
+       InstanceAccessor<&MutexWrap::JS_policy>("policy"),
+       InstanceAccessor<&MutexWrap::JS_created>("created"),
+       InstanceMethod<&MutexWrap::JS_close>("close"), InstanceMethod<&MutexWrap::JS_lease>("lease"),
+       InstanceAccessor<&MutexWrap::JS_attached>("attached")});
 }
 
 MutexWrap::MutexWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MutexWrap>(info) {
@@ -65,7 +63,8 @@ MutexWrap::MutexWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MutexWra
   const std::string name = info[0].As<Napi::String>().Utf8Value();
   const int32_t mode = info[1].As<Napi::Number>().Int32Value();
   const uint32_t perm = info[2].As<Napi::Number>().Uint32Value();
-  const auto policy = static_cast<OwnerDeathPolicy>(info[3].As<Napi::Number>().Uint32Value() == 1 ? 1 : 0);
+  const auto policy =
+      static_cast<OwnerDeathPolicy>(info[3].As<Napi::Number>().Uint32Value() == 1 ? 1 : 0);
   if (mode < 0 || mode > 2) {
     ThrowBadArgument(env, "Mutex mode");
     return;
@@ -73,7 +72,8 @@ MutexWrap::MutexWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MutexWra
   context_ = Context::Get(env);
   if (!context_->EnsureOwner(env)) return;
   const MutexInit init{policy, context_->table()->id()};
-  const uint32_t lifetime = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Uint32Value() : 0;
+  const uint32_t lifetime =
+      info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Uint32Value() : 0;
   Result r = attach::AcquireWithLifetime(name, Kind::kMutex, sizeof(MutexState),
                                          static_cast<OpenMode>(mode), perm, InitState, &init,
                                          lifetime, &region_, &created_);
@@ -107,10 +107,11 @@ Napi::Value MutexWrap::JS_state(const Napi::CallbackInfo& info) {
 Napi::Value MutexWrap::JS_lock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
-  const double timeout_ms = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  const double timeout_ms =
+      info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
   // Ends early (kClosed) when this context's environment stops or the process exits.
-  return StatusValue(env, Lock(state(), context_->table(), context_->owner(), DeadlineAfterMillis(timeout_ms),
-                               context_->interrupt()));
+  return StatusValue(env, Lock(state(), context_->table(), context_->owner(),
+                               DeadlineAfterMillis(timeout_ms), context_->interrupt()));
 }
 
 Napi::Value MutexWrap::JS_tryLock(const Napi::CallbackInfo& info) {
@@ -183,7 +184,8 @@ Napi::Value MutexWrap::JS_info(const Napi::CallbackInfo& info) {
     out.Set("holderAlive", Napi::Boolean::New(env, table->Check(holder) == Liveness::kAlive));
     out.Set("holderIsMe", Napi::Boolean::New(env, holder == context_->owner()));
   }
-  out.Set("depth", Napi::Number::New(env, holder != 0 ? s->depth.load(std::memory_order_relaxed) : 0));
+  out.Set("depth",
+          Napi::Number::New(env, holder != 0 ? s->depth.load(std::memory_order_relaxed) : 0));
   out.Set("waiters", Napi::Number::New(env, s->waiters.load(std::memory_order_relaxed)));
   out.Set("acquisitions", Napi::BigInt::New(env, Fence(s)));
   out.Set("ownerDeaths", Napi::Number::New(env, s->owner_deaths.load(std::memory_order_relaxed)));

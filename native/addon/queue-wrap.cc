@@ -54,22 +54,22 @@ Napi::Number Negated(Napi::Env env, Status st) {
 }  // namespace
 
 Napi::Function QueueWrap::Define(Napi::Env env) {
-  return DefineClass(env, "Queue",
-                     {InstanceMethod<&QueueWrap::JS_setBuffers>("setBuffers"),
-                      InstanceMethod<&QueueWrap::JS_put>("put"),
-                      InstanceMethod<&QueueWrap::JS_get>("get"),
-                      InstanceMethod<&QueueWrap::JS_waitData>("waitData"),
-                      InstanceMethod<&QueueWrap::JS_waitSpace>("waitSpace"),
-                      InstanceMethod<&QueueWrap::JS_watchData>("watchData"),
-                      InstanceMethod<&QueueWrap::JS_watchSpace>("watchSpace"),
-                      InstanceMethod<&QueueWrap::JS_cancel>("cancel"),
-                      InstanceMethod<&QueueWrap::JS_close>("close"),
-                      InstanceMethod<&QueueWrap::JS_closeHandle>("closeHandle"),
-                      InstanceMethod<&QueueWrap::JS_lease>("lease"),
-                      InstanceAccessor<&QueueWrap::JS_attached>("attached"),
-                      InstanceMethod<&QueueWrap::JS_info>("info"),
-                      InstanceAccessor<&QueueWrap::JS_capacity>("capacity"),
-                      InstanceAccessor<&QueueWrap::JS_maxMessage>("maxMessage")});
+  return DefineClass(
+      env, "Queue",
+      {InstanceMethod<&QueueWrap::JS_setBuffers>("setBuffers"),
+       InstanceMethod<&QueueWrap::JS_put>("put"), InstanceMethod<&QueueWrap::JS_get>("get"),
+       InstanceMethod<&QueueWrap::JS_waitData>("waitData"),
+       InstanceMethod<&QueueWrap::JS_waitSpace>("waitSpace"),
+       InstanceMethod<&QueueWrap::JS_watchData>("watchData"),
+       InstanceMethod<&QueueWrap::JS_watchSpace>("watchSpace"),
+       InstanceMethod<&QueueWrap::JS_cancel>("cancel"),
+       InstanceMethod<&QueueWrap::JS_close>("close"),
+       InstanceMethod<&QueueWrap::JS_closeHandle>("closeHandle"),
+       InstanceMethod<&QueueWrap::JS_lease>("lease"),
+       InstanceAccessor<&QueueWrap::JS_attached>("attached"),
+       InstanceMethod<&QueueWrap::JS_info>("info"),
+       InstanceAccessor<&QueueWrap::JS_capacity>("capacity"),
+       InstanceAccessor<&QueueWrap::JS_maxMessage>("maxMessage")});
 }
 
 QueueWrap::QueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QueueWrap>(info) {
@@ -99,7 +99,8 @@ QueueWrap::QueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QueueWra
   init.owner_table_id = context_->table()->id();
   bool created = false;
   const uint64_t payload = sizes_given ? kRingDataOffset + init.capacity : 0;
-  const uint32_t lifetime = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
+  const uint32_t lifetime =
+      info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
   Result r = attach::AcquireWithLifetime(name, Kind::kQueue, payload, static_cast<OpenMode>(mode),
                                          perm, InitPayload, &init, lifetime, &region_, &created);
   if (r.ok()) attachment_ = Attachment::Hold(env, region_);
@@ -208,7 +209,8 @@ Napi::Value QueueWrap::JS_waitData(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return Napi::Value();
   const int64_t deadline = info.Length() > 0 ? DeadlineFrom(info[0]) : -1;
   RingState* r = ring();
-  const Status st = InterruptibleWait(context_->interrupt(), deadline, [r](int64_t until) { return WaitData(r, until); });
+  const Status st = InterruptibleWait(context_->interrupt(), deadline,
+                                      [r](int64_t until) { return WaitData(r, until); });
   return Napi::Number::New(env, static_cast<int32_t>(st));
 }
 
@@ -223,9 +225,9 @@ Napi::Value QueueWrap::JS_waitSpace(const Napi::CallbackInfo& info) {
   const int64_t deadline = info.Length() > 1 ? DeadlineFrom(info[1]) : -1;
   RingState* r = ring();
   const RingConfig config = config_;
-  const Status st = InterruptibleWait(context_->interrupt(), deadline, [r, config, bytes](int64_t until) {
-    return WaitSpace(r, config, bytes, until);
-  });
+  const Status st = InterruptibleWait(
+      context_->interrupt(), deadline,
+      [r, config, bytes](int64_t until) { return WaitSpace(r, config, bytes, until); });
   return Napi::Number::New(env, static_cast<int32_t>(st));
 }
 
@@ -245,8 +247,8 @@ Napi::Value QueueWrap::JS_watchData(const Napi::CallbackInfo& info) {
     r->consumers_sleeping.fetch_sub(1, std::memory_order_seq_cst);
     return Napi::Number::New(env, 0);
   }
-  const uint64_t id = Parker::Instance().ParkWatch(region_, &r->data_seq, seq, &r->consumers_sleeping,
-                                                   Context::Deliver, context_);
+  const uint64_t id = Parker::Instance().ParkWatch(
+      region_, &r->data_seq, seq, &r->consumers_sleeping, Context::Deliver, context_);
   context_->Parked();
   return Napi::Number::New(env, static_cast<double>(id));
 }
@@ -270,8 +272,8 @@ Napi::Value QueueWrap::JS_watchSpace(const Napi::CallbackInfo& info) {
     r->producers_sleeping.fetch_sub(1, std::memory_order_seq_cst);
     return Napi::Number::New(env, 0);
   }
-  const uint64_t id = Parker::Instance().ParkWatch(region_, &r->space_seq, seq, &r->producers_sleeping,
-                                                   Context::Deliver, context_);
+  const uint64_t id = Parker::Instance().ParkWatch(
+      region_, &r->space_seq, seq, &r->producers_sleeping, Context::Deliver, context_);
   context_->Parked();
   return Napi::Number::New(env, static_cast<double>(id));
 }
@@ -282,7 +284,9 @@ Napi::Value QueueWrap::JS_cancel(const Napi::CallbackInfo& info) {
     ThrowBadArgument(env, "cancel(id)");
     return Napi::Value();
   }
-  return Napi::Number::New(env, Parker::Instance().Cancel(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue())));
+  return Napi::Number::New(
+      env,
+      Parker::Instance().Cancel(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue())));
 }
 
 Napi::Value QueueWrap::JS_close(const Napi::CallbackInfo& info) {
@@ -318,13 +322,16 @@ Napi::Value QueueWrap::JS_info(const Napi::CallbackInfo& info) {
   const uint64_t in_count = r->count_in.load(std::memory_order_acquire);
   const uint64_t tail = r->tail.load(std::memory_order_acquire);
   Napi::Object o = Napi::Object::New(env);
-  o.Set("size", Napi::Number::New(env, static_cast<double>(in_count >= out_count ? in_count - out_count : 0)));
+  o.Set("size", Napi::Number::New(
+                    env, static_cast<double>(in_count >= out_count ? in_count - out_count : 0)));
   o.Set("bytesUsed", Napi::Number::New(env, static_cast<double>(tail >= head ? tail - head : 0)));
   o.Set("closed", Napi::Boolean::New(env, r->closed.load(std::memory_order_acquire) != 0));
   o.Set("totalPut", Napi::Number::New(env, static_cast<double>(in_count)));
   o.Set("totalGot", Napi::Number::New(env, static_cast<double>(out_count)));
-  o.Set("consumersWaiting", Napi::Number::New(env, r->consumers_sleeping.load(std::memory_order_relaxed)));
-  o.Set("producersWaiting", Napi::Number::New(env, r->producers_sleeping.load(std::memory_order_relaxed)));
+  o.Set("consumersWaiting",
+        Napi::Number::New(env, r->consumers_sleeping.load(std::memory_order_relaxed)));
+  o.Set("producersWaiting",
+        Napi::Number::New(env, r->producers_sleeping.load(std::memory_order_relaxed)));
   return o;
 }
 

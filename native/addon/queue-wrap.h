@@ -43,7 +43,7 @@ class QueueWrap : public Napi::ObjectWrap<QueueWrap> {
   Napi::Value JS_watchSpace(const Napi::CallbackInfo& info);
   Napi::Value JS_cancel(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
-  Napi::Value JS_lease(const Napi::CallbackInfo& info);      // lifetime: attachment.h
+  Napi::Value JS_lease(const Napi::CallbackInfo& info);  // lifetime: attachment.h
   Napi::Value JS_attached(const Napi::CallbackInfo& info);
   Napi::Value JS_closeHandle(const Napi::CallbackInfo& info);
   Napi::Value JS_info(const Napi::CallbackInfo& info);

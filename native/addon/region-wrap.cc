@@ -3,23 +3,23 @@
 #include <cstring>
 #include <string>
 
+#include "../core/attach.h"
 #include "errors.h"
 #include "external-buffer.h"
-#include "../core/attach.h"
 
 namespace shmsync {
 
 Napi::Function RegionWrap::Define(Napi::Env env) {
-  return DefineClass(env, "Region",
-                     {InstanceAccessor<&RegionWrap::JS_size>("size"),
-                      InstanceAccessor<&RegionWrap::JS_created>("created"),
-                      InstanceMethod<&RegionWrap::JS_buffer>("buffer"),
-                      InstanceMethod<&RegionWrap::JS_read>("read"),
-                      InstanceMethod<&RegionWrap::JS_write>("write"),
-                      InstanceMethod<&RegionWrap::JS_close>("close"),
-                      InstanceMethod<&RegionWrap::JS_lease>("lease"),
-                      InstanceAccessor<&RegionWrap::JS_attached>("attached"),
-                      StaticMethod<&RegionWrap::JS_unlink>("unlink")});
+  return DefineClass(
+      env, "Region",
+      {InstanceAccessor<&RegionWrap::JS_size>("size"),
+       InstanceAccessor<&RegionWrap::JS_created>("created"),
+       InstanceMethod<&RegionWrap::JS_buffer>("buffer"),
+       InstanceMethod<&RegionWrap::JS_read>("read"), InstanceMethod<&RegionWrap::JS_write>("write"),
+       InstanceMethod<&RegionWrap::JS_close>("close"),
+       InstanceMethod<&RegionWrap::JS_lease>("lease"),
+       InstanceAccessor<&RegionWrap::JS_attached>("attached"),
+       StaticMethod<&RegionWrap::JS_unlink>("unlink")});
 }
 
 RegionWrap::RegionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RegionWrap>(info) {
@@ -38,15 +38,18 @@ RegionWrap::RegionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region
     ThrowBadArgument(env, "Region size or mode out of range");
     return;
   }
-  const uint32_t lifetime = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
+  const uint32_t lifetime =
+      info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
   // info[6] (optional): the caller opted in to segments other users own (allowForeignOwner).
-  const bool any_owner = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
-  Result r = attach::AcquireWithLifetime(name, kind, static_cast<uint64_t>(size),
-                                         static_cast<OpenMode>(mode), perm, nullptr, nullptr,
-                                         lifetime, &region_, &created_,
-                                         any_owner ? OwnerCheck::kAnyOwner : OwnerCheck::kMine);
-  if (!r.ok()) ThrowResult(env, r, "shared memory segment \"" + name + "\"");
-  else attachment_ = Attachment::Hold(env, region_);
+  const bool any_owner =
+      info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
+  Result r = attach::AcquireWithLifetime(
+      name, kind, static_cast<uint64_t>(size), static_cast<OpenMode>(mode), perm, nullptr, nullptr,
+      lifetime, &region_, &created_, any_owner ? OwnerCheck::kAnyOwner : OwnerCheck::kMine);
+  if (!r.ok())
+    ThrowResult(env, r, "shared memory segment \"" + name + "\"");
+  else
+    attachment_ = Attachment::Hold(env, region_);
 }
 
 bool RegionWrap::CheckOpen(Napi::Env env) {

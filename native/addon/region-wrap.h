@@ -29,7 +29,7 @@ class RegionWrap : public Napi::ObjectWrap<RegionWrap> {
   Napi::Value JS_read(const Napi::CallbackInfo& info);
   Napi::Value JS_write(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
-  Napi::Value JS_lease(const Napi::CallbackInfo& info);      // lifetime: attachment.h
+  Napi::Value JS_lease(const Napi::CallbackInfo& info);  // lifetime: attachment.h
   Napi::Value JS_attached(const Napi::CallbackInfo& info);
   static Napi::Value JS_unlink(const Napi::CallbackInfo& info);
 
@@ -37,7 +37,8 @@ class RegionWrap : public Napi::ObjectWrap<RegionWrap> {
   bool CopyArgs(const Napi::CallbackInfo& info, uint64_t* offset, Napi::Uint8Array* view);
 
   std::shared_ptr<ShmRegion> region_;
-  std::unique_ptr<Attachment> attachment_;  // attached lifetime (null after close)  // null after close()
+  std::unique_ptr<Attachment>
+      attachment_;  // attached lifetime (null after close)  // null after close()
   Napi::Reference<Napi::ArrayBuffer> buffer_;  // cached external buffer, detached on close()
   bool created_ = false;
 };

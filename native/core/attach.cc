@@ -29,7 +29,6 @@ std::atomic<uint64_t>* WordOf(const ShmRegion* region) {
   return reinterpret_cast<std::atomic<uint64_t>*>(region->base() + kWordOffset);
 }
 
-
 bool Expired(uint64_t w, uint64_t now) {
   const uint64_t d = DeadlineOf(w);
   return PendingOf(w) == 0 || d <= now || d - now > kMaxLeaseMs;  // beyond any lease: forged
@@ -71,7 +70,8 @@ OpenOutcome TryAttach(std::atomic<uint64_t>* word) {
 uint64_t NowMs() {
   struct timespec ts;
   clock_gettime(CLOCK_BOOTTIME, &ts);
-  const uint64_t ms = static_cast<uint64_t>(ts.tv_sec) * 1000u + static_cast<uint64_t>(ts.tv_nsec) / 1000000u;
+  const uint64_t ms =
+      static_cast<uint64_t>(ts.tv_sec) * 1000u + static_cast<uint64_t>(ts.tv_nsec) / 1000000u;
   return ms & kDeadlineMask;
 }
 
@@ -112,8 +112,8 @@ void InitCreated(SegmentHeader* h) {
 
 Result AcquireWithLifetime(const std::string& segment_name, Kind kind, uint64_t payload_size,
                            OpenMode mode, uint32_t perm, PayloadInit init, const void* init_arg,
-                           uint32_t lifetime_flags, std::shared_ptr<ShmRegion>* out,
-                           bool* created, OwnerCheck owner) {
+                           uint32_t lifetime_flags, std::shared_ptr<ShmRegion>* out, bool* created,
+                           OwnerCheck owner) {
   *created = false;
   for (int round = 0; round < kMaxRounds; ++round) {
     std::shared_ptr<ShmRegion> region;
@@ -150,7 +150,8 @@ bool Detach(ShmRegion* region) {
     if (c == 0 || c == kCountReaped) return false;  // corrupt word: leave it to the reaper
     const uint64_t now = NowMs();
     const bool last = c == 1 && Expired(w, now);
-    const uint64_t next = last ? Pack(kCountReaped, 0, 0) : Pack(c - 1, PendingOf(w), DeadlineOf(w));
+    const uint64_t next =
+        last ? Pack(kCountReaped, 0, 0) : Pack(c - 1, PendingOf(w), DeadlineOf(w));
     if (word->compare_exchange_weak(w, next, std::memory_order_acq_rel,
                                     std::memory_order_acquire)) {
       return last && UnlinkReaped(region->segment_name());
@@ -174,7 +175,8 @@ bool Lease(ShmRegion* region, uint64_t lease_ms) {
     const uint64_t c = CountOf(w);
     if (c == 0 || c == kCountReaped) return false;
     const uint64_t p = PendingOf(w) < kPendingMax ? PendingOf(w) + 1 : kPendingMax;
-    const uint64_t until = (NowMs() + (lease_ms < kMaxLeaseMs ? lease_ms : kMaxLeaseMs)) & kDeadlineMask;
+    const uint64_t until =
+        (NowMs() + (lease_ms < kMaxLeaseMs ? lease_ms : kMaxLeaseMs)) & kDeadlineMask;
     const uint64_t d = DeadlineOf(w) > until ? DeadlineOf(w) : until;
     if (word->compare_exchange_weak(w, Pack(c, p, d), std::memory_order_acq_rel,
                                     std::memory_order_acquire)) {
@@ -191,7 +193,8 @@ bool UnlinkReaped(const std::string& segment_name) {
   if (fd < 0) return false;
   SegmentHeader h;
   struct stat st;
-  const bool read_ok = fstat(fd, &st) == 0 && pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
+  const bool read_ok =
+      fstat(fd, &st) == 0 && pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
   close(fd);
   if (!read_ok || h.magic != kMagic || !IsAttached(&h, st)) return false;
   uint64_t w;

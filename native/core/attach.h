@@ -63,7 +63,8 @@ constexpr uint64_t kPendingMax = 0xFF;
 // or corrupt value that would keep a dying segment from ever being reaped): it counts as expired.
 constexpr uint64_t kMaxLeaseMs = 86'400'000;
 
-static_assert(kPidNamespaceOffset >= kWordOffset + 8 && kPidNamespaceOffset + 8 <= sizeof(SegmentHeader),
+static_assert(kPidNamespaceOffset >= kWordOffset + 8 &&
+                  kPidNamespaceOffset + 8 <= sizeof(SegmentHeader),
               "the namespace id sits after the attach word, inside the header");
 static_assert(kWordOffset >= offsetof(SegmentHeader, reserved) &&
                   kWordOffset + 8 <= sizeof(SegmentHeader) && kWordOffset % 8 == 0,
@@ -95,8 +96,8 @@ void InitCreated(SegmentHeader* h);
 // expired and then created afresh (bounded retries, kBusy beyond).
 Result AcquireWithLifetime(const std::string& segment_name, Kind kind, uint64_t payload_size,
                            OpenMode mode, uint32_t perm, PayloadInit init, const void* init_arg,
-                           uint32_t lifetime_flags, std::shared_ptr<ShmRegion>* out,
-                           bool* created, OwnerCheck owner = OwnerCheck::kMine);
+                           uint32_t lifetime_flags, std::shared_ptr<ShmRegion>* out, bool* created,
+                           OwnerCheck owner = OwnerCheck::kMine);
 
 // One attachment: Detach() is idempotent; returns true when this call unlinked the name.
 bool Detach(ShmRegion* region);

@@ -20,8 +20,8 @@ struct RobustEntry {
   RobustEntry* next;
 };
 struct RobustHead {
-  RobustEntry list;            // list.next: first entry, or &list when empty
-  long futex_offset;           // word = entry + futex_offset, for every entry
+  RobustEntry list;              // list.next: first entry, or &list when empty
+  long futex_offset;             // word = entry + futex_offset, for every entry
   RobustEntry* list_op_pending;  // always null: the TID protocol needs no pending marker
 };
 static_assert(sizeof(RobustEntry) == sizeof(void*), "kernel ABI: struct robust_list");
@@ -39,11 +39,11 @@ struct Record {
   size_t stride = 0;
   uint32_t slots = 0;
   uint32_t linked = 0;
-  bool registered = false;  // our head is the kernel's robust list for this thread
-  uint32_t tid = 0;         // owning thread (informational; reset in a fork() child)
+  bool registered = false;     // our head is the kernel's robust list for this thread
+  uint32_t tid = 0;            // owning thread (informational; reset in a fork() child)
   void* saved_head = nullptr;  // the thread's list before ours (glibc's), restored at unbind
   std::shared_ptr<const void> keepalive;
-  bool in_use = false;       // guarded by g_registry_mu
+  bool in_use = false;            // guarded by g_registry_mu
   Record* next_record = nullptr;  // registry link, guarded by g_registry_mu
 };
 

@@ -18,7 +18,7 @@
 namespace shmsync {
 
 // glibc robust-mutex word bits (also the kernel's robust-futex ABI).
-constexpr uint32_t kFutexWaitersBit = 0x80000000u;  // FUTEX_WAITERS
+constexpr uint32_t kFutexWaitersBit = 0x80000000u;    // FUTEX_WAITERS
 constexpr uint32_t kFutexOwnerDiedBit = 0x40000000u;  // FUTEX_OWNER_DIED
 constexpr uint32_t kFutexTidMask = 0x3fffffffu;       // FUTEX_TID_MASK
 
@@ -43,8 +43,8 @@ inline timespec* ToTimespec(int64_t ns, timespec* ts) {
 // (or the value differed), ETIMEDOUT, or EINTR.
 inline int FutexWait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_ns) {
   timespec ts;
-  long r = syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, ToTimespec(timeout_ns, &ts),
-                   nullptr, 0);
+  long r = syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected,
+                   ToTimespec(timeout_ns, &ts), nullptr, 0);
   if (r == 0) return 0;
   return errno == EAGAIN ? 0 : errno;
 }
@@ -62,7 +62,7 @@ struct FutexWaitv {
 };
 static_assert(sizeof(FutexWaitv) == 24, "kernel ABI");
 constexpr uint32_t kFutex2Size32 = 0x02;  // FUTEX2_SIZE_U32; no FUTEX2_PRIVATE: shared words
-constexpr int kMaxWaitv = 128;             // FUTEX_WAITV_MAX
+constexpr int kMaxWaitv = 128;            // FUTEX_WAITV_MAX
 
 inline void SetWaitv(FutexWaitv* w, std::atomic<uint32_t>* word, uint32_t expected) {
   w->val = expected;
@@ -76,7 +76,8 @@ inline void SetWaitv(FutexWaitv* w, std::atomic<uint32_t>* word, uint32_t expect
 // (-ETIMEDOUT, -EAGAIN when a value already differed, -EINTR).
 inline int FutexWaitvUntil(FutexWaitv* waiters, int count, int64_t deadline_ns) {
   timespec ts;
-  long r = syscall(SYS_futex_waitv, waiters, count, 0, ToTimespec(deadline_ns, &ts), CLOCK_MONOTONIC);
+  long r =
+      syscall(SYS_futex_waitv, waiters, count, 0, ToTimespec(deadline_ns, &ts), CLOCK_MONOTONIC);
   if (r >= 0) return static_cast<int>(r);
   if (errno != ENOSYS) return -errno;
   // Kernels before 5.16 lack futex_waitv: wait on the first word only, in 1 ms slices, so the

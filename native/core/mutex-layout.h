@@ -39,10 +39,10 @@ struct alignas(64) MutexState {
   uint32_t pad0[8];
   // Holder bookkeeping: only the current holder writes (ordered by the lock itself), so
   // relaxed accesses suffice; readers (info()) accept a torn view.
-  std::atomic<uint32_t> fence_lo;     // fence: +1 per fresh acquisition, 64-bit as (lo, hi)
+  std::atomic<uint32_t> fence_lo;  // fence: +1 per fresh acquisition, 64-bit as (lo, hi)
   std::atomic<uint32_t> fence_hi;
   std::atomic<uint32_t> owner_deaths;
-  std::atomic<uint32_t> depth;        // reentrancy depth of the holder (written by its JS)
+  std::atomic<uint32_t> depth;  // reentrancy depth of the holder (written by its JS)
   uint32_t pad1[12];
 };
 

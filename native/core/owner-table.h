@@ -49,7 +49,7 @@ constexpr OwnerId kOwnerIdMask = 0x7fffffffu;
 constexpr uint32_t kOwnerTableFormat = 2;
 
 struct alignas(64) OwnerSlot {
-  std::atomic<uint32_t> deadman;     // robust futex word (see the header comment)
+  std::atomic<uint32_t> deadman;  // robust futex word (see the header comment)
   // Always zero. Keeps the fields below at the offsets of the previous layout (whose deadman was
   // a 40-byte pthread_mutex_t), which external decoders (the CLI) read.
   uint32_t reserved[9];

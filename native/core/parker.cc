@@ -51,13 +51,41 @@ uint64_t Parker::Add(Request r) {
 
 uint64_t Parker::ParkLock(std::shared_ptr<void> keepalive, MutexState* s, OwnerTable* table,
                           OwnerId me, Callback cb, void* target) {
-  return Add(Request{0, true, std::move(keepalive), s, table, me, nullptr, 0, nullptr, cb, target, 0, false, {}, 0});
+  return Add(Request{0,
+                     true,
+                     std::move(keepalive),
+                     s,
+                     table,
+                     me,
+                     nullptr,
+                     0,
+                     nullptr,
+                     cb,
+                     target,
+                     0,
+                     false,
+                     {},
+                     0});
 }
 
 uint64_t Parker::ParkWatch(std::shared_ptr<void> keepalive, std::atomic<uint32_t>* word,
                            uint32_t expected, std::atomic<uint32_t>* sleepers, Callback cb,
                            void* target) {
-  return Add(Request{0, false, std::move(keepalive), nullptr, nullptr, 0, word, expected, sleepers, cb, target, 0, false, {}, 0});
+  return Add(Request{0,
+                     false,
+                     std::move(keepalive),
+                     nullptr,
+                     nullptr,
+                     0,
+                     word,
+                     expected,
+                     sleepers,
+                     cb,
+                     target,
+                     0,
+                     false,
+                     {},
+                     0});
 }
 
 bool Parker::Poll(Request& r, int64_t now, Status* status) {
@@ -73,13 +101,15 @@ bool Parker::Poll(Request& r, int64_t now, Status* status) {
     return true;
   }
   Status st = TryLock(s, r.table, r.me, &r.deferred_to);
-  if (st == Status::kWouldBlock && r.deferred_to != 0 && ExpireStaleHandoff(s, &r.defer, r.deferred_to, now)) {
+  if (st == Status::kWouldBlock && r.deferred_to != 0 &&
+      ExpireStaleHandoff(s, &r.defer, r.deferred_to, now)) {
     st = TryLock(s, r.table, r.me, &r.deferred_to);  // a stale registration was voided
   }
   if (r.deferred_to == 0) r.defer.to = 0;
   if (st == Status::kWouldBlock || st == Status::kBusy) {
     // Our registration may have been expired as stale by another waiter: claim again.
-    if (r.handoff && (s->handoff_to.load(std::memory_order_relaxed) & kLockOwnerMask) != r.me) r.handoff = false;
+    if (r.handoff && (s->handoff_to.load(std::memory_order_relaxed) & kLockOwnerMask) != r.me)
+      r.handoff = false;
     if (!r.handoff && now - r.since_ns >= kStarvationNanos) r.handoff = ClaimHandoff(s, r.me);
     return false;
   }
@@ -111,7 +141,8 @@ void Parker::Run() {
           } else if (r.sleepers != nullptr) {
             r.sleepers->fetch_sub(1, std::memory_order_seq_cst);
           }
-          completed_.emplace(r.id, Completed{st, r.is_lock, r.keepalive, r.state, r.table, r.me, r.target});
+          completed_.emplace(
+              r.id, Completed{st, r.is_lock, r.keepalive, r.state, r.table, r.me, r.target});
           r.cb(r.target, r.id, st);
           requests_[i] = std::move(requests_.back());
           requests_.pop_back();

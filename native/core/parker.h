@@ -37,14 +37,13 @@ class Parker {
   static Parker& Instance();
 
   // Acquire `s` for `me`. `keepalive` pins the mapping until the request ends.
-  uint64_t ParkLock(std::shared_ptr<void> keepalive, MutexState* s, OwnerTable* table,
-                    OwnerId me, Callback cb, void* target);
+  uint64_t ParkLock(std::shared_ptr<void> keepalive, MutexState* s, OwnerTable* table, OwnerId me,
+                    Callback cb, void* target);
   // Report kOk once *word != expected (or a spurious wake; callers re-check). `sleepers`, if
   // not null, was incremented by the caller (so publishers wake `word`); the parker decrements
   // it when the request completes or is cancelled.
   uint64_t ParkWatch(std::shared_ptr<void> keepalive, std::atomic<uint32_t>* word,
-                     uint32_t expected, std::atomic<uint32_t>* sleepers, Callback cb,
-                     void* target);
+                     uint32_t expected, std::atomic<uint32_t>* sleepers, Callback cb, void* target);
 
   // Withdraws a request. Returns kCancelled if it was withdrawn before completing; otherwise
   // the Status it completed with (its callback has run or is queued). A lock request that

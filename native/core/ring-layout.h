@@ -41,9 +41,9 @@ struct alignas(64) RingState {
   std::atomic<uint32_t> consumers_sleeping;  // consumers (threads or parked) waiting for data
   uint32_t pad0[10];
   // Consumer line: written by the consumer holding consumer_lock.
-  std::atomic<uint64_t> head;                // bytes consumed
-  std::atomic<uint64_t> count_out;           // messages consumed
-  std::atomic<uint32_t> space_seq;           // futex word producers sleep on: bumped on consume
+  std::atomic<uint64_t> head;       // bytes consumed
+  std::atomic<uint64_t> count_out;  // messages consumed
+  std::atomic<uint32_t> space_seq;  // futex word producers sleep on: bumped on consume
   std::atomic<uint32_t> producers_sleeping;
   uint32_t pad1[10];
   // Configuration: written once at creation, then read-only. Untrusted like every shared field:
@@ -51,7 +51,7 @@ struct alignas(64) RingState {
   // fetch it again), validates that private copy and bounds every access by it (ring.h).
   std::atomic<uint64_t> capacity;     // data ring bytes, power of two
   std::atomic<uint32_t> max_message;  // payload bytes accepted per message
-  std::atomic<uint32_t> closed;  // 1 once close() ran: no more puts; gets drain then end
+  std::atomic<uint32_t> closed;       // 1 once close() ran: no more puts; gets drain then end
   uint32_t pad2[12];
   uint8_t reserved[64];  // room for layout growth without moving the locks
   MutexState producer_lock;

@@ -114,7 +114,8 @@ RingConfig ReadRingConfig(const RingState* r) {
 
 Status ValidateRingConfig(const RingConfig& config, uint64_t payload_size) {
   const uint64_t cap = config.capacity;
-  if (cap < kMinRingCapacity || cap > kMaxRingCapacity || (cap & (cap - 1)) != 0) return Status::kCorrupt;
+  if (cap < kMinRingCapacity || cap > kMaxRingCapacity || (cap & (cap - 1)) != 0)
+    return Status::kCorrupt;
   if (payload_size != kRingDataOffset + cap) return Status::kCorrupt;
   if (config.max_message == 0 || config.max_message > MaxMessageLimit(cap)) return Status::kCorrupt;
   return Status::kOk;
@@ -220,7 +221,7 @@ Status GetRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
   const uint64_t mask = cap - 1;
   const uint32_t max_message = config.max_message;
   uint8_t* data = DataOf(r);
-  uint64_t head = r->head.load(std::memory_order_relaxed);  // only consumers write it
+  uint64_t head = r->head.load(std::memory_order_relaxed);        // only consumers write it
   const uint64_t tail = r->tail.load(std::memory_order_acquire);  // acquire: records are complete
   Status result = Status::kOk;
   if (!ConfigIntact(r, config) || tail - head > cap || (head & 7) != 0 || (tail & 7) != 0) {
@@ -274,10 +275,9 @@ Status GetRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
   return result;
 }
 
-Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out,
-                  uint64_t out_capacity, uint32_t max_count, uint32_t* count, uint64_t* bytes) {
-  return GetRecords(r, ReadRingConfig(r), table, me, out, out_capacity,
-                    max_count, count, bytes);
+Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out, uint64_t out_capacity,
+                  uint32_t max_count, uint32_t* count, uint64_t* bytes) {
+  return GetRecords(r, ReadRingConfig(r), table, me, out, out_capacity, max_count, count, bytes);
 }
 
 Status WaitData(RingState* r, int64_t deadline_ns) {

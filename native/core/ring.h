@@ -63,8 +63,8 @@ Status GetRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
 // and trust it (the C++ tests and the fuzz target, which fuzzes positions and data).
 Status PutRecords(RingState* r, OwnerTable* table, OwnerId me, const RecordBatch& batch,
                   uint32_t* written);
-Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out,
-                  uint64_t out_capacity, uint32_t max_count, uint32_t* count, uint64_t* bytes);
+Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out, uint64_t out_capacity,
+                  uint32_t max_count, uint32_t* count, uint64_t* bytes);
 
 // Blocking waits (JS threads): until data is available / `bytes` of space free / closed, or the
 // absolute CLOCK_MONOTONIC deadline (< 0: none). Spin briefly first. kOk, kClosed, kTimeout.

@@ -15,7 +15,8 @@ constexpr int kSpinRounds = 40;  // ~1-2 µs: bounded, the only other core may b
 // Bookkeeping every fresh acquisition does (caller holds the lock: plain relaxed accesses).
 void OnAcquired(MutexState* s) {
   const uint32_t lo = s->fence_lo.load(std::memory_order_relaxed) + 1;
-  if (lo == 0) s->fence_hi.store(s->fence_hi.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (lo == 0)
+    s->fence_hi.store(s->fence_hi.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   s->fence_lo.store(lo, std::memory_order_relaxed);
   s->depth.store(1, std::memory_order_relaxed);
 }
@@ -45,9 +46,12 @@ Status Acquired(MutexState* s, OwnerTable* table, OwnerId me, bool from_dead) {
   }
   OnAcquired(s);
   if (!from_dead) return Status::kOk;
-  s->owner_deaths.store(s->owner_deaths.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  if (static_cast<OwnerDeathPolicy>(s->policy.load(std::memory_order_relaxed)) == OwnerDeathPolicy::kStrict) {
-    s->consistency.store(static_cast<uint32_t>(Consistency::kInconsistent), std::memory_order_relaxed);
+  s->owner_deaths.store(s->owner_deaths.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
+  if (static_cast<OwnerDeathPolicy>(s->policy.load(std::memory_order_relaxed)) ==
+      OwnerDeathPolicy::kStrict) {
+    s->consistency.store(static_cast<uint32_t>(Consistency::kInconsistent),
+                         std::memory_order_relaxed);
   }
   return Status::kOwnerDead;
 }
@@ -107,9 +111,8 @@ Status TryLock(MutexState* s, OwnerTable* table, OwnerId me, uint32_t* deferred_
       // A grant committed to another waiter (phase 1 done) also reserves the word of an
       // unlocker that died before phase 2. (While that unlocker lives, phase 2 is on its way:
       // wait on the word as for any holder, below.)
-      const bool reserved =
-          owner == 0 || ((h & kHandoffGrantedBit) != 0 && owner != target &&
-                         table->Check(owner) == Liveness::kDead);
+      const bool reserved = owner == 0 || ((h & kHandoffGrantedBit) != 0 && owner != target &&
+                                           table->Check(owner) == Liveness::kDead);
       if (reserved && table->Check(target) == Liveness::kAlive) {
         if (deferred_to != nullptr) *deferred_to = h;
         return Status::kWouldBlock;
@@ -138,7 +141,8 @@ int PrepareWait(MutexState* s, OwnerTable* table, OwnerId me, FutexWaitv* out) {
   if (owner == 0 || owner == me) return 0;
   if ((v & kLockWaitersBit) == 0) {
     // relaxed: the bit only tells Unlock to wake; the futex value check orders the sleep.
-    if (!s->word.compare_exchange_strong(v, v | kLockWaitersBit, std::memory_order_relaxed)) return 0;
+    if (!s->word.compare_exchange_strong(v, v | kLockWaitersBit, std::memory_order_relaxed))
+      return 0;
     v |= kLockWaitersBit;
   }
   SetWaitv(&out[0], &s->word, v);
@@ -188,7 +192,8 @@ bool ExpireStaleHandoff(MutexState* s, DeferTracker* d, uint32_t deferred_to, in
   return true;
 }
 
-Status Lock(MutexState* s, OwnerTable* table, OwnerId me, int64_t deadline_ns, const WaitInterrupt* intr) {
+Status Lock(MutexState* s, OwnerTable* table, OwnerId me, int64_t deadline_ns,
+            const WaitInterrupt* intr) {
   Status st = TryLock(s, table, me);
   if (st != Status::kWouldBlock) return st;
   for (int i = 0; i < kSpinRounds; ++i) {
@@ -201,7 +206,8 @@ Status Lock(MutexState* s, OwnerTable* table, OwnerId me, int64_t deadline_ns, c
   const int64_t start = MonotonicNanos();
   bool handoff = false;
   DeferTracker defer;
-  const int64_t slice = intr != nullptr && intr->poll != nullptr ? kInterruptPollNanos : kLivenessSliceNanos;
+  const int64_t slice =
+      intr != nullptr && intr->poll != nullptr ? kInterruptPollNanos : kLivenessSliceNanos;
   s->waiters.fetch_add(1, std::memory_order_relaxed);
   for (;;) {
     // The word may already have been handed to us.
@@ -217,11 +223,14 @@ Status Lock(MutexState* s, OwnerTable* table, OwnerId me, int64_t deadline_ns, c
     if (interrupted || (deadline_ns >= 0 && now >= deadline_ns)) {
       bool granted = false;
       if (handoff) WithdrawHandoff(s, me, &granted);
-      st = granted ? AcceptHandoff(s, table, me, intr) : interrupted ? Status::kClosed : Status::kTimeout;
+      st = granted       ? AcceptHandoff(s, table, me, intr)
+           : interrupted ? Status::kClosed
+                         : Status::kTimeout;
       break;
     }
     // Our registration may have been expired by another waiter (we were descheduled): re-claim.
-    if (handoff && (s->handoff_to.load(std::memory_order_relaxed) & kLockOwnerMask) != me) handoff = false;
+    if (handoff && (s->handoff_to.load(std::memory_order_relaxed) & kLockOwnerMask) != me)
+      handoff = false;
     if (!handoff && now - start >= kStarvationNanos) handoff = ClaimHandoff(s, me);
     FutexWaitv w[3];
     int n = 0;
@@ -259,16 +268,19 @@ Status Unlock(MutexState* s, OwnerTable* table, OwnerId me) {
   const uint32_t v = s->word.load(std::memory_order_relaxed);
   if ((v & kLockOwnerMask) != me) return Status::kNotOwner;
   s->depth.store(0, std::memory_order_relaxed);
-  if (static_cast<Consistency>(s->consistency.load(std::memory_order_relaxed)) == Consistency::kInconsistent) {
+  if (static_cast<Consistency>(s->consistency.load(std::memory_order_relaxed)) ==
+      Consistency::kInconsistent) {
     // Strict policy: released without MarkConsistent -> unusable for everyone (POSIX).
-    s->consistency.store(static_cast<uint32_t>(Consistency::kNotRecoverable), std::memory_order_relaxed);
+    s->consistency.store(static_cast<uint32_t>(Consistency::kNotRecoverable),
+                         std::memory_order_relaxed);
   }
   uint32_t h = s->handoff_to.load(std::memory_order_relaxed);
   if (h != 0 && (h & kHandoffGrantedBit) == 0 && h != me) {
     if (table->Check(h) == Liveness::kAlive) {
       // Phase 1: commit the grant. Fails if the waiter withdrew (CAS h -> 0) first; then it
       // provably does not get the lock and we release normally below.
-      if (s->handoff_to.compare_exchange_strong(h, h | kHandoffGrantedBit, std::memory_order_relaxed)) {
+      if (s->handoff_to.compare_exchange_strong(h, h | kHandoffGrantedBit,
+                                                std::memory_order_relaxed)) {
 #ifdef SHMSYNC_TEST_HOOKS
         if (g_test_between_grant_phases != nullptr) g_test_between_grant_phases(s);
 #endif

@@ -2,9 +2,9 @@
 //
 // Publication protocol (Linux): the segment is created as an unnamed O_TMPFILE inode (or, where
 // that is unavailable, under a private temporary name), its pages reserved with posix_fallocate,
-// mapped and its header and payload initialised, then link()ed to the public name in /dev/shm. link() is atomic and fails with EEXIST if another process won the race, so no
-// process can ever open a half-initialised segment and N racing creators end up attached to
-// exactly one segment.
+// mapped and its header and payload initialised, then link()ed to the public name in /dev/shm.
+// link() is atomic and fails with EEXIST if another process won the race, so no process can ever
+// open a half-initialised segment and N racing creators end up attached to exactly one segment.
 #include "shm-region.h"
 
 #include "attach.h"
@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <climits>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -125,7 +125,8 @@ Result ShmRegion::Create(const std::string& segment_name, Kind kind, uint64_t pa
   }
   std::string tmp;
   int fd = OpenUnnamed(perm, &tmp);
-  if (!tmp.empty()) RecordInLedger(LedgerMark::kCreating, tmp);  // test runs only: see test-ledger.h
+  if (!tmp.empty())
+    RecordInLedger(LedgerMark::kCreating, tmp);  // test runs only: see test-ledger.h
   if (fd < 0) return FromErrno(errno, "shm_open");
   Result result = Result::Ok();
   void* base = MAP_FAILED;
@@ -244,9 +245,9 @@ Result ShmRegion::Open(const std::string& segment_name, Kind kind, uint64_t payl
 }
 
 Result ShmRegion::Acquire(const std::string& segment_name, Kind kind, uint64_t payload_size,
-                          OpenMode mode, uint32_t perm, PayloadInit init,
-                          const void* init_arg, std::shared_ptr<ShmRegion>* out, bool* created,
-                          uint32_t header_flags, OwnerCheck owner) {
+                          OpenMode mode, uint32_t perm, PayloadInit init, const void* init_arg,
+                          std::shared_ptr<ShmRegion>* out, bool* created, uint32_t header_flags,
+                          OwnerCheck owner) {
   *created = false;
   if (!ValidSegmentName(segment_name)) return {Status::kSystem, EINVAL, "segment name"};
   if (mode == OpenMode::kOpen) return Open(segment_name, kind, payload_size, owner, out);

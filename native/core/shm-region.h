@@ -7,8 +7,8 @@
 // (pread, before mapping), validated against the file size, and every pointer and bound
 // (payload_, payload_size_, total_) is computed from that copy at open. Nothing reads a header
 // field from the mapping afterwards, so a process that rewrites the header later cannot steer
-// any pointer of ours. The mapping lives until the last shared_ptr owner drops it (the JS handle and
-// every external ArrayBuffer over it each hold one), so JS can never touch unmapped memory.
+// any pointer of ours. The mapping lives until the last shared_ptr owner drops it (the JS handle
+// and every external ArrayBuffer over it each hold one), so JS can never touch unmapped memory.
 #pragma once
 
 #include <cstddef>
@@ -49,8 +49,8 @@ class ShmRegion {
   // opening an existing one.
   static Result Acquire(const std::string& segment_name, Kind kind, uint64_t payload_size,
                         OpenMode mode, uint32_t perm, PayloadInit init, const void* init_arg,
-                        std::shared_ptr<ShmRegion>* out, bool* created,
-                        uint32_t header_flags = 0, OwnerCheck owner = OwnerCheck::kMine);
+                        std::shared_ptr<ShmRegion>* out, bool* created, uint32_t header_flags = 0,
+                        OwnerCheck owner = OwnerCheck::kMine);
   static Result Unlink(const std::string& segment_name);
 
   // Fixed at open from the validated private header copy: [payload(), payload() +
@@ -69,8 +69,12 @@ class ShmRegion {
  private:
   ShmRegion(std::string segment_name, uint8_t* base, uint64_t total, uint64_t payload_offset,
             uint64_t payload_size, uint32_t flags)
-      : segment_name_(std::move(segment_name)), base_(base), total_(total),
-        payload_(base + payload_offset), payload_size_(payload_size), flags_(flags) {}
+      : segment_name_(std::move(segment_name)),
+        base_(base),
+        total_(total),
+        payload_(base + payload_offset),
+        payload_size_(payload_size),
+        flags_(flags) {}
 
   static Result Create(const std::string& segment_name, Kind kind, uint64_t payload_size,
                        uint32_t perm, PayloadInit init, const void* init_arg,
@@ -85,6 +89,5 @@ class ShmRegion {
   uint64_t payload_size_;
   uint32_t flags_;
 };
-
 
 }  // namespace shmsync

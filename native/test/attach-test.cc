@@ -40,10 +40,11 @@ uint64_t InodeOf(const std::string& name) {
   return static_cast<uint64_t>(st.st_ino);
 }
 
-Result Get(const std::string& name, OpenMode mode, uint32_t flags, std::shared_ptr<ShmRegion>* out) {
+Result Get(const std::string& name, OpenMode mode, uint32_t flags,
+           std::shared_ptr<ShmRegion>* out) {
   bool created = false;
-  return attach::AcquireWithLifetime(name, Kind::kRaw, mode == OpenMode::kOpen ? 0 : 64, mode,
-                                     0600, nullptr, nullptr, flags, out, &created);
+  return attach::AcquireWithLifetime(name, Kind::kRaw, mode == OpenMode::kOpen ? 0 : 64, mode, 0600,
+                                     nullptr, nullptr, flags, out, &created);
 }
 
 void LastReleaseUnlinks() {
@@ -54,7 +55,7 @@ void LastReleaseUnlinks() {
   CHECK(Get(name, OpenMode::kOpen, 0, &b).ok());
   CHECK(!attach::Detach(a.get()));  // b still attached
   CHECK(Exists(name));
-  CHECK(attach::Detach(b.get()));   // the last one unlinks
+  CHECK(attach::Detach(b.get()));  // the last one unlinks
   CHECK(!Exists(name));
   CHECK_EQ(attach::LingerMs(b.get()), 0);
 }
@@ -151,8 +152,7 @@ void NoResurrection() {
   const std::string name = TestName("dying");
   std::shared_ptr<ShmRegion> a, b;
   CHECK(Get(name, OpenMode::kCreate, attach::kFlagAttached, &a).ok());
-  auto* word = reinterpret_cast<std::atomic<uint64_t>*>(
-      a->base() + attach::kWordOffset);
+  auto* word = reinterpret_cast<std::atomic<uint64_t>*>(a->base() + attach::kWordOffset);
   word->store(attach::Pack(attach::kCountReaped, 0, 0), std::memory_order_release);
   CHECK_EQ(Get(name, OpenMode::kOpen, 0, &b).status, Status::kNotFound);
   CHECK(Exists(name));  // a reaped word is the reaper's to unlink ...
@@ -203,8 +203,9 @@ void DeadAttacherIsReaped() {
   CHECK(!attach::Detach(a.get()));  // the dead child's count remains
   CHECK(Exists(name));
   const uint64_t before = WordNow(a);  // what a sweep reads before its /proc scan
-  CHECK_EQ(attach::Reap(name, InodeOf(name) + 1, true, before), -1);  // another inode: not this file
-  CHECK_EQ(attach::Reap(name, InodeOf(name), false, before), 0);      // maybe mapped: left alone
+  CHECK_EQ(attach::Reap(name, InodeOf(name) + 1, true, before),
+           -1);                                                   // another inode: not this file
+  CHECK_EQ(attach::Reap(name, InodeOf(name), false, before), 0);  // maybe mapped: left alone
   {
     // An open after the scan looked (its process not seen mapping it): the stale judgement
     // must not unlink the segment it just attached to.

@@ -14,9 +14,9 @@
 
 #define CHECK_EQ(a, b) CHECK((a) == (b))
 
-#define RUN(test)                               \
-  do {                                          \
+#define RUN(test)                                \
+  do {                                           \
     std::fprintf(stderr, "[ RUN ] %s\n", #test); \
-    test();                                     \
+    test();                                      \
     std::fprintf(stderr, "[  OK ] %s\n", #test); \
   } while (0)

@@ -17,12 +17,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -161,7 +161,8 @@ void RegionHeaderRewrittenAfterOpen() {
   std::shared_ptr<ShmRegion> r;
   bool created = false;
   CHECK(ShmRegion::Acquire(name, Kind::kRaw, 8192, OpenMode::kCreate, 0600, nullptr, nullptr, &r,
-                           &created).ok());
+                           &created)
+            .ok());
   uint8_t* const payload = r->payload();
   RogueMap rogue(name);
   CHECK_EQ(rogue.payload()[0], 0);
@@ -201,7 +202,8 @@ void RegionHeaderRewrittenAfterOpen() {
     CHECK(r->payload() == payload);
   }
   StopFlipper(flipper);
-  CHECK(g_refused.load(std::memory_order_relaxed) > refused_before);  // the racing header was seen, and refused
+  CHECK(g_refused.load(std::memory_order_relaxed) >
+        refused_before);  // the racing header was seen, and refused
   r.reset();
   CHECK(ShmRegion::Unlink(name).ok());
 }
@@ -233,7 +235,8 @@ void MutexStateRewritten() {
   std::shared_ptr<OwnerTable> table;
   bool created = false;
   CHECK(ShmRegion::Acquire(name, Kind::kMutex, sizeof(MutexState), OpenMode::kCreate, 0600,
-                           InitMutex, nullptr, &r, &created).ok());
+                           InitMutex, nullptr, &r, &created)
+            .ok());
   CHECK(OwnerTable::Shared(&table).ok());
   OwnerId me = 0;
   CHECK(table->Claim(&me).ok());
@@ -318,7 +321,8 @@ void RingRewritten() {
   std::shared_ptr<OwnerTable> table;
   bool created = false;
   CHECK(ShmRegion::Acquire(name, Kind::kQueue, kRingDataOffset + args.capacity, OpenMode::kCreate,
-                           0600, InitQueue, &args, &r, &created).ok());
+                           0600, InitQueue, &args, &r, &created)
+            .ok());
   CHECK(OwnerTable::Shared(&table).ok());
   OwnerId me = 0;
   CHECK(table->Claim(&me).ok());
@@ -330,8 +334,13 @@ void RingRewritten() {
     size_t offset;
     size_t bytes;
   };
-  const Area areas[] = {{0, 64},  {64, 64}, {128, 64},  {256, 128}, {384, 128},
-                        {512, 64}, {512, static_cast<size_t>(args.capacity)}};
+  const Area areas[] = {{0, 64},
+                        {64, 64},
+                        {128, 64},
+                        {256, 128},
+                        {384, 128},
+                        {512, 64},
+                        {512, static_cast<size_t>(args.capacity)}};
   for (int round = 0; round < 4000; ++round) {
     // Mostly valid traffic in between, so corrupt record data meets real positions.
     if (round % 3 != 0) {
@@ -395,7 +404,8 @@ void OwnerTableBookkeepingRewritten() {
     if (round % 5 == 0) Scribble(t, 64);
     OwnerSlot& slot = t->slots[Next() % kOwnerSlots];
     const uint64_t v = Adversarial();
-    std::memcpy(reinterpret_cast<uint8_t*>(&slot) + sizeof(pthread_mutex_t) + (Next() % 4) * 4, &v, 4);
+    std::memcpy(reinterpret_cast<uint8_t*>(&slot) + sizeof(pthread_mutex_t) + (Next() % 4) * 4, &v,
+                4);
     const OwnerId any = static_cast<OwnerId>(Adversarial());
     (void)table->Check(any);
     (void)table->PidOf(any);
@@ -425,7 +435,8 @@ void DeadmanWordsRewritten() {
   std::shared_ptr<ShmRegion> r;
   bool created = false;
   CHECK(ShmRegion::Acquire(mutex_name, Kind::kMutex, sizeof(MutexState), OpenMode::kCreate, 0600,
-                           InitMutex, nullptr, &r, &created).ok());
+                           InitMutex, nullptr, &r, &created)
+            .ok());
   auto* s = reinterpret_cast<MutexState*>(r->payload());
   // Slot array only: the table header is OwnerTableBookkeepingRewritten's.
   const pid_t flipper = StartFlipper(table_name, kHeaderSize + offsetof(OwnerTablePayload, slots),
@@ -471,7 +482,8 @@ int main() {
   // A hang is a failure: every wait above is bounded, so the whole run takes seconds.
   alarm(120);
   g_seed = (static_cast<uint64_t>(time(nullptr)) ^ (static_cast<uint64_t>(getpid()) << 32)) | 1;
-  if (const char* s = std::getenv("SHMSYNC_CORRUPT_SEED")) g_seed = std::strtoull(s, nullptr, 0) | 1;
+  if (const char* s = std::getenv("SHMSYNC_CORRUPT_SEED"))
+    g_seed = std::strtoull(s, nullptr, 0) | 1;
   std::fprintf(stderr, "seed 0x%" PRIx64 " (SHMSYNC_CORRUPT_SEED replays it)\n", g_seed);
   const std::string table = "ctest-owners-corruption-" + std::to_string(getpid());
   setenv("SHMSYNC_OWNER_TABLE", table.c_str(), 1);

@@ -5,8 +5,8 @@
 // owns (or an owner table with group/other bits, or of the old format) are refused.
 // Run by ctest plain, under ASan/UBSan and under TSan.
 #include <pthread.h>
-#include <sys/stat.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,7 +38,9 @@ struct Table {
   std::string segment;
   std::shared_ptr<OwnerTable> table;
   std::shared_ptr<ShmRegion> raw;
-  OwnerTablePayload* payload() const { return reinterpret_cast<OwnerTablePayload*>(raw->payload()); }
+  OwnerTablePayload* payload() const {
+    return reinterpret_cast<OwnerTablePayload*>(raw->payload());
+  }
 };
 
 Table OpenTable(const char* tag) {
@@ -46,8 +48,9 @@ Table OpenTable(const char* tag) {
   t.segment = "shmsync-" + TestName(tag);
   CHECK(OwnerTable::Open(t.segment, &t.table).ok());
   bool created = false;
-  CHECK(ShmRegion::Acquire(t.segment, Kind::kOwners, 0, OpenMode::kOpen, 0, nullptr, nullptr, &t.raw,
-                           &created).ok());
+  CHECK(ShmRegion::Acquire(t.segment, Kind::kOwners, 0, OpenMode::kOpen, 0, nullptr, nullptr,
+                           &t.raw, &created)
+            .ok());
   return t;
 }
 
@@ -125,7 +128,8 @@ void HostileTableCannotSteerKernel() {
       words[w].store(forged, std::memory_order_relaxed);
     }
   }
-  auto* victim_word = reinterpret_cast<std::atomic<uint32_t>*>(slots + OwnerTable::SlotOf(victim) * 64);
+  auto* victim_word =
+      reinterpret_cast<std::atomic<uint32_t>*>(slots + OwnerTable::SlotOf(victim) * 64);
   victim_word->store(victim_tid, std::memory_order_relaxed);
   step.store(2, std::memory_order_release);
   th.join();
@@ -256,23 +260,27 @@ void ForeignOwnerRefused() {
   std::shared_ptr<ShmRegion> r;
   bool created = false;
   CHECK(ShmRegion::Acquire(name, Kind::kRaw, 4096, OpenMode::kCreate, 0666, nullptr, nullptr, &r,
-                           &created).ok());
+                           &created)
+            .ok());
   r.reset();
-  CHECK(ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &r, &created).ok());
+  CHECK(ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &r, &created)
+            .ok());
   r.reset();
   if (geteuid() == 0) {
     const std::string path = "/dev/shm/" + name;
     CHECK_EQ(chown(path.c_str(), 65534, 65534), 0);
-    Result res = ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &r, &created);
+    Result res =
+        ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &r, &created);
     CHECK_EQ(res.status, Status::kPermission);
     CHECK_EQ(res.owner_uid, 65534);
     CHECK_EQ(res.file_mode, 0666u);
     CHECK(!r);
-    res = ShmRegion::Acquire(name, Kind::kRaw, 4096, OpenMode::kOpenOrCreate, 0600, nullptr, nullptr, &r,
-                             &created);
+    res = ShmRegion::Acquire(name, Kind::kRaw, 4096, OpenMode::kOpenOrCreate, 0600, nullptr,
+                             nullptr, &r, &created);
     CHECK_EQ(res.status, Status::kPermission);
-    CHECK(ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &r, &created,
-                             0, OwnerCheck::kAnyOwner).ok());
+    CHECK(ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &r,
+                             &created, 0, OwnerCheck::kAnyOwner)
+              .ok());
     r.reset();
   }
   CHECK(ShmRegion::Unlink(name).ok());
@@ -305,8 +313,9 @@ void OwnerTableMustBePrivate() {
   const std::string old = "shmsync-" + TestName("old-format");
   std::shared_ptr<ShmRegion> r;
   bool created = false;
-  CHECK(ShmRegion::Acquire(old, Kind::kOwners, sizeof(OwnerTablePayload), OpenMode::kCreate, 0600, nullptr,
-                           nullptr, &r, &created).ok());
+  CHECK(ShmRegion::Acquire(old, Kind::kOwners, sizeof(OwnerTablePayload), OpenMode::kCreate, 0600,
+                           nullptr, nullptr, &r, &created)
+            .ok());
   auto* p = reinterpret_cast<OwnerTablePayload*>(r->payload());
   p->capacity.store(kOwnerSlots);
   p->table_id.store(7);

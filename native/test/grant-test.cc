@@ -37,7 +37,8 @@ Fixture MakeMutex(const char* tag, OwnerDeathPolicy policy = OwnerDeathPolicy::k
   f.name = "shmsync-ctest-grant-" + std::string(tag) + "-" + std::to_string(getpid());
   bool created = false;
   CHECK(ShmRegion::Acquire(f.name, Kind::kMutex, sizeof(MutexState), OpenMode::kCreate, 0600, Init,
-                           &policy, &f.region, &created).ok());
+                           &policy, &f.region, &created)
+            .ok());
   CHECK(OwnerTable::Shared(&f.table).ok());
   f.state = reinterpret_cast<MutexState*>(f.region->payload());
   return f;
@@ -176,7 +177,8 @@ void StaleRegistrationExpires() {
     CHECK_EQ(Lock(f.state, f.table.get(), me, t0 + 2 * kNanosPerSecond), Status::kOk);
     const int64_t wall = MonotonicNanos() - t0;
     const int64_t cpu = ThreadCpuNanos() - cpu0;
-    std::fprintf(stderr, "  stale registration (bits %x): acquired after %.1f ms wall, %.2f ms cpu\n", bits,
+    std::fprintf(stderr,
+                 "  stale registration (bits %x): acquired after %.1f ms wall, %.2f ms cpu\n", bits,
                  wall / 1e6, cpu / 1e6);
     CHECK(wall >= kHandoffExpiryNanos);  // it did defer to the registration first
     CHECK(cpu * 4 < wall);               // asleep most of the time (spinning: cpu == wall)
@@ -294,10 +296,12 @@ void ForgedGrantWaitIsInterruptible() {
     waiter_id.store(me);
     WaitInterrupt intr{StopPoll, nullptr};
     // Registers for the hand-off after its first sleep, times out after 150 ms.
-    result.store(static_cast<int>(Lock(f.state, f.table.get(), me, MonotonicNanos() + 150 * kNanosPerMilli, &intr)));
+    result.store(static_cast<int>(
+        Lock(f.state, f.table.get(), me, MonotonicNanos() + 150 * kNanosPerMilli, &intr)));
     f.table->Release(me);
   });
-  while (waiter_id.load() == 0 || f.state->handoff_to.load() != waiter_id.load()) std::this_thread::yield();
+  while (waiter_id.load() == 0 || f.state->handoff_to.load() != waiter_id.load())
+    std::this_thread::yield();
   f.state->handoff_to.store(waiter_id.load() | kHandoffGrantedBit);  // the forgery
   // Let the waiter reach its deadline and enter the phase-2 wait, then stop its environment.
   const int64_t until = MonotonicNanos() + 300 * kNanosPerMilli;
@@ -316,7 +320,8 @@ void ForgedGrantWaitIsInterruptible() {
   std::thread waiter2([&] {
     OwnerId me = Claim(f.table.get());
     id2.store(me);
-    result.store(static_cast<int>(Lock(f.state, f.table.get(), me, MonotonicNanos() + 150 * kNanosPerMilli)));
+    result.store(static_cast<int>(
+        Lock(f.state, f.table.get(), me, MonotonicNanos() + 150 * kNanosPerMilli)));
     f.table->Release(me);
   });
   while (id2.load() == 0 || f.state->handoff_to.load() != id2.load()) std::this_thread::yield();
@@ -348,7 +353,7 @@ void CancelAllEndsForgedGrantWait() {
   while ((f.state->handoff_to.load() & kLockOwnerMask) != ctx) std::this_thread::yield();
   parker.TestPause(true);
   f.state->handoff_to.store(ctx | kHandoffGrantedBit);  // the forgery
-  g_stop_poll.store(true);  // the context is being torn down
+  g_stop_poll.store(true);                              // the context is being torn down
   WaitInterrupt intr{StopPoll, nullptr};
   parker.CancelAll(&g, &intr);
   g_stop_poll.store(false);
@@ -368,12 +373,12 @@ int main(int argc, char** argv) {
   // argv[1], if given, runs only the test of that name.
   const std::string only = argc > 1 ? argv[1] : "";
 #undef RUN
-#define RUN(test)                                           \
-  do {                                                      \
-    if (!only.empty() && only != #test) break;              \
-    std::fprintf(stderr, "[ RUN ] %s\n", #test);           \
-    test();                                                 \
-    std::fprintf(stderr, "[  OK ] %s\n", #test);           \
+#define RUN(test)                                \
+  do {                                           \
+    if (!only.empty() && only != #test) break;   \
+    std::fprintf(stderr, "[ RUN ] %s\n", #test); \
+    test();                                      \
+    std::fprintf(stderr, "[  OK ] %s\n", #test); \
   } while (0)
   const std::string table = "ctest-owners-grant-" + std::to_string(getpid());
   setenv("SHMSYNC_OWNER_TABLE", table.c_str(), 1);

@@ -21,7 +21,8 @@ int main() {
       uint64_t tail = head + ((rng() % 1100) & ~uint64_t{7});
       std::memcpy(input.data(), &head, 8);
       std::memcpy(input.data() + 8, &tail, 8);
-      uint32_t len = static_cast<uint32_t>(rng() % 600), type = static_cast<uint32_t>(rng() % 3 == 0 ? 0xffffffffu : rng() % 300);
+      uint32_t len = static_cast<uint32_t>(rng() % 600),
+               type = static_cast<uint32_t>(rng() % 3 == 0 ? 0xffffffffu : rng() % 300);
       const size_t at = 16 + (head & 1023);
       if (at + 8 <= input.size()) {
         std::memcpy(input.data() + at, &len, 4);

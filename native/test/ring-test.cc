@@ -48,7 +48,8 @@ Ring MakeRing(const char* tag, uint64_t capacity, uint32_t max_message) {
   InitArgs args{capacity, max_message};
   bool created = false;
   CHECK(ShmRegion::Acquire(q.name, Kind::kQueue, kRingDataOffset + capacity, OpenMode::kCreate,
-                           0600, Init, &args, &q.region, &created).ok());
+                           0600, Init, &args, &q.region, &created)
+            .ok());
   CHECK(OwnerTable::Shared(&q.table).ok());
   q.r = reinterpret_cast<RingState*>(q.region->payload());
   CHECK_EQ(ValidateRing(q.r, q.region->payload_size()), Status::kOk);
@@ -61,7 +62,8 @@ void Drop(Ring& q) {
 }
 
 // Frames one message (producer id, sequence, filler) into `buf`.
-void Frame(std::vector<uint8_t>* buf, uint32_t len, uint32_t type, uint32_t producer, uint32_t seq) {
+void Frame(std::vector<uint8_t>* buf, uint32_t len, uint32_t type, uint32_t producer,
+           uint32_t seq) {
   const size_t at = buf->size();
   buf->resize(at + RecordBytes(len), 0);
   uint8_t* p = buf->data() + at;
@@ -108,11 +110,13 @@ void WrapAroundEverySize() {
     std::vector<uint8_t> buf;
     Frame(&buf, len, 7, 1, len);
     uint32_t written = 0;
-    CHECK_EQ(PutRecords(q.r, q.table.get(), me, {buf.data(), buf.size(), 1}, &written), Status::kOk);
+    CHECK_EQ(PutRecords(q.r, q.table.get(), me, {buf.data(), buf.size(), 1}, &written),
+             Status::kOk);
     CHECK_EQ(written, 1u);
     uint32_t count = 0;
     uint64_t bytes = 0;
-    CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 16, &count, &bytes), Status::kOk);
+    CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 16, &count, &bytes),
+             Status::kOk);
     CHECK_EQ(count, 1u);
     CHECK_EQ(bytes, buf.size());
     CHECK(std::memcmp(out.data(), buf.data(), buf.size()) == 0);
@@ -122,7 +126,8 @@ void WrapAroundEverySize() {
   Frame(&big, q.r->max_message + 1, 0, 1, 0);
   uint32_t written = 0;
   const uint64_t tail = q.r->tail.load();
-  CHECK_EQ(PutRecords(q.r, q.table.get(), me, {big.data(), big.size(), 1}, &written), Status::kTooLarge);
+  CHECK_EQ(PutRecords(q.r, q.table.get(), me, {big.data(), big.size(), 1}, &written),
+           Status::kTooLarge);
   CHECK_EQ(written, 0u);
   CHECK_EQ(q.r->tail.load(), tail);
   q.table->Release(me);
@@ -246,7 +251,8 @@ void ProcessesAndProducerKill() {
   std::vector<uint8_t> out(1024);
   uint32_t count = 0;
   uint64_t bytes = 0;
-  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 8, &count, &bytes), Status::kOk);
+  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 8, &count, &bytes),
+           Status::kOk);
   CHECK_EQ(count, 1u);
   CHECK(std::memcmp(out.data(), buf.data(), buf.size()) == 0);
   CHECK_EQ(q.r->producer_lock.owner_deaths.load(), 1u);
@@ -254,8 +260,8 @@ void ProcessesAndProducerKill() {
   close(fds[1]);
 
   // 2 producer processes -> 2 consumer processes, checksum through a shared counter.
-  auto* shared = static_cast<std::atomic<uint64_t>*>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
-                                                           MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  auto* shared = static_cast<std::atomic<uint64_t>*>(
+      mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   new (&shared[0]) std::atomic<uint64_t>(0);  // messages received
   new (&shared[1]) std::atomic<uint64_t>(0);  // sum of sequence numbers received
   constexpr uint32_t kPer = 5000;
@@ -276,7 +282,8 @@ void ProcessesAndProducerKill() {
         while (shared[0].load() < 2 * kPer) {
           uint32_t n = 0;
           uint64_t by = 0;
-          if (GetRecords(q.r, q.table.get(), id, o.data(), o.size(), 32, &n, &by) != Status::kOk) _exit(4);
+          if (GetRecords(q.r, q.table.get(), id, o.data(), o.size(), 32, &n, &by) != Status::kOk)
+            _exit(4);
           uint64_t off = 0;
           for (uint32_t i = 0; i < n; ++i) {
             uint32_t seq;
@@ -315,15 +322,19 @@ void CloseDrainsThenEnds() {
   std::thread waiter([&] { CHECK_EQ(WaitSpace(q.r, 4096, -1), Status::kClosed); });
   CloseRing(&*q.r);
   waiter.join();
-  CHECK_EQ(PutRecords(q.r, q.table.get(), me, {buf.data(), buf.size(), 1}, &written), Status::kClosed);
+  CHECK_EQ(PutRecords(q.r, q.table.get(), me, {buf.data(), buf.size(), 1}, &written),
+           Status::kClosed);
   std::vector<uint8_t> out(256);
   uint32_t count = 0;
   uint64_t bytes = 0;
-  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 1, &count, &bytes), Status::kOk);
+  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 1, &count, &bytes),
+           Status::kOk);
   CHECK_EQ(count, 1u);
-  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 5, &count, &bytes), Status::kOk);
+  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 5, &count, &bytes),
+           Status::kOk);
   CHECK_EQ(count, 1u);
-  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 5, &count, &bytes), Status::kClosed);
+  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 5, &count, &bytes),
+           Status::kClosed);
   CHECK_EQ(WaitData(q.r, -1), Status::kClosed);
   q.table->Release(me);
   Drop(q);
@@ -343,10 +354,13 @@ void CorruptRingIsReported() {
   std::vector<uint8_t> out(256);
   uint32_t count = 0;
   uint64_t bytes = 0;
-  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 5, &count, &bytes), Status::kCorrupt);
+  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 5, &count, &bytes),
+           Status::kCorrupt);
   q.r->tail.store(q.r->head.load() + (uint64_t{1} << 20));  // tail beyond capacity
-  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 5, &count, &bytes), Status::kCorrupt);
-  CHECK_EQ(PutRecords(q.r, q.table.get(), me, {buf.data(), buf.size(), 1}, &written), Status::kCorrupt);
+  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 5, &count, &bytes),
+           Status::kCorrupt);
+  CHECK_EQ(PutRecords(q.r, q.table.get(), me, {buf.data(), buf.size(), 1}, &written),
+           Status::kCorrupt);
   q.r->capacity.store(1000);  // not a power of two
   CHECK_EQ(ValidateRing(q.r, q.region->payload_size()), Status::kCorrupt);
   q.table->Release(me);

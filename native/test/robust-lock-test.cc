@@ -42,7 +42,8 @@ Fixture MakeMutex(const char* tag, OwnerDeathPolicy policy = OwnerDeathPolicy::k
   f.name = "shmsync-ctest-lock-" + std::string(tag) + "-" + std::to_string(getpid());
   bool created = false;
   CHECK(ShmRegion::Acquire(f.name, Kind::kMutex, sizeof(MutexState), OpenMode::kCreate, 0600,
-                           InitRecover, &policy, &f.region, &created).ok());
+                           InitRecover, &policy, &f.region, &created)
+            .ok());
   CHECK(OwnerTable::Shared(&f.table).ok());
   f.state = reinterpret_cast<MutexState*>(f.region->payload());
   return f;
@@ -71,7 +72,8 @@ void BasicOwnership() {
     OwnerId them = ClaimForThisThread(f.table.get());
     CHECK_EQ(TryLock(f.state, f.table.get(), them), Status::kWouldBlock);
     CHECK_EQ(Unlock(f.state, f.table.get(), them), Status::kNotOwner);
-    CHECK_EQ(Lock(f.state, f.table.get(), them, MonotonicNanos() + 20 * kNanosPerMilli), Status::kTimeout);
+    CHECK_EQ(Lock(f.state, f.table.get(), them, MonotonicNanos() + 20 * kNanosPerMilli),
+             Status::kTimeout);
     f.table->Release(them);
   });
   other.join();
@@ -122,8 +124,8 @@ void ThreadsExclude() {
 
 void ProcessesExclude() {
   Fixture f = MakeMutex("procs");
-  auto* counter = static_cast<uint64_t*>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
-                                               MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  auto* counter = static_cast<uint64_t*>(
+      mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   *counter = 0;
   constexpr int kProcs = 4;
   constexpr int kIters = 20000;
@@ -205,7 +207,8 @@ void ThreadExitsWhileHolding() {
   });
   holder.join();
   OwnerId me = ClaimForThisThread(f.table.get());
-  CHECK_EQ(Lock(f.state, f.table.get(), me, MonotonicNanos() + kNanosPerSecond), Status::kOwnerDead);
+  CHECK_EQ(Lock(f.state, f.table.get(), me, MonotonicNanos() + kNanosPerSecond),
+           Status::kOwnerDead);
   CHECK_EQ(Unlock(f.state, f.table.get(), me), Status::kOk);
   CHECK_EQ(TryLock(f.state, f.table.get(), me), Status::kOk);  // recover policy: usable again
   CHECK_EQ(Unlock(f.state, f.table.get(), me), Status::kOk);

@@ -36,46 +36,62 @@ void CreateOpenUnlink() {
   bool created = false;
   const int pattern = 0x5a;
   CHECK(ShmRegion::Acquire(name, Kind::kRaw, 4096, OpenMode::kCreate, 0600, FillPattern, &pattern,
-                           &a, &created).ok());
+                           &a, &created)
+            .ok());
   CHECK(created);
   CHECK_EQ(a->payload()[4095], 0x5a);
   // A second create fails; open sees the initialised payload.
-  CHECK_EQ(ShmRegion::Acquire(name, Kind::kRaw, 4096, OpenMode::kCreate, 0600, nullptr, nullptr,
-                              &b, &created).status, Status::kExists);
-  CHECK(ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &b, &created).ok());
+  CHECK_EQ(ShmRegion::Acquire(name, Kind::kRaw, 4096, OpenMode::kCreate, 0600, nullptr, nullptr, &b,
+                              &created)
+               .status,
+           Status::kExists);
+  CHECK(ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &b, &created)
+            .ok());
   CHECK(!created);
   CHECK_EQ(b->payload_size(), 4096u);
   a->payload()[7] = 42;
   CHECK_EQ(b->payload()[7], 42);
   // Wrong kind / size are refused.
   std::shared_ptr<ShmRegion> c;
-  CHECK_EQ(ShmRegion::Acquire(name, Kind::kMutex, 0, OpenMode::kOpen, 0, nullptr, nullptr, &c, &created).status,
-           Status::kKindMismatch);
-  CHECK_EQ(ShmRegion::Acquire(name, Kind::kRaw, 100, OpenMode::kOpen, 0, nullptr, nullptr, &c, &created).status,
-           Status::kSizeMismatch);
+  CHECK_EQ(
+      ShmRegion::Acquire(name, Kind::kMutex, 0, OpenMode::kOpen, 0, nullptr, nullptr, &c, &created)
+          .status,
+      Status::kKindMismatch);
+  CHECK_EQ(
+      ShmRegion::Acquire(name, Kind::kRaw, 100, OpenMode::kOpen, 0, nullptr, nullptr, &c, &created)
+          .status,
+      Status::kSizeMismatch);
   // Mode is exactly what was asked for, whatever the umask.
   struct stat st;
   CHECK_EQ(stat(("/dev/shm/" + name).c_str(), &st), 0);
   CHECK_EQ(st.st_mode & 0777, 0600u);
   CHECK(ShmRegion::Unlink(name).ok());
   CHECK_EQ(ShmRegion::Unlink(name).status, Status::kNotFound);
-  CHECK_EQ(ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &c, &created).status,
-           Status::kNotFound);
+  CHECK_EQ(
+      ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &c, &created)
+          .status,
+      Status::kNotFound);
 }
 
 void TruncatedAndCorruptSegments() {
   const std::string name = TestName("trunc");
   std::shared_ptr<ShmRegion> a, b;
   bool created = false;
-  CHECK(ShmRegion::Acquire(name, Kind::kRaw, 8192, OpenMode::kCreate, 0600, nullptr, nullptr, &a, &created).ok());
+  CHECK(ShmRegion::Acquire(name, Kind::kRaw, 8192, OpenMode::kCreate, 0600, nullptr, nullptr, &a,
+                           &created)
+            .ok());
   int fd = shm_open(("/" + name).c_str(), O_RDWR, 0);
   CHECK(fd >= 0);
   CHECK_EQ(ftruncate(fd, 4096), 0);  // someone else truncates: open must refuse, not SIGBUS
-  CHECK_EQ(ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &b, &created).status,
-           Status::kCorrupt);
+  CHECK_EQ(
+      ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &b, &created)
+          .status,
+      Status::kCorrupt);
   CHECK_EQ(ftruncate(fd, 10), 0);
-  CHECK_EQ(ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &b, &created).status,
-           Status::kCorrupt);
+  CHECK_EQ(
+      ShmRegion::Acquire(name, Kind::kRaw, 0, OpenMode::kOpen, 0, nullptr, nullptr, &b, &created)
+          .status,
+      Status::kCorrupt);
   close(fd);
   a.reset();
   CHECK(ShmRegion::Unlink(name).ok());
@@ -120,18 +136,20 @@ void HostileNames() {
   CHECK_EQ(mkdir(dir_path.c_str(), 0700), 0);
   const std::string prefix = TestName("nul");
   const std::string bad[] = {
-      dir + "/inner",              // a path below /dev/shm
-      "../" + TestName("up"),      // a path out of it
+      dir + "/inner",                     // a path below /dev/shm
+      "../" + TestName("up"),             // a path out of it
       prefix + std::string("\0tail", 5),  // embedded NUL
-      std::string(256, 'a'),       // longer than NAME_MAX
-      "", ".", "..",
+      std::string(256, 'a'),              // longer than NAME_MAX
+      "",
+      ".",
+      "..",
   };
   for (const std::string& name : bad) {
     std::shared_ptr<ShmRegion> r;
     bool created = false;
     for (OpenMode mode : {OpenMode::kCreate, OpenMode::kOpenOrCreate, OpenMode::kOpen}) {
-      Result res = ShmRegion::Acquire(name, Kind::kRaw, 64, mode, 0600, nullptr, nullptr, &r,
-                                      &created);
+      Result res =
+          ShmRegion::Acquire(name, Kind::kRaw, 64, mode, 0600, nullptr, nullptr, &r, &created);
       CHECK_EQ(res.status, Status::kSystem);
       CHECK_EQ(res.sys_errno, EINVAL);
       CHECK(!created);
@@ -139,8 +157,8 @@ void HostileNames() {
     CHECK_EQ(ShmRegion::Unlink(name).sys_errno, EINVAL);
   }
   struct stat st;
-  CHECK(stat((dir_path + "/inner").c_str(), &st) != 0);        // nothing created in the dir
-  CHECK(stat(("/dev/shm/" + prefix).c_str(), &st) != 0);       // nor under the truncated name
+  CHECK(stat((dir_path + "/inner").c_str(), &st) != 0);   // nothing created in the dir
+  CHECK(stat(("/dev/shm/" + prefix).c_str(), &st) != 0);  // nor under the truncated name
   CHECK_EQ(rmdir(dir_path.c_str()), 0);
 }
 

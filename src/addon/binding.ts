@@ -79,7 +79,14 @@ export interface NativeQueue {
 }
 
 export interface NativeBinding {
-  Queue: new (segmentName: string, openMode: number, perm: number, capacity: number, maxMessage: number, lifetime?: number) => NativeQueue;
+  Queue: new (
+    segmentName: string,
+    openMode: number,
+    perm: number,
+    capacity: number,
+    maxMessage: number,
+    lifetime?: number,
+  ) => NativeQueue;
   Mutex: new (segmentName: string, openMode: number, perm: number, policy: number, lifetime?: number) => NativeMutex;
   /** Reaper of an attached segment (native/core/attach.h Reap): 1 unlinked, 0 left, -1 not ours. */
   reapSegment(segmentName: string, ino: number, unmapped: boolean, wordBefore?: bigint): number;

@@ -143,7 +143,8 @@ export function pidNamespaceOf(proc = '/proc'): bigint {
 
 export function gcSegments(dir = '/dev/shm', proc = '/proc'): GcResult {
   const uid = process.getuid?.() ?? -1;
-  const candidates: { name: string; ino: number; count: number; word: bigint; shared: boolean; foreignNs: boolean }[] = [];
+  const candidates: { name: string; ino: number; count: number; word: bigint; shared: boolean; foreignNs: boolean }[] =
+    [];
   const ownNs = pidNamespaceOf(proc);
   let names: string[];
   try {
@@ -204,7 +205,7 @@ export function mappedInodes(dir = '/dev/shm', proc = '/proc'): Set<number> | nu
   try {
     const d = fs.statSync(dir).dev;
     // st_dev -> "major:minor" as /proc/<pid>/maps prints it (hex, glibc makedev encoding).
-    const major = Math.floor(d / 256) & 0xfff | (Math.floor(d / 2 ** 32) & ~0xfff);
+    const major = (Math.floor(d / 256) & 0xfff) | (Math.floor(d / 2 ** 32) & ~0xfff);
     const minor = (d & 0xff) | (Math.floor(d / 4096) & ~0xff);
     dev = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
   } catch {

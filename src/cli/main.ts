@@ -36,38 +36,61 @@ function common(cmd: Command): Command {
 
 export function program(): Command {
   const p = new Command('shmsync')
-    .description('See and clean up shmsync objects (locks, queues, shared memory) in /dev/shm.\nReading never changes an object: segments are read with pread, never mapped or locked.')
-    .version((JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version)
+    .description(
+      'See and clean up shmsync objects (locks, queues, shared memory) in /dev/shm.\nReading never changes an object: segments are read with pread, never mapped or locked.',
+    )
+    .version(
+      (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string })
+        .version,
+    )
     .showHelpAfterError()
     .exitOverride();
-  common(p.command('ls').argument('[pattern...]', 'names to show (* and ? match any characters)')
-    .description('list every shmsync object readable by this user, with the processes that map it'))
-    .action(run((patterns: string[], opts) => ls(patterns, opts)));
-  common(p.command('inspect').argument('<name>', 'logical name, file name (shmsync-…) or path')
-    .description('one object in detail: layout version, header, decoded state words, users'))
-    .action(run((name: string, opts) => inspect(name, opts)));
-  common(p.command('rm').argument('<name...>', 'objects to remove')
-    .description('remove objects by name (refuses objects a live process uses unless --force)')
-    .option('-f, --force', 'remove even if a live process maps it (its users keep their mappings)'))
-    .action(run((names: string[], opts) => rm(names, opts)));
-  common(p.command('gc').argument('[pattern...]', 'only consider these names')
-    .description('remove every object no live process maps or holds open (dry run unless --yes)')
-    .option('-y, --yes', 'really remove them'))
-    .action(run((patterns: string[], opts) => gc(patterns, opts)));
-  common(p.command('watch').argument('[name]', 'one object (default: every lock and queue)')
-    .description('live view of lock holders and queue depths (Ctrl-C to stop)')
-    .addOption(new Option('-i, --interval <ms>', 'refresh interval in milliseconds').default('1000'))
-    .option('-n, --count <frames>', 'stop after this many refreshes'))
-    .action(run((name: string | undefined, opts) => watch(name, opts)));
-  common(p.command('bench').argument('[group...]', 'benchmark groups (default: all; see --list in benchmarks/run.js)')
-    .description('run the benchmark suite (source checkout): ratio table, JSON and an SVG chart')
-    .option('--quick', 'short samples (a smoke run)')
-    .option('--samples <n>', 'samples per competitor')
-    .option('--time <ms>', 'target duration of one sample')
-    .option('--out <dir>', 'where latest.json, latest.md and ratios.svg go (default benchmarks/results)')
-    .option('--compare <old.json>', 'show the change of every ratio against an earlier run')
-    .option('--verbose', "show the suite's own output"))
-    .action(run(async (groups: string[], opts) => (await import('./commands/bench')).bench(groups, opts)));
+  common(
+    p
+      .command('ls')
+      .argument('[pattern...]', 'names to show (* and ? match any characters)')
+      .description('list every shmsync object readable by this user, with the processes that map it'),
+  ).action(run((patterns: string[], opts) => ls(patterns, opts)));
+  common(
+    p
+      .command('inspect')
+      .argument('<name>', 'logical name, file name (shmsync-…) or path')
+      .description('one object in detail: layout version, header, decoded state words, users'),
+  ).action(run((name: string, opts) => inspect(name, opts)));
+  common(
+    p
+      .command('rm')
+      .argument('<name...>', 'objects to remove')
+      .description('remove objects by name (refuses objects a live process uses unless --force)')
+      .option('-f, --force', 'remove even if a live process maps it (its users keep their mappings)'),
+  ).action(run((names: string[], opts) => rm(names, opts)));
+  common(
+    p
+      .command('gc')
+      .argument('[pattern...]', 'only consider these names')
+      .description('remove every object no live process maps or holds open (dry run unless --yes)')
+      .option('-y, --yes', 'really remove them'),
+  ).action(run((patterns: string[], opts) => gc(patterns, opts)));
+  common(
+    p
+      .command('watch')
+      .argument('[name]', 'one object (default: every lock and queue)')
+      .description('live view of lock holders and queue depths (Ctrl-C to stop)')
+      .addOption(new Option('-i, --interval <ms>', 'refresh interval in milliseconds').default('1000'))
+      .option('-n, --count <frames>', 'stop after this many refreshes'),
+  ).action(run((name: string | undefined, opts) => watch(name, opts)));
+  common(
+    p
+      .command('bench')
+      .argument('[group...]', 'benchmark groups (default: all; see --list in benchmarks/run.js)')
+      .description('run the benchmark suite (source checkout): ratio table, JSON and an SVG chart')
+      .option('--quick', 'short samples (a smoke run)')
+      .option('--samples <n>', 'samples per competitor')
+      .option('--time <ms>', 'target duration of one sample')
+      .option('--out <dir>', 'where latest.json, latest.md and ratios.svg go (default benchmarks/results)')
+      .option('--compare <old.json>', 'show the change of every ratio against an earlier run')
+      .option('--verbose', "show the suite's own output"),
+  ).action(run(async (groups: string[], opts) => (await import('./commands/bench')).bench(groups, opts)));
   for (const cmd of p.commands) cmd.exitOverride().showHelpAfterError();
   return p;
 }

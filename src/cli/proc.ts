@@ -56,13 +56,18 @@ export function scanUsers(dir: string, dirDev: bigint | null, self: number = pro
     try {
       maps = fs.readFileSync(`/proc/${p}/maps`, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ESRCH') unreadable.push(pid);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ESRCH')
+        unreadable.push(pid);
       continue; // gone meanwhile, or another user's
     }
     let comm = '';
     const commOf = (): string => {
       if (comm === '') {
-        try { comm = fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim(); } catch { comm = '?'; }
+        try {
+          comm = fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim();
+        } catch {
+          comm = '?';
+        }
       }
       return comm;
     };

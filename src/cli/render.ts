@@ -17,7 +17,10 @@ export function setColor(enabled: boolean | undefined): void {
   colorOn = force !== undefined && force !== '' && force !== '0' ? true : process.stdout.isTTY === true;
 }
 
-const paint = (code: string) => (s: string): string => (colorOn ? `\x1b[${code}m${s}\x1b[0m` : s);
+const paint =
+  (code: string) =>
+  (s: string): string =>
+    colorOn ? `\x1b[${code}m${s}\x1b[0m` : s;
 export const c = { bold: paint('1'), red: paint('31'), yellow: paint('33'), green: paint('32'), dim: paint('2') };
 
 export const kWidth = 80;
@@ -28,7 +31,10 @@ export function bytes(n: number): string {
   const units = ['K', 'M', 'G', 'T'];
   let v = n;
   let u = -1;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u += 1; }
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u += 1;
+  }
   return `${v >= 10 ? Math.round(v) : Number(v.toFixed(1))}${units[u]}`;
 }
 
@@ -45,12 +51,30 @@ export function table(head: string[], widths: Array<number | null>, rows: string
     wrapOnWordBoundary: true,
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 1, compact: true },
     chars: {
-      top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
-      'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '',
+      top: '',
+      'top-mid': '',
+      'top-left': '',
+      'top-right': '',
+      bottom: '',
+      'bottom-mid': '',
+      'bottom-left': '',
+      'bottom-right': '',
+      left: '',
+      'left-mid': '',
+      mid: '',
+      'mid-mid': '',
+      right: '',
+      'right-mid': '',
+      middle: '',
     },
   });
   for (const r of rows) t.push(r);
-  return t.toString().split('\n').map((l) => l.trimEnd()).filter((l) => l.length > 0).join('\n');
+  return t
+    .toString()
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.length > 0)
+    .join('\n');
 }
 
 /** Breaks a long unbreakable cell (a name) into lines of `width` - 1 characters (cli-table3 would truncate it). */
@@ -87,10 +111,15 @@ export function stateText(o: ShmObject): string {
   if (o.ring) {
     const r = o.ring;
     const parts = [`${r.depth} msg${r.depth === 1 ? '' : 's'}`, `${bytes(r.bytesUsed)}/${bytes(r.capacity)} used`];
-    if (r.producersWaiting > 0) parts.push(c.yellow(`${r.producersWaiting} producer${r.producersWaiting === 1 ? '' : 's'} waiting (full)`));
-    if (r.consumersWaiting > 0) parts.push(`${r.consumersWaiting} consumer${r.consumersWaiting === 1 ? '' : 's'} waiting`);
+    if (r.producersWaiting > 0)
+      parts.push(c.yellow(`${r.producersWaiting} producer${r.producersWaiting === 1 ? '' : 's'} waiting (full)`));
+    if (r.consumersWaiting > 0)
+      parts.push(`${r.consumersWaiting} consumer${r.consumersWaiting === 1 ? '' : 's'} waiting`);
     if (r.ended) parts.push(c.yellow('ended'));
-    for (const [side, l] of [['producer', r.producerLock], ['consumer', r.consumerLock]] as const) {
+    for (const [side, l] of [
+      ['producer', r.producerLock],
+      ['consumer', r.consumerLock],
+    ] as const) {
       if (l && l.ownerId !== 0 && l.holder?.alive === false) parts.push(c.red(`${side} lock holder died`));
     }
     return parts.join(', ');
@@ -113,7 +142,15 @@ export function pidsText(o: ShmObject): string {
 
 /** The `ls` table: kind, name, size, uid, mode, pids, state. */
 export function lsTable(s: Scan): string {
-  const rows = s.objects.map((o) => [o.kind === 'unknown' ? '?' : o.kind, hardWrap(o.name, 20), bytes(o.size), String(o.uid), modeString(o.mode), pidsText(o), stateText(o)]);
+  const rows = s.objects.map((o) => [
+    o.kind === 'unknown' ? '?' : o.kind,
+    hardWrap(o.name, 20),
+    bytes(o.size),
+    String(o.uid),
+    modeString(o.mode),
+    pidsText(o),
+    stateText(o),
+  ]);
   return table(['KIND', 'NAME', 'SIZE', 'UID', 'MODE', 'PIDS', 'STATE'], [7, 20, 6, 6, 5, 9, null], rows);
 }
 
@@ -156,16 +193,30 @@ export function objectJson(o: ShmObject): Record<string, unknown> {
   if (o.ring) {
     const r = o.ring;
     out.queue = {
-      capacity: r.capacity, maxMessage: r.maxMessage, depth: r.depth, bytesUsed: r.bytesUsed, bytesFree: r.bytesFree,
-      messagesIn: big(r.messagesIn), messagesOut: big(r.messagesOut), ended: r.ended,
-      producersWaiting: r.producersWaiting, consumersWaiting: r.consumersWaiting,
-      producerLock: lockJson(r.producerLock), consumerLock: lockJson(r.consumerLock),
+      capacity: r.capacity,
+      maxMessage: r.maxMessage,
+      depth: r.depth,
+      bytesUsed: r.bytesUsed,
+      bytesFree: r.bytesFree,
+      messagesIn: big(r.messagesIn),
+      messagesOut: big(r.messagesOut),
+      ended: r.ended,
+      producersWaiting: r.producersWaiting,
+      consumersWaiting: r.consumersWaiting,
+      producerLock: lockJson(r.producerLock),
+      consumerLock: lockJson(r.consumerLock),
     };
   }
   if (o.owners) {
     out.owners = {
       tableId: o.owners.tableId.toString(16),
-      live: o.owners.live.map((s) => ({ slot: s.slot, ownerId: s.ownerId, pid: s.pid, tid: s.tid, threadId: s.threadId })),
+      live: o.owners.live.map((s) => ({
+        slot: s.slot,
+        ownerId: s.ownerId,
+        pid: s.pid,
+        tid: s.tid,
+        threadId: s.threadId,
+      })),
       dead: o.owners.dead,
     };
   }

@@ -50,7 +50,10 @@ export interface ShmObject {
   header: Header | null;
   users: ProcessUse[];
   lock?: LockView;
-  ring?: Omit<RingWords, 'producerLock' | 'consumerLock'> & { producerLock: LockView | null; consumerLock: LockView | null };
+  ring?: Omit<RingWords, 'producerLock' | 'consumerLock'> & {
+    producerLock: LockView | null;
+    consumerLock: LockView | null;
+  };
   owners?: { tableId: bigint; live: OwnerTable['live']; dead: number };
   raw?: RawInfo;
   /** Private: the decoded owner table, to resolve holders. */
@@ -164,7 +167,10 @@ export function readSegment(dir: string, file: string): ShmObject | 'unreadable'
     }
     return obj;
   } catch (err) {
-    return Object.assign(readFallback(dir, file), { status: 'corrupt' as const, problem: `read failed: ${(err as Error).message}` });
+    return Object.assign(readFallback(dir, file), {
+      status: 'corrupt' as const,
+      problem: `read failed: ${(err as Error).message}`,
+    });
   } finally {
     fs.closeSync(fd);
   }
@@ -172,8 +178,19 @@ export function readSegment(dir: string, file: string): ShmObject | 'unreadable'
 
 function readFallback(dir: string, file: string): ShmObject {
   return {
-    name: logicalName(file), file, kind: 'unknown', status: 'corrupt', problem: null, size: 0, uid: -1, mode: 0,
-    mtimeMs: 0, dev: 0n, ino: 0n, header: null, users: [],
+    name: logicalName(file),
+    file,
+    kind: 'unknown',
+    status: 'corrupt',
+    problem: null,
+    size: 0,
+    uid: -1,
+    mode: 0,
+    mtimeMs: 0,
+    dev: 0n,
+    ino: 0n,
+    header: null,
+    users: [],
   };
 }
 
@@ -185,9 +202,10 @@ function resolveHolders(objects: ShmObject[]): void {
     if (l == null || l.ownerId === 0) return;
     const t = tables.get(l.ownerTableId);
     const r = t === undefined ? null : resolveOwner(t, l.ownerId);
-    l.holder = r === null
-      ? { ownerId: l.ownerId, pid: null, tid: null, threadId: null, alive: null }
-      : { ownerId: l.ownerId, ...r };
+    l.holder =
+      r === null
+        ? { ownerId: l.ownerId, pid: null, tid: null, threadId: null, alive: null }
+        : { ownerId: l.ownerId, ...r };
   };
   for (const o of objects) {
     resolve(o.lock);
@@ -227,7 +245,11 @@ export function scan(options: { patterns?: string[]; users?: boolean } = {}): Sc
   let unscanned = 0;
   if (options.users !== false) {
     let dirDev: bigint | null = null;
-    try { dirDev = fs.statSync(dir, { bigint: true }).dev; } catch { /* keep null */ }
+    try {
+      dirDev = fs.statSync(dir, { bigint: true }).dev;
+    } catch {
+      /* keep null */
+    }
     const index: UsersIndex = scanUsers(dir, dirDev);
     for (const o of shown) o.users = index.users.get(identityKey(o.dev, o.ino)) ?? [];
     unscanned = index.unreadable.length;
@@ -238,6 +260,9 @@ export function scan(options: { patterns?: string[]; users?: boolean } = {}): Sc
 
 /** `*` matches any run of characters, `?` one; everything else is literal. */
 export function globToRegExp(pattern: string): RegExp {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`);
 }

@@ -139,7 +139,11 @@ export class LockEngine implements TracedLock {
   }
 
   /** Promise-API acquisition; resolves with a Status, 'abort' or 'closed'. */
-  acquireAsync(token: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<Status | 'abort' | 'closed'> {
+  acquireAsync(
+    token: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Status | 'abort' | 'closed'> {
     if (this.holder === 0 && this.queue.length === 0 && this.parkId === 0) {
       if (this.tryFast()) {
         this.take(token, Status.Ok);

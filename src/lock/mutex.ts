@@ -34,7 +34,14 @@ import { registerHandleType, type HandleRef } from '../wire/handle-ref';
 import { isAcquired, LockEngine, ownerId } from './lock-engine';
 import { freshToken, kThreadToken, runInScope, runInScopeSync, scopeToken } from './lock-scope';
 import { MutexGuard } from './mutex-guard';
-import { afterRelease, kFlagAttached, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from '../addon/lifetime';
+import {
+  afterRelease,
+  kFlagAttached,
+  leaseHandoff,
+  lifetimeFlag,
+  noteAttached,
+  type Lifetime,
+} from '../addon/lifetime';
 import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
 import { permissionMode, type CreateMode } from '../shared-memory/shared-memory';
 import { Status } from '../addon/status';
@@ -108,7 +115,11 @@ const engines = new Map<string, LockEngine>();
 const openHandles = new WeakMap<LockEngine, Set<WeakRef<Mutex>>>();
 
 /** How a collected handle of an attached mutex gives its share of the engine back. */
-interface Collected { engine: LockEngine; segment: string; ref: WeakRef<Mutex> }
+interface Collected {
+  engine: LockEngine;
+  segment: string;
+  ref: WeakRef<Mutex>;
+}
 
 /**
  * Garbage collection of a handle (attached or persistent): like close(), unless this context still
@@ -132,17 +143,31 @@ function releaseEngine(e: LockEngine, segment: string, byGc: boolean): void {
 }
 
 /** Creation deferred to first use: an anonymous mutex costs no segment until it is needed. */
-interface Deferred { perm: number; policy: number; lifetime: number }
+interface Deferred {
+  perm: number;
+  policy: number;
+  lifetime: number;
+}
 const kAnonymous: Deferred = Object.freeze({ perm: 0o600, policy: 0, lifetime: kFlagAttached });
 
 function statusError(status: Status, name: string): ShmsyncError {
   switch (status) {
-    case Status.Timeout: return new TimeoutError(`mutex "${name}": timed out`);
-    case Status.NotOwner: return new NotOwnerError(`mutex "${name}" is not held by the caller`);
-    case Status.NotRecoverable: return new NotRecoverableError(`mutex "${name}" is not recoverable: a dead holder's state was never marked consistent`);
-    case Status.Closed: return new ClosedError(`mutex "${name}": the wait ended because this thread or the process is exiting`);
-    case Status.Deadlock: return new DeadlockError(`mutex "${name}": this thread already holds it through another async context; blocking would deadlock`);
-    default: return new SystemError(`mutex "${name}": unexpected status ${status}`);
+    case Status.Timeout:
+      return new TimeoutError(`mutex "${name}": timed out`);
+    case Status.NotOwner:
+      return new NotOwnerError(`mutex "${name}" is not held by the caller`);
+    case Status.NotRecoverable:
+      return new NotRecoverableError(
+        `mutex "${name}" is not recoverable: a dead holder's state was never marked consistent`,
+      );
+    case Status.Closed:
+      return new ClosedError(`mutex "${name}": the wait ended because this thread or the process is exiting`);
+    case Status.Deadlock:
+      return new DeadlockError(
+        `mutex "${name}": this thread already holds it through another async context; blocking would deadlock`,
+      );
+    default:
+      return new SystemError(`mutex "${name}": unexpected status ${status}`);
   }
 }
 
@@ -183,7 +208,10 @@ export class Mutex extends EventEmitter {
       return;
     }
     const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['mode', 'onOwnerDeath', 'create', 'lifetime', 'reentry'], { policy: 'onOwnerDeath', perm: 'mode' });
+    rejectUnknownOptions('options', opts, ['mode', 'onOwnerDeath', 'create', 'lifetime', 'reentry'], {
+      policy: 'onOwnerDeath',
+      perm: 'mode',
+    });
     if (name !== undefined) validateName('name', name);
     if (opts.onOwnerDeath !== undefined) validateOneOf('options.onOwnerDeath', opts.onOwnerDeath, kPolicies);
     let create: CreateMode = name === undefined ? 'create' : 'openOrCreate';
@@ -229,7 +257,13 @@ export class Mutex extends EventEmitter {
         noteAttached();
         // The engine closes the native handle; hear whether that left a hand-off lingering.
         const close = native.close.bind(native);
-        Object.defineProperty(native, 'close', { value: () => { const r = close(); afterRelease(segment, r); return r; } });
+        Object.defineProperty(native, 'close', {
+          value: () => {
+            const r = close();
+            afterRelease(segment, r);
+            return r;
+          },
+        });
       }
       engine = new LockEngine(native);
       engine.name = this.name;
@@ -237,7 +271,10 @@ export class Mutex extends EventEmitter {
     }
     const actual = engine.native.policy === 1 ? 'strict' : 'recover';
     if (wanted !== undefined && wanted !== actual) {
-      if (engine.refs === 0) { engine.native.close(); engines.delete(segment); }
+      if (engine.refs === 0) {
+        engine.native.close();
+        engines.delete(segment);
+      }
       throw new PolicyMismatchError(`mutex "${this.name}" exists with onOwnerDeath '${actual}', not '${wanted}'`);
     }
     engine.refs += 1;
@@ -358,7 +395,12 @@ export class Mutex extends EventEmitter {
     return this.#acquireSlow(e, token, timeout, signal);
   }
 
-  async #acquireSlow(e: LockEngine, token: number, timeout: number, signal: AbortSignal | undefined): Promise<MutexGuard> {
+  async #acquireSlow(
+    e: LockEngine,
+    token: number,
+    timeout: number,
+    signal: AbortSignal | undefined,
+  ): Promise<MutexGuard> {
     const outcome = await e.acquireAsync(token, timeout, signal);
     if (outcome === 'abort') throw abortErrorFor(signal!);
     if (outcome === 'closed') throw new ClosedError(`mutex "${this.name}" was closed while waiting`);
@@ -431,15 +473,22 @@ export class Mutex extends EventEmitter {
       return result;
     }
     return Promise.resolve(result).then(
-      (value) => { done(); return value; },
-      (err: unknown) => { done(); throw err; },
+      (value) => {
+        done();
+        return value;
+      },
+      (err: unknown) => {
+        done();
+        throw err;
+      },
     ) as T;
   }
 
   /** Strict policy: the caller repaired the state after `ownerDied`; the lock stays usable. */
   markConsistent(): void {
     const e = this.#open();
-    if (e.holder !== (scopeToken(e) ?? kThreadToken)) throw new NotOwnerError(`mutex "${this.name}" is not held by the caller`);
+    if (e.holder !== (scopeToken(e) ?? kThreadToken))
+      throw new NotOwnerError(`mutex "${this.name}" is not held by the caller`);
     const st = e.markConsistent();
     if (st !== Status.Ok) throw statusError(st, this.name);
   }
@@ -530,10 +579,12 @@ export class Mutex extends EventEmitter {
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null &&
-    typeof (value as PromiseLike<unknown>).then === 'function';
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
-
 
 function ownerDeadError(name: string, guard: MutexGuard | null): OwnerDeadError {
   const err = new OwnerDeadError(

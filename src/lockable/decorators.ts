@@ -36,7 +36,8 @@ export interface LockableDecorator extends LockingClassDecorator {
 function lockClass(value: unknown, context?: unknown): void {
   if (context !== undefined) {
     const kind = (context as { kind?: unknown } | null)?.kind;
-    if (kind !== 'class') throw valueError('@lockable target', 'a class', typeof kind === 'string' ? `a ${kind}` : context);
+    if (kind !== 'class')
+      throw valueError('@lockable target', 'a class', typeof kind === 'string' ? `a ${kind}` : context);
   }
   if (typeof value !== 'function' || typeof value.prototype !== 'object' || value.prototype === null) {
     throw typeError('@lockable target', 'a class', value);

@@ -7,7 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { Mutex, type AcquireOptions, type AcquireSyncOptions, type MutexGuard } from '../lock/mutex';
 import type { Lifetime } from '../addon/lifetime';
 import { registerHandleType, type HandleRef } from '../wire/handle-ref';
-import { optionsObject, rejectUnknownOptions, typeError, validateFunction, validateName, valueError } from '../validate';
+import {
+  optionsObject,
+  rejectUnknownOptions,
+  typeError,
+  validateFunction,
+  validateName,
+  valueError,
+} from '../validate';
 import type { LockingMethodDecorator } from './decorator-types';
 import { kInstanceLock, setLockableProbe, toMutex, type LockSource } from './instance-lock';
 import { methodDecorator, wrapLocked } from './wrap';
@@ -58,15 +65,23 @@ export interface LockableRegistrationInfo {
 }
 
 /** A Lockable subclass as `register` sees it. */
-type LockableClass = (new (options: LockableOptions) => Lockable) & { from(ref: LockSource): Lockable; readonly name: string };
-const registry = new Map<string, { cls: LockableClass; revive: (ref: HandleRef) => Lockable; module: string | undefined; reason?: string }>();
+type LockableClass = (new (options: LockableOptions) => Lockable) & {
+  from(ref: LockSource): Lockable;
+  readonly name: string;
+};
+const registry = new Map<
+  string,
+  { cls: LockableClass; revive: (ref: HandleRef) => Lockable; module: string | undefined; reason?: string }
+>();
 
 /** Files of this package: frames inside them are not "the caller". */
 const kPackageDir = path.resolve(__dirname, '..');
 
 function isMainScript(file: string): boolean {
   const main = require.main?.filename ?? (process.argv[1] ? path.resolve(process.argv[1]) : undefined);
-  return main !== undefined && (file === main || file.replace(/\.[cm]?[jt]s$/, '') === main.replace(/\.[cm]?[jt]s$/, ''));
+  return (
+    main !== undefined && (file === main || file.replace(/\.[cm]?[jt]s$/, '') === main.replace(/\.[cm]?[jt]s$/, ''))
+  );
 }
 
 /**
@@ -92,7 +107,11 @@ function callerModule(register: (...args: never[]) => unknown): { module: string
     if (file === undefined || file.startsWith('node:')) continue;
     if (file.startsWith('file:')) file = fileURLToPath(file);
     if (!path.isAbsolute(file) || file.startsWith(kPackageDir + path.sep)) continue;
-    if (isMainScript(file)) return { module: undefined, reason: `it was registered in the main script ${file}, which a child must not run again` };
+    if (isMainScript(file))
+      return {
+        module: undefined,
+        reason: `it was registered in the main script ${file}, which a child must not run again`,
+      };
     return { module: file };
   }
   return { module: undefined, reason: 'the module that registered it is unknown' };
@@ -102,7 +121,12 @@ function callerModule(register: (...args: never[]) => unknown): { module: string
 export function lockableRegistration(name: string): LockableRegistrationInfo | undefined {
   const entry = registry.get(name);
   if (entry === undefined) return undefined;
-  return { name, cls: entry.cls, module: entry.module, ...(entry.reason === undefined ? {} : { reason: entry.reason }) };
+  return {
+    name,
+    cls: entry.cls,
+    module: entry.module,
+    ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+  };
 }
 
 /** pcall: every registered class, by registered name. */
@@ -113,7 +137,7 @@ export function registeredClasses(): Array<[string, abstract new (...args: never
 /** pcall: the registered class name an instance travels under (undefined for a base Lockable). */
 export function registeredNameOf(obj: Lockable): string | undefined {
   const ctor = obj.constructor as { readonly [kClassName]?: string; readonly name: string };
-  return ctor === Lockable ? undefined : ctor[kClassName] ?? ctor.name;
+  return ctor === Lockable ? undefined : (ctor[kClassName] ?? ctor.name);
 }
 const kClassName = Symbol('shmsync.lockableClassName');
 
@@ -153,7 +177,8 @@ export class Lockable {
       const lifetime = opts.lifetime as Lifetime | undefined;
       if (opts.lock !== undefined) {
         if (opts.name !== undefined) throw valueError('options.name', 'omitted when options.lock is given', opts.name);
-        if (lifetime !== undefined) throw valueError('options.lifetime', 'omitted when options.lock is given', lifetime);
+        if (lifetime !== undefined)
+          throw valueError('options.lifetime', 'omitted when options.lock is given', lifetime);
         mutex = toMutex('options.lock', opts.lock);
       } else if (opts.name !== undefined) {
         validateName('options.name', opts.name);
@@ -224,7 +249,9 @@ export class Lockable {
     const ctor = this.constructor as { readonly [kClassName]?: string; readonly name: string };
     const name = this[kInstanceLock].toJSON().name; // a hand-off: creates and leases the lock
     // A subclass reports its registered name (or its nearest registered ancestor's).
-    return ctor === Lockable ? { $shmsync: 'Lockable', name } : { $shmsync: 'Lockable', name, class: ctor[kClassName] ?? ctor.name };
+    return ctor === Lockable
+      ? { $shmsync: 'Lockable', name }
+      : { $shmsync: 'Lockable', name, class: ctor[kClassName] ?? ctor.name };
   }
 
   /**
@@ -283,7 +310,8 @@ export class Lockable {
     if (opts.module !== undefined) {
       const m = opts.module as unknown;
       if (m instanceof URL) where = { module: m.protocol === 'file:' ? fileURLToPath(m) : m.href };
-      else if (typeof m === 'string' && m !== '') where = { module: m.startsWith('file:') ? fileURLToPath(m) : path.resolve(m) };
+      else if (typeof m === 'string' && m !== '')
+        where = { module: m.startsWith('file:') ? fileURLToPath(m) : path.resolve(m) };
       else throw typeError('options.module', 'a non-empty string or a URL', m);
     } else {
       where = callerModule(Lockable.register as (...args: never[]) => unknown);
@@ -304,7 +332,11 @@ export class Lockable {
   ) as LockingMethodDecorator;
 }
 
-registerHandleType('Lockable', (ref) => {
-  const entry = typeof ref.class === 'string' ? registry.get(ref.class) : undefined;
-  return entry === undefined ? new Lockable({ lock: ref }) : entry.revive(ref);
-}, Lockable);
+registerHandleType(
+  'Lockable',
+  (ref) => {
+    const entry = typeof ref.class === 'string' ? registry.get(ref.class) : undefined;
+    return entry === undefined ? new Lockable({ lock: ref }) : entry.revive(ref);
+  },
+  Lockable,
+);

@@ -23,7 +23,6 @@ export const kIgnored: unique symbol = Symbol('shmsync.lockable.ignore');
 
 const AsyncFunction = (async () => {}).constructor;
 
-
 /** Whether `fn` is already a locking wrapper. */
 export function isLocked(fn: unknown): boolean {
   return typeof fn === 'function' && kLocked in fn;
@@ -117,9 +116,18 @@ export function methodDecorator(
  * A method named here is still locked when decorated explicitly (`@Lockable.locked`, `@locked`).
  */
 export const kProtocolMethods: ReadonlySet<PropertyKey> = new Set<PropertyKey>([
-  'constructor', 'toJSON', 'toString', 'toLocaleString', 'valueOf', Symbol.toPrimitive,
-  Symbol.for('nodejs.util.inspect.custom'), 'close', Symbol.dispose, Symbol.asyncDispose,
-  Symbol.iterator, Symbol.asyncIterator,
+  'constructor',
+  'toJSON',
+  'toString',
+  'toLocaleString',
+  'valueOf',
+  Symbol.toPrimitive,
+  Symbol.for('nodejs.util.inspect.custom'),
+  'close',
+  Symbol.dispose,
+  Symbol.asyncDispose,
+  Symbol.iterator,
+  Symbol.asyncIterator,
 ]);
 
 const GeneratorFunction = function* () {}.constructor;

@@ -58,7 +58,9 @@ export class CallSlot {
   readonly startedAt = performance.now();
   #resolve!: () => void;
   /** Resolves when the call is over: result received and/or its child gone (flushed). */
-  readonly settled = new Promise<void>((resolve) => { this.#resolve = resolve; });
+  readonly settled = new Promise<void>((resolve) => {
+    this.#resolve = resolve;
+  });
 
   constructor(index: number, spec: TargetSpec, payload: Uint8Array) {
     this.index = index;
@@ -77,7 +79,14 @@ export class CallSlot {
   /** The control message that starts this call on a child. */
   workMessage(channel: ResultChannel, last: boolean): WorkMessage {
     this.token = ++lastToken;
-    return { $pcall: 'work', index: this.index, token: this.token, payload: this.payload, channel: channel.childEnd, last };
+    return {
+      $pcall: 'work',
+      index: this.index,
+      token: this.token,
+      payload: this.payload,
+      channel: channel.childEnd,
+      last,
+    };
   }
 
   /** Pcall: the clocks to run for this call (before its executor starts it). */
@@ -144,7 +153,8 @@ export interface Executor {
 }
 
 /** The outcome of a settled slot: a value, or the ChildProcessException of its failure. */
-export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ChildProcessException };
+export type Outcome =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ChildProcessException };
 
 const moduleExports = new Map<string, Promise<Record<string, unknown> | undefined>>();
 
@@ -178,7 +188,11 @@ export async function outcomeOf(slot: CallSlot): Promise<Outcome> {
       if (message.ok) return { ok: true, value: decodeHandles(v8.deserialize(message.payload)) };
       const serialized = v8.deserialize(message.payload) as SerializedError;
       const cause = rebuildError(serialized, { pid, moduleExports: await exportsOf(slot.spec) });
-      const error = new ChildProcessException(`pcall call ${index} (pid ${pid}) failed: ${summarize(serialized)}`, { index, pid, cause });
+      const error = new ChildProcessException(`pcall call ${index} (pid ${pid}) failed: ${summarize(serialized)}`, {
+        index,
+        pid,
+        cause,
+      });
       return { ok: false, error };
     } catch (err) {
       const what = message.ok ? 'result' : 'error';
@@ -191,7 +205,10 @@ export async function outcomeOf(slot: CallSlot): Promise<Outcome> {
   }
   const what = slot.runner === undefined && exit === undefined ? 'was cancelled before it started' : describeExit(exit);
   const error = new ChildProcessException(`pcall call ${index} (pid ${pid ?? 'none'}) ${what}`, {
-    index, pid, exitCode: exit?.code ?? null, signal: exit?.signal ?? null,
+    index,
+    pid,
+    exitCode: exit?.code ?? null,
+    signal: exit?.signal ?? null,
     ...(exit?.error === undefined ? {} : { cause: exit.error }),
   });
   return { ok: false, error };

@@ -15,7 +15,15 @@ import { serializeError } from './error-codec';
 import { PcallTargetError } from './errors';
 import { decodeHandles, encodeHandles } from './handle-codec';
 import { deserializeWork, isControl, type WorkMessage } from './protocol';
-import { explainTargetError, importModule, isCallableMethod, loadTarget, targetLabel, type LoadedTarget, type TargetSpec } from './target';
+import {
+  explainTargetError,
+  importModule,
+  isCallableMethod,
+  loadTarget,
+  targetLabel,
+  type LoadedTarget,
+  type TargetSpec,
+} from './target';
 import { openResultSender, type ParentLink } from './transport';
 
 /** The control link to the parent: IPC in a process, parentPort in a worker. */
@@ -23,8 +31,12 @@ function parentLink(): ParentLink & { listen(fn: (message: unknown) => void): vo
   if (!isMainThread && parentPort) {
     const port = parentPort;
     return {
-      post: async (message) => { port.postMessage(message); },
-      listen: (fn) => { port.on('message', fn); },
+      post: async (message) => {
+        port.postMessage(message);
+      },
+      listen: (fn) => {
+        port.on('message', fn);
+      },
     };
   }
   const send = process.send?.bind(process);
@@ -36,8 +48,13 @@ function parentLink(): ParentLink & { listen(fn: (message: unknown) => void): vo
   process.on('disconnect', () => process.exit(0));
   return {
     // The callback runs once the message is written to the channel: safe to exit after it.
-    post: (message) => new Promise((resolve) => { send(message, undefined, {}, () => resolve()); }),
-    listen: (fn) => { process.on('message', fn); },
+    post: (message) =>
+      new Promise((resolve) => {
+        send(message, undefined, {}, () => resolve());
+      }),
+    listen: (fn) => {
+      process.on('message', fn);
+    },
   };
 }
 

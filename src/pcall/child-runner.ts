@@ -70,11 +70,16 @@ function spawnProcess(options: SpawnOptions, capture: boolean): Runner {
   return {
     pid: child.pid,
     exited,
-    get alive() { return alive; },
+    get alive() {
+      return alive;
+    },
     stdout: child.stdout,
     stderr: child.stderr,
     send(message) {
-      if (alive && child.connected) child.send(message as never, () => { /* errors: see 'error' above */ });
+      if (alive && child.connected)
+        child.send(message as never, () => {
+          /* errors: see 'error' above */
+        });
     },
     signal(signal) {
       if (alive) child.kill(signal);
@@ -84,9 +89,16 @@ function spawnProcess(options: SpawnOptions, capture: boolean): Runner {
       return () => child.off('message', listener);
     },
     // The IPC channel closes after its last message has been emitted.
-    drained: () => (child.connected ? new Promise((resolve) => child.once('disconnect', () => resolve())) : Promise.resolve()),
-    ref() { child.ref(); child.channel?.ref(); },
-    unref() { child.unref(); child.channel?.unref(); },
+    drained: () =>
+      child.connected ? new Promise((resolve) => child.once('disconnect', () => resolve())) : Promise.resolve(),
+    ref() {
+      child.ref();
+      child.channel?.ref();
+    },
+    unref() {
+      child.unref();
+      child.channel?.unref();
+    },
   };
 }
 
@@ -106,20 +118,29 @@ function spawnThread(options: SpawnOptions, capture: boolean): Runner {
   }
   let lastError: unknown;
   let terminatedWith: NodeJS.Signals | null = null;
-  const exited = worker === undefined
-    ? Promise.resolve<ExitInfo>({ code: null, signal: null, error: startError })
-    : new Promise<ExitInfo>((resolve) => {
-        worker.on('error', (error) => { lastError = error; });
-        worker.once('exit', (code) => {
-          alive = false;
-          resolve({ code: terminatedWith ? null : code, signal: terminatedWith, ...(lastError === undefined ? {} : { error: lastError }) });
+  const exited =
+    worker === undefined
+      ? Promise.resolve<ExitInfo>({ code: null, signal: null, error: startError })
+      : new Promise<ExitInfo>((resolve) => {
+          worker.on('error', (error) => {
+            lastError = error;
+          });
+          worker.once('exit', (code) => {
+            alive = false;
+            resolve({
+              code: terminatedWith ? null : code,
+              signal: terminatedWith,
+              ...(lastError === undefined ? {} : { error: lastError }),
+            });
+          });
         });
-      });
   if (worker === undefined) alive = false;
   return {
     pid: worker?.threadId,
     exited,
-    get alive() { return alive; },
+    get alive() {
+      return alive;
+    },
     stdout: capture && worker ? worker.stdout : null,
     stderr: capture && worker ? worker.stderr : null,
     send(message) {
@@ -136,8 +157,12 @@ function spawnThread(options: SpawnOptions, capture: boolean): Runner {
     },
     // Messages a worker posted before it stopped are emitted before 'exit'; one turn for safety.
     drained: () => new Promise((resolve) => setImmediate(resolve)),
-    ref() { worker?.ref(); },
-    unref() { worker?.unref(); },
+    ref() {
+      worker?.ref();
+    },
+    unref() {
+      worker?.unref();
+    },
   };
 }
 

@@ -31,8 +31,13 @@ const kBrand = Symbol.for('shmsync.error');
 const kMaxCauseDepth = 8;
 const registered = new Map<string, ErrorCtor>();
 const builtins: ReadonlyMap<string, ErrorCtor> = new Map<string, ErrorCtor>([
-  ['Error', Error], ['TypeError', TypeError], ['RangeError', RangeError], ['SyntaxError', SyntaxError],
-  ['ReferenceError', ReferenceError], ['EvalError', EvalError], ['URIError', URIError],
+  ['Error', Error],
+  ['TypeError', TypeError],
+  ['RangeError', RangeError],
+  ['SyntaxError', SyntaxError],
+  ['ReferenceError', ReferenceError],
+  ['EvalError', EvalError],
+  ['URIError', URIError],
   ['AggregateError', AggregateError],
 ]);
 

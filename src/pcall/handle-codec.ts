@@ -5,7 +5,12 @@
  * references, so decoding loads the modules that register handle types first (only when the
  * envelope has handles, so children that receive no handle never load the native addon).
  */
-import { decodeHandles as decodeCore, encodeHandles, envelopeHasHandles, type HandleEnvelope } from '../wire/handle-codec';
+import {
+  decodeHandles as decodeCore,
+  encodeHandles,
+  envelopeHasHandles,
+  type HandleEnvelope,
+} from '../wire/handle-codec';
 
 export { encodeHandles, type HandleEnvelope };
 

@@ -54,16 +54,24 @@ export function registrationModules(label: string, envelopes: readonly HandleEnv
  */
 export function methodOwner(fn: unknown): string | undefined {
   if (typeof fn !== 'function') return undefined;
-  const classes: Array<[string, abstract new (...args: never[]) => unknown]> = [...registeredClasses(), ['Lockable', Lockable]];
+  const classes: Array<[string, abstract new (...args: never[]) => unknown]> = [
+    ...registeredClasses(),
+    ['Lockable', Lockable],
+  ];
   for (const [name, cls] of classes) {
-    for (let proto = cls.prototype as object | null; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (
+      let proto = cls.prototype as object | null;
+      proto !== null && proto !== Object.prototype;
+      proto = Object.getPrototypeOf(proto) as object | null
+    ) {
       for (const key of Reflect.ownKeys(proto)) {
         if (key === 'constructor') continue;
         const d = Object.getOwnPropertyDescriptor(proto, key);
         const value = d?.value as { [kLocked]?: unknown } | undefined;
         if (value === undefined || (value !== fn && value[kLocked] !== fn)) continue;
         // An inherited method is named after the class that defines it.
-        const owner = proto === cls.prototype ? name : ((proto as { constructor?: { name?: string } }).constructor?.name ?? name);
+        const owner =
+          proto === cls.prototype ? name : ((proto as { constructor?: { name?: string } }).constructor?.name ?? name);
         return `class ${owner}`;
       }
     }

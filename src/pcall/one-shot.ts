@@ -26,7 +26,8 @@ export class OneShotExecutor implements Executor {
       const runner = spawnRunner(this.#options, capture);
       slot.runner = runner;
       this.#slots.push(slot);
-      if (capture) this.logs[slot.index] = new ChildLog(runner, slot.index, this.#options.logDir, this.#options.mode === 'thread');
+      if (capture)
+        this.logs[slot.index] = new ChildLog(runner, slot.index, this.#options.logDir, this.#options.mode === 'thread');
       const detach = channel.attach(runner);
       const unlisten = runner.subscribe((message) => {
         if (isStartedMessage(message, slot)) slot.started();

@@ -13,7 +13,8 @@ import {
   validateOneOf,
   validateTimeout,
   valueError,
- validateSignal } from '../validate';
+  validateSignal,
+} from '../validate';
 
 /** Where children run: separate Node processes (default) or worker threads of this process. */
 export type PcallMode = 'process' | 'thread';
@@ -45,7 +46,18 @@ export interface RunOptions extends SpawnOptions {
 }
 
 /** Option names that are not keyword arguments. */
-export const kRunOptionNames: readonly string[] = ['timeout', 'startTimeout', 'signal', 'mode', 'env', 'execArgv', 'cwd', 'log', 'logDir', 'pool'];
+export const kRunOptionNames: readonly string[] = [
+  'timeout',
+  'startTimeout',
+  'signal',
+  'mode',
+  'env',
+  'execArgv',
+  'cwd',
+  'log',
+  'logDir',
+  'pool',
+];
 /** Default `startTimeout`: generous, for a loaded machine and heavy target modules (ms). */
 export const kDefaultStartTimeoutMs = 60_000;
 const kModes: readonly PcallMode[] = ['process', 'thread'];
@@ -69,7 +81,8 @@ export function spawnOptionsOf(prefix: string, options: Record<string, unknown>)
   const cwd = options.cwd;
   if (cwd !== undefined) {
     if (typeof cwd !== 'string' || cwd === '') throw typeError(`${prefix}.cwd`, 'a non-empty string', cwd);
-    if (mode === 'thread') throw valueError(`${prefix}.cwd`, "used with mode 'process' only (threads share the process's cwd)", cwd);
+    if (mode === 'thread')
+      throw valueError(`${prefix}.cwd`, "used with mode 'process' only (threads share the process's cwd)", cwd);
   }
   return { mode, env: env as NodeJS.ProcessEnv | undefined, execArgv: [...execArgv], cwd };
 }
@@ -77,16 +90,18 @@ export function spawnOptionsOf(prefix: string, options: Record<string, unknown>)
 /** Validates the reserved options of a pcall (argument options are checked by zip-args.ts). */
 export function runOptionsOf(options: Record<string, unknown>, isPool: (v: unknown) => boolean): RunOptions {
   const timeout = validateTimeout('options.timeout', options.timeout);
-  const startTimeout = options.startTimeout === undefined
-    ? kDefaultStartTimeoutMs
-    : validateTimeout('options.startTimeout', options.startTimeout);
+  const startTimeout =
+    options.startTimeout === undefined
+      ? kDefaultStartTimeoutMs
+      : validateTimeout('options.startTimeout', options.startTimeout);
   const signal = validateSignal('options.signal', options.signal);
   const log = options.log ?? 'inherit';
   validateOneOf('options.log', log, kLogs);
   const logDir = options.logDir;
   if (logDir !== undefined) {
     if (typeof logDir !== 'string' || logDir === '') throw typeError('options.logDir', 'a non-empty string', logDir);
-    if (options.log === 'inherit') throw valueError('options.log', "'capture' (or left out) when options.logDir is given", log);
+    if (options.log === 'inherit')
+      throw valueError('options.log', "'capture' (or left out) when options.logDir is given", log);
   }
   const pool = options.pool;
   if (pool !== undefined) {
@@ -97,7 +112,15 @@ export function runOptionsOf(options: Record<string, unknown>, isPool: (v: unkno
       }
     }
   }
-  return { ...spawnOptionsOf('options', options), timeout, startTimeout, signal, log: logDir !== undefined ? 'capture' : log, logDir, pool };
+  return {
+    ...spawnOptionsOf('options', options),
+    timeout,
+    startTimeout,
+    signal,
+    log: logDir !== undefined ? 'capture' : log,
+    logDir,
+    pool,
+  };
 }
 
 /** Validated options of a ProcessPool. */
@@ -109,7 +132,11 @@ export interface PoolOptions extends SpawnOptions {
 /** Validates `new ProcessPool(options)`. */
 export function poolOptionsOf(value: unknown): PoolOptions {
   const options = optionsObject('options', value);
-  rejectUnknownOptions('options', options, ['size', 'mode', 'env', 'execArgv', 'cwd'], { max: 'size', maxThreads: 'size', count: 'size' });
+  rejectUnknownOptions('options', options, ['size', 'mode', 'env', 'execArgv', 'cwd'], {
+    max: 'size',
+    maxThreads: 'size',
+    count: 'size',
+  });
   const size = options.size ?? availableParallelism();
   validateInteger('options.size', size, 1, 1024);
   return { ...spawnOptionsOf('options', options), size };

@@ -111,15 +111,21 @@ export class Pcall<R = unknown> {
     this.#slots = zipArgs(targets, opts, kReserved).map((call) => {
       const spec = targetSpecOf(`targets[${call.index}]`, call.target);
       const args = encodeHandles(call.args);
-      const modules = [...new Set([
-        ...(spec.kind === 'method' ? registrationModules(`targets[${call.index}].object`, [spec.object]) : []),
-        ...registrationModules(`the arguments of call ${call.index}`, [args]),
-      ])];
+      const modules = [
+        ...new Set([
+          ...(spec.kind === 'method' ? registrationModules(`targets[${call.index}].object`, [spec.object]) : []),
+          ...registrationModules(`the arguments of call ${call.index}`, [args]),
+        ]),
+      ];
       let payload: Uint8Array;
       try {
         payload = serializeWork({ target: spec, args, modules });
       } catch (err) {
-        throw typeError(`the arguments of call ${call.index}`, `structured-cloneable (${(err as Error).message})`, call.args);
+        throw typeError(
+          `the arguments of call ${call.index}`,
+          `structured-cloneable (${(err as Error).message})`,
+          call.args,
+        );
       }
       return new CallSlot(call.index, spec, payload);
     });
@@ -176,7 +182,11 @@ export class Pcall<R = unknown> {
   /** A call's clock expired (call `index`) or the signal aborted: stop every call still running (once). */
   #stop(cause: ClockExpiry | 'abort', index: number): void {
     if (this.#stopped || this.#slots.every((s) => s.isSettled)) return;
-    this.#stopped = { cause, index, running: this.#slots.filter((s) => !s.isSettled).map((s) => ({ index: s.index, pid: s.pid })) };
+    this.#stopped = {
+      cause,
+      index,
+      running: this.#slots.filter((s) => !s.isSettled).map((s) => ({ index: s.index, pid: s.pid })),
+    };
     this.#executor?.cancelPending();
     this.terminate();
     this.#grace = setTimeout(() => this.kill(), kKillGraceMs);
@@ -231,7 +241,10 @@ export class Pcall<R = unknown> {
       // `err.errors[err.index]` is that failure, whose own `errors` stays empty (before, printing
       // the rejection with tap or util.inspect recursed through err.errors[i] === err).
       const err = new ChildProcessException(first.message, {
-        index: first.index, pid: first.pid, exitCode: first.exitCode, signal: first.signal,
+        index: first.index,
+        pid: first.pid,
+        exitCode: first.exitCode,
+        signal: first.signal,
         ...(first.cause === undefined ? {} : { cause: first.cause }),
       });
       err.stack = first.stack;

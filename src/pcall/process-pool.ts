@@ -96,7 +96,12 @@ export class ProcessPool {
   }
 
   #spawn(): void {
-    const child: PoolChild = { runner: spawnRunner(this.#options, false), busy: undefined, channels: new WeakSet(), completed: 0 };
+    const child: PoolChild = {
+      runner: spawnRunner(this.#options, false),
+      busy: undefined,
+      channels: new WeakSet(),
+      completed: 0,
+    };
     child.runner.unref();
     child.runner.subscribe((message) => {
       // Only the call this child runs now can be starting (one call per child at a time).

@@ -74,15 +74,18 @@ export function validateTarget(name: string, value: unknown): asserts value is T
   validateObject(name, ref);
   if ('object' in ref || 'method' in ref) {
     rejectUnknownOptions(name, ref, ['object', 'method'], { instance: 'object', self: 'object', name: 'method' });
-    if (typeof ref.object !== 'object' || ref.object === null) throw typeError(`${name}.object`, 'an object (a registered Lockable subclass instance)', ref.object);
-    if (typeof ref.method !== 'string' || ref.method === '') throw typeError(`${name}.method`, 'a method name', ref.method);
+    if (typeof ref.object !== 'object' || ref.object === null)
+      throw typeError(`${name}.object`, 'an object (a registered Lockable subclass instance)', ref.object);
+    if (typeof ref.method !== 'string' || ref.method === '')
+      throw typeError(`${name}.method`, 'a method name', ref.method);
     return;
   }
   rejectUnknownOptions(name, ref, ['module', 'export'], { exports: 'export', path: 'module', name: 'export' });
   if (!(ref.module instanceof URL) && (typeof ref.module !== 'string' || ref.module === '')) {
     throw typeError(`${name}.module`, 'a non-empty string or a URL', ref.module);
   }
-  if (ref.export !== undefined && typeof ref.export !== 'string') throw typeError(`${name}.export`, 'a string', ref.export);
+  if (ref.export !== undefined && typeof ref.export !== 'string')
+    throw typeError(`${name}.export`, 'a string', ref.export);
 }
 
 function resolveModule(spec: string | URL): string {
@@ -102,7 +105,11 @@ function resolveModule(spec: string | URL): string {
 export function targetSpecOf(name: string, target: Target): TargetSpec {
   if (typeof target !== 'function' && 'object' in target) return methodSpecOf(name, target);
   if (typeof target !== 'function') {
-    return { kind: 'module', module: resolveModule(target.module), ...(target.export === undefined ? {} : { export: target.export }) };
+    return {
+      kind: 'module',
+      module: resolveModule(target.module),
+      ...(target.export === undefined ? {} : { export: target.export }),
+    };
   }
   const owner = methodOwnerOf(target) ?? (isLocked(target) ? 'a class (a locking wrapper)' : undefined);
   if (owner !== undefined) {
@@ -119,7 +126,11 @@ export function targetSpecOf(name: string, target: Target): TargetSpec {
   }
   const source = Function.prototype.toString.call(target);
   if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
-    throw typeError(name, 'a function with source text (not bound or native); use a module reference { module, export } instead', target);
+    throw typeError(
+      name,
+      'a function with source text (not bound or native); use a module reference { module, export } instead',
+      target,
+    );
   }
   if (/^class\b/.test(source)) throw typeError(name, 'a function, not a class', target);
   return { kind: 'source', source, name: target.name || 'anonymous' };
@@ -132,19 +143,29 @@ export function targetSpecOf(name: string, target: Target): TargetSpec {
  */
 export function isCallableMethod(name: string, fn: unknown): boolean {
   if (typeof fn !== 'function' || name === 'constructor') return false;
-  return !Object.prototype.hasOwnProperty.call(Object.prototype, name) ||
-    fn !== (Object.prototype as unknown as Record<string, unknown>)[name];
+  return (
+    !Object.prototype.hasOwnProperty.call(Object.prototype, name) ||
+    fn !== (Object.prototype as unknown as Record<string, unknown>)[name]
+  );
 }
 
 function methodSpecOf(name: string, target: MethodTarget): TargetSpec {
   const envelope = encodeHandles(target.object);
   const root = envelope.handles.find((h) => h.at.some((p) => p.length === 0));
   if (root === undefined) {
-    throw typeError(`${name}.object`, 'a shmsync handle, such as an instance of a registered Lockable subclass (its copy is rebuilt in the child)', target.object);
+    throw typeError(
+      `${name}.object`,
+      'a shmsync handle, such as an instance of a registered Lockable subclass (its copy is rebuilt in the child)',
+      target.object,
+    );
   }
   const method = (target.object as Record<string, unknown>)[target.method];
   if (!isCallableMethod(target.method, method)) {
-    throw valueError(`${name}.method`, `the name of a method of the object (${target.object.constructor?.name ?? 'object'})`, target.method);
+    throw valueError(
+      `${name}.method`,
+      `the name of a method of the object (${target.object.constructor?.name ?? 'object'})`,
+      target.method,
+    );
   }
   const ref = root.ref.value as { $shmsync?: unknown; class?: unknown };
   const className = ref.$shmsync === 'Lockable' && typeof ref.class === 'string' ? ref.class : undefined;
@@ -158,8 +179,10 @@ export function targetLabel(spec: TargetSpec): string {
 }
 
 // `import()` written literally would be compiled to require() by tsc (module: commonjs).
- 
-const dynamicImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<Record<string, unknown>>;
+
+const dynamicImport = new Function('specifier', 'return import(specifier)') as (
+  s: string,
+) => Promise<Record<string, unknown>>;
 
 /** Either process: loads a module by resolved path, URL or package name (require, else import()). */
 export async function importModule(specifier: string): Promise<Record<string, unknown>> {
@@ -189,14 +212,16 @@ function compileSource(source: string, name: string): LoadedTarget {
   const trailer = `\n//# sourceURL=${sourceUrl}`;
   let factory: (r: NodeRequire) => unknown;
   try {
-     
     factory = new Function('require', `return (${source}\n);${trailer}`) as typeof factory;
   } catch (err) {
     if (!(err instanceof SyntaxError)) throw err;
     try {
       // Method shorthand (`name(a) { ... }`) is not an expression on its own; wrap it in an object.
-       
-      factory = new Function('require', `const o = ({ ${source}\n});\nreturn o[Reflect.ownKeys(o)[0]];${trailer}`) as typeof factory;
+
+      factory = new Function(
+        'require',
+        `const o = ({ ${source}\n});\nreturn o[Reflect.ownKeys(o)[0]];${trailer}`,
+      ) as typeof factory;
     } catch {
       throw new SyntaxError(`pcall target ${name}: its source text does not compile in the child: ${err.message}`);
     }
@@ -208,7 +233,10 @@ function compileSource(source: string, name: string): LoadedTarget {
  * Child: compiles or loads a target. `cache` is per child; a warm pool child keeps it across
  * calls so a module or source text is loaded once.
  */
-export async function loadTarget(spec: Exclude<TargetSpec, { kind: 'method' }>, cache: Map<string, LoadedTarget>): Promise<LoadedTarget> {
+export async function loadTarget(
+  spec: Exclude<TargetSpec, { kind: 'method' }>,
+  cache: Map<string, LoadedTarget>,
+): Promise<LoadedTarget> {
   const key = spec.kind === 'source' ? `source:${spec.source}` : `module:${spec.module}#${spec.export ?? ''}`;
   const hit = cache.get(key);
   if (hit) return hit;
@@ -219,7 +247,9 @@ export async function loadTarget(spec: Exclude<TargetSpec, { kind: 'method' }>, 
     const mod = await importModule(spec.module);
     const picked = spec.export !== undefined ? mod?.[spec.export] : typeof mod === 'function' ? mod : mod?.default;
     if (typeof picked !== 'function') {
-      throw new TypeError(`pcall target ${targetLabel(spec)} is not a function (it is ${picked === null ? 'null' : typeof picked})`);
+      throw new TypeError(
+        `pcall target ${targetLabel(spec)} is not a function (it is ${picked === null ? 'null' : typeof picked})`,
+      );
     }
     loaded = { fn: picked as LoadedTarget['fn'], thisArg: mod };
   }
@@ -234,13 +264,15 @@ export async function loadTarget(spec: Exclude<TargetSpec, { kind: 'method' }>, 
 export function explainTargetError(err: unknown, target: LoadedTarget, spec: TargetSpec): unknown {
   if (target.sourceUrl === undefined || !(err instanceof ReferenceError)) return err;
   const match = /^(.+) is not defined$/.exec(err.message);
-  const frames = String(err.stack).split('\n').filter((line) => /^\s+at /.test(line));
+  const frames = String(err.stack)
+    .split('\n')
+    .filter((line) => /^\s+at /.test(line));
   if (!match || !frames[0]?.includes(target.sourceUrl)) return err;
   const identifier = match[1];
   const explained = new ReferenceError(
     `pcall target ${targetLabel(spec)} uses '${identifier}', which is not defined in the child: function ` +
       'targets are shipped as source text, so closures are not supported. Pass the value as an ' +
-      "argument, require() it inside the function, or use a module reference target { module, export }",
+      'argument, require() it inside the function, or use a module reference target { module, export }',
   );
   Object.defineProperty(explained, 'identifier', { value: identifier, enumerable: true });
   explained.stack = [`ReferenceError: ${explained.message}`, ...frames].join('\n');

@@ -180,7 +180,9 @@ async function* receive(state: ChannelState): AsyncIterable<ResultMessage> {
   for (;;) {
     while (state.ready.length > 0) yield state.ready.shift() as ResultMessage;
     if (state.closed) return;
-    await new Promise<void>((resolve) => { state.wake = resolve; });
+    await new Promise<void>((resolve) => {
+      state.wake = resolve;
+    });
     state.wake = null;
   }
 }

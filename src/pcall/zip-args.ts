@@ -28,14 +28,25 @@ export interface CallSpec {
 
 // Likely misspellings of pcall options, named when such a key cannot be a varkwarg.
 const kHints: Record<string, string> = {
-  timout: 'timeout', timeOut: 'timeout', timeoutMs: 'timeout', logdir: 'logDir', logDirectory: 'logDir',
-  execargv: 'execArgv', cArgs: 'cargs', iArgs: 'iargs', cKwargs: 'ckwargs', iKwargs: 'ikwargs',
-  kwargs: 'ckwargs', args: 'cargs', varKwargs: 'varkwargs',
+  timout: 'timeout',
+  timeOut: 'timeout',
+  timeoutMs: 'timeout',
+  logdir: 'logDir',
+  logDirectory: 'logDir',
+  execargv: 'execArgv',
+  cArgs: 'cargs',
+  iArgs: 'iargs',
+  cKwargs: 'ckwargs',
+  iKwargs: 'ikwargs',
+  kwargs: 'ckwargs',
+  args: 'cargs',
+  varKwargs: 'varkwargs',
 };
 
 function isIterableObject(value: unknown): value is Iterable<unknown> {
   return (
-    (typeof value === 'object' || typeof value === 'function') && value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
     typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function'
   );
 }
@@ -56,7 +67,10 @@ interface Dimension {
  * items at most) to tell "list of one" from "list of several" without consuming it eagerly.
  */
 function targetsDimension(targets: unknown): { single?: Target; dimension?: Iterator<unknown> } {
-  if (typeof targets === 'function' || (!isIterableObject(targets) && typeof targets === 'object' && targets !== null)) {
+  if (
+    typeof targets === 'function' ||
+    (!isIterableObject(targets) && typeof targets === 'object' && targets !== null)
+  ) {
     validateTarget('targets', targets);
     return { single: targets };
   }
@@ -117,11 +131,13 @@ export function zipArgs(targets: unknown, options: Record<string, unknown>, rese
 
   const varkwargs = new Map<string, unknown>();
   if (options.varkwargs !== undefined) {
-    for (const [key, value] of Object.entries(kwargsObject('options.varkwargs', options.varkwargs))) varkwargs.set(key, value);
+    for (const [key, value] of Object.entries(kwargsObject('options.varkwargs', options.varkwargs)))
+      varkwargs.set(key, value);
   }
   for (const [key, value] of Object.entries(options)) {
     if (reserved.has(key) || (kArgumentOptionNames as readonly string[]).includes(key)) continue;
-    if (varkwargs.has(key)) throw typeError(`options.${key}`, 'given once (it is also a key of options.varkwargs)', value);
+    if (varkwargs.has(key))
+      throw typeError(`options.${key}`, 'given once (it is also a key of options.varkwargs)', value);
     varkwargs.set(key, value);
   }
 
@@ -132,25 +148,40 @@ export function zipArgs(targets: unknown, options: Record<string, unknown>, rese
   const varValues: Record<string, unknown> = {};
   const dims: Dimension[] = [];
   if (targetDim) {
-    dims.push({ iterator: targetDim, accept: (v, i) => { validateTarget(`targets[${i}]`, v); target = v; } });
+    dims.push({
+      iterator: targetDim,
+      accept: (v, i) => {
+        validateTarget(`targets[${i}]`, v);
+        target = v;
+      },
+    });
   }
   if (options.iargs !== undefined) {
     dims.push({
       iterator: iteratorOf('options.iargs', options.iargs, 'an iterable of argument lists'),
-      accept: (v, i) => { iargs = spreadable(`options.iargs[${i}]`, v); },
+      accept: (v, i) => {
+        iargs = spreadable(`options.iargs[${i}]`, v);
+      },
     });
   }
   if (options.ikwargs !== undefined) {
     dims.push({
       iterator: iteratorOf('options.ikwargs', options.ikwargs, 'an iterable of keyword-argument objects'),
-      accept: (v, i) => { ikwargs = kwargsObject(`options.ikwargs[${i}]`, v); },
+      accept: (v, i) => {
+        ikwargs = kwargsObject(`options.ikwargs[${i}]`, v);
+      },
     });
   }
   for (const [key, value] of varkwargs) {
     const hint = kHints[key] ? ` (did you mean options.${kHints[key]}?)` : '';
     const expected = `an iterable of per-call values, as every option that is not a pcall option is a keyword argument${hint}`;
     if (typeof value === 'string') throw typeError(`options.${key}`, expected, value);
-    dims.push({ iterator: iteratorOf(`options.${key}`, value, expected), accept: (v) => { varValues[key] = v; } });
+    dims.push({
+      iterator: iteratorOf(`options.${key}`, value, expected),
+      accept: (v) => {
+        varValues[key] = v;
+      },
+    });
   }
   if (dims.length === 0) {
     throw rangeError(

@@ -48,7 +48,7 @@ export class Outbox {
   append(value: unknown): void {
     const codec = this.codec;
     if (codec === 'string') {
-      if (typeof value !== 'string') throw typeError('value', 'a string (codec \'string\')', value);
+      if (typeof value !== 'string') throw typeError('value', "a string (codec 'string')", value);
       this.#writeString(value, RecordType.String);
     } else if (codec === 'json') {
       let text: string | undefined;
@@ -57,10 +57,11 @@ export class Outbox {
       } catch (err) {
         throw new CodecError(`value cannot be encoded as JSON: ${(err as Error).message}`, { cause: err });
       }
-      if (text === undefined) throw new CodecError('value cannot be encoded as JSON (undefined, a function or a symbol)');
+      if (text === undefined)
+        throw new CodecError('value cannot be encoded as JSON (undefined, a function or a symbol)');
       this.#writeString(text, RecordType.Json);
     } else if (codec === 'raw') {
-      if (!(value instanceof Uint8Array)) throw typeError('value', 'a Buffer or Uint8Array (codec \'raw\')', value);
+      if (!(value instanceof Uint8Array)) throw typeError('value', "a Buffer or Uint8Array (codec 'raw')", value);
       this.#writeBytes(value, RecordType.Raw);
     } else if (codec === 'structured') {
       let bytes: Buffer;

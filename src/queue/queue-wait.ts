@@ -9,7 +9,12 @@ import { type LongTimer, setLongTimeout } from '../timer';
 export type WaitOutcome = 'ready' | 'timeout' | 'abort';
 
 /** Waits for data (`bytes` < 0) or for `bytes` of space, until `deadline` (ms epoch, < 0: none). */
-export function waitQueue(native: NativeQueue, bytes: number, deadline: number, signal: AbortSignal | undefined): Promise<WaitOutcome> {
+export function waitQueue(
+  native: NativeQueue,
+  bytes: number,
+  deadline: number,
+  signal: AbortSignal | undefined,
+): Promise<WaitOutcome> {
   // The dispatcher must exist before the first watch: without it the native side neither
   // references the event loop for the wait nor can deliver a completion that comes at once.
   ensureDispatcher();

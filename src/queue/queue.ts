@@ -5,10 +5,28 @@
  * Runs on the calling JS thread.
  */
 import { binding, type NativeQueue } from '../addon/binding';
-import { ClosedError, CorruptError, NotFoundError, ReadOnly, SizeMismatchError, SystemError, TimeoutError, TooLargeError } from '../errors';
 import {
-  abortErrorFor, optionsObject, rangeError, rejectUnknownOptions, typeError, validateBoolean, validateInteger,
-  validateName, validateOneOf, validateSignal, validateTimeout,
+  ClosedError,
+  CorruptError,
+  NotFoundError,
+  ReadOnly,
+  SizeMismatchError,
+  SystemError,
+  TimeoutError,
+  TooLargeError,
+} from '../errors';
+import {
+  abortErrorFor,
+  optionsObject,
+  rangeError,
+  rejectUnknownOptions,
+  typeError,
+  validateBoolean,
+  validateInteger,
+  validateName,
+  validateOneOf,
+  validateSignal,
+  validateTimeout,
 } from '../validate';
 import { decodeRecord, type Codec, type CodecName } from '../wire/codec';
 import { registerHandleType, type HandleRef } from '../wire/handle-ref';
@@ -54,9 +72,18 @@ export interface QueueInfo {
   producersWaiting: number;
 }
 
-export interface PutOptions { timeout?: number; signal?: AbortSignal }
-export interface GetOptions { timeout?: number; signal?: AbortSignal }
-export interface SyncOptions { blocking?: boolean; timeout?: number }
+export interface PutOptions {
+  timeout?: number;
+  signal?: AbortSignal;
+}
+export interface GetOptions {
+  timeout?: number;
+  signal?: AbortSignal;
+}
+export interface SyncOptions {
+  blocking?: boolean;
+  timeout?: number;
+}
 
 const kDefaultCapacity = 1 << 20;
 const kModes: readonly CreateMode[] = ['open', 'create', 'openOrCreate'];
@@ -80,15 +107,26 @@ export class ShmQueue<T = unknown> {
 
   constructor(name?: string, options?: ShmQueueOptions<T>) {
     const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['capacity', 'maxMessageSize', 'codec', 'create', 'mode', 'lifetime'], { size: 'capacity', maxMessage: 'maxMessageSize' });
+    rejectUnknownOptions('options', opts, ['capacity', 'maxMessageSize', 'codec', 'create', 'mode', 'lifetime'], {
+      size: 'capacity',
+      maxMessage: 'maxMessageSize',
+    });
     if (name !== undefined) validateName('name', name);
     const codec = (opts.codec === undefined ? 'structured' : opts.codec) as CodecName | Codec<T>;
     if (typeof codec === 'string') validateOneOf('options.codec', codec, kCodecs);
-    else if (typeof codec !== 'object' || codec === null || typeof codec.encode !== 'function' || typeof codec.decode !== 'function') {
+    else if (
+      typeof codec !== 'object' ||
+      codec === null ||
+      typeof codec.encode !== 'function' ||
+      typeof codec.decode !== 'function'
+    ) {
       throw typeError('options.codec', "'raw', 'string', 'json', 'structured' or { encode, decode }", codec);
     }
     let create: CreateMode = name === undefined ? 'create' : 'openOrCreate';
-    if (opts.create !== undefined) { validateOneOf('options.create', opts.create, kModes); create = opts.create; }
+    if (opts.create !== undefined) {
+      validateOneOf('options.create', opts.create, kModes);
+      create = opts.create;
+    }
     const explicit = opts.capacity !== undefined || opts.maxMessageSize !== undefined;
     const capacity = (opts.capacity ?? kDefaultCapacity) as number;
     validateInteger('options.capacity', capacity, 1024, 2 ** 31);
@@ -111,27 +149,48 @@ export class ShmQueue<T = unknown> {
     }
     native ??= new binding.Queue(segment, kModeNumber[create], perm, capacity, maxMessage, lifetime);
     if (native.attached) noteAttached();
-    if (explicit && (native.capacity !== capacity || (opts.maxMessageSize !== undefined && native.maxMessage !== maxMessage))) {
+    if (
+      explicit &&
+      (native.capacity !== capacity || (opts.maxMessageSize !== undefined && native.maxMessage !== maxMessage))
+    ) {
       native.closeHandle();
-      throw new SizeMismatchError(`queue "${this.name}" exists with capacity ${native.capacity} and maxMessageSize ${native.maxMessage}`);
+      throw new SizeMismatchError(
+        `queue "${this.name}" exists with capacity ${native.capacity} and maxMessageSize ${native.maxMessage}`,
+      );
     }
     this.#native = native;
     ensureDispatcher(); // parked waits must have somewhere to deliver before the first one
     // Staging memory is attached to the native handle once; hot calls then pass only numbers.
-    this.#inbox = Buffer.allocUnsafeSlow(Math.min(native.capacity, Math.max(64 * 1024, recordBytes(native.maxMessage))));
-    this.#outbox = new Outbox(codec as CodecName | Codec, native.maxMessage, (buf) => this.#native?.setBuffers(buf, this.#inbox));
+    this.#inbox = Buffer.allocUnsafeSlow(
+      Math.min(native.capacity, Math.max(64 * 1024, recordBytes(native.maxMessage))),
+    );
+    this.#outbox = new Outbox(codec as CodecName | Codec, native.maxMessage, (buf) =>
+      this.#native?.setBuffers(buf, this.#inbox),
+    );
     native.setBuffers(this.#outbox.buf, this.#inbox);
   }
 
-  get capacity(): number { return this.#open().capacity; }
-  get maxMessageSize(): number { return this.#open().maxMessage; }
+  get capacity(): number {
+    return this.#open().capacity;
+  }
+  get maxMessageSize(): number {
+    return this.#open().maxMessage;
+  }
   /** Messages in the queue now. */
-  get size(): number { return this.#open().info().size; }
-  get bytesUsed(): number { return this.#open().info().bytesUsed; }
+  get size(): number {
+    return this.#open().info().size;
+  }
+  get bytesUsed(): number {
+    return this.#open().info().bytesUsed;
+  }
   /** True once end() ran, from any handle in any process (the stream has ended for everyone). */
-  get ended(): boolean { return this.#open().info().closed; }
+  get ended(): boolean {
+    return this.#open().info().closed;
+  }
   /** True once close() released THIS handle (as Mutex/SharedMemory `closed`); other handles are unaffected. */
-  get closed(): boolean { return this.#native === null; }
+  get closed(): boolean {
+    return this.#native === null;
+  }
 
   info(): QueueInfo {
     const n = this.#open();
@@ -264,7 +323,12 @@ export class ShmQueue<T = unknown> {
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
       let v: T;
-      try { v = await this.get(); } catch (err) { if (err instanceof ReadOnly) return; throw err; }
+      try {
+        v = await this.get();
+      } catch (err) {
+        if (err instanceof ReadOnly) return;
+        throw err;
+      }
       yield v;
     }
   }
@@ -293,13 +357,17 @@ export class ShmQueue<T = unknown> {
     return this.#open().attached ? 'attached' : 'persistent';
   }
 
-  unlink(): boolean { return ShmQueue.unlink(this.name); }
+  unlink(): boolean {
+    return ShmQueue.unlink(this.name);
+  }
 
   static unlink(name: string): boolean {
     return unlinkByName(name);
   }
 
-  [Symbol.dispose](): void { this.close(); }
+  [Symbol.dispose](): void {
+    this.close();
+  }
 
   toJSON(): HandleRef {
     leaseHandoff(this.#native);
@@ -374,7 +442,10 @@ export class ShmQueue<T = unknown> {
         out.push(decodeRecord(type, buf, off + kRecordHeader, off + kRecordHeader + len, this.#custom) as T);
       } catch (err) {
         // Deliver what decoded first; the failing record then throws on the next call.
-        if (out.length > 0) { this.#hold(buf, off, count - i); return out; }
+        if (out.length > 0) {
+          this.#hold(buf, off, count - i);
+          return out;
+        }
         this.#hold(buf, next, count - i - 1);
         throw err;
       }
@@ -423,7 +494,10 @@ function asyncOptions(options: unknown): { timeout: number; signal: AbortSignal 
   if (options === undefined) return { timeout: -1, signal: undefined };
   const opts = optionsObject('options', options);
   rejectUnknownOptions('options', opts, ['timeout', 'signal']);
-  return { timeout: validateTimeout('options.timeout', opts.timeout), signal: validateSignal('options.signal', opts.signal) };
+  return {
+    timeout: validateTimeout('options.timeout', opts.timeout),
+    signal: validateSignal('options.signal', opts.signal),
+  };
 }
 
 function withWritten<E extends Error>(err: E, written: number): E {
@@ -431,7 +505,12 @@ function withWritten<E extends Error>(err: E, written: number): E {
   return err;
 }
 
-registerHandleType('ShmQueue', (ref) => new ShmQueue(ref.name, {
-  create: 'open',
-  codec: typeof ref.codec === 'string' && ref.codec !== 'custom' ? (ref.codec as CodecName) : 'structured',
-}), ShmQueue);
+registerHandleType(
+  'ShmQueue',
+  (ref) =>
+    new ShmQueue(ref.name, {
+      create: 'open',
+      codec: typeof ref.codec === 'string' && ref.codec !== 'custom' ? (ref.codec as CodecName) : 'structured',
+    }),
+  ShmQueue,
+);

@@ -71,7 +71,15 @@ export function openNativeRegion(
   lifetime = 0,
   allowForeignOwner = false,
 ): NativeRegion {
-  const native = new binding.Region(segmentNameFor(logicalName), kind, size, kOpenModeNumber[mode], perm, lifetime, allowForeignOwner);
+  const native = new binding.Region(
+    segmentNameFor(logicalName),
+    kind,
+    size,
+    kOpenModeNumber[mode],
+    perm,
+    lifetime,
+    allowForeignOwner,
+  );
   if (native.attached) noteAttached();
   return native;
 }

@@ -73,15 +73,19 @@ export function openSegment(
   if (lockOpt !== undefined && typeof lockOpt !== 'boolean' && !(lockOpt instanceof Mutex)) {
     throw typeError('options.lock', 'a boolean or a Mutex', lockOpt);
   }
-  const create = (opts.create as CreateMode | undefined) ?? (name === undefined ? 'create' : spec.typeCode === undefined ? 'open' : 'openOrCreate');
-  if (create !== 'open' && spec.typeCode === undefined) throw typeError('options.type', `given to create a ${kind}`, undefined);
+  const create =
+    (opts.create as CreateMode | undefined) ??
+    (name === undefined ? 'create' : spec.typeCode === undefined ? 'open' : 'openOrCreate');
+  if (create !== 'open' && spec.typeCode === undefined)
+    throw typeError('options.type', `given to create a ${kind}`, undefined);
   const logical = name ?? uniqueName(kind === 'SharedValue' ? 'value' : 'array');
   const size = create === 'open' ? undefined : kHeaderSize + spec.length! * spec.elementSize(spec.typeCode!);
   // The generated name of an anonymous object is still anonymous: attached unless told otherwise.
   const lifetime = (opts.lifetime as Lifetime | undefined) ?? (name === undefined ? 'attached' : undefined);
   const shm = new SharedMemory(logical, { size, create, mode: perm, lifetime });
   try {
-    if (shm.size < kHeaderSize) throw new KindMismatchError(`"${logical}" is not a ${kind} segment (${shm.size} bytes)`);
+    if (shm.size < kHeaderSize)
+      throw new KindMismatchError(`"${logical}" is not a ${kind} segment (${shm.size} bytes)`);
     const u32 = new Uint32Array(shm.buffer.buffer, 0, kHeaderWords);
     if (shm.created) return initialise(shm, u32, magic, spec, lockOpt, perm);
     return attach(kind, shm, u32, magic, spec, lockOpt);
@@ -93,8 +97,12 @@ export function openSegment(
 }
 
 function initialise(
-  shm: SharedMemory, u32: Uint32Array, magic: number,
-  spec: { typeCode?: number; length?: number; init: (data: Uint8Array) => void }, lockOpt: unknown, perm: number,
+  shm: SharedMemory,
+  u32: Uint32Array,
+  magic: number,
+  spec: { typeCode?: number; length?: number; init: (data: Uint8Array) => void },
+  lockOpt: unknown,
+  perm: number,
 ): Segment {
   let lock: Mutex | null = null;
   let lockName: string | null = null;
@@ -102,7 +110,8 @@ function initialise(
   else if (lockOpt === true) lockName = `${shm.name}.lock`;
   if (lockName !== null) {
     const bytes = Buffer.from(lockName, 'utf8');
-    if (bytes.length > kLockNameMax) throw rangeError('options.lock.name', `at most ${kLockNameMax} bytes long`, lockName);
+    if (bytes.length > kLockNameMax)
+      throw rangeError('options.lock.name', `at most ${kLockNameMax} bytes long`, lockName);
     shm.buffer.set(bytes, kLockNameOffset);
     u32[HeaderWord.LockNameLength] = bytes.length;
     lock = lockOpt instanceof Mutex ? lockOpt : new Mutex(lockName, { mode: perm, lifetime: shm.lifetime });
@@ -122,8 +131,12 @@ function initialise(
  * locals are used afterwards (never a second read of the same index).
  */
 function attach(
-  kind: string, shm: SharedMemory, u32: Uint32Array, magic: number,
-  spec: { typeCode?: number; length?: number; elementSize: (code: number) => number }, lockOpt: unknown,
+  kind: string,
+  shm: SharedMemory,
+  u32: Uint32Array,
+  magic: number,
+  spec: { typeCode?: number; length?: number; elementSize: (code: number) => number },
+  lockOpt: unknown,
 ): Segment {
   const deadline = Date.now() + kInitWaitMs;
   let found = Atomics.load(u32, HeaderWord.Magic);
@@ -147,7 +160,10 @@ function attach(
   if (lockLength > kLockNameMax || kHeaderSize + bytes > shm.size) {
     throw new CorruptError(`${kind} "${shm.name}" has a corrupt header`);
   }
-  const lockName = lockLength === 0 ? null : Buffer.from(shm.buffer.subarray(kLockNameOffset, kLockNameOffset + lockLength)).toString('utf8');
+  const lockName =
+    lockLength === 0
+      ? null
+      : Buffer.from(shm.buffer.subarray(kLockNameOffset, kLockNameOffset + lockLength)).toString('utf8');
   if (lockOpt === true && lockName === null) {
     throw typeError('options.lock', `omitted: ${kind} "${shm.name}" was created without a lock`, true);
   }
@@ -155,7 +171,15 @@ function attach(
   if (lockOpt instanceof Mutex) lock = lockOpt;
   else if (lockOpt !== false && lockName !== null) lock = new Mutex(lockName, { create: 'open' });
   const data = dataView(shm, bytes);
-  return segment(shm, { typeCode, length }, data, lock, lockName, (flags & HeaderFlag.OwnsLock) !== 0, lockOpt instanceof Mutex);
+  return segment(
+    shm,
+    { typeCode, length },
+    data,
+    lock,
+    lockName,
+    (flags & HeaderFlag.OwnsLock) !== 0,
+    lockOpt instanceof Mutex,
+  );
 }
 
 function dataView(shm: SharedMemory, bytes: number): Uint8Array {
@@ -164,12 +188,24 @@ function dataView(shm: SharedMemory, bytes: number): Uint8Array {
 
 /** `header`: the validated private copy of the fields (never re-read from the mapping). */
 function segment(
-  shm: SharedMemory, header: { typeCode: number; length: number }, data: Uint8Array, lock: Mutex | null,
-  lockName: string | null, created: boolean, given = false,
+  shm: SharedMemory,
+  header: { typeCode: number; length: number },
+  data: Uint8Array,
+  lock: Mutex | null,
+  lockName: string | null,
+  created: boolean,
+  given = false,
 ): Segment {
   return {
-    name: shm.name, shm, typeCode: header.typeCode, length: header.length, data, lock, lockName,
-    ownsLockHandle: lock !== null && !given, lockCreatedWithObject: created,
+    name: shm.name,
+    shm,
+    typeCode: header.typeCode,
+    length: header.length,
+    data,
+    lock,
+    lockName,
+    ownsLockHandle: lock !== null && !given,
+    lockCreatedWithObject: created,
   };
 }
 
@@ -217,15 +253,32 @@ export function unlinkSegment(target: Segment | string): boolean {
 }
 
 /** Element types of a SharedArray. */
-export type SharedArrayType = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64';
+export type SharedArrayType =
+  'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64';
 /** The typed array class behind each SharedArray element type. */
 export interface SharedArrayTypes {
-  int8: Int8Array; uint8: Uint8Array; int16: Int16Array; uint16: Uint16Array; int32: Int32Array;
-  uint32: Uint32Array; int64: BigInt64Array; uint64: BigUint64Array; float32: Float32Array; float64: Float64Array;
+  int8: Int8Array;
+  uint8: Uint8Array;
+  int16: Int16Array;
+  uint16: Uint16Array;
+  int32: Int32Array;
+  uint32: Uint32Array;
+  int64: BigInt64Array;
+  uint64: BigUint64Array;
+  float32: Float32Array;
+  float64: Float64Array;
 }
 const kArrayTypes = [
-  ['int8', Int8Array], ['uint8', Uint8Array], ['int16', Int16Array], ['uint16', Uint16Array], ['int32', Int32Array],
-  ['uint32', Uint32Array], ['int64', BigInt64Array], ['uint64', BigUint64Array], ['float32', Float32Array], ['float64', Float64Array],
+  ['int8', Int8Array],
+  ['uint8', Uint8Array],
+  ['int16', Int16Array],
+  ['uint16', Uint16Array],
+  ['int32', Int32Array],
+  ['uint32', Uint32Array],
+  ['int64', BigInt64Array],
+  ['uint64', BigUint64Array],
+  ['float32', Float32Array],
+  ['float64', Float64Array],
 ] as const;
 const kArrayTypeNames = kArrayTypes.map(([n]) => n) as readonly SharedArrayType[];
 const codeOf = (type: SharedArrayType): number => kArrayTypeNames.indexOf(type) + 1;
@@ -264,24 +317,32 @@ export class SharedArray<T extends SharedArrayType = SharedArrayType> {
   constructor(options: SharedArrayOptions<T>);
   constructor(name?: string, options?: SharedArrayOptions<T>);
   constructor(nameOrOptions?: string | SharedArrayOptions<T>, maybeOptions?: SharedArrayOptions<T>) {
-    const [name, given]: [string | undefined, unknown] = typeof nameOrOptions === 'object' && nameOrOptions !== null && maybeOptions === undefined
-      ? [undefined, nameOrOptions] : [nameOrOptions as string | undefined, maybeOptions];
+    const [name, given]: [string | undefined, unknown] =
+      typeof nameOrOptions === 'object' && nameOrOptions !== null && maybeOptions === undefined
+        ? [undefined, nameOrOptions]
+        : [nameOrOptions as string | undefined, maybeOptions];
     const opts = optionsObject('options', given);
-    rejectUnknownOptions('options', opts, ['type', 'length', 'values', 'lock', 'create', 'mode', 'lifetime'], { size: 'length' });
+    rejectUnknownOptions('options', opts, ['type', 'length', 'values', 'lock', 'create', 'mode', 'lifetime'], {
+      size: 'length',
+    });
     if (opts.type !== undefined) validateOneOf('options.type', opts.type, kArrayTypeNames);
     const code = opts.type === undefined ? undefined : codeOf(opts.type as SharedArrayType);
     const values = checkValues(opts.values, opts.type as SharedArrayType | undefined);
     const length = opts.length ?? values?.length;
     if (length !== undefined) {
-      const max = code === undefined ? 2 ** 32 - 1 : Math.floor((kMaxSharedMemorySize - kHeaderSize) / elementSize(code));
+      const max =
+        code === undefined ? 2 ** 32 - 1 : Math.floor((kMaxSharedMemorySize - kHeaderSize) / elementSize(code));
       validateInteger('options.length', length, Math.max(1, values?.length ?? 0), max);
     } else if (opts.create !== 'open' && code !== undefined) {
       throw typeError('options.length', 'given (or options.values) to create a SharedArray', undefined);
     }
     this.#seg = openSegment('SharedArray', kArrayMagic, name, opts, {
-      typeCode: code, length: length as number | undefined, elementSize,
+      typeCode: code,
+      length: length as number | undefined,
+      elementSize,
       init: (data) => {
-        if (values !== undefined) new (ctorOf(code!)!)(data.buffer as ArrayBuffer, data.byteOffset, values.length).set(values as never);
+        if (values !== undefined)
+          new (ctorOf(code!)!)(data.buffer as ArrayBuffer, data.byteOffset, values.length).set(values as never);
       },
     });
     const Ctor = ctorOf(this.#seg.typeCode);
@@ -292,7 +353,11 @@ export class SharedArray<T extends SharedArrayType = SharedArrayType> {
     this.name = this.#seg.name;
     this.type = kArrayTypeNames[this.#seg.typeCode - 1] as T;
     this.length = this.#seg.length;
-    this.#array = new Ctor(this.#seg.data.buffer as ArrayBuffer, this.#seg.data.byteOffset, this.length) as SharedArrayTypes[T];
+    this.#array = new Ctor(
+      this.#seg.data.buffer as ArrayBuffer,
+      this.#seg.data.byteOffset,
+      this.length,
+    ) as SharedArrayTypes[T];
   }
 
   /** The typed array over the shared elements (no copy). Throws after `close()`. */
@@ -302,17 +367,31 @@ export class SharedArray<T extends SharedArrayType = SharedArrayType> {
   }
 
   /** The lock stored with the array (`{ lock: true }` or given), or null. */
-  get lock(): Mutex | null { return this.#seg.lock; }
+  get lock(): Mutex | null {
+    return this.#seg.lock;
+  }
   /** The underlying segment. */
-  get memory(): SharedMemory { return this.#seg.shm; }
-  get closed(): boolean { return this.#seg.shm.closed; }
+  get memory(): SharedMemory {
+    return this.#seg.shm;
+  }
+  get closed(): boolean {
+    return this.#seg.shm.closed;
+  }
   /** Unmaps the array (views become detached) and closes the lock handle it opened. */
-  close(): void { closeSegment(this.#seg); }
+  close(): void {
+    closeSegment(this.#seg);
+  }
   /** Removes the name (and the lock's, when created with `{ lock: true }`). */
-  unlink(): boolean { return unlinkSegment(this.#seg); }
+  unlink(): boolean {
+    return unlinkSegment(this.#seg);
+  }
   /** Removes a SharedArray (and its own lock) by name. Returns false if it did not exist. */
-  static unlink(name: string): boolean { return unlinkSegment(name); }
-  [Symbol.dispose](): void { this.close(); }
+  static unlink(name: string): boolean {
+    return unlinkSegment(name);
+  }
+  [Symbol.dispose](): void {
+    this.close();
+  }
 
   /** Reference form `{ $shmsync: 'SharedArray', name, type, length }`, reopened by `reviveHandle`. */
   toJSON(): HandleRef {
@@ -330,7 +409,8 @@ function checkValues(values: unknown, type: SharedArrayType | undefined): ArrayL
   const big = type === 'int64' || type === 'uint64';
   const list = values as ArrayLike<unknown>;
   for (let i = 0; i < list.length; i++) {
-    if (typeof list[i] !== (big ? 'bigint' : 'number')) throw typeError(`options.values[${i}]`, big ? 'a bigint' : 'a number', list[i]);
+    if (typeof list[i] !== (big ? 'bigint' : 'number'))
+      throw typeError(`options.values[${i}]`, big ? 'a bigint' : 'a number', list[i]);
   }
   return list as ArrayLike<number | bigint>;
 }

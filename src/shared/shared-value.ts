@@ -16,7 +16,14 @@ import { ClosedError, KindMismatchError } from '../errors';
 import { optionsObject, rangeError, rejectUnknownOptions, typeError, validateOneOf } from '../validate';
 import { registerHandleType, type HandleRef } from '../wire/handle-ref';
 import type { Mutex } from '../lock/mutex';
-import { closeSegment, leaseSegment, openSegment, unlinkSegment, type Segment, type SegmentOptions } from './shared-array';
+import {
+  closeSegment,
+  leaseSegment,
+  openSegment,
+  unlinkSegment,
+  type Segment,
+  type SegmentOptions,
+} from './shared-array';
 import type { SharedMemory } from '../shared-memory/shared-memory';
 
 /** Element types of a SharedValue. */
@@ -49,12 +56,14 @@ function checkValue(name: string, type: SharedValueType, value: unknown, delta =
     case 'uint32': {
       const [min, max] = type === 'int32' ? [-(2 ** 31), 2 ** 31 - 1] : [delta ? -(2 ** 32 - 1) : 0, 2 ** 32 - 1];
       if (typeof value !== 'number') throw typeError(name, 'an integer', value);
-      if (!Number.isInteger(value) || value < min || value > max) throw rangeError(name, `an integer from ${min} to ${max}`, value);
+      if (!Number.isInteger(value) || value < min || value > max)
+        throw rangeError(name, `an integer from ${min} to ${max}`, value);
       return;
     }
     case 'int64':
       if (typeof value !== 'bigint') throw typeError(name, 'a bigint', value);
-      if (value < -(2n ** 63n) || value > 2n ** 63n - 1n) throw rangeError(name, 'a bigint from -(2n ** 63n) to 2n ** 63n - 1n', value);
+      if (value < -(2n ** 63n) || value > 2n ** 63n - 1n)
+        throw rangeError(name, 'a bigint from -(2n ** 63n) to 2n ** 63n - 1n', value);
       return;
     case 'float64':
       if (typeof value !== 'number') throw typeError(name, 'a number', value);
@@ -86,10 +95,14 @@ export class SharedValue<T extends SharedValueType = SharedValueType> {
   constructor(options: SharedValueOptions<T>);
   constructor(name?: string, options?: SharedValueOptions<T>);
   constructor(nameOrOptions?: string | SharedValueOptions<T>, maybeOptions?: SharedValueOptions<T>) {
-    const [name, given]: [string | undefined, unknown] = typeof nameOrOptions === 'object' && nameOrOptions !== null && maybeOptions === undefined
-      ? [undefined, nameOrOptions] : [nameOrOptions as string | undefined, maybeOptions];
+    const [name, given]: [string | undefined, unknown] =
+      typeof nameOrOptions === 'object' && nameOrOptions !== null && maybeOptions === undefined
+        ? [undefined, nameOrOptions]
+        : [nameOrOptions as string | undefined, maybeOptions];
     const opts = optionsObject('options', given);
-    rejectUnknownOptions('options', opts, ['type', 'value', 'lock', 'create', 'mode', 'lifetime'], { initial: 'value' });
+    rejectUnknownOptions('options', opts, ['type', 'value', 'lock', 'create', 'mode', 'lifetime'], {
+      initial: 'value',
+    });
     if (opts.type !== undefined) validateOneOf('options.type', opts.type, kTypes);
     const type = opts.type as T | undefined;
     if (opts.value !== undefined) {
@@ -101,7 +114,8 @@ export class SharedValue<T extends SharedValueType = SharedValueType> {
       length: 1,
       elementSize: () => 8,
       init: (data) => {
-        if (opts.value !== undefined) new DataView(data.buffer, data.byteOffset, 8).setBigInt64(0, toRaw(type!, opts.value), true);
+        if (opts.value !== undefined)
+          new DataView(data.buffer, data.byteOffset, 8).setBigInt64(0, toRaw(type!, opts.value), true);
       },
     });
     const code = this.#seg.typeCode;
@@ -123,11 +137,16 @@ export class SharedValue<T extends SharedValueType = SharedValueType> {
   get value(): SharedValueOf<T> {
     this.#check();
     switch (this.type) {
-      case 'int32': return Atomics.load(this.#i32, 0) as SharedValueOf<T>;
-      case 'uint32': return Atomics.load(this.#u32, 0) as SharedValueOf<T>;
-      case 'int64': return Atomics.load(this.#i64, 0) as SharedValueOf<T>;
-      case 'float64': return fromBits(Atomics.load(this.#i64, 0)) as SharedValueOf<T>;
-      default: return (Atomics.load(this.#i32, 0) !== 0) as SharedValueOf<T>;
+      case 'int32':
+        return Atomics.load(this.#i32, 0) as SharedValueOf<T>;
+      case 'uint32':
+        return Atomics.load(this.#u32, 0) as SharedValueOf<T>;
+      case 'int64':
+        return Atomics.load(this.#i64, 0) as SharedValueOf<T>;
+      case 'float64':
+        return fromBits(Atomics.load(this.#i64, 0)) as SharedValueOf<T>;
+      default:
+        return (Atomics.load(this.#i32, 0) !== 0) as SharedValueOf<T>;
     }
   }
 
@@ -144,12 +163,16 @@ export class SharedValue<T extends SharedValueType = SharedValueType> {
    */
   add(n: SharedValueOf<T>): SharedValueOf<T> {
     this.#check();
-    if (this.type === 'bool') throw typeError(`add() on SharedValue "${this.name}"`, "called on a numeric type, not 'bool'", n);
+    if (this.type === 'bool')
+      throw typeError(`add() on SharedValue "${this.name}"`, "called on a numeric type, not 'bool'", n);
     checkValue('n', this.type, n, true);
     switch (this.type) {
-      case 'int32': return ((Atomics.add(this.#i32, 0, n as number) + (n as number)) | 0) as SharedValueOf<T>;
-      case 'uint32': return ((Atomics.add(this.#u32, 0, (n as number) >>> 0) + (n as number)) >>> 0) as SharedValueOf<T>;
-      case 'int64': return BigInt.asIntN(64, Atomics.add(this.#i64, 0, n as bigint) + (n as bigint)) as SharedValueOf<T>;
+      case 'int32':
+        return ((Atomics.add(this.#i32, 0, n as number) + (n as number)) | 0) as SharedValueOf<T>;
+      case 'uint32':
+        return ((Atomics.add(this.#u32, 0, (n as number) >>> 0) + (n as number)) >>> 0) as SharedValueOf<T>;
+      case 'int64':
+        return BigInt.asIntN(64, Atomics.add(this.#i64, 0, n as bigint) + (n as bigint)) as SharedValueOf<T>;
       default: {
         for (;;) {
           const old = Atomics.load(this.#i64, 0);
@@ -170,11 +193,16 @@ export class SharedValue<T extends SharedValueType = SharedValueType> {
     checkValue('expected', this.type, expected);
     checkValue('replacement', this.type, replacement);
     switch (this.type) {
-      case 'int32': return Atomics.compareExchange(this.#i32, 0, expected as number, replacement as number) as SharedValueOf<T>;
-      case 'uint32': return Atomics.compareExchange(this.#u32, 0, expected as number, replacement as number) as SharedValueOf<T>;
-      case 'int64': return Atomics.compareExchange(this.#i64, 0, expected as bigint, replacement as bigint) as SharedValueOf<T>;
+      case 'int32':
+        return Atomics.compareExchange(this.#i32, 0, expected as number, replacement as number) as SharedValueOf<T>;
+      case 'uint32':
+        return Atomics.compareExchange(this.#u32, 0, expected as number, replacement as number) as SharedValueOf<T>;
+      case 'int64':
+        return Atomics.compareExchange(this.#i64, 0, expected as bigint, replacement as bigint) as SharedValueOf<T>;
       case 'float64':
-        return fromBits(Atomics.compareExchange(this.#i64, 0, toBits(expected as number), toBits(replacement as number))) as SharedValueOf<T>;
+        return fromBits(
+          Atomics.compareExchange(this.#i64, 0, toBits(expected as number), toBits(replacement as number)),
+        ) as SharedValueOf<T>;
       default:
         return (Atomics.compareExchange(this.#i32, 0, expected ? 1 : 0, replacement ? 1 : 0) !== 0) as SharedValueOf<T>;
     }
@@ -228,11 +256,16 @@ export class SharedValue<T extends SharedValueType = SharedValueType> {
 
   #exchange(v: SharedValueOf<T>): SharedValueOf<T> {
     switch (this.type) {
-      case 'int32': return Atomics.exchange(this.#i32, 0, v as number) as SharedValueOf<T>;
-      case 'uint32': return Atomics.exchange(this.#u32, 0, v as number) as SharedValueOf<T>;
-      case 'int64': return Atomics.exchange(this.#i64, 0, v as bigint) as SharedValueOf<T>;
-      case 'float64': return fromBits(Atomics.exchange(this.#i64, 0, toBits(v as number))) as SharedValueOf<T>;
-      default: return (Atomics.exchange(this.#i32, 0, v ? 1 : 0) !== 0) as SharedValueOf<T>;
+      case 'int32':
+        return Atomics.exchange(this.#i32, 0, v as number) as SharedValueOf<T>;
+      case 'uint32':
+        return Atomics.exchange(this.#u32, 0, v as number) as SharedValueOf<T>;
+      case 'int64':
+        return Atomics.exchange(this.#i64, 0, v as bigint) as SharedValueOf<T>;
+      case 'float64':
+        return fromBits(Atomics.exchange(this.#i64, 0, toBits(v as number))) as SharedValueOf<T>;
+      default:
+        return (Atomics.exchange(this.#i32, 0, v ? 1 : 0) !== 0) as SharedValueOf<T>;
     }
   }
 
@@ -243,13 +276,23 @@ export class SharedValue<T extends SharedValueType = SharedValueType> {
 
 function toRaw(type: SharedValueType, value: unknown): bigint {
   switch (type) {
-    case 'int64': return value as bigint;
-    case 'float64': return toBits(value as number);
-    case 'bool': return value ? 1n : 0n;
-    default: return BigInt(value as number) & 0xffffffffn;
+    case 'int64':
+      return value as bigint;
+    case 'float64':
+      return toBits(value as number);
+    case 'bool':
+      return value ? 1n : 0n;
+    default:
+      return BigInt(value as number) & 0xffffffffn;
   }
 }
 
-registerHandleType('SharedValue', (ref) => new SharedValue(ref.name, {
-  create: 'open', type: typeof ref.type === 'string' ? ref.type as SharedValueType : undefined,
-}), SharedValue);
+registerHandleType(
+  'SharedValue',
+  (ref) =>
+    new SharedValue(ref.name, {
+      create: 'open',
+      type: typeof ref.type === 'string' ? (ref.type as SharedValueType) : undefined,
+    }),
+  SharedValue,
+);

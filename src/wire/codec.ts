@@ -12,7 +12,13 @@
  */
 import * as v8 from 'node:v8';
 import { CodecError } from '../errors';
-import { decodeHandles, encodeHandles, parseWithHandles, stringifyWithHandles, type HandleEnvelope } from './handle-codec';
+import {
+  decodeHandles,
+  encodeHandles,
+  parseWithHandles,
+  stringifyWithHandles,
+  type HandleEnvelope,
+} from './handle-codec';
 
 /** First byte of a structured record that carries handles (v8 serialisation starts with 0xFF). */
 const kStructuredEnvelope = 0x01;
@@ -35,7 +41,8 @@ export function encodeStructured(value: unknown): Buffer {
 
 function decodeStructured(bytes: Buffer): unknown {
   // deserializeOwned: typed arrays in the message own their bytes (never views of the inbox).
-  if (bytes.length > 0 && bytes[0] === kStructuredEnvelope) return decodeHandles(deserializeOwned(bytes.subarray(1)) as HandleEnvelope);
+  if (bytes.length > 0 && bytes[0] === kStructuredEnvelope)
+    return decodeHandles(deserializeOwned(bytes.subarray(1)) as HandleEnvelope);
   return deserializeOwned(bytes);
 }
 
@@ -62,7 +69,8 @@ export interface Codec<T = unknown> {
  * would detach the inbox). Every host object is copied into its own ArrayBuffer instead, so a
  * decoded message never aliases anything and each of its typed arrays can be transferred alone.
  */
-const baseReadHostObject = (v8.DefaultDeserializer.prototype as unknown as { _readHostObject(): unknown })._readHostObject;
+const baseReadHostObject = (v8.DefaultDeserializer.prototype as unknown as { _readHostObject(): unknown })
+  ._readHostObject;
 class OwningDeserializer extends v8.DefaultDeserializer {
   /** Node's hook for host objects (typed arrays, Buffers, DataViews); not in @types/node. */
   _readHostObject(): unknown {
@@ -117,7 +125,10 @@ export function decodeRecord(type: number, buf: Buffer, start: number, end: numb
     case RecordType.Structured:
       return decoding('structured clone', () => decodeStructured(buf.subarray(start, end)));
     case RecordType.Custom:
-      if (custom === null) throw new CodecError('a message was written with a custom codec; open the queue with the same codec to read it');
+      if (custom === null)
+        throw new CodecError(
+          'a message was written with a custom codec; open the queue with the same codec to read it',
+        );
       // The codec may return (views of) the bytes it is given: give it a copy it may keep.
       return decoding('custom codec', () => custom.decode(ownedCopy(buf, start, end)));
     default:

@@ -72,7 +72,12 @@ function containsHandle(value: unknown, seen = new Set<object>()): boolean {
   if (typeof value !== 'object' || value === null || seen.has(value)) return false;
   seen.add(value);
   if (!isWalkable(value)) return mayBeHandle(value);
-  const children = value instanceof Map ? [...value.keys(), ...value.values()] : value instanceof Set ? value.values() : Object.values(value);
+  const children =
+    value instanceof Map
+      ? [...value.keys(), ...value.values()]
+      : value instanceof Set
+        ? value.values()
+        : Object.values(value);
   for (const child of children) if (containsHandle(child, seen)) return true;
   return false;
 }
@@ -136,7 +141,10 @@ function encodeHandlesOnce(value: unknown): HandleEnvelope {
       memo.set(v, copy);
       let i = 0;
       for (const [k, x] of v) {
-        copy.set(put(k, walk(k, { up: path, step: { map: i, key: true } }, 'key')), put(x, walk(x, { up: path, step: { map: i } }, 'value')));
+        copy.set(
+          put(k, walk(k, { up: path, step: { map: i, key: true } }, 'key')),
+          put(x, walk(x, { up: path, step: { map: i } }, 'value')),
+        );
         i += 1;
       }
       out = copy;
@@ -169,7 +177,9 @@ function encodeHandlesOnce(value: unknown): HandleEnvelope {
   const out = walk(value, null, 'value');
   // The receiver refuses more (decodeHandles): fail here, where the sender can see why.
   if (entries.size > kMaxHandlesPerMessage) {
-    throw new CodecError(`a value may hold at most ${kMaxHandlesPerMessage} distinct handles; this one holds ${entries.size}`);
+    throw new CodecError(
+      `a value may hold at most ${kMaxHandlesPerMessage} distinct handles; this one holds ${entries.size}`,
+    );
   }
   return { value: out, handles: [...entries.values()] };
 }
@@ -253,13 +263,15 @@ function childAt(container: unknown, step: unknown, listings: Listings): unknown
   if (typeof container !== 'object' || container === null) throw bad('a path leads through a non-object');
   if (container instanceof Map) {
     const s = step as { map?: unknown; key?: unknown };
-    if (typeof step !== 'object' || step === null || !isIndex(s.map, container.size)) throw bad('a Map step is out of range');
+    if (typeof step !== 'object' || step === null || !isIndex(s.map, container.size))
+      throw bad('a Map step is out of range');
     const entry = listing(container, listings)[s.map] as [unknown, unknown];
     return s.key === true ? entry[0] : entry[1];
   }
   if (container instanceof Set) {
     const s = step as { set?: unknown };
-    if (typeof step !== 'object' || step === null || !isIndex(s.set, container.size)) throw bad('a Set step is out of range');
+    if (typeof step !== 'object' || step === null || !isIndex(s.set, container.size))
+      throw bad('a Set step is out of range');
     return listing(container, listings)[s.set];
   }
   let child: unknown = none;
@@ -277,7 +289,12 @@ function childAt(container: unknown, step: unknown, listings: Listings): unknown
 
 /** Checks the shape of an envelope read from the wire. */
 function asEnvelope(value: unknown): HandleEnvelope {
-  if (typeof value !== 'object' || value === null || !('value' in value) || !Array.isArray((value as HandleEnvelope).handles)) {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    !('value' in value) ||
+    !Array.isArray((value as HandleEnvelope).handles)
+  ) {
     throw bad('not an envelope { value, handles }');
   }
   return value as HandleEnvelope;
@@ -322,14 +339,16 @@ function decodeEnvelope(envelope: unknown, opened: unknown[], budget: Budget, de
   if (env.handles.length === 0) return env.value;
   fresh(env, budget);
   fresh(env.handles, budget);
-  if (env.handles.length > kMaxHandlesPerMessage - budget.handles) throw bad(`more than ${kMaxHandlesPerMessage} handles`);
+  if (env.handles.length > kMaxHandlesPerMessage - budget.handles)
+    throw bad(`more than ${kMaxHandlesPerMessage} handles`);
   let root = env.value;
   const listings: Listings = new Map();
   const placements = new Map<object, Array<[unknown, unknown]>>();
   // Indexed loop: a sparse `handles` stops at its first hole instead of walking its length.
   for (let e = 0; e < env.handles.length; e += 1) {
     const entry = env.handles[e] as unknown as HandleEntry;
-    if (typeof entry !== 'object' || entry === null || !Array.isArray(entry.at)) throw bad('an entry is not { ref, at }');
+    if (typeof entry !== 'object' || entry === null || !Array.isArray(entry.at))
+      throw bad('an entry is not { ref, at }');
     fresh(entry, budget);
     fresh(entry.at, budget);
     budget.handles += 1;
@@ -367,7 +386,9 @@ function decodeEnvelope(envelope: unknown, opened: unknown[], budget: Budget, de
   }
   for (const [container, list] of placements) {
     if (container instanceof Map) {
-      const entries = (listing(container, listings) as Array<[unknown, unknown]>).map((e) => [e[0], e[1]] as [unknown, unknown]);
+      const entries = (listing(container, listings) as Array<[unknown, unknown]>).map(
+        (e) => [e[0], e[1]] as [unknown, unknown],
+      );
       for (const [step, handle] of list) {
         const s = step as { map: number; key?: true };
         entries[s.map][s.key === true ? 0 : 1] = handle;
@@ -430,7 +451,13 @@ function jsonParts(value: unknown): { text: string; handles: HandleEntry[] } {
     first = false;
     const original = this[key];
     // A handle: an instance whose toJSON() produced this reference (plain data never gets here).
-    if (original !== v && typeof original === 'object' && original !== null && mayBeHandle(original) && isHandleRef(v)) {
+    if (
+      original !== v &&
+      typeof original === 'object' &&
+      original !== null &&
+      mayBeHandle(original) &&
+      isHandleRef(v)
+    ) {
       let entry = entries.get(original);
       if (entry === undefined) {
         const inner = jsonParts(v);

@@ -28,7 +28,11 @@ export const kHandleType: unique symbol = Symbol.for('shmsync.handleType') as ne
  * Registers how to reopen references of one handle type and, with `cls`, brands that class as a
  * handle class (called by each handle module, once, when it is loaded).
  */
-export function registerHandleType(type: string, revive: Reviver, cls?: abstract new (...args: never[]) => unknown): void {
+export function registerHandleType(
+  type: string,
+  revive: Reviver,
+  cls?: abstract new (...args: never[]) => unknown,
+): void {
   revivers.set(type, revive);
   if (cls !== undefined) Object.defineProperty(cls.prototype, kHandleType, { value: type, configurable: true });
 }
@@ -44,8 +48,10 @@ export function isHandle(value: object): boolean {
 
 export function isHandleRef(value: unknown): value is HandleRef {
   return (
-    typeof value === 'object' && value !== null &&
-    typeof (value as HandleRef).$shmsync === 'string' && typeof (value as HandleRef).name === 'string'
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as HandleRef).$shmsync === 'string' &&
+    typeof (value as HandleRef).name === 'string'
   );
 }
 

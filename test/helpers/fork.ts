@@ -53,7 +53,9 @@ export class Child {
     const i = this.#inbox.findIndex((m) => m.type === type);
     if (i >= 0) return Promise.resolve(this.#inbox.splice(i, 1)[0] as T);
     if (this.#exit) return Promise.reject(new Error(`child already exited before sending '${type}'`));
-    return new Promise((resolve, reject) => this.#waiters.push({ type, resolve: resolve as (m: Message) => void, reject }));
+    return new Promise((resolve, reject) =>
+      this.#waiters.push({ type, resolve: resolve as (m: Message) => void, reject }),
+    );
   }
 
   send(message: Message): void {

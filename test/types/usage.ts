@@ -1,8 +1,21 @@
 // Type-level test of the shipped declarations (dist/*.d.ts): compiled by `npm run test:types`,
 // never run. Each line fails to compile if a public type regresses.
 import {
-  AbortError, ChildProcessException, Lockable, Mutex, MutexGuard, ProcessPool, ReadOnly, SharedMemory,
-  SharedValue, ShmQueue, ShmsyncError, TimeoutError, pcall, type MutexInfo, type QueueInfo,
+  AbortError,
+  ChildProcessException,
+  Lockable,
+  Mutex,
+  MutexGuard,
+  ProcessPool,
+  ReadOnly,
+  SharedMemory,
+  SharedValue,
+  ShmQueue,
+  ShmsyncError,
+  TimeoutError,
+  pcall,
+  type MutexInfo,
+  type QueueInfo,
 } from '../../dist';
 
 async function usage(): Promise<void> {

@@ -33,7 +33,15 @@ export interface RatioRow {
 }
 
 interface RunJson {
-  groups: Array<{ name: string; competitors: Array<{ name: string; side: string; status: string; ratios?: Array<{ vs: string; ratio: number | null }> }> }>;
+  groups: Array<{
+    name: string;
+    competitors: Array<{
+      name: string;
+      side: string;
+      status: string;
+      ratios?: Array<{ vs: string; ratio: number | null }>;
+    }>;
+  }>;
 }
 
 /** The checkout root whose benchmarks/ this command runs (dist/cli/commands -> root). */
@@ -51,7 +59,8 @@ export function ratios(run: RunJson): RatioRow[] {
   for (const g of run.groups ?? []) {
     for (const r of g.competitors ?? []) {
       if (r.side !== 'peer' || !Array.isArray(r.ratios)) continue;
-      for (const x of r.ratios) rows.push({ group: g.name, peer: r.name, vs: x.vs, ratio: typeof x.ratio === 'number' ? x.ratio : null });
+      for (const x of r.ratios)
+        rows.push({ group: g.name, peer: r.name, vs: x.vs, ratio: typeof x.ratio === 'number' ? x.ratio : null });
     }
   }
   return rows;
@@ -66,20 +75,25 @@ export function compare(now: RatioRow[], old: RatioRow[]): RatioRow[] {
   });
 }
 
-const fmtRatio = (r: number | null | undefined): string => (r == null ? '—' : r >= 10 ? `${r.toFixed(0)}x` : `${r.toFixed(2)}x`);
+const fmtRatio = (r: number | null | undefined): string =>
+  r == null ? '—' : r >= 10 ? `${r.toFixed(0)}x` : `${r.toFixed(2)}x`;
 
 export function ratioTable(rows: RatioRow[], withCompare: boolean): string {
   const head = ['GROUP', 'PEER', 'SHMSYNC', 'RATIO', ...(withCompare ? ['BEFORE', 'CHANGE'] : [])];
   const widths = withCompare ? [18, null, 14, 8, 8, 8] : [18, null, 18, 9];
-  return table(head, widths, rows.map((r) => {
-    const ratio = r.ratio === null ? '—' : r.ratio >= 1 ? c.green(fmtRatio(r.ratio)) : c.red(fmtRatio(r.ratio));
-    const cells = [r.group, r.peer, r.vs, ratio];
-    if (withCompare) {
-      const ch = r.change == null ? '—' : `${r.change >= 0 ? '+' : ''}${(r.change * 100).toFixed(0)}%`;
-      cells.push(fmtRatio(r.old), r.change == null ? ch : r.change >= 0 ? c.green(ch) : c.red(ch));
-    }
-    return cells;
-  }));
+  return table(
+    head,
+    widths,
+    rows.map((r) => {
+      const ratio = r.ratio === null ? '—' : r.ratio >= 1 ? c.green(fmtRatio(r.ratio)) : c.red(fmtRatio(r.ratio));
+      const cells = [r.group, r.peer, r.vs, ratio];
+      if (withCompare) {
+        const ch = r.change == null ? '—' : `${r.change >= 0 ? '+' : ''}${(r.change * 100).toFixed(0)}%`;
+        cells.push(fmtRatio(r.old), r.change == null ? ch : r.change >= 0 ? c.green(ch) : c.red(ch));
+      }
+      return cells;
+    }),
+  );
 }
 
 /** A Vega bar chart (log scale) of the ratios; the previous run as ticks with --compare. */
@@ -88,7 +102,10 @@ export function chartSpec(rows: RatioRow[]): Record<string, unknown> {
   const base = (r: RatioRow): string => `${r.group}: vs ${r.peer}`;
   const twice = new Set(shown.map(base).filter((l, i, all) => all.indexOf(l) !== i));
   const values = shown.map((r) => ({
-    label: twice.has(base(r)) ? `${base(r)} (${r.vs})` : base(r), ratio: r.ratio, old: r.old ?? null, better: (r.ratio ?? 0) >= 1,
+    label: twice.has(base(r)) ? `${base(r)} (${r.vs})` : base(r),
+    ratio: r.ratio,
+    old: r.old ?? null,
+    better: (r.ratio ?? 0) >= 1,
   }));
   return {
     $schema: 'https://vega.github.io/schema/vega/v6.json',
@@ -98,10 +115,26 @@ export function chartSpec(rows: RatioRow[]): Record<string, unknown> {
     padding: 8,
     background: 'white',
     title: { text: 'shmsync vs peers: same-run ratio (> 1 = shmsync better)', fontSize: 13 },
-    data: [{ name: 'ratios', values }, { name: 'old', source: 'ratios', transform: [{ type: 'filter', expr: 'datum.old != null && datum.old > 0' }] }],
+    data: [
+      { name: 'ratios', values },
+      { name: 'old', source: 'ratios', transform: [{ type: 'filter', expr: 'datum.old != null && datum.old > 0' }] },
+    ],
     scales: [
       { name: 'y', type: 'band', domain: { data: 'ratios', field: 'label' }, range: 'height', padding: 0.2 },
-      { name: 'x', type: 'log', domain: { fields: [{ data: 'ratios', field: 'ratio' }, { data: 'old', field: 'old' }] }, domainMin: 0.1, range: 'width', nice: true, zero: false },
+      {
+        name: 'x',
+        type: 'log',
+        domain: {
+          fields: [
+            { data: 'ratios', field: 'ratio' },
+            { data: 'old', field: 'old' },
+          ],
+        },
+        domainMin: 0.1,
+        range: 'width',
+        nice: true,
+        zero: false,
+      },
       { name: 'color', type: 'ordinal', domain: [true, false], range: ['#2a9d4b', '#c0392b'] },
     ],
     axes: [
@@ -109,14 +142,38 @@ export function chartSpec(rows: RatioRow[]): Record<string, unknown> {
       { orient: 'left', scale: 'y', labelLimit: 420 },
     ],
     marks: [
-      { type: 'rect', from: { data: 'ratios' }, encode: { enter: {
-        y: { scale: 'y', field: 'label' }, height: { scale: 'y', band: 1 },
-        x: { scale: 'x', value: 1 }, x2: { scale: 'x', field: 'ratio' }, fill: { scale: 'color', field: 'better' },
-      } } },
-      { type: 'rect', from: { data: 'old' }, encode: { enter: {
-        y: { scale: 'y', field: 'label' }, height: { scale: 'y', band: 1 }, x: { scale: 'x', field: 'old' }, width: { value: 2 }, fill: { value: 'black' },
-      } } },
-      { type: 'rule', encode: { enter: { x: { scale: 'x', value: 1 }, y: { value: 0 }, y2: { signal: 'height' }, stroke: { value: '#333' } } } },
+      {
+        type: 'rect',
+        from: { data: 'ratios' },
+        encode: {
+          enter: {
+            y: { scale: 'y', field: 'label' },
+            height: { scale: 'y', band: 1 },
+            x: { scale: 'x', value: 1 },
+            x2: { scale: 'x', field: 'ratio' },
+            fill: { scale: 'color', field: 'better' },
+          },
+        },
+      },
+      {
+        type: 'rect',
+        from: { data: 'old' },
+        encode: {
+          enter: {
+            y: { scale: 'y', field: 'label' },
+            height: { scale: 'y', band: 1 },
+            x: { scale: 'x', field: 'old' },
+            width: { value: 2 },
+            fill: { value: 'black' },
+          },
+        },
+      },
+      {
+        type: 'rule',
+        encode: {
+          enter: { x: { scale: 'x', value: 1 }, y: { value: 0 }, y2: { signal: 'height' }, stroke: { value: '#333' } },
+        },
+      },
     ],
   };
 }
@@ -159,7 +216,10 @@ function runSuite(root: string, groups: string[], opts: BenchOptions, outDir: st
   child.on('message', (m: { benchProgress?: { groups?: string[]; start?: string; done?: string } }) => {
     const p = m?.benchProgress;
     if (!p || opts.json) return;
-    if (p.groups) { bar.start(p.groups.length, 0, { group: 'starting' }); started = true; }
+    if (p.groups) {
+      bar.start(p.groups.length, 0, { group: 'starting' });
+      started = true;
+    }
     if (p.start) bar.update(done, { group: p.start });
     if (p.done) bar.update(++done, { group: p.done });
   });
@@ -184,7 +244,8 @@ function readRun(file: string): RunJson {
 }
 
 export async function bench(groups: string[], opts: BenchOptions): Promise<number> {
-  if (opts.compare !== undefined && !fs.existsSync(opts.compare)) throw new UsageError(`--compare: ${opts.compare} does not exist`);
+  if (opts.compare !== undefined && !fs.existsSync(opts.compare))
+    throw new UsageError(`--compare: ${opts.compare} does not exist`);
   const root = benchRoot();
   const outDir = path.resolve(opts.out ?? path.join(root, 'benchmarks', 'results'));
   fs.mkdirSync(outDir, { recursive: true });
@@ -192,8 +253,10 @@ export async function bench(groups: string[], opts: BenchOptions): Promise<numbe
   const jsonFile = path.join(outDir, 'latest.json');
   fs.rmSync(jsonFile, { force: true }); // never report a previous run's results as this one's
   const code = await runSuite(root, groups, opts, outDir);
-  if (code === 2) throw new UsageError(`benchmarks/run.js rejected the arguments (see ${path.join(outDir, 'latest.log')})`);
-  if (!fs.existsSync(jsonFile)) throw new CliError(`the benchmark run failed with exit code ${code}; log: ${path.join(outDir, 'latest.log')}`);
+  if (code === 2)
+    throw new UsageError(`benchmarks/run.js rejected the arguments (see ${path.join(outDir, 'latest.log')})`);
+  if (!fs.existsSync(jsonFile))
+    throw new CliError(`the benchmark run failed with exit code ${code}; log: ${path.join(outDir, 'latest.log')}`);
   const run = readRun(jsonFile);
   let rows = ratios(run);
   if (old) rows = compare(rows, ratios(old));

@@ -13,7 +13,13 @@ function stateHex(file: string, length: number): string[] {
     const n = fs.readSync(fd, buf, 0, length, 64);
     const out: string[] = [];
     for (let i = 0; i < n; i += 16) {
-      out.push(`${(64 + i).toString(16).padStart(4, '0')}: ${buf.subarray(i, Math.min(n, i + 16)).toString('hex').replace(/(..)/g, '$1 ').trim()}`);
+      out.push(
+        `${(64 + i).toString(16).padStart(4, '0')}: ${buf
+          .subarray(i, Math.min(n, i + 16))
+          .toString('hex')
+          .replace(/(..)/g, '$1 ')
+          .trim()}`,
+      );
     }
     return out;
   } finally {
@@ -56,7 +62,9 @@ export function inspect(name: string, opts: { json?: boolean }): number {
     `users       ${o.users.length ? o.users.map((u) => `${u.pid} (${u.comm}, ${u.how})`).join(', ') : 'none: no live process maps it'}`,
   ];
   if (h) {
-    lines.push(`header      magic 0x${h.magic.toString(16)}, layout version ${h.version}, kind ${h.kindCode}, flags ${h.flags}, total ${h.totalSize}, payload ${h.payloadSize} at ${h.payloadOffset}`);
+    lines.push(
+      `header      magic 0x${h.magic.toString(16)}, layout version ${h.version}, kind ${h.kindCode}, flags ${h.flags}, total ${h.totalSize}, payload ${h.payloadSize} at ${h.payloadOffset}`,
+    );
   }
   if (o.status !== 'corrupt' || o.lock || o.ring) {
     if (o.lock) lines.push(...lockLines('lock', o.lock));
@@ -70,8 +78,11 @@ export function inspect(name: string, opts: { json?: boolean }): number {
         ...lockLines('consumer lock', r.consumerLock),
       );
     } else if (o.owners) {
-      lines.push(`owners      table ${o.owners.tableId.toString(16)}, ${o.owners.live.length} live, ${o.owners.dead} dead`);
-      for (const l of o.owners.live) lines.push(`  slot ${l.slot}: owner id ${l.ownerId}, pid ${l.pid}, tid ${l.tid}, thread ${l.threadId}`);
+      lines.push(
+        `owners      table ${o.owners.tableId.toString(16)}, ${o.owners.live.length} live, ${o.owners.dead} dead`,
+      );
+      for (const l of o.owners.live)
+        lines.push(`  slot ${l.slot}: owner id ${l.ownerId}, pid ${l.pid}, tid ${l.tid}, thread ${l.threadId}`);
     } else lines.push(`state       ${stateText(o)}`);
   }
   if (hex.length) lines.push('state words', ...hex.map((x) => `  ${x}`));

@@ -68,7 +68,13 @@ export function keepReason(o: ShmObject, unscanned: number): string | null {
 export function gc(patterns: string[], opts: { yes?: boolean; json?: boolean }): number {
   const dir = shmDir();
   const s = scan({ patterns });
-  const results: Array<{ name: string; file: string; action: string; reason: string | null; object: Record<string, unknown> }> = [];
+  const results: Array<{
+    name: string;
+    file: string;
+    action: string;
+    reason: string | null;
+    object: Record<string, unknown>;
+  }> = [];
   let failed = 0;
   for (const o of s.objects) {
     const reason = keepReason(o, s.unscannedProcesses);
@@ -80,7 +86,13 @@ export function gc(patterns: string[], opts: { yes?: boolean; json?: boolean }):
       action = r === 'removed' ? 'removed' : r === 'gone' ? 'gone' : r === 'replaced' ? 'kept' : `failed: ${r}`;
       if (action.startsWith('failed')) failed += 1;
     }
-    results.push({ name: o.name, file: o.file, action, reason: action === 'kept' && reason === null ? 're-created meanwhile' : reason, object: objectJson(o) });
+    results.push({
+      name: o.name,
+      file: o.file,
+      action,
+      reason: action === 'kept' && reason === null ? 're-created meanwhile' : reason,
+      object: objectJson(o),
+    });
   }
   if (opts.json) {
     printJson({ dir, dryRun: !opts.yes, results });

@@ -75,7 +75,8 @@ export function u64(buf: Buffer, at: number): number {
 }
 
 export function decodeHeader(buf: Buffer, fileSize: number): HeaderResult {
-  if (buf.length < kHeaderSize) return { header: null, problem: `truncated: ${buf.length} bytes, the header needs ${kHeaderSize}` };
+  if (buf.length < kHeaderSize)
+    return { header: null, problem: `truncated: ${buf.length} bytes, the header needs ${kHeaderSize}` };
   const header: Header = {
     magic: buf.readUInt32LE(0),
     version: buf.readUInt16LE(4),
@@ -88,12 +89,15 @@ export function decodeHeader(buf: Buffer, fileSize: number): HeaderResult {
   };
   const bad = (problem: string): HeaderResult => ({ header, problem });
   if (header.magic !== kMagic) return bad(`bad magic 0x${header.magic.toString(16).padStart(8, '0')}`);
-  if (header.version !== kLayoutVersion) return bad(`layout version ${header.version} (this tool reads ${kLayoutVersion})`);
+  if (header.version !== kLayoutVersion)
+    return bad(`layout version ${header.version} (this tool reads ${kLayoutVersion})`);
   if (header.kind === null) return bad(`unknown kind ${header.kindCode}`);
   if (!(header.totalSize <= kMaxSegmentSize)) return bad(`total size ${header.totalSize} beyond 4 GiB`);
   if (header.totalSize !== fileSize) return bad(`header says ${header.totalSize} bytes, the file has ${fileSize}`);
-  if (header.payloadOffset !== kHeaderSize) return bad(`payload offset ${header.payloadOffset}, expected ${kHeaderSize}`);
-  if (header.payloadSize !== header.totalSize - header.payloadOffset) return bad(`payload size ${header.payloadSize} does not match the total size`);
+  if (header.payloadOffset !== kHeaderSize)
+    return bad(`payload offset ${header.payloadOffset}, expected ${kHeaderSize}`);
+  if (header.payloadSize !== header.totalSize - header.payloadOffset)
+    return bad(`payload size ${header.payloadSize} does not match the total size`);
   if ((header.flags & kFlagAttached) !== 0) header.attach = decodeAttachWord(buf, bootTimeMs());
   return { header, problem: null };
 }

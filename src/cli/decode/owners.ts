@@ -42,9 +42,14 @@ export interface OwnersDecode {
 
 /** `payload` is the whole payload of a kind-4 segment (already length-checked by the header). */
 export function decodeOwnerTable(payload: Buffer): OwnersDecode {
-  if (payload.length < kOwnerTablePayloadSize) return { table: null, problem: `owner table payload of ${payload.length} bytes, expected ${kOwnerTablePayloadSize}` };
+  if (payload.length < kOwnerTablePayloadSize)
+    return {
+      table: null,
+      problem: `owner table payload of ${payload.length} bytes, expected ${kOwnerTablePayloadSize}`,
+    };
   const capacity = payload.readUInt32LE(0);
-  if (capacity !== kOwnerSlots) return { table: null, problem: `owner table capacity ${capacity}, expected ${kOwnerSlots}` };
+  if (capacity !== kOwnerSlots)
+    return { table: null, problem: `owner table capacity ${capacity}, expected ${kOwnerSlots}` };
   const slot = (i: number): OwnerSlot | null => {
     if (!Number.isInteger(i) || i < 0 || i >= kOwnerSlots) return null;
     const at = 64 + i * 64;
@@ -73,7 +78,10 @@ export function decodeOwnerTable(payload: Buffer): OwnersDecode {
 }
 
 /** The live-or-dead holder behind an owner id, judged the way OwnerTable::Check does. */
-export function resolveOwner(table: OwnerTable, ownerId: number): { pid: number; tid: number; threadId: number; alive: boolean } | null {
+export function resolveOwner(
+  table: OwnerTable,
+  ownerId: number,
+): { pid: number; tid: number; threadId: number; alive: boolean } | null {
   const s = table.slot(ownerId & (kOwnerSlots - 1));
   if (s === null) return null;
   const generation = (ownerId >>> kOwnerSlotBits) & kOwnerGenerationMask;

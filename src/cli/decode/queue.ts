@@ -73,9 +73,12 @@ export function decodeRing(state: Buffer, payloadSize: number): QueueDecode {
     consumerLock: consumer.state,
   };
   let problem: string | null;
-  if (!isPow2(capacity) || capacity < kMinRingCapacity) problem = `ring capacity ${capacityBig} is not a power of two in [1024, 2^31]`;
-  else if (payloadSize !== kRingStateSize + capacity) problem = `payload of ${payloadSize} bytes does not hold a ${capacity}-byte ring`;
-  else if (ring.maxMessage === 0 || ring.maxMessage > capacity / 2 - 8) problem = `max message ${ring.maxMessage} out of range`;
+  if (!isPow2(capacity) || capacity < kMinRingCapacity)
+    problem = `ring capacity ${capacityBig} is not a power of two in [1024, 2^31]`;
+  else if (payloadSize !== kRingStateSize + capacity)
+    problem = `payload of ${payloadSize} bytes does not hold a ${capacity}-byte ring`;
+  else if (ring.maxMessage === 0 || ring.maxMessage > capacity / 2 - 8)
+    problem = `max message ${ring.maxMessage} out of range`;
   else if (usedBig < 0n || usedBig > BigInt(capacity)) problem = `positions out of range: tail ${tail}, head ${head}`;
   else if (depthBig < 0n) problem = `message counts out of range: in ${messagesIn}, out ${messagesOut}`;
   else if (closedWord > 1) problem = `closed word ${closedWord}`;

@@ -2,7 +2,13 @@
  * Decoder of what a raw segment may hold: a SharedValue ('SHV1') or SharedArray ('SHA1') header
  * of 256 bytes (src/shared/shared-array.ts), else plain SharedMemory bytes.
  */
-import { HeaderFlag, HeaderWord, kHeaderSize as kValueHeader, kLockNameMax, kLockNameOffset } from '../../shared/header';
+import {
+  HeaderFlag,
+  HeaderWord,
+  kHeaderSize as kValueHeader,
+  kLockNameMax,
+  kLockNameOffset,
+} from '../../shared/header';
 
 export const kValueMagic = 0x31564853; // 'SHV1'
 export const kArrayMagic = 0x31414853; // 'SHA1'
@@ -35,18 +41,25 @@ export function decodeRaw(head: Buffer, payloadSize: number): RawDecode {
   const flags = word(HeaderWord.Flags);
   const length = word(HeaderWord.Length);
   const lockLen = word(HeaderWord.LockNameLength);
-  const raw: RawInfo = { holds: isValue ? 'value' : 'array', length, lockCreatedWithObject: (flags & HeaderFlag.OwnsLock) !== 0 };
-  if (lockLen > kLockNameMax) return { raw: { ...raw, lock: null }, problem: `lock name length ${lockLen} beyond ${kLockNameMax} bytes` };
+  const raw: RawInfo = {
+    holds: isValue ? 'value' : 'array',
+    length,
+    lockCreatedWithObject: (flags & HeaderFlag.OwnsLock) !== 0,
+  };
+  if (lockLen > kLockNameMax)
+    return { raw: { ...raw, lock: null }, problem: `lock name length ${lockLen} beyond ${kLockNameMax} bytes` };
   raw.lock = lockLen === 0 ? null : head.subarray(kLockNameOffset, kLockNameOffset + lockLen).toString('utf8');
   if (isValue) {
     raw.type = kValueTypes[typeCode];
     if (raw.type === undefined) return { raw, problem: `value type code ${typeCode} unknown` };
-    if (length !== 1 || payloadSize < kValueHeader + 8) return { raw, problem: 'value header inconsistent with the segment size' };
+    if (length !== 1 || payloadSize < kValueHeader + 8)
+      return { raw, problem: 'value header inconsistent with the segment size' };
   } else {
     const t = typeCode - 1;
     raw.type = kArrayTypes[t];
     if (raw.type === undefined) return { raw, problem: `array type code ${typeCode} unknown` };
-    if (kValueHeader + length * kArrayElementBytes[t] > payloadSize) return { raw, problem: `array of ${length} ${raw.type} does not fit the segment` };
+    if (kValueHeader + length * kArrayElementBytes[t] > payloadSize)
+      return { raw, problem: `array of ${length} ${raw.type} does not fit the segment` };
   }
   return { raw, problem: null };
 }
