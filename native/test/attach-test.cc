@@ -232,7 +232,7 @@ void ForgedFarDeadlineIsReaped() {
   word->store(attach::Pack(0, 1, attach::NowMs() + years), std::memory_order_relaxed);
   a.reset();  // unmapped without a detach (the rogue's word stays)
   CHECK(Exists(name));
-  CHECK_EQ(attach::Reap(name, InodeOf(name), true), 1);
+  CHECK_EQ(attach::Reap(name, InodeOf(name), true, 0), 1);
   CHECK(!Exists(name));
 
   // A real lease is still honoured: within kMaxLeaseMs the lingering segment stays.
@@ -241,7 +241,7 @@ void ForgedFarDeadlineIsReaped() {
   CHECK(!attach::Detach(a.get()));       // count 0, lease running: lingers
   CHECK(attach::LingerMs(a.get()) > 0 && attach::LingerMs(a.get()) <= 86400000);
   a.reset();
-  CHECK_EQ(attach::Reap(name, InodeOf(name), true), 0);
+  CHECK_EQ(attach::Reap(name, InodeOf(name), true, 0), 0);
   CHECK(ShmRegion::Unlink(name).ok());
 }
 
@@ -254,7 +254,7 @@ void FifoUnderTheNameDoesNotBlock() {
   std::atomic<int> done{0};
   std::thread t([&] {
     CHECK(!attach::UnlinkReaped(name));
-    CHECK_EQ(attach::Reap(name, 0, true), -1);
+    CHECK_EQ(attach::Reap(name, 0, true, 0), -1);
     done.store(1);
   });
   for (int i = 0; i < 2000 && done.load() == 0; ++i) usleep(1000);
