@@ -32,7 +32,7 @@ t.test('the addon loads and exposes its functions', async (t) => {
 t.test('the addon loads in a worker thread as well (context-aware)', async (t) => {
   const worker = new Worker(
     `const { parentPort } = require('node:worker_threads');
-     const { binding } = require(${JSON.stringify(path.join(dist, 'binding.js'))});
+     const { binding } = require(${JSON.stringify(path.join(dist, 'addon', 'binding.js'))});
      parentPort.postMessage({ noop: typeof binding.noop, result: binding.noop() === undefined });`,
     { eval: true },
   );
