@@ -22,12 +22,15 @@ function queueFor<T = unknown>(t: Test, tag: string, options: ShmQueueOptions<T>
 /** Transfers `ab` through a MessageChannel and back; resolves with what arrived. */
 async function roundTrip(ab: ArrayBuffer): Promise<ArrayBuffer> {
   const { port1, port2 } = new MessageChannel();
-  const got = new Promise<ArrayBuffer>((resolve) => port2.once('message', resolve));
-  port1.postMessage(ab, [ab]);
-  const back = await got;
-  port1.close();
-  port2.close();
-  return back;
+  try {
+    const got = new Promise<ArrayBuffer>((resolve) => port2.once('message', resolve));
+    port1.postMessage(ab, [ab]); // throws DataCloneError for an untransferable buffer (Node >= 21)
+    return await got;
+  } finally {
+    // Always: an open port with a listener keeps the event loop (and the test file) alive.
+    port1.close();
+    port2.close();
+  }
 }
 
 interface Msg {

@@ -98,9 +98,16 @@ function deserializeOwned(bytes: Buffer): unknown {
  * of detaching it). TypedArray#set from a plain Uint8Array view: measured ~1.5-2x faster than
  * Buffer#copy for small messages (Node 20).
  */
+/** Largest decoded copy taken from the Buffer pool. */
+const kPooledCopyMax = 4096;
+
 function ownedCopy(buf: Buffer, start: number, end: number): Buffer {
-  const out = Buffer.allocUnsafe(end - start);
-  out.set(new Uint8Array(buf.buffer, buf.byteOffset + start, end - start));
+  const n = end - start;
+  // Large copies get an ArrayBuffer of their own, so they transfer; small ones come from the
+  // Buffer pool (untransferable: a transfer list naming it copies or throws). A fixed bound:
+  // Buffer.poolSize grew from 8 KiB to 64 KiB in Node 24.
+  const out = n > kPooledCopyMax ? Buffer.from(new ArrayBuffer(n)) : Buffer.allocUnsafe(n);
+  out.set(new Uint8Array(buf.buffer, buf.byteOffset + start, n));
   return out;
 }
 
