@@ -27,7 +27,8 @@ function normalise(text: string, base: string): string {
         : l,
     )
     .join('\n')
-    .replace(/^users {7}\d+ \(node, map\)$/m, 'users       PID (node, map)')
+    // The holder's command name: 'node', or 'MainThread' on Node >= 24 (it names its main thread).
+    .replace(/^users {7}\d+ \((?:node|MainThread), map\)$/m, 'users       PID (node, map)')
     .replace(/uid \d+/g, 'uid UID')
     .replace(/modified \S+/g, 'modified TIME')
     .replace(/owner table [0-9a-f]+/g, 'owner table ID')
