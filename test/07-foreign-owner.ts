@@ -17,7 +17,23 @@ const VICTIM = 4242; // a uid with no account: only its numbers matter
 const shm = (segment: string): string => path.join('/dev/shm', segment);
 
 const rootWithSetpriv = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
-const skip = rootWithSetpriv ? false : 'needs root and setpriv to act as a second user';
+/** Whether `nobody` can run this Node binary and load this checkout (a 0700 parent folder stops it). */
+const nobodyReaches = (): boolean =>
+  spawnSync('setpriv', [
+    `--reuid=${NOBODY}`,
+    `--regid=${NOBODY}`,
+    '--clear-groups',
+    'env',
+    '-i',
+    process.execPath,
+    '-e',
+    `require(${JSON.stringify(dist)})`,
+  ]).status === 0;
+const skip = !rootWithSetpriv
+  ? 'needs root and setpriv to act as a second user'
+  : !nobodyReaches()
+    ? `user nobody cannot run ${process.execPath} or read ${dist} (a folder on the way is private)`
+    : false;
 
 /** Runs `code` in a child node as `uid` (null: as this user); returns its stdout. */
 function run(uid: number | null, code: string, env: Record<string, string | undefined> = {}, input?: Buffer): string {
