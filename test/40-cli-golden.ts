@@ -12,27 +12,29 @@ const goldenDir = path.join(__dirname, 'fixtures', 'golden');
 const shm = (name: string): string => `/dev/shm/shmsync-${name}`;
 
 function normalise(text: string, base: string): string {
-  return text
-    .split(base)
-    .join('BASE00000') // same length: columns do not move
-    .split('\n')
-    .map((l) =>
-      /^\S+\s+BASE00000/.test(l) && /^\d+\s*$/.test(l.slice(33, 39))
-        ? `${l.slice(0, 33)}${'UID'.padEnd(6)}${l.slice(39)}`
-        : l,
-    )
-    .map((l) =>
-      /^\S+\s+BASE00000/.test(l) && l.slice(44, 53).trim() === String(process.pid)
-        ? `${l.slice(0, 44)}${'PID'.padEnd(9)}${l.slice(53)}`
-        : l,
-    )
-    .join('\n')
-    // The holder's command name: 'node', or 'MainThread' on Node >= 24 (it names its main thread).
-    .replace(/^users {7}\d+ \((?:node|MainThread), map\)$/m, 'users       PID (node, map)')
-    .replace(/uid \d+/g, 'uid UID')
-    .replace(/modified \S+/g, 'modified TIME')
-    .replace(/owner table [0-9a-f]+/g, 'owner table ID')
-    .replace(/^( {2}00[45]0: ).*$/gm, '$1WORDS'); // lock word, owner table id
+  return (
+    text
+      .split(base)
+      .join('BASE00000') // same length: columns do not move
+      .split('\n')
+      .map((l) =>
+        /^\S+\s+BASE00000/.test(l) && /^\d+\s*$/.test(l.slice(33, 39))
+          ? `${l.slice(0, 33)}${'UID'.padEnd(6)}${l.slice(39)}`
+          : l,
+      )
+      .map((l) =>
+        /^\S+\s+BASE00000/.test(l) && l.slice(44, 53).trim() === String(process.pid)
+          ? `${l.slice(0, 44)}${'PID'.padEnd(9)}${l.slice(53)}`
+          : l,
+      )
+      .join('\n')
+      // The holder's command name: 'node', or 'MainThread' on Node >= 24 (it names its main thread).
+      .replace(/^users {7}\d+ \((?:node|MainThread), map\)$/m, 'users       PID (node, map)')
+      .replace(/uid \d+/g, 'uid UID')
+      .replace(/modified \S+/g, 'modified TIME')
+      .replace(/owner table [0-9a-f]+/g, 'owner table ID')
+      .replace(/^( {2}00[45]0: ).*$/gm, '$1WORDS')
+  ); // lock word, owner table id
 }
 
 function golden(t: Test, file: string, actual: string): void {
