@@ -1,6 +1,6 @@
 // Which files of a directory (default /dev/shm) a live process uses, judged by the file's
-// identity (device + inode), never by its path: a creator maps its segment under the temporary
-// name it was published from (`/dev/shm/shmsync.tmp-… (deleted)` in /proc/PID/maps), so a
+// identity (device + inode), never by its path: a creator maps its segment before publishing it,
+// as an unnamed file (`/dev/shm/#<inode> (deleted)` in /proc/PID/maps), so a
 // path comparison calls a segment only its creator uses "unused". Sources: /proc/PID/maps and
 // /proc/PID/fd. The `shmsync` command does the same in src/cli/proc.ts (TypeScript, shipped);
 // this copy serves the repository scripts (clean-shm, run-tap), which run without a build.

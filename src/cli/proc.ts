@@ -1,7 +1,7 @@
 /**
  * Which live processes use a file, judged by the file's identity (device + inode), never by its
- * path: a creator maps its segment under the temporary name it was published from
- * (`/dev/shm/shmsync.tmp-… (deleted)` in /proc/PID/maps), and a renamed or re-created name is
+ * path: a creator maps its segment before publishing it, as an unnamed file
+ * (`/dev/shm/#<inode> (deleted)` in /proc/PID/maps; `shmsync.tmp-…` on the fallback path), and a renamed or re-created name is
  * another file. Sources: /proc/PID/maps (mappings) and /proc/PID/fd (open descriptors, e.g. a
  * creator between shm_open and mmap). Reads /proc only; runs in the `shmsync` command.
  */
