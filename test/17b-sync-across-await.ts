@@ -216,6 +216,9 @@ t.test(
      });`,
       { eval: true, workerData: { dist: require.resolve('../dist'), name: m.name } },
     );
+    // Listen for the exit now: the worker exits right after its last message, and its 'exit'
+    // event can come before a listener added after that message would be.
+    const exited = new Promise<number>((resolve) => w.once('exit', resolve));
     const replies: Array<{ tried?: boolean; got?: boolean }> = [];
     const next = (): Promise<{ tried?: boolean; got?: boolean }> =>
       new Promise((resolve) => w.once('message', resolve));
@@ -226,7 +229,7 @@ t.test(
     const got = next();
     w.postMessage('go');
     t.same(await got, { got: true }, 'after the release the other thread gets it');
-    t.equal(await new Promise((resolve) => w.once('exit', resolve)), 0);
+    t.equal(await exited, 0);
   },
 );
 
