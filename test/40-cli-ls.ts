@@ -75,6 +75,47 @@ t.test('a held lock: holder pid, depth, users; reading changes no byte', async (
   t.same(fs.readFileSync(shm(name)), before, 'ls and inspect changed no byte of the segment');
 });
 
+t.test('since when: none for an uncontended hold, a bound once a waiter slept, exact after a wait', async (t) => {
+  const name = `${cliBase()}-since`;
+  cleanup(t, name);
+  const child = await forkReady('cli-objects.js');
+  t.teardown(() => child.kill());
+  const { pid } = await ask(child, 'hold', name);
+  pin(t, name, 'mutex');
+  const holderOf = async (): Promise<any> => (await lsJson(name)).objects[0].lock.holder;
+  t.match(await holderOf(), { pid, since: null, sinceExact: null }, 'the fast path stamps nothing');
+
+  // A waiter that goes to sleep stamps "held at least since" (its acquire then times out).
+  const m = new Mutex(name, { create: 'open' });
+  t.teardown(() => m.close());
+  const beforeWait = Math.floor(Date.now() / 1000) * 1000;
+  t.equal(m.acquireSync({ timeout: 300 }), false, 'the child still holds it');
+  let h = await holderOf();
+  t.ok(validate((await lsJson(name)) as object), JSON.stringify(validate.errors));
+  t.equal(h.sinceExact, false, 'a bound, not the acquisition time');
+  const bound = Date.parse(h.since);
+  t.ok(bound >= beforeWait && bound <= Date.now(), `${h.since} is when this process waited`);
+  t.match((await runCli(['ls', name])).stdout, new RegExp(`held by pid ${pid} for ≥\\d+s`));
+  t.match((await runCli(['inspect', name])).stdout, /since at least \d{4}-\d\d-\d\dT/);
+
+  // Exact: the child releases; this process holds (fast path), the child waits in acquireSync,
+  // and takes it through the native path once this process releases.
+  child.send({ type: 'release', name });
+  await child.message('release');
+  t.equal(m.acquireSync({ timeout: 10_000 }), true);
+  const acquired = child.message<any>('acquire');
+  child.send({ type: 'acquire', name });
+  while (m.info().waiters === 0) await new Promise((r) => setImmediate(r)); // the child sleeps
+  const beforeRelease = Math.floor(Date.now() / 1000) * 1000;
+  m.release();
+  t.notOk((await acquired).error, 'the child acquired it');
+  h = await holderOf();
+  t.match(h, { pid, sinceExact: true });
+  const exact = Date.parse(h.since);
+  t.ok(exact >= beforeRelease && exact <= Date.now(), `${h.since} is when the child acquired it`);
+  t.match((await runCli(['inspect', name])).stdout, /since \d{4}-\d\d-\d\dT\S+ \(acquired then, for \d+s\)/);
+});
+
 t.test('a lock whose holder was SIGKILLed: dead holder, nobody maps it', async (t) => {
   const name = `${cliBase()}-dead`;
   cleanup(t, name);

@@ -24,6 +24,10 @@ constexpr uint32_t kLockWaitersBit = 0x80000000u;
 constexpr uint32_t kLockOwnerMask = 0x7fffffffu;
 
 enum class Consistency : uint32_t { kConsistent = 0, kInconsistent = 1, kNotRecoverable = 2 };
+constexpr uint64_t kHeldSinceEpoch = 1704067200;  // 2024-01-01T00:00:00Z, in Unix seconds
+constexpr uint64_t kHeldSinceExactBit = 0x80000000u;
+constexpr uint64_t kHeldSinceSecondsMask = 0x7fffffffu;
+
 enum class OwnerDeathPolicy : uint32_t { kRecover = 0, kStrict = 1 };
 
 struct alignas(64) MutexState {
@@ -36,7 +40,16 @@ struct alignas(64) MutexState {
   // OwnerTable::id() of the table whose owner ids this word holds, fixed at creation. Users of
   // the lock with another table would misjudge each other's liveness: opening is refused.
   std::atomic<uint64_t> owner_table_id;
-  uint32_t pad0[8];
+  // When the current hold began, for operators (shmsync ls/inspect/watch), packed in one word so
+  // a reader never sees a torn stamp: bits 63..32 the fence_lo of the hold it describes (a stamp
+  // whose tag differs from fence_lo describes an earlier hold and is ignored), bit 31 set when
+  // the time is the acquisition itself, clear when it is only "held at least since" (stamped by
+  // the first waiter that found the hold), bits 30..0 seconds since kHeldSinceEpoch. 0: none.
+  // Written only on native paths that already cost microseconds (an acquisition after waiting,
+  // a parker grant, a waiter going to sleep); the JS fast path writes nothing here, so an
+  // uncontended hold that nobody waits for has no stamp. Readers treat it as a hint.
+  std::atomic<uint64_t> held_since;
+  uint32_t pad0[6];
   // Holder bookkeeping: only the current holder writes (ordered by the lock itself), so
   // relaxed accesses suffice; readers (info()) accept a torn view.
   std::atomic<uint32_t> fence_lo;  // fence: +1 per fresh acquisition, 64-bit as (lo, hi)
@@ -53,6 +66,7 @@ static_assert(offsetof(MutexState, consistency) == 8, "JS index 2");
 static_assert(offsetof(MutexState, policy) == 12, "JS index 3");
 static_assert(offsetof(MutexState, waiters) == 16, "JS index 4");
 static_assert(offsetof(MutexState, owner_table_id) == 24, "8-byte aligned");
+static_assert(offsetof(MutexState, held_since) == 32, "8-byte aligned, line 0");
 static_assert(offsetof(MutexState, fence_lo) == 64, "JS index 16");
 static_assert(offsetof(MutexState, fence_hi) == 68, "JS index 17");
 static_assert(offsetof(MutexState, owner_deaths) == 72, "JS index 18");

@@ -2,6 +2,9 @@
 // thread (Promise API, on behalf of a context).
 #include "robust-lock.h"
 
+#include <algorithm>
+#include <ctime>
+
 namespace shmsync {
 
 #ifdef SHMSYNC_TEST_HOOKS
@@ -12,13 +15,39 @@ namespace {
 
 constexpr int kSpinRounds = 40;  // ~1-2 µs: bounded, the only other core may be the holder
 
-// Bookkeeping every fresh acquisition does (caller holds the lock: plain relaxed accesses).
+// Wall-clock seconds for held_since, from the coarse clock (a vDSO read, no syscall).
+uint64_t HeldSinceSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  const uint64_t secs = static_cast<uint64_t>(ts.tv_sec);
+  if (secs <= kHeldSinceEpoch) return 1;  // a clock set before 2024: still "a stamp"
+  return std::min<uint64_t>(secs - kHeldSinceEpoch, kHeldSinceSecondsMask);
+}
+
+uint64_t PackHeldSince(uint32_t fence_lo, bool exact, uint64_t seconds) {
+  return (uint64_t{fence_lo} << 32) | (exact ? kHeldSinceExactBit : 0) | seconds;
+}
+
+// Bookkeeping every fresh acquisition on a native path does (caller holds the lock: plain
+// relaxed accesses). The JS fast path does the fence and depth itself and skips the stamp.
 void OnAcquired(MutexState* s) {
   const uint32_t lo = s->fence_lo.load(std::memory_order_relaxed) + 1;
   if (lo == 0)
     s->fence_hi.store(s->fence_hi.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   s->fence_lo.store(lo, std::memory_order_relaxed);
   s->depth.store(1, std::memory_order_relaxed);
+  s->held_since.store(PackHeldSince(lo, true, HeldSinceSeconds()), std::memory_order_relaxed);
+}
+
+// A waiter about to sleep on a hold that has no stamp yet records "held at least since now".
+// Racy by design: the CAS only replaces the stamp it read, so it never overwrites a stamp the
+// next holder wrote meanwhile; a stamp tagged with a fence that has moved on is ignored.
+void NoteWaitedOn(MutexState* s) {
+  uint64_t seen = s->held_since.load(std::memory_order_relaxed);
+  const uint32_t lo = s->fence_lo.load(std::memory_order_relaxed);
+  if (static_cast<uint32_t>(seen >> 32) == lo && (seen & kHeldSinceSecondsMask) != 0) return;
+  s->held_since.compare_exchange_strong(seen, PackHeldSince(lo, false, HeldSinceSeconds()),
+                                        std::memory_order_relaxed);
 }
 
 // Drops a registration (plain or granted) naming `me`. Only `me` registers `me`, and only an
@@ -91,6 +120,7 @@ void InitMutexState(MutexState* s, OwnerDeathPolicy policy, uint64_t owner_table
   s->consistency.store(static_cast<uint32_t>(Consistency::kConsistent), std::memory_order_relaxed);
   s->policy.store(static_cast<uint32_t>(policy), std::memory_order_relaxed);
   s->waiters.store(0, std::memory_order_relaxed);
+  s->held_since.store(0, std::memory_order_relaxed);
   s->fence_lo.store(0, std::memory_order_relaxed);
   s->fence_hi.store(0, std::memory_order_relaxed);
   s->owner_deaths.store(0, std::memory_order_relaxed);
@@ -146,6 +176,7 @@ int PrepareWait(MutexState* s, OwnerTable* table, OwnerId me, FutexWaitv* out) {
     v |= kLockWaitersBit;
   }
   SetWaitv(&out[0], &s->word, v);
+  NoteWaitedOn(s);
   uint32_t dead_expected = 0;
   std::atomic<uint32_t>* deadman = table->ArmDeathWake(owner, &dead_expected);
   if (deadman == nullptr) return 0;  // holder already dead: the caller will recover

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -305,6 +306,55 @@ void ParkerGrantsAndCancels() {
   Drop(f);
 }
 
+uint64_t NowSinceEpoch() { return static_cast<uint64_t>(time(nullptr)) - kHeldSinceEpoch; }
+
+// held_since: a native acquisition stamps its own time (exact); a hold taken without a stamp
+// (as the JS fast path does: word CAS + fence only) gets "at least since" from the first waiter
+// that sleeps on it; a stamp whose tag is not the current fence describes an earlier hold.
+void HeldSince() {
+  Fixture f = MakeMutex("since");
+  OwnerId me = ClaimForThisThread(f.table.get());
+  CHECK_EQ(f.state->held_since.load(), 0u);
+  const uint64_t before = NowSinceEpoch();
+  CHECK_EQ(TryLock(f.state, f.table.get(), me), Status::kOk);
+  uint64_t st = f.state->held_since.load();
+  CHECK_EQ(static_cast<uint32_t>(st >> 32), f.state->fence_lo.load());
+  CHECK((st & kHeldSinceExactBit) != 0);
+  CHECK((st & kHeldSinceSecondsMask) + 1 >= before);
+  CHECK((st & kHeldSinceSecondsMask) <= NowSinceEpoch() + 1);
+  CHECK_EQ(Unlock(f.state, f.table.get(), me), Status::kOk);
+
+  // A fast-path style hold: the word and the fence, no stamp. The old stamp no longer matches.
+  uint32_t free_word = 0;
+  CHECK(f.state->word.compare_exchange_strong(free_word, me));
+  f.state->fence_lo.store(f.state->fence_lo.load() + 1);
+  CHECK(static_cast<uint32_t>(f.state->held_since.load() >> 32) != f.state->fence_lo.load());
+  std::thread waiter([&] {
+    OwnerId them = ClaimForThisThread(f.table.get());
+    CHECK_EQ(Lock(f.state, f.table.get(), them, MonotonicNanos() + 30 * kNanosPerMilli),
+             Status::kTimeout);
+    f.table->Release(them);
+  });
+  waiter.join();
+  st = f.state->held_since.load();
+  CHECK_EQ(static_cast<uint32_t>(st >> 32), f.state->fence_lo.load());
+  CHECK((st & kHeldSinceExactBit) == 0);
+  CHECK((st & kHeldSinceSecondsMask) + 1 >= before);
+  // A second waiter keeps the first waiter's stamp (it is the earlier bound).
+  const uint64_t first = st;
+  std::thread waiter2([&] {
+    OwnerId them = ClaimForThisThread(f.table.get());
+    CHECK_EQ(Lock(f.state, f.table.get(), them, MonotonicNanos() + 10 * kNanosPerMilli),
+             Status::kTimeout);
+    f.table->Release(them);
+  });
+  waiter2.join();
+  CHECK_EQ(f.state->held_since.load(), first);
+  CHECK_EQ(Unlock(f.state, f.table.get(), me), Status::kOk);
+  f.table->Release(me);
+  Drop(f);
+}
+
 // Two threads hammer the lock; a third must still get in (hand-off bounds barging).
 void NoStarvation() {
   Fixture f = MakeMutex("starve");
@@ -345,6 +395,7 @@ int main() {
   RUN(StrictPolicy);
   RUN(ParkerGrantsAndCancels);
   RUN(NoStarvation);
+  RUN(HeldSince);
   ShmRegion::Unlink("shmsync-" + g_table_name);
   return 0;
 }

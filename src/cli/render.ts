@@ -86,12 +86,28 @@ export function hardWrap(text: string, width: number): string {
   return out.join('\n');
 }
 
+/** A duration in the largest fitting units: 42s, 5m12s, 3h04m, 2d07h. */
+export function durationText(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86400)}d${String(Math.floor(s / 3600) % 24).padStart(2, '0')}h`;
+}
+
+/** How long the current hold has lasted: `for 5m12s`, `for ≥5m12s` (a waiter's bound), or ''. */
+export function heldForText(l: LockView, now = Date.now()): string {
+  if (l.heldSince === null) return '';
+  return `for ${l.heldSince.exact ? '' : '≥'}${durationText(now - l.heldSince.at.getTime())}`;
+}
+
 export function holderText(l: LockView): string {
   if (l.ownerId === 0) return 'free';
   const h = l.holder;
-  if (h === null || h.pid === null) return `held by owner ${l.ownerId} (no owner table)`;
+  const since = l.heldSince === null ? '' : ` ${heldForText(l)}`;
+  if (h === null || h.pid === null) return `held by owner ${l.ownerId} (no owner table)${since}`;
   const who = `pid ${h.pid}${h.threadId ? ` thread ${h.threadId}` : ''}`;
-  return h.alive ? `held by ${who}` : c.red(`held by DEAD ${who}`);
+  return h.alive ? `held by ${who}${since}` : c.red(`held by DEAD ${who}${since}`);
 }
 
 export function lockState(l: LockView): string {
@@ -161,7 +177,14 @@ function lockJson(l: LockView | null | undefined): unknown {
   return {
     locked: l.ownerId !== 0,
     ownerId: l.ownerId,
-    holder: l.holder === null ? null : { ...l.holder, since: null },
+    holder:
+      l.holder === null
+        ? null
+        : {
+            ...l.holder,
+            since: l.heldSince === null ? null : l.heldSince.at.toISOString(),
+            sinceExact: l.heldSince === null ? null : l.heldSince.exact,
+          },
     depth: l.depth,
     waiters: l.waiters,
     waitersBit: l.waitersBit,

@@ -28,14 +28,15 @@ const lock = {
     holder: {
       type: ['object', 'null'],
       additionalProperties: false,
-      required: ['ownerId', 'pid', 'tid', 'threadId', 'alive', 'since'],
+      required: ['ownerId', 'pid', 'tid', 'threadId', 'alive', 'since', 'sinceExact'],
       properties: {
         ownerId: { type: 'integer' },
         pid: nullableInt,
         tid: nullableInt,
         threadId: nullableInt,
         alive: { type: ['boolean', 'null'] },
-        since: { type: ['string', 'null'] },
+        since: { type: ['string', 'null'], pattern: String.raw`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$` },
+        sinceExact: { type: ['boolean', 'null'] },
       },
     },
     depth: { type: 'integer', minimum: 0 },

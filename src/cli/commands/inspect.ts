@@ -1,7 +1,7 @@
 /** `shmsync inspect NAME`: one object in detail (header, decoded state words, users). */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { bytes, c, lockState, modeString, objectJson, printJson, stateText } from '../render';
+import { bytes, c, heldForText, lockState, modeString, objectJson, printJson, stateText } from '../render';
 import { fileFor, scan, shmDir, type LockView } from '../segments';
 import { CliError } from '../errors';
 
@@ -27,12 +27,21 @@ function stateHex(file: string, length: number): string[] {
   }
 }
 
+/** The holder's start: exact, a waiter's bound, or why there is none. */
+function sinceLine(l: LockView): string {
+  const h = l.heldSince;
+  if (h === null) return 'since: not recorded (an uncontended hold that nobody has waited for)';
+  return h.exact
+    ? `since ${h.at.toISOString()} (acquired then, ${heldForText(l)})`
+    : `since at least ${h.at.toISOString()} (a waiter found it held then, ${heldForText(l)})`;
+}
+
 function lockLines(title: string, l: LockView | null): string[] {
   if (l === null) return [`${title}: unreadable`];
   return [
     `${title}: ${lockState(l)}`,
     `  word 0x${l.word.toString(16).padStart(8, '0')} (owner id ${l.ownerId}${l.waitersBit ? ', waiters bit' : ''}), handoff to ${l.handoffTo || '-'}`,
-    `  holder: ${l.holder ? `pid ${l.holder.pid ?? '?'} tid ${l.holder.tid ?? '?'} thread ${l.holder.threadId ?? '?'}, ${l.holder.alive === null ? 'liveness unknown' : l.holder.alive ? 'alive' : 'dead'}, since: not recorded` : '-'}`,
+    `  holder: ${l.holder ? `pid ${l.holder.pid ?? '?'} tid ${l.holder.tid ?? '?'} thread ${l.holder.threadId ?? '?'}, ${l.holder.alive === null ? 'liveness unknown' : l.holder.alive ? 'alive' : 'dead'}, ${sinceLine(l)}` : '-'}`,
     `  waiters ${l.waiters}, owner deaths ${l.ownerDeaths}, fence ${l.fence}, depth ${l.depth}`,
     `  consistency ${l.consistency ?? `? (${l.consistencyCode})`}, policy ${l.policy ?? `? (${l.policyCode})`}, owner table ${l.ownerTableId.toString(16)}`,
   ];

@@ -7,6 +7,19 @@ export const kMutexStateSize = 128;
 export const kLockWaitersBit = 0x80000000;
 export const kLockOwnerMask = 0x7fffffff;
 
+/** native/core/mutex-layout.h held_since: 2024-01-01T00:00:00Z in Unix seconds. */
+const kHeldSinceEpoch = 1704067200;
+const kHeldSinceExactBit = 0x80000000;
+
+/**
+ * When the current hold began, if a native path recorded it: `exact` when the stamp is the
+ * acquisition itself, else the time the first waiter found the lock held (held at least since).
+ */
+export interface HeldSince {
+  at: Date;
+  exact: boolean;
+}
+
 export type Consistency = 'consistent' | 'inconsistent' | 'notRecoverable';
 const kConsistency: Consistency[] = ['consistent', 'inconsistent', 'notRecoverable'];
 
@@ -24,6 +37,8 @@ export interface MutexWords {
   fence: bigint;
   ownerDeaths: number;
   depth: number;
+  /** null: free, or a hold no native path stamped (an uncontended fast-path hold). */
+  heldSince: HeldSince | null;
 }
 
 export interface MutexDecode {
@@ -37,6 +52,7 @@ export function decodeMutexState(buf: Buffer, at = 0): MutexDecode {
   const word = buf.readUInt32LE(at);
   const consistencyCode = buf.readUInt32LE(at + 8);
   const policyCode = buf.readUInt32LE(at + 12);
+  const fenceLo = buf.readUInt32LE(at + 64);
   const state: MutexWords = {
     word,
     ownerId: word & kLockOwnerMask,
@@ -48,12 +64,21 @@ export function decodeMutexState(buf: Buffer, at = 0): MutexDecode {
     policyCode,
     waiters: buf.readUInt32LE(at + 16),
     ownerTableId: buf.readBigUInt64LE(at + 24),
-    fence: (BigInt(buf.readUInt32LE(at + 68)) << 32n) | BigInt(buf.readUInt32LE(at + 64)),
+    fence: (BigInt(buf.readUInt32LE(at + 68)) << 32n) | BigInt(fenceLo),
     ownerDeaths: buf.readUInt32LE(at + 72),
     depth: buf.readUInt32LE(at + 76),
+    heldSince:
+      (word & kLockOwnerMask) === 0 ? null : heldSince(buf.readUInt32LE(at + 32), buf.readUInt32LE(at + 36), fenceLo),
   };
   let problem: string | null = null;
   if (state.consistency === null) problem = `consistency word ${consistencyCode} out of range`;
   else if (state.policy === null) problem = `policy word ${policyCode} out of range`;
   return { state, problem };
+}
+
+/** Decodes the held_since word (low half `lo`, high half `tag`): only a stamp of this hold counts. */
+function heldSince(lo: number, tag: number, fenceLo: number): HeldSince | null {
+  const seconds = lo & ~kHeldSinceExactBit;
+  if (tag !== fenceLo || seconds === 0) return null;
+  return { at: new Date((kHeldSinceEpoch + seconds) * 1000), exact: (lo & kHeldSinceExactBit) !== 0 };
 }
