@@ -1,5 +1,5 @@
 'use strict';
-// Checks of the targets section that need no measurement (node --test benchmarks/test/, or
+// Checks of the targets section that need no measurement (node --test benchmarks/test/*.test.js, or
 // `npm test --prefix benchmarks`): every competitor a target names exists in its group, and the
 // issue 10 checks give met / missed / not measured on a synthetic run at their thresholds.
 const test = require('node:test');
