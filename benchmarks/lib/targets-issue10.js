@@ -20,16 +20,17 @@ function awaitCheck(major) {
     evaluate(find, run) {
       const g = run.groups.find((x) => x.name === 'await-after-lock');
       if (!g) return null;
-      const ok = (r) => r.status === 'ok' && new RegExp(`, Node ${major} \\(`).test(r.name);
+      const onMajor = (r) => new RegExp(`, Node ${major} \\(`).test(r.name);
+      const ok = (r) => r.status === 'ok' && onMajor(r);
       const after = g.competitors.find((r) => r.side === 'shmsync' && ok(r));
       const before = g.competitors.find((r) => r.side === 'peer' && ok(r));
       if (!after || !before) {
-        const listed = g.competitors.find((r) => new RegExp(`, Node ${major} \\(`).test(r.name));
+        const bad = g.competitors.find((r) => onMajor(r) && r.status !== 'ok');
         return {
           measured: null,
           met: null,
-          note: listed
-            ? `${listed.status}${listed.note ? `: ${listed.note}` : ''}`
+          note: bad
+            ? `${bad.name}: ${bad.status}${bad.note ? ` (${bad.note})` : ''}`
             : `no Node ${major} binary given (set ${kEnv})`,
         };
       }

@@ -94,3 +94,18 @@ test('issue 10 checks at and beyond their thresholds', () => {
   assert.match(text, /issue 10: \d+ of \d+ checks met, \d+ missed, \d+ not measured/);
   assert.match(targetsMarkdown(rows), /^\| 1 \| queue 64 B batched, process → process \| 2\.71 M\/s/m);
 });
+
+test('row 10 says why a Node version has no figure', () => {
+  const run = fakeRun({
+    'await-after-lock/await after a withLock scope ran and ended, Node 22 (v22.1.0)': { nsPerOp: 70 },
+  });
+  run.groups[0].competitors.push({
+    name: 'await before any lock scope, Node 22 (v22.1.0)',
+    side: 'peer',
+    status: 'error',
+    note: 'child exited',
+  });
+  const rows = evaluateTargets(run);
+  assert.match(verdictOf(rows, '10', /Node 22/).note, /before any lock scope, Node 22 .*: error \(child exited\)/);
+  assert.match(verdictOf(rows, '10', /Node 20/).note, /no Node 20 binary given/);
+});
