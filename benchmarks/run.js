@@ -7,14 +7,17 @@ const { execFileSync, fork } = require('node:child_process');
 const { parseArgs } = require('node:util');
 const { ensureBenchDeps, ensureDist, benchDir } = require('./lib/deps');
 
-const usage = `usage: node benchmarks/run.js [group...] [options]
-  --quick          short samples (a smoke run, well under a minute)
+const usage = `usage: node benchmarks/run.js [group...] [options]   (npm run bench -- [group...] [options])
+  --only GROUP     run only this group (repeatable, or comma-separated; same as naming it)
+  --quick          short samples (a smoke run, about two minutes)
   --samples N      samples per competitor (default 10, quick 3)
   --time MS        target duration of one sample (default 250, quick 30)
   --out DIR        where latest.json / latest.md go (default benchmarks/results)
   --no-write       print only, write no result files
   --pin            pin this process to CPU 0 and forked children to CPU 1 (taskset)
-  --list           list the groups and exit`;
+  --list           list the groups and exit
+env SHMSYNC_BENCH_NODES=/path/to/node22:/path/to/node24  more Node binaries for the
+                 per-Node-version rows (await-after-lock); the current node is always one`;
 
 function parse() {
   const { values, positionals } = parseArgs({
@@ -27,6 +30,7 @@ function parse() {
       'no-write': { type: 'boolean', default: false },
       pin: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
+      only: { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -38,7 +42,7 @@ function parse() {
   };
   return {
     ...values,
-    groups: positionals,
+    groups: [...positionals, ...values.only.flatMap((g) => g.split(',')).filter(Boolean)],
     samples: Math.max(1, Math.round(positive('samples', values.samples, values.quick ? 3 : 10))),
     sampleTimeMs: positive('time', values.time, values.quick ? 30 : 250),
   };
@@ -58,6 +62,7 @@ async function main() {
   }
   ensureBenchDeps();
   ensureDist();
+  const nodes = require('./lib/nodes').publishNodes(); // before the groups load: they read it
   const all = require('./groups');
   if (opts.list) {
     for (const g of all) console.log(`${g.name.padEnd(18)} ${g.title}`);
@@ -72,7 +77,8 @@ async function main() {
 
   const { machineInfo, describeMachine } = require('./lib/machine');
   const { consoleTable, writeResults } = require('./lib/report');
-  const { evaluateTargets, targetsConsole } = require('./lib/targets');
+  const { evaluateTargets, measuredTargets, targetsConsole } = require('./lib/targets');
+  const { describeNodes } = require('./lib/nodes');
   const { loadShmsync } = require('./lib/shmsync');
 
   if (opts.pin) {
@@ -84,7 +90,9 @@ async function main() {
     }
   }
   const machine = machineInfo();
+  machine.nodes = nodes;
   console.log(describeMachine(machine));
+  console.log(describeNodes(nodes));
   console.log(
     `run      ${opts.samples} samples × ~${opts.sampleTimeMs} ms per competitor${opts.pin ? ', pinned' : ''}; groups: ${selected.map((g) => g.name).join(' ')}`,
   );
@@ -113,12 +121,7 @@ async function main() {
     groups: results,
   };
   // Only the targets this run measured something for (a selection of groups checks fewer).
-  const measured = new Set(
-    evaluateTargets(run)
-      .filter((r) => r.measured !== null)
-      .map((r) => r.figure),
-  );
-  run.targets = evaluateTargets(run).filter((r) => measured.has(r.figure));
+  run.targets = measuredTargets(evaluateTargets(run));
   if (run.targets.length) console.log(targetsConsole(run.targets));
   const leaked = results.flatMap((g) => g.leakedSegments ?? []);
   if (leaked.length) {

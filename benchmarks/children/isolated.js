@@ -20,8 +20,9 @@ serve({
       let out = inst.run(n);
       if (out && typeof out.then === 'function') out = await out;
       const elapsedNs = Number(process.hrtime.bigint() - t0);
-      if (out && typeof out.elapsedNs === 'number') return { elapsedNs: out.elapsedNs };
-      return { elapsedNs };
+      const extra = out && typeof out.extra === 'object' ? out.extra : undefined;
+      if (out && typeof out.elapsedNs === 'number') return { elapsedNs: out.elapsedNs, extra };
+      return { elapsedNs, extra };
     },
     async teardown() {
       if (inst && inst.teardown) await inst.teardown();

@@ -9,6 +9,7 @@ module.exports = [
   require('./lock-owner-death'),
   require('./lockable-overhead'),
   require('./lockable-lifetime'),
+  require('./await-after-lock'),
   require('./shared-value'),
   require('./ipc-throughput'),
   require('./ipc-rtt'),

@@ -140,20 +140,28 @@ async function started(child, timeoutMs) {
 /**
  * Forks `script` (a file in benchmarks/children/ or an absolute path) as a Node process with an
  * IPC channel. Options: args, execArgv, env, serialization ('json' | 'advanced'), cpu (pin the
- * child to this CPU with taskset when available), readyTimeoutMs.
+ * child to this CPU with taskset when available), execPath (another Node binary), readyTimeoutMs.
  */
 async function forkChild(script, opts = {}) {
   const file = resolveScript(script);
-  const { args = [], execArgv = [], env = process.env, serialization = 'json', cpu, readyTimeoutMs = 30_000 } = opts;
+  const {
+    args = [],
+    execArgv = [],
+    env = process.env,
+    serialization = 'json',
+    cpu,
+    execPath = process.execPath,
+    readyTimeoutMs = 30_000,
+  } = opts;
   const stdio = ['ignore', 'inherit', 'inherit', 'ipc'];
   const proc =
     cpu !== undefined && hasTaskset()
-      ? spawn(hasTaskset(), ['-c', String(cpu), process.execPath, ...execArgv, file, ...args], {
+      ? spawn(hasTaskset(), ['-c', String(cpu), execPath, ...execArgv, file, ...args], {
           stdio,
           env,
           serialization,
         })
-      : fork(file, args, { stdio, env, execArgv, serialization });
+      : fork(file, args, { stdio, env, execArgv, serialization, execPath });
   const transport = {
     handle: proc,
     send: (m) => proc.send(m),

@@ -70,13 +70,23 @@ function requirePeer(id) {
   }
 }
 
-/** For `available`: true when the peer module resolves, else the reason. */
+/**
+ * For `available`: true when the peer module loads in this Node, else the reason - not
+ * installed (an optional dependency that failed to build), or a native peer built for another
+ * Node version (benchmarks/node_modules is installed once, and a run under another Node binary
+ * cannot load fs-ext: `npm rebuild --prefix benchmarks` with that Node).
+ */
 function peerInstalled(id) {
   try {
     require.resolve(id);
-    return true;
   } catch {
     return `${id} is not installed (optional dependency; it may have failed to build here)`;
+  }
+  try {
+    require(id);
+    return true;
+  } catch (err) {
+    return `${id} does not load in Node ${process.version} (${String(err.message).replace(/\s+/g, ' ').slice(0, 240)}; rebuild it with this Node: npm rebuild --prefix benchmarks)`;
   }
 }
 

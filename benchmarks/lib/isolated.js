@@ -7,12 +7,13 @@
 //   setup: isolated(require.resolve('../children/lockable-bodies'), 'bareAsync')
 //
 // The export is called in the child with ctx and returns { run, teardown } like a setup().
-// Latency results are not supported (time and throughput groups only).
+// Latency results are not supported (time and throughput groups only); `extra` figures are.
+// `execPath` runs the child under another Node binary (the await-after-lock group).
 const { forkChild } = require('./child');
 
-function isolated(file, name) {
+function isolated(file, name, { execPath } = {}) {
   return async (ctx) => {
-    const child = await forkChild('isolated.js', { cpu: ctx.pin ? 1 : undefined });
+    const child = await forkChild('isolated.js', { cpu: ctx.pin ? 1 : undefined, execPath });
     try {
       const { tmpdir, quick, pin, group, sampleTimeMs, samples } = ctx;
       await child.call('setup', { file, name, ctx: { tmpdir, quick, pin, group, sampleTimeMs, samples } });

@@ -103,13 +103,19 @@ function markdownGroup(group) {
   return lines.join('\n');
 }
 
+/** " (await-after-lock also on v22.x, v24.x)" when the run had more Node binaries. */
+function otherNodes(m) {
+  const more = (m.nodes?.nodes ?? []).filter((n) => !n.current).map((n) => n.version);
+  return more.length ? ` (await-after-lock also on ${more.join(', ')})` : '';
+}
+
 function markdown(run) {
   const m = run.machine;
   return [
     '## Benchmark results',
     '',
     `Measured with \`node benchmarks/run.js${run.options.quick ? ' --quick' : ''}\` on ${m.cpu}, ${m.cores} cores, ` +
-      `${fmt.bytes(m.memoryBytes)}, ${m.kernel}, Node ${m.node}, shmsync ${m.commit}, ${m.date}, ` +
+      `${fmt.bytes(m.memoryBytes)}, ${m.kernel}, Node ${m.node}${otherNodes(m)}, shmsync ${m.commit}, ${m.date}, ` +
       `load average ${m.loadavg.join(' ')} at the start${run.loadavgEnd ? `, ${run.loadavgEnd.join(' ')} at the end` : ''} (${m.cores} cores). ` +
       `${run.options.samples} samples of ~${run.options.sampleTimeMs} ms per competitor, interleaved; medians shown. ` +
       '"shmsync vs this" is how many times better shmsync did than that peer in the same run (> 1: shmsync faster). ' +

@@ -1,11 +1,19 @@
 'use strict';
 // The library under test, from the repo's built dist/ (`npm run build:ts` at the root).
 // Loaded lazily and once; a failure is kept, so peer rows still run and shmsync rows say why.
+const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
 const distDir = path.join(root, 'dist');
 let cached;
+
+/** dist/addon/binding.js (dist/binding.js in builds before the src/addon/ move). */
+function bindingFile() {
+  const now = path.join(distDir, 'addon', 'binding.js');
+  const old = path.join(distDir, 'binding.js');
+  return fs.existsSync(now) || !fs.existsSync(old) ? now : old;
+}
 
 /** { shmsync, binding } or { error } — never throws. */
 function loadShmsync() {
@@ -13,7 +21,7 @@ function loadShmsync() {
   try {
     cached = {
       shmsync: require(path.join(distDir, 'index.js')),
-      binding: require(path.join(distDir, 'binding.js')).binding,
+      binding: require(bindingFile()).binding,
     };
   } catch (error) {
     cached = { error };
