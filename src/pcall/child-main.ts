@@ -262,6 +262,7 @@ function servePool(workName: string, resultName: string, boardName: string, posi
   let work: ShmQueue<Buffer>;
   let results: ShmQueue<Buffer>;
   // This child's slot on the board (transport.ts): token at words[w], time at times[t].
+  let board: InstanceType<typeof SharedMemory> | undefined;
   let words: Int32Array | undefined;
   let times: Float64Array | undefined;
   const w = (position * kBoardSlotBytes) / 4;
@@ -270,7 +271,9 @@ function servePool(workName: string, resultName: string, boardName: string, posi
     work = new Queue<Buffer>(workName, { create: 'open', codec: 'raw' });
     results = new Queue<Buffer>(resultName, { create: 'open', codec: 'raw' });
     if (boardName !== '-') {
-      const bytes = new SharedMemory(boardName, { create: 'open' }).buffer;
+      // Kept for the child's life: a collected handle would unmap the board under the views.
+      board = new SharedMemory(boardName, { create: 'open' });
+      const bytes = board.buffer;
       if (!Number.isInteger(position) || position < 0 || (position + 1) * kBoardSlotBytes > bytes.byteLength)
         throw new RangeError(`board position ${position} is out of range`);
       words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
@@ -281,7 +284,7 @@ function servePool(workName: string, resultName: string, boardName: string, posi
   }
   /** About to call the target of `token`: tell the parent (a record only if it asked for one). */
   const started = (token: number, index: number, flags: number): void => {
-    if ((flags & kReportStarted) !== 0 || words === undefined || times === undefined) {
+    if ((flags & kReportStarted) !== 0 || board === undefined || words === undefined || times === undefined) {
       put([bareRecord(kStarted, token, index)]);
       return;
     }

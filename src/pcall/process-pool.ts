@@ -314,11 +314,11 @@ export class ProcessPool {
    * call any more. Kill it; its exit fails the call with `error` and replaces it.
    */
   #violated(child: PoolChild, err: unknown): void {
-    if (child.violation !== undefined || child.gone) return;
+    if (child.violation !== undefined) return;
     const why = (err as Error)?.message ?? String(err);
-    child.violation = Object.assign(new Error(`broke the pool's ring protocol (${why}); the child was killed`), {
-      cause: err,
-    });
+    const killed = child.gone ? '' : '; the pool killed the child';
+    child.violation = Object.assign(new Error(`broke the pool's ring protocol (${why})${killed}`), { cause: err });
+    if (child.gone) return; // found while reading what it left behind
     child.runner.ref(); // its exit must be seen, to replace it
     child.runner.signal('SIGKILL');
   }
@@ -326,7 +326,7 @@ export class ProcessPool {
   /** Awaits the child's result ring (without blocking the event loop) until its call is over. */
   #await(child: PoolChild): void {
     child.job?.armClocks();
-    if (child.pump !== undefined || child.gone) return;
+    if (child.pump !== undefined || child.gone || child.violation !== undefined) return;
     child.runner.ref(); // a call in flight keeps the parent alive
     child.pump = (async () => {
       try {
