@@ -197,3 +197,37 @@ t.test('results and work larger than a ring record stream through in fragments',
     t.equal(out[out.length - 1], 9, 'the whole result came back');
   });
 });
+
+t.test(
+  'an abort mid-call kills the pool child running it, cancels the queued calls, and runs nothing twice',
+  async (t) => {
+    const n = 4;
+    const { shm, report } = fixtures(t, n);
+    await withPool(t, { size: 1 }, async (pool) => {
+      const [before] = pool.pids;
+      const controller = new AbortController();
+      // One child: call 0 runs (and hangs), calls 1-3 wait in the pool's queue.
+      const calls = pcall<number>(
+        [0, 1, 2, 3].map((i) => ({ module: targets, export: i === 0 ? 'countThenHang' : 'count' })),
+        { cargs: [shm], iargs: [0, 1, 2, 3].map((id) => [id, report]), pool, signal: controller.signal },
+      );
+      const { pid } = await report.get({ timeout: 60_000 }); // handshake: call 0 is inside its target
+      t.equal(pid, before);
+      controller.abort(new Error('stop'));
+      const err = (await rejection(calls)) as unknown as Error & {
+        running: Array<{ index: number }>;
+        errors: unknown[];
+      };
+      t.equal(err.name, 'AbortError');
+      t.same(
+        err.running.map((r) => r.index),
+        [0, 1, 2, 3],
+        'every call was unfinished',
+      );
+      t.same(counts(shm, n), [1, 0, 0, 0], 'call 0 ran once; the queued calls never ran');
+      t.not(pool.pids[0], before, 'the aborted child was replaced');
+      t.same(await pcall<number>(count, { cargs: [shm], iargs: [[1]], pool }), [2], 'the pool still works');
+      t.same(counts(shm, n), [1, 1, 0, 0]);
+    });
+  },
+);
