@@ -173,10 +173,8 @@ export class CallSlot {
   /** Executor: the call's child is gone or broken; `exit` / `failure` say why. */
   fail(exit: ExitInfo | undefined, failure?: Error): void {
     if (this.#settled) return;
-    if (this.message === undefined) {
-      this.exit = exit;
-      this.failure = failure;
-    }
+    this.exit = exit; // also after a result: diagnostics report how the child ended
+    if (this.message === undefined) this.failure = failure;
     this.settle();
   }
 
