@@ -72,8 +72,9 @@ interface PoolChild {
   readonly parts: Buffer[];
   /** performance.now() when `job` was sent (round-trip estimate for the adaptive poll). */
   sentAt: number;
-  /** The async reader of the result ring, while one runs. */
+  /** The async reader of the result ring, while one runs, and what stops its wait. */
   pump: Promise<void> | undefined;
+  stopPump: AbortController | undefined;
   /** Set once the child exited (or is being killed for a protocol violation). */
   gone: boolean;
   /** Why the child was killed by the pool (a broken ring), if it was. */
@@ -166,6 +167,7 @@ export class ProcessPool {
       parts: [],
       sentAt: 0,
       pump: undefined,
+      stopPump: undefined,
       gone: false,
       violation: undefined,
       completed: 0,
@@ -181,12 +183,8 @@ export class ProcessPool {
     this.#children.delete(child);
     // Anything the child committed before dying counts: read it all before judging the call.
     this.#drain(child);
-    // A parked reader wakes on end(), takes what is left (nothing) and stops.
-    try {
-      child.results.end();
-    } catch {
-      // A corrupt ring: the reader's next take fails and stops it just the same.
-    }
+    // A parked reader is withdrawn (even from a ring so corrupt that nothing would wake it).
+    child.stopPump?.abort();
     await child.pump;
     const job = child.job;
     child.job = undefined;
@@ -328,12 +326,14 @@ export class ProcessPool {
     child.job?.armClocks();
     if (child.pump !== undefined || child.gone || child.violation !== undefined) return;
     child.runner.ref(); // a call in flight keeps the parent alive
+    const stop = new AbortController();
+    child.stopPump = stop;
     child.pump = (async () => {
       try {
         while (child.job !== undefined && !child.gone && child.violation === undefined) {
           let record: Buffer;
           try {
-            record = await child.results.get();
+            record = await child.results.get({ signal: stop.signal });
           } catch (err) {
             if (!(err instanceof ReadOnly) && !child.gone) this.#violated(child, err);
             return;
@@ -343,6 +343,7 @@ export class ProcessPool {
         }
       } finally {
         child.pump = undefined;
+        child.stopPump = undefined;
         if (!child.gone && child.violation === undefined) child.runner.unref();
         // The call just completed may have dispatched another one to this child.
         if (child.job !== undefined && !child.gone) this.#await(child);
