@@ -134,7 +134,12 @@ export class ProcessPool {
     this.mode = this.#options.mode;
     Object.defineProperty(this, kPoolBrand, { value: true });
     this.#board = openBoard(this.size);
-    for (let i = 0; i < this.size; i += 1) this.#spawn(i);
+    try {
+      for (let i = 0; i < this.size; i += 1) this.#spawn(i);
+    } catch (err) {
+      void this.destroy(); // the children already started, their rings and the board
+      throw err;
+    }
   }
 
   /** True once close() or destroy() was called: new pcalls on it throw ClosedError. */
@@ -202,7 +207,14 @@ export class ProcessPool {
       if (this.#children.size === 0) for (const queued of this.#queue.splice(0)) this.#fail(queued, exit);
       return;
     }
-    this.#spawn(child.position);
+    try {
+      this.#spawn(child.position);
+    } catch (error) {
+      // No replacement (/dev/shm full, no more processes): run on the children left, and fail
+      // what is queued once none is left - never an unhandled rejection in the parent.
+      this.#broken = { code: null, signal: null, error };
+      if (this.#children.size === 0) for (const queued of this.#queue.splice(0)) this.#fail(queued, this.#broken);
+    }
     this.#dispatch();
   }
 
