@@ -10,7 +10,8 @@
  * - pool child (`--shmsync-pcall-pool <work ring> <result ring>`): serves calls from its work
  *   ring and answers on its result ring (transport.ts) until the parent ends the work ring. Between
  *   calls it parks on the ring (futex) in slices of kParkMs, returning to the event loop between
- *   slices (IPC 'disconnect', worker termination) and after kYieldMs of back-to-back calls.
+ *   slices (IPC 'disconnect', worker termination) and after kYieldMs of back-to-back calls; idle
+ *   for kIdleSlices slices, it waits with get() instead (no wake-up at all until work comes).
  *
  * A child process exits as soon as its IPC channel closes: the parent died (even by SIGKILL) or
  * disconnected, so nobody can receive a result and the child must not be orphaned. Worker threads
@@ -52,6 +53,8 @@ import {
 
 /** Longest park on the work ring before the event loop gets a turn (ms). */
 const kParkMs = 20;
+/** Empty parks in a row (kParkMs each) before an idle child waits through its event loop. */
+const kIdleSlices = 5;
 /** Longest run of back-to-back calls before the event loop gets a turn (ms). */
 const kYieldMs = 4;
 /** Exit code of a pool child whose rings failed (corrupt, or ended under it). */
@@ -347,20 +350,37 @@ function servePool(workName: string, resultName: string, boardName: string, posi
     return undefined;
   };
 
+  /** One work record: a fragment kept, or a call run. A promise when the call went asynchronous. */
+  const take = (record: Buffer): Promise<void> | undefined => {
+    const header = readHeader(record);
+    if (header === undefined || header.kind !== kWork) throw new Error('a record that is not work');
+    if (parts.length > 0 && header.token !== partsToken) throw new Error('interleaved work fragments');
+    partsToken = header.token;
+    parts.push(payloadOf(record));
+    if ((header.flags & kLast) === 0) return undefined;
+    return run(header.token, header.index, header.flags, joinFragments(parts.splice(0)));
+  };
+
+  const failed = (err: unknown): never => {
+    // The parent ended the work ring: the pool is closing.
+    if (err instanceof ReadOnly) process.exit(0);
+    return ringFailure(err);
+  };
+
+  // Parked slices in a row without work; after kIdleSlices the child waits without waking up.
+  let idle = 0;
+
   const serve = (): void => {
     const until = performance.now() + kYieldMs;
     try {
       for (;;) {
         const record = next();
-        if (record === undefined) break; // parked kParkMs without work: let the event loop run
-        const header = readHeader(record);
-        if (header === undefined || header.kind !== kWork) throw new Error('a record that is not work');
-        if (parts.length > 0 && header.token !== partsToken) throw new Error('interleaved work fragments');
-        partsToken = header.token;
-        parts.push(payloadOf(record));
-        if ((header.flags & kLast) === 0) continue;
-        const payload = joinFragments(parts.splice(0));
-        const pending = run(header.token, header.index, header.flags, payload);
+        if (record === undefined) {
+          idle += 1; // parked kParkMs without work: let the event loop run
+          break;
+        }
+        idle = 0;
+        const pending = take(record);
         if (pending !== undefined) {
           pending.then(serve, ringFailure);
           return;
@@ -368,11 +388,24 @@ function servePool(workName: string, resultName: string, boardName: string, posi
         if (performance.now() > until) break;
       }
     } catch (err) {
-      // The parent ended the work ring: the pool is closing.
-      if (err instanceof ReadOnly) process.exit(0);
-      ringFailure(err);
+      failed(err);
     }
-    setImmediate(serve);
+    if (idle < kIdleSlices) {
+      setImmediate(serve);
+      return;
+    }
+    // Idle: wait through the event loop (no periodic wake-up, IPC and termination served at
+    // once); the first call after the pause pays one event-loop wake-up, then calls are hot again.
+    idle = 0;
+    work.get().then((record) => {
+      try {
+        const pending = take(record);
+        if (pending !== undefined) pending.then(serve, ringFailure);
+        else serve();
+      } catch (err) {
+        failed(err);
+      }
+    }, failed);
   };
   serve();
 }
