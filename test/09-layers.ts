@@ -35,7 +35,8 @@ function layerOf(file: string): string {
 function importsOf(file: string): string[] {
   const text = fs.readFileSync(file, 'utf8');
   const out: string[] = [];
-  for (const m of text.matchAll(/(?:from\s+|import\(\s*|require\(\s*)'(\.{1,2}\/[^']+)'/g)) {
+  // Relative specifiers, including the bare '.' and '..' (a folder's index.ts).
+  for (const m of text.matchAll(/(?:from\s+|import\(\s*|require\(\s*)'(\.{1,2}(?:\/[^']*)?)'/g)) {
     const base = path.resolve(path.dirname(file), m[1]);
     const target = [`${base}.ts`, path.join(base, 'index.ts')].find((p) => fs.existsSync(p));
     if (target !== undefined) out.push(target);
@@ -83,4 +84,23 @@ t.test('the checker catches an upward import (control)', async (t) => {
   const fake = new Map([[path.join(src, 'addon', 'x.ts'), [path.join(src, 'lock', 'mutex.ts')]]]);
   for (const [f, deps] of fake)
     for (const d of deps) t.notOk(kRank[layerOf(d)] < kRank[layerOf(f)], 'addon -> lock is flagged');
+});
+
+t.test('src/pcall never imports src/index (the package entry), not even through a bare ..', async (t) => {
+  const pcallDir = path.join(src, 'pcall');
+  const index = path.join(src, 'index.ts');
+  const offenders = [...graph]
+    .filter(([f, deps]) => f.startsWith(pcallDir + path.sep) && deps.includes(index))
+    .map(([f]) => path.relative(src, f));
+  t.same(offenders, [], 'no pcall module imports ../index');
+  // Control: the scanner sees such imports, written either way.
+  const tmp = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'layers-'));
+  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(tmp, 'pcall'));
+  fs.writeFileSync(path.join(tmp, 'index.ts'), '');
+  for (const line of ["import { pcall } from '..';", "const x = require('../index');"]) {
+    const probe = path.join(tmp, 'pcall', 'probe.ts');
+    fs.writeFileSync(probe, line);
+    t.same(importsOf(probe), [path.join(tmp, 'index.ts')], `the scanner sees: ${line}`);
+  }
 });

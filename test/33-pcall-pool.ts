@@ -221,10 +221,11 @@ t.test('pool children exit when their parent is SIGKILLed', async (t) => {
     [],
     'no orphan left',
   );
-  // A SIGKILLed parent cannot unlink its pool's result queue: remove it as `npm run clean-shm`
-  // would (unique names carry the creator's pid in base 36).
-  const prefix = `shmsync-queue-${parent.proc.pid!.toString(36)}-`;
-  for (const name of fs.readdirSync('/dev/shm').filter((n) => n.startsWith(prefix))) {
+  // A SIGKILLed parent cannot unlink its pool's rings and board: remove them as `npm run
+  // clean-shm` would (unique names carry the creator's pid in base 36).
+  const pid36 = parent.proc.pid!.toString(36);
+  const prefixes = [`shmsync-queue-${pid36}-`, `shmsync-shm-${pid36}-`];
+  for (const name of fs.readdirSync('/dev/shm').filter((n) => prefixes.some((p) => n.startsWith(p)))) {
     fs.rmSync(`/dev/shm/${name}`, { force: true });
   }
 });

@@ -9,7 +9,6 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import type { SpawnOptions } from './options';
-import type { MessageLink } from './transport';
 import { pcallSpawnTracing, tracePcallSpawn } from '../diagnostics';
 
 /** Entry point of every child (compiled to dist/pcall/child-main.js). */
@@ -26,7 +25,7 @@ export interface ExitInfo {
 }
 
 /** One running child. */
-export interface Runner extends MessageLink {
+export interface Runner {
   /** Process id, or the worker's threadId; undefined if the process failed to spawn. */
   readonly pid: number | undefined;
   /** Resolves (never rejects) when the child has ended. */
@@ -35,6 +34,10 @@ export interface Runner extends MessageLink {
   /** Captured output (null unless spawned with capture). */
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
+  /** Listens to the child's messages (IPC / parentPort); returns the unsubscribe function. */
+  subscribe(listener: (message: unknown) => void): () => void;
+  /** Resolves once every message the (exited) child sent has been emitted. */
+  drained(): Promise<void>;
   /** Sends a control message; a dead child just drops it (its exit reports the failure). */
   send(message: unknown): void;
   /** SIGTERM / SIGKILL for a process; `worker.terminate()` for a thread. */
@@ -44,8 +47,8 @@ export interface Runner extends MessageLink {
   unref(): void;
 }
 
-function spawnProcess(options: SpawnOptions, capture: boolean): Runner {
-  const child: ChildProcess = fork(kChildMain, [], {
+function spawnProcess(options: SpawnOptions, capture: boolean, argv: readonly string[]): Runner {
+  const child: ChildProcess = fork(kChildMain, [...argv], {
     serialization: 'advanced',
     execArgv: [...options.execArgv],
     env: options.env ?? process.env,
@@ -102,12 +105,13 @@ function spawnProcess(options: SpawnOptions, capture: boolean): Runner {
   };
 }
 
-function spawnThread(options: SpawnOptions, capture: boolean): Runner {
+function spawnThread(options: SpawnOptions, capture: boolean, argv: readonly string[]): Runner {
   let alive = true;
   let startError: unknown;
   let worker: Worker | undefined;
   try {
     worker = new Worker(kChildMain, {
+      argv: [...argv],
       execArgv: [...options.execArgv],
       env: options.env ?? process.env,
       stdout: capture,
@@ -166,9 +170,12 @@ function spawnThread(options: SpawnOptions, capture: boolean): Runner {
   };
 }
 
-/** Starts one child (process or thread per `options.mode`); `capture` pipes its output. */
-export function spawnRunner(options: SpawnOptions, capture: boolean): Runner {
-  const runner = options.mode === 'thread' ? spawnThread(options, capture) : spawnProcess(options, capture);
+/**
+ * Starts one child (process or thread per `options.mode`); `capture` pipes its output; `argv`
+ * reaches child-main.ts as `process.argv.slice(2)` (a pool child's ring names).
+ */
+export function spawnRunner(options: SpawnOptions, capture: boolean, argv: readonly string[] = []): Runner {
+  const runner = options.mode === 'thread' ? spawnThread(options, capture, argv) : spawnProcess(options, capture, argv);
   if (pcallSpawnTracing()) tracePcallSpawn(runner.pid, options.mode);
   return runner;
 }

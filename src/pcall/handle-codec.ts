@@ -1,27 +1,80 @@
 /**
  * pcall's use of the handle codec (src/wire/handle-codec.ts): arguments and results travel as
  * envelopes `{ value, handles }` with the handles out of band, so user data that looks like a
- * reference is never reopened. A child must know every handle type before it can reopen
- * references, so decoding loads the modules that register handle types first (only when the
- * envelope has handles, so children that receive no handle never load the native addon).
+ * reference is never reopened.
+ *
+ * Lazy on purpose: the wire codec depends on the native addon (handle leases), and loading the
+ * addon costs a child ~17 ms of CPU at start-up (measured, issue 10), most of a cold pcall's own
+ * overhead. A value without a handle - the common case - is encoded and decoded here without it;
+ * the wire codec (and, for decoding, every module that registers a handle type) is loaded the
+ * first time an envelope actually carries a handle. Either process runs this.
  */
-import {
-  decodeHandles as decodeCore,
-  encodeHandles,
-  envelopeHasHandles,
-  type HandleEnvelope,
-} from '../wire/handle-codec';
+import type { HandleEnvelope } from '../wire/handle-codec';
+import { isHandle } from '../wire/handle-ref';
 
-export { encodeHandles, type HandleEnvelope };
+export type { HandleEnvelope };
 
+type WireCodec = typeof import('../wire/handle-codec');
+let wire: WireCodec | undefined;
 let handleTypesLoaded = false;
+
+function wireCodec(): WireCodec {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: see the file comment
+  wire ??= require('../wire/handle-codec') as WireCodec;
+  return wire;
+}
+
+function isWalkable(value: object): boolean {
+  if (Array.isArray(value) || value instanceof Map || value instanceof Set) return true;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** True when `value` holds a handle where the wire codec looks for one (plain containers; cycle-safe). */
+function containsHandle(value: unknown, seen: Set<object>): boolean {
+  if (typeof value !== 'object' || value === null || seen.has(value)) return false;
+  seen.add(value);
+  if (!isWalkable(value)) return isHandle(value);
+  if (value instanceof Map) {
+    for (const [k, v] of value) if (containsHandle(k, seen) || containsHandle(v, seen)) return true;
+    return false;
+  }
+  if (value instanceof Set) {
+    for (const v of value) if (containsHandle(v, seen)) return true;
+    return false;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i += 1) if (containsHandle(value[i], seen)) return true;
+    return false;
+  }
+  for (const k in value) {
+    if (Object.prototype.hasOwnProperty.call(value, k) && containsHandle((value as Record<string, unknown>)[k], seen))
+      return true;
+  }
+  return false;
+}
+
+/** The envelope of `value`: handles out of band (wire codec), or `{ value, handles: [] }` without one. */
+export function encodeHandles(value: unknown): HandleEnvelope {
+  if (typeof value !== 'object' || value === null || !containsHandle(value, new Set())) return { value, handles: [] };
+  return wireCodec().encodeHandles(value);
+}
 
 /** The value of an envelope with its handles reopened, each pushed onto `opened` (to close). */
 export function decodeHandles(envelope: unknown, opened: unknown[] = []): unknown {
-  if (!envelopeHasHandles(envelope)) return decodeCore(envelope, opened);
+  const env = envelope as { value?: unknown; handles?: unknown } | null;
+  if (
+    typeof env === 'object' &&
+    env !== null &&
+    Object.getPrototypeOf(env) === Object.prototype &&
+    Array.isArray(env.handles) &&
+    env.handles.length === 0 &&
+    Object.prototype.hasOwnProperty.call(env, 'value')
+  ) {
+    return env.value;
+  }
   if (!handleTypesLoaded) {
-    // Lazy on purpose (no native addon in a child that never receives a handle). Each module
-    // registers its handle type when loaded (registerHandleType).
+    // Each module registers its handle type when loaded (registerHandleType).
     /* eslint-disable @typescript-eslint/no-require-imports */
     require('../shared-memory/shared-memory');
     require('../lock/mutex');
@@ -32,5 +85,5 @@ export function decodeHandles(envelope: unknown, opened: unknown[] = []): unknow
     /* eslint-enable @typescript-eslint/no-require-imports */
     handleTypesLoaded = true;
   }
-  return decodeCore(envelope, opened);
+  return wireCodec().decodeHandles(envelope, opened);
 }

@@ -4,7 +4,7 @@
  * a call are rebuilt as their registered classes, and recognising a method passed as a plain
  * function target. Runs in the parent only (it loads the Lockable registry, hence the addon).
  */
-import type { HandleEnvelope } from '../wire/handle-codec';
+import type { HandleEnvelope } from './handle-codec';
 import { Lockable, lockableRegistration, registeredClasses } from '../lockable/lockable';
 import { kLocked } from '../lockable/wrap';
 import { valueError } from '../validate';
@@ -77,4 +77,9 @@ export function methodOwner(fn: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+/** Changes whenever a Lockable class is registered (cached target checks depend on the registry). */
+export function registryVersion(): number {
+  return registeredClasses().length;
 }

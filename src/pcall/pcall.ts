@@ -17,9 +17,8 @@ import { ProcessPool } from './process-pool';
 import { serializeWork } from './protocol';
 import { PcallTargetError } from './errors';
 import { registerErrorClass } from './error-codec';
-import { methodOwner, registrationModules } from './lockable-support';
-import { setMethodOwnerLookup, targetSpecOf, type Target } from './target';
-import { createResultChannel, type ResultChannel } from './transport';
+import { methodOwner, registrationModules, registryVersion } from './lockable-support';
+import { setMethodOwnerLookup, targetSpecOf, type Target, type TargetSpec } from './target';
 import { zipArgs } from './zip-args';
 
 /** Grace between SIGTERM and SIGKILL when the timeout expires (ms). */
@@ -78,6 +77,29 @@ export interface PcallOptions {
 }
 
 const kReserved: ReadonlySet<string> = new Set(kRunOptionNames);
+
+/**
+ * Wire forms of function targets already checked (a pool caller ships the same function with
+ * every call): the check walks the Lockable registry and the source text. Valid while no class
+ * was registered since, and while the function keeps its name.
+ */
+const specCache = new WeakMap<object, { readonly spec: TargetSpec; readonly version: number }>();
+
+function specOf(label: string, target: Target): TargetSpec {
+  if (typeof target !== 'function') return targetSpecOf(label, target);
+  const version = registryVersion();
+  const hit = specCache.get(target);
+  if (
+    hit !== undefined &&
+    hit.version === version &&
+    hit.spec.kind === 'source' &&
+    hit.spec.name === (target.name || 'anonymous')
+  )
+    return hit.spec;
+  const spec = targetSpecOf(label, target);
+  specCache.set(target, { spec, version });
+  return spec;
+}
 setMethodOwnerLookup(methodOwner);
 // A child's PcallTargetError comes back as that class (cause of the ChildProcessException).
 registerErrorClass(PcallTargetError);
@@ -96,8 +118,6 @@ export class Pcall<R = unknown> {
   readonly #slots: CallSlot[];
   readonly #options: RunOptions;
   #executor: (Executor & { logs?: ReadonlyArray<unknown> }) | undefined;
-  #channel: ResultChannel | undefined;
-  #consumer: Promise<void> | undefined;
   #joined: Promise<R[]> | undefined;
   #results: R[] | undefined;
   #grace: NodeJS.Timeout | undefined;
@@ -109,7 +129,7 @@ export class Pcall<R = unknown> {
     const opts = optionsObject('options', options);
     this.#options = runOptionsOf(opts, (v) => v instanceof ProcessPool);
     this.#slots = zipArgs(targets, opts, kReserved).map((call) => {
-      const spec = targetSpecOf(`targets[${call.index}]`, call.target);
+      const spec = specOf(`targets[${call.index}]`, call.target);
       const args = encodeHandles(call.args);
       const modules = [
         ...new Set([
@@ -144,9 +164,7 @@ export class Pcall<R = unknown> {
     const pool = this.#options.pool as ProcessPool | undefined;
     if (pool?.closed) throw new ClosedError('the ProcessPool is closed');
     const executor = pool ? pool.createExecutor() : new OneShotExecutor(this.#options);
-    const channel = pool ? pool.createChannel(this.#slots.length) : createResultChannel(this.#slots.length);
     this.#executor = executor;
-    this.#channel = channel;
     // Each call runs two clocks (call-slot.ts): start-up from dispatch to the child's "started"
     // report, then its work. Either running out stops the whole pcall, like the seed's deadline.
     const { timeout, startTimeout } = this.#options;
@@ -154,28 +172,16 @@ export class Pcall<R = unknown> {
       const expired = (slot: CallSlot, why: ClockExpiry): void => this.#stop(why, slot.index);
       for (const slot of this.#slots) slot.setClocks({ timeout, startTimeout, expired });
     }
-    // Drain results while the children run (never join first: pyATS hung on results > 64 KiB).
-    this.#consumer = (async () => {
-      for await (const message of channel.receive()) {
-        const slot = this.#slots[message.index];
-        if (slot === undefined || slot.message !== undefined) continue;
-        slot.message = message;
-        executor.resultArrived(slot);
-      }
-    })();
-    executor.start(this.#slots, channel);
+    // From here the executor owns the slots: it dispatches them, receives their results while
+    // the children run (never join first: pyATS hung on results > 64 KiB) and settles them.
+    executor.start(this.#slots);
     if (signal !== undefined) {
       const onAbort = (): void => this.#stop('abort', -1);
       signal.addEventListener('abort', onAbort, { once: true });
       this.#unlisten = () => signal.removeEventListener('abort', onAbort);
     }
-    void Promise.all(this.#slots.map((s) => s.settled)).then(() => {
-      clearTimeout(this.#grace);
-      this.#unlisten?.();
-      // Every call is over: end the result stream (and remove a one-shot result queue) even if
-      // nobody ever joins.
-      channel.close();
-    });
+    // Every call over: forget the signal even if nobody ever joins.
+    if (signal !== undefined) void this.#allSettled().then(() => this.#unlisten?.());
     return this;
   }
 
@@ -190,6 +196,7 @@ export class Pcall<R = unknown> {
     this.#executor?.cancelPending();
     this.terminate();
     this.#grace = setTimeout(() => this.kill(), kKillGraceMs);
+    void this.#allSettled().then(() => clearTimeout(this.#grace));
   }
 
   /**
@@ -209,13 +216,20 @@ export class Pcall<R = unknown> {
     return this.#joined;
   }
 
+  #allSettled(): Promise<unknown> {
+    return this.#slots.length === 1 ? this.#slots[0].settled : Promise.all(this.#slots.map((s) => s.settled));
+  }
+
   async #finish(): Promise<R[]> {
-    await Promise.all(this.#slots.map((s) => s.settled));
-    this.#channel?.close();
-    await this.#consumer;
+    await this.#allSettled();
     const logs = this.#executor?.logs;
     if (logs && logs.length > 0) await appendChildLogs(logs as Parameters<typeof appendChildLogs>[0]);
-    const outcomes: Outcome[] = await Promise.all(this.#slots.map(outcomeOf));
+    let outcomes = this.#slots.map(outcomeOf);
+    if (outcomes.some((o) => o instanceof Promise)) outcomes = await Promise.all(outcomes);
+    return this.#judge(outcomes as Outcome[]);
+  }
+
+  #judge(outcomes: readonly Outcome[]): R[] {
     const results = outcomes.map((o) => (o.ok ? o.value : undefined)) as R[];
     const errors = outcomes.map((o) => (o.ok ? undefined : o.error));
     if (this.#stopped?.cause === 'startTimeout') {

@@ -1,15 +1,16 @@
 /**
- * Control messages between the parent and a pcall child (child_process IPC or a worker's
- * parentPort). Results do not travel here: they go through the result transport (transport.ts).
+ * Messages between the parent and a one-shot pcall child (child_process IPC or a worker's
+ * parentPort): the work, the "started" report and the result. Pool children use their shared
+ * memory rings instead (transport.ts) and keep IPC only for their lifecycle (a process child exits
+ * when its channel closes).
  *
  * The work of a call is serialised once, in the parent, when the Pcall is built, so arguments
  * that cannot be cloned fail early (TypeError from the constructor) and the bytes can be handed
  * to any transport as they are.
  */
-import * as v8 from 'node:v8';
-import type { HandleEnvelope } from '../wire/handle-codec';
+import { decodePayload, encodePayload } from './payload-codec';
+import type { HandleEnvelope } from './handle-codec';
 import type { TargetSpec } from './target';
-import type { ChildEnd } from './transport';
 
 /** What a child must run for one call (deserialised in the child). */
 export interface WorkPayload {
@@ -23,17 +24,14 @@ export interface WorkPayload {
   readonly modules: readonly string[];
 }
 
-/** Parent → child: run one call and send its result to `channel`. */
+/** Parent → one-shot child: run one call, send its result, exit. */
 export interface WorkMessage {
   readonly $pcall: 'work';
   readonly index: number;
-  /** Unique per dispatch; echoed by the 'started' report (call-slot.ts, CallSlot.token). */
+  /** Unique per dispatch; echoed by the 'started' report and the result (CallSlot.token). */
   readonly token: number;
-  /** `v8.serialize(WorkPayload)`. */
+  /** serializeWork(WorkPayload) (payload-codec.ts). */
   readonly payload: Uint8Array;
-  readonly channel: ChildEnd;
-  /** One-shot child: exit after sending the result. Pool child: wait for the next work. */
-  readonly last: boolean;
 }
 
 /**
@@ -46,9 +44,14 @@ export interface StartedMessage {
   readonly token: number;
 }
 
-/** Parent → pool child: exit now (the pool is closing). */
-export interface StopMessage {
-  readonly $pcall: 'stop';
+/** One-shot child → parent: the one result of the call (`payload`: v8-serialised value or error). */
+export interface ResultMessage {
+  readonly $pcall: 'result';
+  readonly index: number;
+  readonly token: number;
+  /** Whether the target returned (`payload` = its value's envelope) or threw (a SerializedError), encoded by payload-codec.ts. */
+  readonly ok: boolean;
+  readonly payload: Uint8Array;
 }
 
 /** Brand of ProcessPool instances (checked by pcall options without importing the class). */
@@ -56,15 +59,18 @@ export const kPoolBrand = Symbol.for('shmsync.pcall.pool');
 
 /** Parent: serialises a call's work; throws the DataCloneError of an uncloneable argument. */
 export function serializeWork(payload: WorkPayload): Buffer {
-  return v8.serialize(payload);
+  return encodePayload(payload);
 }
 
 /** Child: reads a call's work. */
 export function deserializeWork(bytes: Uint8Array): WorkPayload {
-  return v8.deserialize(bytes) as WorkPayload;
+  return decodePayload(bytes) as WorkPayload;
 }
 
-/** True for a well-formed control message of the given type. */
-export function isControl<T extends WorkMessage | StopMessage>(value: unknown, type: T['$pcall']): value is T {
+/** True for a message of the given type (its fields are checked by whoever reads them). */
+export function isControl<T extends WorkMessage | StartedMessage | ResultMessage>(
+  value: unknown,
+  type: T['$pcall'],
+): value is T {
   return typeof value === 'object' && value !== null && (value as { $pcall?: unknown }).$pcall === type;
 }

@@ -18,7 +18,7 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { encodeHandles, type HandleEnvelope } from '../wire/handle-codec';
+import { encodeHandles, type HandleEnvelope } from './handle-codec';
 import { isLocked } from '../lockable/wrap';
 import { rejectUnknownOptions, typeError, validateObject, valueError } from '../validate';
 
@@ -229,6 +229,26 @@ function compileSource(source: string, name: string): LoadedTarget {
   return { fn: factory(req) as LoadedTarget['fn'], thisArg: undefined, sourceUrl };
 }
 
+function cacheKey(spec: Exclude<TargetSpec, { kind: 'method' }>): string {
+  return spec.kind === 'source' ? `source:${spec.source}` : `module:${spec.module}#${spec.export ?? ''}`;
+}
+
+/**
+ * Child: a target without waiting - from the cache, or a source target compiled now; undefined
+ * when a module must be loaded first (loadTarget). A pool child's hot path (no promise per call).
+ */
+export function loadTargetSync(
+  spec: Exclude<TargetSpec, { kind: 'method' }>,
+  cache: Map<string, LoadedTarget>,
+): LoadedTarget | undefined {
+  const key = cacheKey(spec);
+  const hit = cache.get(key);
+  if (hit !== undefined || spec.kind !== 'source') return hit;
+  const loaded = compileSource(spec.source, spec.name);
+  cache.set(key, loaded);
+  return loaded;
+}
+
 /**
  * Child: compiles or loads a target. `cache` is per child; a warm pool child keeps it across
  * calls so a module or source text is loaded once.
@@ -237,9 +257,9 @@ export async function loadTarget(
   spec: Exclude<TargetSpec, { kind: 'method' }>,
   cache: Map<string, LoadedTarget>,
 ): Promise<LoadedTarget> {
-  const key = spec.kind === 'source' ? `source:${spec.source}` : `module:${spec.module}#${spec.export ?? ''}`;
-  const hit = cache.get(key);
+  const hit = loadTargetSync(spec, cache);
   if (hit) return hit;
+  const key = cacheKey(spec);
   let loaded: LoadedTarget;
   if (spec.kind === 'source') {
     loaded = compileSource(spec.source, spec.name);
