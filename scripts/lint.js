@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm run lint`: ESLint (TypeScript and JavaScript), `prettier --check` and `clang-format
-// --dry-run` (native/**/*.{h,cc}). `npm run lint -- --fix` (= `npm run format`) applies
+// `npm run lint`: ESLint (TypeScript and JavaScript), `prettier --check`, `clang-format
+// --dry-run` (native/**/*.{h,cc}) and `tsc --noEmit` over the whole project (tests included). `npm run lint -- --fix` (= `npm run format`) applies
 // Prettier and clang-format and ESLint's fixes. Prints one line per tool with the number of
 // files it flags; writes .lint-results.json ({ passed, failed }: one per tool) for .ci/run.
 'use strict';
@@ -70,6 +70,13 @@ function report(tool, flagged, detail) {
   const flaggedFiles = new Set(plain.match(/^[^:\s]+\.(?:h|cc)(?=:\d+:\d+: (?:error|warning))/gm) || []);
   const flagged = fix ? (r.status === 0 ? 0 : 1) : r.status === 0 ? 0 : Math.max(1, flaggedFiles.size);
   report('clang-format', flagged, fix ? r.stderr : [...flaggedFiles].join('\n'));
+}
+
+// TypeScript: the whole project, tests and examples included (build:ts checks only src/).
+if (!fix) {
+  const r = run([bin('typescript', 'tsc'), '--noEmit', '-p', 'tsconfig.json']);
+  const flaggedFiles = new Set(r.stdout.match(/^[^(\s]+\.ts(?=\(\d+,\d+\): error)/gm) || []);
+  report('tsc', r.status === 0 ? 0 : Math.max(1, flaggedFiles.size), r.stdout + r.stderr);
 }
 
 const failed = results.filter((r) => r.flagged > 0).length;
