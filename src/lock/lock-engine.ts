@@ -21,7 +21,8 @@ import * as L from './mutex-layout';
 import { ensureDispatcher, forgetParked, onParked } from '../addon/parker-client';
 import { kThreadToken } from './lock-scope';
 import { Status } from '../addon/status';
-import { channels, lockTracing, traceAcquire, traceGranted, traceReleased, type TracedLock } from '../diagnostics';
+import { lockTracing, traceAcquire, traceGranted, traceReleased, type TracedLock } from '../diagnostics';
+import { watchLockTracing } from './lock-tracing';
 import { sameSyncRun, syncRun } from './sync-run';
 import { type LongTimer, setLongTimeout } from '../timer';
 import { leaseHandoff } from '../addon/lifetime';
@@ -29,12 +30,13 @@ import { leaseHandoff } from '../addon/lifetime';
 // Layout indexes as module constants (one context load each on the fast paths).
 const { kWord, kHandoff, kConsistency, kFenceLo, kFenceHi, kDepth, kWaiters } = L;
 
-// The channels a fast path must not skip. A fresh uncontended acquisition publishes nothing on
-// 'ownerDied' (nobody died), so it needs only these three; a release needs only 'released'.
-const { lockAcquire, lockGranted, lockReleased } = channels;
-function grantTracing(): boolean {
-  return lockAcquire.hasSubscribers || lockGranted.hasSubscribers || lockReleased.hasSubscribers;
-}
+// Whether the fast paths must take the traced path (lock-tracing.ts keeps these exact).
+let grantTraced = true;
+let releaseTraced = true;
+watchLockTracing((grant, release) => {
+  grantTraced = grant;
+  releaseTraced = release;
+});
 
 let contextOwnerId = 0;
 /**
@@ -258,7 +260,7 @@ export class LockEngine implements TracedLock {
   acquireSync(token: number, blocking: boolean, timeoutMs: number): Status {
     const holder = this.holder;
     if (holder === 0) {
-      if (this.parkId === 0 && !grantTracing() && this.tryFast()) {
+      if (this.parkId === 0 && !grantTraced && this.tryFast()) {
         // Invariant: holder === 0 implies ownerDied === false (release and shutdown reset it).
         this.holder = token;
         this.depth = 1;
@@ -354,7 +356,7 @@ export class LockEngine implements TracedLock {
     this.depth = 0;
     this.ownerDied = false;
     // Only 'released' listens to a release (traceHeldSince is rewritten by the next grant).
-    if (lockReleased.hasSubscribers) traceReleased(this);
+    if (releaseTraced) traceReleased(this);
     const st = this.unlockWord();
     if (this.queue.length !== 0) this.serveQueue();
     return st;
