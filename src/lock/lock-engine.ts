@@ -405,6 +405,7 @@ export class LockEngine implements TracedLock {
     if (this.holder !== 0) {
       this.holder = 0;
       this.depth = 0;
+      this.ownerDied = false;
       if (lockTracing()) traceReleased(this);
       this.unlockWord();
     }
