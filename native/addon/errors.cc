@@ -1,4 +1,8 @@
 // Status -> JS error mapping. Runs on the JS thread that made the failing call.
+//
+// kStatusTable is the native half of the one status -> error table: src/addon/status.ts
+// (kStatusTable) has the same rows (name, code, message) in the same order, and
+// test/01-status-table.ts fails when status.h, this table and the TypeScript table disagree.
 #include "errors.h"
 
 #include <unistd.h>

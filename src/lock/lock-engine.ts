@@ -1,9 +1,12 @@
 /**
  * The per-context lock engine: one per (JS context, mutex segment), shared by every Mutex
- * handle of that segment in the context. Runs on the context's JS thread only.
+ * handle of that segment in the context. Runs on the context's JS thread only. It owns the
+ * lock-word protocol of its context (docs/concepts/lock-protocol.md); the Mutex facade and the
+ * guards use only the methods below, never its fields.
  *
- * State machine of one engine:
+ * State machine of one engine (all private):
  *   holder  - token holding the lock in this context (0: this context does not hold it)
+ *   depth   - reentrancy depth of that hold
  *   queue   - Promise waiters of this context, FIFO
  *   parkId  - the one native parker request acting for this context (0: none)
  * Invariant: parkId !== 0 only while holder === 0 and queue is non-empty. A grant from the
@@ -19,8 +22,21 @@ import { ensureDispatcher, forgetParked, onParked } from '../addon/parker-client
 import { kThreadToken } from './lock-scope';
 import { Status } from '../addon/status';
 import { lockTracing, traceAcquire, traceGranted, traceReleased, type TracedLock } from '../diagnostics';
-import { syncRun } from './sync-run';
+import { watchLockTracing } from './lock-tracing';
+import { sameSyncRun, syncRun } from './sync-run';
 import { type LongTimer, setLongTimeout } from '../timer';
+import { leaseHandoff } from '../addon/lifetime';
+
+// Layout indexes as module constants (one context load each on the fast paths).
+const { kWord, kHandoff, kConsistency, kFenceLo, kFenceHi, kDepth, kWaiters } = L;
+
+// Whether the fast paths must take the traced path (lock-tracing.ts keeps these exact).
+let grantTraced = true;
+let releaseTraced = true;
+watchLockTracing((grant, release) => {
+  grantTraced = grant;
+  releaseTraced = release;
+});
 
 let contextOwnerId = 0;
 /**
@@ -42,76 +58,223 @@ export function isAcquired(status: Status | -1): status is Status.Ok | Status.Ow
   return status === Status.Ok || status === Status.OwnerDead;
 }
 
-export class LockEngine implements TracedLock {
-  /** The mutex's logical name (diagnostics messages); set by the Mutex that creates the engine. */
-  name = '';
-  traceStarts?: Map<number, number>;
-  traceHeldSince?: number;
-  readonly native: NativeMutex;
-  readonly i32: Int32Array | null;
-  readonly me: number;
-  holder = 0;
-  depth = 0;
-  ownerDied = false;
-  /**
-   * The synchronous run (sync-run.ts) in which the thread (kThreadToken) took its current hold,
-   * set by take(); read by mutex.ts, meaningful only while holder === kThreadToken.
-   */
-  syncRun: object | null = null;
-  refs = 0;
-  readonly queue: Waiter[] = [];
-  parkId = 0;
-  /** Called with the engine when a hold was recovered from a dead owner. */
-  onOwnerDeath: (() => void) | null = null;
+/** What `info()` reports: the native view of the word, corrected by this context's own state. */
+export interface EngineInfo {
+  locked: boolean;
+  holderPid: number;
+  holderThreadId: number;
+  holderAlive: boolean;
+  depth: number;
+  waiters: number;
+  acquisitions: bigint;
+  ownerDeaths: number;
+  consistency: number;
+}
 
-  constructor(native: NativeMutex) {
+export class LockEngine implements TracedLock {
+  /** The mutex's logical name (diagnostics messages). */
+  readonly name: string;
+  /** @internal diagnostics.ts bookkeeping (TracedLock), only while someone subscribes. */
+  traceStarts?: Map<number, number>;
+  /** @internal diagnostics.ts bookkeeping (TracedLock). */
+  traceHeldSince?: number;
+  private readonly native: NativeMutex;
+  private readonly i32: Int32Array | null;
+  private readonly me: number;
+  private holder = 0;
+  private depth = 0;
+  private ownerDied = false;
+  /**
+   * The synchronous run (sync-run.ts) in which the thread (kThreadToken) took its current hold;
+   * meaningful only while holder === kThreadToken.
+   */
+  private syncRun: object | null = null;
+  private refs = 0;
+  private readonly queue: Waiter[] = [];
+  private parkId = 0;
+  private ownerDeathListener: (() => void) | null = null;
+
+  constructor(native: NativeMutex, name: string) {
     this.native = native;
+    this.name = name;
     this.me = ownerId();
     const ab = native.state();
     this.i32 = ab === undefined ? null : new Int32Array(ab, 0, L.kStateInt32s);
     ensureDispatcher();
   }
 
-  /** Uncontended CAS from JS. True: this context now holds the word (bookkeeping done). */
-  tryFast(): boolean {
-    const i32 = this.i32;
-    if (i32 === null || Atomics.load(i32, L.kHandoff) !== 0) return false;
-    if (Atomics.compareExchange(i32, L.kWord, 0, this.me) !== 0) return false;
-    if (i32[L.kConsistency] !== 0) {
-      // Strict-policy state: let the native path apply the rules.
-      this.native.unlock();
+  // ---- what the facade may ask --------------------------------------------------------------
+
+  /** The owner-death policy recorded in the segment is 'strict'. */
+  get strict(): boolean {
+    return this.native.policy === 1;
+  }
+
+  /** The segment has the attached lifetime. */
+  get attached(): boolean {
+    return this.native.attached;
+  }
+
+  /** Whether `token` holds the lock (token 0 never does). */
+  holds(token: number): boolean {
+    return token !== 0 && this.holder === token;
+  }
+
+  /** Whether any token of this context holds the lock. */
+  get heldHere(): boolean {
+    return this.holder !== 0;
+  }
+
+  /** Whether `token`'s current hold was recovered from a dead holder. */
+  ownerDiedFor(token: number): boolean {
+    return this.holds(token) && this.ownerDied;
+  }
+
+  /**
+   * The thread (kThreadToken) holds the lock from an earlier synchronous run: re-entering it
+   * with the blocking API now would be a re-entry across a tick (SHMSYNC_SYNC_REENTRY).
+   */
+  threadHoldCrossedRun(): boolean {
+    return this.holder === kThreadToken && !sameSyncRun(this.syncRun);
+  }
+
+  /** Handles of this engine: the facade counts them; the last one out shuts the engine down. */
+  retain(): void {
+    this.refs += 1;
+  }
+
+  /**
+   * One handle gone. Returns true when that was the last one and the engine shut down. A
+   * garbage-collected handle (`byGc`) never drops a hold or a wait behind the holder's back: the
+   * engine then stays for the context's life.
+   */
+  unretain(byGc: boolean): boolean {
+    this.refs -= 1;
+    if (this.refs !== 0) return false;
+    if (byGc && (this.holder !== 0 || this.queue.length !== 0)) {
+      this.refs = 1;
       return false;
     }
-    // Holder-only fields: ordered by the CAS above and the release below.
-    const lo = (i32[L.kFenceLo] + 1) | 0;
-    i32[L.kFenceLo] = lo;
-    if (lo === 0) i32[L.kFenceHi] = (i32[L.kFenceHi] + 1) | 0;
-    i32[L.kDepth] = 1;
+    this.shutdown();
     return true;
   }
 
+  /** Whether no handle uses the engine (a failed open may shut it down at once). */
+  get unused(): boolean {
+    return this.refs === 0;
+  }
+
+  /** Called (with no arguments) when a hold was recovered from a dead owner. */
+  onOwnerDeath(listener: () => void): void {
+    this.ownerDeathListener = listener;
+  }
+
+  /** A reference to this mutex is leaving the process: keep the segment until it is opened. */
+  lease(): void {
+    leaseHandoff(this.native);
+  }
+
+  /** The fencing counter's low and high words, read by the holder right after acquiring. */
+  fenceLo(): number {
+    return this.i32 !== null ? this.i32[kFenceLo] >>> 0 : Number(this.native.info().acquisitions & 0xffffffffn);
+  }
+
+  fenceHi(): number {
+    return this.i32 !== null ? this.i32[kFenceHi] >>> 0 : Number(this.native.info().acquisitions >> 32n);
+  }
+
+  info(): EngineInfo {
+    const n = this.native.info();
+    return {
+      locked: n.locked,
+      holderPid: n.holderPid ?? 0,
+      holderThreadId: n.holderThreadId ?? 0,
+      holderAlive: n.holderAlive ?? false,
+      depth: n.holderIsMe ? this.depth : n.depth,
+      // The parker counts once for this context however many Promise waiters it queues.
+      waiters: n.waiters + this.queue.length - (this.parkId !== 0 ? 1 : 0),
+      acquisitions: n.acquisitions,
+      ownerDeaths: n.ownerDeaths,
+      consistency: n.consistency,
+    };
+  }
+
+  // ---- acquisition ---------------------------------------------------------------------------
+
+  /**
+   * Uncontended CAS from JS. True: this context now holds the word (fence and depth written),
+   * but no token is recorded yet (callers record one with take(), or give the word back).
+   * Declines (false) whenever anything needs the native rules: a hand-off registration, the
+   * waiters bit, strict-policy state, or no mapping.
+   *
+   * The hand-off word is read plainly, not with Atomics.load: like native TryLock's relaxed
+   * load it only decides whether to defer to a registered starving waiter (bounded barging,
+   * a fairness rule), and a stale read is a race native TryLock has too; exclusion rests on the
+   * CAS alone (sequentially consistent, like every Atomics RMW).
+   */
+  tryFast(): boolean {
+    const i32 = this.i32;
+    if (i32 === null || i32[kHandoff] !== 0 || Atomics.compareExchange(i32, kWord, 0, this.me) !== 0) return false;
+    return i32[kConsistency] === 0 ? this.tookWord(i32) : this.giveBackWord();
+  }
+
+  /** After a successful CAS with consistent state: the holder-only bookkeeping. Returns true. */
+  private tookWord(i32: Int32Array): true {
+    // Holder-only fields: ordered by the CAS before and the release CAS (or native unlock) after.
+    const lo = (i32[kFenceLo] + 1) | 0;
+    i32[kFenceLo] = lo;
+    if (lo === 0) i32[kFenceHi] = (i32[kFenceHi] + 1) | 0;
+    i32[kDepth] = 1;
+    return true;
+  }
+
+  /** The CAS won a word in strict-policy state: give it back and let the native path apply the rules. */
+  private giveBackWord(): false {
+    this.native.unlock();
+    return false;
+  }
+
   /** Records that `token` now holds the lock (fresh acquisition with `status`). */
-  take(token: number, status: Status): void {
+  private take(token: number, status: Status): void {
     this.holder = token;
     this.depth = 1;
     if (token === kThreadToken) this.syncRun = syncRun();
     this.ownerDied = status === Status.OwnerDead;
     if (lockTracing()) traceGranted(this, token, this.ownerDied);
-    if (this.ownerDied && this.onOwnerDeath !== null) this.onOwnerDeath();
+    if (this.ownerDied && this.ownerDeathListener !== null) this.ownerDeathListener();
   }
 
-  reenter(): void {
+  /** One more level of `token`'s hold. False (nothing changed) if `token` does not hold it. */
+  reenter(token: number): boolean {
+    if (token === 0 || this.holder !== token) return false;
     this.depth += 1;
-    if (this.i32 !== null) this.i32[L.kDepth] = this.depth;
+    if (this.i32 !== null) this.i32[kDepth] = this.depth;
+    return true;
   }
 
-  /** Blocking-API acquisition for `token`. Returns a Status (Deadlock/WouldBlock/Timeout...). */
+  /**
+   * Blocking-API acquisition for `token`. Returns a Status (Deadlock/WouldBlock/Timeout...).
+   * The first branch is the uncontended fast path: no N-API call, two plain reads, one CAS. It
+   * is kept small on purpose (V8 inlines it into the caller's loop only within a bytecode budget).
+   */
   acquireSync(token: number, blocking: boolean, timeoutMs: number): Status {
-    if (this.holder === token) {
-      this.reenter();
-      return Status.Ok;
+    const holder = this.holder;
+    if (holder === 0) {
+      if (this.parkId === 0 && !grantTraced && this.tryFast()) {
+        // Invariant: holder === 0 implies ownerDied === false (release and shutdown reset it).
+        this.holder = token;
+        this.depth = 1;
+        if (token === kThreadToken) this.syncRun = syncRun();
+        return Status.Ok;
+      }
+      return this.acquireSyncSlow(token, blocking, timeoutMs);
     }
-    if (this.holder !== 0) return blocking && timeoutMs !== 0 ? Status.Deadlock : Status.WouldBlock;
+    if (holder !== token) return blocking && timeoutMs !== 0 ? Status.Deadlock : Status.WouldBlock;
+    this.reenter(token);
+    return Status.Ok;
+  }
+
+  private acquireSyncSlow(token: number, blocking: boolean, timeoutMs: number): Status {
     if (lockTracing()) traceAcquire(this, token, true);
     if (this.parkId !== 0) {
       // A grant may be in flight for our async waiters: take it now rather than wait for it.
@@ -136,6 +299,18 @@ export class LockEngine implements TracedLock {
     // queued with nobody waiting for them (they would never be granted).
     this.serveQueue();
     return st === Status.Busy ? Status.Deadlock : st;
+  }
+
+  /**
+   * Starts a fresh Promise-API acquisition for `token` (emits the acquire event) and completes
+   * it without waiting when nobody of this context holds or awaits the lock and the CAS succeeds:
+   * true, `token` holds it. False: continue with acquireAsync (which emits no second event).
+   */
+  acquireNow(token: number): boolean {
+    if (lockTracing()) traceAcquire(this, token, false); // the slow path does not trace again
+    if (this.holder !== 0 || this.queue.length !== 0 || this.parkId !== 0 || !this.tryFast()) return false;
+    this.take(token, Status.Ok);
+    return true;
   }
 
   /** Promise-API acquisition; resolves with a Status, 'abort' or 'closed'. */
@@ -176,18 +351,21 @@ export class LockEngine implements TracedLock {
   /** Releases one level of `token`'s hold. Returns NotOwner if `token` does not hold it. */
   release(token: number): Status {
     if (this.holder !== token || token === 0) return Status.NotOwner;
-    if (this.depth > 1) {
-      this.depth -= 1;
-      if (this.i32 !== null) this.i32[L.kDepth] = this.depth;
-      return Status.Ok;
-    }
+    if (this.depth > 1) return this.leaveLevel();
     this.holder = 0;
     this.depth = 0;
     this.ownerDied = false;
-    if (lockTracing()) traceReleased(this);
+    // Only 'released' listens to a release (traceHeldSince is rewritten by the next grant).
+    if (releaseTraced) traceReleased(this);
     const st = this.unlockWord();
-    this.serveQueue();
+    if (this.queue.length !== 0) this.serveQueue();
     return st;
+  }
+
+  private leaveLevel(): Status {
+    this.depth -= 1;
+    if (this.i32 !== null) this.i32[kDepth] = this.depth;
+    return Status.Ok;
   }
 
   /**
@@ -205,7 +383,7 @@ export class LockEngine implements TracedLock {
   }
 
   /** Parker completion for this engine's request (JS thread). */
-  granted(requestId: number, status: Status): void {
+  private granted(requestId: number, status: Status): void {
     if (this.parkId !== requestId) {
       // Not the request this engine waits for (it was withdrawn after completing): a grant must
       // not stay held by nobody. Unreachable while cancelPark consumes every completion.
@@ -227,27 +405,38 @@ export class LockEngine implements TracedLock {
     if (this.holder !== 0) {
       this.holder = 0;
       this.depth = 0;
+      this.ownerDied = false;
       if (lockTracing()) traceReleased(this);
       this.unlockWord();
     }
     this.native.close();
   }
 
+  /**
+   * Frees the word. Fast path: one CAS from our id to 0, which fails whenever the waiters bit is
+   * set (someone may sleep: native wakes them). Hand-off registrations and strict-policy state go
+   * native too. The plain reads are enough: a registration that lands after them belongs to a
+   * waiter that is awake (a waiter sets the waiters bit before it sleeps, which fails our CAS), and
+   * it takes the freed word itself (docs/concepts/lock-protocol.md).
+   */
   private unlockWord(): Status {
     const i32 = this.i32;
-    if (i32 !== null && i32[L.kHandoff] === 0 && i32[L.kConsistency] === 0) {
-      i32[L.kDepth] = 0;
-      // Succeeds only when no waiter bit is set: then nobody needs a wake.
-      if (Atomics.compareExchange(i32, L.kWord, this.me, 0) === this.me) return Status.Ok;
-    }
-    return this.native.unlock() as Status;
+    // The CAS succeeds only when no waiter bit is set: then nobody needs a wake.
+    return i32 !== null && i32[kHandoff] === 0 && i32[kConsistency] === 0 && this.clearWord(i32)
+      ? Status.Ok
+      : (this.native.unlock() as Status);
+  }
+
+  private clearWord(i32: Int32Array): boolean {
+    i32[kDepth] = 0;
+    return Atomics.compareExchange(i32, kWord, this.me, 0) === this.me;
   }
 
   /** After a release: let the next local waiter in, fairly with other contexts. */
   private serveQueue(): void {
     if (this.queue.length === 0 || this.holder !== 0 || this.parkId !== 0) return;
     // Nobody else waits: take it at once. Otherwise queue behind them through the parker.
-    if (this.i32 !== null && Atomics.load(this.i32, L.kWaiters) === 0 && this.tryFast()) {
+    if (this.i32 !== null && Atomics.load(this.i32, kWaiters) === 0 && this.tryFast()) {
       this.grantNext(Status.Ok);
       return;
     }

@@ -4,7 +4,6 @@
  */
 import { NotOwnerError, NotRecoverableError } from '../errors';
 import type { LockEngine } from './lock-engine';
-import * as L from './mutex-layout';
 import { Status } from '../addon/status';
 
 export class MutexGuard {
@@ -25,16 +24,10 @@ export class MutexGuard {
     this.#token = token;
     this.#name = name;
     this.reentrant = reentrant;
-    this.ownerDied = !reentrant && engine.ownerDied;
+    this.ownerDied = !reentrant && engine.ownerDiedFor(token);
     // The fence is read now (it is the holder's) and turned into a bigint only if asked for.
-    if (engine.i32 !== null) {
-      this.#fenceLo = engine.i32[L.kFenceLo] >>> 0;
-      this.#fenceHi = engine.i32[L.kFenceHi] >>> 0;
-    } else {
-      const f = engine.native.info().acquisitions;
-      this.#fenceLo = Number(f & 0xffffffffn);
-      this.#fenceHi = Number(f >> 32n);
-    }
+    this.#fenceLo = engine.fenceLo();
+    this.#fenceHi = engine.fenceHi();
   }
 
   /** Fencing token: increases on every fresh acquisition of the mutex by anyone. */
@@ -64,7 +57,7 @@ export class MutexGuard {
 
   /** Strict policy: declare the state protected by the lock repaired after an owner death. */
   markConsistent(): void {
-    if (this.#released || this.#engine.holder !== this.#token) {
+    if (this.#released || !this.#engine.holds(this.#token)) {
       throw new NotOwnerError(`mutex "${this.#name}": markConsistent() needs the lock held by this guard`);
     }
     if (this.#engine.markConsistent() === Status.NotRecoverable) {

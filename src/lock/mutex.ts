@@ -8,15 +8,12 @@ import { binding } from '../addon/binding';
 import {
   AbortError,
   ClosedError,
-  DeadlockError,
   ExistsError,
   NotOwnerError,
-  NotRecoverableError,
   OwnerDeadError,
   PolicyMismatchError,
   ShmsyncError,
   SyncReentryError,
-  SystemError,
   TimeoutError,
 } from '../errors';
 import {
@@ -34,19 +31,10 @@ import { registerHandleType, type HandleRef } from '../wire/handle-ref';
 import { isAcquired, LockEngine, ownerId } from './lock-engine';
 import { freshToken, kThreadToken, runInScope, runInScopeSync, scopeToken } from './lock-scope';
 import { MutexGuard } from './mutex-guard';
-import {
-  afterRelease,
-  kFlagAttached,
-  leaseHandoff,
-  lifetimeFlag,
-  noteAttached,
-  type Lifetime,
-} from '../addon/lifetime';
+import { afterRelease, kFlagAttached, lifetimeFlag, noteAttached, type Lifetime } from '../addon/lifetime';
 import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
 import { permissionMode, type CreateMode } from '../shared-memory/shared-memory';
-import { Status } from '../addon/status';
-import { lockTracing, traceAcquire } from '../diagnostics';
-import { sameSyncRun } from './sync-run';
+import { Status, statusError as tableError } from '../addon/status';
 
 export type OwnerDeathPolicy = 'recover' | 'strict';
 
@@ -132,14 +120,8 @@ const collected = new FinalizationRegistry<Collected>(({ engine, segment, ref })
 });
 
 function releaseEngine(e: LockEngine, segment: string, byGc: boolean): void {
-  e.refs -= 1;
-  if (e.refs !== 0) return;
-  if (byGc && (e.holder !== 0 || e.queue.length !== 0)) {
-    e.refs = 1; // still held or awaited: keep the engine (and its segment) for the context's life
-    return;
-  }
-  engines.delete(segment);
-  e.shutdown();
+  // Still held or awaited after a collection: the engine (and its segment) stays for the context's life.
+  if (e.unretain(byGc)) engines.delete(segment);
 }
 
 /** Creation deferred to first use: an anonymous mutex costs no segment until it is needed. */
@@ -150,25 +132,13 @@ interface Deferred {
 }
 const kAnonymous: Deferred = Object.freeze({ perm: 0o600, policy: 0, lifetime: kFlagAttached });
 
+/** Details the mutex adds to the status table's default messages (src/addon/status.ts). */
 function statusError(status: Status, name: string): ShmsyncError {
-  switch (status) {
-    case Status.Timeout:
-      return new TimeoutError(`mutex "${name}": timed out`);
-    case Status.NotOwner:
-      return new NotOwnerError(`mutex "${name}" is not held by the caller`);
-    case Status.NotRecoverable:
-      return new NotRecoverableError(
-        `mutex "${name}" is not recoverable: a dead holder's state was never marked consistent`,
-      );
-    case Status.Closed:
-      return new ClosedError(`mutex "${name}": the wait ended because this thread or the process is exiting`);
-    case Status.Deadlock:
-      return new DeadlockError(
-        `mutex "${name}": this thread already holds it through another async context; blocking would deadlock`,
-      );
-    default:
-      return new SystemError(`mutex "${name}": unexpected status ${status}`);
-  }
+  let detail: string | undefined;
+  if (status === Status.Closed) detail = 'the wait ended because this thread or the process is exiting';
+  else if (status === Status.Deadlock)
+    detail = 'this thread already holds it through another async context; blocking would deadlock';
+  return tableError(status, `mutex "${name}"`, detail);
 }
 
 function syncReentryError(name: string): SyncReentryError {
@@ -265,31 +235,30 @@ export class Mutex extends EventEmitter {
           },
         });
       }
-      engine = new LockEngine(native);
-      engine.name = this.name;
+      engine = new LockEngine(native, this.name);
       engines.set(segment, engine);
     }
-    const actual = engine.native.policy === 1 ? 'strict' : 'recover';
+    const actual = engine.strict ? 'strict' : 'recover';
     if (wanted !== undefined && wanted !== actual) {
-      if (engine.refs === 0) {
-        engine.native.close();
+      if (engine.unused) {
+        engine.shutdown();
         engines.delete(segment);
       }
       throw new PolicyMismatchError(`mutex "${this.name}" exists with onOwnerDeath '${actual}', not '${wanted}'`);
     }
-    engine.refs += 1;
+    engine.retain();
     let handles = openHandles.get(engine);
     if (handles === undefined) {
       const open = new Set<WeakRef<Mutex>>();
       openHandles.set(engine, open);
       // The handles share the engine's hold, so each open one hears of a recovery; closed
       // handles are dropped from the set (they must neither emit nor be kept alive by it).
-      engine.onOwnerDeath = () => {
+      engine.onOwnerDeath(() => {
         for (const r of open) {
           const h = r.deref();
           if (h !== undefined) h.emit('ownerDied', { name: h.name });
         }
-      };
+      });
       handles = open;
     }
     const ref = new WeakRef<Mutex>(this);
@@ -305,27 +274,27 @@ export class Mutex extends EventEmitter {
   /** `'attached'` or `'persistent'`: recorded in the segment by its creator. */
   get lifetime(): Lifetime {
     if (this.#deferred !== null) return this.#deferred.lifetime !== 0 ? 'attached' : 'persistent';
-    return this.#open().native.attached ? 'attached' : 'persistent';
+    return this.#open().attached ? 'attached' : 'persistent';
   }
 
   /** The owner-death policy fixed when the mutex was created. */
   get onOwnerDeath(): OwnerDeathPolicy {
     if (this.#deferred !== null) return this.#deferred.policy === 1 ? 'strict' : 'recover';
-    return this.#open().native.policy === 1 ? 'strict' : 'recover';
+    return this.#open().strict ? 'strict' : 'recover';
   }
 
   /** True while the current thread/scope holds the lock. */
   get isHeld(): boolean {
     if (this.#deferred !== null) return false; // never used yet: nobody can hold it
     const e = this.#open();
-    return e.holder !== 0 && e.holder === (scopeToken(e) ?? kThreadToken);
+    return e.holds(scopeToken(e) ?? kThreadToken);
   }
 
   /** True when the caller's current hold was recovered from a dead holder. */
   get ownerDied(): boolean {
     if (this.#deferred !== null) return false;
     const e = this.#open();
-    return e.holder === (scopeToken(e) ?? kThreadToken) && e.ownerDied;
+    return e.ownerDiedFor(scopeToken(e) ?? kThreadToken);
   }
 
   /**
@@ -334,7 +303,16 @@ export class Mutex extends EventEmitter {
    * Throws `SHMSYNC_DEADLOCK` when this thread holds it through another async context.
    */
   acquireSync(options?: AcquireSyncOptions): boolean {
-    if (options === undefined) return this.#acquireSync(true, -1);
+    // The hot path (docs/concepts/lock-protocol.md, "Fast path"): no option parsing, one engine
+    // call that is a CAS when nobody of the context holds or awaits the lock. Kept small so V8
+    // inlines all of it into the caller.
+    if (options !== undefined) return this.#acquireSyncWith(options);
+    const e = this.#engine ?? this.#open();
+    const st = e.acquireSync(scopeToken(e) ?? this.#threadToken(e), true, -1);
+    return st === Status.Ok || this.#outcome(st);
+  }
+
+  #acquireSyncWith(options: AcquireSyncOptions): boolean {
     const opts = optionsObject('options', options);
     rejectUnknownOptions('options', opts, ['blocking', 'timeout'], { block: 'blocking' });
     const blocking = opts.blocking ?? true;
@@ -350,15 +328,19 @@ export class Mutex extends EventEmitter {
 
   /** Releases one level of the calling thread's (or scope's) hold. */
   release(): void {
-    const e = this.#open();
+    const e = this.#engine ?? this.#open();
     const st = e.release(scopeToken(e) ?? kThreadToken);
+    if (st !== Status.Ok) this.#releaseFailed(e, st);
+  }
+
+  #releaseFailed(e: LockEngine, st: Status): never {
     if (st === Status.NotOwner) {
       throw new NotOwnerError(
         `mutex "${this.name}" is not held by the caller` +
-          (e.holder !== 0 ? ' (it is held by another async context of this thread: release its guard)' : ''),
+          (e.heldHere ? ' (it is held by another async context of this thread: release its guard)' : ''),
       );
     }
-    if (st !== Status.Ok) throw statusError(st, this.name);
+    throw statusError(st, this.name);
   }
 
   /**
@@ -382,16 +364,9 @@ export class Mutex extends EventEmitter {
     }
     if (signal?.aborted) return Promise.reject(abortErrorFor(signal));
     const token = scopeToken(e) ?? freshToken();
-    if (e.holder === token) {
-      e.reenter();
-      return Promise.resolve(new MutexGuard(e, token, this.name, true));
-    }
-    if (lockTracing()) traceAcquire(e, token, false);
+    if (e.reenter(token)) return Promise.resolve(new MutexGuard(e, token, this.name, true));
     // Uncontended: no await, no N-API call (the CAS is done from JS on the mapped word).
-    if (e.holder === 0 && e.queue.length === 0 && e.parkId === 0 && e.tryFast()) {
-      e.take(token, Status.Ok);
-      return Promise.resolve(new MutexGuard(e, token, this.name, false));
-    }
+    if (e.acquireNow(token)) return Promise.resolve(new MutexGuard(e, token, this.name, false));
     return this.#acquireSlow(e, token, timeout, signal);
   }
 
@@ -406,7 +381,7 @@ export class Mutex extends EventEmitter {
     if (outcome === 'closed') throw new ClosedError(`mutex "${this.name}" was closed while waiting`);
     if (!isAcquired(outcome)) throw statusError(outcome, this.name);
     const guard = new MutexGuard(e, token, this.name, false);
-    if (outcome === Status.OwnerDead && e.native.policy === 1) throw ownerDeadError(this.name, guard);
+    if (outcome === Status.OwnerDead && e.strict) throw ownerDeadError(this.name, guard);
     return guard;
   }
 
@@ -453,7 +428,7 @@ export class Mutex extends EventEmitter {
       timeout = validateTimeout('options.timeout', opts.timeout);
     }
     const e = this.#open();
-    const token = scopeToken(e) ?? (e.holder === kThreadToken ? this.#threadToken(e) : freshToken());
+    const token = scopeToken(e) ?? (e.holds(kThreadToken) ? this.#threadToken(e) : freshToken());
     if (!this.#acquireSync(blocking, timeout, token)) throw new TimeoutError(`mutex "${this.name}": timed out`);
     let scope: { result: T; leave: () => void };
     try {
@@ -487,7 +462,7 @@ export class Mutex extends EventEmitter {
   /** Strict policy: the caller repaired the state after `ownerDied`; the lock stays usable. */
   markConsistent(): void {
     const e = this.#open();
-    if (e.holder !== (scopeToken(e) ?? kThreadToken))
+    if (!e.holds(scopeToken(e) ?? kThreadToken))
       throw new NotOwnerError(`mutex "${this.name}" is not held by the caller`);
     const st = e.markConsistent();
     if (st !== Status.Ok) throw statusError(st, this.name);
@@ -495,16 +470,16 @@ export class Mutex extends EventEmitter {
 
   info(): MutexInfo {
     const e = this.#open();
-    const n = e.native.info();
+    const n = e.info();
     return {
       name: this.name,
       locked: n.locked,
-      holder: n.locked ? { pid: n.holderPid!, threadId: n.holderThreadId!, alive: n.holderAlive! } : null,
-      depth: n.holderIsMe ? e.depth : n.depth,
-      waiters: n.waiters + e.queue.length - (e.parkId !== 0 ? 1 : 0),
+      holder: n.locked ? { pid: n.holderPid, threadId: n.holderThreadId, alive: n.holderAlive } : null,
+      depth: n.depth,
+      waiters: n.waiters,
       acquisitions: n.acquisitions,
       ownerDeaths: n.ownerDeaths,
-      onOwnerDeath: e.native.policy === 1 ? 'strict' : 'recover',
+      onOwnerDeath: e.strict ? 'strict' : 'recover',
       recoverable: n.consistency !== 2,
     };
   }
@@ -543,16 +518,21 @@ export class Mutex extends EventEmitter {
 
   toJSON(): HandleRef {
     // A reference is a hand-off: the segment must exist, and outlive this handle until opened.
-    if (!this.#closed) leaseHandoff(this.#open().native);
+    if (!this.#closed) this.#open().lease();
     return { $shmsync: 'Mutex', name: this.name };
   }
 
   #acquireSync(blocking: boolean, timeout: number, token?: number): boolean {
     const e = this.#open();
     const st = e.acquireSync(token ?? scopeToken(e) ?? this.#threadToken(e), blocking, timeout);
+    return st === Status.Ok || this.#outcome(st);
+  }
+
+  /** What a blocking acquisition that did not return Ok means: true (held), false, or a throw. */
+  #outcome(st: Status): boolean {
     if (st === Status.Ok) return true;
     if (st === Status.OwnerDead) {
-      if (e.native.policy === 1) throw ownerDeadError(this.name, null);
+      if (this.#open().strict) throw ownerDeadError(this.name, null);
       return true;
     }
     if (st === Status.Timeout || st === Status.WouldBlock) return false;
@@ -565,8 +545,11 @@ export class Mutex extends EventEmitter {
    * (sync-run.ts; the engine records it): otherwise the hold crossed a tick, throw.
    */
   #threadToken(e: LockEngine): number {
-    if (e.holder === kThreadToken && !this.#threadReentry && !sameSyncRun(e.syncRun)) throw syncReentryError(this.name);
-    return kThreadToken;
+    return this.#threadReentry || !e.threadHoldCrossedRun() ? kThreadToken : this.#syncReentry();
+  }
+
+  #syncReentry(): never {
+    throw syncReentryError(this.name);
   }
 
   #open(): LockEngine {

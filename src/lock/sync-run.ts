@@ -36,16 +36,18 @@ let current: object | null = null;
  * so the microtask ends it. Each end clears only its own run.
  */
 export function syncRun(): object {
-  if (current === null) {
-    const run = {};
-    const end = (): void => {
-      if (current === run) current = null;
-    };
-    current = run;
-    queueMicrotask(end);
-    process.nextTick(end);
-  }
-  return current;
+  return current ?? startRun(); // tiny: inlined into every fresh blocking-API acquisition
+}
+
+function startRun(): object {
+  const run = {};
+  const end = (): void => {
+    if (current === run) current = null;
+  };
+  current = run;
+  queueMicrotask(end);
+  process.nextTick(end);
+  return run;
 }
 
 /** Whether a hold taken in `run` may be re-entered by the thread now. */
