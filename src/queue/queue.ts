@@ -533,7 +533,7 @@ export class ShmQueue<T = unknown> {
    */
   #take(max: number): T[] {
     const native = this.#open();
-    let buf = this.#inbox;
+    let buf: Buffer;
     let off = 0;
     let count: number;
     if (this.#held !== null) {
