@@ -76,6 +76,9 @@ export {
   type PutOptions,
   type GetOptions,
   type SyncOptions,
+  type DrainOptions,
+  type DrainWaitOptions,
+  type DrainVisitor,
 } from './queue/queue';
 export type { Codec, CodecName } from './wire/codec';
 export { SharedValue, type SharedValueType, type SharedValueOf, type SharedValueOptions } from './shared/shared-value';

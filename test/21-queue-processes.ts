@@ -106,7 +106,12 @@ interface ConsumerReport extends Message {
  * Runs kProducers producers and kConsumers consumers of the sequence oracle (fixtures/queue-lib.js)
  * through one queue, closes it once every producer is done, and checks exactly-once delivery.
  */
-async function pipeline(t: Test, kind: 'process' | 'worker', capacity: number): Promise<void> {
+async function pipeline(
+  t: Test,
+  kind: 'process' | 'worker',
+  capacity: number,
+  consumerModes = ['getMany', 'getSync', 'iterate', 'mixed'],
+): Promise<void> {
   const q = new ShmQueue(testName(`q-${kind}s`), { create: 'create', codec: 'raw', capacity });
   t.teardown(() => {
     q.close();
@@ -118,7 +123,6 @@ async function pipeline(t: Test, kind: 'process' | 'worker', capacity: number): 
     return p;
   };
   const producerModes = ['async', 'sync', 'async', 'single'];
-  const consumerModes = ['getMany', 'getSync', 'iterate', 'mixed'];
   const producers = producerModes.map((mode, id) =>
     make('queue-producer.js', [q.name, String(id), String(kPerProducer), '256', mode]),
   );
@@ -187,6 +191,15 @@ t.test(
 t.test(`the same across worker threads`, async (t) => {
   await pipeline(t, 'worker', 1 << 16);
 });
+
+t.test(
+  'the fast paths across processes: drain() / drainSync() views and spinning await get() consumers, exactly once, in order',
+  async (t) => {
+    // The drain consumers take batches through zero-copy views (copied by the visitor), the
+    // iterate/mixed ones await get(), which polls the ring from JS before parking.
+    await pipeline(t, 'process', 1 << 16, ['drain', 'drainSync', 'iterate', 'mixed']);
+  },
+);
 
 t.test(
   'wrap-around: every size from 0 bytes to maxMessageSize through a small ring, byte for byte, in order',

@@ -247,162 +247,168 @@ t.test(
 
 const kConsumerRounds = Number(process.env.SHMSYNC_QUEUE_CONSUMER_KILL_ROUNDS ?? 20);
 
-t.test(
-  `consumer killed mid-batch (${kConsumerRounds} rounds): no duplicate, and every message is accounted for`,
-  async (t) => {
-    // What this test proves, per round (one victim consumer at a time, the parent the only producer):
-    //  - the victim logged (in shared memory, after getMany returned) exactly the ids
-    //    [start, start + logged), in order, where start = the ring's totalGot before the round;
-    //  - lost = (totalGot after the kill - start) - logged >= 0 messages left the ring with the
-    //    victim without being logged: the tail of its last batch, at most one getMany's worth;
-    //  - when the kill landed inside GetRecords (holding the consumer lock; the next consumer's
-    //    recovery shows it in the lock's owner-death counter), lost is 0: head had not moved, so
-    //    the next consumer gets those messages;
-    //  - over all rounds, logged + lost + what the survivor (the parent) drains = every message,
-    //    and no id is delivered twice.
-    const messageBytes = 16 * 1024;
-    const q = new ShmQueue<Buffer>(testName('q-ckill'), { create: 'create', codec: 'raw', capacity: 8 << 20 });
-    const rogue = new Rogue(q.name);
-    const perRound = 8 * Math.ceil((8 << 20) / messageBytes);
-    const logs: SharedMemory[] = [];
-    const children: Child[] = [];
-    t.teardown(() => {
-      for (const c of children) c.kill();
-      rogue.close();
-      q.close();
-      ShmQueue.unlink(q.name);
-      for (const l of logs) {
-        l.close();
-        l.unlink();
+function consumerKillLoop(mode: 'getMany' | 'drain', roundCount: number): void {
+  t.test(
+    `consumer (${mode}) killed mid-batch (${roundCount} rounds): no duplicate, and every message is accounted for`,
+    async (t) => {
+      // What this test proves, per round (one victim consumer at a time, the parent the only producer):
+      //  - the victim logged (in shared memory, after getMany returned) exactly the ids
+      //    [start, start + logged), in order, where start = the ring's totalGot before the round;
+      //  - lost = (totalGot after the kill - start) - logged >= 0 messages left the ring with the
+      //    victim without being logged: the tail of its last batch, at most one getMany's worth;
+      //  - when the kill landed inside GetRecords (holding the consumer lock; the next consumer's
+      //    recovery shows it in the lock's owner-death counter), lost is 0: head had not moved, so
+      //    the next consumer gets those messages;
+      //  - over all rounds, logged + lost + what the survivor (the parent) drains = every message,
+      //    and no id is delivered twice.
+      const messageBytes = 16 * 1024;
+      const q = new ShmQueue<Buffer>(testName('q-ckill'), { create: 'create', codec: 'raw', capacity: 8 << 20 });
+      const rogue = new Rogue(q.name);
+      const perRound = 8 * Math.ceil((8 << 20) / messageBytes);
+      const logs: SharedMemory[] = [];
+      const children: Child[] = [];
+      t.teardown(() => {
+        for (const c of children) c.kill();
+        rogue.close();
+        q.close();
+        ShmQueue.unlink(q.name);
+        for (const l of logs) {
+          l.close();
+          l.unlink();
+        }
+      });
+      const body = crypto.randomBytes(messageBytes);
+      let nextId = 0;
+      const message = (): Buffer => {
+        const m = Buffer.from(body);
+        m.writeUInt32LE(nextId, 0);
+        m.writeUInt32LE(lib.check(0, nextId), 4);
+        nextId += 1;
+        return m;
+      };
+      /** Fills the ring with fresh ids. */
+      const fill = (): void => {
+        for (;;) {
+          const batch = Array.from({ length: 32 }, message);
+          const n = q.putManySync(batch, { blocking: false });
+          nextId -= batch.length - n;
+          if (n < batch.length) return;
+        }
+      };
+      const start = (): Promise<{ child: Child; log: SharedMemory }> => {
+        const log = new SharedMemory(testName('q-ckill-log'), { size: 4 * (1 + perRound), create: 'create' });
+        logs.push(log);
+        const child = new Child('queue-victim-consumer.js', [q.name, log.name, mode]);
+        children.push(child);
+        return child.message('ready').then(() => ({ child, log }));
+      };
+      const rounds: Array<{ start: number; taken: number; logged: number; lost: number; inLock?: boolean }> = [];
+      const problems: string[] = [];
+      const aimed: number[] = []; // rounds whose kill was seen to land inside GetRecords
+      let ahead = start();
+      let deathsSeen = rogue.u32(kConsumerDeaths);
+      for (let r = 0; r < roundCount && problems.length === 0; r++) {
+        const { child, log } = await ahead;
+        ahead = start();
+        fill();
+        const before = q.info().totalGot;
+        const filled = q.size;
+        const words = new Int32Array(log.buffer.buffer, log.buffer.byteOffset, 1 + perRound);
+        child.send({ type: 'go' });
+        const target = 1 + Math.floor(Math.random() * filled * (r % 2 === 1 ? 0.3 : 0.8));
+        await until(() => Atomics.load(words, 0) >= target, `round ${r}: the victim logged ${target} messages`, child);
+        // Even rounds: a random point of the victim's loop (mostly while it decodes and logs a
+        // batch it already took). Odd rounds: inside GetRecords, holding the consumer lock.
+        if (r % 2 === 1) {
+          const inside = killInsideLock(child, rogue, kConsumerLock, () => {
+            if (Atomics.load(words, 0) < perRound / 2 && !q.tryPut(message())) nextId -= 1;
+          });
+          if (inside) aimed.push(r);
+        } else {
+          spinRandom(2);
+          child.kill('SIGKILL');
+        }
+        const exit = await child.exited;
+        children.splice(children.indexOf(child), 1);
+        if (exit.code !== null || exit.signal !== 'SIGKILL') problems.push(`round ${r}: exit ${JSON.stringify(exit)}`);
+        const taken = q.info().totalGot - before;
+        const logged = Atomics.load(words, 0);
+        for (let i = 0; i < logged; i++) {
+          if (words[1 + i] !== before + i) {
+            problems.push(`round ${r}: log[${i}] = ${words[1 + i]}, expected id ${before + i}`);
+            break;
+          }
+        }
+        rounds.push({ start: before, taken, logged, lost: taken - logged });
+        if (taken < logged) problems.push(`round ${r}: logged ${logged} but the ring gave out only ${taken}`);
+        // The previous victim's kill is judged now: this victim's first get recovered the lock if
+        // that one died holding it.
+        const deaths = rogue.u32(kConsumerDeaths);
+        if (r > 0) rounds[r - 1].inLock = deaths - deathsSeen === 1;
+        deathsSeen = deaths;
       }
-    });
-    const body = crypto.randomBytes(messageBytes);
-    let nextId = 0;
-    const message = (): Buffer => {
-      const m = Buffer.from(body);
-      m.writeUInt32LE(nextId, 0);
-      m.writeUInt32LE(lib.check(0, nextId), 4);
-      nextId += 1;
-      return m;
-    };
-    /** Fills the ring with fresh ids. */
-    const fill = (): void => {
-      for (;;) {
-        const batch = Array.from({ length: 32 }, message);
-        const n = q.putManySync(batch, { blocking: false });
-        nextId -= batch.length - n;
-        if (n < batch.length) return;
-      }
-    };
-    const start = (): Promise<{ child: Child; log: SharedMemory }> => {
-      const log = new SharedMemory(testName('q-ckill-log'), { size: 4 * (1 + perRound), create: 'create' });
-      logs.push(log);
-      const child = new Child('queue-victim-consumer.js', [q.name, log.name]);
-      children.push(child);
-      return child.message('ready').then(() => ({ child, log }));
-    };
-    const rounds: Array<{ start: number; taken: number; logged: number; lost: number; inLock?: boolean }> = [];
-    const problems: string[] = [];
-    const aimed: number[] = []; // rounds whose kill was seen to land inside GetRecords
-    let ahead = start();
-    let deathsSeen = rogue.u32(kConsumerDeaths);
-    for (let r = 0; r < kConsumerRounds && problems.length === 0; r++) {
-      const { child, log } = await ahead;
-      ahead = start();
-      fill();
-      const before = q.info().totalGot;
-      const filled = q.size;
-      const words = new Int32Array(log.buffer.buffer, log.buffer.byteOffset, 1 + perRound);
-      child.send({ type: 'go' });
-      const target = 1 + Math.floor(Math.random() * filled * (r % 2 === 1 ? 0.3 : 0.8));
-      await until(() => Atomics.load(words, 0) >= target, `round ${r}: the victim logged ${target} messages`, child);
-      // Even rounds: a random point of the victim's loop (mostly while it decodes and logs a
-      // batch it already took). Odd rounds: inside GetRecords, holding the consumer lock.
-      if (r % 2 === 1) {
-        const inside = killInsideLock(child, rogue, kConsumerLock, () => {
-          if (Atomics.load(words, 0) < perRound / 2 && !q.tryPut(message())) nextId -= 1;
-        });
-        if (inside) aimed.push(r);
-      } else {
-        spinRandom(2);
-        child.kill('SIGKILL');
-      }
-      const exit = await child.exited;
-      children.splice(children.indexOf(child), 1);
-      if (exit.code !== null || exit.signal !== 'SIGKILL') problems.push(`round ${r}: exit ${JSON.stringify(exit)}`);
-      const taken = q.info().totalGot - before;
-      const logged = Atomics.load(words, 0);
-      for (let i = 0; i < logged; i++) {
-        if (words[1 + i] !== before + i) {
-          problems.push(`round ${r}: log[${i}] = ${words[1 + i]}, expected id ${before + i}`);
-          break;
+      const spare = await ahead;
+      spare.child.kill('SIGKILL');
+      t.same(await spare.child.exited, { code: null, signal: 'SIGKILL' }, 'spare child killed');
+      // The survivor: the parent drains everything left, in order.
+      const drainedFrom = q.info().totalGot;
+      let expected = drainedFrom;
+      let bad = 0;
+      while (q.size > 0) {
+        for (const m of await q.getMany(1000)) {
+          if (m.readUInt32LE(0) !== expected || m.readUInt32LE(4) !== lib.check(0, expected)) bad += 1;
+          expected += 1;
         }
       }
-      rounds.push({ start: before, taken, logged, lost: taken - logged });
-      if (taken < logged) problems.push(`round ${r}: logged ${logged} but the ring gave out only ${taken}`);
-      // The previous victim's kill is judged now: this victim's first get recovered the lock if
-      // that one died holding it.
       const deaths = rogue.u32(kConsumerDeaths);
-      if (r > 0) rounds[r - 1].inLock = deaths - deathsSeen === 1;
-      deathsSeen = deaths;
-    }
-    const spare = await ahead;
-    spare.child.kill('SIGKILL');
-    t.same(await spare.child.exited, { code: null, signal: 'SIGKILL' }, 'spare child killed');
-    // The survivor: the parent drains everything left, in order.
-    const drainedFrom = q.info().totalGot;
-    let expected = drainedFrom;
-    let bad = 0;
-    while (q.size > 0) {
-      for (const m of await q.getMany(1000)) {
-        if (m.readUInt32LE(0) !== expected || m.readUInt32LE(4) !== lib.check(0, expected)) bad += 1;
-        expected += 1;
+      rounds[rounds.length - 1].inLock = deaths - deathsSeen === 1;
+      t.same(problems, [], 'every victim died of SIGKILL and logged exactly the next ids, in order');
+      t.equal(bad, 0, 'the survivor received the rest, in order, intact');
+      t.equal(expected, nextId, 'the survivor drained up to the last id put');
+      for (let r = 1; r < rounds.length; r++) {
+        t.equal(
+          rounds[r].start,
+          rounds[r - 1].start + rounds[r - 1].taken,
+          `round ${r} starts where round ${r - 1}'s victim stopped taking: no id twice`,
+        );
       }
-    }
-    const deaths = rogue.u32(kConsumerDeaths);
-    rounds[rounds.length - 1].inLock = deaths - deathsSeen === 1;
-    t.same(problems, [], 'every victim died of SIGKILL and logged exactly the next ids, in order');
-    t.equal(bad, 0, 'the survivor received the rest, in order, intact');
-    t.equal(expected, nextId, 'the survivor drained up to the last id put');
-    for (let r = 1; r < rounds.length; r++) {
+      const logged = rounds.reduce((s, r) => s + r.logged, 0);
+      const lost = rounds.reduce((s, r) => s + r.lost, 0);
       t.equal(
-        rounds[r].start,
-        rounds[r - 1].start + rounds[r - 1].taken,
-        `round ${r} starts where round ${r - 1}'s victim stopped taking: no id twice`,
+        logged + lost + (nextId - drainedFrom),
+        nextId,
+        `logged by victims (${logged}) + lost with them (${lost}) + drained by the survivor (${nextId - drainedFrom}) = all ${nextId} messages`,
       );
-    }
-    const logged = rounds.reduce((s, r) => s + r.logged, 0);
-    const lost = rounds.reduce((s, r) => s + r.lost, 0);
-    t.equal(
-      logged + lost + (nextId - drainedFrom),
-      nextId,
-      `logged by victims (${logged}) + lost with them (${lost}) + drained by the survivor (${nextId - drainedFrom}) = all ${nextId} messages`,
-    );
-    const maxBatch = Math.floor((4 << 20) / (messageBytes + 8)) + 1;
-    t.ok(
-      rounds.every((r) => r.lost >= 0 && r.lost <= maxBatch),
-      `each victim lost at most one getMany batch (${maxBatch} messages)`,
-    );
-    const inLock = rounds.filter((r) => r.inLock);
-    t.ok(
-      aimed.length > 0 && aimed.every((r) => rounds[r].inLock),
-      `every kill aimed inside GetRecords (${aimed.length}) was recovered as an owner death by the next consumer`,
-    );
-    t.same(
-      inLock.map((r) => r.lost),
-      inLock.map(() => 0),
-      'a victim killed inside GetRecords lost nothing: the next consumer got its messages',
-    );
-    t.equal(
-      rogue.u32(kConsumerDeaths),
-      inLock.length,
-      'owner deaths of the consumer lock = kills that landed inside a get',
-    );
-    t.comment(
-      `${kConsumerRounds} consumer kills: ${inLock.length} inside GetRecords (nothing lost), ${rounds.filter((r) => r.lost > 0).length} after a batch was returned (lost ${lost} messages in all, at most ${Math.max(...rounds.map((r) => r.lost))} in one)`,
-    );
-  },
-);
+      const maxBatch = Math.floor((4 << 20) / (messageBytes + 8)) + 1;
+      t.ok(
+        rounds.every((r) => r.lost >= 0 && r.lost <= maxBatch),
+        `each victim lost at most one getMany batch (${maxBatch} messages)`,
+      );
+      const inLock = rounds.filter((r) => r.inLock);
+      t.ok(
+        aimed.length > 0 && aimed.every((r) => rounds[r].inLock),
+        `every kill aimed inside GetRecords (${aimed.length}) was recovered as an owner death by the next consumer`,
+      );
+      t.same(
+        inLock.map((r) => r.lost),
+        inLock.map(() => 0),
+        'a victim killed inside GetRecords lost nothing: the next consumer got its messages',
+      );
+      t.equal(
+        rogue.u32(kConsumerDeaths),
+        inLock.length,
+        'owner deaths of the consumer lock = kills that landed inside a get',
+      );
+      t.comment(
+        `${roundCount} ${mode} consumer kills: ${inLock.length} inside GetRecords (nothing lost), ${rounds.filter((r) => r.lost > 0).length} after a batch was returned (lost ${lost} messages in all, at most ${Math.max(...rounds.map((r) => r.lost))} in one)`,
+      );
+    },
+  );
+}
+
+consumerKillLoop('getMany', kConsumerRounds);
+// The zero-copy drain path: the same proofs (its batch is the same inbox's worth).
+consumerKillLoop('drain', Math.ceil(kConsumerRounds / 2));
 
 interface Result extends Message {
   ok: boolean;

@@ -10,6 +10,7 @@
 #include "../core/robust-lock.h"
 #include "context.h"
 #include "errors.h"
+#include "external-buffer.h"
 
 namespace shmsync {
 
@@ -58,6 +59,9 @@ Napi::Function QueueWrap::Define(Napi::Env env) {
       env, "Queue",
       {InstanceMethod<&QueueWrap::JS_setBuffers>("setBuffers"),
        InstanceMethod<&QueueWrap::JS_put>("put"), InstanceMethod<&QueueWrap::JS_get>("get"),
+       InstanceMethod<&QueueWrap::JS_getInto>("getInto"),
+       InstanceMethod<&QueueWrap::JS_detach>("detach"),
+       InstanceMethod<&QueueWrap::JS_state>("state"),
        InstanceMethod<&QueueWrap::JS_waitData>("waitData"),
        InstanceMethod<&QueueWrap::JS_waitSpace>("waitSpace"),
        InstanceMethod<&QueueWrap::JS_watchData>("watchData"),
@@ -185,6 +189,15 @@ Napi::Value QueueWrap::JS_put(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, written);
 }
 
+Napi::Value QueueWrap::Take(Napi::Env env, uint8_t* out, uint64_t out_len, uint32_t max_count) {
+  uint32_t count = 0;
+  uint64_t bytes = 0;
+  Status st = GetRecords(ring(), config_, context_->table(), context_->owner(), out, out_len,
+                         max_count, &count, &bytes);
+  if (st != Status::kOk && count == 0) return Negated(env, st);
+  return Napi::Number::New(env, count);
+}
+
 Napi::Value QueueWrap::JS_get(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
@@ -196,12 +209,52 @@ Napi::Value QueueWrap::JS_get(const Napi::CallbackInfo& info) {
     ThrowBadArgument(env, "get: no inbox attached (or it was detached)");
     return Napi::Value();
   }
-  uint32_t count = 0;
-  uint64_t bytes = 0;
-  Status st = GetRecords(ring(), config_, context_->table(), context_->owner(), inbox, inbox_len,
-                         max_count, &count, &bytes);
-  if (st != Status::kOk && count == 0) return Negated(env, st);
-  return Napi::Number::New(env, count);
+  return Take(env, inbox, inbox_len, max_count);
+}
+
+Napi::Value QueueWrap::JS_getInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return Napi::Value();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) {
+    ThrowBadArgument(env, "getInto(target, maxCount)");
+    return Napi::Value();
+  }
+  napi_typedarray_type type;
+  size_t n = 0;
+  void* p = nullptr;
+  if (napi_get_typedarray_info(env, info[0], &type, &n, &p, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array || n == 0 || p == nullptr) {
+    // A detached target reports length 0: refused, never written.
+    ThrowBadArgument(env, "getInto: a non-empty, attached Uint8Array expected");
+    return Napi::Value();
+  }
+  return Take(env, static_cast<uint8_t*>(p), n, info[1].As<Napi::Number>().Uint32Value());
+}
+
+Napi::Value QueueWrap::JS_detach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArrayBuffer()) {
+    ThrowBadArgument(env, "detach(arrayBuffer)");
+    return Napi::Value();
+  }
+  // The facade's own per-batch buffer (drainSync): every view of it becomes length 0.
+  if (napi_detach_arraybuffer(env, info[0]) != napi_ok) {
+    ThrowBadArgument(env, "detach: the buffer cannot be detached");
+    return Napi::Value();
+  }
+  return env.Undefined();
+}
+
+Napi::Value QueueWrap::JS_state(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return Napi::Value();
+  if (!state_ref_.IsEmpty()) return state_ref_.Value();
+  // The producer, consumer and configuration lines (192 bytes): JS polls tail/head/closed with
+  // Atomics loads to decide whether a native get is worth calling, nothing more (queue.ts).
+  Napi::Value ab = NewExternalArrayBuffer(env, region_, 0, offsetof(RingState, reserved));
+  if (ab.IsEmpty()) return env.Undefined();
+  state_ref_ = Napi::Persistent(ab.As<Napi::ArrayBuffer>());
+  return ab;
 }
 
 Napi::Value QueueWrap::JS_waitData(const Napi::CallbackInfo& info) {
@@ -210,7 +263,7 @@ Napi::Value QueueWrap::JS_waitData(const Napi::CallbackInfo& info) {
   const int64_t deadline = info.Length() > 0 ? DeadlineFrom(info[0]) : -1;
   RingState* r = ring();
   const Status st = InterruptibleWait(context_->interrupt(), deadline,
-                                      [r](int64_t until) { return WaitData(r, until); });
+                                      [r, this](int64_t until) { return WaitData(r, until, &data_budget_); });
   return Napi::Number::New(env, static_cast<int32_t>(st));
 }
 
@@ -227,7 +280,9 @@ Napi::Value QueueWrap::JS_waitSpace(const Napi::CallbackInfo& info) {
   const RingConfig config = config_;
   const Status st = InterruptibleWait(
       context_->interrupt(), deadline,
-      [r, config, bytes](int64_t until) { return WaitSpace(r, config, bytes, until); });
+      [r, config, bytes, this](int64_t until) {
+        return WaitSpace(r, config, bytes, until, &space_budget_);
+      });
   return Napi::Number::New(env, static_cast<int32_t>(st));
 }
 
@@ -239,14 +294,9 @@ Napi::Value QueueWrap::JS_watchData(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   RingState* r = ring();
-  // Count ourselves as a sleeper first, then re-check: the wake protocol of ring.cc.
-  r->consumers_sleeping.fetch_add(1, std::memory_order_seq_cst);
-  const uint32_t seq = r->data_seq.load(std::memory_order_seq_cst);
-  if (r->tail.load(std::memory_order_seq_cst) != r->head.load(std::memory_order_seq_cst) ||
-      r->closed.load(std::memory_order_seq_cst) != 0) {
-    r->consumers_sleeping.fetch_sub(1, std::memory_order_seq_cst);
-    return Napi::Number::New(env, 0);
-  }
+  uint32_t seq = 0;
+  // The sleeper registration and re-check are the ring's protocol (ring.h PrepareDataWatch).
+  if (!PrepareDataWatch(r, &seq)) return Napi::Number::New(env, 0);
   const uint64_t id = Parker::Instance().ParkWatch(
       region_, &r->data_seq, seq, &r->consumers_sleeping, Context::Deliver, context_);
   context_->Parked();
@@ -266,12 +316,8 @@ Napi::Value QueueWrap::JS_watchSpace(const Napi::CallbackInfo& info) {
   }
   const auto bytes = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
   RingState* r = ring();
-  r->producers_sleeping.fetch_add(1, std::memory_order_seq_cst);
-  const uint32_t seq = r->space_seq.load(std::memory_order_seq_cst);
-  if (SpaceReady(r, config_, bytes) || r->closed.load(std::memory_order_seq_cst) != 0) {
-    r->producers_sleeping.fetch_sub(1, std::memory_order_seq_cst);
-    return Napi::Number::New(env, 0);
-  }
+  uint32_t seq = 0;
+  if (!PrepareSpaceWatch(r, config_, bytes, &seq)) return Napi::Number::New(env, 0);
   const uint64_t id = Parker::Instance().ParkWatch(
       region_, &r->space_seq, seq, &r->producers_sleeping, Context::Deliver, context_);
   context_->Parked();
@@ -301,6 +347,7 @@ Napi::Value QueueWrap::JS_closeHandle(const Napi::CallbackInfo& info) {
   region_.reset();
   outbox_ref_.Reset();
   inbox_ref_.Reset();
+  state_ref_.Reset();
   return released;
 }
 

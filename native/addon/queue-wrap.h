@@ -8,6 +8,10 @@
 //     and refused, never written.
 //   .put(count, bytes, offset) -> written >= 0 | -status (framed records from outbox+offset)
 //   .get(maxCount) -> count >= 0 | -status (framed records copied into inbox)
+//   .getInto(target: Uint8Array, maxCount) -> as get, into `target` (the drain batch memory)
+//   .detach(ab: ArrayBuffer) -> detaches a batch buffer (drainSync: its views become unusable)
+//   .state() -> ArrayBuffer over the ring's first three lines (positions, counters, config),
+//     for JS polling with Atomics (read only; undefined where external buffers are forbidden)
 //   .waitData(timeoutMs) / .waitSpace(bytes, timeoutMs) -> status (blocking)
 //   .watchData() / .watchSpace(bytes) -> parker request id, or 0 when ready/closed already
 //   .cancel(id) -> -1 | status, .close(), .closeHandle(), .info(), .capacity, .maxMessage
@@ -37,6 +41,9 @@ class QueueWrap : public Napi::ObjectWrap<QueueWrap> {
   Napi::Value JS_setBuffers(const Napi::CallbackInfo& info);
   Napi::Value JS_put(const Napi::CallbackInfo& info);
   Napi::Value JS_get(const Napi::CallbackInfo& info);
+  Napi::Value JS_getInto(const Napi::CallbackInfo& info);
+  Napi::Value JS_detach(const Napi::CallbackInfo& info);
+  Napi::Value JS_state(const Napi::CallbackInfo& info);
   Napi::Value JS_waitData(const Napi::CallbackInfo& info);
   Napi::Value JS_waitSpace(const Napi::CallbackInfo& info);
   Napi::Value JS_watchData(const Napi::CallbackInfo& info);
@@ -57,10 +64,16 @@ class QueueWrap : public Napi::ObjectWrap<QueueWrap> {
                       uint64_t* length);
 
   std::shared_ptr<ShmRegion> region_;
+  Napi::Value Take(Napi::Env env, uint8_t* out, uint64_t out_len, uint32_t max_count);
+
   std::unique_ptr<Attachment> attachment_;  // attached lifetime (null after close)
   Context* context_ = nullptr;
   Napi::Reference<Napi::Uint8Array> outbox_ref_;
   Napi::Reference<Napi::Uint8Array> inbox_ref_;
+  Napi::Reference<Napi::ArrayBuffer> state_ref_;
+  // Spin budgets of this handle's blocking waits (JS thread only): ring.h SpinBudget.
+  SpinBudget data_budget_;
+  SpinBudget space_budget_;
   // Read once from the ring at open and validated (OpenRing); the shared copy is never used
   // as a bound again.
   RingConfig config_{0, 0};

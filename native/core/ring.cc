@@ -56,13 +56,31 @@ void WakeIfSleeping(std::atomic<uint32_t>* sleeping, std::atomic<uint32_t>* seq,
 }
 
 // Waits until ready() or closed or the deadline. `sleeping`/`seq` are the side's counter/word.
+// First spins for the budget's time (reading the clock every 16 rounds: vDSO, no syscall), then
+// sleeps. The budget adapts to how the last wait ended (SpinBudget).
 template <typename Ready>
 Status WaitUntil(RingState* r, std::atomic<uint32_t>* sleeping, std::atomic<uint32_t>* seq,
-                 int64_t deadline_ns, Ready ready) {
-  for (int i = 0; i < kSpinRounds; ++i) {
-    if (ready()) return Status::kOk;
-    if (r->closed.load(std::memory_order_acquire) != 0) return Status::kClosed;
-    CpuRelax();
+                 int64_t deadline_ns, SpinBudget* budget, Ready ready) {
+  if (budget == nullptr) {
+    for (int i = 0; i < kSpinRounds; ++i) {
+      if (ready()) return Status::kOk;
+      if (r->closed.load(std::memory_order_acquire) != 0) return Status::kClosed;
+      CpuRelax();
+    }
+  } else {
+    const int64_t start = MonotonicNanos();
+    int64_t spin_end = start + budget->ns;
+    if (deadline_ns >= 0 && deadline_ns < spin_end) spin_end = deadline_ns;
+    for (uint32_t i = 1;; ++i) {
+      if (ready()) {
+        budget->Hit();
+        return Status::kOk;
+      }
+      if (r->closed.load(std::memory_order_acquire) != 0) return Status::kClosed;
+      CpuRelax();
+      if ((i & 15) == 0 && MonotonicNanos() >= spin_end) break;
+    }
+    budget->Miss();
   }
   sleeping->fetch_add(1, std::memory_order_seq_cst);
   Status result = Status::kOk;
@@ -280,10 +298,14 @@ Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out, uin
   return GetRecords(r, ReadRingConfig(r), table, me, out, out_capacity, max_count, count, bytes);
 }
 
-Status WaitData(RingState* r, int64_t deadline_ns) {
-  return WaitUntil(r, &r->consumers_sleeping, &r->data_seq, deadline_ns, [r] {
-    return r->tail.load(std::memory_order_seq_cst) != r->head.load(std::memory_order_seq_cst);
-  });
+bool DataReady(const RingState* r) {
+  // seq_cst: the sleeper's side of the wake protocol (ordered after the sleeper-count increment).
+  return r->tail.load(std::memory_order_seq_cst) != r->head.load(std::memory_order_seq_cst);
+}
+
+Status WaitData(RingState* r, int64_t deadline_ns, SpinBudget* budget) {
+  return WaitUntil(r, &r->consumers_sleeping, &r->data_seq, deadline_ns, budget,
+                   [r] { return DataReady(r); });
 }
 
 bool SpaceReady(const RingState* r, const RingConfig& config, uint64_t bytes) {
@@ -298,13 +320,37 @@ bool SpaceReady(const RingState* r, const RingConfig& config, uint64_t bytes) {
   return cap - (tail - head) >= need;
 }
 
-Status WaitSpace(RingState* r, const RingConfig& config, uint64_t bytes, int64_t deadline_ns) {
-  return WaitUntil(r, &r->producers_sleeping, &r->space_seq, deadline_ns,
+Status WaitSpace(RingState* r, const RingConfig& config, uint64_t bytes, int64_t deadline_ns,
+                 SpinBudget* budget) {
+  return WaitUntil(r, &r->producers_sleeping, &r->space_seq, deadline_ns, budget,
                    [r, &config, bytes] { return SpaceReady(r, config, bytes); });
 }
 
 Status WaitSpace(RingState* r, uint64_t bytes, int64_t deadline_ns) {
   return WaitSpace(r, ReadRingConfig(r), bytes, deadline_ns);
+}
+
+bool PrepareDataWatch(RingState* r, uint32_t* seq) {
+  // Count ourselves as a sleeper first, then read the word and re-check (seq_cst, the wake
+  // protocol above): a publisher that stored tail before our increment is seen by the re-check;
+  // one that stores it after sees our count and bumps the word, so the parker's wait returns.
+  r->consumers_sleeping.fetch_add(1, std::memory_order_seq_cst);
+  *seq = r->data_seq.load(std::memory_order_seq_cst);
+  if (DataReady(r) || r->closed.load(std::memory_order_seq_cst) != 0) {
+    r->consumers_sleeping.fetch_sub(1, std::memory_order_seq_cst);
+    return false;
+  }
+  return true;
+}
+
+bool PrepareSpaceWatch(RingState* r, const RingConfig& config, uint64_t bytes, uint32_t* seq) {
+  r->producers_sleeping.fetch_add(1, std::memory_order_seq_cst);
+  *seq = r->space_seq.load(std::memory_order_seq_cst);
+  if (SpaceReady(r, config, bytes) || r->closed.load(std::memory_order_seq_cst) != 0) {
+    r->producers_sleeping.fetch_sub(1, std::memory_order_seq_cst);
+    return false;
+  }
+  return true;
 }
 
 void CloseRing(RingState* r) {

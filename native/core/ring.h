@@ -66,17 +66,46 @@ Status PutRecords(RingState* r, OwnerTable* table, OwnerId me, const RecordBatch
 Status GetRecords(RingState* r, OwnerTable* table, OwnerId me, uint8_t* out, uint64_t out_capacity,
                   uint32_t max_count, uint32_t* count, uint64_t* bytes);
 
+// How long a blocking wait spins before it sleeps on the futex, adapted per handle (one per
+// side per QueueWrap; private to its JS thread). A wait that the spin satisfied doubles the
+// budget (up to kSpinMaxNs): traffic is hot and a futex round trip (8-12 us here) would cost
+// more than the spin. A wait that had to sleep halves it (down to kSpinMinNs): the peer is slow
+// or idle, and spinning only steals the other core. Bounded either way.
+struct SpinBudget {
+  static constexpr int64_t kSpinMinNs = 1000;
+  static constexpr int64_t kSpinMaxNs = 50000;
+  static constexpr int64_t kSpinInitialNs = 10000;
+  int64_t ns = kSpinInitialNs;
+  void Hit() { ns = ns * 2 > kSpinMaxNs ? kSpinMaxNs : ns * 2; }
+  void Miss() { ns = ns / 2 < kSpinMinNs ? kSpinMinNs : ns / 2; }
+};
+
 // Blocking waits (JS threads): until data is available / `bytes` of space free / closed, or the
-// absolute CLOCK_MONOTONIC deadline (< 0: none). Spin briefly first. kOk, kClosed, kTimeout.
+// absolute CLOCK_MONOTONIC deadline (< 0: none). Spin first (for `budget`'s time, adapting it;
+// null: a fixed short spin), then sleep on the side's futex word. kOk, kClosed, kTimeout.
 // Positions that are inconsistent (corrupt) count as ready: the caller's next put/get then
 // reports kCorrupt instead of sleeping forever.
-Status WaitData(RingState* r, int64_t deadline_ns);
-Status WaitSpace(RingState* r, const RingConfig& config, uint64_t bytes, int64_t deadline_ns);
+Status WaitData(RingState* r, int64_t deadline_ns, SpinBudget* budget = nullptr);
+Status WaitSpace(RingState* r, const RingConfig& config, uint64_t bytes, int64_t deadline_ns,
+                 SpinBudget* budget = nullptr);
 // Trusted form (tests): configuration read from the ring.
 Status WaitSpace(RingState* r, uint64_t bytes, int64_t deadline_ns);
 // Whether a put of `bytes` (a framed record) would find room, by `config`; also true when the
 // positions are inconsistent (see above). Used by WaitSpace and the parked watch.
 bool SpaceReady(const RingState* r, const RingConfig& config, uint64_t bytes);
+
+// Whether a consumer would find something to do: records published and not consumed, or the
+// queue closed. Also true when the positions are inconsistent (the get then reports kCorrupt).
+bool DataReady(const RingState* r);
+
+// The first half of a parked (Promise) wait, run on the JS thread before it hands the futex
+// word to the parker thread: registers as a sleeper of that side (the wake protocol of ring.cc),
+// reads the futex word into *seq, and re-checks the condition. Returns true when the caller
+// must park on (word, *seq) - the sleeper count then stays raised until the parker's watch
+// ends (the parker decrements it). Returns false, with the count restored, when the condition
+// already holds (data / space / closed): nothing to wait for.
+bool PrepareDataWatch(RingState* r, uint32_t* seq);
+bool PrepareSpaceWatch(RingState* r, const RingConfig& config, uint64_t bytes, uint32_t* seq);
 
 // Marks the queue closed and wakes every waiter. Idempotent.
 void CloseRing(RingState* r);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <random>
 #include <string>
@@ -367,6 +368,161 @@ void CorruptRingIsReported() {
   Drop(q);
 }
 
+// C++ model of the JS consumer of queue.ts (#receive with ring-poll.ts), so that the JS side of
+// the wait protocol runs under TSan with the real ring: take (GetRecords); when empty and hot,
+// poll the positions' low halves (what Atomics.load on the Int32Array view reads) for a bounded
+// number of rounds; then the parked wait: PrepareDataWatch (sleeper count + seq + re-check), a
+// futex wait on data_seq (the parker thread's), and the count dropped when the watch ends.
+// Exactly once and per-producer order are checked by the same oracle as the native consumers.
+void ConsumeLikeJs(Ring& q, OwnerId me, Oracle o, uint64_t total, std::atomic<bool>* done) {
+  std::vector<uint8_t> out(1 << 16);
+  std::vector<int64_t> last(o.seq_sum->size(), -1);
+  bool hot = false;
+  while (!done->load(std::memory_order_acquire)) {
+    uint32_t count = 0;
+    uint64_t bytes = 0;
+    Status st = GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 64, &count, &bytes);
+    CHECK(st == Status::kOk || st == Status::kClosed);
+    if (st == Status::kClosed && count == 0) return;
+    if (count == 0) {
+      bool seen = false;
+      if (hot) {
+        for (int i = 0; i < 200 && !seen; ++i) {
+          const auto tail_lo = static_cast<uint32_t>(q.r->tail.load(std::memory_order_seq_cst));
+          const auto head_lo = static_cast<uint32_t>(q.r->head.load(std::memory_order_seq_cst));
+          seen = tail_lo != head_lo || q.r->closed.load(std::memory_order_seq_cst) != 0;
+          if (!seen) std::this_thread::yield();  // the JS spin yields the event loop each round
+        }
+        hot = seen;
+      }
+      if (seen) continue;
+      uint32_t seq = 0;
+      if (PrepareDataWatch(q.r, &seq)) {
+        // The parker's wait, bounded here so a finished run ends (a lost wake-up would show as
+        // a stall to the 20 ms bound on every message: the test's time would explode, and the
+        // exact counts below are what matters).
+        FutexWait(&q.r->data_seq, seq, 20 * kNanosPerMilli);
+        q.r->consumers_sleeping.fetch_sub(1, std::memory_order_seq_cst);
+      }
+      continue;
+    }
+    hot = true;
+    uint64_t off = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      uint32_t len, producer, seq;
+      std::memcpy(&len, out.data() + off, 4);
+      std::memcpy(&producer, out.data() + off + 8, 4);
+      std::memcpy(&seq, out.data() + off + 12, 4);
+      CHECK(producer < last.size());
+      CHECK(static_cast<int64_t>(seq) > last[producer]);
+      last[producer] = seq;
+      (*o.seq_sum)[producer].fetch_add(seq);
+      (*o.seq_count)[producer].fetch_add(1);
+      off += RecordBytes(len);
+    }
+    if (o.received->fetch_add(count) + count >= total) done->store(true, std::memory_order_release);
+  }
+}
+
+void JsConsumerModelExactlyOnce() {
+  Ring q = MakeRing("jsmodel", 8192, 512);
+  constexpr uint32_t kProducers = 3, kConsumers = 3, kPer = 20000;
+  std::vector<std::atomic<uint64_t>> sums(kProducers);
+  std::vector<std::atomic<uint32_t>> counts(kProducers);
+  std::atomic<uint64_t> received{0};
+  std::atomic<bool> done{false};
+  Oracle o{&sums, &counts, &received};
+  std::vector<std::thread> threads;
+  for (uint32_t c = 0; c < kConsumers; ++c) {
+    threads.emplace_back([&] {
+      OwnerId me = 0;
+      CHECK(q.table->Claim(&me).ok());
+      ConsumeLikeJs(q, me, o, uint64_t{kProducers} * kPer, &done);
+      q.table->Release(me);
+    });
+  }
+  for (uint32_t p = 0; p < kProducers; ++p) {
+    threads.emplace_back([&, p] {
+      OwnerId me = 0;
+      CHECK(q.table->Claim(&me).ok());
+      SpinBudget budget;
+      for (uint32_t seq = 0; seq < kPer;) {
+        std::vector<uint8_t> buf;
+        const uint32_t n = 1 + (seq % 7);  // batches of 1..7, like single puts and putMany
+        uint32_t k = 0;
+        for (; k < n && seq + k < kPer; ++k) Frame(&buf, 16 + (seq + k) % 40, 0, p, seq + k);
+        uint32_t written = 0;
+        Status st = PutRecords(q.r, q.table.get(), me, {buf.data(), buf.size(), k}, &written);
+        CHECK_EQ(st, Status::kOk);
+        seq += written;
+        if (written < k) CHECK_EQ(WaitSpace(q.r, ReadRingConfig(q.r), 64, -1, &budget), Status::kOk);
+      }
+      q.table->Release(me);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (uint32_t p = 0; p < kProducers; ++p) {
+    CHECK_EQ(counts[p].load(), kPer);
+    CHECK_EQ(sums[p].load(), uint64_t{kPer} * (kPer - 1) / 2);
+  }
+  CHECK_EQ(q.r->consumers_sleeping.load(), 0u);
+  CHECK_EQ(q.r->count_in.load(), q.r->count_out.load());
+  Drop(q);
+}
+
+// The adaptive spin of the blocking waits: a wait the spin satisfies doubles the budget (up to
+// the maximum), one that has to sleep (here: times out) halves it (down to the minimum); and a
+// wait never returns before its condition or deadline.
+void SpinBudgetAdapts() {
+  Ring q = MakeRing("budget", 4096, 256);
+  OwnerId me = 0;
+  CHECK(q.table->Claim(&me).ok());
+  SpinBudget b;
+  const int64_t initial = b.ns;
+  CHECK_EQ(WaitData(q.r, MonotonicNanos() + kNanosPerMilli, &b), Status::kTimeout);
+  CHECK_EQ(b.ns, initial / 2);
+  for (int i = 0; i < 20; ++i) WaitData(q.r, MonotonicNanos() + 100000, &b);
+  CHECK_EQ(b.ns, SpinBudget::kSpinMinNs);
+  CHECK_EQ(q.r->consumers_sleeping.load(), 0u);
+  std::vector<uint8_t> buf;
+  Frame(&buf, 16, 0, 0, 0);
+  uint32_t written = 0;
+  CHECK_EQ(PutRecords(q.r, q.table.get(), me, {buf.data(), buf.size(), 1}, &written), Status::kOk);
+  for (int i = 0; i < 20; ++i) CHECK_EQ(WaitData(q.r, -1, &b), Status::kOk);
+  CHECK_EQ(b.ns, SpinBudget::kSpinMaxNs);
+  // A producer thread publishes while the consumer waits with a budget: woken either way.
+  std::vector<uint8_t> out(256);
+  uint32_t count = 0;
+  uint64_t bytes = 0;
+  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 8, &count, &bytes),
+           Status::kOk);
+  std::atomic<bool> go{false};
+  std::thread producer([&] {
+    OwnerId p = 0;
+    CHECK(q.table->Claim(&p).ok());
+    while (!go.load()) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // past any spin: the sleep path
+    uint32_t w = 0;
+    CHECK_EQ(PutRecords(q.r, q.table.get(), p, {buf.data(), buf.size(), 1}, &w), Status::kOk);
+    q.table->Release(p);
+  });
+  go.store(true);
+  CHECK_EQ(WaitData(q.r, -1, &b), Status::kOk);
+  producer.join();
+  CHECK_EQ(q.r->consumers_sleeping.load(), 0u);
+  // PrepareDataWatch: ready -> false with the count restored; empty -> true with it raised.
+  uint32_t seq = 0;
+  CHECK(!PrepareDataWatch(q.r, &seq));
+  CHECK_EQ(q.r->consumers_sleeping.load(), 0u);
+  CHECK_EQ(GetRecords(q.r, q.table.get(), me, out.data(), out.size(), 8, &count, &bytes),
+           Status::kOk);
+  CHECK(PrepareDataWatch(q.r, &seq));
+  CHECK_EQ(q.r->consumers_sleeping.load(), 1u);
+  q.r->consumers_sleeping.fetch_sub(1);
+  q.table->Release(me);
+  Drop(q);
+}
+
 }  // namespace
 
 int main() {
@@ -377,6 +533,8 @@ int main() {
   RUN(ProcessesAndProducerKill);
   RUN(CloseDrainsThenEnds);
   RUN(CorruptRingIsReported);
+  RUN(JsConsumerModelExactlyOnce);
+  RUN(SpinBudgetAdapts);
   ShmRegion::Unlink("shmsync-" + table);
   return 0;
 }

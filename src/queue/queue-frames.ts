@@ -14,6 +14,8 @@ export const recordBytes = (payload: number): number => (kRecordHeader + payload
 /** Encodes values into framed records. On any error the outbox is left as it was. */
 export class Outbox {
   buf: Buffer = Buffer.allocUnsafe(4096);
+  /** Header writes through a DataView over `buf` (cheaper than Buffer#writeUInt32LE per record). */
+  #dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   bytes = 0;
   count = 0;
   /** Record size of each staged record, for partial-put bookkeeping. */
@@ -35,10 +37,7 @@ export class Outbox {
   /** Replaces the content with already framed records (a waiting put's remainder). */
   load(records: Buffer, sizes: readonly number[]): void {
     this.reset();
-    if (records.length > this.buf.length) {
-      this.buf = Buffer.allocUnsafe(records.length);
-      this.onGrow(this.buf);
-    }
+    if (records.length > this.buf.length) this.#replace(Buffer.allocUnsafe(records.length));
     records.copy(this.buf, 0);
     this.bytes = records.length;
     this.count = sizes.length;
@@ -87,34 +86,60 @@ export class Outbox {
     if (payload > this.maxMessage) {
       throw new TooLargeError(`message of ${payload} bytes exceeds maxMessageSize ${this.maxMessage}`);
     }
-    const need = this.bytes + recordBytes(payload);
-    if (need > this.buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
-      this.buf.copy(next, 0, 0, this.bytes);
-      this.buf = next;
-      this.onGrow(next);
-    }
+    this.#room(recordBytes(payload));
     return this.bytes;
   }
 
+  /** Makes room for `size` more bytes after the staged records. */
+  #room(size: number): void {
+    const need = this.bytes + size;
+    if (need > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+      this.buf.copy(next, 0, 0, this.bytes);
+      this.#replace(next);
+    }
+  }
+
+  #replace(next: Buffer): void {
+    this.buf = next;
+    this.#dv = new DataView(next.buffer, next.byteOffset, next.byteLength);
+    this.onGrow(next);
+  }
+
   #commit(at: number, payload: number, type: RecordType): void {
-    this.buf.writeUInt32LE(payload, at);
-    this.buf.writeUInt32LE(type, at + 4);
+    this.#dv.setUint32(at, payload, true);
+    this.#dv.setUint32(at + 4, type, true);
     const size = recordBytes(payload);
     this.bytes = at + size;
     this.count += 1;
     this.sizes.push(size);
   }
 
+  /**
+   * Encodes `text` as UTF-8 once, straight into the outbox (no Buffer.byteLength pass first): room
+   * for the worst case (3 bytes per UTF-16 unit) is made, then the size is checked after writing.
+   * Nothing is committed when it is too large.
+   */
   #writeString(text: string, type: RecordType): void {
-    const payload = Buffer.byteLength(text);
-    const at = this.#reserve(payload);
-    this.buf.write(text, at + kRecordHeader, payload, 'utf8');
+    const at = this.bytes;
+    const worst = text.length * 3;
+    if (worst > this.maxMessage) {
+      // Large text: measure first rather than reserve up to 3x its size.
+      const payload = Buffer.byteLength(text);
+      this.#reserve(payload);
+      this.buf.write(text, at + kRecordHeader, payload, 'utf8');
+      this.#commit(at, payload, type);
+      return;
+    }
+    this.#room(kRecordHeader + worst + 7);
+    const payload = this.buf.write(text, at + kRecordHeader, 'utf8');
     this.#commit(at, payload, type);
   }
 
   #writeBytes(bytes: Uint8Array, type: RecordType): void {
-    const at = this.#reserve(bytes.byteLength);
+    const at = this.bytes;
+    if (bytes.byteLength > this.maxMessage || at + recordBytes(bytes.byteLength) > this.buf.length)
+      this.#reserve(bytes.byteLength);
     this.buf.set(bytes, at + kRecordHeader);
     this.#commit(at, bytes.byteLength, type);
   }

@@ -7,6 +7,7 @@
 import { binding, type NativeQueue } from '../addon/binding';
 import {
   ClosedError,
+  CodecError,
   CorruptError,
   NotFoundError,
   ReadOnly,
@@ -22,6 +23,7 @@ import {
   rejectUnknownOptions,
   typeError,
   validateBoolean,
+  validateFunction,
   validateInteger,
   validateName,
   validateOneOf,
@@ -35,6 +37,8 @@ import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
 import { Outbox, kRecordHeader, recordBytes } from './queue-frames';
 import { ensureDispatcher } from '../addon/parker-client';
 import { waitQueue } from './queue-wait';
+import { RingPoll, type RingNative } from './ring-poll';
+import { DrainBatch, type DrainVisitor } from './queue-drain';
 import { permissionMode, type CreateMode } from '../shared-memory/shared-memory';
 import { Status } from '../addon/status';
 import { queueDrainedTracing, queueFullTracing, traceQueueDrained, traceQueueFull } from '../diagnostics';
@@ -80,6 +84,15 @@ export interface GetOptions {
   timeout?: number;
   signal?: AbortSignal;
 }
+export interface DrainOptions {
+  /** Most messages to take in this batch (default: every ready one, up to the handle's inbox). */
+  max?: number;
+}
+export interface DrainWaitOptions extends DrainOptions {
+  timeout?: number;
+  signal?: AbortSignal;
+}
+export type { DrainVisitor } from './queue-drain';
 export interface SyncOptions {
   blocking?: boolean;
   timeout?: number;
@@ -90,6 +103,8 @@ const kModes: readonly CreateMode[] = ['open', 'create', 'openOrCreate'];
 const kModeNumber: Record<CreateMode, number> = { open: 0, create: 1, openOrCreate: 2 };
 const kCodecs: readonly CodecName[] = ['raw', 'string', 'json', 'structured'];
 const EMPTY = Symbol('empty');
+/** RecordType.Json (src/wire/codec.ts; a const enum there). */
+const kJsonRecord = 2;
 
 function deadlineOf(timeout: number): number {
   return timeout < 0 ? -1 : Date.now() + timeout;
@@ -98,7 +113,9 @@ function deadlineOf(timeout: number): number {
 export class ShmQueue<T = unknown> {
   readonly name: string;
   readonly codec: CodecName | Codec<T>;
-  #native: NativeQueue | null;
+  #native: RingNative | null;
+  #poll: RingPoll | null = null;
+  #drain: DrainBatch | null = null;
   readonly #outbox: Outbox;
   #inbox: Buffer;
   readonly #custom: Codec | null;
@@ -158,7 +175,8 @@ export class ShmQueue<T = unknown> {
         `queue "${this.name}" exists with capacity ${native.capacity} and maxMessageSize ${native.maxMessage}`,
       );
     }
-    this.#native = native;
+    this.#native = native as RingNative;
+    this.#poll = new RingPoll(this.#native);
     ensureDispatcher(); // parked waits must have somewhere to deliver before the first one
     // Staging memory is attached to the native handle once; hot calls then pass only numbers.
     this.#inbox = Buffer.allocUnsafeSlow(
@@ -213,6 +231,17 @@ export class ShmQueue<T = unknown> {
 
   /** Blocking put: waits while full. Returns false on timeout or, with blocking: false, when full. */
   putSync(value: T, options?: SyncOptions): boolean {
+    if (options === undefined) {
+      // Fast path: one record, blocking, no timeout; the general loop only when the ring is full.
+      const native = this.#open();
+      const box = this.#outbox;
+      box.reset();
+      box.append(value);
+      const r = native.put(1, box.bytes, 0);
+      if (r === 1) return true;
+      if (r < 0) this.#throwPut(-r, 0);
+      return this.#putSync([value], true, -1) === 1;
+    }
     const { blocking, timeout } = syncOptions(options);
     return this.#putSync([value], blocking, timeout) === 1;
   }
@@ -220,7 +249,7 @@ export class ShmQueue<T = unknown> {
   /** Blocking putMany; returns how many were enqueued (all, unless it timed out). */
   putManySync(values: Iterable<T>, options?: SyncOptions): number {
     const { blocking, timeout } = syncOptions(options);
-    return this.#putSync(Array.from(values), blocking, timeout);
+    return this.#putSync(Array.isArray(values) ? values : Array.from(values), blocking, timeout);
   }
 
   /** Appends one message, waiting (without blocking the event loop) while the queue is full. */
@@ -236,7 +265,7 @@ export class ShmQueue<T = unknown> {
   async putMany(values: Iterable<T>, options?: PutOptions): Promise<void> {
     const { timeout, signal } = asyncOptions(options);
     const native = this.#open();
-    const batch = Array.from(values);
+    const batch = Array.isArray(values) ? (values as T[]) : Array.from(values);
     this.#stage(batch);
     // An already aborted signal rejects before anything is written (as Mutex.acquire does).
     if (signal?.aborted) throw withWritten(abortErrorFor(signal), 0);
@@ -302,6 +331,70 @@ export class ShmQueue<T = unknown> {
   }
 
   /**
+   * Takes up to `options.max` ready messages (default: all, one batch) without a per-message
+   * allocation and calls `visit(view, i)` with a Uint8Array view of each raw payload (the
+   * record's bytes, whatever codec wrote it). The views are valid only during this call: they
+   * are detached (length 0) when it returns or throws, and cannot be transferred meanwhile.
+   * Never blocks; returns how many messages were visited (0 when empty).
+   * If `visit` throws, the messages after the one it threw on stay with this handle and are
+   * returned first by its next get/drain; the throwing one counts as delivered.
+   */
+  drainSync(visit: DrainVisitor, options?: DrainOptions): number {
+    validateFunction('visit', visit);
+    const max = drainMax(options);
+    return this.#drainOnce(visit, max);
+  }
+
+  /** As drainSync, but waits (like get()) until at least one message is ready. */
+  async drain(visit: DrainVisitor, options?: DrainWaitOptions): Promise<number> {
+    validateFunction('visit', visit);
+    const opts = options === undefined ? undefined : optionsObject('options', options);
+    if (opts !== undefined) rejectUnknownOptions('options', opts, ['max', 'timeout', 'signal']);
+    const max = drainMax(opts === undefined ? undefined : { max: opts.max as number | undefined });
+    const waitOpts =
+      opts === undefined
+        ? undefined
+        : { timeout: opts.timeout as number | undefined, signal: opts.signal as AbortSignal | undefined };
+    return this.#receive(
+      () => {
+        const n = this.#drainOnce(visit, max);
+        return n > 0 ? n : EMPTY;
+      },
+      waitOpts as GetOptions | undefined,
+    );
+  }
+
+  #drainOnce(visit: DrainVisitor, max: number): number {
+    const native = this.#open();
+    const drain = (this.#drain ??= new DrainBatch(native, this.#inbox));
+    const hold = (framed: Buffer, count: number): void => this.#prependHeld(framed, count);
+    if (this.#held !== null) {
+      const { buf, count } = this.#held;
+      this.#held = null;
+      return drain.visitHeld(buf, count, max, visit, hold);
+    }
+    return drain.take(max, visit, (st) => this.#throwGet(st), hold);
+  }
+
+  /** Puts framed records in front of the held ones (a drain visitor threw: they come next). */
+  #prependHeld(framed: Buffer, count: number): void {
+    const held = this.#held;
+    this.#held =
+      held === null ? { buf: framed, count } : { buf: Buffer.concat([framed, held.buf]), count: count + held.count };
+  }
+
+  /**
+   * One native get of up to `max` records: into the inbox, or - while a drain batch is open (a
+   * get inside a drain visitor) - into a buffer of its own, so the batch's inbox copy stays intact.
+   */
+  #fetch(max: number): { count: number; buf: Buffer } {
+    const native = this.#open();
+    if (this.#drain === null || !this.#drain.active) return { count: native.get(max), buf: this.#inbox };
+    const buf = Buffer.allocUnsafeSlow(this.#inbox.length);
+    return { count: native.getInto(buf, max), buf };
+  }
+
+  /**
    * The wait loop of get/getMany: options are checked and an aborted signal rejects before
    * anything is taken; then take, or park until data arrives (parker thread), until the deadline.
    */
@@ -309,10 +402,24 @@ export class ShmQueue<T = unknown> {
     const { timeout, signal } = asyncOptions(options);
     const native = this.#open();
     const deadline = deadlineOf(timeout);
+    const poll = this.#poll!;
     for (;;) {
       if (signal?.aborted) throw abortErrorFor(signal);
       const v = take();
-      if (v !== EMPTY) return v;
+      if (v !== EMPTY) {
+        poll.hot = true;
+        return v;
+      }
+      // Hot traffic: poll the ring from JS for a few event-loop turns before parking.
+      if (poll.hot) {
+        if (await poll.spinForData(deadline, () => signal?.aborted === true || this.#native === null)) {
+          this.#open();
+          continue;
+        }
+        // The spin awaited: the signal may have aborted meanwhile (its event already fired).
+        if (signal?.aborted) throw abortErrorFor(signal);
+        this.#open();
+      }
       const outcome = await waitQueue(native, -1, deadline, signal);
       if (outcome === 'timeout') throw new TimeoutError(`queue "${this.name}": get timed out`);
       if (outcome === 'abort') throw abortErrorFor(signal!);
@@ -350,6 +457,8 @@ export class ShmQueue<T = unknown> {
     if (this.#native === null) return;
     afterRelease(segmentNameFor(this.name), this.#native.closeHandle());
     this.#native = null;
+    this.#poll = null;
+    this.#drain = null;
   }
 
   /** `'attached'` or `'persistent'`: recorded in the segment by its creator. */
@@ -393,10 +502,10 @@ export class ShmQueue<T = unknown> {
     }
   }
 
-  #stage(values: T[]): void {
+  #stage(values: readonly T[]): void {
     this.#outbox.reset();
     try {
-      for (const v of values) this.#outbox.append(v);
+      for (let i = 0; i < values.length; i++) this.#outbox.append(values[i]);
     } catch (err) {
       this.#outbox.reset();
       throw err;
@@ -404,14 +513,17 @@ export class ShmQueue<T = unknown> {
   }
 
   #takeOne(): T | typeof EMPTY {
-    if (this.#held !== null) return this.#take(1)[0];
+    if (this.#held !== null || (this.#drain !== null && this.#drain.active)) {
+      const out = this.#take(1);
+      return out.length === 0 ? EMPTY : out[0];
+    }
     const r = this.#open().get(1);
     if (r === 0) return EMPTY;
     if (r < 0) this.#throwGet(-r);
     if (queueDrainedTracing()) traceQueueDrained(this.name, this.#open());
     const inbox = this.#inbox;
     const len = inbox.readUInt32LE(0);
-    return decodeRecord(inbox.readUInt32LE(4), inbox, kRecordHeader, kRecordHeader + len, this.#custom) as T;
+    return this.#decode(inbox.readUInt32LE(4), inbox, kRecordHeader, kRecordHeader + len);
   }
 
   /**
@@ -421,14 +533,14 @@ export class ShmQueue<T = unknown> {
    */
   #take(max: number): T[] {
     const native = this.#open();
-    let buf = this.#inbox;
+    let buf: Buffer;
     let off = 0;
     let count: number;
     if (this.#held !== null) {
       ({ buf, count } = this.#held);
       this.#held = null;
     } else {
-      count = native.get(max);
+      ({ count, buf } = this.#fetch(max));
       if (count < 0) this.#throwGet(-count);
       if (count > 0 && queueDrainedTracing()) traceQueueDrained(this.name, native);
     }
@@ -439,7 +551,7 @@ export class ShmQueue<T = unknown> {
       const type = buf.readUInt32LE(off + 4);
       const next = off + recordBytes(len);
       try {
-        out.push(decodeRecord(type, buf, off + kRecordHeader, off + kRecordHeader + len, this.#custom) as T);
+        out.push(this.#decode(type, buf, off + kRecordHeader, off + kRecordHeader + len));
       } catch (err) {
         // Deliver what decoded first; the failing record then throws on the next call.
         if (out.length > 0) {
@@ -453,6 +565,22 @@ export class ShmQueue<T = unknown> {
     }
     this.#hold(buf, off, count - n);
     return out;
+  }
+
+  /**
+   * Decodes one record (decodeRecord), with the common JSON record - no handle table, marked by
+   * a first byte other than 0x1e - parsed here directly: one toString and one JSON.parse.
+   */
+  #decode(type: number, buf: Buffer, start: number, end: number): T {
+    if (type === kJsonRecord && end > start && buf[start] !== 0x1e) {
+      const text = buf.toString('utf8', start, end);
+      try {
+        return JSON.parse(text) as T;
+      } catch (err) {
+        throw new CodecError(`a message could not be decoded (JSON): ${(err as Error).message}`, { cause: err });
+      }
+    }
+    return decodeRecord(type, buf, start, end, this.#custom) as T;
   }
 
   #hold(buf: Buffer, off: number, count: number): void {
@@ -475,10 +603,19 @@ export class ShmQueue<T = unknown> {
     throw new SystemError(`queue "${this.name}": put failed with status ${status}`);
   }
 
-  #open(): NativeQueue {
+  #open(): RingNative {
     if (this.#native === null) throw new ClosedError(`queue "${this.name}": this handle is closed`);
     return this.#native;
   }
+}
+
+function drainMax(options: DrainOptions | undefined): number {
+  if (options === undefined) return 2 ** 31 - 1;
+  const opts = optionsObject('options', options);
+  rejectUnknownOptions('options', opts, ['max']);
+  if (opts.max === undefined) return 2 ** 31 - 1;
+  validateInteger('options.max', opts.max, 1, 2 ** 31 - 1);
+  return opts.max;
 }
 
 function syncOptions(options: unknown): { blocking: boolean; timeout: number } {
