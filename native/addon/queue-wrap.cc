@@ -262,8 +262,9 @@ Napi::Value QueueWrap::JS_waitData(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return Napi::Value();
   const int64_t deadline = info.Length() > 0 ? DeadlineFrom(info[0]) : -1;
   RingState* r = ring();
-  const Status st = InterruptibleWait(context_->interrupt(), deadline,
-                                      [r, this](int64_t until) { return WaitData(r, until, &data_budget_); });
+  const Status st = InterruptibleWait(context_->interrupt(), deadline, [r, this](int64_t until) {
+    return WaitData(r, until, &data_budget_);
+  });
   return Napi::Number::New(env, static_cast<int32_t>(st));
 }
 
@@ -278,9 +279,8 @@ Napi::Value QueueWrap::JS_waitSpace(const Napi::CallbackInfo& info) {
   const int64_t deadline = info.Length() > 1 ? DeadlineFrom(info[1]) : -1;
   RingState* r = ring();
   const RingConfig config = config_;
-  const Status st = InterruptibleWait(
-      context_->interrupt(), deadline,
-      [r, config, bytes, this](int64_t until) {
+  const Status st =
+      InterruptibleWait(context_->interrupt(), deadline, [r, config, bytes, this](int64_t until) {
         return WaitSpace(r, config, bytes, until, &space_budget_);
       });
   return Napi::Number::New(env, static_cast<int32_t>(st));

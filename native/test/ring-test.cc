@@ -455,7 +455,8 @@ void JsConsumerModelExactlyOnce() {
         Status st = PutRecords(q.r, q.table.get(), me, {buf.data(), buf.size(), k}, &written);
         CHECK_EQ(st, Status::kOk);
         seq += written;
-        if (written < k) CHECK_EQ(WaitSpace(q.r, ReadRingConfig(q.r), 64, -1, &budget), Status::kOk);
+        if (written < k)
+          CHECK_EQ(WaitSpace(q.r, ReadRingConfig(q.r), 64, -1, &budget), Status::kOk);
       }
       q.table->Release(me);
     });
