@@ -8,13 +8,10 @@ import { binding, type NativeQueue } from '../addon/binding';
 import {
   ClosedError,
   CodecError,
-  CorruptError,
   NotFoundError,
   ReadOnly,
   SizeMismatchError,
-  SystemError,
   TimeoutError,
-  TooLargeError,
 } from '../errors';
 import {
   abortErrorFor,
@@ -40,7 +37,7 @@ import { waitQueue } from './queue-wait';
 import { RingPoll, type RingNative } from './ring-poll';
 import { DrainBatch, type DrainVisitor } from './queue-drain';
 import { permissionMode, type CreateMode } from '../shared-memory/shared-memory';
-import { Status } from '../addon/status';
+import { Status, statusError } from '../addon/status';
 import { queueDrainedTracing, queueFullTracing, traceQueueDrained, traceQueueFull } from '../diagnostics';
 
 export interface ShmQueueOptions<T = unknown> {
@@ -591,16 +588,24 @@ export class ShmQueue<T = unknown> {
   }
 
   #throwGet(status: number): never {
+    // Closed means "ended" here (SHMSYNC_QUEUE_CLOSED), not the table's "handle closed".
     if (status === Status.Closed) throw new ReadOnly(`queue "${this.name}" has ended and is drained`);
-    if (status === Status.Corrupt) throw new CorruptError(`queue "${this.name}": shared memory is corrupt`);
-    throw new SystemError(`queue "${this.name}": get failed with status ${status}`);
+    throw statusError(
+      status,
+      `queue "${this.name}"`,
+      status === Status.Corrupt ? 'shared memory is corrupt' : undefined,
+    );
   }
 
   #throwPut(status: number, written: number): never {
     if (status === Status.Closed) throw withWritten(new ReadOnly(`queue "${this.name}" has ended`), written);
-    if (status === Status.TooLarge) throw new TooLargeError(`queue "${this.name}": message too large`);
-    if (status === Status.Corrupt) throw new CorruptError(`queue "${this.name}": shared memory is corrupt`);
-    throw new SystemError(`queue "${this.name}": put failed with status ${status}`);
+    const detail =
+      status === Status.TooLarge
+        ? 'message too large'
+        : status === Status.Corrupt
+          ? 'shared memory is corrupt'
+          : undefined;
+    throw statusError(status, `queue "${this.name}"`, detail);
   }
 
   #open(): RingNative {
