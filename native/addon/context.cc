@@ -180,8 +180,9 @@ void Context::OnAsync(uv_async_t* handle) {
   std::vector<Completion> items;
   self->inbox_.TakeAll(&items);
   if (items.empty()) return;
-  self->DeliverToJs(items, true);
+  // Counted down before JS runs: what the handlers park next is counted afresh.
   self->Settled(static_cast<int>(items.size()));
+  self->DeliverToJs(items, true);
 }
 
 void Context::OnPoll(uv_poll_t* handle, int status, int) {
@@ -196,8 +197,8 @@ void Context::OnPoll(uv_poll_t* handle, int status, int) {
     if (parker.CompleteDirect(id, &st)) items.push_back(Completion{id, st});
   });
   if (items.empty()) return;
-  self->DeliverToJs(items, false);
   self->Settled(static_cast<int>(items.size()));
+  self->DeliverToJs(items, false);
 }
 
 void Context::DeliverToJs(const std::vector<Completion>& items, bool forget) {
