@@ -231,14 +231,21 @@ void Context::DeliverToJs(const std::vector<Completion>& items, bool forget) {
     if (st == napi_ok) st = napi_get_reference_value(env, dispatch_, &fn);
     if (st == napi_ok) st = napi_get_undefined(env, &recv);
     if (st == napi_ok && fn != nullptr) st = napi_call_function(env, recv, fn, 2, args, &result);
+    bool delivered = st == napi_ok;
     bool threw = false;
     napi_is_exception_pending(env, &threw);
-    // Delivered: the handler ran (returned, or threw: reported as uncaught, like any callback).
-    if ((st == napi_ok || threw) && forget) parker.Forget(c.id);
     if (threw) {
       napi_value err = nullptr;
-      if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
+      napi_get_and_clear_last_exception(env, &err);
+      // A throw from the handler was delivered (reported as uncaught, like any callback's). The
+      // termination of this environment (worker.terminate()) also surfaces as an exception:
+      // then the dispatcher was cut short, no user code ran (it runs in the microtasks, after
+      // this loop), and the completion is not delivered: a grant keeps its record, and the
+      // cleanup hook's CancelAll gives the lock back instead of leaving it to a dead owner.
+      delivered = !EnvStopping(env);
+      if (delivered && err != nullptr) napi_fatal_exception(env, err);
     }
+    if (delivered && forget) parker.Forget(c.id);
     napi_close_handle_scope(env, hs);
   }
   napi_close_callback_scope(env, scope);

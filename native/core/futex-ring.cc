@@ -99,8 +99,8 @@ FutexRing::~FutexRing() {
   if (fd_ >= 0) close(fd_);
 }
 
-bool FutexRing::Submit(uint8_t opcode, uint64_t addr, uint64_t addr2, uint64_t addr3, int32_t fd,
-                       uint64_t tag) {
+bool FutexRing::Submit(uint8_t opcode, uint8_t flags, uint64_t addr, uint64_t addr2, uint64_t addr3,
+                       int32_t fd, uint64_t tag) {
   // relaxed: only this thread writes the tail; acquire on head: the kernel consumed those SQEs.
   const uint32_t tail = sq_tail_->load(std::memory_order_relaxed);
   if (tail - sq_head_->load(std::memory_order_acquire) >= sq_entries_) return false;
@@ -108,6 +108,7 @@ bool FutexRing::Submit(uint8_t opcode, uint64_t addr, uint64_t addr2, uint64_t a
   auto* sqe = static_cast<io_uring_sqe*>(sqes_) + index;
   std::memset(sqe, 0, sizeof(*sqe));
   sqe->opcode = opcode;
+  sqe->flags = flags;
   sqe->fd = fd;
   sqe->addr = addr;
   sqe->addr2 = addr2;
@@ -131,11 +132,15 @@ bool FutexRing::Submit(uint8_t opcode, uint64_t addr, uint64_t addr2, uint64_t a
 
 bool FutexRing::Wait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t tag) {
   // sqe->fd carries the futex2 flags: 32-bit word, shared (no FUTEX2_PRIVATE).
-  return Submit(kOpFutexWait, reinterpret_cast<uint64_t>(word), expected, kFutexBitsetAny,
+  return Submit(kOpFutexWait, 0, reinterpret_cast<uint64_t>(word), expected, kFutexBitsetAny,
                 static_cast<int32_t>(kFutex2Size32), tag);
 }
 
-bool FutexRing::Cancel(uint64_t tag) { return Submit(IORING_OP_ASYNC_CANCEL, tag, 0, 0, -1, 0); }
+bool FutexRing::Cancel(uint64_t tag) {
+  // No completion for the cancel op itself when it succeeds (the cancelled wait still posts its
+  // -ECANCELED): half the completions a burst of timeouts would queue before the loop drains them.
+  return Submit(IORING_OP_ASYNC_CANCEL, IOSQE_CQE_SKIP_SUCCESS, tag, 0, 0, -1, 0);
+}
 
 bool FutexRing::Next(uint64_t* tag, int32_t* res) {
   // relaxed: only this thread moves the head; acquire on tail: the CQE contents are visible.

@@ -33,6 +33,7 @@ class FutexRing {
   // word is woken or differed at submission. `tag` must not be 0. False: not submitted.
   bool Wait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t tag);
   // Withdraws the wait with `tag` (its completion then reports -ECANCELED, or it had completed).
+  // A cancel that finds nothing (the wait had completed) posts a completion tagged 0, skipped.
   bool Cancel(uint64_t tag);
 
   // Calls visit(tag, res) for every completion (res: 0 woken, -EAGAIN differed, -ECANCELED,
@@ -58,8 +59,8 @@ class FutexRing {
   FutexRing() = default;
   bool Setup();
   // Fills one SQE and submits it. False when the ring is full or io_uring_enter failed.
-  bool Submit(uint8_t opcode, uint64_t addr, uint64_t addr2, uint64_t addr3, int32_t fd,
-              uint64_t tag);
+  bool Submit(uint8_t opcode, uint8_t flags, uint64_t addr, uint64_t addr2, uint64_t addr3,
+              int32_t fd, uint64_t tag);
   bool Next(uint64_t* tag, int32_t* res);
   bool Overflowed() const;
   void FlushOverflow();
