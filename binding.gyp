@@ -9,6 +9,7 @@
         "native/core/deadman-list.cc",
         "native/core/robust-lock.cc",
         "native/core/parker.cc",
+        "native/core/futex-ring.cc",
         "native/core/ring.cc",
         "native/core/test-ledger.cc",
         "native/addon/addon.cc",

@@ -21,7 +21,8 @@ t.test('the addon loads and exposes its functions', async (t) => {
   t.equal(binding.noop(), undefined, 'noop returns undefined');
   t.type(binding.Region, 'function');
   t.type(binding.Region.unlink, 'function');
-  t.type(binding.setErrorFactory, 'function');
+  t.type(binding.init, 'function');
+  t.type(binding.waitStats, 'function');
   t.equal(
     binding.Region.unlink('shmsync-test-00-never-created-' + process.pid),
     false,

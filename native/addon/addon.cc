@@ -13,24 +13,26 @@ namespace shmsync {
 
 namespace {
 
-// setErrorFactory(fn): fn(code, message, errno, syscall) returns a library error instance.
-Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsFunction()) {
-    Napi::TypeError::New(info.Env(), "setErrorFactory(fn)").ThrowAsJavaScriptException();
+// init({ threadId, createError, dispatch }): the one handshake, once per JS context, when
+// src/addon/binding.ts loads the addon (before anything can park or throw a library error).
+//   threadId     Node's worker threadId: recorded with this context's OwnerId when it is claimed
+//   createError  (code, message, errno, syscall) => Error: builds library errors
+//   dispatch     (requestId, status) => void: parker completions, on this JS thread
+Napi::Value InitContext(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object();
+  Napi::Value thread_id = o.IsEmpty() ? Napi::Value() : o.Get("threadId");
+  Napi::Value create_error = o.IsEmpty() ? Napi::Value() : o.Get("createError");
+  Napi::Value dispatch = o.IsEmpty() ? Napi::Value() : o.Get("dispatch");
+  if (o.IsEmpty() || !thread_id.IsNumber() || !create_error.IsFunction() || !dispatch.IsFunction()) {
+    Napi::TypeError::New(env, "init({ threadId, createError, dispatch })").ThrowAsJavaScriptException();
     return Napi::Value();
   }
-  GetAddonData(info.Env())->create_error = Napi::Persistent(info[0].As<Napi::Function>());
-  return info.Env().Undefined();
-}
-
-// setGrantHandler(fn): fn(requestId, status) receives parker completions on this JS thread.
-Napi::Value SetGrantHandler(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsFunction()) {
-    Napi::TypeError::New(info.Env(), "setGrantHandler(fn)").ThrowAsJavaScriptException();
+  GetAddonData(env)->create_error = Napi::Persistent(create_error.As<Napi::Function>());
+  if (!Context::Get(env)->Init(env, thread_id.As<Napi::Number>().Uint32Value(),
+                               dispatch.As<Napi::Function>()))
     return Napi::Value();
-  }
-  Context::Get(info.Env())->SetGrantHandler(info.Env(), info[0].As<Napi::Function>());
-  return info.Env().Undefined();
+  return env.Undefined();
 }
 
 // ownerId(threadId): this context's OwnerId (claimed on first use, recording Node's threadId);
@@ -43,10 +45,14 @@ Napi::Value OwnerIdOf(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ctx->owner());
 }
 
-// unparked(): the facade finished with one parked request (keeps the loop ref count right).
-Napi::Value Unparked(const Napi::CallbackInfo& info) {
-  Context::Get(info.Env())->Unparked();
-  return info.Env().Undefined();
+// waitStats(): this context's outstanding parked requests and whether queue watches sleep on
+// its own io_uring (tests and diagnostics).
+Napi::Value WaitStats(const Napi::CallbackInfo& info) {
+  Context* ctx = Context::Get(info.Env());
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("outstanding", Napi::Number::New(info.Env(), ctx->outstanding()));
+  o.Set("directWatches", Napi::Boolean::New(info.Env(), ctx->direct_watches()));
+  return o;
 }
 
 // shutdownWaits(): the process is exiting (main thread, process 'exit'): every blocking wait
@@ -63,7 +69,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData(data);
   // Classes: Region (SharedMemory), Mutex, Queue (ShmQueue).
-  // Functions: setErrorFactory, setGrantHandler, ownerId, unparked, shutdownWaits, noop.
+  // Functions: init, ownerId, waitStats, reapSegment, shutdownWaits, noop.
   Napi::Function region = RegionWrap::Define(env);
   data->region_ctor = Napi::Persistent(region);
   exports.Set("Region", region);
@@ -73,10 +79,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function queue = QueueWrap::Define(env);
   data->queue_ctor = Napi::Persistent(queue);
   exports.Set("Queue", queue);
-  exports.Set("setGrantHandler", Napi::Function::New<SetGrantHandler>(env, "setGrantHandler"));
+  exports.Set("init", Napi::Function::New<InitContext>(env, "init"));
   exports.Set("ownerId", Napi::Function::New<OwnerIdOf>(env, "ownerId"));
-  exports.Set("unparked", Napi::Function::New<Unparked>(env, "unparked"));
-  exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
+  exports.Set("waitStats", Napi::Function::New<WaitStats>(env, "waitStats"));
   exports.Set("reapSegment", Napi::Function::New<Attachment::JS_reap>(env, "reapSegment"));
   exports.Set("shutdownWaits", Napi::Function::New<ShutdownWaits>(env, "shutdownWaits"));
   exports.Set("noop", Napi::Function::New<Noop>(env, "noop"));

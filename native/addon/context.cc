@@ -1,16 +1,12 @@
 #include "context.h"
 
+#include <cstdlib>
+#include <cstring>
+
 #include "addon-data.h"
 #include "errors.h"
 
 namespace shmsync {
-
-namespace {
-struct GrantMessage {
-  uint64_t id;
-  Status status;
-};
-}  // namespace
 
 Context* Context::Get(Napi::Env env) {
   AddonData* data = GetAddonData(env);
@@ -21,7 +17,8 @@ Context* Context::Get(Napi::Env env) {
 Context::Context(Napi::Env env) : env_(env) {
   interrupt_.poll = EnvStopping;
   interrupt_.arg = static_cast<napi_env>(env);
-  napi_add_env_cleanup_hook(env, Cleanup, this);
+  napi_add_async_cleanup_hook(env, AsyncCleanup, this, &cleanup_);
+  Parker::Instance().Attach(this, this);
 }
 
 bool Context::EnvStopping(void* arg) {
@@ -44,20 +41,68 @@ bool Context::EnvStopping(void* arg) {
 
 Context::~Context() = default;
 
-void Context::Cleanup(void* arg) {
+bool Context::Init(Napi::Env env, uint32_t js_thread_id, Napi::Function dispatch) {
+  if (js_thread_id != 0) js_thread_id_ = js_thread_id;
+  if (dispatch_ != nullptr) napi_delete_reference(env, dispatch_);
+  dispatch_ = nullptr;
+  if (napi_create_reference(env, dispatch, 1, &dispatch_) != napi_ok) return false;
+  if (async_open_) return true;
+  const char* mode = std::getenv("SHMSYNC_WAKE");
+  ring_allowed_ = mode == nullptr || std::strcmp(mode, "parker") != 0;
+  if (napi_get_uv_event_loop(env, &loop_) != napi_ok || loop_ == nullptr) {
+    Napi::Error::New(env, "shmsync: no event loop for this context").ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::Object resource = Napi::Object::New(env);
+  napi_create_reference(env, resource, 1, &resource_);
+  napi_async_init(env, resource, Napi::String::New(env, "shmsync.wake"), &async_context_);
+  uv_async_init(loop_, &async_, OnAsync);
+  async_.data = this;
+  // Unreferenced until something is parked: an idle context must not hold its loop open.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+  async_open_ = true;
+  return true;
+}
+
+void Context::AsyncCleanup(napi_async_cleanup_hook_handle, void* arg) {
   // JS thread of this context, at its teardown (exit or worker.terminate()).
   auto* self = static_cast<Context*>(arg);
-  // The interrupt poll says "stopping" here: a grant whose phase 2 never comes (forged in shared
-  // memory) cannot hold the teardown (robust-lock.h AcceptHandoff).
+  // Withdraw everything first: afterwards the parker thread never touches this context again
+  // (Deliver runs under the Parker lock, for requests CancelAll removed). The interrupt poll
+  // says "stopping" here: a grant whose phase 2 never comes (forged in shared memory) cannot
+  // hold the teardown (robust-lock.h AcceptHandoff). Locks granted but not delivered are
+  // released by CancelAll.
   Parker::Instance().CancelAll(self, &self->interrupt_);
-  if (self->tsfn_ != nullptr) {
-    napi_release_threadsafe_function(self->tsfn_, napi_tsfn_abort);
-    self->tsfn_ = nullptr;
-  }
+  Parker::Instance().Detach(self);
   if (self->owner_ != 0) self->table_->Release(self->owner_);
   self->owner_ = 0;
-  self->grant_handler_.Reset();
+  if (self->dispatch_ != nullptr) napi_delete_reference(self->env_, self->dispatch_);
+  self->dispatch_ = nullptr;
+  if (self->async_context_ != nullptr) napi_async_destroy(self->env_, self->async_context_);
+  self->async_context_ = nullptr;
+  if (self->resource_ != nullptr) napi_delete_reference(self->env_, self->resource_);
+  self->resource_ = nullptr;
   // No JS runs in this env after its cleanup hooks, so nothing reads AddonData::context again.
+  // The handles are closed asynchronously; Node waits for this hook to be removed.
+  if (self->async_open_) {
+    ++self->closing_;
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->async_), OnClosed);
+  }
+  if (self->poll_open_) {
+    ++self->closing_;
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->poll_), OnClosed);
+  }
+  if (self->closing_ == 0) {
+    napi_remove_async_cleanup_hook(self->cleanup_);
+    delete self;
+  }
+}
+
+void Context::OnClosed(uv_handle_t* handle) {
+  auto* self = static_cast<Context*>(handle->data);
+  if (--self->closing_ > 0) return;
+  self->ring_.reset();  // closing the ring fd ends every wait still in flight
+  napi_remove_async_cleanup_hook(self->cleanup_);
   delete self;
 }
 
@@ -70,7 +115,7 @@ bool Context::EnsureOwner(Napi::Env env, uint32_t js_thread_id) {
       return false;
     }
   }
-  Result r = table_->Claim(&owner_, js_thread_id);
+  Result r = table_->Claim(&owner_, js_thread_id != 0 ? js_thread_id : js_thread_id_);
   if (!r.ok()) {
     ThrowResult(env, r,
                 r.status == Status::kBusy ? "owner table (no free slot)"
@@ -80,62 +125,131 @@ bool Context::EnsureOwner(Napi::Env env, uint32_t js_thread_id) {
   return true;
 }
 
-void Context::SetGrantHandler(Napi::Env env, Napi::Function fn) {
-  grant_handler_ = Napi::Persistent(fn);
-  if (tsfn_ != nullptr) return;
-  napi_value name = Napi::String::New(env, "shmsync.grant");
-  napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, this, CallJs,
-                                  &tsfn_);
-  // Unreferenced until something is parked: an idle context must not hold its loop open.
-  napi_unref_threadsafe_function(env, tsfn_);
-}
-
 void Context::Parked() {
-  if (parked_++ == 0 && tsfn_ != nullptr) napi_ref_threadsafe_function(env_, tsfn_);
+  if (pending_++ == 0 && async_open_ && !referenced_) {
+    uv_ref(reinterpret_cast<uv_handle_t*>(&async_));
+    referenced_ = true;
+  }
 }
 
-void Context::Unparked() {
-  if (parked_ > 0 && --parked_ == 0 && tsfn_ != nullptr)
-    napi_unref_threadsafe_function(env_, tsfn_);
+void Context::Settled(int n) {
+  pending_ = pending_ > n ? pending_ - n : 0;
+  if (pending_ == 0 && referenced_) {
+    uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+    referenced_ = false;
+  }
+}
+
+void Context::Withdrawn(uint64_t id, bool direct) {
+  // JS thread (Cancel from JS, or CancelAll at teardown): the request ended without a completion.
+  if (direct && ring_ != nullptr) ring_->Cancel(id);
+  Settled(1);
+}
+
+bool Context::OpenRing() {
+  ring_tried_ = true;
+  if (!ring_allowed_ || loop_ == nullptr) return false;
+  std::unique_ptr<FutexRing> ring = FutexRing::Open();
+  if (ring == nullptr) return false;
+  if (uv_poll_init(loop_, &poll_, ring->fd()) != 0) return false;
+  poll_.data = this;
+  poll_open_ = true;
+  // Never referenced: async_ alone holds the loop open while anything is outstanding.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&poll_));
+  if (uv_poll_start(&poll_, UV_READABLE, OnPoll) != 0) return false;  // closed at teardown
+  ring_ = std::move(ring);
+  return true;
+}
+
+bool Context::ArmWatch(uint64_t id, std::atomic<uint32_t>* word, uint32_t expected) {
+  // JS thread (inside watchData/watchSpace, or re-arming from OnPoll).
+  if (loop_ == nullptr) return false;  // before init(): the parker thread waits
+  if (ring_ == nullptr && (ring_tried_ || !OpenRing())) return false;
+  return ring_->Wait(word, expected, id);
 }
 
 void Context::Deliver(void* target, uint64_t request_id, Status status) {
-  // Parker thread. Non-blocking: the queue is unbounded, and a closing tsfn just drops it.
+  // Parker thread, Parker lock held. Non-blocking; a push to an empty inbox rings the doorbell.
   auto* self = static_cast<Context*>(target);
-  if (self->tsfn_ == nullptr) return;
-  auto* msg = new GrantMessage{request_id, status};
-  if (napi_call_threadsafe_function(self->tsfn_, msg, napi_tsfn_nonblocking) != napi_ok) delete msg;
+  if (self->inbox_.Push(request_id, status)) uv_async_send(&self->async_);
 }
 
-void Context::CallJs(napi_env env, napi_value, void* context, void* data) {
-  // JS thread of the context. env is null when the tsfn is being torn down.
-  auto* msg = static_cast<GrantMessage*>(data);
-  auto* self = static_cast<Context*>(context);
-  const uint64_t id = msg->id;
-  const Status status = msg->status;
-  delete msg;
-  if (env == nullptr || self == nullptr) return;
-  if (self->grant_handler_.IsEmpty()) return;
-  // The environment may be stopping (worker.terminate()) while the loop still drains this
-  // queue: then N-API refuses the call. Nothing may be thrown here (napi_throw into a dying
-  // environment aborts the process), and the completion stays recorded in the parker, so the
-  // env cleanup hook (CancelAll) releases a lock granted to nobody.
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value args[2];
-  napi_value fn = nullptr;
-  napi_value recv = nullptr;
-  napi_value result = nullptr;
-  napi_status st = napi_create_double(env, static_cast<double>(id), &args[0]);
-  if (st == napi_ok) st = napi_create_int32(env, static_cast<int32_t>(status), &args[1]);
-  if (st == napi_ok) st = napi_get_reference_value(env, self->grant_handler_, &fn);
-  if (st == napi_ok) st = napi_get_undefined(env, &recv);
-  if (st == napi_ok && fn != nullptr) st = napi_call_function(env, recv, fn, 2, args, &result);
-  bool threw = false;
-  napi_is_exception_pending(env, &threw);
-  // Delivered: the handler ran (returned, or threw an exception Node now reports as uncaught).
-  if (st == napi_ok || threw) Parker::Instance().Forget(id);
-  napi_close_handle_scope(env, scope);
+void Context::OnAsync(uv_async_t* handle) {
+  // JS thread: the parker thread queued completions.
+  auto* self = static_cast<Context*>(handle->data);
+  std::vector<Completion> items;
+  self->inbox_.TakeAll(&items);
+  if (items.empty()) return;
+  // Counted down before JS runs: what the handlers park next is counted afresh.
+  self->Settled(static_cast<int>(items.size()));
+  self->DeliverToJs(items, true);
+}
+
+void Context::OnPoll(uv_poll_t* handle, int status, int) {
+  // JS thread: the ring has completions (a watched word was woken, or a wait was cancelled).
+  auto* self = static_cast<Context*>(handle->data);
+  if (status < 0 || self->ring_ == nullptr) return;
+  std::vector<Completion> items;
+  Parker& parker = Parker::Instance();
+  self->ring_->Drain([&](uint64_t id, int32_t) {
+    // Whatever the ring says (woken, EAGAIN, cancelled), the Parker checks the word itself.
+    Status st;
+    if (parker.CompleteDirect(id, &st)) items.push_back(Completion{id, st});
+  });
+  if (items.empty()) return;
+  self->Settled(static_cast<int>(items.size()));
+  self->DeliverToJs(items, false);
+}
+
+void Context::DeliverToJs(const std::vector<Completion>& items, bool forget) {
+  // JS thread. The environment may be stopping (worker.terminate()) while the loop still
+  // runs: then N-API refuses the call. Nothing may be thrown then (napi_throw into a dying
+  // environment aborts the process), and a parker completion stays recorded, so the cleanup
+  // hook (CancelAll) releases a lock granted to nobody.
+  napi_env env = env_;
+  if (dispatch_ == nullptr) return;
+  napi_handle_scope outer;
+  if (napi_open_handle_scope(env, &outer) != napi_ok) return;
+  napi_value resource = nullptr;
+  napi_callback_scope scope = nullptr;
+  // The callback scope runs the microtasks (the awaiting code) once, after the whole batch.
+  if (napi_get_reference_value(env, resource_, &resource) != napi_ok ||
+      napi_open_callback_scope(env, resource, async_context_, &scope) != napi_ok) {
+    napi_close_handle_scope(env, outer);
+    return;
+  }
+  Parker& parker = Parker::Instance();
+  for (const Completion& c : items) {
+    napi_handle_scope hs;
+    if (napi_open_handle_scope(env, &hs) != napi_ok) break;
+    napi_value args[2];
+    napi_value fn = nullptr;
+    napi_value recv = nullptr;
+    napi_value result = nullptr;
+    napi_status st = napi_create_double(env, static_cast<double>(c.id), &args[0]);
+    if (st == napi_ok) st = napi_create_int32(env, static_cast<int32_t>(c.status), &args[1]);
+    if (st == napi_ok) st = napi_get_reference_value(env, dispatch_, &fn);
+    if (st == napi_ok) st = napi_get_undefined(env, &recv);
+    if (st == napi_ok && fn != nullptr) st = napi_call_function(env, recv, fn, 2, args, &result);
+    bool delivered = st == napi_ok;
+    bool threw = false;
+    napi_is_exception_pending(env, &threw);
+    if (threw) {
+      napi_value err = nullptr;
+      napi_get_and_clear_last_exception(env, &err);
+      // A throw from the handler was delivered (reported as uncaught, like any callback's). The
+      // termination of this environment (worker.terminate()) also surfaces as an exception:
+      // then the dispatcher was cut short, no user code ran (it runs in the microtasks, after
+      // this loop), and the completion is not delivered: a grant keeps its record, and the
+      // cleanup hook's CancelAll gives the lock back instead of leaving it to a dead owner.
+      delivered = !EnvStopping(env);
+      if (delivered && err != nullptr) napi_fatal_exception(env, err);
+    }
+    if (delivered && forget) parker.Forget(c.id);
+    napi_close_handle_scope(env, hs);
+  }
+  napi_close_callback_scope(env, scope);
+  napi_close_handle_scope(env, outer);
 }
 
 }  // namespace shmsync

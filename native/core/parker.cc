@@ -1,5 +1,6 @@
-// Parker implementation. Add/Cancel/Forget run on JS threads; Run on the parker thread.
-// mu_ guards requests_ and completed_; callbacks run with mu_ held (they only enqueue).
+// Parker implementation. Add/Cancel/Forget/CompleteDirect run on JS threads; Run on the parker
+// thread. mu_ guards requests_, completed_ and targets_; callbacks run with mu_ held (they only
+// enqueue); ParkerTarget hooks run without it, on the target's own thread.
 #include "parker.h"
 
 #include <utility>
@@ -31,22 +32,86 @@ void Parker::Wake() {
   FutexWake(&control_, 1);
 }
 
+ParkerTarget* Parker::HooksOf(void* target) const {
+  auto it = targets_.find(target);
+  return it == targets_.end() ? nullptr : it->second;
+}
+
 uint64_t Parker::Add(Request r) {
   uint64_t id;
+  ParkerTarget* hooks = nullptr;
+  std::atomic<uint32_t>* word = r.word;
+  const uint32_t expected = r.expected;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    EnsureThread();
     id = next_id_++;
     r.id = id;
     r.since_ns = MonotonicNanos();
     r.handoff = false;
     r.defer = DeferTracker{};
     r.deferred_to = 0;
+    if (!r.is_lock) hooks = HooksOf(r.target);
+    r.direct = hooks != nullptr;
+    if (!r.direct) EnsureThread();
     if (r.is_lock) r.state->waiters.fetch_add(1, std::memory_order_relaxed);
     requests_.push_back(std::move(r));
   }
+  // A direct watch is the target's own: only its thread completes or cancels it, and that is
+  // this thread, so arming it after publishing the request races with nothing.
+  if (hooks != nullptr && hooks->ArmWatch(id, word, expected)) return id;
+  if (hooks != nullptr) {
+    std::lock_guard<std::mutex> lock(mu_);
+    EnsureThread();
+    for (Request& q : requests_) {
+      if (q.id == id) q.direct = false;  // could not arm: the parker thread waits for it
+    }
+  }
   Wake();
   return id;
+}
+
+void Parker::Attach(void* target, ParkerTarget* hooks) {
+  std::lock_guard<std::mutex> lock(mu_);
+  targets_[target] = hooks;
+}
+
+void Parker::Detach(void* target) {
+  std::lock_guard<std::mutex> lock(mu_);
+  targets_.erase(target);
+}
+
+bool Parker::CompleteDirect(uint64_t id, Status* status) {
+  ParkerTarget* hooks = nullptr;
+  std::atomic<uint32_t>* word = nullptr;
+  uint32_t expected = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t i = 0;
+    while (i < requests_.size() && requests_[i].id != id) ++i;
+    if (i == requests_.size() || !requests_[i].direct) return false;  // withdrawn (or moved)
+    Request& r = requests_[i];
+    if (r.word->load(std::memory_order_acquire) == r.expected) {
+      hooks = HooksOf(r.target);  // spurious: sleep again
+      word = r.word;
+      expected = r.expected;
+      if (hooks == nullptr) r.direct = false;
+    } else {
+      if (r.sleepers != nullptr) r.sleepers->fetch_sub(1, std::memory_order_seq_cst);
+      requests_[i] = std::move(requests_.back());
+      requests_.pop_back();
+      *status = Status::kOk;
+      return true;
+    }
+  }
+  if (hooks != nullptr && hooks->ArmWatch(id, word, expected)) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  EnsureThread();
+  for (Request& q : requests_) {
+    if (q.id == id) q.direct = false;
+  }
+  control_.fetch_add(1, std::memory_order_release);
+  FutexWake(&control_, 1);
+  return false;
 }
 
 uint64_t Parker::ParkLock(std::shared_ptr<void> keepalive, MutexState* s, OwnerTable* table,
@@ -63,6 +128,7 @@ uint64_t Parker::ParkLock(std::shared_ptr<void> keepalive, MutexState* s, OwnerT
                      cb,
                      target,
                      0,
+                     false,
                      false,
                      {},
                      0});
@@ -83,6 +149,7 @@ uint64_t Parker::ParkWatch(std::shared_ptr<void> keepalive, std::atomic<uint32_t
                      cb,
                      target,
                      0,
+                     false,
                      false,
                      {},
                      0});
@@ -133,6 +200,10 @@ void Parker::Run() {
       bool overflow = false;
       for (size_t i = 0; i < requests_.size() && !paused_;) {
         Request& r = requests_[i];
+        if (r.direct) {  // the target's own ring waits for it
+          ++i;
+          continue;
+        }
         Status st;
         if (Poll(r, now, &st)) {
           if (r.is_lock) {
@@ -175,31 +246,46 @@ void Parker::Run() {
 }
 
 int32_t Parker::Cancel(uint64_t request_id, const WaitInterrupt* intr) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (size_t i = 0; i < requests_.size(); ++i) {
-    Request& r = requests_[i];
-    if (r.id != request_id) continue;
-    int32_t result = kCancelled;
-    if (r.is_lock) {
-      bool granted = false;
-      if (r.handoff) WithdrawHandoff(r.state, r.me, &granted);
-      r.state->waiters.fetch_sub(1, std::memory_order_relaxed);
-      if (granted) {
-        KeepWaitersBit(r.state);
-        result = static_cast<int32_t>(AcceptHandoff(r.state, r.table, r.me, intr));
-      }
-    } else if (r.sleepers != nullptr) {
-      r.sleepers->fetch_sub(1, std::memory_order_seq_cst);
+  ParkerTarget* hooks = nullptr;
+  bool direct = false;
+  int32_t result = kCancelled;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t i = 0;
+    while (i < requests_.size() && requests_[i].id != request_id) ++i;
+    if (i == requests_.size()) {
+      auto it = completed_.find(request_id);
+      if (it == completed_.end()) return kCancelled;  // unknown id: nothing to undo
+      const int32_t status = static_cast<int32_t>(it->second.status);
+      completed_.erase(it);
+      return status;  // its completion is queued: the target counts it when it drains it
     }
-    requests_[i] = std::move(requests_.back());
-    requests_.pop_back();
-    return result;
+    hooks = HooksOf(requests_[i].target);
+    direct = requests_[i].direct;
+    result = Withdraw(i, intr);
   }
-  auto it = completed_.find(request_id);
-  if (it == completed_.end()) return kCancelled;  // unknown id: nothing to undo
-  const int32_t status = static_cast<int32_t>(it->second.status);
-  completed_.erase(it);
-  return status;
+  // Outside mu_: the target may make a syscall (withdraw its ring's wait).
+  if (hooks != nullptr) hooks->Withdrawn(request_id, direct);
+  return result;
+}
+
+int32_t Parker::Withdraw(size_t i, const WaitInterrupt* intr) {
+  Request& r = requests_[i];
+  int32_t result = kCancelled;
+  if (r.is_lock) {
+    bool granted = false;
+    if (r.handoff) WithdrawHandoff(r.state, r.me, &granted);
+    r.state->waiters.fetch_sub(1, std::memory_order_relaxed);
+    if (granted) {
+      KeepWaitersBit(r.state);
+      result = static_cast<int32_t>(AcceptHandoff(r.state, r.table, r.me, intr));
+    }
+  } else if (r.sleepers != nullptr) {
+    r.sleepers->fetch_sub(1, std::memory_order_seq_cst);
+  }
+  requests_[i] = std::move(requests_.back());
+  requests_.pop_back();
+  return result;
 }
 
 void Parker::Forget(uint64_t request_id) {

@@ -7,6 +7,12 @@
 // behalf (TryLock with that context's OwnerId) and reports each outcome once through the
 // request's callback, called on the parker thread (the addon posts it to the right event
 // loop). Node-free, so the C++ tests drive it directly.
+//
+// Direct watches: a target that attached a ParkerTarget (the addon's Context, when io_uring
+// futex waits work) sleeps on its watch words itself, from its event loop (futex-ring.h). The
+// parker thread then neither polls those requests nor is woken to add them; the target reports
+// what its ring saw through CompleteDirect. Lock requests always use the parker thread (they
+// must act on the lock word when woken: TryLock, hand-off, liveness slices).
 #pragma once
 
 #include <atomic>
@@ -25,6 +31,20 @@
 #include "status.h"
 
 namespace shmsync {
+
+// Hooks of one target (a JS context), called on that target's own thread.
+class ParkerTarget {
+ public:
+  // Arms a direct wait for watch request `id` (no Parker lock held). False: the parker
+  // thread waits for it instead.
+  virtual bool ArmWatch(uint64_t id, std::atomic<uint32_t>* word, uint32_t expected) = 0;
+  // Request `id` ended without a completion (Cancel/CancelAll withdrew it while pending; no
+  // Parker lock held). `direct`: it was armed through ArmWatch (withdraw that wait too).
+  virtual void Withdrawn(uint64_t id, bool direct) = 0;
+
+ protected:
+  ~ParkerTarget() = default;
+};
 
 class Parker {
  public:
@@ -58,6 +78,16 @@ class Parker {
 
   size_t pending() const;
 
+  // Target's thread: from now on, watch requests of `target` go through `hooks` (direct), and
+  // withdrawals are reported to it. Detach (after CancelAll) before `hooks` goes away.
+  void Attach(void* target, ParkerTarget* hooks);
+  void Detach(void* target);
+  // Target's thread: the direct wait of watch `id` ended. Returns true with *status when the
+  // request completed now (the caller delivers it: no callback runs for it, and no completion
+  // record is kept, so a later Cancel(id) returns kCancelled). False: already withdrawn, or the
+  // word had not changed (a spurious wake: re-armed, or moved to the parker thread).
+  bool CompleteDirect(uint64_t id, Status* status);
+
 #ifdef SHMSYNC_TEST_HOOKS
   // Test-only: while paused, the parker thread polls no request (so a test can decide exactly
   // which requests are still pending when it cancels them). Returns once that holds.
@@ -79,6 +109,7 @@ class Parker {
     Callback cb;
     void* target;
     int64_t since_ns;
+    bool direct;  // armed on the target's own ring (ParkerTarget::ArmWatch): not ours to poll
     bool handoff;
     DeferTracker defer;  // a stale hand-off registration keeping the word reserved
     uint32_t deferred_to;
@@ -94,6 +125,9 @@ class Parker {
   };
 
   uint64_t Add(Request r);
+  ParkerTarget* HooksOf(void* target) const;  // mu_ held
+  // mu_ held: removes requests_[i], undoing its registrations. Returns Cancel's result.
+  int32_t Withdraw(size_t i, const WaitInterrupt* intr);
   void EnsureThread();  // mu_ held
   void Run();
   void Wake();
@@ -103,6 +137,7 @@ class Parker {
   mutable std::mutex mu_;
   std::vector<Request> requests_;
   std::unordered_map<uint64_t, Completed> completed_;  // completed, callback not yet Forgotten
+  std::unordered_map<void*, ParkerTarget*> targets_;   // attached targets (Attach/Detach)
   uint64_t next_id_ = 1;
   std::atomic<uint32_t> control_{0};
   bool started_ = false;

@@ -3,8 +3,9 @@
  * Loaded once per JS context; every other module imports `binding` from here.
  */
 import * as path from 'node:path';
-import { isMainThread } from 'node:worker_threads';
+import { isMainThread, threadId } from 'node:worker_threads';
 import { createNativeError } from '../errors';
+import { dispatch } from './parker-client';
 
 /** The shape of the native addon (native/addon/addon.cc). Arguments are pre-validated. */
 export interface NativeRegion {
@@ -90,9 +91,19 @@ export interface NativeBinding {
   Mutex: new (segmentName: string, openMode: number, perm: number, policy: number, lifetime?: number) => NativeMutex;
   /** Reaper of an attached segment (native/core/attach.h Reap): 1 unlinked, 0 left, -1 not ours. */
   reapSegment(segmentName: string, ino: number, unmapped: boolean, wordBefore?: bigint): number;
-  setGrantHandler(fn: (requestId: number, status: number) => void): void;
-  ownerId(threadId: number): number;
-  unparked(): void;
+  /**
+   * The one handshake of a JS context, made below when this module loads: records Node's
+   * threadId (kept with the context's OwnerId), the library error factory, and the dispatcher
+   * of parker completions. Everything else may assume it ran.
+   */
+  init(options: {
+    threadId: number;
+    createError: typeof createNativeError;
+    dispatch: (requestId: number, status: number) => void;
+  }): void;
+  ownerId(threadId?: number): number;
+  /** Outstanding parked requests of this context; whether queue watches use its own io_uring. */
+  waitStats(): { outstanding: number; directWatches: boolean };
   shutdownWaits(): void;
   Region: {
     new (
@@ -106,7 +117,6 @@ export interface NativeBinding {
     ): NativeRegion;
     unlink(segmentName: string): boolean;
   };
-  setErrorFactory(fn: typeof createNativeError): void;
   noop(): void;
 }
 
@@ -136,7 +146,7 @@ function load(): NativeBinding {
 }
 
 export const binding: NativeBinding = load();
-binding.setErrorFactory(createNativeError);
+binding.init({ threadId, createError: createNativeError, dispatch });
 // Process exit (main thread): end every blocking wait of every thread first, or Node would wait
 // forever to join a worker blocked in acquireSync/getSync/putSync (see docs/troubleshooting.md).
 if (isMainThread) process.on('exit', () => binding.shutdownWaits());

@@ -1,41 +1,41 @@
 /**
  * Completions of native parker requests (mutex grants, queue watches), dispatched on this JS
  * context's thread. One handler per request id; each completion is delivered at most once.
- * Every parked request must end in exactly one of `dispatch` or `forgetParked`, which keeps
- * the native event-loop reference count (Context::Parked/Unparked) balanced.
+ *
+ * The native side counts outstanding requests itself (native/addon/context.h): it keeps the
+ * event loop referenced exactly while a request is parked and counts it down when the
+ * completion is delivered or the request is cancelled. Nothing here calls back into native.
+ * `dispatch` is handed to the addon once, by binding.ts's `init()` handshake at load.
  */
-import { binding } from './binding';
 
 type Handler = (status: number) => void;
 const handlers = new Map<number, Handler>();
-let installed = false;
 
-function dispatch(requestId: number, status: number): void {
+/** Native → JS: request `requestId` completed with `status` (called by the addon only). */
+export function dispatch(requestId: number, status: number): void {
   const handler = handlers.get(requestId);
-  if (handler === undefined) return; // withdrawn after completing: forgetParked handled it
+  if (handler === undefined) return; // withdrawn after completing: its cancel handled it
   handlers.delete(requestId);
-  binding.unparked();
   handler(status);
 }
 
 /** Registers the handler of a request id returned by a native park/watch call. */
 export function onParked(requestId: number, handler: Handler): void {
-  if (!installed) {
-    binding.setGrantHandler(dispatch);
-    installed = true;
-  }
   handlers.set(requestId, handler);
 }
 
-/** Stops waiting for a request's completion (after a native cancel). */
+/** Stops waiting for a request's completion (before or after its native cancel). */
 export function forgetParked(requestId: number): void {
-  if (handlers.delete(requestId)) binding.unparked();
+  handlers.delete(requestId);
 }
 
-/** Installs the dispatcher before the first park (the native side needs a handler first). */
-export function ensureDispatcher(): void {
-  if (!installed) {
-    binding.setGrantHandler(dispatch);
-    installed = true;
-  }
+/**
+ * Kept for callers written against the setter API: the dispatcher is installed by the addon's
+ * `init()` handshake when binding.ts loads, so there is nothing left to do.
+ */
+export function ensureDispatcher(): void {}
+
+/** Handlers registered and not yet settled (tests). */
+export function parkedCount(): number {
+  return handlers.size;
 }

@@ -1,0 +1,229 @@
+// The wake path (issue 10, docs/concepts/wake-path.md): completions reach JS in one hop (queue
+// watches on the context's own io_uring; parker-thread completions through one uv_async), the
+// native side keeps the event loop referenced exactly while a wait is outstanding (JS calls
+// nothing per completion), and one init() handshake. Every test runs in both wake modes: the
+// default (direct watches where io_uring futex waits work) and SHMSYNC_WAKE=parker (the
+// fallback every kernel has). The C++ side (exactly-once under concurrent publishers, TSan) is
+// native/test/wake-path-test.cc.
+import t, { type Test } from 'tap';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Mutex, ShmQueue } from '../dist';
+import { binding } from '../dist/addon/binding';
+import { Child, fixturesDir } from './helpers/fork';
+import { testName } from './helpers/shm';
+
+const agent = path.join(fixturesDir, 'wake-agent.js');
+const modes = ['direct', 'parker'] as const;
+type Mode = (typeof modes)[number];
+
+/** Runs `fn` with SHMSYNC_WAKE set for contexts created meanwhile (workers, children). */
+async function inMode<T>(mode: Mode, fn: () => Promise<T>): Promise<T> {
+  const before = process.env.SHMSYNC_WAKE;
+  if (mode === 'parker') process.env.SHMSYNC_WAKE = 'parker';
+  else delete process.env.SHMSYNC_WAKE;
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env.SHMSYNC_WAKE;
+    else process.env.SHMSYNC_WAKE = before;
+  }
+}
+
+function queueFor(t: Test, tag: string, capacity = 1 << 16): ShmQueue<unknown> {
+  const q = new ShmQueue(testName(tag), { create: 'create', capacity });
+  t.teardown(() => {
+    q.close();
+    ShmQueue.unlink(q.name);
+  });
+  return q;
+}
+
+const messageOf = <T = Record<string, unknown>>(w: Worker, type: string): Promise<T> =>
+  new Promise((resolve) => {
+    const on = (m: { type: string }): void => {
+      if (m.type === type) {
+        w.off('message', on);
+        resolve(m as T);
+      }
+    };
+    w.on('message', on);
+  });
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+// Whether this kernel lets a context sleep on its own io_uring: a watch in this (default-mode)
+// context opens the ring; waitStats says whether it took.
+let directAvailable = false;
+t.before(async () => {
+  const q = new ShmQueue(testName('probe'), { create: 'create', capacity: 4096 });
+  await q.get({ timeout: 1 }).catch(() => undefined);
+  directAvailable = binding.waitStats().directWatches;
+  q.close();
+  ShmQueue.unlink(q.name);
+});
+
+t.test('one init() handshake; no setters, no per-completion call back into native', async (t) => {
+  const b = binding as unknown as Record<string, unknown>;
+  t.type(b.init, 'function');
+  for (const gone of ['setErrorFactory', 'setGrantHandler', 'unparked']) t.equal(b[gone], undefined, `${gone} is gone`);
+  t.throws(() => (b.init as (o: unknown) => void)({ threadId: 0 }), TypeError, 'init checks its options');
+  t.comment(
+    `io_uring futex waits ${directAvailable ? 'available' : 'unavailable'}: direct mode ${directAvailable ? 'tested' : 'falls back to the parker'}`,
+  );
+});
+
+for (const mode of modes) {
+  t.test(`[${mode}] completion storm: 4 workers await get() with racing timeouts; every message once`, async (t) => {
+    const q = queueFor(t, `storm-${mode}`);
+    const total = 4000;
+    const sab = new SharedArrayBuffer(4 * total);
+    const counts = new Int32Array(sab);
+    const workers = await inMode(mode, async () => {
+      const ws: Worker[] = [];
+      for (let i = 0; i < 4; i++) {
+        ws.push(
+          new Worker(agent, {
+            workerData: { mode: 'consume', queue: q.name, counts: sab, timeouts: true },
+            execArgv: [],
+          }),
+        );
+      }
+      await Promise.all(ws.map((w) => messageOf(w, 'ready')));
+      return ws;
+    });
+    t.teardown(() => Promise.all(workers.map((w) => w.terminate())));
+    const done = workers.map((w) =>
+      messageOf<{ got: number; stats: { outstanding: number; directWatches: boolean } }>(w, 'done'),
+    );
+    // Bursts with turns between, so consumers park and wake many times.
+    for (let i = 0; i < total; i++) {
+      await q.put(i);
+      if (i % 7 === 0) await turn();
+    }
+    for (let i = 0; i < workers.length; i++) await q.put('stop');
+    const results = await Promise.all(done);
+    let twice = 0;
+    let never = 0;
+    for (let i = 0; i < total; i++) {
+      if (counts[i] > 1) twice += 1;
+      if (counts[i] === 0) never += 1;
+    }
+    t.equal(twice, 0, 'no message delivered twice');
+    t.equal(never, 0, 'no message lost');
+    t.equal(
+      results.reduce((s, r) => s + r.got, 0),
+      total,
+      'the workers together got every message',
+    );
+    for (const r of results) {
+      t.equal(r.stats.outstanding, 0, 'each worker ends with no outstanding wait (native count balanced)');
+      t.equal(
+        r.stats.directWatches,
+        mode === 'direct' && directAvailable,
+        `watches ${mode === 'direct' && directAvailable ? 'on the context ring' : 'through the parker thread'}`,
+      );
+    }
+    t.equal(q.info().consumersWaiting, 0, 'no sleeper left counted');
+  });
+
+  t.test(`[${mode}] worker.terminate() at any instant of get()/acquire() traffic (30 rounds)`, async (t) => {
+    const q = queueFor(t, `term-${mode}`);
+    const m = new Mutex(testName(`term-${mode}`), { create: 'create' });
+    t.teardown(() => {
+      m.close();
+      Mutex.unlink(m.name);
+    });
+    const total = 1 << 14;
+    const sab = new SharedArrayBuffer(4 * total);
+    const counts = new Int32Array(sab);
+    let next = 0;
+    let terminated = 0;
+    for (let round = 0; round < 30; round++) {
+      const workers = await inMode(mode, async () => {
+        const ws = [0, 1].map(
+          () =>
+            new Worker(agent, {
+              workerData: { mode: 'churn', queue: q.name, mutex: m.name, counts: sab },
+              execArgv: [],
+            }),
+        );
+        await Promise.all(ws.map((w) => messageOf(w, 'ready')));
+        return ws;
+      });
+      // Traffic: messages for the parked gets, the lock taken and given back under them.
+      for (let i = 0; i < 16 && next < total; i++) q.putSync(next++);
+      m.acquireSync();
+      m.release();
+      await Promise.all(
+        workers.map(async (w) => {
+          for (let k = Math.floor(Math.random() * 5); k > 0; k--) {
+            if (next < total) q.putSync(next++);
+            await turn();
+          }
+          await w.terminate();
+          terminated += 1;
+        }),
+      );
+    }
+    t.equal(terminated, 60, 'every worker was terminated and the process survived');
+    let twice = 0;
+    let counted = 0;
+    for (let i = 0; i < next; i++) {
+      if (counts[i] > 1) twice += 1;
+      counted += counts[i];
+    }
+    t.equal(twice, 0, 'no message delivered twice');
+    const qi = q.info();
+    t.ok(
+      qi.totalGot >= counted && qi.totalGot - counted <= terminated,
+      'taken = counted + at most one in flight per terminated worker',
+    );
+    t.equal(qi.consumersWaiting, 0, 'no parked get of a terminated worker is still counted');
+    const mi = m.info();
+    t.equal(mi.waiters, 0, 'no parked acquire of a terminated worker is still counted');
+    t.ok(m.acquireSync({ timeout: 5_000 }), 'the lock can be taken (no grant leaked to a dead context)');
+    m.release();
+  });
+
+  t.test(`[${mode}] the loop is held exactly while a wait is outstanding`, async (t) => {
+    const q = queueFor(t, `ref-${mode}`, 4096);
+    const env = { ...process.env };
+    if (mode === 'parker') env.SHMSYNC_WAKE = 'parker';
+    else delete env.SHMSYNC_WAKE;
+    // A pending get keeps the process alive (IPC is unref'd) until its value arrives; then it
+    // exits by itself.
+    const pending = new Child('wake-agent.js', ['pending', q.name], { env });
+    t.teardown(() => pending.kill());
+    const parked = await pending.message<{ type: string; stats: { outstanding: number } }>('parked');
+    t.equal(parked.stats.outstanding, 1, 'one outstanding wait while parked');
+    q.putSync('hello');
+    const got = await pending.message<{ type: string; value: unknown; stats: { outstanding: number } }>('got');
+    t.equal(got.value, 'hello', 'the parked get received the value (the loop was held while it waited)');
+    t.equal(got.stats.outstanding, 0, 'no outstanding wait once delivered');
+    t.same(await pending.exited, { code: 0, signal: null }, 'then the process exited by itself');
+    // A get that times out releases the loop too (the cancel is counted natively).
+    const timing = new Child('wake-agent.js', ['timeout', q.name], { env });
+    t.teardown(() => timing.kill());
+    const timed = await timing.message<{ type: string; value: unknown; stats: { outstanding: number } }>('timed-out');
+    t.equal(timed.value, 'SHMSYNC_TIMEOUT', 'the get timed out');
+    t.equal(timed.stats.outstanding, 0, 'the cancelled wait is no longer counted');
+    t.same(await timing.exited, { code: 0, signal: null }, 'and the process exited by itself');
+  });
+}
+
+t.test('cancelled and completed waits in this context leave the native count at zero', async (t) => {
+  const q = queueFor(t, 'count', 4096);
+  const base = binding.waitStats().outstanding;
+  const ac = new AbortController();
+  const aborted = q.get({ signal: ac.signal }).catch((e: Error) => e.name);
+  const timed = q.get({ timeout: 5 }).catch((e: Error) => e.name);
+  const served = q.get();
+  t.equal(binding.waitStats().outstanding, base + 3, 'three waits outstanding');
+  ac.abort();
+  t.equal(await aborted, 'AbortError');
+  t.equal(await timed, 'TimeoutError');
+  q.putSync('x');
+  t.equal(await served, 'x');
+  t.equal(binding.waitStats().outstanding, base, 'back to where it started');
+});
