@@ -20,12 +20,15 @@ namespace {
 //   dispatch     (requestId, status) => void: parker completions, on this JS thread
 Napi::Value InitContext(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Object o = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object();
+  Napi::Object o =
+      info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object();
   Napi::Value thread_id = o.IsEmpty() ? Napi::Value() : o.Get("threadId");
   Napi::Value create_error = o.IsEmpty() ? Napi::Value() : o.Get("createError");
   Napi::Value dispatch = o.IsEmpty() ? Napi::Value() : o.Get("dispatch");
-  if (o.IsEmpty() || !thread_id.IsNumber() || !create_error.IsFunction() || !dispatch.IsFunction()) {
-    Napi::TypeError::New(env, "init({ threadId, createError, dispatch })").ThrowAsJavaScriptException();
+  if (o.IsEmpty() || !thread_id.IsNumber() || !create_error.IsFunction() ||
+      !dispatch.IsFunction()) {
+    Napi::TypeError::New(env, "init({ threadId, createError, dispatch })")
+        .ThrowAsJavaScriptException();
     return Napi::Value();
   }
   GetAddonData(env)->create_error = Napi::Persistent(create_error.As<Napi::Function>());

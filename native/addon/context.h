@@ -100,8 +100,8 @@ class Context final : public ParkerTarget {
   bool ring_allowed_ = true;  // SHMSYNC_WAKE=parker turns direct watches off
   std::unique_ptr<FutexRing> ring_;
   CompletionInbox inbox_;
-  int pending_ = 0;                // outstanding requests (JS thread)
-  bool referenced_ = false;        // async_ holds the loop open
+  int pending_ = 0;          // outstanding requests (JS thread)
+  bool referenced_ = false;  // async_ holds the loop open
   WaitInterrupt interrupt_;
 };
 

@@ -15,8 +15,8 @@ namespace shmsync {
 
 namespace {
 // Linux 6.7 opcodes; older uapi headers (this build may have them) do not name them.
-constexpr uint8_t kOpFutexWait = 51;                // IORING_OP_FUTEX_WAIT
-constexpr uint64_t kFutexBitsetAny = 0xffffffffu;   // FUTEX_BITSET_MATCH_ANY
+constexpr uint8_t kOpFutexWait = 51;               // IORING_OP_FUTEX_WAIT
+constexpr uint64_t kFutexBitsetAny = 0xffffffffu;  // FUTEX_BITSET_MATCH_ANY
 constexpr unsigned kEntries = 64;  // in flight at once is unbounded; this only bounds one submit
 
 int Enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags) {

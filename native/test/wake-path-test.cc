@@ -167,8 +167,8 @@ void Storm(bool with_ring, int refuse_every) {
   auto arm = [&](int i) {
     sleepers[i].fetch_add(1, std::memory_order_seq_cst);
     const uint32_t seen = words[i].load(std::memory_order_seq_cst);
-    slot_id[i] = parker.ParkWatch(nullptr, &words[i], seen, &sleepers[i], FakeContext::Deliver,
-                                  &ctx);
+    slot_id[i] =
+        parker.ParkWatch(nullptr, &words[i], seen, &sleepers[i], FakeContext::Deliver, &ctx);
     all.insert(slot_id[i]);
   };
   for (int i = 0; i < kSlots; ++i) arm(i);
@@ -207,7 +207,7 @@ void Storm(bool with_ring, int refuse_every) {
       parker.Cancel(id);
   }
   for (int k = 0; k < 50; ++k) ctx.Pump(1);
-  for (const auto& d : ctx.delivered) CHECK_EQ(d.second, 1);  // at most once
+  for (const auto& d : ctx.delivered) CHECK_EQ(d.second, 1);              // at most once
   for (uint64_t id : ctx.withdrawn) CHECK(ctx.delivered.count(id) == 0);  // never both
   // Every request ended: delivered, or withdrawn while pending, or cancelled after it
   // completed on the parker thread (its completion was still delivered above).

@@ -5,14 +5,7 @@
  * Runs on the calling JS thread.
  */
 import { binding, type NativeQueue } from '../addon/binding';
-import {
-  ClosedError,
-  CodecError,
-  NotFoundError,
-  ReadOnly,
-  SizeMismatchError,
-  TimeoutError,
-} from '../errors';
+import { ClosedError, CodecError, NotFoundError, ReadOnly, SizeMismatchError, TimeoutError } from '../errors';
 import {
   abortErrorFor,
   optionsObject,
