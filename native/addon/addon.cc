@@ -8,6 +8,7 @@
 #include "mutex-wrap.h"
 #include "queue-wrap.h"
 #include "region-wrap.h"
+#include "rwlock-wrap.h"
 
 namespace shmsync {
 
@@ -73,6 +74,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function queue = QueueWrap::Define(env);
   data->queue_ctor = Napi::Persistent(queue);
   exports.Set("Queue", queue);
+  exports.Set("RwLock", RwLockWrap::Define(env));  // issue 13: reader/writer lock
   exports.Set("setGrantHandler", Napi::Function::New<SetGrantHandler>(env, "setGrantHandler"));
   exports.Set("ownerId", Napi::Function::New<OwnerIdOf>(env, "ownerId"));
   exports.Set("unparked", Napi::Function::New<Unparked>(env, "unparked"));

@@ -1,0 +1,313 @@
+/**
+ * The Web Locks API (https://w3c.github.io/web-locks/) across processes and threads:
+ * `locks.request(name, [options], callback)` and `locks.query()`, built on RwLock.
+ *
+ * Every lock name of a namespace is one attached RwLock segment
+ * (`weblocks-<euid>-<namespace>-<sha256(name)>`, the name itself stored in the segment's label),
+ * opened while this context has a request for it and removed when no process has it open. The
+ * RwLock's entry table is the Web Locks queue: request order, shared/exclusive grants, steal.
+ * `query()` lists the namespace's segments and reads each table. Runs on the calling JS thread.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
+import { forgetParked, onParked } from '../addon/parker-client';
+import { kFlagAttached } from '../addon/lifetime';
+import { Status } from '../addon/status';
+import { freshToken } from '../lock/lock-scope';
+import { permissionMode } from '../shared-memory/shared-memory';
+import { optionsObject, rejectUnknownOptions } from '../validate';
+import { kSteal, kTryOnly } from '../rwlock/native';
+import { isGranted, type RwEngine } from '../rwlock/rw-engine';
+import { RwLock } from '../rwlock/rw-lock';
+
+export type LockMode = 'shared' | 'exclusive';
+
+export interface LockOptions {
+  mode?: LockMode;
+  ifAvailable?: boolean;
+  steal?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface LockInfo {
+  name: string;
+  mode: LockMode;
+  clientId: string;
+}
+
+export interface LockManagerSnapshot {
+  held: LockInfo[];
+  pending: LockInfo[];
+}
+
+export interface LockManagerOptions {
+  /** Locks of different namespaces never meet. Default 'default'. [A-Za-z0-9_.-], 1-64 chars. */
+  namespace?: string;
+  /** Permission bits of the lock segments this manager creates (default 0o600). */
+  mode?: number;
+}
+
+/** What the callback receives: the granted lock (or null for an `ifAvailable` request that was not). */
+export class Lock {
+  readonly #name: string;
+  readonly #mode: LockMode;
+  /** @internal */
+  constructor(name: string, mode: LockMode) {
+    this.#name = name;
+    this.#mode = mode;
+  }
+  get name(): string {
+    return this.#name;
+  }
+  get mode(): LockMode {
+    return this.#mode;
+  }
+  get [Symbol.toStringTag](): string {
+    return 'Lock';
+  }
+}
+
+export type LockGrantedCallback<T> = (lock: Lock | null) => T | PromiseLike<T>;
+
+/** Longest lock name in UTF-8 bytes (stored in the segment for query()). */
+export const kMaxLockNameBytes = 1024;
+const kNamespacePattern = /^[A-Za-z0-9_.-]{1,64}$/;
+const kModes: readonly string[] = ['shared', 'exclusive'];
+
+/** A request of this context that holds its lock now (steal notices reach it through here). */
+interface Active {
+  engine: RwEngine;
+  token: number;
+  stolen(): void;
+}
+const active = new Set<Active>();
+
+function domError(message: string, name: string): Error {
+  return new DOMException(message, name);
+}
+
+function euid(): number {
+  return typeof process.geteuid === 'function' ? process.geteuid() : 0;
+}
+
+export class LockManager {
+  readonly #prefix: string;
+  readonly #perm: number;
+
+  constructor(options?: LockManagerOptions) {
+    const opts = optionsObject('options', options);
+    rejectUnknownOptions('options', opts, ['namespace', 'mode']);
+    const ns = opts.namespace ?? 'default';
+    if (typeof ns !== 'string' || !kNamespacePattern.test(ns)) {
+      throw new TypeError(`options.namespace must be 1-64 characters of [A-Za-z0-9_.-], received ${JSON.stringify(ns)}`);
+    }
+    this.#perm = permissionMode(opts.mode);
+    this.#prefix = `weblocks-${euid()}-${ns}-`;
+  }
+
+  /** The clientId this JS context appears under in query(): `<pid>:<threadId>`. */
+  get clientId(): string {
+    return clientIdOf(process.pid, threadId);
+  }
+
+  request<T>(name: string, callback: LockGrantedCallback<T>): Promise<T>;
+  request<T>(name: string, options: LockOptions, callback: LockGrantedCallback<T>): Promise<T>;
+  request<T>(...args: unknown[]): Promise<T> {
+    let parsed: Parsed<T>;
+    try {
+      parsed = parseRequest<T>(args);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#run(parsed);
+  }
+
+  /** Every held and pending lock of this namespace, across all processes and threads. */
+  async query(): Promise<LockManagerSnapshot> {
+    const held: LockInfo[] = [];
+    const pending: LockInfo[] = [];
+    const segPrefix = `shmsync-${this.#prefix}`;
+    let files: string[];
+    try {
+      files = readdirSync('/dev/shm').filter((f) => f.startsWith(segPrefix));
+    } catch {
+      files = [];
+    }
+    for (const file of files.sort()) {
+      const logical = file.slice('shmsync-'.length);
+      let engine: RwEngine;
+      try {
+        engine = RwLock.attach(logical, 'open', this.#perm, kFlagAttached);
+      } catch {
+        continue; // removed meanwhile, or not ours (another kind, another owner table)
+      }
+      try {
+        const snap = engine.native.snapshot();
+        if (typeof snap === 'number') continue;
+        const name = engine.native.label().toString('utf8');
+        const info = (x: (typeof snap)[number]): LockInfo => ({
+          name,
+          mode: x.exclusive ? 'exclusive' : 'shared',
+          clientId: clientIdOf(x.pid, x.threadId),
+        });
+        held.push(...snap.filter((x) => x.held).sort((a, b) => (a.order - b.order) | 0).map(info));
+        pending.push(...snap.filter((x) => !x.held).sort((a, b) => (a.ticket - b.ticket) | 0).map(info));
+      } finally {
+        RwLock.detach(logical, engine);
+      }
+    }
+    return { held, pending };
+  }
+
+  async #run<T>(p: Parsed<T>): Promise<T> {
+    const logical = this.#prefix + createHash('sha256').update(p.name).digest('hex').slice(0, 32);
+    const engine = RwLock.attach(logical, 'openOrCreate', this.#perm, kFlagAttached, Buffer.from(p.name, 'utf8'));
+    const token = freshToken();
+    try {
+      const flags = p.ifAvailable ? kTryOnly : p.steal ? kSteal : 0;
+      const outcome = await engine.acquireAsync(token, p.mode, -1, p.signal, flags);
+      if (outcome === 'abort') throw p.signal!.reason;
+      if (outcome === 'closed') throw domError('the lock manager is shutting down', 'AbortError');
+      if (!isGranted(outcome)) {
+        // Invoked one microtask later, like a granted callback, so callbacks run in request order.
+        if (outcome === Status.WouldBlock && p.ifAvailable) return await Promise.resolve().then(() => p.callback(null));
+        if (outcome === Status.Busy) {
+          throw domError(`too many holders and waiters for lock "${p.name}" (128 at most)`, 'NotSupportedError');
+        }
+        throw domError(`lock "${p.name}": unexpected status ${outcome}`, 'OperationError');
+      }
+      if (p.steal) noticeLocalSteals(engine, token);
+      return await held(engine, token, new Lock(p.name, p.mode), p.callback);
+    } finally {
+      engine.release(token); // NotOwner when stolen (that frees the stolen entry) or never granted
+      RwLock.detach(logical, engine);
+    }
+  }
+}
+
+interface Parsed<T> {
+  name: string;
+  mode: LockMode;
+  ifAvailable: boolean;
+  steal: boolean;
+  signal: AbortSignal | undefined;
+  callback: LockGrantedCallback<T>;
+}
+
+/** The specification's argument rules, in its order (WebIDL conversions first). */
+function parseRequest<T>(args: unknown[]): Parsed<T> {
+  if (args.length < 2) throw new TypeError('request() needs a name and a callback');
+  const name = String(args[0]);
+  let options: unknown = {};
+  let callback = args[1];
+  if (args.length > 2) {
+    options = args[1] ?? {};
+    callback = args[2];
+  }
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const o = options as Record<string, unknown>;
+  const mode = o.mode === undefined ? 'exclusive' : String(o.mode);
+  if (!kModes.includes(mode)) throw new TypeError(`options.mode must be 'shared' or 'exclusive', received ${String(o.mode)}`);
+  const ifAvailable = Boolean(o.ifAvailable);
+  const steal = Boolean(o.steal);
+  const signal = o.signal as AbortSignal | undefined;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+  if (typeof callback !== 'function') throw new TypeError('callback must be a function');
+  if (name.startsWith('-')) throw domError('lock names starting with "-" are reserved', 'NotSupportedError');
+  if (steal && ifAvailable) throw domError('steal and ifAvailable cannot be used together', 'NotSupportedError');
+  if (steal && mode !== 'exclusive') throw domError('steal needs mode "exclusive"', 'NotSupportedError');
+  if (signal !== undefined && (steal || ifAvailable)) {
+    throw domError('signal cannot be used with steal or ifAvailable', 'NotSupportedError');
+  }
+  if (signal?.aborted) throw signal.reason;
+  if (Buffer.byteLength(name) > kMaxLockNameBytes) {
+    throw domError(`lock names longer than ${kMaxLockNameBytes} UTF-8 bytes are not supported`, 'NotSupportedError');
+  }
+  return { name, mode: mode as LockMode, ifAvailable, steal, signal, callback: callback as LockGrantedCallback<T> };
+}
+
+/**
+ * Runs the callback while `token` holds the lock; settles with the callback's outcome, or
+ * rejects with an AbortError as soon as another request steals the lock (the callback keeps
+ * running, as in the specification).
+ */
+function held<T>(engine: RwEngine, token: number, lock: Lock, callback: LockGrantedCallback<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    let watchId = 0;
+    let immediate: NodeJS.Immediate | null = null;
+    const me: Active = {
+      engine,
+      token,
+      stolen: () => {
+        if (done) return;
+        end();
+        reject(domError(`lock "${lock.name}" was stolen`, 'AbortError'));
+      },
+    };
+    const unwatch = (): void => {
+      if (watchId === 0) return;
+      forgetParked(watchId);
+      engine.native.cancel(watchId);
+      watchId = 0;
+    };
+    const end = (): void => {
+      done = true;
+      active.delete(me);
+      if (immediate !== null) clearImmediate(immediate);
+      unwatch();
+    };
+    // Steals by other processes: watch our entry's state word, armed only if the callback is
+    // still running after this turn of the event loop (short callbacks cost no parker request).
+    const arm = (): void => {
+      immediate = null;
+      if (done) return;
+      const slot = engine.holds.get(token)?.slot;
+      if (slot === undefined) return;
+      watchId = engine.native.watchEntry(slot);
+      if (watchId === 0) {
+        if (engine.native.poll(slot) === Status.NotOwner) me.stolen();
+        return;
+      }
+      onParked(watchId, () => {
+        watchId = 0;
+        if (done) return;
+        if (engine.native.poll(slot) === Status.NotOwner) me.stolen();
+        else arm();
+      });
+    };
+    active.add(me);
+    immediate = setImmediate(arm);
+    Promise.resolve()
+      .then(() => callback(lock))
+      .then(
+        (value) => {
+          if (done) return;
+          end();
+          resolve(value);
+        },
+        (err: unknown) => {
+          if (done) return;
+          end();
+          reject(err);
+        },
+      );
+  });
+}
+
+/** After a steal by this context: its own requests whose holds were taken learn it at once. */
+function noticeLocalSteals(engine: RwEngine, thief: number): void {
+  for (const a of [...active]) {
+    if (a.engine !== engine || a.token === thief) continue;
+    const slot = engine.holds.get(a.token)?.slot;
+    if (slot !== undefined && engine.native.poll(slot) === Status.NotOwner) a.stolen();
+  }
+}
+
+function clientIdOf(pid: number, threadId: number): string {
+  return `${pid}:${threadId}`;
+}
+
+/** The default manager: namespace 'default' of this user. */
+export const locks = new LockManager();
