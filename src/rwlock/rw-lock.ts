@@ -28,6 +28,7 @@ import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
 import { afterRelease, lifetimeFlag, noteAttached, type Lifetime } from '../addon/lifetime';
 import { permissionMode, type CreateMode } from '../shared-memory/shared-memory';
 import { freshToken, kThreadToken, runInScope, scopeToken } from '../lock/lock-scope';
+import { ownerId } from '../lock/lock-engine';
 import { nativeRwLock } from './native';
 import { isGranted, RwEngine, type RwHold, type RwMode } from './rw-engine';
 import { RwLockGuard } from './rw-guard';
@@ -132,6 +133,7 @@ export class RwLock {
       throw new ExistsError(`rwlock "${name}" already exists (open in this thread)`);
     }
     if (engine === undefined) {
+      ownerId(); // claim the context's id with its threadId before the native side claims it
       const native = nativeRwLock(segment, kModeNumber[create], perm, lifetime, label);
       if (native.attached) {
         noteAttached();
