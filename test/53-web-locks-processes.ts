@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { LockManager, RwLock } from '../dist';
+import { gcSegments, LockManager, RwLock } from '../dist';
 import { Child, fixturesDir, forkReady } from './helpers/fork';
 import { testName } from './helpers/shm';
 
@@ -18,7 +18,14 @@ interface Reply {
 /** A namespace of its own per test: nothing else lists or meets its locks. */
 function managerFor(t: Test): { ns: string; locks: LockManager } {
   const ns = testName('ns').slice(0, 60).replace(/[^A-Za-z0-9_.-]/g, '_');
-  return { ns, locks: new LockManager({ namespace: ns }) };
+  const locks = new LockManager({ namespace: ns });
+  t.teardown(() => {
+    // Lock segments a SIGKILLed process was attached to outlive its death until a sweep finds
+    // no live user (as for every attached segment): close ours, then sweep.
+    locks.trim();
+    gcSegments();
+  });
+  return { ns, locks };
 }
 
 async function agent(t: Test, ns: string): Promise<Child & { clientId: string }> {

@@ -91,9 +91,15 @@ function euid(): number {
   return typeof process.geteuid === 'function' ? process.geteuid() : 0;
 }
 
+/** Idle lock segments a manager keeps open (most recently used), so a repeated request of a
+ * name costs no shm_open/mmap/unlink; beyond it the least recently used is closed. */
+export const kIdleLocksKept = 64;
+
 export class LockManager {
   readonly #prefix: string;
   readonly #perm: number;
+  /** Lock name -> an engine reference kept while no request of this manager uses the name. */
+  readonly #idle = new Map<string, { logical: string; engine: RwEngine }>();
 
   constructor(options?: LockManagerOptions) {
     const opts = optionsObject('options', options);
@@ -121,6 +127,17 @@ export class LockManager {
       return Promise.reject(err);
     }
     return this.#run(parsed);
+  }
+
+  /**
+   * Closes the lock segments this manager keeps open for names no request of it uses now
+   * (at most kIdleLocksKept, most recently used). The manager stays usable. Returns how many.
+   */
+  trim(): number {
+    const n = this.#idle.size;
+    for (const ref of this.#idle.values()) RwLock.detach(ref.logical, ref.engine);
+    this.#idle.clear();
+    return n;
   }
 
   /** Every held and pending lock of this namespace, across all processes and threads. */
@@ -160,9 +177,34 @@ export class LockManager {
     return { held, pending };
   }
 
+  /** An engine reference for `name`: an idle one, or a fresh attach. */
+  #take(name: string): { logical: string; engine: RwEngine } {
+    const idle = this.#idle.get(name);
+    if (idle !== undefined) {
+      this.#idle.delete(name);
+      return idle;
+    }
+    const logical = this.#prefix + createHash('sha256').update(name).digest('hex').slice(0, 32);
+    return { logical, engine: RwLock.attach(logical, 'openOrCreate', this.#perm, kFlagAttached, Buffer.from(name, 'utf8')) };
+  }
+
+  /** Gives a reference back: kept idle (most recent last) or detached. */
+  #give(name: string, ref: { logical: string; engine: RwEngine }): void {
+    if (this.#idle.has(name)) {
+      RwLock.detach(ref.logical, ref.engine);
+      return;
+    }
+    this.#idle.set(name, ref);
+    if (this.#idle.size > kIdleLocksKept) {
+      const [oldest, old] = this.#idle.entries().next().value as [string, { logical: string; engine: RwEngine }];
+      this.#idle.delete(oldest);
+      RwLock.detach(old.logical, old.engine);
+    }
+  }
+
   async #run<T>(p: Parsed<T>): Promise<T> {
-    const logical = this.#prefix + createHash('sha256').update(p.name).digest('hex').slice(0, 32);
-    const engine = RwLock.attach(logical, 'openOrCreate', this.#perm, kFlagAttached, Buffer.from(p.name, 'utf8'));
+    const ref = this.#take(p.name);
+    const engine = ref.engine;
     const token = freshToken();
     try {
       const flags = p.ifAvailable ? kTryOnly : p.steal ? kSteal : 0;
@@ -181,7 +223,7 @@ export class LockManager {
       return await held(engine, token, new Lock(p.name, p.mode), p.callback);
     } finally {
       engine.release(token); // NotOwner when stolen (that frees the stolen entry) or never granted
-      RwLock.detach(logical, engine);
+      this.#give(p.name, ref);
     }
   }
 }
