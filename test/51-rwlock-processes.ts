@@ -1,6 +1,9 @@
 import t, { type Test } from 'tap';
+import { once } from 'node:events';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { RwLock, SharedMemory } from '../dist';
-import { Child, forkReady } from './helpers/fork';
+import { Child, fixturesDir, forkReady } from './helpers/fork';
 import { testName } from './helpers/shm';
 
 interface Reply {
@@ -31,25 +34,68 @@ async function agent(t: Test, rw: RwLock): Promise<Child> {
   return child;
 }
 
-t.test('interval oracle over 4 processes: shared holds overlap, exclusive ones never do', async (t) => {
-  const rw = rwFor(t, 'rw-oracle');
-  const mem = new SharedMemory(testName('rw-oracle-mem'), { size: 64, create: 'create' });
+type Intervals = [string, string, string][];
+
+/** One participant of the oracle: a forked process or a worker thread of this process. */
+interface Participant {
+  ready: Promise<unknown>;
+  go(): void;
+  done: Promise<Intervals>;
+  exited: Promise<unknown>;
+}
+
+function processParticipant(t: Test, args: string[]): Participant {
+  const k = new Child('rwlock-intervals.js', args);
+  t.teardown(() => k.kill());
+  return {
+    ready: k.message('ready'),
+    go: () => k.send({ type: 'go' }),
+    done: k.message<{ type: string; intervals: Intervals }>('done').then((m) => m.intervals),
+    exited: k.exited.then((e) => t.same(e, { code: 0, signal: null }, 'worker process exited cleanly')),
+  };
+}
+
+function threadParticipant(t: Test, args: string[]): Participant {
+  const w = new Worker(path.join(fixturesDir, 'rwlock-intervals.js'), { argv: args, execArgv: [] });
+  t.teardown(() => w.terminate());
+  const messages: { type: string; intervals?: Intervals }[] = [];
+  const waiters: ((m: { type: string; intervals?: Intervals }) => void)[] = [];
+  w.on('message', (m: { type: string; intervals?: Intervals }) => {
+    const next = waiters.shift();
+    if (next) next(m);
+    else messages.push(m);
+  });
+  const message = (): Promise<{ type: string; intervals?: Intervals }> =>
+    messages.length > 0 ? Promise.resolve(messages.shift()!) : new Promise((r) => waiters.push(r));
+  const ready = message();
+  return {
+    ready,
+    go: () => w.postMessage({ type: 'go' }),
+    done: ready.then(() => message()).then((m) => m.intervals!),
+    exited: once(w, 'exit').then(([code]) => t.equal(code, 0, 'worker thread exited cleanly')),
+  };
+}
+
+async function oracle(t: Test, tag: string, kinds: ('process' | 'thread')[]): Promise<void> {
+  const rw = rwFor(t, tag);
+  const mem = new SharedMemory(testName(`${tag}-mem`), { size: 64, create: 'create' });
   t.teardown(() => {
     mem.close();
     mem.unlink();
   });
   const iters = 150;
-  const kids = [0, 1, 2, 3].map((i) => new Child('rwlock-intervals.js', [rw.name, mem.name, String(i), String(iters)]));
-  for (const k of kids) t.teardown(() => k.kill());
-  await Promise.all(kids.map((k) => k.message('ready')));
-  for (const k of kids) k.send({ type: 'go' });
-  const results = await Promise.all(kids.map((k) => k.message<{ type: string; intervals: [string, string, string][] }>('done')));
-  for (const k of kids) t.same(await k.exited, { code: 0, signal: null }, 'worker process exited cleanly');
+  const parts = kinds.map((kind, i) =>
+    (kind === 'process' ? processParticipant : threadParticipant)(t, [rw.name, mem.name, String(i), String(iters)]),
+  );
+  await Promise.all(parts.map((p) => p.ready));
+  for (const p of parts) p.go();
+  const results = await Promise.all(parts.map((p) => p.done));
+  await Promise.all(parts.map((p) => p.exited));
   const c = new Int32Array(mem.buffer.buffer, mem.buffer.byteOffset, 4);
   t.equal(Atomics.load(c, 2), 0, 'no holder ever saw a conflicting one inside');
   t.ok(Atomics.load(c, 3) >= 2, `shared holders were inside together (max ${Atomics.load(c, 3)})`);
-  // The recorded intervals, from all processes: an exclusive one overlaps nothing.
-  const all = results.flatMap((r, p) => r.intervals.map(([s, e, m]) => ({ s: BigInt(s), e: BigInt(e), m, p })));
+  // The recorded intervals, from all participants: an exclusive one overlaps nothing.
+  const all = results.flatMap((r, p) => r.map(([s, e, m]) => ({ s: BigInt(s), e: BigInt(e), m, p })));
   all.sort((a, b) => (a.s < b.s ? -1 : a.s > b.s ? 1 : 0));
   let bad = 0;
   let sharedOverlaps = 0;
@@ -59,10 +105,18 @@ t.test('interval oracle over 4 processes: shared holds overlap, exclusive ones n
       else if (all[i].p !== all[j].p) sharedOverlaps++;
     }
   }
-  t.equal(all.length, 4 * iters, 'every hold recorded');
+  t.equal(all.length, kinds.length * iters, 'every hold recorded');
   t.equal(bad, 0, 'no exclusive interval overlaps another interval');
-  t.ok(sharedOverlaps > 0, `shared intervals of different processes overlap (${sharedOverlaps} pairs)`);
-});
+  t.ok(sharedOverlaps > 0, `shared intervals of different participants overlap (${sharedOverlaps} pairs)`);
+}
+
+t.test('interval oracle over 4 processes: shared holds overlap, exclusive ones never do', (t) =>
+  oracle(t, 'rw-oracle', ['process', 'process', 'process', 'process']),
+);
+
+t.test('interval oracle over 2 processes and 2 worker threads of this process', (t) =>
+  oracle(t, 'rw-oracle-mixed', ['process', 'thread', 'process', 'thread']),
+);
 
 for (const victimMode of ['shared', 'exclusive'] as const) {
   t.test(`a SIGKILLed ${victimMode} holder's hold is reclaimed by the next grant`, async (t) => {
