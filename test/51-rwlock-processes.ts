@@ -134,7 +134,11 @@ for (const victimMode of ['shared', 'exclusive'] as const) {
     victim.kill('SIGKILL');
     t.same(await victim.exited, { code: null, signal: 'SIGKILL' });
     const first = await blocked.message<Reply>(waiterMode === 'shared' ? 'acquireSharedSync' : 'acquireExclusiveSync');
-    t.match(first, { ok: true, ownerDied: true }, 'the blocked waiter in the other process was granted, told of the death');
+    t.match(
+      first,
+      { ok: true, ownerDied: true },
+      'the blocked waiter in the other process was granted, told of the death',
+    );
     if (waiterMode === 'exclusive') {
       t.match(await ask(blocked, 'release'), { ok: true });
       const g = await mine;

@@ -7,7 +7,6 @@ import { fixturesDir } from './helpers/fork';
 
 // The specification's cases (test/fixtures/web-locks-cases.js, after web-platform-tests
 // web-locks) against shmsync's default manager, in this process.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { cases } = require(path.join(fixturesDir, 'web-locks-cases.js')) as {
   cases: Record<string, (l: typeof locks) => Promise<void>>;
 };
@@ -50,24 +49,28 @@ function node24(): string | null {
 }
 
 const node = node24();
-t.test('the same cases agree between shmsync.locks and Node >= 24 navigator.locks', { skip: node === null ? 'no Node >= 24 binary found (set SHMSYNC_NODE24)' : false }, async (t) => {
-  const r = spawnSync(node!, [path.join(fixturesDir, 'web-locks-run-cases.js')], {
-    encoding: 'utf8',
-    env: process.env,
-    timeout: 120_000,
-  });
-  t.equal(r.status, 0, `runner exited cleanly ${r.stderr}`);
-  const out = JSON.parse(r.stdout) as { node: string; shmsync: CaseResult[]; navigator: CaseResult[] | null };
-  t.comment(`Node ${out.node}`);
-  t.equal(out.shmsync.length, Object.keys(cases).length, 'every case ran against shmsync');
-  for (const c of out.shmsync) t.ok(c.ok, `shmsync.locks on ${out.node}: ${c.title}${c.error ? `\n${c.error}` : ''}`);
-  t.ok(out.navigator, 'navigator.locks exists');
-  for (const c of out.navigator ?? []) {
-    const known = kNodeDivergences.get(c.title);
-    if (known !== undefined) {
-      t.comment(`navigator.locks: ${c.title}: ${c.ok ? 'passes now' : `fails as known (${known})`}`);
-      continue;
+t.test(
+  'the same cases agree between shmsync.locks and Node >= 24 navigator.locks',
+  { skip: node === null ? 'no Node >= 24 binary found (set SHMSYNC_NODE24)' : false },
+  async (t) => {
+    const r = spawnSync(node!, [path.join(fixturesDir, 'web-locks-run-cases.js')], {
+      encoding: 'utf8',
+      env: process.env,
+      timeout: 120_000,
+    });
+    t.equal(r.status, 0, `runner exited cleanly ${r.stderr}`);
+    const out = JSON.parse(r.stdout) as { node: string; shmsync: CaseResult[]; navigator: CaseResult[] | null };
+    t.comment(`Node ${out.node}`);
+    t.equal(out.shmsync.length, Object.keys(cases).length, 'every case ran against shmsync');
+    for (const c of out.shmsync) t.ok(c.ok, `shmsync.locks on ${out.node}: ${c.title}${c.error ? `\n${c.error}` : ''}`);
+    t.ok(out.navigator, 'navigator.locks exists');
+    for (const c of out.navigator ?? []) {
+      const known = kNodeDivergences.get(c.title);
+      if (known !== undefined) {
+        t.comment(`navigator.locks: ${c.title}: ${c.ok ? 'passes now' : `fails as known (${known})`}`);
+        continue;
+      }
+      t.ok(c.ok, `navigator.locks agrees: ${c.title}${c.error ? `\n${c.error}` : ''}`);
     }
-    t.ok(c.ok, `navigator.locks agrees: ${c.title}${c.error ? `\n${c.error}` : ''}`);
-  }
-});
+  },
+);

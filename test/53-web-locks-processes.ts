@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { gcSegments, LockManager, RwLock } from '../dist';
-import { Child, fixturesDir, forkReady } from './helpers/fork';
+import { Child, fixturesDir } from './helpers/fork';
 import { testName } from './helpers/shm';
 
 interface Reply {
@@ -17,7 +17,9 @@ interface Reply {
 
 /** A namespace of its own per test: nothing else lists or meets its locks. */
 function managerFor(t: Test): { ns: string; locks: LockManager } {
-  const ns = testName('ns').slice(0, 60).replace(/[^A-Za-z0-9_.-]/g, '_');
+  const ns = testName('ns')
+    .slice(0, 60)
+    .replace(/[^A-Za-z0-9_.-]/g, '_');
   const locks = new LockManager({ namespace: ns });
   t.teardown(() => {
     // Lock segments a SIGKILLed process was attached to outlive its death until a sweep finds
@@ -108,7 +110,7 @@ for (const mode of ['shared', 'exclusive'] as const) {
   });
 }
 
-t.test('steal across processes: the previous holder\'s request rejects with AbortError', async (t) => {
+t.test("steal across processes: the previous holder's request rejects with AbortError", async (t) => {
   const { ns, locks } = managerFor(t);
   const a = await agent(t, ns);
   const b = await agent(t, ns);
@@ -123,7 +125,11 @@ t.test('steal across processes: the previous holder\'s request rejects with Abor
     t.match(outcome, { ok: false, error: { name: 'AbortError' } }, 'A learns at once, while its callback still runs');
     return locks.query();
   });
-  t.same(seen.held, [{ name: 's', mode: 'exclusive', clientId: locks.clientId }], 'only the thief holds during its callback');
+  t.same(
+    seen.held,
+    [{ name: 's', mode: 'exclusive', clientId: locks.clientId }],
+    'only the thief holds during its callback',
+  );
   t.same(seen.pending, [{ name: 's', mode: 'shared', clientId: b.clientId }], 'the queued request stays queued');
   t.match(await b.message<Reply>('request'), { ok: true, mode: 'shared' }, 'the queue resumes after the steal');
   a.send({ type: 'settle' }); // A's callback ends; its stolen hold is gone already

@@ -18,7 +18,17 @@ function futexCalls(n: number): number {
   try {
     execFileSync(
       'strace',
-      ['-f', '-c', '-e', 'trace=futex,futex_waitv', '-o', out, process.execPath, path.join(fixturesDir, 'rwlock-no-syscall.js'), String(n)],
+      [
+        '-f',
+        '-c',
+        '-e',
+        'trace=futex,futex_waitv',
+        '-o',
+        out,
+        process.execPath,
+        path.join(fixturesDir, 'rwlock-no-syscall.js'),
+        String(n),
+      ],
       { stdio: 'ignore', env: process.env },
     );
     let calls = 0;

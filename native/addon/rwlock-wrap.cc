@@ -38,22 +38,21 @@ Napi::Number StatusValue(Napi::Env env, Status st) {
 }  // namespace
 
 Napi::Function RwLockWrap::Define(Napi::Env env) {
-  return DefineClass(env, "RwLock",
-                     {InstanceMethod<&RwLockWrap::JS_request>("request"),
-                      InstanceMethod<&RwLockWrap::JS_poll>("poll"),
-                      InstanceMethod<&RwLockWrap::JS_wait>("wait"),
-                      InstanceMethod<&RwLockWrap::JS_withdraw>("withdraw"),
-                      InstanceMethod<&RwLockWrap::JS_release>("release"),
-                      InstanceMethod<&RwLockWrap::JS_watch>("watch"),
-                      InstanceMethod<&RwLockWrap::JS_watchEntry>("watchEntry"),
-                      InstanceMethod<&RwLockWrap::JS_cancel>("cancel"),
-                      InstanceMethod<&RwLockWrap::JS_snapshot>("snapshot"),
-                      InstanceMethod<&RwLockWrap::JS_label>("label"),
-                      InstanceMethod<&RwLockWrap::JS_info>("info"),
-                      InstanceAccessor<&RwLockWrap::JS_created>("created"),
-                      InstanceMethod<&RwLockWrap::JS_close>("close"),
-                      InstanceMethod<&RwLockWrap::JS_lease>("lease"),
-                      InstanceAccessor<&RwLockWrap::JS_attached>("attached")});
+  return DefineClass(
+      env, "RwLock",
+      {InstanceMethod<&RwLockWrap::JS_request>("request"),
+       InstanceMethod<&RwLockWrap::JS_poll>("poll"), InstanceMethod<&RwLockWrap::JS_wait>("wait"),
+       InstanceMethod<&RwLockWrap::JS_withdraw>("withdraw"),
+       InstanceMethod<&RwLockWrap::JS_release>("release"),
+       InstanceMethod<&RwLockWrap::JS_watch>("watch"),
+       InstanceMethod<&RwLockWrap::JS_watchEntry>("watchEntry"),
+       InstanceMethod<&RwLockWrap::JS_cancel>("cancel"),
+       InstanceMethod<&RwLockWrap::JS_snapshot>("snapshot"),
+       InstanceMethod<&RwLockWrap::JS_label>("label"), InstanceMethod<&RwLockWrap::JS_info>("info"),
+       InstanceAccessor<&RwLockWrap::JS_created>("created"),
+       InstanceMethod<&RwLockWrap::JS_close>("close"),
+       InstanceMethod<&RwLockWrap::JS_lease>("lease"),
+       InstanceAccessor<&RwLockWrap::JS_attached>("attached")});
 }
 
 RwLockWrap::RwLockWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RwLockWrap>(info) {
@@ -110,10 +109,10 @@ uint32_t RwLockWrap::SlotArg(const Napi::CallbackInfo& info) {
 Napi::Value RwLockWrap::JS_request(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
-  const RwMode mode = info.Length() > 0 && info[0].IsNumber() &&
-                              info[0].As<Napi::Number>().Uint32Value() == 1
-                          ? RwMode::kExclusive
-                          : RwMode::kShared;
+  const RwMode mode =
+      info.Length() > 0 && info[0].IsNumber() && info[0].As<Napi::Number>().Uint32Value() == 1
+          ? RwMode::kExclusive
+          : RwMode::kShared;
   const uint32_t flags =
       info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() & 3 : 0;
   uint32_t slot = kRwEntries;
@@ -149,8 +148,7 @@ Napi::Value RwLockWrap::JS_withdraw(const Napi::CallbackInfo& info) {
 Napi::Value RwLockWrap::JS_release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
-  return StatusValue(env,
-                     RwRelease(state(), context_->table(), context_->owner(), SlotArg(info)));
+  return StatusValue(env, RwRelease(state(), context_->table(), context_->owner(), SlotArg(info)));
 }
 
 Napi::Value RwLockWrap::JS_watch(const Napi::CallbackInfo& info) {
@@ -210,8 +208,8 @@ Napi::Value RwLockWrap::JS_watchEntry(const Napi::CallbackInfo& info) {
       (st & kRwPhaseMask) != kRwHeld) {
     return Napi::Number::New(env, 0);
   }
-  const uint64_t id = Parker::Instance().ParkWatch(region_, &e->state, st, nullptr,
-                                                   Context::Deliver, context_);
+  const uint64_t id =
+      Parker::Instance().ParkWatch(region_, &e->state, st, nullptr, Context::Deliver, context_);
   context_->Parked();
   return Napi::Number::New(env, static_cast<double>(id));
 }
@@ -232,8 +230,7 @@ Napi::Value RwLockWrap::JS_snapshot(const Napi::CallbackInfo& info) {
   RwEntryView views[kRwEntries];
   uint32_t n = 0;
   OwnerTable* table = context_->table();
-  const Status st =
-      RwSnapshot(state(), table, context_->owner(), views, &n, context_->interrupt());
+  const Status st = RwSnapshot(state(), table, context_->owner(), views, &n, context_->interrupt());
   if (st != Status::kOk) return StatusValue(env, st);
   Napi::Array out = Napi::Array::New(env, n);
   for (uint32_t i = 0; i < n; ++i) {

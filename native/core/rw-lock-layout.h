@@ -59,9 +59,10 @@ struct alignas(64) RwLockState {
   std::atomic<uint32_t> sleepers;     // waiters asleep (or parked) on seq: wake only if > 0
   std::atomic<uint32_t> next_ticket;  // the next request's ticket
   std::atomic<uint32_t> owner_deaths;
-  std::atomic<uint32_t> death_pending;  // a dead holder's share was reclaimed; next grant reports it
-  std::atomic<uint32_t> label_len;      // bytes of label (creator, then read-only)
-  std::atomic<uint32_t> fence_lo;       // +1 per grant (64-bit as lo, hi)
+  std::atomic<uint32_t>
+      death_pending;                // a dead holder's share was reclaimed; next grant reports it
+  std::atomic<uint32_t> label_len;  // bytes of label (creator, then read-only)
+  std::atomic<uint32_t> fence_lo;   // +1 per grant (64-bit as lo, hi)
   std::atomic<uint32_t> fence_hi;
   uint32_t pad[8];
   RwEntry entries[kRwEntries];

@@ -346,8 +346,8 @@ Status RwWait(RwLockState* s, OwnerTable* table, OwnerId me, uint32_t slot, int6
   return st;
 }
 
-Status RwSnapshot(RwLockState* s, OwnerTable* table, OwnerId me, RwEntryView* out,
-                  uint32_t* count, const WaitInterrupt* intr) {
+Status RwSnapshot(RwLockState* s, OwnerTable* table, OwnerId me, RwEntryView* out, uint32_t* count,
+                  const WaitInterrupt* intr) {
   *count = 0;
   Status g = GuardLock(s, table, me, intr);
   if (g != Status::kOk) return g;
@@ -357,8 +357,8 @@ Status RwSnapshot(RwLockState* s, OwnerTable* table, OwnerId me, RwEntryView* ou
     const uint32_t st = s->entries[i].state.load(std::memory_order_relaxed);
     const uint32_t phase = st & kRwPhaseMask;
     if (phase != kRwHeld && phase != kRwWaiting) continue;
-    out[(*count)++] = RwEntryView{i, s->entries[i].owner.load(std::memory_order_relaxed),
-                                  st, s->entries[i].ticket.load(std::memory_order_relaxed),
+    out[(*count)++] = RwEntryView{i, s->entries[i].owner.load(std::memory_order_relaxed), st,
+                                  s->entries[i].ticket.load(std::memory_order_relaxed),
                                   s->entries[i].order.load(std::memory_order_relaxed)};
   }
   Leave(s, table, me, changed);

@@ -77,7 +77,7 @@ struct RwEntryView {
   uint32_t ticket;
   uint32_t order;
 };
-Status RwSnapshot(RwLockState* s, OwnerTable* table, OwnerId me, RwEntryView* out,
-                  uint32_t* count, const WaitInterrupt* intr = nullptr);
+Status RwSnapshot(RwLockState* s, OwnerTable* table, OwnerId me, RwEntryView* out, uint32_t* count,
+                  const WaitInterrupt* intr = nullptr);
 
 }  // namespace shmsync

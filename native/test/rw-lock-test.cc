@@ -136,7 +136,7 @@ void StealTakesEveryHold() {
   CHECK_EQ(RwRequest(f.state, t, a, RwMode::kShared, 0, &r2), Status::kOk);
   CHECK_EQ(RwRequest(f.state, t, a, RwMode::kExclusive, 0, &w), Status::kWouldBlock);
   CHECK_EQ(RwRequest(f.state, t, a, RwMode::kExclusive, kRwSteal, &s), Status::kOk);
-  CHECK_EQ(RwPoll(f.state, t, a, r1, nullptr), Status::kNotOwner);  // stolen
+  CHECK_EQ(RwPoll(f.state, t, a, r1, nullptr), Status::kNotOwner);   // stolen
   CHECK_EQ(RwPoll(f.state, t, a, w, nullptr), Status::kWouldBlock);  // still queued
   CHECK_EQ(RwRelease(f.state, t, a, r1), Status::kNotOwner);         // frees the stolen entry
   CHECK_EQ(RwRelease(f.state, t, a, r2), Status::kNotOwner);
@@ -178,7 +178,8 @@ void ThreadsExcludeAndOverlap() {
       for (int i = 0; i < kIters; ++i) {
         const bool excl = (i + k) % 5 == 0;
         uint32_t slot = 0;
-        Status st = RwRequest(f.state, t, me, excl ? RwMode::kExclusive : RwMode::kShared, 0, &slot);
+        Status st =
+            RwRequest(f.state, t, me, excl ? RwMode::kExclusive : RwMode::kShared, 0, &slot);
         if (st == Status::kWouldBlock) st = RwWait(f.state, t, me, slot, -1);
         CHECK_EQ(st, Status::kOk);
         if (excl) {
@@ -305,8 +306,8 @@ void KilledReaderWithReader() { KilledHolderRecovered(RwMode::kShared, RwMode::k
 // (an anonymous shared mapping) form the interval oracle.
 void ProcessesExcludeAndOverlap() {
   Fixture f = MakeRw("procs");
-  auto* oracle = static_cast<std::atomic<int>*>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
-                                                     MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  auto* oracle = static_cast<std::atomic<int>*>(
+      mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   CHECK(oracle != MAP_FAILED);
   new (&oracle[0]) std::atomic<int>(0);  // readers inside
   new (&oracle[1]) std::atomic<int>(0);  // writers inside

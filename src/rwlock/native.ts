@@ -49,7 +49,13 @@ type RwLockCtor = new (
   label?: Buffer,
 ) => NativeRwLock;
 
-export function nativeRwLock(segment: string, openMode: number, perm: number, lifetime: number, label?: Buffer): NativeRwLock {
+export function nativeRwLock(
+  segment: string,
+  openMode: number,
+  perm: number,
+  lifetime: number,
+  label?: Buffer,
+): NativeRwLock {
   const ctor = (binding as unknown as { RwLock: RwLockCtor }).RwLock;
   return new ctor(segment, openMode, perm, lifetime, label);
 }

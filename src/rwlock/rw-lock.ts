@@ -11,7 +11,16 @@
  * - holding shared, an exclusive acquire throws SHMSYNC_DEADLOCK (an upgrade waits for every
  *   shared holder, itself included: it could only deadlock). Release, then acquire exclusive.
  */
-import { ClosedError, DeadlockError, ExistsError, NotOwnerError, ShmsyncError, SystemError, TimeoutError, BusyError } from '../errors';
+import {
+  ClosedError,
+  DeadlockError,
+  ExistsError,
+  NotOwnerError,
+  ShmsyncError,
+  SystemError,
+  TimeoutError,
+  BusyError,
+} from '../errors';
 import {
   abortErrorFor,
   optionsObject,
@@ -244,11 +253,21 @@ export class RwLock {
     const snap = e.native.snapshot();
     if (typeof snap === 'number') throw statusError(snap, this.#name);
     const n = e.native.info();
-    const view = (x: (typeof snap)[number]) => ({ pid: x.pid, threadId: x.threadId, mode: (x.exclusive ? 'exclusive' : 'shared') as RwMode });
+    const view = (x: (typeof snap)[number]) => ({
+      pid: x.pid,
+      threadId: x.threadId,
+      mode: (x.exclusive ? 'exclusive' : 'shared') as RwMode,
+    });
     return {
       name: this.#name,
-      holders: snap.filter((x) => x.held).sort((a, b) => (a.order - b.order) | 0).map(view),
-      waiting: snap.filter((x) => !x.held).sort((a, b) => (a.ticket - b.ticket) | 0).map(view),
+      holders: snap
+        .filter((x) => x.held)
+        .sort((a, b) => (a.order - b.order) | 0)
+        .map(view),
+      waiting: snap
+        .filter((x) => !x.held)
+        .sort((a, b) => (a.ticket - b.ticket) | 0)
+        .map(view),
       acquisitions: n.acquisitions,
       ownerDeaths: n.ownerDeaths,
     };

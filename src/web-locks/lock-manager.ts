@@ -106,7 +106,9 @@ export class LockManager {
     rejectUnknownOptions('options', opts, ['namespace', 'mode']);
     const ns = opts.namespace ?? 'default';
     if (typeof ns !== 'string' || !kNamespacePattern.test(ns)) {
-      throw new TypeError(`options.namespace must be 1-64 characters of [A-Za-z0-9_.-], received ${JSON.stringify(ns)}`);
+      throw new TypeError(
+        `options.namespace must be 1-64 characters of [A-Za-z0-9_.-], received ${JSON.stringify(ns)}`,
+      );
     }
     this.#perm = permissionMode(opts.mode);
     this.#prefix = `weblocks-${euid()}-${ns}-`;
@@ -168,8 +170,18 @@ export class LockManager {
           mode: x.exclusive ? 'exclusive' : 'shared',
           clientId: clientIdOf(x.pid, x.threadId),
         });
-        held.push(...snap.filter((x) => x.held).sort((a, b) => (a.order - b.order) | 0).map(info));
-        pending.push(...snap.filter((x) => !x.held).sort((a, b) => (a.ticket - b.ticket) | 0).map(info));
+        held.push(
+          ...snap
+            .filter((x) => x.held)
+            .sort((a, b) => (a.order - b.order) | 0)
+            .map(info),
+        );
+        pending.push(
+          ...snap
+            .filter((x) => !x.held)
+            .sort((a, b) => (a.ticket - b.ticket) | 0)
+            .map(info),
+        );
       } finally {
         RwLock.detach(logical, engine);
       }
@@ -185,7 +197,10 @@ export class LockManager {
       return idle;
     }
     const logical = this.#prefix + createHash('sha256').update(name).digest('hex').slice(0, 32);
-    return { logical, engine: RwLock.attach(logical, 'openOrCreate', this.#perm, kFlagAttached, Buffer.from(name, 'utf8')) };
+    return {
+      logical,
+      engine: RwLock.attach(logical, 'openOrCreate', this.#perm, kFlagAttached, Buffer.from(name, 'utf8')),
+    };
   }
 
   /** Gives a reference back: kept idle (most recent last) or detached. */
@@ -250,11 +265,13 @@ function parseRequest<T>(args: unknown[]): Parsed<T> {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   const o = options as Record<string, unknown>;
   const mode = o.mode === undefined ? 'exclusive' : String(o.mode);
-  if (!kModes.includes(mode)) throw new TypeError(`options.mode must be 'shared' or 'exclusive', received ${String(o.mode)}`);
+  if (!kModes.includes(mode))
+    throw new TypeError(`options.mode must be 'shared' or 'exclusive', received ${String(o.mode)}`);
   const ifAvailable = Boolean(o.ifAvailable);
   const steal = Boolean(o.steal);
   const signal = o.signal as AbortSignal | undefined;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new TypeError('options.signal must be an AbortSignal');
   if (typeof callback !== 'function') throw new TypeError('callback must be a function');
   if (name.startsWith('-')) throw domError('lock names starting with "-" are reserved', 'NotSupportedError');
   if (steal && ifAvailable) throw domError('steal and ifAvailable cannot be used together', 'NotSupportedError');
