@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { RwLock, type RwLockGuard } from '../dist';
+import { reviveHandle, RwLock, type RwLockGuard } from '../dist';
 import { fixturesDir } from './helpers/fork';
 import { testName } from './helpers/shm';
 
@@ -185,4 +185,18 @@ t.test('argument validation', async (t) => {
     return null;
   })();
   t.equal(err?.code, 'SHMSYNC_EXISTS');
+});
+
+t.test('a handle reference reopens the same lock', async (t) => {
+  const rw = rwFor(t, 'rw-ref');
+  t.equal(rw.lifetime, 'persistent');
+  const ref = JSON.parse(JSON.stringify(rw)) as { $shmsync: string; name: string };
+  t.same(ref, { $shmsync: 'RwLock', name: rw.name });
+  const other = reviveHandle(ref) as RwLock;
+  t.ok(other instanceof RwLock);
+  t.ok(rw.acquireExclusiveSync());
+  t.equal(other.heldMode, 'exclusive', 'one engine per context: both handles see the hold');
+  t.equal(other.info().holders.length, 1);
+  rw.release();
+  other.close();
 });

@@ -34,7 +34,8 @@ import {
 } from '../validate';
 import { Status } from '../addon/status';
 import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
-import { afterRelease, lifetimeFlag, noteAttached, type Lifetime } from '../addon/lifetime';
+import { afterRelease, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from '../addon/lifetime';
+import { registerHandleType, type HandleRef } from '../wire/handle-ref';
 import { permissionMode, type CreateMode } from '../shared-memory/shared-memory';
 import { freshToken, kThreadToken, runInScope, scopeToken } from '../lock/lock-scope';
 import { ownerId } from '../lock/lock-engine';
@@ -299,6 +300,13 @@ export class RwLock {
     this.close();
   }
 
+  /** A handle reference (`{ $shmsync: 'RwLock', name }`): reopens the same lock elsewhere. */
+  toJSON(): HandleRef {
+    // A reference is a hand-off: an attached lock must outlive this handle until it is opened.
+    if (!this.#closed) leaseHandoff(this.#open().native);
+    return { $shmsync: 'RwLock', name: this.#name };
+  }
+
   #open(): RwEngine {
     if (this.#engine === null) throw new ClosedError(`rwlock "${this.#name}" is closed`);
     return this.#engine;
@@ -387,6 +395,8 @@ export class RwLock {
     }
   }
 }
+
+registerHandleType('RwLock', (ref) => new RwLock(ref.name, { create: 'open' }), RwLock);
 
 export { RwLockGuard };
 export type { RwMode };
