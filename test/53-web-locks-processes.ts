@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -164,4 +165,20 @@ t.test('namespaces do not meet', async (t) => {
     t.equal((await two.query()).held.length, 0);
   });
   t.throws(() => new LockManager({ namespace: 'a/b' }), { name: 'TypeError' });
+});
+
+t.test('a held lock whose callback never settles does not keep the process alive (as navigator.locks)', async (t) => {
+  const { ns } = managerFor(t);
+  const dist = path.join(__dirname, '..', 'dist');
+  // The callback outlives several event-loop turns (its steal watch is armed), then nothing is
+  // left to do: the process must end on its own (before the fix it never did).
+  const script = `
+    const { LockManager } = require(${JSON.stringify(dist)});
+    const locks = new LockManager({ namespace: ${JSON.stringify(ns)} });
+    locks.request('forever', () => new Promise((resolve) => setTimeout(() => {}, 5) && undefined));
+    process.on('exit', () => process.stdout.write('exited'));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000, env: process.env });
+  t.equal(r.signal, null, 'not killed by the 60 s guard');
+  t.equal(r.status, 0);
+  t.equal(r.stdout, 'exited');
 });

@@ -208,9 +208,10 @@ Napi::Value RwLockWrap::JS_watchEntry(const Napi::CallbackInfo& info) {
       (st & kRwPhaseMask) != kRwHeld) {
     return Napi::Number::New(env, 0);
   }
+  // Not counted as parked (no Context::Parked): a held lock must not keep the event loop alive,
+  // as with navigator.locks. The facade registers the completion with onParkedUnref.
   const uint64_t id =
       Parker::Instance().ParkWatch(region_, &e->state, st, nullptr, Context::Deliver, context_);
-  context_->Parked();
   return Napi::Number::New(env, static_cast<double>(id));
 }
 

@@ -6,7 +6,8 @@
 //   .wait(slot, timeoutMs) -> status                   (blocking; ends early on terminate/exit)
 //   .watch(slot) -> [status, seqWatchId, deadmanWatchId]: status WouldBlock (10) when parked;
 //       completions arrive through setGrantHandler like the Mutex's grants
-//   .watchEntry(slot) -> parker id completing when the entry's state changes (steal), or 0
+//   .watchEntry(slot) -> parker id completing when the entry's state changes (steal), or 0;
+//       not counted as parked: it does not keep the event loop alive (onParkedUnref)
 //   .cancel(id) -> -1 | status;  .snapshot() -> entries;  .label() -> Buffer;  .info() -> object
 //   .created, .close(), .lease(ms), .attached
 // The facade has validated arguments; statuses (native/core/status.h) are returned, not thrown.

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
-import { forgetParked, onParked } from '../addon/parker-client';
+import { forgetParked, onParkedUnref } from '../addon/parker-client';
 import { kFlagAttached } from '../addon/lifetime';
 import { Status } from '../addon/status';
 import { freshToken } from '../lock/lock-scope';
@@ -329,7 +329,7 @@ function held<T>(engine: RwEngine, token: number, lock: Lock, callback: LockGran
         if (engine.native.poll(slot) === Status.NotOwner) me.stolen();
         return;
       }
-      onParked(watchId, () => {
+      onParkedUnref(watchId, () => {
         watchId = 0;
         if (done) return;
         if (engine.native.poll(slot) === Status.NotOwner) me.stolen();
