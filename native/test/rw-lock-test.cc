@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "owner-table.h"
+#include "robust-lock.h"
 #include "rw-lock.h"
 #include "shm-region.h"
 
@@ -352,6 +353,45 @@ void ProcessesExcludeAndOverlap() {
   Drop(f);
 }
 
+// A process SIGKILLed inside the guard's critical section, half-way through changing the table
+// (its own entry written as held, a stray state in another): the next operation recovers the
+// guard (robust Mutex), sweeps the dead owner's entry and the invalid one, and grants.
+void KilledInsideGuard() {
+  Fixture f = MakeRw("kill-guard");
+  OwnerTable* t = f.table.get();
+  int fds[2];
+  CHECK(pipe(fds) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    OwnerId child = 0;
+    if (!t->Claim(&child).ok()) _exit(2);
+    if (Lock(&f.state->guard, t, child, -1) != Status::kOk) _exit(3);
+    f.state->entries[5].owner.store(child, std::memory_order_relaxed);
+    f.state->entries[5].state.store(kRwHeld | kRwExclusiveBit, std::memory_order_relaxed);
+    f.state->entries[9].owner.store(0, std::memory_order_relaxed);
+    f.state->entries[9].state.store(0x77, std::memory_order_relaxed);  // no valid state
+    char c = 'x';
+    if (write(fds[1], &c, 1) != 1) _exit(4);
+    for (;;) pause();
+  }
+  char c = 0;
+  CHECK(read(fds[0], &c, 1) == 1);
+  kill(pid, SIGKILL);
+  int ws = 0;
+  CHECK(waitpid(pid, &ws, 0) == pid && WIFSIGNALED(ws));
+  OwnerId me = Claim(t);
+  uint32_t slot = 0;
+  CHECK_EQ(RwRequest(f.state, t, me, RwMode::kExclusive, kRwTryOnly, &slot), Status::kOwnerDead);
+  CHECK_EQ(f.state->entries[9].state.load(), 0u);  // the invalid entry was freed
+  CHECK_EQ(RwRelease(f.state, t, me, slot), Status::kOk);
+  CHECK_EQ(RwRequest(f.state, t, me, RwMode::kShared, kRwTryOnly, &slot), Status::kOk);
+  CHECK_EQ(RwRelease(f.state, t, me, slot), Status::kOk);
+  t->Release(me);
+  close(fds[0]);
+  close(fds[1]);
+  Drop(f);
+}
+
 // Hostile memory: every entry, the control line and the label length rewritten with random
 // words, again and again, while this thread runs every operation. Nothing may crash or read out
 // of bounds (ASan); once the writes stop, one sweep repairs the table and the lock works.
@@ -412,6 +452,7 @@ int main() {
   RUN(KilledWriterRecovered);
   RUN(KilledReaderWithReader);
   RUN(ProcessesExcludeAndOverlap);
+  RUN(KilledInsideGuard);
   RUN(HostileEntriesNoCrash);
   ShmRegion::Unlink("shmsync-" + g_table_name);
   return 0;
