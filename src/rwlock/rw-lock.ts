@@ -11,16 +11,8 @@
  * - holding shared, an exclusive acquire throws SHMSYNC_DEADLOCK (an upgrade waits for every
  *   shared holder, itself included: it could only deadlock). Release, then acquire exclusive.
  */
-import {
-  ClosedError,
-  DeadlockError,
-  ExistsError,
-  NotOwnerError,
-  ShmsyncError,
-  SystemError,
-  TimeoutError,
-  BusyError,
-} from '../errors';
+import { ClosedError, ExistsError, NotOwnerError, TimeoutError } from '../errors';
+import { statusError, upgradeError } from './rw-errors';
 import {
   abortErrorFor,
   optionsObject,
@@ -79,32 +71,6 @@ const kModeNumber: Record<CreateMode, number> = { open: 0, create: 1, openOrCrea
 
 /** Engines of this JS context by segment name: handles of one segment share one engine. */
 const engines = new Map<string, RwEngine>();
-
-function statusError(status: number, name: string): ShmsyncError {
-  switch (status) {
-    case Status.Timeout:
-      return new TimeoutError(`rwlock "${name}": timed out`);
-    case Status.NotOwner:
-      return new NotOwnerError(`rwlock "${name}" is not held by the caller`);
-    case Status.Closed:
-      return new ClosedError(`rwlock "${name}": the wait ended because this thread or the process is exiting`);
-    case Status.Deadlock:
-      return new DeadlockError(
-        `rwlock "${name}": this thread already holds or awaits it through another async context; blocking would deadlock`,
-      );
-    case Status.Busy:
-      return new BusyError(`rwlock "${name}": too many holders and waiters (128 at most)`);
-    default:
-      return new SystemError(`rwlock "${name}": unexpected status ${status}`);
-  }
-}
-
-function upgradeError(name: string): DeadlockError {
-  return new DeadlockError(
-    `rwlock "${name}": the caller holds it shared; an exclusive acquire would wait for its own share ` +
-      'and deadlock (no upgrades: release the shared hold first)',
-  );
-}
 
 /**
  * A named reader/writer lock shared by every process and thread that opens the same name.

@@ -20,26 +20,17 @@ import { optionsObject, rejectUnknownOptions } from '../validate';
 import { kSteal, kTryOnly } from '../rwlock/native';
 import { isGranted, type RwEngine } from '../rwlock/rw-engine';
 import { RwLock } from '../rwlock/rw-lock';
+import { domError, parseRequest, type Parsed } from './request-args';
+import { Lock, type LockGrantedCallback, type LockInfo, type LockManagerSnapshot, type LockOptions } from './types';
 
-export type LockMode = 'shared' | 'exclusive';
-
-export interface LockOptions {
-  mode?: LockMode;
-  ifAvailable?: boolean;
-  steal?: boolean;
-  signal?: AbortSignal;
-}
-
-export interface LockInfo {
-  name: string;
-  mode: LockMode;
-  clientId: string;
-}
-
-export interface LockManagerSnapshot {
-  held: LockInfo[];
-  pending: LockInfo[];
-}
+export {
+  Lock,
+  type LockGrantedCallback,
+  type LockInfo,
+  type LockManagerSnapshot,
+  type LockMode,
+  type LockOptions,
+} from './types';
 
 export interface LockManagerOptions {
   /** Locks of different namespaces never meet. Default 'default'. [A-Za-z0-9_.-], 1-64 chars. */
@@ -48,32 +39,7 @@ export interface LockManagerOptions {
   mode?: number;
 }
 
-/** What the callback receives: the granted lock (or null for an `ifAvailable` request that was not). */
-export class Lock {
-  readonly #name: string;
-  readonly #mode: LockMode;
-  /** @internal */
-  constructor(name: string, mode: LockMode) {
-    this.#name = name;
-    this.#mode = mode;
-  }
-  get name(): string {
-    return this.#name;
-  }
-  get mode(): LockMode {
-    return this.#mode;
-  }
-  get [Symbol.toStringTag](): string {
-    return 'Lock';
-  }
-}
-
-export type LockGrantedCallback<T> = (lock: Lock | null) => T | PromiseLike<T>;
-
-/** Longest lock name in UTF-8 bytes (stored in the segment for query()). */
-export const kMaxLockNameBytes = 1024;
 const kNamespacePattern = /^[A-Za-z0-9_.-]{1,64}$/;
-const kModes: readonly string[] = ['shared', 'exclusive'];
 
 /** A request of this context that holds its lock now (steal notices reach it through here). */
 interface Active {
@@ -82,10 +48,6 @@ interface Active {
   stolen(): void;
 }
 const active = new Set<Active>();
-
-function domError(message: string, name: string): Error {
-  return new DOMException(message, name);
-}
 
 function euid(): number {
   return typeof process.geteuid === 'function' ? process.geteuid() : 0;
@@ -241,49 +203,6 @@ export class LockManager {
       this.#give(p.name, ref);
     }
   }
-}
-
-interface Parsed<T> {
-  name: string;
-  mode: LockMode;
-  ifAvailable: boolean;
-  steal: boolean;
-  signal: AbortSignal | undefined;
-  callback: LockGrantedCallback<T>;
-}
-
-/** The specification's argument rules, in its order (WebIDL conversions first). */
-function parseRequest<T>(args: unknown[]): Parsed<T> {
-  if (args.length < 2) throw new TypeError('request() needs a name and a callback');
-  const name = String(args[0]);
-  let options: unknown = {};
-  let callback = args[1];
-  if (args.length > 2) {
-    options = args[1] ?? {};
-    callback = args[2];
-  }
-  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-  const o = options as Record<string, unknown>;
-  const mode = o.mode === undefined ? 'exclusive' : String(o.mode);
-  if (!kModes.includes(mode))
-    throw new TypeError(`options.mode must be 'shared' or 'exclusive', received ${String(o.mode)}`);
-  const ifAvailable = Boolean(o.ifAvailable);
-  const steal = Boolean(o.steal);
-  const signal = o.signal as AbortSignal | undefined;
-  if (signal !== undefined && !(signal instanceof AbortSignal))
-    throw new TypeError('options.signal must be an AbortSignal');
-  if (typeof callback !== 'function') throw new TypeError('callback must be a function');
-  if (name.startsWith('-')) throw domError('lock names starting with "-" are reserved', 'NotSupportedError');
-  if (steal && ifAvailable) throw domError('steal and ifAvailable cannot be used together', 'NotSupportedError');
-  if (steal && mode !== 'exclusive') throw domError('steal needs mode "exclusive"', 'NotSupportedError');
-  if (signal !== undefined && (steal || ifAvailable)) {
-    throw domError('signal cannot be used with steal or ifAvailable', 'NotSupportedError');
-  }
-  if (signal?.aborted) throw signal.reason;
-  if (Buffer.byteLength(name) > kMaxLockNameBytes) {
-    throw domError(`lock names longer than ${kMaxLockNameBytes} UTF-8 bytes are not supported`, 'NotSupportedError');
-  }
-  return { name, mode: mode as LockMode, ifAvailable, steal, signal, callback: callback as LockGrantedCallback<T> };
 }
 
 /**
