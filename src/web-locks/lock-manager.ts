@@ -3,7 +3,8 @@
  * `locks.request(name, [options], callback)` and `locks.query()`, built on RwLock.
  *
  * Every lock name of a namespace is one attached RwLock segment
- * (`weblocks-<euid>-<namespace>-<sha256(name)>`, the name itself stored in the segment's label),
+ * (`weblocks-<euid>-<namespace>-<sha256(name)>`, the name itself stored in the segment's label;
+ * both as UTF-16 code units, so names with lone surrogates stay distinct and exact),
  * opened while this context has a request for it and removed when no process has it open. The
  * RwLock's entry table is the Web Locks queue: request order, shared/exclusive grants, steal.
  * `query()` lists the namespace's segments and reads each table. Runs on the calling JS thread.
@@ -126,7 +127,7 @@ export class LockManager {
       try {
         const snap = engine.native.snapshot();
         if (typeof snap === 'number') continue;
-        const name = engine.native.label().toString('utf8');
+        const name = engine.native.label().toString('utf16le');
         const info = (x: (typeof snap)[number]): LockInfo => ({
           name,
           mode: x.exclusive ? 'exclusive' : 'shared',
@@ -158,10 +159,10 @@ export class LockManager {
       this.#idle.delete(name);
       return idle;
     }
-    const logical = this.#prefix + createHash('sha256').update(name).digest('hex').slice(0, 32);
+    const logical = this.#prefix + createHash('sha256').update(Buffer.from(name, 'utf16le')).digest('hex').slice(0, 32);
     return {
       logical,
-      engine: RwLock.attach(logical, 'openOrCreate', this.#perm, kFlagAttached, Buffer.from(name, 'utf8')),
+      engine: RwLock.attach(logical, 'openOrCreate', this.#perm, kFlagAttached, Buffer.from(name, 'utf16le')),
     };
   }
 

@@ -5,8 +5,11 @@
  */
 import type { LockGrantedCallback, LockMode } from './types';
 
-/** Longest lock name in UTF-8 bytes (stored in the segment for query()). */
-export const kMaxLockNameBytes = 1024;
+/**
+ * Longest lock name in UTF-16 code units: the segment's 1024-byte label stores it as UTF-16, so
+ * that any DOMString (lone surrogates included) comes back from query() exactly as given.
+ */
+export const kMaxLockNameLength = 512;
 const kModes: readonly string[] = ['shared', 'exclusive'];
 
 export function domError(message: string, name: string): Error {
@@ -50,8 +53,11 @@ export function parseRequest<T>(args: unknown[]): Parsed<T> {
     throw domError('signal cannot be used with steal or ifAvailable', 'NotSupportedError');
   }
   if (signal?.aborted) throw signal.reason;
-  if (Buffer.byteLength(name) > kMaxLockNameBytes) {
-    throw domError(`lock names longer than ${kMaxLockNameBytes} UTF-8 bytes are not supported`, 'NotSupportedError');
+  if (name.length > kMaxLockNameLength) {
+    throw domError(
+      `lock names longer than ${kMaxLockNameLength} UTF-16 code units are not supported`,
+      'NotSupportedError',
+    );
   }
   return { name, mode: mode as LockMode, ifAvailable, steal, signal, callback: callback as LockGrantedCallback<T> };
 }
