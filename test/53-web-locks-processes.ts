@@ -42,6 +42,11 @@ async function agent(t: Test, ns: string): Promise<Child & { clientId: string }>
   return Object.assign(child, { clientId: ready.clientId! });
 }
 
+async function ask(child: Child, type: string): Promise<Reply> {
+  child.send({ type });
+  return child.message<Reply>(type);
+}
+
 async function request(child: Child, name: string, options: object = {}): Promise<Reply> {
   child.send({ type: 'request', name, options });
   return child.message<Reply>('request');
@@ -124,6 +129,11 @@ t.test("steal across processes: the previous holder's request rejects with Abort
     t.equal(l!.mode, 'exclusive');
     const outcome = await a.message<Reply>('outcome');
     t.match(outcome, { ok: false, error: { name: 'AbortError' } }, 'A learns at once, while its callback still runs');
+    t.match(
+      await ask(a, 'lockState'),
+      { stolen: true, aborted: true, reason: 'AbortError' },
+      "A's lock object reports it",
+    );
     return locks.query();
   });
   t.same(
@@ -181,4 +191,24 @@ t.test('a held lock whose callback never settles does not keep the process alive
   t.equal(r.signal, null, 'not killed by the 60 s guard');
   t.equal(r.status, 0);
   t.equal(r.stdout, 'exited');
+});
+
+t.test('a stolen lock reports it: lock.stolen and lock.signal (extensions), in the same process too', async (t) => {
+  const { locks } = managerFor(t);
+  let first: { stolen: boolean; signal: AbortSignal } | null = null;
+  const aborted = new Promise<unknown>((resolve) => {
+    void locks
+      .request('own', (lock) => {
+        first = lock;
+        lock!.signal.addEventListener('abort', () => resolve(lock!.signal.reason));
+        return new Promise(() => {});
+      })
+      .catch(() => {});
+  });
+  while (first === null) await new Promise(setImmediate);
+  t.equal(first!.stolen, false);
+  t.equal(first!.signal.aborted, false);
+  await locks.request('own', { steal: true }, () => {});
+  t.match(await aborted, { name: 'AbortError' }, 'the signal aborted with an AbortError');
+  t.equal(first!.stolen, true);
 });

@@ -22,7 +22,15 @@ import { kSteal, kTryOnly } from '../rwlock/native';
 import { isGranted, type RwEngine } from '../rwlock/rw-engine';
 import { RwLock } from '../rwlock/rw-lock';
 import { domError, parseRequest, type Parsed } from './request-args';
-import { Lock, type LockGrantedCallback, type LockInfo, type LockManagerSnapshot, type LockOptions } from './types';
+import {
+  kMarkStolen,
+  Lock,
+  stolenError,
+  type LockGrantedCallback,
+  type LockInfo,
+  type LockManagerSnapshot,
+  type LockOptions,
+} from './types';
 
 export {
   Lock,
@@ -222,7 +230,8 @@ function held<T>(engine: RwEngine, token: number, lock: Lock, callback: LockGran
       stolen: () => {
         if (done) return;
         end();
-        reject(domError(`lock "${lock.name}" was stolen`, 'AbortError'));
+        lock[kMarkStolen]();
+        reject(stolenError(lock.name));
       },
     };
     const unwatch = (): void => {
