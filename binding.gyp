@@ -8,6 +8,7 @@
         "native/core/owner-table.cc",
         "native/core/deadman-list.cc",
         "native/core/robust-lock.cc",
+        "native/core/rw-lock.cc",
         "native/core/parker.cc",
         "native/core/futex-ring.cc",
         "native/core/ring.cc",
@@ -19,6 +20,7 @@
         "native/addon/attachment.cc",
         "native/addon/context.cc",
         "native/addon/mutex-wrap.cc",
+        "native/addon/rwlock-wrap.cc",
         "native/addon/queue-wrap.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

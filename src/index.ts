@@ -55,6 +55,26 @@ export {
   type OwnerDeathPolicy,
   type ReentryMode,
 } from './lock/mutex';
+export {
+  RwLock,
+  RwLockGuard,
+  type RwLockOptions,
+  type RwAcquireOptions,
+  type RwAcquireSyncOptions,
+  type RwLockInfo,
+  type RwMode,
+} from './rwlock/rw-lock';
+export {
+  LockManager,
+  locks,
+  type Lock,
+  type LockMode,
+  type LockOptions,
+  type LockInfo,
+  type LockManagerSnapshot,
+  type LockManagerOptions,
+  type LockGrantedCallback,
+} from './web-locks/lock-manager';
 export { Pcall, pcall, kKillGraceMs, type PcallOptions, type PcallTargets } from './pcall/pcall';
 export { ProcessPool, type ProcessPoolOptions } from './pcall/process-pool';
 export {

@@ -11,6 +11,8 @@ const kRank: Record<string, number> = {
   wire: 2, // codecs and handle references
   'shared-memory': 3,
   lock: 4,
+  rwlock: 4.3, // RwLock: its own engine over the lock layer's scopes and owner id
+  'web-locks': 4.6, // LockManager (Web Locks API) over RwLock
   queue: 5,
   shared: 6, // SharedValue/SharedArray composed over SharedMemory + Mutex
   lockable: 7,

@@ -8,6 +8,7 @@
 #include "mutex-wrap.h"
 #include "queue-wrap.h"
 #include "region-wrap.h"
+#include "rwlock-wrap.h"
 
 namespace shmsync {
 
@@ -82,6 +83,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function queue = QueueWrap::Define(env);
   data->queue_ctor = Napi::Persistent(queue);
   exports.Set("Queue", queue);
+  exports.Set("RwLock", RwLockWrap::Define(env));  // issue 13: reader/writer lock
   exports.Set("init", Napi::Function::New<InitContext>(env, "init"));
   exports.Set("ownerId", Napi::Function::New<OwnerIdOf>(env, "ownerId"));
   exports.Set("waitStats", Napi::Function::New<WaitStats>(env, "waitStats"));

@@ -140,10 +140,16 @@ void Context::Settled(int n) {
   }
 }
 
+int Context::Counted(const std::vector<Completion>& items) {
+  int n = 0;
+  for (const Completion& c : items) n += unref_.erase(c.id) == 0 ? 1 : 0;
+  return n;
+}
+
 void Context::Withdrawn(uint64_t id, bool direct) {
   // JS thread (Cancel from JS, or CancelAll at teardown): the request ended without a completion.
   if (direct && ring_ != nullptr) ring_->Cancel(id);
-  Settled(1);
+  if (unref_.erase(id) == 0) Settled(1);
 }
 
 bool Context::OpenRing() {
@@ -181,7 +187,7 @@ void Context::OnAsync(uv_async_t* handle) {
   self->inbox_.TakeAll(&items);
   if (items.empty()) return;
   // Counted down before JS runs: what the handlers park next is counted afresh.
-  self->Settled(static_cast<int>(items.size()));
+  self->Settled(self->Counted(items));
   self->DeliverToJs(items, true);
 }
 
@@ -197,7 +203,7 @@ void Context::OnPoll(uv_poll_t* handle, int status, int) {
     if (parker.CompleteDirect(id, &st)) items.push_back(Completion{id, st});
   });
   if (items.empty()) return;
-  self->Settled(static_cast<int>(items.size()));
+  self->Settled(self->Counted(items));
   self->DeliverToJs(items, false);
 }
 

@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <unordered_set>
 #include <vector>
 
 #include "../core/completion-inbox.h"
@@ -53,6 +54,9 @@ class Context final : public ParkerTarget {
   bool CanDeliver() const { return dispatch_ != nullptr; }
   // JS thread: one more request is outstanding (after a park returned its id).
   void Parked();
+  // JS thread: request `id` is outstanding but must not keep the event loop alive (a watch for
+  // a steal of a held Web Lock). Its completion or withdrawal is then not counted down.
+  void ParkedUnref(uint64_t id) { unref_.insert(id); }
 
   // ParkerTarget (this context's JS thread).
   bool ArmWatch(uint64_t id, std::atomic<uint32_t>* word, uint32_t expected) override;
@@ -75,7 +79,10 @@ class Context final : public ParkerTarget {
   static void OnClosed(uv_handle_t* handle);
   static void OnAsync(uv_async_t* handle);
   static void OnPoll(uv_poll_t* handle, int status, int events);
-  void Settled(int n);  // n requests ended: drop the loop reference when none is left
+  void Settled(int n);
+  // How many of `items` were counted by Parked() (forgets the unreferenced ones).
+  int Counted(const std::vector<Completion>&
+                  items);  // n requests ended: drop the loop reference when none is left
   // Calls dispatch(id, status) for each; `forget`: drop the Parker's completion record of the
   // ones JS received (parker-thread completions; a lock granted to nobody keeps its record so
   // teardown releases it).
@@ -100,8 +107,9 @@ class Context final : public ParkerTarget {
   bool ring_allowed_ = true;  // SHMSYNC_WAKE=parker turns direct watches off
   std::unique_ptr<FutexRing> ring_;
   CompletionInbox inbox_;
-  int pending_ = 0;          // outstanding requests (JS thread)
-  bool referenced_ = false;  // async_ holds the loop open
+  std::unordered_set<uint64_t> unref_;  // outstanding requests not counted in pending_
+  int pending_ = 0;                     // outstanding requests (JS thread)
+  bool referenced_ = false;             // async_ holds the loop open
   WaitInterrupt interrupt_;
 };
 

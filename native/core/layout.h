@@ -30,6 +30,7 @@ enum class Kind : uint16_t {
   kMutex = 2,   // Mutex: payload is MutexState (mutex-layout.h)
   kQueue = 3,   // ShmQueue: payload is a ring (ring-layout.h)
   kOwners = 4,  // per-namespace owner table (owner-table.h)
+  kRwLock = 5,  // RwLock: payload is RwLockState (rw-lock-layout.h)
 };
 
 struct SegmentHeader {

@@ -10,9 +10,17 @@
 
 type Handler = (status: number) => void;
 const handlers = new Map<number, Handler>();
+/** Requests parked without a loop reference (native: Context::ParkedUnref). */
+const unrefHandlers = new Map<number, Handler>();
 
 /** Native → JS: request `requestId` completed with `status` (called by the addon only). */
 export function dispatch(requestId: number, status: number): void {
+  const unref = unrefHandlers.get(requestId);
+  if (unref !== undefined) {
+    unrefHandlers.delete(requestId);
+    unref(status);
+    return;
+  }
   const handler = handlers.get(requestId);
   if (handler === undefined) return; // withdrawn after completing: its cancel handled it
   handlers.delete(requestId);
@@ -24,16 +32,19 @@ export function onParked(requestId: number, handler: Handler): void {
   handlers.set(requestId, handler);
 }
 
-/** Stops waiting for a request's completion (before or after its native cancel). */
-export function forgetParked(requestId: number): void {
-  handlers.delete(requestId);
+/**
+ * Registers the handler of a request that does not keep the event loop alive (its native call
+ * registered it with Context::ParkedUnref): e.g. RwLock's watch for a steal of a held Web Lock.
+ */
+export function onParkedUnref(requestId: number, handler: Handler): void {
+  unrefHandlers.set(requestId, handler);
 }
 
-/**
- * Kept for callers written against the setter API: the dispatcher is installed by the addon's
- * `init()` handshake when binding.ts loads, so there is nothing left to do.
- */
-export function ensureDispatcher(): void {}
+/** Stops waiting for a request's completion (before or after its native cancel). */
+export function forgetParked(requestId: number): void {
+  if (unrefHandlers.delete(requestId)) return;
+  handlers.delete(requestId);
+}
 
 /** Handlers registered and not yet settled (tests). */
 export function parkedCount(): number {

@@ -58,7 +58,7 @@ export const objectSchema = {
   properties: {
     name: { type: 'string', minLength: 1 },
     file: { type: 'string', pattern: '^shmsync[-.]' },
-    kind: { enum: ['raw', 'mutex', 'queue', 'owners', 'value', 'array', 'tmp', 'unknown'] },
+    kind: { enum: ['raw', 'mutex', 'queue', 'owners', 'rwlock', 'value', 'array', 'tmp', 'unknown'] },
     status: { enum: ['ok', 'corrupt', 'unpublished'] },
     problem: { type: ['string', 'null'] },
     size: { type: 'integer', minimum: 0 },

@@ -18,7 +18,7 @@
 import { threadId } from 'node:worker_threads';
 import { binding, type NativeMutex } from '../addon/binding';
 import * as L from './mutex-layout';
-import { ensureDispatcher, forgetParked, onParked } from '../addon/parker-client';
+import { forgetParked, onParked } from '../addon/parker-client';
 import { kThreadToken } from './lock-scope';
 import { Status } from '../addon/status';
 import { lockTracing, traceAcquire, traceGranted, traceReleased, type TracedLock } from '../diagnostics';
@@ -100,7 +100,6 @@ export class LockEngine implements TracedLock {
     this.me = ownerId();
     const ab = native.state();
     this.i32 = ab === undefined ? null : new Int32Array(ab, 0, L.kStateInt32s);
-    ensureDispatcher();
   }
 
   // ---- what the facade may ask --------------------------------------------------------------

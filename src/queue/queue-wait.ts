@@ -3,7 +3,7 @@
  * timeout and AbortSignal. JS thread only.
  */
 import type { NativeQueue } from '../addon/binding';
-import { ensureDispatcher, forgetParked, onParked } from '../addon/parker-client';
+import { forgetParked, onParked } from '../addon/parker-client';
 import { type LongTimer, setLongTimeout } from '../timer';
 
 export type WaitOutcome = 'ready' | 'timeout' | 'abort';
@@ -15,9 +15,6 @@ export function waitQueue(
   deadline: number,
   signal: AbortSignal | undefined,
 ): Promise<WaitOutcome> {
-  // The dispatcher must exist before the first watch: without it the native side neither
-  // references the event loop for the wait nor can deliver a completion that comes at once.
-  ensureDispatcher();
   const id = bytes < 0 ? native.watchData() : native.watchSpace(bytes);
   if (id === 0) return Promise.resolve('ready');
   return new Promise((resolve) => {

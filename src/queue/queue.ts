@@ -25,7 +25,6 @@ import { registerHandleType, type HandleRef } from '../wire/handle-ref';
 import { afterRelease, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from '../addon/lifetime';
 import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
 import { Outbox, kRecordHeader, recordBytes } from './queue-frames';
-import { ensureDispatcher } from '../addon/parker-client';
 import { waitQueue } from './queue-wait';
 import { RingPoll, type RingNative } from './ring-poll';
 import { DrainBatch, type DrainVisitor } from './queue-drain';
@@ -167,7 +166,6 @@ export class ShmQueue<T = unknown> {
     }
     this.#native = native as RingNative;
     this.#poll = new RingPoll(this.#native);
-    ensureDispatcher(); // parked waits must have somewhere to deliver before the first one
     // Staging memory is attached to the native handle once; hot calls then pass only numbers.
     this.#inbox = Buffer.allocUnsafeSlow(
       Math.min(native.capacity, Math.max(64 * 1024, recordBytes(native.maxMessage))),

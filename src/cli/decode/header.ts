@@ -10,8 +10,8 @@ export const kLayoutVersion = 1;
 export const kHeaderSize = 64;
 export const kMaxSegmentSize = 2 ** 32;
 
-export type SegmentKind = 'raw' | 'mutex' | 'queue' | 'owners';
-export const kKinds: Record<number, SegmentKind> = { 1: 'raw', 2: 'mutex', 3: 'queue', 4: 'owners' };
+export type SegmentKind = 'raw' | 'mutex' | 'queue' | 'owners' | 'rwlock';
+export const kKinds: Record<number, SegmentKind> = { 1: 'raw', 2: 'mutex', 3: 'queue', 4: 'owners', 5: 'rwlock' };
 
 export interface Header {
   magic: number;
