@@ -3,11 +3,12 @@
 // each lock channel, subscribed alone, through dc.subscribe or the channel object, hears the
 // uncontended acquisitions and releases; after unsubscribing nothing is published; a subscription
 // made before the library was loaded counts too; two copies of the library in one thread both hear
-// every subscription.
+// every subscription; a release measures only a hold whose grant was traced.
 import t from 'tap';
 import * as dc from 'node:diagnostics_channel';
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { diagnosticsChannels, Mutex } from '../dist';
 import { testName } from './helpers/shm';
 
@@ -124,4 +125,33 @@ t.test('two copies of the library in one thread both hear every subscription', a
     { distinct: true, 'shmsync:lock:acquire': 2, 'shmsync:lock:granted': 2, 'shmsync:lock:released': 2 },
     'each channel: one message per copy while subscribed, none after',
   );
+});
+
+t.test("'released' after a hold granted while nobody listened: holdMs null, not an earlier hold's", async (t) => {
+  // A 'granted'-only subscriber stamps the hold's start; the release, which nobody hears, keeps the
+  // stamp. The next hold is granted on the fast path with nobody listening: its release must not
+  // measure from the earlier hold's start.
+  const m = mutex(t);
+  const granted = (): void => {};
+  dc.subscribe(diagnosticsChannels.lockGranted, granted);
+  m.acquireSync();
+  m.release();
+  dc.unsubscribe(diagnosticsChannels.lockGranted, granted);
+  const stampedAt = performance.now();
+  while (performance.now() - stampedAt < 50); // the earlier stamp is now at least 50 ms old
+  m.acquireSync(); // fast path, untraced
+  const held: Array<number | null> = [];
+  const released = (msg: unknown): void => {
+    held.push((msg as { holdMs: number | null }).holdMs);
+  };
+  dc.subscribe(diagnosticsChannels.lockReleased, released);
+  t.teardown(() => dc.unsubscribe(diagnosticsChannels.lockReleased, released));
+  m.release();
+  t.same(held, [null], 'the hold was granted before anyone listened');
+  // A hold granted while 'released' is listened to is measured.
+  m.acquireSync();
+  m.release();
+  t.equal(held.length, 2);
+  t.type(held[1], 'number');
+  t.ok((held[1] as number) < 50, `${held[1]} ms: this hold's own duration`);
 });
