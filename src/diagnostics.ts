@@ -41,12 +41,19 @@ export const diagnosticsChannels = {
 
 // ---- locks -------------------------------------------------------------------------------
 
-/** What a lock hook needs of the engine: its name and a place for timestamps. */
+/** What a lock hook needs of the engine: its name, its fence, and a place for timestamps. */
 export interface TracedLock {
   name: string;
   /** Set by the library when tracing: acquisition start per holder token, and hold start. */
   traceStarts?: Map<number, number>;
   traceHeldSince?: number;
+  /** The fence (low word) of the hold traceHeldSince was stamped for. */
+  traceHeldFence?: number;
+  /**
+   * The fence (low word) of the current hold: a fresh acquisition changes it, so it tells the hold
+   * traceHeldSince describes from a later one granted while nobody listened (no stamp).
+   */
+  fenceLo(): number;
 }
 
 /** True when any lock channel has a subscriber (the only cost of a lock hook otherwise). */
@@ -73,15 +80,21 @@ export function traceGranted(lock: TracedLock, token: number, ownerDied: boolean
   const start = lock.traceStarts?.get(token);
   lock.traceStarts?.delete(token);
   lock.traceHeldSince = now;
+  lock.traceHeldFence = lock.fenceLo();
   if (channels.lockGranted.hasSubscribers) {
     channels.lockGranted.publish({ name: lock.name, waitMs: start === undefined ? 0 : now - start, ownerDied });
   }
   if (ownerDied && channels.lockOwnerDied.hasSubscribers) channels.lockOwnerDied.publish({ name: lock.name });
 }
 
-/** The last level of a hold was released (or the holding handle closed). */
+/**
+ * The last level of a hold was released (or the holding handle closed); called before the word
+ * is freed, so fenceLo() is still the hold's. A stamp of an earlier hold (left by a release that
+ * nobody listened to) is not this hold's start: holdMs is then null, as for any hold granted
+ * while nobody listened.
+ */
 export function traceReleased(lock: TracedLock): void {
-  const since = lock.traceHeldSince;
+  const since = lock.traceHeldFence === lock.fenceLo() ? lock.traceHeldSince : undefined;
   lock.traceHeldSince = undefined;
   if (channels.lockReleased.hasSubscribers) {
     channels.lockReleased.publish({ name: lock.name, holdMs: since === undefined ? null : performance.now() - since });

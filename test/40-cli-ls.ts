@@ -116,6 +116,66 @@ t.test('since when: none for an uncontended hold, a bound once a waiter slept, e
   t.match((await runCli(['inspect', name])).stdout, /since \d{4}-\d\d-\d\dT\S+ \(acquired then, for \d+s\)/);
 });
 
+t.test('hostile held_since words: never a crash, never a stamp in the future', async (t) => {
+  // Any process that maps the lock can write any 64-bit value there. This process holds the
+  // lock (fast path: no stamp of its own) and forges stamps tagged with the current fence, so
+  // they describe this very hold.
+  const name = `${cliBase()}-forged`;
+  cleanup(t, name);
+  const m = new Mutex(name);
+  t.teardown(() => m.close());
+  t.ok(m.acquireSync());
+  t.teardown(() => m.release());
+  const fd = fs.openSync(shm(name), 'r+');
+  t.teardown(() => fs.closeSync(fd));
+  const word = (offset: number, bytes: number): Buffer => {
+    const b = Buffer.alloc(bytes);
+    fs.readSync(fd, b, 0, bytes, 64 + offset);
+    return b;
+  };
+  const fenceLo = BigInt(word(64, 4).readUInt32LE(0));
+  const forge = (v: bigint): void => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(v);
+    fs.writeSync(fd, b, 0, 8, 64 + 32);
+  };
+  const nowSeconds = BigInt(Math.floor(Date.now() / 1000) - 1704067200);
+  const cases: Array<[string, bigint]> = [
+    ['the largest exact stamp (2092)', (fenceLo << 32n) | 0xffffffffn],
+    ['the largest bound', (fenceLo << 32n) | 0x7fffffffn],
+    ['an exact stamp one day ahead', (fenceLo << 32n) | 0x80000000n | (nowSeconds + 86400n)],
+  ];
+  for (const [what, v] of cases) {
+    forge(v);
+    const out = await lsJson(name);
+    t.ok(validate(out), `${what}: ${JSON.stringify(validate.errors)}`);
+    t.match(out.objects[0].lock.holder, { pid: process.pid, since: null, sinceExact: null }, `${what}: not shown`);
+    const ls = await runCli(['ls', name]);
+    t.equal(ls.code, 0, ls.stderr);
+    t.notMatch(ls.stdout, /held by pid \d+ for/, `${what}: ls claims no duration`);
+    const inspect = await runCli(['inspect', name]);
+    t.equal(inspect.code, 0, inspect.stderr);
+    t.match(inspect.stdout, /since: unknown \(its stamp \S+ lies in the future/, `${what}: inspect says why`);
+    const watch = await runCli(['watch', name, '--json', '--count', '1']);
+    t.equal(watch.code, 0, watch.stderr);
+    t.match(JSON.parse(watch.stdout).objects[0].lock.holder, { since: null }, `${what}: watch --json`);
+  }
+  // Every bit set, the fence too (the tag then matches): still a valid document.
+  const fence = word(64, 4);
+  t.teardown(() => fs.writeSync(fd, fence, 0, 4, 64 + 64));
+  fs.writeSync(fd, Buffer.alloc(4, 0xff), 0, 4, 64 + 64);
+  forge(0xffffffffffffffffn);
+  const out = await lsJson(name);
+  t.ok(validate(out), JSON.stringify(validate.errors));
+  t.match(out.objects[0].lock, { fence: '4294967295', holder: { since: null } });
+  // A stamp in the past is shown as written (a hint: nothing can tell a forged one from a real one).
+  fs.writeSync(fd, fence, 0, 4, 64 + 64);
+  forge((fenceLo << 32n) | 0x80000000n | (nowSeconds - 60n));
+  const past = (await lsJson(name)).objects[0].lock.holder;
+  t.equal(past.sinceExact, true);
+  t.equal(Date.parse(past.since), Number(nowSeconds - 60n + 1704067200n) * 1000);
+});
+
 t.test('a lock whose holder was SIGKILLed: dead holder, nobody maps it', async (t) => {
   const name = `${cliBase()}-dead`;
   cleanup(t, name);

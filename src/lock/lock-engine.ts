@@ -78,6 +78,8 @@ export class LockEngine implements TracedLock {
   traceStarts?: Map<number, number>;
   /** @internal diagnostics.ts bookkeeping (TracedLock). */
   traceHeldSince?: number;
+  /** @internal diagnostics.ts bookkeeping (TracedLock). */
+  traceHeldFence?: number;
   private readonly native: NativeMutex;
   private readonly i32: Int32Array | null;
   private readonly me: number;
@@ -354,7 +356,8 @@ export class LockEngine implements TracedLock {
     this.holder = 0;
     this.depth = 0;
     this.ownerDied = false;
-    // Only 'released' listens to a release (traceHeldSince is rewritten by the next grant).
+    // Only 'released' listens to a release. A stamp left in traceHeldSince is told from the next
+    // hold's start by its fence (diagnostics.ts traceReleased): nothing to clear here.
     if (releaseTraced) traceReleased(this);
     const st = this.unlockWord();
     if (this.queue.length !== 0) this.serveQueue();

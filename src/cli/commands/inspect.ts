@@ -30,7 +30,11 @@ function stateHex(file: string, length: number): string[] {
 /** The holder's start: exact, a waiter's bound, or why there is none. */
 function sinceLine(l: LockView): string {
   const h = l.heldSince;
-  if (h === null) return 'since: not recorded (an uncontended hold that nobody has waited for)';
+  if (h === null) {
+    return l.heldSinceNote !== null
+      ? `since: unknown (${l.heldSinceNote})`
+      : 'since: not recorded (an uncontended hold that nobody has waited for)';
+  }
   return h.exact
     ? `since ${h.at.toISOString()} (acquired then, ${heldForText(l)})`
     : `since at least ${h.at.toISOString()} (a waiter found it held then, ${heldForText(l)})`;
