@@ -196,10 +196,15 @@ Status RwRequest(RwLockState* s, OwnerTable* table, OwnerId me, RwMode mode, uin
   if (steal) {
     // Every holder's entry is taken from it (its owner learns it from the state word) and the
     // request is granted now, ahead of the queue (Web Locks `steal`).
+    // Each stolen holder's watch sleeps on its own state word (not on seq): wake it there. A
+    // watch that sleeps in the kernel (a parker futex_waitv or a context's io_uring futex wait)
+    // re-checks its word only when woken, so a store alone went unnoticed.
     for (RwEntry& h : s->entries) {
       const uint32_t hs = h.state.load(std::memory_order_relaxed);
-      if ((hs & kRwPhaseMask) == kRwHeld)
-        h.state.store(kRwStolen | (hs & kRwExclusiveBit), std::memory_order_relaxed);
+      if ((hs & kRwPhaseMask) == kRwHeld) {
+        h.state.store(kRwStolen | (hs & kRwExclusiveBit), std::memory_order_seq_cst);
+        FutexWake(&h.state, INT_MAX);
+      }
     }
     GrantEntry(s, mine, true);
     changed = true;  // stolen holders (and their watchers) must hear of it
