@@ -104,6 +104,8 @@ export class ShmQueue<T = unknown> {
   readonly #custom: Codec | null;
   /** Records taken from the ring but not yet returned (after a decode error), framed. */
   #held: { buf: Buffer; count: number } | null = null;
+  /** Aborted by close(): withdraws this handle's parked waits (get/put reject with ClosedError). */
+  #closing: AbortController | undefined;
 
   constructor(name?: string, options?: ShmQueueOptions<T>) {
     const opts = optionsObject('options', options);
@@ -256,7 +258,8 @@ export class ShmQueue<T = unknown> {
       const rest = Buffer.from(box.buf.subarray(consumed, box.bytes));
       const restSizes = box.sizes.slice(r);
       if (signal?.aborted) throw withWritten(abortErrorFor(signal), written);
-      const outcome = await waitQueue(native, restSizes[0], deadline, signal);
+      const outcome = await waitQueue(native, restSizes[0], deadline, signal, this.#closedSignal());
+      if (outcome === 'closed') throw withWritten(this.#closedError(), written);
       if (outcome === 'timeout') throw withWritten(new TimeoutError(`queue "${this.name}": put timed out`), written);
       if (outcome === 'abort') throw withWritten(abortErrorFor(signal!), written);
       box.load(rest, restSizes);
@@ -313,7 +316,8 @@ export class ShmQueue<T = unknown> {
       if (signal?.aborted) throw abortErrorFor(signal);
       const v = take();
       if (v !== EMPTY) return v;
-      const outcome = await waitQueue(native, -1, deadline, signal);
+      const outcome = await waitQueue(native, -1, deadline, signal, this.#closedSignal());
+      if (outcome === 'closed') throw this.#closedError();
       if (outcome === 'timeout') throw new TimeoutError(`queue "${this.name}": get timed out`);
       if (outcome === 'abort') throw abortErrorFor(signal!);
     }
@@ -350,6 +354,9 @@ export class ShmQueue<T = unknown> {
     if (this.#native === null) return;
     afterRelease(segmentNameFor(this.name), this.#native.closeHandle());
     this.#native = null;
+    // A pending get()/put() of this handle would otherwise stay parked forever and keep the
+    // event loop alive: it rejects with ClosedError (other handles' waits are unaffected).
+    this.#closing?.abort();
   }
 
   /** `'attached'` or `'persistent'`: recorded in the segment by its creator. */
@@ -473,6 +480,16 @@ export class ShmQueue<T = unknown> {
     if (status === Status.TooLarge) throw new TooLargeError(`queue "${this.name}": message too large`);
     if (status === Status.Corrupt) throw new CorruptError(`queue "${this.name}": shared memory is corrupt`);
     throw new SystemError(`queue "${this.name}": put failed with status ${status}`);
+  }
+
+  /** The signal close() aborts; created by the first wait that parks (JS thread). */
+  #closedSignal(): AbortSignal {
+    this.#closing ??= new AbortController();
+    return this.#closing.signal;
+  }
+
+  #closedError(): Error {
+    return new ClosedError(`queue "${this.name}": this handle was closed while waiting`);
   }
 
   #open(): NativeQueue {
