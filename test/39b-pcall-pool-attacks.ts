@@ -6,10 +6,11 @@ import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ClosedError, Mutex, SharedMemory, ShmQueue } from '../dist';
+import { ChildProcessException, ClosedError, Mutex, pcall, ProcessPool, SharedMemory, ShmQueue } from '../dist';
 
 delete process.env.NODE_OPTIONS;
 const parentScript = path.join(__dirname, 'fixtures', 'pcall-pool-attack-parent.js');
+const targets = path.join(__dirname, 'fixtures', 'pcall-ring-targets.js');
 
 /** A (sub)test object, as handed to t.test callbacks. */
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -166,3 +167,57 @@ t.test('a parent SIGKILLed while its pool child starts: the child exits once sta
   gate.release(); // its parent is dead: the channel is closed before child-main.js runs
   await expectExit(t, child, `pool child ${child} exited: its channel was closed before it started`);
 });
+
+async function rejection(promise: Promise<unknown>): Promise<ChildProcessException> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as ChildProcessException;
+  }
+  throw new Error('expected a rejection');
+}
+
+t.test('a result larger than maxResultBytes: the call fails, the child is replaced, nothing is buffered', async (t) => {
+  t.throws(() => new ProcessPool({ size: 1, maxResultBytes: 0 }), { code: 'SHMSYNC_OUT_OF_RANGE' });
+  t.throws(() => new ProcessPool({ size: 1, maxResultBytes: '1' as never }), { code: 'SHMSYNC_INVALID_ARG_TYPE' });
+  const pool = new ProcessPool({ size: 1, maxResultBytes: 1 << 20 });
+  t.teardown(() => pool.close());
+  const [before] = pool.pids;
+  t.same(
+    await pcall((n: number) => new Uint8Array(n).length, { iargs: [[1 << 19]], pool }),
+    [1 << 19],
+    'a small result',
+  );
+  const err = await rejection(pcall((n: number) => new Uint8Array(n), { iargs: [[2 << 20]], pool }));
+  t.ok(err instanceof ChildProcessException);
+  t.match(
+    err.message,
+    /^pcall call 0 \(pid \d+\) sent a result larger than the pool's maxResultBytes \(1048576 bytes\); the pool killed the child$/,
+  );
+  t.not(pool.pids[0], before, 'the child was replaced');
+  t.same(await pcall((x: number) => x + 1, { iargs: [[1]], pool }), [2], 'the pool still works');
+});
+
+for (const [kind, why] of [
+  ['fragments', /sent a result larger than the pool's maxResultBytes \(4194304 bytes\); the pool killed the child$/],
+  ['empty', /broke the pool's ring protocol \(a result fragment of 0 bytes, not \d+\); the pool killed the child$/],
+  ['started', /broke the pool's ring protocol \(a second "started" record for one call\); the pool killed the child$/],
+] as const) {
+  t.test(`a child that floods its result ring with ${kind} records of its own call is stopped`, async (t) => {
+    const pool = new ProcessPool({ size: 1, maxResultBytes: 4 << 20 });
+    t.teardown(() => pool.close());
+    // The event loop keeps turning while the parent reads the flood (a ticker proves it).
+    let ticks = 0;
+    const ticker = setInterval(() => (ticks += 1), 1);
+    t.teardown(() => clearInterval(ticker));
+    const err = await bounded(
+      rejection(pcall({ module: targets, export: 'flood' }, { iargs: [[kind]], pool })),
+      30_000,
+      'the flooded call',
+    );
+    t.ok(err instanceof ChildProcessException);
+    t.match(err.message, why);
+    t.ok(ticks > 0, 'timers ran meanwhile');
+    t.same(await pcall((x: number) => x + 1, { iargs: [[1]], pool }), [2], 'the replacement works');
+  });
+}
