@@ -6,7 +6,7 @@ import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ChildProcessException, ClosedError, Mutex, pcall, ProcessPool, SharedMemory, ShmQueue } from '../dist';
+import { ChildProcessException, ClosedError, Mutex, Pcall, pcall, ProcessPool, SharedMemory, ShmQueue } from '../dist';
 
 delete process.env.NODE_OPTIONS;
 const parentScript = path.join(__dirname, 'fixtures', 'pcall-pool-attack-parent.js');
@@ -221,3 +221,45 @@ for (const [kind, why] of [
     t.same(await pcall((x: number) => x + 1, { iargs: [[1]], pool }), [2], 'the replacement works');
   });
 }
+
+t.test(
+  'payloads: JSON carries only what structured clone would give; a Proxy is refused as v8 refuses it',
+  async (t) => {
+    // A Proxy of a plain object passes every JSON check, but v8 cannot clone it: the constructor
+    // must throw, as for any uncloneable argument, not ship a plain copy.
+    const proxy = new Proxy({ a: 1 }, {});
+    t.throws(() => new Pcall((x: unknown) => x, { iargs: [[proxy]] }), { code: 'SHMSYNC_INVALID_ARG_TYPE' });
+    const pool = new ProcessPool({ size: 1 });
+    t.teardown(() => pool.close());
+    // Values where JSON would not round-trip come back as structured clone gives them.
+    const sparse = [1, , 3]; // eslint-disable-line no-sparse-arrays
+    const values: unknown[] = [
+      undefined,
+      -0,
+      NaN,
+      Infinity,
+      10n,
+      new Date(5),
+      new Map([[1, { a: -0 }]]),
+      sparse,
+      new (class {
+        a = 2;
+        toJSON(): number {
+          return 1;
+        }
+      })(),
+      JSON.parse('{"__proto__": {"x": 1}, "a": 1}'),
+      'a\ud800b',
+      { ['a\udc00']: [undefined] },
+      Object.assign([1, 2], { extra: 1 }),
+    ];
+    const [back] = await pcall((v: unknown) => v, { iargs: [[values]], pool });
+    const v8 = await import('node:v8');
+    t.strictSame(back, v8.deserialize(v8.serialize(values)), 'the same as v8 structured clone');
+    const arr = back as unknown[];
+    t.ok(Object.is(arr[1], -0), '-0 stays -0');
+    t.ok(!(1 in (arr[7] as unknown[])), 'a hole stays a hole');
+    t.ok(Object.prototype.hasOwnProperty.call(arr[9], '__proto__'), 'an own __proto__ key stays an own key');
+    t.equal((arr[12] as { extra?: number }).extra, 1, 'an array keeps its extra property');
+  },
+);

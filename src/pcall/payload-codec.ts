@@ -7,6 +7,7 @@
  * apart by the first byte: v8's serialization always starts with its version tag 0xFF; JSON
  * payloads start with kJsonTag. Either process runs this.
  */
+import { types } from 'node:util';
 import * as v8 from 'node:v8';
 
 /** First byte of a JSON payload (never the first byte of v8.serialize output, 0xFF). */
@@ -29,6 +30,9 @@ function jsonExact(value: unknown, seen: Set<object>, budget: { left: number }):
       return Number.isFinite(value) && !Object.is(value, -0);
     case 'object': {
       if (value === null) return true;
+      // A Proxy passes the prototype checks, but structured clone refuses it (DataCloneError):
+      // v8.serialize must say so, not JSON carry it as a plain object.
+      if (types.isProxy(value)) return false;
       if (seen.has(value)) return false;
       seen.add(value);
       if (Array.isArray(value)) {
