@@ -261,5 +261,18 @@ t.test(
     t.ok(!(1 in (arr[7] as unknown[])), 'a hole stays a hole');
     t.ok(Object.prototype.hasOwnProperty.call(arr[9], '__proto__'), 'an own __proto__ key stays an own key');
     t.equal((arr[12] as { extra?: number }).extra, 1, 'an array keeps its extra property');
+    // The payload codec reads a getter once, as v8.serialize does (JSON.stringify after the
+    // fidelity check would read it a second time, and may get another value). Checked on the
+    // codec itself: pcall's handle scan (handle-codec.ts) reads argument values once more.
+    const { decodePayload, encodePayload } = await import('../dist/pcall/payload-codec.js');
+    let reads = 0;
+    const lazy = {
+      get g(): string | undefined {
+        reads += 1;
+        return reads === 1 ? 'first' : undefined;
+      },
+    };
+    t.strictSame(decodePayload(encodePayload(lazy)), { g: 'first' }, 'the first read travels');
+    t.equal(reads, 1, 'the getter ran once');
   },
 );

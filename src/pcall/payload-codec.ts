@@ -47,9 +47,12 @@ function jsonExact(value: unknown, seen: Set<object>, budget: { left: number }):
       }
       if (Object.getPrototypeOf(value) !== Object.prototype) return false;
       for (const k in value) {
-        if (!Object.prototype.hasOwnProperty.call(value, k)) return false; // an enumerable inherited key
         if (k === '__proto__' || k === 'toJSON') return false;
-        if (!jsonExact((value as Record<string, unknown>)[k], seen, budget)) return false;
+        // Own data properties only: an enumerable inherited key, or a getter (JSON.stringify would
+        // call it a second time, and may get another value; structured clone reads it once).
+        const d = Object.getOwnPropertyDescriptor(value, k);
+        if (d === undefined || d.get !== undefined || d.set !== undefined) return false;
+        if (!jsonExact(d.value, seen, budget)) return false;
       }
       return true;
     }
