@@ -162,8 +162,9 @@ t.test(
     await withPool(t, { size: 1 }, async (pool) => {
       const err = await rejection(pcall({ module: targets, export: 'corruptResultsAndExit' }, { iargs: [[]], pool }));
       t.ok(err instanceof ChildProcessException);
-      t.match(err.message, /broke the pool's ring protocol \(.*\)$/, 'names the broken ring');
-      t.notMatch(err.message, /the pool killed the child/, 'the child was already gone');
+      // Whether the parent saw the corruption before or after the child's exit is a race (the
+      // message then adds that the pool killed it): only the cause is judged.
+      t.match(err.message, /broke the pool's ring protocol \(/, 'names the broken ring');
       t.same(await pcall((x: number) => x + 1, { iargs: [[1]], pool }), [2], 'the replacement works');
     });
   },

@@ -78,8 +78,12 @@ function parentLink(): { post(message: unknown): Promise<void>; listen(fn: (mess
     process.stderr.write('shmsync: pcall child-main.js must be started by pcall (no IPC channel)\n');
     process.exit(2);
   }
-  // The parent is gone or let go of us: exit rather than linger as an orphan.
+  // The parent is gone or let go of us: exit rather than linger as an orphan. A parent that died
+  // while this child was starting may have closed the channel before this listener existed
+  // (then 'disconnect' never comes): check once now too. A pool child's ring wait would
+  // otherwise keep an orphan alive forever.
   process.on('disconnect', () => process.exit(0));
+  if (!process.connected) process.exit(0);
   return {
     // The callback runs once the message is written to the channel: safe to exit after it.
     post: (message) =>
@@ -288,7 +292,9 @@ function servePool(workName: string, resultName: string, boardName: string, posi
   /** About to call the target of `token`: tell the parent (a record only if it asked for one). */
   const started = (token: number, index: number, flags: number): void => {
     if ((flags & kReportStarted) !== 0 || board === undefined || words === undefined || times === undefined) {
-      put([bareRecord(kStarted, token, index)]);
+      // The parent took everything before it dispatched this call: the ring has room, unless
+      // code in this child wrote to it (then nothing on it can be trusted).
+      if (!results.tryPut(bareRecord(kStarted, token, index))) ringFailure(new Error('the result ring is full'));
       return;
     }
     times[t] = performance.timeOrigin + performance.now();
@@ -298,8 +304,17 @@ function servePool(workName: string, resultName: string, boardName: string, posi
   const parts: Buffer[] = [];
   let partsToken = 0;
 
-  const put = (records: Buffer[]): void => {
-    for (const r of records) results.putSync(r);
+  /**
+   * Puts `records` on the result ring: at once while they fit (a result of one record always
+   * does: the parent took everything before dispatching), else waits for room through the event
+   * loop. Never a blocking wait: a parent that died mid-result never drains the ring, and a child
+   * blocked in putSync would never see the IPC 'disconnect' that makes it exit (an orphan).
+   */
+  const put = (records: Buffer[]): Promise<void> | undefined => {
+    for (let i = 0; i < records.length; i += 1) {
+      if (!results.tryPut(records[i])) return results.putMany(records.slice(i));
+    }
+    return undefined;
   };
 
   /**
@@ -311,9 +326,18 @@ function servePool(workName: string, resultName: string, boardName: string, posi
   const next = (): Buffer | undefined => work.getSync({ timeout: kParkMs });
 
   /** Sends the outcome of the call `token`/`index`; ends the call. */
-  const finish = (token: number, index: number, call: Call | undefined, outcome: Outcome): void => {
-    put(frame(kResult, token, index, outcome.ok ? kOk : 0, outcome.payload, maxResult));
-    call?.done();
+  const finish = (
+    token: number,
+    index: number,
+    call: Call | undefined,
+    outcome: Outcome,
+  ): Promise<void> | undefined => {
+    const pending = put(frame(kResult, token, index, outcome.ok ? kOk : 0, outcome.payload, maxResult));
+    if (pending === undefined) {
+      call?.done();
+      return undefined;
+    }
+    return pending.then(() => call?.done());
   };
 
   /** Runs one call; returns a promise only when the call went asynchronous. */
@@ -343,11 +367,15 @@ function servePool(workName: string, resultName: string, boardName: string, posi
           (err: unknown) => finish(token, index, pending, pending.failed(err)),
         );
       }
-      finish(token, index, call, call.succeeded(value));
+      return finish(token, index, call, call.succeeded(value));
     } catch (err) {
-      finish(token, index, call, call ? call.failed(err) : { ok: false, payload: encodePayload(serializeError(err)) });
+      return finish(
+        token,
+        index,
+        call,
+        call ? call.failed(err) : { ok: false, payload: encodePayload(serializeError(err)) },
+      );
     }
-    return undefined;
   };
 
   /** One work record: a fragment kept, or a call run. A promise when the call went asynchronous. */

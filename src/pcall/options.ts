@@ -3,6 +3,7 @@
  * src/validate.ts. Any other key of a pcall options object is a keyword argument (zip-args.ts),
  * but a reserved key with the wrong type is always a TypeError. Runs in the parent.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { availableParallelism } from 'node:os';
 import {
   optionsObject,
@@ -132,17 +133,29 @@ export function runOptionsOf(options: Record<string, unknown>, isPool: (v: unkno
 export interface PoolOptions extends SpawnOptions {
   /** Number of children (default: `os.availableParallelism()`). */
   readonly size: number;
+  /**
+   * Largest result (encoded bytes) the parent reassembles from a child's result ring; a child
+   * that sends more is killed and its call fails. Default (and maximum): the largest Buffer.
+   */
+  readonly maxResultBytes: number;
 }
+
+/** Default and maximum of `maxResultBytes`: a larger result could not be joined into one Buffer. */
+export const kMaxResultBytes = bufferConstants.MAX_LENGTH;
 
 /** Validates `new ProcessPool(options)`. */
 export function poolOptionsOf(value: unknown): PoolOptions {
   const options = optionsObject('options', value);
-  rejectUnknownOptions('options', options, ['size', 'mode', 'env', 'execArgv', 'cwd'], {
+  rejectUnknownOptions('options', options, ['size', 'mode', 'env', 'execArgv', 'cwd', 'maxResultBytes'], {
     max: 'size',
     maxThreads: 'size',
     count: 'size',
+    maxResult: 'maxResultBytes',
+    maxResultSize: 'maxResultBytes',
   });
   const size = options.size ?? availableParallelism();
   validateInteger('options.size', size, 1, 1024);
-  return { ...spawnOptionsOf('options', options), size };
+  const maxResultBytes = options.maxResultBytes ?? kMaxResultBytes;
+  validateInteger('options.maxResultBytes', maxResultBytes, 1, kMaxResultBytes);
+  return { ...spawnOptionsOf('options', options), size, maxResultBytes };
 }

@@ -7,6 +7,7 @@
  * apart by the first byte: v8's serialization always starts with its version tag 0xFF; JSON
  * payloads start with kJsonTag. Either process runs this.
  */
+import { types } from 'node:util';
 import * as v8 from 'node:v8';
 
 /** First byte of a JSON payload (never the first byte of v8.serialize output, 0xFF). */
@@ -29,6 +30,9 @@ function jsonExact(value: unknown, seen: Set<object>, budget: { left: number }):
       return Number.isFinite(value) && !Object.is(value, -0);
     case 'object': {
       if (value === null) return true;
+      // A Proxy passes the prototype checks, but structured clone refuses it (DataCloneError):
+      // v8.serialize must say so, not JSON carry it as a plain object.
+      if (types.isProxy(value)) return false;
       if (seen.has(value)) return false;
       seen.add(value);
       if (Array.isArray(value)) {
@@ -43,9 +47,12 @@ function jsonExact(value: unknown, seen: Set<object>, budget: { left: number }):
       }
       if (Object.getPrototypeOf(value) !== Object.prototype) return false;
       for (const k in value) {
-        if (!Object.prototype.hasOwnProperty.call(value, k)) return false; // an enumerable inherited key
         if (k === '__proto__' || k === 'toJSON') return false;
-        if (!jsonExact((value as Record<string, unknown>)[k], seen, budget)) return false;
+        // Own data properties only: an enumerable inherited key, or a getter (JSON.stringify would
+        // call it a second time, and may get another value; structured clone reads it once).
+        const d = Object.getOwnPropertyDescriptor(value, k);
+        if (d === undefined || d.get !== undefined || d.set !== undefined) return false;
+        if (!jsonExact(d.value, seen, budget)) return false;
       }
       return true;
     }

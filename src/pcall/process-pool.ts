@@ -32,6 +32,7 @@ import {
   frame,
   joinFragments,
   kBoardSlotBytes,
+  kHeader,
   kLast,
   kReportStarted,
   kOk,
@@ -57,6 +58,12 @@ export interface ProcessPoolOptions {
   execArgv?: readonly string[];
   /** Working directory of child processes. */
   cwd?: string;
+  /**
+   * Largest result, in encoded bytes, a call may send back (default: the largest Buffer). A
+   * child that sends more is killed (and replaced) and its call fails: a child can never make
+   * the parent buffer an endless result.
+   */
+  maxResultBytes?: number;
 }
 
 /** One child of the pool and its two rings. */
@@ -68,8 +75,11 @@ interface PoolChild {
   readonly results: ShmQueue<Buffer>;
   /** The call this child runs now. */
   job: CallSlot | undefined;
-  /** Result fragments of `job` received so far. */
+  /** Result fragments of `job` received so far, and their total bytes (bounded by maxResultBytes). */
   readonly parts: Buffer[];
+  partBytes: number;
+  /** Whether the call in flight reported "started" on the result ring. */
+  startedSeen: boolean;
   /** performance.now() when `job` was sent (round-trip estimate for the adaptive poll). */
   sentAt: number;
   /** The async reader of the result ring, while one runs, and what stops its wait. */
@@ -96,6 +106,17 @@ const kMaxStartFailures = 3;
 const kMaxSpinMs = 0.25;
 /** After a poll that missed (a long call), how many dispatches skip polling (doubling up to this). */
 const kMaxSpinBackoff = 64;
+/**
+ * Records taken from one result ring in one go (a result fragment carries up to half a ring, so
+ * a batch is a few MiB): the reader then lets the event loop run, even if the child keeps
+ * writing.
+ */
+const kDrainBatch = 8;
+
+/** One event-loop turn (setImmediate). */
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /**
  * A pool of warm children for pcall.
@@ -170,6 +191,8 @@ export class ProcessPool {
       results,
       job: undefined,
       parts: [],
+      partBytes: 0,
+      startedSeen: false,
       sentAt: 0,
       pump: undefined,
       stopPump: undefined,
@@ -187,7 +210,7 @@ export class ProcessPool {
     child.gone = true;
     this.#children.delete(child);
     // Anything the child committed before dying counts: read it all before judging the call.
-    this.#drain(child);
+    this.#drain(child, Infinity);
     // A parked reader is withdrawn (even from a ring so corrupt that nothing would wake it).
     child.stopPump?.abort();
     await child.pump;
@@ -232,6 +255,7 @@ export class ProcessPool {
       const slot = this.#queue.shift();
       if (slot === undefined) break;
       child.job = slot;
+      child.startedSeen = false;
       // Lazy clocks: a call that completes within #poll() never creates a timer; #await() arms them.
       slot.dispatch(child.runner, true);
       child.sentAt = performance.now();
@@ -273,9 +297,13 @@ export class ProcessPool {
     return Number.isFinite(when) ? Math.min(when, performance.now()) : performance.now();
   }
 
-  /** Processes every record the child's result ring holds now, without waiting. */
-  #drain(child: PoolChild): void {
-    for (;;) {
+  /**
+   * Processes the records the child's result ring holds now, without waiting: at most `max` of
+   * them (a live child could keep the ring from ever running empty), every one for a child that
+   * is gone. Stops at a violation: nothing more from that child counts.
+   */
+  #drain(child: PoolChild, max = kDrainBatch): void {
+    for (let n = 0; n < max && child.violation === undefined; n += 1) {
       let record: Buffer | undefined;
       try {
         record = child.results.tryGet();
@@ -298,6 +326,9 @@ export class ProcessPool {
       return;
     }
     if (header.kind === kStarted && child.parts.length === 0) {
+      // One per call: a stream of them would keep this reader busy forever.
+      if (child.startedSeen) this.#violated(child, new Error('a second "started" record for one call'));
+      child.startedSeen = true;
       slot.started();
       return;
     }
@@ -305,8 +336,29 @@ export class ProcessPool {
       this.#violated(child, new Error(`a record of unknown kind ${header.kind}`));
       return;
     }
-    child.parts.push(payloadOf(record));
+    const payload = payloadOf(record);
+    // frame() fills every fragment but the last: fragments are never empty, and their count is
+    // bounded by maxResultBytes.
+    const chunk = child.results.maxMessageSize - kHeader;
+    if ((header.flags & kLast) === 0 && payload.byteLength !== chunk) {
+      this.#violated(child, new Error(`a result fragment of ${payload.byteLength} bytes, not ${chunk}`));
+      return;
+    }
+    child.partBytes += payload.byteLength;
+    if (child.partBytes > this.#options.maxResultBytes) {
+      // An endless (or just too large) result: never buffered, never joined (a join beyond the
+      // largest Buffer would throw here, in the reader, and crash this process).
+      child.parts.length = 0;
+      this.#violated(
+        child,
+        undefined,
+        `sent a result larger than the pool's maxResultBytes (${this.#options.maxResultBytes} bytes)`,
+      );
+      return;
+    }
+    child.parts.push(payload);
     if ((header.flags & kLast) === 0) return;
+    child.partBytes = 0;
     slot.result((header.flags & kOk) !== 0, joinFragments(child.parts.splice(0)));
     // A short call (even one that was awaited) means polling pays again.
     if (performance.now() - child.sentAt < kMaxSpinMs) this.#spinSkip = this.#spinBackoff = 0;
@@ -323,11 +375,12 @@ export class ProcessPool {
    * The child broke the ring protocol (or its rings are corrupt): it cannot be trusted with its
    * call any more. Kill it; its exit fails the call with `error` and replaces it.
    */
-  #violated(child: PoolChild, err: unknown): void {
+  #violated(child: PoolChild, err: unknown, what?: string): void {
     if (child.violation !== undefined) return;
     const why = (err as Error)?.message ?? String(err);
     const killed = child.gone ? '' : '; the pool killed the child';
-    child.violation = Object.assign(new Error(`broke the pool's ring protocol (${why})${killed}`), { cause: err });
+    const message = what === undefined ? `broke the pool's ring protocol (${why})${killed}` : `${what}${killed}`;
+    child.violation = what === undefined ? Object.assign(new Error(message), { cause: err }) : new Error(message);
     if (child.gone) return; // found while reading what it left behind
     child.runner.ref(); // its exit must be seen, to replace it
     child.runner.signal('SIGKILL');
@@ -352,6 +405,9 @@ export class ProcessPool {
           }
           this.#record(child, record);
           this.#drain(child);
+          // A result still streaming in: get() resolves at once while records are there
+          // (microtasks only), so give the event loop a turn between batches.
+          if (child.parts.length > 0) await yieldTurn();
         }
       } finally {
         child.pump = undefined;

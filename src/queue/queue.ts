@@ -110,6 +110,8 @@ export class ShmQueue<T = unknown> {
   readonly #custom: Codec | null;
   /** Records taken from the ring but not yet returned (after a decode error), framed. */
   #held: { buf: Buffer; count: number } | null = null;
+  /** Aborted by close(): withdraws this handle's parked waits (get/put reject with ClosedError). */
+  #closing: AbortController | undefined;
 
   constructor(name?: string, options?: ShmQueueOptions<T>) {
     const opts = optionsObject('options', options);
@@ -273,7 +275,8 @@ export class ShmQueue<T = unknown> {
       const rest = Buffer.from(box.buf.subarray(consumed, box.bytes));
       const restSizes = box.sizes.slice(r);
       if (signal?.aborted) throw withWritten(abortErrorFor(signal), written);
-      const outcome = await waitQueue(native, restSizes[0], deadline, signal);
+      const outcome = await waitQueue(native, restSizes[0], deadline, signal, this.#closedSignal());
+      if (outcome === 'closed') throw withWritten(this.#closedError(), written);
       if (outcome === 'timeout') throw withWritten(new TimeoutError(`queue "${this.name}": put timed out`), written);
       if (outcome === 'abort') throw withWritten(abortErrorFor(signal!), written);
       box.load(rest, restSizes);
@@ -401,14 +404,15 @@ export class ShmQueue<T = unknown> {
       // Hot traffic: poll the ring from JS for a few event-loop turns before parking.
       if (poll.hot) {
         if (await poll.spinForData(deadline, () => signal?.aborted === true || this.#native === null)) {
-          this.#open();
+          if (this.#native === null) throw this.#closedError();
           continue;
         }
         // The spin awaited: the signal may have aborted meanwhile (its event already fired).
         if (signal?.aborted) throw abortErrorFor(signal);
-        this.#open();
+        if (this.#native === null) throw this.#closedError();
       }
-      const outcome = await waitQueue(native, -1, deadline, signal);
+      const outcome = await waitQueue(native, -1, deadline, signal, this.#closedSignal());
+      if (outcome === 'closed') throw this.#closedError();
       if (outcome === 'timeout') throw new TimeoutError(`queue "${this.name}": get timed out`);
       if (outcome === 'abort') throw abortErrorFor(signal!);
     }
@@ -447,6 +451,9 @@ export class ShmQueue<T = unknown> {
     this.#native = null;
     this.#poll = null;
     this.#drain = null;
+    // A pending get()/put()/drain() of this handle would otherwise stay parked forever and keep
+    // the event loop alive: it rejects with ClosedError (other handles' waits are unaffected).
+    this.#closing?.abort();
   }
 
   /** `'attached'` or `'persistent'`: recorded in the segment by its creator. */
@@ -597,6 +604,16 @@ export class ShmQueue<T = unknown> {
           ? 'shared memory is corrupt'
           : undefined;
     throw statusError(status, `queue "${this.name}"`, detail);
+  }
+
+  /** The signal close() aborts; created by the first wait that parks (JS thread). */
+  #closedSignal(): AbortSignal {
+    this.#closing ??= new AbortController();
+    return this.#closing.signal;
+  }
+
+  #closedError(): Error {
+    return new ClosedError(`queue "${this.name}": this handle was closed while waiting`);
   }
 
   #open(): RingNative {
