@@ -16,4 +16,5 @@ module.exports = [
   require('./pool-rtt'),
   require('./pcall-cold'),
   require('./pcall-result'),
+  require('./web-locks'),
 ];

@@ -34,6 +34,11 @@ const C = {
   fork8: ['pcall-cold', 'child_process.fork() until ready, 8 children at once'],
   result: ['pcall-result', 'pcall result, warm ProcessPool (process mode)'],
   resultIpc: ['pcall-result', "child_process IPC, serialization 'advanced'"],
+  webLocksRequest: ['web-locks', 'locks.request(name, cb) round trip, uncontended'],
+  navigatorLocks: ['web-locks', "navigator.locks.request(name, cb), Node's in-process Web Locks"],
+  webLocksLockfile: ['web-locks', 'proper-lockfile lock()+release() async'],
+  rwShared4: ['web-locks', 'RwLock shared, 4 processes, acquireSharedSync()+release()'],
+  rwExclusive4: ['web-locks', 'RwLock exclusive, 4 processes, acquireExclusiveSync()+release()'],
 };
 
 // Reference peers for load normalisation: PERF.md's figure and where the same peer is in a run.

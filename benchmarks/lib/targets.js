@@ -1,7 +1,8 @@
 'use strict';
-// The targets section of a run: issue 10's table (lib/targets-issue10.js) and PERF.md's other
-// targets (lib/targets-perf.js), each check evaluated against one run's results - the measured
-// figure or ratio (against the peer measured in the same run), the threshold, met / missed.
+// The targets section of a run: issue 10's table (lib/targets-issue10.js), issue 13's Web Locks
+// target (lib/targets-issue13.js) and PERF.md's other targets (lib/targets-perf.js), each check
+// evaluated against one run's results - the measured figure or ratio (against the peer measured
+// in the same run), the threshold, met / missed.
 //
 // Absolute thresholds (ns, µs, msgs/s) come from PERF.md's quiet machine; this machine is shared
 // and its absolute figures move with the load. Where PERF.md lists a figure for a peer that ran
@@ -17,9 +18,20 @@
 const fmt = require('./format');
 const { time, x } = require('./target-kinds');
 const { kIssue10 } = require('./targets-issue10');
+const { kIssue13 } = require('./targets-issue13');
 const { kPerf } = require('./targets-perf');
 
-const kTargets = [...kIssue10.map((t) => ({ ...t, issue10: true })), ...kPerf];
+// `part` picks the heading a target is listed under (console and Markdown).
+const kTargets = [
+  ...kIssue10.map((t) => ({ ...t, issue10: true, part: 'issue10' })),
+  ...kIssue13.map((t) => ({ ...t, part: 'issue13' })),
+  ...kPerf.map((t) => ({ ...t, part: 'perf' })),
+];
+const kPartTitles = {
+  issue10: 'issue 10',
+  issue13: 'issue 13 (Web Locks across processes)',
+  perf: 'PERF.md, met on main already (keep them met)',
+};
 const kCmp = { lower: (a, b) => a <= b, higher: (a, b) => a >= b };
 
 /** A competitor's result in a run, whatever its status, or null when its group did not run. */
@@ -106,6 +118,7 @@ function evaluateTargets(run) {
         figure: t.figure,
         before: t.before ?? null,
         issue10: t.issue10 === true,
+        part: t.part,
         check: c.label,
         measured: null,
         met: null,
@@ -151,14 +164,14 @@ function summary(rows) {
 
 function targetsConsole(rows) {
   const out = [
-    "\ntargets — issue 10's table, then PERF.md's other targets (ratios against peers measured in this run)",
+    "\ntargets — issue 10's table, issue 13's, then PERF.md's other targets (ratios against peers measured in this run)",
   ];
   let last = null;
   let part = null;
   for (const r of rows) {
-    if (r.issue10 !== part) {
-      out.push(r.issue10 ? '\n  issue 10' : '\n  PERF.md, met on main already (keep them met)');
-      part = r.issue10;
+    if (r.part !== part) {
+      out.push(`\n  ${kPartTitles[r.part]}`);
+      part = r.part;
     }
     if (r.id !== last) {
       out.push(`  ${r.id.padStart(3)}  ${r.figure}${r.before ? `   [before, issue 10 table: ${r.before}]` : ''}`);
@@ -199,10 +212,11 @@ function markdownTable(rows, { before = true } = {}) {
  * issue's "before" figures), then PERF.md's other targets.
  */
 function targetsMarkdown(rows) {
-  const issue = rows.filter((r) => r.issue10);
-  const perf = rows.filter((r) => !r.issue10);
+  const issue = rows.filter((r) => r.part === 'issue10');
+  const issue13 = rows.filter((r) => r.part === 'issue13');
+  const perf = rows.filter((r) => r.part === 'perf');
   const lines = [
-    '### targets: issue 10 and PERF.md, this run',
+    `### targets: issue 10${issue13.length ? ', issue 13' : ''} and PERF.md, this run`,
     '',
     'Ratios are against the peer measured in this run. Absolute thresholds are PERF.md\'s quiet-machine figures; where a reference peer of PERF.md ran here too, the load-normalised estimate (measured × PERF figure of that peer / its figure here) is shown next to the raw value. The verdict is the raw check; "info" rows have no threshold. "before" is the figure in issue 10\'s table (main, a quiet run).',
   ];
@@ -211,6 +225,7 @@ function targetsMarkdown(rows) {
     const s = summary(rows);
     if (s) lines.push('', s);
   }
+  if (issue13.length) lines.push('', `#### ${kPartTitles.issue13}`, '', ...markdownTable(issue13, { before: false }));
   if (perf.length)
     lines.push('', '#### PERF.md, met on main already (keep them met)', '', ...markdownTable(perf, { before: false }));
   return lines.join('\n');

@@ -109,3 +109,42 @@ test('row 10 says why a Node version has no figure', () => {
   assert.match(verdictOf(rows, '10', /Node 22/).note, /before any lock scope, Node 22 .*: error \(child exited\)/);
   assert.match(verdictOf(rows, '10', /Node 20/).note, /no Node 20 binary given/);
 });
+
+test('issue 13: request() round trip within 2× of navigator.locks', () => {
+  const g = groups.find((x) => x.name === 'web-locks');
+  assert.ok(g, 'the web-locks group is listed');
+  assert.match(g.notes, /Node 24 \(v24\.1\.0, \/n24\)/, 'row 1 runs under the Node >= 24 binary given');
+  const rowsAt = (navNs) =>
+    measuredTargets(
+      evaluateTargets(
+        fakeRun({
+          [at(C.webLocksRequest)]: { nsPerOp: 20e3 },
+          [at(C.navigatorLocks)]: { nsPerOp: navNs, side: 'peer' },
+          [at(C.webLocksLockfile)]: { nsPerOp: 400e3, side: 'peer' },
+        }),
+      ),
+    );
+  assert.equal(verdictOf(rowsAt(10e3), '13.1', /navigator\.locks/).met, true); // exactly 2.0×
+  assert.equal(verdictOf(rowsAt(9.9e3), '13.1', /navigator\.locks/).met, false); // 2.02×
+  const info = verdictOf(rowsAt(10e3), '13.1', /proper-lockfile/);
+  assert.equal(info.met, null);
+  assert.match(info.measured, /^0\.050× the time \(20\.0 µs vs 400 µs\)/);
+  const rows = rowsAt(10e3);
+  assert.match(targetsConsole(rows), /issue 13 \(Web Locks across processes\)\n\s+13\.1 .*\n\s+met\s+≤ 2\.0×/);
+  assert.match(targetsMarkdown(rows), /#### issue 13 [^\n]*\n\n\| # \| row \| target \| measured \| verdict \|/);
+  assert.ok(!rows.some((r) => r.part === 'issue10'), 'issue 10 targets of groups that did not run are left out');
+});
+
+test('issue 13: no Node >= 24 given -> not measured, with the reason', () => {
+  const run = fakeRun({ [at(C.webLocksRequest)]: { nsPerOp: 20e3 } });
+  run.groups[0].competitors.push({
+    name: C.navigatorLocks[1],
+    side: 'peer',
+    status: 'skipped',
+    note: 'not measured: needs Node ≥ 24 (navigator.locks); name one in SHMSYNC_BENCH_NODES',
+  });
+  const row = verdictOf(measuredTargets(evaluateTargets(run)), '13.1', /navigator\.locks/);
+  assert.equal(row.measured, null);
+  assert.match(row.note, /skipped \(not measured: needs Node ≥ 24/);
+  assert.match(targetsConsole([row]), /not measured .*needs Node ≥ 24/);
+});
