@@ -96,3 +96,22 @@ for (const mode of ['direct', 'parker'] as const) {
     });
   }
 }
+
+for (const mode of ['direct', 'parker'] as const) {
+  t.test(`[${mode}] two copies in one process: a get() parked by one, woken by the other's put`, async (t) => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (mode === 'parker') env.SHMSYNC_WAKE = 'parker';
+    else delete env.SHMSYNC_WAKE;
+    const q = new ShmQueue(testName(`live-single-${mode}`), { create: 'create', codec: 'string', capacity: 4096 });
+    t.teardown(() => {
+      q.close();
+      ShmQueue.unlink(q.name);
+    });
+    const proc = spawn(process.execPath, [fixture, 'single', q.name], { env });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => proc.on('exit', (c) => resolve(c)));
+    t.equal(code, 0, 'exits by itself');
+    t.match(out, /^DONE single hello$/m, `the await resumed before the exit (output: ${JSON.stringify(out)})`);
+  });
+}
