@@ -115,3 +115,30 @@ for (const mode of ['direct', 'parker'] as const) {
     t.match(out, /^DONE single hello$/m, `the await resumed before the exit (output: ${JSON.stringify(out)})`);
   });
 }
+
+t.test("a worker's own environment chooses its wake mode (new Worker(f, { env: { SHMSYNC_WAKE } }))", async (t) => {
+  // getenv() in native code sees only the process's environment, not a worker's own copy: the
+  // mode comes through init() from the context's process.env (before: direct watches regardless).
+  const { Worker } = await import('node:worker_threads');
+  const source = `
+    const { parentPort } = require('node:worker_threads');
+    const { ShmQueue } = require(${JSON.stringify(path.join(__dirname, '..', 'dist'))});
+    const { binding } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'addon', 'binding'))});
+    const q = new ShmQueue(undefined, { capacity: 4096 });
+    q.get({ timeout: 1 }).catch(() => undefined).then(() => {
+      parentPort.postMessage(binding.waitStats());
+      q.close();
+    });`;
+  const statsIn = async (wake: string | undefined): Promise<{ directWatches: boolean }> => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (wake === undefined) delete env.SHMSYNC_WAKE;
+    else env.SHMSYNC_WAKE = wake;
+    const w = new Worker(source, { eval: true, env });
+    const stats = await new Promise<{ directWatches: boolean }>((resolve) => w.once('message', resolve));
+    await w.terminate();
+    return stats;
+  };
+  t.equal((await statsIn('parker')).directWatches, false, "SHMSYNC_WAKE=parker in the worker's env: parker thread");
+  const auto = await statsIn(undefined);
+  t.comment(`without it: direct watches ${auto.directWatches ? 'used' : 'unavailable on this kernel'}`);
+});
