@@ -19,6 +19,8 @@ namespace {
 //   threadId     Node's worker threadId: recorded with this context's OwnerId when it is claimed
 //   createError  (code, message, errno, syscall) => Error: builds library errors
 //   dispatch     (requestId, status) => void: parker completions, on this JS thread
+//   wake         optional: this context's process.env.SHMSYNC_WAKE ('parker': no direct watches).
+//                From JS, not getenv: a worker's environment (new Worker(f, { env })) is its own.
 Napi::Value InitContext(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o =
@@ -32,9 +34,11 @@ Napi::Value InitContext(const Napi::CallbackInfo& info) {
         .ThrowAsJavaScriptException();
     return Napi::Value();
   }
+  Napi::Value wake = o.Get("wake");
+  const bool parker_only = wake.IsString() && wake.As<Napi::String>().Utf8Value() == "parker";
   GetAddonData(env)->create_error = Napi::Persistent(create_error.As<Napi::Function>());
   if (!Context::Get(env)->Init(env, thread_id.As<Napi::Number>().Uint32Value(),
-                               dispatch.As<Napi::Function>()))
+                               dispatch.As<Napi::Function>(), parker_only))
     return Napi::Value();
   return env.Undefined();
 }

@@ -1,8 +1,5 @@
 #include "context.h"
 
-#include <cstdlib>
-#include <cstring>
-
 #include "addon-data.h"
 #include "errors.h"
 
@@ -41,14 +38,16 @@ bool Context::EnvStopping(void* arg) {
 
 Context::~Context() = default;
 
-bool Context::Init(Napi::Env env, uint32_t js_thread_id, Napi::Function dispatch) {
+bool Context::Init(Napi::Env env, uint32_t js_thread_id, Napi::Function dispatch,
+                   bool parker_only) {
   if (js_thread_id != 0) js_thread_id_ = js_thread_id;
   if (dispatch_ != nullptr) napi_delete_reference(env, dispatch_);
   dispatch_ = nullptr;
   if (napi_create_reference(env, dispatch, 1, &dispatch_) != napi_ok) return false;
   if (async_open_) return true;
-  const char* mode = std::getenv("SHMSYNC_WAKE");
-  ring_allowed_ = mode == nullptr || std::strcmp(mode, "parker") != 0;
+  // The mode comes from this context's process.env (a worker's own environment included), not
+  // from getenv(), which sees only the process's: decided once, by the first init().
+  ring_allowed_ = !parker_only;
   if (napi_get_uv_event_loop(env, &loop_) != napi_ok || loop_ == nullptr) {
     Napi::Error::New(env, "shmsync: no event loop for this context").ThrowAsJavaScriptException();
     return false;

@@ -36,9 +36,11 @@ class Context final : public ParkerTarget {
  public:
   static Context* Get(Napi::Env env);  // creates it on first use
 
-  // JS: init({ threadId, createError, dispatch }) — the one handshake, at addon load. `dispatch`
-  // (requestId, status) receives completions on this thread. Returns false with an exception.
-  bool Init(Napi::Env env, uint32_t js_thread_id, Napi::Function dispatch);
+  // JS: init({ threadId, createError, dispatch, wake }) — the one handshake, at addon load.
+  // `dispatch` (requestId, status) receives completions on this thread; `parker_only`
+  // (SHMSYNC_WAKE=parker in this context's process.env) turns direct watches off. Returns false
+  // with an exception.
+  bool Init(Napi::Env env, uint32_t js_thread_id, Napi::Function dispatch, bool parker_only);
 
   // Claims the OwnerId if not yet done (js_thread_id 0: the one init() recorded). Returns false
   // with a JS exception pending on failure.

@@ -100,6 +100,8 @@ export interface NativeBinding {
     threadId: number;
     createError: typeof createNativeError;
     dispatch: (requestId: number, status: number) => void;
+    /** This context's SHMSYNC_WAKE ('parker': queue watches use the parker thread). */
+    wake?: string;
   }): void;
   ownerId(threadId?: number): number;
   /** Outstanding parked requests of this context; whether queue watches use its own io_uring. */
@@ -146,7 +148,7 @@ function load(): NativeBinding {
 }
 
 export const binding: NativeBinding = load();
-binding.init({ threadId, createError: createNativeError, dispatch });
+binding.init({ threadId, createError: createNativeError, dispatch, wake: process.env.SHMSYNC_WAKE });
 // Process exit (main thread): end every blocking wait of every thread first, or Node would wait
 // forever to join a worker blocked in acquireSync/getSync/putSync (see docs/troubleshooting.md).
 if (isMainThread) process.on('exit', () => binding.shutdownWaits());

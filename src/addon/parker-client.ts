@@ -9,9 +9,25 @@
  */
 
 type Handler = (status: number) => void;
-const handlers = new Map<number, Handler>();
-/** Requests parked without a loop reference (native: Context::ParkedUnref). */
-const unrefHandlers = new Map<number, Handler>();
+
+/**
+ * The handler tables are shared by every copy of this module in the JS context (a bundle that
+ * inlines the library next to the package, a test runner's fresh module registry, two paths to
+ * one install): they all load the one native addon instance of this context, whose init() keeps
+ * only the dispatcher registered last. With per-copy tables that dispatcher found no handler for
+ * a request another copy parked, dropped its completion, and the awaiting code never resumed;
+ * once nothing else was outstanding, the process exited with the wait pending. The registry lives
+ * on this context's global object (each worker has its own), under a versioned key.
+ */
+interface HandlerTables {
+  readonly handlers: Map<number, Handler>;
+  /** Requests parked without a loop reference (native: Context::ParkedUnref). */
+  readonly unrefHandlers: Map<number, Handler>;
+}
+const kTables = Symbol.for('shmsync.parker-client.handlers.v1');
+const registry = globalThis as unknown as Record<symbol, HandlerTables | undefined>;
+const tables: HandlerTables = (registry[kTables] ??= { handlers: new Map(), unrefHandlers: new Map() });
+const { handlers, unrefHandlers } = tables;
 
 /** Native → JS: request `requestId` completed with `status` (called by the addon only). */
 export function dispatch(requestId: number, status: number): void {
