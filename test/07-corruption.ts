@@ -18,7 +18,8 @@ import { testName } from './helpers/shm';
 const ownerTable = `test-owners-corrupt-${process.pid}-${randomBytes(3).toString('hex')}`;
 process.env.SHMSYNC_OWNER_TABLE = ownerTable;
 
-const { Mutex, RwLock, SharedMemory, SharedValue, SharedArray, ShmQueue } = require('../dist') as typeof import('../dist');
+const { Mutex, RwLock, SharedMemory, SharedValue, SharedArray, ShmQueue } =
+  require('../dist') as typeof import('../dist');
 import { Child } from './helpers/fork';
 
 /** A coded shmsync error (any SHMSYNC_* code, including argument errors). */

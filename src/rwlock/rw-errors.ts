@@ -2,14 +2,7 @@
  * The errors of RwLock operations: native statuses mapped to the library's coded errors (one
  * place, as src/errors.ts asks). JS thread.
  */
-import {
-  BusyError,
-  ClosedError,
-  DeadlockError,
-  NotOwnerError,
-  type ShmsyncError,
-  TimeoutError,
-} from '../errors';
+import { BusyError, ClosedError, DeadlockError, NotOwnerError, type ShmsyncError, TimeoutError } from '../errors';
 import { Status, statusError as codedError } from '../addon/status';
 
 export function statusError(status: number, name: string): ShmsyncError {
