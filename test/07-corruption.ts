@@ -18,7 +18,8 @@ import { testName } from './helpers/shm';
 const ownerTable = `test-owners-corrupt-${process.pid}-${randomBytes(3).toString('hex')}`;
 process.env.SHMSYNC_OWNER_TABLE = ownerTable;
 
-const { Mutex, SharedMemory, SharedValue, SharedArray, ShmQueue } = require('../dist') as typeof import('../dist');
+const { Mutex, RwLock, SharedMemory, SharedValue, SharedArray, ShmQueue } =
+  require('../dist') as typeof import('../dist');
 import { Child } from './helpers/fork';
 
 /** A coded shmsync error (any SHMSYNC_* code, including argument errors). */
@@ -178,6 +179,42 @@ t.test('Mutex: lock state rewritten after open', async (t) => {
   );
   // Whatever state the rogue left, the handle still answers with codes (repair it first).
   t.doesNotThrow(() => m.info());
+});
+
+t.test('RwLock: guard, control line, entry table and label rewritten after open', async (t) => {
+  const name = testName('corrupt-rwlock');
+  const rw = new RwLock(name, { create: 'create' });
+  t.teardown(() => {
+    rw.close();
+    RwLock.unlink(name);
+  });
+  const release = () => {
+    try {
+      rw.release();
+    } catch (err) {
+      if (!isShmsyncError(err)) throw err; // the rogue freed our entry: SHMSYNC_NOT_OWNER
+    }
+  };
+  await underFire(
+    t,
+    `shmsync-${name}`,
+    [[kHeader, 3264]], // RwLockState (native/core/rw-lock-layout.h)
+    [
+      ['tryAcquireShared/release', () => rw.tryAcquireShared() && release()],
+      ['tryAcquireExclusive/release', () => rw.tryAcquireExclusive() && release()],
+      ['acquireExclusiveSync', () => rw.acquireExclusiveSync({ timeout: 2 }) && release()],
+      [
+        'acquireShared',
+        async () => {
+          const g = await rw.acquireShared({ timeout: 5 });
+          g.release();
+        },
+      ],
+      ['info', () => rw.info()],
+      ['reopen', () => new RwLock(name, { create: 'open' }).close()],
+    ],
+  );
+  t.doesNotThrow(() => rw.info(), 'the handle still answers');
 });
 
 t.test('ShmQueue: ring state, configuration, locks and records rewritten after open', async (t) => {

@@ -153,9 +153,9 @@ Napi::Value RwLockWrap::JS_release(const Napi::CallbackInfo& info) {
 
 Napi::Value RwLockWrap::JS_watch(const Napi::CallbackInfo& info) {
   // Promise wait, one round: count ourselves as a sleeper, poll under the guard, and if still
-  // queued park two watches: seq (any change that may grant us) and the deadman word of one
-  // holder (its death changes no seq until someone sweeps; the kernel marks the word). The
-  // facade polls again when either completes and cancels the other.
+  // queued park watches: seq (any change that may grant us) and the deadman words of one holder
+  // and of the request just ahead of ours (a death changes no seq until someone sweeps; the
+  // kernel marks the word). The facade polls again when any completes and cancels the others.
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
   if (!context_->CanDeliver()) {
@@ -164,31 +164,40 @@ Napi::Value RwLockWrap::JS_watch(const Napi::CallbackInfo& info) {
   }
   RwLockState* s = state();
   const uint32_t slot = SlotArg(info);
-  s->sleepers.fetch_add(1, std::memory_order_seq_cst);  // before the poll: see rw-lock.cc Leave
+  Status st = Status::kWouldBlock;
   uint32_t seq = 0;
-  const Status st =
-      RwPoll(s, context_->table(), context_->owner(), slot, &seq, context_->interrupt());
-  Napi::Array out = Napi::Array::New(env, 3);
+  std::atomic<uint32_t>* dms[kRwBlockersWatched];
+  uint32_t expected[kRwBlockersWatched];
+  int k = -1;
+  // A blocker that died after a poll's sweep would wake nobody: poll again (the sweep frees its
+  // entry, so each round removes one; bounded by the table).
+  for (uint32_t round = 0; round <= kRwEntries && k < 0; ++round) {
+    s->sleepers.fetch_add(1, std::memory_order_seq_cst);  // before the poll: rw-lock.cc Leave
+    st = RwPoll(s, context_->table(), context_->owner(), slot, &seq, context_->interrupt());
+    if (st == Status::kWouldBlock) k = RwBlockingDeadmen(s, context_->table(), slot, dms, expected);
+    if (st != Status::kWouldBlock || k < 0) s->sleepers.fetch_sub(1, std::memory_order_seq_cst);
+    if (st != Status::kWouldBlock) break;
+  }
+  if (st == Status::kWouldBlock && k < 0) k = 0;  // a rewritten table: seq alone; JS polls again
+  Napi::Array out = Napi::Array::New(env, 2 + kRwBlockersWatched);
   out.Set(0u, StatusValue(env, st));
   double seq_id = 0;
-  double dead_id = 0;
   if (st == Status::kWouldBlock) {
     // The parker decrements sleepers when this watch completes or is cancelled.
     seq_id = static_cast<double>(Parker::Instance().ParkWatch(region_, &s->seq, seq, &s->sleepers,
                                                               Context::Deliver, context_));
     context_->Parked();
-    uint32_t expected = 0;
-    std::atomic<uint32_t>* dm = RwBlockingDeadman(s, context_->table(), slot, &expected);
-    if (dm != nullptr) {
-      dead_id = static_cast<double>(Parker::Instance().ParkWatch(
-          context_->table_ptr(), dm, expected, nullptr, Context::Deliver, context_));
+  }
+  for (int j = 0; j < kRwBlockersWatched; ++j) {
+    double id = 0;
+    if (st == Status::kWouldBlock && j < k) {
+      id = static_cast<double>(Parker::Instance().ParkWatch(
+          context_->table_ptr(), dms[j], expected[j], nullptr, Context::Deliver, context_));
       context_->Parked();
     }
-  } else {
-    s->sleepers.fetch_sub(1, std::memory_order_seq_cst);
+    out.Set(static_cast<uint32_t>(2 + j), Napi::Number::New(env, id));
   }
   out.Set(1u, Napi::Number::New(env, seq_id));
-  out.Set(2u, Napi::Number::New(env, dead_id));
   return out;
 }
 

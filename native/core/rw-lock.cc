@@ -188,6 +188,8 @@ Status RwRequest(RwLockState* s, OwnerTable* table, OwnerId me, RwMode mode, uin
     Leave(s, table, me, changed);
     return Status::kBusy;
   }
+  uint32_t stolen[kRwEntries];
+  uint32_t nstolen = 0;
   RwEntry* e = &s->entries[mine];
   e->owner.store(me, std::memory_order_relaxed);
   e->ticket.store(s->next_ticket.fetch_add(1, std::memory_order_relaxed),
@@ -196,15 +198,15 @@ Status RwRequest(RwLockState* s, OwnerTable* table, OwnerId me, RwMode mode, uin
   if (steal) {
     // Every holder's entry is taken from it (its owner learns it from the state word) and the
     // request is granted now, ahead of the queue (Web Locks `steal`).
-    // Each stolen holder's watch sleeps on its own state word (not on seq): wake it there. A
-    // watch that sleeps in the kernel (a parker futex_waitv or a context's io_uring futex wait)
-    // re-checks its word only when woken, so a store alone went unnoticed.
-    for (RwEntry& h : s->entries) {
+    // Each stolen holder's watch sleeps on its own state word (not on seq): it is woken there
+    // once the guard is released (below). A watch sleeping in the kernel (a parker futex_waitv
+    // or a context's io_uring futex wait) re-checks its word only when woken.
+    for (uint32_t i = 0; i < kRwEntries; ++i) {
+      RwEntry& h = s->entries[i];
       const uint32_t hs = h.state.load(std::memory_order_relaxed);
-      if ((hs & kRwPhaseMask) == kRwHeld) {
-        h.state.store(kRwStolen | (hs & kRwExclusiveBit), std::memory_order_seq_cst);
-        FutexWake(&h.state, INT_MAX);
-      }
+      if ((hs & kRwPhaseMask) != kRwHeld) continue;
+      h.state.store(kRwStolen | (hs & kRwExclusiveBit), std::memory_order_relaxed);
+      stolen[nstolen++] = i;
     }
     GrantEntry(s, mine, true);
     changed = true;  // stolen holders (and their watchers) must hear of it
@@ -227,6 +229,9 @@ Status RwRequest(RwLockState* s, OwnerTable* table, OwnerId me, RwMode mode, uin
     }
   }
   Leave(s, table, me, changed);
+  // The stolen holders watch their entry's state word (a Promise hold's steal watch): wake it.
+  // The word may be reused meanwhile; a spurious wake only makes its watcher poll again.
+  for (uint32_t k = 0; k < nstolen; ++k) FutexWake(&s->entries[stolen[k]].state, INT_MAX);
   return st;
 }
 
@@ -296,19 +301,38 @@ Status RwRelease(RwLockState* s, OwnerTable* table, OwnerId me, uint32_t slot) {
   return out;
 }
 
-std::atomic<uint32_t>* RwBlockingDeadman(RwLockState* s, OwnerTable* table, uint32_t slot,
-                                         uint32_t* expected) {
+int RwBlockingDeadmen(RwLockState* s, OwnerTable* table, uint32_t slot,
+                      std::atomic<uint32_t>** words, uint32_t* expected) {
+  if (slot >= kRwEntries) return 0;
+  // Private copies of every field read; a rewritten table only changes which words we watch.
+  const uint32_t next = s->next_ticket.load(std::memory_order_relaxed);
+  const uint32_t my_age = next - s->entries[slot].ticket.load(std::memory_order_relaxed);
+  uint32_t holder = kRwEntries;
+  uint32_t ahead = kRwEntries;
+  uint32_t ahead_age = 0;
   for (uint32_t i = 0; i < kRwEntries; ++i) {
     if (i == slot) continue;
-    // Unguarded read of private copies: only chooses which word to watch.
     const uint32_t st = s->entries[i].state.load(std::memory_order_relaxed);
-    if ((st & kRwPhaseMask) != kRwHeld) continue;
-    const OwnerId owner = s->entries[i].owner.load(std::memory_order_relaxed) & kLockOwnerMask;
-    if (owner == 0) continue;
-    std::atomic<uint32_t>* w = table->ArmDeathWake(owner, expected);
-    if (w != nullptr) return w;
+    const uint32_t phase = st & kRwPhaseMask;
+    if (phase == kRwHeld && holder == kRwEntries) holder = i;
+    if (phase != kRwWaiting) continue;
+    // Older requests have larger ages; the one just ahead is the youngest of the older ones.
+    const uint32_t age = next - s->entries[i].ticket.load(std::memory_order_relaxed);
+    if (age > my_age && (ahead == kRwEntries || age < ahead_age)) {
+      ahead = i;
+      ahead_age = age;
+    }
   }
-  return nullptr;
+  int n = 0;
+  for (uint32_t i : {ahead, holder}) {
+    if (i == kRwEntries) continue;
+    const OwnerId owner = s->entries[i].owner.load(std::memory_order_relaxed) & kLockOwnerMask;
+    if (owner == 0) continue;  // freed meanwhile (or rewritten): the change bumped seq
+    std::atomic<uint32_t>* w = table->ArmDeathWake(owner, &expected[n]);
+    if (w == nullptr) return -1;  // died after our poll's sweep: nothing would wake us for it
+    words[n++] = w;
+  }
+  return n;
 }
 
 Status RwWait(RwLockState* s, OwnerTable* table, OwnerId me, uint32_t slot, int64_t deadline_ns,
@@ -332,15 +356,21 @@ Status RwWait(RwLockState* s, OwnerTable* table, OwnerId me, uint32_t slot, int6
     FutexWaitv w[2 + kMaxDeadmenWatched];
     int n = 0;
     SetWaitv(&w[n++], &s->seq, seq);
-    // The holders' deadman words: a holder's death wakes us (the kernel marks the word).
+    // The blockers' deadman words: the death of a holder, or of the request just ahead of us,
+    // wakes us (the kernel marks the word); more holders' words besides, up to the bound.
+    std::atomic<uint32_t>* dms[kRwBlockersWatched];
+    uint32_t expected[kRwBlockersWatched];
+    const int k = RwBlockingDeadmen(s, table, slot, dms, expected);
+    if (k < 0) continue;  // a blocker died after our poll: poll again (its sweep frees it)
+    for (int j = 0; j < k; ++j) SetWaitv(&w[n++], dms[j], expected[j]);
     for (uint32_t i = 0; i < kRwEntries && n < 1 + kMaxDeadmenWatched; ++i) {
       if (i == slot) continue;
       const uint32_t es = s->entries[i].state.load(std::memory_order_relaxed);
       if ((es & kRwPhaseMask) != kRwHeld) continue;
       const OwnerId owner = s->entries[i].owner.load(std::memory_order_relaxed) & kLockOwnerMask;
-      uint32_t expected = 0;
-      std::atomic<uint32_t>* dm = owner != 0 ? table->ArmDeathWake(owner, &expected) : nullptr;
-      if (dm != nullptr) SetWaitv(&w[n++], dm, expected);
+      uint32_t exp = 0;
+      std::atomic<uint32_t>* dm = owner != 0 ? table->ArmDeathWake(owner, &exp) : nullptr;
+      if (dm != nullptr) SetWaitv(&w[n++], dm, exp);
     }
     SetWaitv(&w[n++], &g_shutdown_word, 0);
     int64_t until = now + slice;

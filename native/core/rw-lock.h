@@ -64,10 +64,15 @@ Status RwRelease(RwLockState* s, OwnerTable* table, OwnerId me, uint32_t slot);
 Status RwWait(RwLockState* s, OwnerTable* table, OwnerId me, uint32_t slot, int64_t deadline_ns,
               const WaitInterrupt* intr = nullptr);
 
-// For Promise waiters (the parker watches words): the deadman word of one live holder that
-// blocks `slot` (and *expected for ParkWatch), or null when none is known. Reads only.
-std::atomic<uint32_t>* RwBlockingDeadman(RwLockState* s, OwnerTable* table, uint32_t slot,
-                                         uint32_t* expected);
+// The deadman words a waiter of queued request `slot` watches besides seq (a death bumps no
+// seq until someone sweeps the table): that of one holder, and that of the waiting request just
+// ahead of `slot` (the queue's order: when that request's process dies, nobody else may ever
+// poll, and every request behind it would wait forever). Fills at most kRwBlockersWatched words
+// and their expected values; returns how many, or -1 when a blocker's owner is dead already
+// (poll again: that poll's sweep frees its entry). Unguarded reads: only choose words to watch.
+constexpr int kRwBlockersWatched = 2;
+int RwBlockingDeadmen(RwLockState* s, OwnerTable* table, uint32_t slot,
+                      std::atomic<uint32_t>** words, uint32_t* expected);
 
 // A consistent copy of the table (taken under the guard, after a sweep) for info() / query().
 struct RwEntryView {

@@ -30,8 +30,11 @@ export interface NativeRwLock {
   wait(slot: number, timeoutMs: number): number;
   withdraw(slot: number): number;
   release(slot: number): number;
-  /** [status, seqWatchId, deadmanWatchId]: status 10 (WouldBlock) when parked. */
-  watch(slot: number): [number, number, number];
+  /**
+   * [status, seqWatchId, ...deadmanWatchIds] (0: none): status 10 (WouldBlock) when parked. The
+   * deadman watches are a holder's and the request's just ahead (native/core/rw-lock.h).
+   */
+  watch(slot: number): number[];
   watchEntry(slot: number): number;
   cancel(id: number): number;
   snapshot(): RwEntrySnapshot[] | number;

@@ -125,12 +125,12 @@ export class RwEngine {
       const round = (): void => {
         if (done) return;
         cancelWatches();
-        const [st, seqId, deadId] = this.native.watch(slot);
+        const [st, ...watchIds] = this.native.watch(slot);
         if (st !== Status.WouldBlock) {
           finish(st);
           return;
         }
-        ids = [seqId, deadId].filter((id) => id !== 0);
+        ids = watchIds.filter((id) => id !== 0);
         for (const id of ids) onParked(id, round);
       };
       this.waits.add(wait);

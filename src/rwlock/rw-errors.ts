@@ -2,16 +2,8 @@
  * The errors of RwLock operations: native statuses mapped to the library's coded errors (one
  * place, as src/errors.ts asks). JS thread.
  */
-import {
-  BusyError,
-  ClosedError,
-  DeadlockError,
-  NotOwnerError,
-  type ShmsyncError,
-  SystemError,
-  TimeoutError,
-} from '../errors';
-import { Status } from '../addon/status';
+import { BusyError, ClosedError, DeadlockError, NotOwnerError, type ShmsyncError, TimeoutError } from '../errors';
+import { Status, statusError as codedError } from '../addon/status';
 
 export function statusError(status: number, name: string): ShmsyncError {
   switch (status) {
@@ -28,7 +20,8 @@ export function statusError(status: number, name: string): ShmsyncError {
     case Status.Busy:
       return new BusyError(`rwlock "${name}": too many holders and waiters (128 at most)`);
     default:
-      return new SystemError(`rwlock "${name}": unexpected status ${status}`);
+      // Corrupt (a rewritten guard), NotRecoverable...: the status table's coded error.
+      return codedError(status, `rwlock "${name}"`);
   }
 }
 

@@ -20,6 +20,7 @@ import { permissionMode } from '../shared-memory/shared-memory';
 import { optionsObject, rejectUnknownOptions } from '../validate';
 import { kSteal, kTryOnly } from '../rwlock/native';
 import { isGranted, type RwEngine } from '../rwlock/rw-engine';
+import { statusError } from '../rwlock/rw-errors';
 import { RwLock } from '../rwlock/rw-lock';
 import { domError, parseRequest, type Parsed } from './request-args';
 import {
@@ -203,7 +204,8 @@ export class LockManager {
         if (outcome === Status.Busy) {
           throw domError(`too many holders and waiters for lock "${p.name}" (128 at most)`, 'NotSupportedError');
         }
-        throw domError(`lock "${p.name}": unexpected status ${outcome}`, 'OperationError');
+        // A rewritten segment (SHMSYNC_CORRUPT) and the like: the library's coded error.
+        throw statusError(outcome, p.name);
       }
       if (p.steal) noticeLocalSteals(engine, token);
       return await held(engine, token, new Lock(p.name, p.mode), p.callback);
