@@ -97,10 +97,8 @@ bool MutexWrap::CheckOpen(Napi::Env env) {
 Napi::Value MutexWrap::JS_state(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
-  if (!buffer_.IsEmpty()) return buffer_.Value();
-  Napi::Value ab = NewExternalArrayBuffer(env, region_, 0, sizeof(MutexState));
-  if (ab.IsEmpty()) return env.Undefined();
-  buffer_ = Napi::Persistent(ab.As<Napi::ArrayBuffer>());
+  Napi::Value ab = buffer_.Get(env, region_, 0, sizeof(MutexState));
+  if (ab.IsEmpty()) return env.Undefined();  // the runtime forbids external buffers
   return ab;
 }
 
@@ -204,11 +202,7 @@ Napi::Value MutexWrap::JS_created(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value MutexWrap::JS_close(const Napi::CallbackInfo& info) {
-  if (!buffer_.IsEmpty()) {
-    Napi::ArrayBuffer ab = buffer_.Value();
-    if (!ab.IsDetached()) ab.Detach();
-    buffer_.Reset();
-  }
+  buffer_.Release();
   Napi::Value released = CloseResult(info.Env(), &attachment_);
   region_.reset();
   return released;

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "attachment.h"
+#include "external-buffer.h"
 
 #include "../core/mutex-layout.h"
 #include "../core/shm-region.h"
@@ -47,7 +48,7 @@ class MutexWrap : public Napi::ObjectWrap<MutexWrap> {
 
   std::shared_ptr<ShmRegion> region_;
   std::unique_ptr<Attachment> attachment_;  // attached lifetime (null after close)
-  Napi::Reference<Napi::ArrayBuffer> buffer_;
+  ExternalView buffer_;                     // JS's view of the state, released on close()
   Context* context_ = nullptr;
   bool created_ = false;
 };

@@ -248,12 +248,10 @@ Napi::Value QueueWrap::JS_detach(const Napi::CallbackInfo& info) {
 Napi::Value QueueWrap::JS_state(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
-  if (!state_ref_.IsEmpty()) return state_ref_.Value();
   // The producer, consumer and configuration lines (192 bytes): JS polls tail/head/closed with
   // Atomics loads to decide whether a native get is worth calling, nothing more (queue.ts).
-  Napi::Value ab = NewExternalArrayBuffer(env, region_, 0, offsetof(RingState, reserved));
+  Napi::Value ab = state_view_.Get(env, region_, 0, offsetof(RingState, reserved));
   if (ab.IsEmpty()) return env.Undefined();
-  state_ref_ = Napi::Persistent(ab.As<Napi::ArrayBuffer>());
   return ab;
 }
 
@@ -343,11 +341,11 @@ Napi::Value QueueWrap::JS_close(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value QueueWrap::JS_closeHandle(const Napi::CallbackInfo& info) {
+  state_view_.Release();  // JS's view of the ring lines goes now, and with it the mapping
   Napi::Value released = CloseResult(info.Env(), &attachment_);
   region_.reset();
   outbox_ref_.Reset();
   inbox_ref_.Reset();
-  state_ref_.Reset();
   return released;
 }
 

@@ -24,6 +24,7 @@
 #include <memory>
 
 #include "attachment.h"
+#include "external-buffer.h"
 
 #include "../core/ring.h"
 #include "../core/shm-region.h"
@@ -70,7 +71,7 @@ class QueueWrap : public Napi::ObjectWrap<QueueWrap> {
   Context* context_ = nullptr;
   Napi::Reference<Napi::Uint8Array> outbox_ref_;
   Napi::Reference<Napi::Uint8Array> inbox_ref_;
-  Napi::Reference<Napi::ArrayBuffer> state_ref_;
+  ExternalView state_view_;  // JS's view of the ring lines, released on closeHandle()
   // Spin budgets of this handle's blocking waits (JS thread only): ring.h SpinBudget.
   SpinBudget data_budget_;
   SpinBudget space_budget_;

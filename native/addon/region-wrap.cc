@@ -70,10 +70,8 @@ Napi::Value RegionWrap::JS_created(const Napi::CallbackInfo& info) {
 Napi::Value RegionWrap::JS_buffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
-  if (!buffer_.IsEmpty()) return buffer_.Value();
-  Napi::Value ab = NewExternalArrayBuffer(env, region_, 0, region_->payload_size());
-  if (ab.IsEmpty()) return env.Undefined();  // runtime forbids external buffers
-  buffer_ = Napi::Persistent(ab.As<Napi::ArrayBuffer>());
+  Napi::Value ab = buffer_.Get(env, region_, 0, region_->payload_size());
+  if (ab.IsEmpty()) return env.Undefined();  // the runtime forbids external buffers
   return ab;
 }
 
@@ -117,11 +115,7 @@ Napi::Value RegionWrap::JS_write(const Napi::CallbackInfo& info) {
 Napi::Value RegionWrap::JS_close(const Napi::CallbackInfo& info) {
   // Detach first: every JS view of the mapping becomes zero-length, so nothing in JS can
   // reach the memory once the last owner unmaps it.
-  if (!buffer_.IsEmpty()) {
-    Napi::ArrayBuffer ab = buffer_.Value();
-    if (!ab.IsDetached()) ab.Detach();
-    buffer_.Reset();
-  }
+  buffer_.Release();
   Napi::Value released = CloseResult(info.Env(), &attachment_);
   region_.reset();
   return released;

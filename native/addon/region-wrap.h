@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "attachment.h"
+#include "external-buffer.h"
 
 #include "../core/shm-region.h"
 
@@ -38,8 +39,8 @@ class RegionWrap : public Napi::ObjectWrap<RegionWrap> {
 
   std::shared_ptr<ShmRegion> region_;
   std::unique_ptr<Attachment>
-      attachment_;  // attached lifetime (null after close)  // null after close()
-  Napi::Reference<Napi::ArrayBuffer> buffer_;  // cached external buffer, detached on close()
+      attachment_;       // attached lifetime (null after close)  // null after close()
+  ExternalView buffer_;  // the external buffer JS sees, released on close()
   bool created_ = false;
 };
 

@@ -68,11 +68,12 @@ export class RingPoll {
     const end = performance.now() + this.#budgetMs;
     for (;;) {
       await immediate();
+      // stop() first: a close() during the turn detached the view dataMaybe() reads.
+      if (stop()) return true;
       if (this.dataMaybe()) {
         this.#budgetMs = Math.min(kSpinMaxMs, this.#budgetMs * 2);
         return true;
       }
-      if (stop()) return true;
       if (performance.now() >= end || (deadline >= 0 && Date.now() >= deadline)) break;
     }
     this.#budgetMs = Math.max(kSpinMinMs, this.#budgetMs / 2);
