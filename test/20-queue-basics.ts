@@ -690,3 +690,29 @@ t.test(
     t.ok(inUse.has(`shmsync-${m.name}`), 'the mutex is in use');
   },
 );
+
+t.test('a get() whose wake-ups keep losing the message to another consumer still times out', async (t) => {
+  // Another handle puts and takes a message in one macrotask, over and over: every wake of the
+  // waiting get() finds the ring empty again. Its deadline must be honoured anyway (each new
+  // park used to start a fresh timer that the next wake cleared, so it never timed out).
+  const q = queueFor(t, 'starved', { codec: 'string' });
+  const thief = new ShmQueue<string>(q.name, { create: 'open', codec: 'string' });
+  t.teardown(() => thief.close());
+  let settled = false;
+  let rounds = 0;
+  const steal = (): void => {
+    if (settled || rounds++ >= 200_000) return;
+    thief.putSync('x');
+    thief.tryGet();
+    setImmediate(steal);
+  };
+  const outcome = q.get({ timeout: 100 }).then(
+    () => 'resolved',
+    (e: { name?: string }) => e.name,
+  );
+  setImmediate(steal);
+  const result = await outcome;
+  settled = true;
+  t.equal(result, 'TimeoutError');
+  t.ok(rounds < 200_000, `it timed out while the thief was still stealing (${rounds} rounds)`);
+});

@@ -401,6 +401,9 @@ export class ShmQueue<T = unknown> {
         poll.hot = true;
         return v;
       }
+      // Checked on every round, not only by the park's timer: a wake whose message another
+      // consumer took first starts a new round (and a new timer) and could repeat for ever.
+      if (deadline >= 0 && Date.now() >= deadline) throw new TimeoutError(`queue "${this.name}": get timed out`);
       // Hot traffic: poll the ring from JS for a few event-loop turns before parking.
       if (poll.hot) {
         if (await poll.spinForData(deadline, () => signal?.aborted === true || this.#native === null)) {
