@@ -16,7 +16,13 @@ const kRank: Record<string, number> = {
   queue: 5,
   shared: 6, // SharedValue/SharedArray composed over SharedMemory + Mutex
   lockable: 7,
+  'async-util': 5.5, // async seed utilities: AsyncQueue, SyncQueue, HSCondition, DummyLock, ReadOnly, cpuCount
   pcall: 8,
+  thread: 8.1, // WorkerThread / TerminatableThread (async seed), over pcall's function transport
+  channel: 8.2, // mkchannel, Channel, SerialChannel, readers/writers; shared channels over ShmQueue
+  pool: 8.4, // Graph, Task, Pool/ThreadPool over channels, threads and pcall
+  actor: 8.6, // Actor / Relay / Handler (ktz seed) over ShmQueue and pcall's child machinery
+  redis: 8.8, // the Redis backend: leased locks, Streams queue, behind the lock/queue interfaces
   cli: 9,
   index: 10,
 };
