@@ -114,3 +114,18 @@ export { locked, lockable, type LockableDecorator } from './lockable/decorators'
 export { lockOf, attachLock, type LockSource } from './lockable/instance-lock';
 export { type LockingMethodDecorator, type LockingClassDecorator } from './lockable/decorator-types';
 export { diagnosticsChannels } from './diagnostics';
+
+// ---- pool (issue 11: Graph, Task, Pool / ThreadPool; docs/pools.md) ----
+export { Graph, Node } from './pool/graph';
+export {
+  Task,
+  IteratorTask,
+  IteratorThreadTask,
+  ChannelTask,
+  ChannelThreadTask,
+  type TaskFn,
+  type TaskOptions,
+} from './pool/task';
+export { Pool, ThreadPool, type PoolOptions } from './pool/pool';
+export { PoolReader } from './pool/pool-reader';
+export { GraphCycleError, TaskRegisteredError } from './errors';
