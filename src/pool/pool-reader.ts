@@ -14,6 +14,7 @@
  * Runs on the thread that owns the pool.
  */
 import { ClosedError } from '../errors';
+import { CallbackChannelReader, Reader, type PostReadCallback, type PreReadCallback } from '../channel';
 import type { ItemReader, ReadOptions } from './channel-port';
 import type { Task } from './task';
 
@@ -29,6 +30,8 @@ export interface PoolCore {
 interface ReaderState {
   readonly task: Task;
   readonly pool: PoolCore;
+  /** The channel read end, closed once the handle is released and no task reads it. */
+  readonly channel: ItemReader;
   /** The program's handle is open (not closed, not collected). */
   open: boolean;
   /** Tasks (in any pool) reading from this reader. */
@@ -36,7 +39,9 @@ interface ReaderState {
 }
 
 function released(state: ReaderState): void {
-  if (!state.open && state.holds === 0) state.pool.removeTask(state.task);
+  if (state.open || state.holds > 0) return;
+  state.pool.removeTask(state.task);
+  (state.channel as { close?: () => void }).close?.();
 }
 
 const finalizer = new FinalizationRegistry<ReaderState>((state) => {
@@ -45,8 +50,11 @@ const finalizer = new FinalizationRegistry<ReaderState>((state) => {
   released(state);
 });
 
-/** Reads a pool task's output; see the file comment. */
-export class PoolReader<T = unknown> implements ItemReader<T>, AsyncIterable<T> {
+/**
+ * Reads a pool task's output; see the file comment. A Reader (for await, toReadable(),
+ * toReadableStream()); `setPreCb` / `setPostCb` as on the seed's CallbackChannelReader.
+ */
+export class PoolReader<T = unknown> extends Reader<T> implements ItemReader<T> {
   readonly #channel: ItemReader<T>;
   readonly #state: ReaderState;
   readonly #taskRef: WeakRef<Task>;
@@ -54,8 +62,9 @@ export class PoolReader<T = unknown> implements ItemReader<T>, AsyncIterable<T> 
 
   /** @internal Created by Pool.addTask. */
   constructor(channel: ItemReader<T>, task: Task, pool: PoolCore) {
+    super();
     this.#channel = channel;
-    this.#state = { task, pool, open: true, holds: 0 };
+    this.#state = { task, pool, channel, open: true, holds: 0 };
     this.#taskRef = new WeakRef(task);
     this.#poolRef = new WeakRef(pool);
     finalizer.register(this, this.#state, this.#state);
@@ -66,7 +75,7 @@ export class PoolReader<T = unknown> implements ItemReader<T>, AsyncIterable<T> 
    * rules (`block`, per-item `timeout`, `signal`). Unless the task is done or failed, the pool
    * first schedules (workers) or performs (size 0) the work this read needs, through the graph.
    */
-  async read(count = 0, options?: ReadOptions): Promise<T[]> {
+  override async read(count = 0, options?: ReadOptions): Promise<T[]> {
     const state = this.#state;
     if (!state.open) throw new ClosedError('this pool reader was closed');
     const task = state.task;
@@ -109,7 +118,7 @@ export class PoolReader<T = unknown> implements ItemReader<T>, AsyncIterable<T> 
    * pool, and so are the inputs that nobody reads any more. Reading a closed reader throws
    * ClosedError.
    */
-  close(): void {
+  override close(): void {
     const state = this.#state;
     if (!state.open) return;
     state.open = false;
@@ -117,17 +126,19 @@ export class PoolReader<T = unknown> implements ItemReader<T>, AsyncIterable<T> 
     released(state);
   }
 
-  [Symbol.dispose](): void {
-    this.close();
+  /** Installs the callback run with the count before each read; returns the previous one. */
+  setPreCb(fn?: PreReadCallback): PreReadCallback | undefined {
+    return this.#callbacks().setPreCb(fn);
   }
 
-  /** One item per step (`read(1)`), until a read returns nothing. */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      const items = await this.read(1);
-      if (items.length === 0) return;
-      yield items[0];
-    }
+  /** Installs the callback that may replace the items read; returns the previous one. */
+  setPostCb(fn?: PostReadCallback<T>): PostReadCallback<T> | undefined {
+    return this.#callbacks().setPostCb(fn);
+  }
+
+  #callbacks(): CallbackChannelReader<T> {
+    if (this.#channel instanceof CallbackChannelReader) return this.#channel;
+    throw new TypeError('this pool reader reads a channel without callbacks');
   }
 
   /** @internal A task (of any pool) now reads from this reader. */

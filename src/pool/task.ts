@@ -171,8 +171,8 @@ export class Task extends Node {
       for (const item of items) {
         let value = fn === undefined ? item : fn.call(self, item);
         if (isThenable(value)) value = await value;
-        const r = writer.write(value);
-        if (isThenable(r)) await r;
+        const pending = put(writer, value);
+        if (pending !== undefined) await pending;
       }
     } else {
       let rvals = fn === undefined ? items : fn.call(self, items);
@@ -200,9 +200,16 @@ async function writeAll(writer: ItemWriter, values: Iterable<unknown>): Promise<
     throw new TypeError('a task function with applySingle: false must return an iterable');
   }
   for (const value of values) {
-    const r = writer.write(value);
-    if (isThenable(r)) await r;
+    const pending = put(writer, value);
+    if (pending !== undefined) await pending;
   }
+}
+
+/** Writes without a promise when the channel takes the item at once (the common case). */
+function put(writer: ItemWriter, value: unknown): Promise<void> | void {
+  if (writer.tryWrite !== undefined && writer.tryWrite(value)) return;
+  const r = writer.write(value);
+  if (isThenable(r)) return r as Promise<void>;
 }
 
 /** Seed `ThreadTaskBase`: a marker for tasks usable with threaded pools (every task is). */
@@ -222,7 +229,8 @@ export class IteratorTask extends Task {
       typeof (iterator as Iterable<unknown>)[Symbol.iterator] === 'function'
         ? (iterator as Iterable<unknown>)[Symbol.iterator]()
         : (iterator as Iterator<unknown>);
-    this._read = iteratorReader(it).read;
+    const reader = iteratorReader(it);
+    this._read = (count) => reader.read(count);
   }
 }
 

@@ -23,11 +23,17 @@ function counting<T extends IteratorTask | ChannelTask>(task: T): T & { processC
   task.setWriter = (writer: Writer | undefined) => {
     if (writer === undefined) return setWriter(writer);
     const write = writer.write.bind(writer);
+    const tryWrite = writer.tryWrite?.bind(writer);
     setWriter(
       Object.assign(Object.create(writer) as Writer, {
         write: (item: unknown) => {
           counted.itemCount += 1;
           return write(item);
+        },
+        tryWrite: (item: unknown) => {
+          const ok = tryWrite === undefined ? false : tryWrite(item);
+          if (ok) counted.itemCount += 1;
+          return ok;
         },
         close: () => writer.close(),
         closed: () => writer.closed(),
