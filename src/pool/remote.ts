@@ -16,16 +16,7 @@ import { rebuildError } from '../pcall/error-codec';
 import { importModule, targetSpecOf, type TargetSpec } from '../pcall/target';
 import type { PcallMode } from '../pcall/options';
 import type { ChunkOutcome } from './chunk-runner';
-import type { Task, TaskFn } from './task';
-
-/** What a chunk produced: the results in order, and the error that stopped it, if any. */
-export interface ChunkResult {
-  readonly results: unknown[];
-  readonly error?: unknown;
-}
-
-/** Runs a task's function over `items` somewhere else (a worker); never rejects. */
-export type ChunkApply = (task: Task, items: unknown[]) => Promise<ChunkResult>;
+import type { ChunkApply, TaskFn } from './task';
 
 /** The module every chunk call targets (compiled next to this file). */
 const kRunner = { module: path.join(__dirname, 'chunk-runner.js'), export: 'runChunk' } as const;

@@ -22,7 +22,6 @@ import { validateInteger, typeError, validateBoolean } from '../validate';
 import { importModule, type Target } from '../pcall/target';
 import { Node } from './graph';
 import { isReadOnly, iteratorReader, type ItemReader, type ItemWriter } from './channel-port';
-import type { ChunkApply } from './remote';
 
 /** A task function: a function (shipped as source text to workers) or a module reference. */
 export type TaskFn = Target;
@@ -38,6 +37,15 @@ export interface TaskOptions {
   /** Output writer to use instead of the one the pool creates. */
   writer?: ItemWriter;
 }
+
+/** What a chunk produced: the results in order, and the error that stopped it, if any. */
+export interface ChunkResult {
+  readonly results: unknown[];
+  readonly error?: unknown;
+}
+
+/** Runs a task's function over `items` somewhere else (a pool worker, remote.ts); never rejects. */
+export type ChunkApply = (task: Task, items: unknown[]) => Promise<ChunkResult>;
 
 /** How a task's read function is called. */
 export type ReadFn = (count: number) => Promise<unknown[]> | unknown[];
