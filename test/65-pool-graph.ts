@@ -60,7 +60,11 @@ t.test('test_graph: add, remove, chain, self edge, cycles, re-adding, removal, D
   t.equal(dfirst.length, nn - 2, 'the first node is disconnected now');
   t.equal(dfirst[dfirst.length - 1], end, 'the node itself comes last');
   t.equal(dfirst[dfirst.length - 2].id, (end.id as number) - 1);
-  t.same(dfirst.map((n) => n.id), [2, 3, 4, 5, 6, 7, 8, 9], 'dependency order for a chain');
+  t.same(
+    dfirst.map((n) => n.id),
+    [2, 3, 4, 5, 6, 7, 8, 9],
+    'dependency order for a chain',
+  );
 });
 
 t.test('shortcut edges are rejected, a diamond is allowed, and its DFS order is not topological', async (t) => {
@@ -69,6 +73,8 @@ t.test('shortcut edges are rejected, a diamond is allowed, and its DFS order is 
   g.addEdge(a, b).addEdge(b, c);
   t.throws(() => g.addEdge(a, c), { code: 'SHMSYNC_GRAPH_CYCLE', message: /would create a cycle/ }, 'a->b->c, a->c');
   t.throws(() => g.addEdge(c, a), GraphCycleError, 'c->a closes a cycle');
+  g.addEdge(c, d);
+  t.same(d.inNodes, [c], 'extending the chain is fine');
   const h = new Graph();
   const [A, B, C, D] = ['A', 'B', 'C', 'D'].map((id) => h.addNode(new Node(id)));
   h.addEdge(A, B).addEdge(A, C).addEdge(B, D);
@@ -101,7 +107,9 @@ t.test('Task: constructor arguments, accessors, validation', async (t) => {
   plain.setDone();
   t.ok(plain.isDone());
   t.throws(() => new Task('x', null, { minCount: -1 }), { code: 'SHMSYNC_OUT_OF_RANGE' });
-  t.throws(() => new Task('x', null, { applySingle: 'yes' as unknown as boolean }), { code: 'SHMSYNC_INVALID_ARG_TYPE' });
+  t.throws(() => new Task('x', null, { applySingle: 'yes' as unknown as boolean }), {
+    code: 'SHMSYNC_INVALID_ARG_TYPE',
+  });
   t.throws(() => new ChannelTask(42 as never, 'x'), { code: 'SHMSYNC_INVALID_ARG_TYPE' });
   t.throws(() => new IteratorTask(42 as never, 'x'), TypeError, 'not an iterator');
 });

@@ -58,15 +58,19 @@ t.test('test_example: usage and chaining', async (t) => {
   // applySingle: false gets the list and returns an iterable
   const t4 = new IteratorTask([1, 2, 3, 4], 'batch', (xs: number[]) => xs.map((x) => -x), { applySingle: false });
   t.same(await p.addTask(t4).read(), [-1, -2, -3, -4]);
-  for await (const item of p.addTask(new IteratorTask(['a', 'b'], 'iter'))) t.ok(item === 'a' || item === 'b', 'for await');
+  for await (const item of p.addTask(new IteratorTask(['a', 'b'], 'iter')))
+    t.ok(item === 'a' || item === 'b', 'for await');
   await p.close();
 });
 
 t.test('competing consumers: an intermediate reader takes items the downstream task never sees', async (t) => {
   const p = new Pool(0);
-  const c = new IteratorTask((function* () {
-    for (let i = 0; ; i += 1) yield i;
-  })(), 'c');
+  const c = new IteratorTask(
+    (function* () {
+      for (let i = 0; ; i += 1) yield i;
+    })(),
+    'c',
+  );
   const rc = p.addTask(c);
   const d = new ChannelTask(rc, 'd', (i: number) => i * 2);
   const rd = p.addTask(d);

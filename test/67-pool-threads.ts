@@ -35,7 +35,10 @@ t.test('a chunk is one call in one worker; size 0 after workers runs here', asyn
   const task = new IteratorTask([1, 2, 3], 'tid', () => require('node:worker_threads').threadId);
   const ids = await p.addTask(task).read();
   t.equal(ids.length, 3);
-  t.ok(ids.every((id) => id !== 0 && id === ids[0]), 'all three items ran in one worker thread (one chunk, one call)');
+  t.ok(
+    ids.every((id) => id !== 0 && id === ids[0]),
+    'all three items ran in one worker thread (one chunk, one call)',
+  );
   p.setSize(0);
   const local = new IteratorTask([1, 2, 3], 'tid0', () => require('node:worker_threads').threadId);
   t.same(await p.addTask(local).read(), [0, 0, 0], 'size 0 runs on this thread');

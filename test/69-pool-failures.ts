@@ -65,12 +65,15 @@ t.test('a worker thread that dies mid-task: the reader gets an error, never a ha
   await p.close();
 });
 
-t.test("process mode: module-reference functions in child processes, a chain, a failure after N", async (t) => {
+t.test('process mode: module-reference functions in child processes, a chain, a failure after N', async (t) => {
   const p = new Pool(2, { mode: 'process' });
   t.equal(p.mode, 'process');
   const pids = p.workerIds();
   t.equal(pids.length, 2);
-  t.ok(pids.every((pid) => pid !== process.pid && alive(pid)), 'two child processes');
+  t.ok(
+    pids.every((pid) => pid !== process.pid && alive(pid)),
+    'two child processes',
+  );
   const feed = p.addTask(new IteratorTask([...Array(1000).keys()], 'feed', null, { maxChunksize: 250 }));
   const dbl = p.addTask(new ChannelTask(feed, 'double', { module: fns, export: 'double' }));
   const items = (await dbl.read()) as Array<{ value: number; pid: number }>;
@@ -80,7 +83,10 @@ t.test("process mode: module-reference functions in child processes, a chain, a 
     [...Array(1000).keys()].map((i) => i * 2),
     'every item doubled once',
   );
-  t.ok(items.every((i) => pids.includes(i.pid)), 'computed in the pool children');
+  t.ok(
+    items.every((i) => pids.includes(i.pid)),
+    'computed in the pool children',
+  );
   const failing = new IteratorTask([...Array(1000).keys()], 'fail', { module: fns, export: 'failAt300' });
   t.equal((await p.addTask(failing).read()).length, 300, 'failure after 300 items returns exactly 300');
   const err = failing.error() as Error;

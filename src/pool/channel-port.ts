@@ -4,14 +4,7 @@
  * the pool has no workers at that moment, else Channel).
  */
 import { ReadOnly } from '../errors';
-import {
-  CallbackChannelReader,
-  Channel,
-  ChannelWriter,
-  IteratorReader,
-  mkchannel,
-  SerialChannel,
-} from '../channel';
+import { CallbackChannelReader, Channel, ChannelWriter, IteratorReader, mkchannel, SerialChannel } from '../channel';
 import type { WaitOptions } from '../async-util';
 
 /** Options of a read (SEMANTICS.md §2.3): block, per-item timeout, signal. */

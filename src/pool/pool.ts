@@ -145,7 +145,8 @@ export class Pool implements PoolCore {
     if (task instanceof ChannelTask) {
       const theirs = task.pool();
       if (theirs === undefined) task.setPool(this);
-      else if (theirs !== this) throw new TaskRegisteredError(`task ${String(task.id)} is already registered to another pool`);
+      else if (theirs !== this)
+        throw new TaskRegisteredError(`task ${String(task.id)} is already registered to another pool`);
     }
     this.#orderCache.clear();
     this.#graph.addNode(task);
@@ -203,7 +204,8 @@ export class Pool implements PoolCore {
     for (const t of chain) minCount = Math.max(minCount, t.minCount ?? count);
     const actual = count > 0 && count < minCount ? minCount : count;
     if (this.#workers.length > 0) {
-      for (const t of chain) for (const chunk of chunksOf(actual, t.maxChunksize)) this.#queue.put({ task: t, count: chunk });
+      for (const t of chain)
+        for (const chunk of chunksOf(actual, t.maxChunksize)) this.#queue.put({ task: t, count: chunk });
       return;
     }
     return this.#runInline(chain, actual);

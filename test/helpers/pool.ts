@@ -287,7 +287,7 @@ export async function assertDependentTasks(t: Test, pool: Pool, p2: Pool, async:
   t.equal(pool.numTasks(), nullTasks);
 
   // MULTI-POOL: a chain of p2 fed by the last reader of a chain of pool
-  ({ tasks, readers } = addTaskChain(pool, ni, count));
+  readers = addTaskChain(pool, ni, count).readers;
   let p2chain = addTaskChain(p2, ni, count, { feeder: readers[aic - 1], idOffset: count });
   t.equal(p2chain.tasks[0], undefined, 'no feeder task');
   t.equal(readers[aic - 1].pool(), pool, 'the reader keeps its pool');
@@ -303,7 +303,7 @@ export async function assertDependentTasks(t: Test, pool: Pool, p2: Pool, async:
   t.equal(pool.numTasks(), nullTasks);
 
   // read(1) through pool while p2 is connected; then close in the other order
-  ({ tasks, readers } = addTaskChain(pool, ni, count));
+  readers = addTaskChain(pool, ni, count).readers;
   p2chain = addTaskChain(p2, ni, count, { feeder: readers[aic - 1], idOffset: count });
   t.equal(p2.numTasks(), p2chain.tasks.length - 1);
   single = true;
