@@ -3,7 +3,7 @@
 // deterministic) and, at size 2, its dependent chains with two chained pools (the second pool
 // with a worker of its own). Size 4: test/68. setSize, workerIds, close().
 import t from 'tap';
-import { IteratorTask, ThreadPool } from '../dist';
+import { ChannelTask, IteratorTask, ThreadPool } from '../dist';
 import { assertDependentTasks, assertSingleTask } from './helpers/pool';
 
 delete process.env.NODE_OPTIONS; // tap's loader hooks would slow every worker's start
@@ -42,5 +42,21 @@ t.test('a chunk is one call in one worker; size 0 after workers runs here', asyn
   p.setSize(0);
   const local = new IteratorTask([1, 2, 3], 'tid0', () => require('node:worker_threads').threadId);
   t.same(await p.addTask(local).read(), [0, 0, 0], 'size 0 runs on this thread');
+  await p.close();
+});
+
+t.test('tasks added at size 0, read after the pool grew: the workers are waited for', async (t) => {
+  const p = new ThreadPool(0);
+  const feed = p.addTask(new IteratorTask([...Array(1000).keys()], 'feed', null, { maxChunksize: 100 }));
+  const mid = p.addTask(new ChannelTask(feed, 'mid', (x: number) => x + 1, { maxChunksize: 100 }));
+  const last = p.addTask(new ChannelTask(mid, 'last', (x: number) => x * 2, { maxChunksize: 100 }));
+  p.setSize(2);
+  const items = (await last.read(1000)) as number[];
+  t.equal(items.length, 1000, 'every item, though chunks of three tasks ran on two workers at once');
+  t.same(
+    items.sort((a, b) => a - b),
+    [...Array(1000).keys()].map((x) => (x + 1) * 2),
+  );
+  t.same(await last.read(), [], 'then the chain ends');
   await p.close();
 });

@@ -153,7 +153,7 @@ export class Pool implements PoolCore {
     let writer = task.writer();
     let channel;
     if (writer === undefined) {
-      [writer, channel] = newChannel(this.size() > 0);
+      [writer, channel] = newChannel();
       task.setWriter(writer);
     } else {
       channel = readerFor(writer);
