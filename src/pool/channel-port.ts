@@ -3,7 +3,7 @@
  * task reads from and writes to, and the output channels a pool creates.
  */
 import { ReadOnly } from '../errors';
-import { CallbackChannelReader, Channel, ChannelWriter, IteratorReader, mkchannel, SerialChannel } from '../channel';
+import { CallbackChannelReader, Channel, ChannelWriter, IteratorReader, mkchannel } from '../channel';
 import type { WaitOptions } from '../async-util';
 
 /** Options of a read (SEMANTICS.md §2.3): block, per-item timeout, signal. */
