@@ -14,6 +14,8 @@ import { SyncQueue } from '../async-util/sync-queue';
 import type { ParsedWait } from '../async-util/wait-options';
 import { optionsObject, rejectUnknownOptions, typeError, valueError } from '../validate';
 import { kEnded, kTimedOut, readByRules, type RuleSource, type WaitOutcome } from './read-rules';
+import type { Registration } from './writer-watch';
+import { isHandleRef } from '../wire/handle-ref';
 import { SharedBackend, parseMaxsize, type SharedOption, type Maxsize } from './shared-backend';
 
 export interface ChannelOptions<T = unknown> {
@@ -29,6 +31,8 @@ export interface ChannelOptions<T = unknown> {
    */
   shared?: SharedOption<T>;
 }
+
+const kNoRegistration: Registration = Object.freeze({ unregister: () => {}, registered: Promise.resolve() });
 
 /** The queue shape both local channels use. */
 type LocalQueue<T> = AsyncQueue<T> | SyncQueue<T>;
@@ -164,6 +168,16 @@ export class Channel<T = unknown> implements RuleSource<T> {
     return this.#waits;
   }
 
+  /** @internal A writer endpoint opens: registers it for the writer liveness watch. */
+  _registerWriter(): Registration {
+    return this._shared === null ? kNoRegistration : this._shared.registerWriter();
+  }
+
+  /** True when a read saw a writer of this shared channel die and ended the stream. */
+  get writerDied(): boolean {
+    return this._shared?.writerDied ?? false;
+  }
+
   /** @internal An endpoint starts using this channel. */
   _retain(): void {
     this.#refs++;
@@ -184,7 +198,17 @@ export class Channel<T = unknown> implements RuleSource<T> {
     }
     if (b.released) throw new ClosedError(`this ${type} is closed`);
     const name = typeof b.queue.name === 'string' ? b.queue.name : '';
-    return { $shmsync: type, name, queue: b.queue, credits: b.credits, serial: false };
+    // Nested references (not live handles): the receiver opens fresh handles for its endpoint.
+    const refOf = (h: { toJSON?(): unknown } | null | undefined): unknown =>
+      h === null || h === undefined ? null : typeof h.toJSON === 'function' ? h.toJSON() : h;
+    const queue = refOf(b.queue);
+    if (!isHandleRef(queue)) {
+      throw new TypeError(`this ${type}'s queue cannot travel (its toJSON() gives no handle reference)`);
+    }
+    // The writer lock travels by name, not as a handle: the receiver opens or re-creates it (an
+    // RwLock reference revived in its own process keeps its hand-off lease; see docs/channels.md).
+    const writers = b.watch === null ? null : { name: b.watch.lock.name, lifetime: b.watch.lock.lifetime };
+    return { $shmsync: type, name, queue, credits: refOf(b.credits), writers };
   }
 }
 

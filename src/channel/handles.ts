@@ -8,7 +8,8 @@
  * Runs in the reviving thread when this module is loaded.
  */
 import { isHandleRef, registerHandleType, reviveHandle, type HandleRef } from '../wire/handle-ref';
-import type { ShmQueue } from '../queue/queue';
+import { ShmQueue } from '../queue/queue';
+import { RwLock } from '../rwlock/rw-lock';
 import { valueError } from '../validate';
 import { Channel } from './channel';
 import { ChannelReader } from './reader';
@@ -16,26 +17,33 @@ import { ChannelWriter } from './writer';
 import { SharedBackend } from './shared-backend';
 import { isSharedQueueLike, type SharedQueueLike } from './shared-queue';
 
-/** A fresh handle for a reference's queue field (a reference, or a live handle to reopen). */
-function reopen(value: unknown, field: string): { queue: unknown; fresh: boolean } {
-  if (isHandleRef(value)) return { queue: reviveHandle(value), fresh: true };
-  if (isSharedQueueLike(value)) {
-    const ref = typeof value.toJSON === 'function' ? value.toJSON() : undefined;
-    if (isHandleRef(ref)) return { queue: reviveHandle(ref), fresh: true };
-    return { queue: value, fresh: false };
+/**
+ * A fresh handle for a reference field: a nested reference is revived; a live handle (a decoder
+ * that revived the nested reference already) is adopted as this endpoint's own.
+ */
+function open<H>(value: unknown, field: string, live: (v: unknown) => v is H): H {
+  if (isHandleRef(value)) return reviveHandle<H>(value);
+  if (live(value)) return value;
+  throw valueError(`ref.${field}`, 'a handle reference', value);
+}
+
+const isQueue = (v: unknown): v is SharedQueueLike => isSharedQueueLike(v);
+const isShmQueue = (v: unknown): v is ShmQueue<number> => v instanceof ShmQueue;
+
+/** The writer lock named by a reference: opened, or re-created if every handle of it is gone. */
+function openWriters(value: unknown): RwLock {
+  const v = value as { name?: unknown; lifetime?: unknown };
+  if (typeof v !== 'object' || v === null || typeof v.name !== 'string') {
+    throw valueError('ref.writers', '{ name, lifetime }', value);
   }
-  throw valueError(`ref.${field}`, 'a queue handle or reference', value);
+  return new RwLock(v.name, { lifetime: v.lifetime === 'persistent' ? 'persistent' : 'attached' });
 }
 
 function channelOf(ref: HandleRef): Channel<unknown> {
-  const { queue, fresh } = reopen(ref.queue, 'queue');
-  let credits: ShmQueue<number> | null = null;
-  if (ref.credits !== null && ref.credits !== undefined)
-    credits = reopen(ref.credits, 'credits').queue as ShmQueue<number>;
-  const backend = fresh
-    ? new SharedBackend(queue as SharedQueueLike, 0, { credits })
-    : new SharedBackend(queue as SharedQueueLike, 0);
-  return new Channel({ shared: backend as never });
+  const queue = open(ref.queue, 'queue', isQueue);
+  const credits = ref.credits === null || ref.credits === undefined ? null : open(ref.credits, 'credits', isShmQueue);
+  const writers = ref.writers === null || ref.writers === undefined ? null : openWriters(ref.writers);
+  return new Channel({ shared: new SharedBackend(queue, 0, { credits, writers }) as never });
 }
 
 registerHandleType('ChannelWriter', (ref) => new ChannelWriter(channelOf(ref)), ChannelWriter);

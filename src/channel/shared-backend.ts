@@ -14,6 +14,8 @@ import { ShmQueue, type ShmQueueOptions } from '../queue/queue';
 import type { ParsedWait } from '../async-util/wait-options';
 import { optionsObject, rangeError, typeError, validateInteger, valueError } from '../validate';
 import { kAll } from './read-rules';
+import { WriterWatch, type Registration } from './writer-watch';
+import type { RwLock } from '../rwlock/rw-lock';
 import {
   assertSharedQueueLike,
   isAbort,
@@ -27,6 +29,7 @@ import {
 export type Maxsize = number | { bytes: number };
 export type SharedOption<T = unknown> = true | string | (ShmQueueOptions<T> & { name?: string }) | SharedQueueLike<T>;
 
+const kNoRegistration: Registration = Object.freeze({ unregister: () => {}, registered: Promise.resolve() });
 /** Largest batch one getMany asks for. */
 const kBatch = 4096;
 const kToken = 1;
@@ -42,6 +45,18 @@ export function parseMaxsize(value: unknown, shared: boolean): Maxsize {
   if (typeof value !== 'number') throw typeError('options.maxsize', 'a number of items or { bytes }', value);
   validateInteger('options.maxsize', value, 0, shared ? 2 ** 24 : 2 ** 53 - 1);
   return value;
+}
+
+/**
+ * A duck-typed queue's ended/timeout errors as this package's classes (ReadOnly, TimeoutError),
+ * the original as `cause`; others unchanged.
+ */
+function normalised(err: unknown): unknown {
+  if (isEnded(err) && !(err instanceof ReadOnly && err.constructor === ReadOnly)) {
+    return new ReadOnly('the channel is closed', { cause: err });
+  }
+  if (isTimeout(err)) return new TimeoutError('write timed out: the channel is full', { cause: err });
+  return err;
 }
 
 /** Smallest power of two >= n, at least 1024 (ShmQueue capacities). */
@@ -62,19 +77,22 @@ export class SharedBackend<T = unknown> {
   readonly credits: ShmQueue<number> | null;
   /** Whether release() closes the queue handles (the channel opened them). */
   readonly owned: boolean;
+  /** Writer liveness (ShmQueue channels only; writer-watch.ts). */
+  readonly watch: WriterWatch | null;
   #endedSeen = false;
   #released = false;
 
   constructor(
     option: SharedOption<T> | SharedBackend<T>,
     maxsize: Maxsize,
-    adopt?: { credits: ShmQueue<number> | null },
+    adopt?: { credits: ShmQueue<number> | null; writers: RwLock | null },
   ) {
     if (adopt !== undefined) {
       assertSharedQueueLike('queue', option);
       this.queue = option;
       this.credits = adopt.credits;
       this.owned = true;
+      this.watch = adopt.writers === null ? null : new WriterWatch(adopt.writers);
       return;
     }
     if (isSharedQueueLike(option)) {
@@ -84,6 +102,7 @@ export class SharedBackend<T = unknown> {
       this.queue = option as SharedQueueLike<T>;
       this.credits = null;
       this.owned = false;
+      this.watch = option instanceof ShmQueue ? WriterWatch.open(option.name, option.lifetime) : null;
       return;
     }
     let name: string | undefined;
@@ -104,10 +123,18 @@ export class SharedBackend<T = unknown> {
     }
     const queue = new ShmQueue<T>(name, qopts);
     let credits: ShmQueue<number> | null = null;
+    let watch: WriterWatch;
+    try {
+      watch = WriterWatch.open(queue.name, queue.lifetime);
+    } catch (err) {
+      queue.close();
+      throw err;
+    }
     if (typeof maxsize === 'number' && maxsize > 0) {
       try {
-        credits = openCredits(queue.name, maxsize, qopts.lifetime ?? (name === undefined ? 'attached' : 'persistent'));
+        credits = openCredits(queue.name, maxsize, queue.lifetime);
       } catch (err) {
+        watch.close();
         queue.close();
         throw err;
       }
@@ -115,6 +142,17 @@ export class SharedBackend<T = unknown> {
     this.queue = queue;
     this.credits = credits;
     this.owned = true;
+    this.watch = watch;
+  }
+
+  /** Registers a writer endpoint for the liveness watch; returns its unregister function. */
+  registerWriter(): Registration {
+    return this.watch === null || this.#released ? kNoRegistration : this.watch.register();
+  }
+
+  /** True once a read of this endpoint saw a writer die and ended the stream. */
+  get writerDied(): boolean {
+    return this.watch?.writerDied ?? false;
   }
 
   async put(item: T, wait: ParsedWait): Promise<void> {
@@ -134,15 +172,14 @@ export class SharedBackend<T = unknown> {
         await this.queue.put(item, o);
       } catch (err) {
         this.#giveCredits(1);
-        throw err;
+        throw normalised(err);
       }
       return;
     }
     try {
       await this.queue.put(item, o);
     } catch (err) {
-      if (isTimeout(err)) throw new TimeoutError('write timed out: the channel is full', { cause: err });
-      throw err;
+      throw normalised(err);
     }
   }
 
@@ -174,6 +211,22 @@ export class SharedBackend<T = unknown> {
     const out: T[] = [];
     const q = this.queue;
     const o = waitOf(wait);
+    const stopWatch = wait.block && this.watch !== null ? this.watch.watch(() => this.end()) : null;
+    try {
+      await this.#readLoop(q, out, want, o, wait.block);
+    } finally {
+      stopWatch?.();
+    }
+    return out;
+  }
+
+  async #readLoop(
+    q: SharedQueueLike<T>,
+    out: T[],
+    want: number,
+    o: { timeout?: number; signal?: AbortSignal },
+    block: boolean,
+  ): Promise<void> {
     while (out.length < want) {
       const max = Math.min(want - out.length, kBatch);
       let got: T[];
@@ -190,9 +243,8 @@ export class SharedBackend<T = unknown> {
       }
       for (let i = 0; i < got.length; i++) out.push(got[i]);
       this.#giveCredits(got.length);
-      if (!wait.block && got.length < max) break; // nothing more is ready
+      if (!block && got.length < max) break; // nothing more is ready
     }
-    return out;
   }
 
   readSync(count: number, block: boolean, timeout: number): T[] {
@@ -244,6 +296,7 @@ export class SharedBackend<T = unknown> {
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    this.watch?.close();
     if (!this.owned) return;
     const r = this.queue.close?.();
     if (r !== undefined && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch(() => {});

@@ -41,6 +41,13 @@ export abstract class Writer<T = unknown> {
 export class ChannelWriter<T = unknown> extends Writer<T> {
   readonly channel: Channel<T>;
   #released = false;
+  readonly #unregister: () => void;
+  /**
+   * Resolves once this writer is registered for the writer liveness watch of a shared channel
+   * (at once for an in-process channel). Writes never wait for it; await it before relying on a
+   * reader noticing this writer's death (docs/channels.md).
+   */
+  readonly registered: Promise<void>;
 
   constructor(channel: Channel<T>) {
     super();
@@ -49,6 +56,9 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
     }
     this.channel = channel;
     channel._retain();
+    const reg = channel._registerWriter();
+    this.#unregister = reg.unregister;
+    this.registered = reg.registered;
   }
 
   /**
@@ -84,6 +94,7 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
     if (this.#released) return;
     this.channel.close();
     this.#released = true;
+    this.#unregister();
     this.channel._releaseRef();
   }
 
@@ -98,6 +109,7 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    this.#unregister();
     this.channel._releaseRef();
   }
 
