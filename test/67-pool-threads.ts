@@ -3,7 +3,7 @@
 // deterministic) and, at size 2, its dependent chains with two chained pools (the second pool
 // with a worker of its own). Size 4: test/68. setSize, workerIds, close().
 import t from 'tap';
-import { ChannelTask, IteratorTask, ThreadPool } from '../dist';
+import { CallbackChannelReader, ChannelTask, IteratorTask, mkchannel, ThreadPool } from '../dist';
 import { assertDependentTasks, assertSingleTask } from './helpers/pool';
 
 delete process.env.NODE_OPTIONS; // tap's loader hooks would slow every worker's start
@@ -60,3 +60,24 @@ t.test('tasks added at size 0, read after the pool grew: the workers are waited 
   t.same(await last.read(), [], 'then the chain ends');
   await p.close();
 });
+
+t.test(
+  'close() never hangs: a chunk waiting for input nobody writes, and the reader waiting on it, wake',
+  async (t) => {
+    const p = new ThreadPool(1);
+    const [w, r] = mkchannel({ rtype: CallbackChannelReader });
+    t.teardown(() => w.close());
+    let inside!: () => void;
+    const waiting = new Promise<void>((resolve) => (inside = resolve));
+    r.setPreCb(() => inside());
+    const task = new ChannelTask(r, 'starved', (x: number) => x);
+    const rd = p.addTask(task);
+    const reading = rd.read(1);
+    await waiting; // the worker's chunk is now waiting for input
+    await p.close();
+    t.same(await reading, [], 'the reader wakes with nothing');
+    t.ok(task.isDone() && task.isClosed());
+    t.ok(task.error() !== undefined, 'the interrupted wait is reported in error()');
+    t.same(p.workerIds(), []);
+  },
+);

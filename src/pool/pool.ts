@@ -79,6 +79,8 @@ export class Pool implements PoolCore {
   readonly #execArgv: readonly string[] | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Aborted by close(): ends the workers' waits for task input. */
+  readonly #abort = new AbortController();
 
   /** `size` workers (0: every task runs on the reading thread). */
   constructor(size = 0, options: PoolOptions = {}) {
@@ -167,7 +169,7 @@ export class Pool implements PoolCore {
           this.#graph.addEdge(ic.task(), task);
           // The pool orders the work of its own tasks: read the input channel directly. Without
           // workers everything upstream already ran, so waiting could only wait forever.
-          task.setRead((count) => ic._read(count, { block: this.size() > 0 }));
+          task.setRead((count, opts) => ic._read(count, { block: this.size() > 0, ...opts }));
         }
       }
     }
@@ -228,7 +230,7 @@ export class Pool implements PoolCore {
           let job = this.#queue.take();
           if (job instanceof Promise) job = await job;
           if (job === kStop) break;
-          await job.task.process(job.count, remote.apply);
+          await job.task.process(job.count, remote.apply, this.#abort.signal);
         }
       } finally {
         await remote.close();
@@ -249,19 +251,26 @@ export class Pool implements PoolCore {
   }
 
   /**
-   * Stops the pool: no more tasks or work; the workers finish the jobs already queued, then their
-   * children exit (resolves once they have). Every task is set done and its output closed once
-   * its last chunk ends, so no reader waits forever. Idempotent.
+   * Stops the pool (idempotent): no more tasks or work. Jobs still queued are dropped; every task
+   * is set done and its output closed, so every reader - and every chunk waiting for input -
+   * wakes with what was produced (a chunk's wait for input it would never get ends with an
+   * AbortError in its task's `error()`). A chunk whose function is running finishes; then the
+   * workers' children exit. Resolves once they have.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed = true;
-      this.setSize(0);
-      await Promise.all([...this.#stopping]);
+      for (const job of this.#queue.drain()) if (job === kStop) this.#queue.put(kStop);
+      for (const w of this.#workers.splice(0)) {
+        this.#queue.put(kStop);
+        this.#stopping.add(w.done);
+      }
       for (const task of [...this.#graph.nodes]) {
         task.setDone();
-        if (task.activeWriters === 0) task.close();
+        task.close();
       }
+      this.#abort.abort(new ClosedError('the pool was closed'));
+      await Promise.all([...this.#stopping]);
     })();
     return this.#closing;
   }

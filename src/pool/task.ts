@@ -48,7 +48,7 @@ export interface ChunkResult {
 export type ChunkApply = (task: Task, items: unknown[]) => Promise<ChunkResult>;
 
 /** How a task's read function is called. */
-export type ReadFn = (count: number) => Promise<unknown[]> | unknown[];
+export type ReadFn = (count: number, options?: { signal?: AbortSignal }) => Promise<unknown[]> | unknown[];
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -134,16 +134,17 @@ export class Task extends Node {
   /**
    * Processes up to `count` items (`0`: everything the input has) and writes the results to the
    * output. Never rejects: a failure is kept in `error()`. `apply` (internal, given by a pool with
-   * workers) runs the function elsewhere.
+   * workers) runs the function elsewhere; `signal` (internal) ends a wait for input when the pool
+   * closes.
    */
-  async process(count = 0, apply?: ChunkApply): Promise<void> {
+  async process(count = 0, apply?: ChunkApply, signal?: AbortSignal): Promise<void> {
     this.#numWriters += 1;
     let items: unknown[] = [];
     try {
       try {
         const read = this._read;
         if (read === undefined) throw new TypeError(`task ${String(this.id)} has no input to read from`);
-        const got = read(count);
+        const got = signal === undefined ? read(count) : read(count, { signal });
         items = isThenable(got) ? ((await got) as unknown[]) : got;
         if (items.length > 0) {
           const writer = this.#writer;
@@ -256,7 +257,7 @@ export class ChannelTask extends Task {
       throw typeError('inReader', 'a reader (an object with read())', inReader);
     }
     this.#reader = inReader;
-    this._read = (count) => inReader.read(count);
+    this._read = (count, opts) => inReader.read(count, opts);
   }
 
   /** The input reader. */
