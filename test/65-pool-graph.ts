@@ -162,6 +162,9 @@ t.test('a ChannelTask belongs to one pool', async (t) => {
   t.equal(ct.pool(), p1);
   t.throws(() => p2.addTask(ct), TaskRegisteredError);
   t.throws(() => p2.addTask(ct), { code: 'SHMSYNC_TASK_REGISTERED' });
+  const it = new IteratorTask([1, 2], 'it');
+  p1.addTask(it);
+  t.throws(() => p2.addTask(it), TaskRegisteredError, 'an IteratorTask too (the seed let it join two pools)');
   // a task with its own writer: the pool reads that writer's channel
   await p1.close();
   t.throws(() => p1.addTask(new IteratorTask([1], 'x')), { code: 'SHMSYNC_CLOSED' }, 'a closed pool takes no tasks');

@@ -54,6 +54,9 @@ interface WorkerSlot {
   done: Promise<void>;
 }
 
+/** The pool of each task that is not a ChannelTask (a ChannelTask keeps its own, `pool()`). */
+const owners = new WeakMap<Task, WeakRef<object>>();
+
 /** The chunk sizes of one task for a step of `actual` items (integer chunking, Decision 12). */
 export function chunksOf(actual: number, maxChunksize: number): number[] {
   if (maxChunksize > 0 && actual > maxChunksize) {
@@ -144,12 +147,14 @@ export class Pool implements PoolCore {
    */
   addTask<T = unknown>(task: Task): PoolReader<T> {
     if (this.#closed) throw new ClosedError('the pool is closed');
-    if (task instanceof ChannelTask) {
-      const theirs = task.pool();
-      if (theirs === undefined) task.setPool(this);
-      else if (theirs !== this)
-        throw new TaskRegisteredError(`task ${String(task.id)} is already registered to another pool`);
+    // The seed checked only tasks with a pool() (ChannelThreadTask); an IteratorTask in two pools
+    // would be processed by both, so every task is checked here.
+    const theirs = task instanceof ChannelTask ? task.pool() : owners.get(task)?.deref();
+    if (theirs !== undefined && theirs !== this) {
+      throw new TaskRegisteredError(`task ${String(task.id)} is already registered to another pool`);
     }
+    if (task instanceof ChannelTask) task.setPool(this);
+    else owners.set(task, new WeakRef(this));
     this.#orderCache.clear();
     this.#graph.addNode(task);
     let writer = task.writer();
