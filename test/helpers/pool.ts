@@ -235,7 +235,13 @@ export async function assertSingleTask(t: Test, p: Pool, async: boolean): Promis
 }
 
 /** Port of test_pool.py _assert_async_dependent_tasks (two pools chained included). */
-export async function assertDependentTasks(t: Test, pool: Pool, p2: Pool, async: boolean): Promise<void> {
+export async function assertDependentTasks(
+  t: Test,
+  pool: Pool,
+  p2: Pool,
+  async: boolean,
+  options: { light?: boolean } = {},
+): Promise<void> {
   const nullTasks = pool.numTasks();
   const ni = 1000;
   const count = 3;
@@ -306,9 +312,14 @@ export async function assertDependentTasks(t: Test, pool: Pool, p2: Pool, async:
   readers = addTaskChain(pool, ni, count).readers;
   p2chain = addTaskChain(p2, ni, count, { feeder: readers[aic - 1], idOffset: count });
   t.equal(p2.numTasks(), p2chain.tasks.length - 1);
-  single = true;
-  for (let i = 0; i < ni; i += 1) single &&= (await readers[aic - 1].read(1)).length === 1;
-  t.ok(single, 'read(1) x ni from the first pool while the second is connected');
+  if (options.light) {
+    // Light mode (size 4 on a loaded 2-core CI machine): one read instead of ni reads of 1.
+    t.equal((await readers[aic - 1].read(ni)).length, ni, 'read(ni) from the first pool while the second is connected');
+  } else {
+    single = true;
+    for (let i = 0; i < ni; i += 1) single &&= (await readers[aic - 1].read(1)).length === 1;
+    t.ok(single, 'read(1) x ni from the first pool while the second is connected');
+  }
   t.equal((await readers[aic - 1].read()).length, 0, 'then empty');
   closeAll(readers);
   t.equal(pool.numTasks(), nullTasks + aic, "the first pool's last reader is still read by p2's task: nothing removed");
