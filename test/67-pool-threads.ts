@@ -1,26 +1,30 @@
 // Pool with worker threads, sizes 1 and 2: the seed's async-mode _assert_single_task (1 000 items,
 // every task function in a worker thread; counts asserted, order where one step makes it
-// deterministic) and, at size 2, its dependent chains with two chained pools (the second pool
-// with a worker of its own). Size 4: test/68. setSize, workerIds, close().
+// deterministic) and its dependent chains with two chained pools (at size 2 the second pool has a
+// worker of its own; light mode, see test/68). Size 4: test/68. setSize, workerIds,
+// close(), growing after tasks were added, close() with a chunk waiting for input.
 import t from 'tap';
 import { CallbackChannelReader, ChannelTask, IteratorTask, mkchannel, ThreadPool } from '../dist';
 import { assertDependentTasks, assertSingleTask } from './helpers/pool';
 
 delete process.env.NODE_OPTIONS; // tap's loader hooks would slow every worker's start
 
-t.test('size 1: single task; size 2: single task, dependent chain, two pools', async (t) => {
+t.test('sizes 1 and 2: single task, dependent chain, two pools', async (t) => {
   const p = new ThreadPool(1);
   t.equal(p.size(), 1);
   t.equal(p.mode, 'thread');
   t.equal(p.workerIds().length, 1, 'one worker thread');
   await t.test('size 1: single task', (t) => assertSingleTask(t, p, true));
+  await t.test('size 1: dependent tasks, two pools (light)', (t) =>
+    assertDependentTasks(t, p, new ThreadPool(0), true, { light: true }),
+  );
   p.setSize(2);
   t.equal(p.size(), 2, 'growing');
   t.equal(p.workerIds().length, 2);
   await t.test('size 2: single task', (t) => assertSingleTask(t, p, true));
   await t.test('size 2: dependent tasks, two pools (the second with a worker too)', async (t) => {
     const p2 = new ThreadPool(1);
-    await assertDependentTasks(t, p, p2, true);
+    await assertDependentTasks(t, p, p2, true, { light: true });
     await p2.close();
   });
   p.setSize(1);
