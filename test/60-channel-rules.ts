@@ -346,4 +346,12 @@ t.test('reader close (Decision 13): pending reads reject with ClosedError, later
     void r3;
   }
   t.pass('Symbol.dispose releases a reader');
+  // A released writer cannot write (ClosedError) but the channel stays open for other writers.
+  const w2 = new ChannelWriter(w.channel);
+  w2.release();
+  await t.rejects(w2.write(1), ClosedError);
+  t.throws(() => w2.tryWrite(1), ClosedError);
+  t.notOk(w.channel.closed(), 'release() does not close the channel');
+  await w.write(2);
+  t.same(await r2.read(1), [2]);
 });

@@ -17,4 +17,5 @@ module.exports = [
   require('./pcall-cold'),
   require('./pcall-result'),
   require('./web-locks'),
+  require('./channel-throughput'), // issue 11: channels in process
 ];

@@ -99,7 +99,7 @@ export class ChannelReader<T = unknown> extends Reader<T> {
   async #readWaiting(n: number, wait: ParsedWait): Promise<T[]> {
     this.#closing ??= new AbortController();
     const own = this.#closing.signal;
-    const signal = wait.signal === undefined ? own : AbortSignal.any([wait.signal, own]);
+    const signal = wait.signal === undefined ? own : anySignal(wait.signal, own);
     try {
       return await this.channel.read(n, { block: true, timeout: wait.timeout, signal });
     } catch (err) {
@@ -144,6 +144,21 @@ export class ChannelReader<T = unknown> extends Reader<T> {
   toJSON(): unknown {
     return this.channel._refFor('ChannelReader');
   }
+}
+
+/** AbortSignal.any (Node >= 20.3), or the same by hand. */
+function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
+  const ac = new AbortController();
+  const onA = (): void => ac.abort(a.reason);
+  const onB = (): void => ac.abort(b.reason);
+  if (a.aborted) onA();
+  else if (b.aborted) onB();
+  else {
+    a.addEventListener('abort', onA, { once: true });
+    b.addEventListener('abort', onB, { once: true });
+  }
+  return ac.signal;
 }
 
 export type PreReadCallback = (count: number) => unknown;

@@ -5,6 +5,7 @@
  * channel's writer can be posted to another thread or process (toJSON, handles.ts).
  */
 
+import { ClosedError, ReadOnly } from '../errors';
 import { parseWait, kForever, type WaitOptions } from '../async-util/wait-options';
 import { validateFunction } from '../validate';
 import type { Channel } from './channel';
@@ -41,6 +42,7 @@ export abstract class Writer<T = unknown> {
 export class ChannelWriter<T = unknown> extends Writer<T> {
   readonly channel: Channel<T>;
   #released = false;
+  #closedByUs = false;
   readonly #unregister: () => void;
   /**
    * Resolves once this writer is registered for the writer liveness watch of a shared channel
@@ -67,6 +69,7 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
    * `block: false`), AbortError when `signal` aborts.
    */
   write(item: T, options?: WaitOptions): Promise<void> {
+    if (this.#released) return Promise.reject(this.#releasedError());
     if (options === undefined) return this.channel.put(item, kForever);
     let wait;
     try {
@@ -79,7 +82,13 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
 
   /** Writes without waiting: false when the channel is full. Throws ReadOnly once closed. */
   tryWrite(item: T): boolean {
+    if (this.#released) throw this.#releasedError();
     return this.channel.tryPut(item);
+  }
+
+  /** After close(): ReadOnly (the channel is closed); after release(): ClosedError. */
+  #releasedError(): Error {
+    return this.#closedByUs ? new ReadOnly('the channel is closed') : new ClosedError('this writer was released');
   }
 
   size(): number {
@@ -93,6 +102,7 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
   close(): void {
     if (this.#released) return;
     this.channel.close();
+    this.#closedByUs = true;
     this.#released = true;
     this.#unregister();
     this.channel._releaseRef();
