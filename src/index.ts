@@ -114,3 +114,23 @@ export { locked, lockable, type LockableDecorator } from './lockable/decorators'
 export { lockOf, attachLock, type LockSource } from './lockable/instance-lock';
 export { type LockingMethodDecorator, type LockingClassDecorator } from './lockable/decorator-types';
 export { diagnosticsChannels } from './diagnostics';
+
+// ---- thread (issue 11, async seed `async.thread`; docs/threads.md) ----
+export {
+  WorkerThread,
+  WorkerQueue,
+  TerminatableThread,
+  terminateThreads,
+  withTerminateThreads,
+  ThreadExitedError,
+  StopProcessing,
+  type WorkerThreadOptions,
+  type ThreadOptions,
+  type StopAndJoinOptions,
+  type ThreadEnd,
+  type TerminateThreadsOptions,
+  type ThreadEndReason,
+  type ThreadExitedErrorOptions,
+  type ThreadContext,
+  type ThreadTarget,
+} from './thread';
