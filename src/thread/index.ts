@@ -4,12 +4,7 @@
  */
 export { WorkerThread, type WorkerThreadOptions } from './worker-thread';
 export { WorkerQueue } from './worker-queue';
-export {
-  TerminatableThread,
-  type ThreadOptions,
-  type StopAndJoinOptions,
-  type ThreadEnd,
-} from './terminatable-thread';
+export { TerminatableThread, type ThreadOptions, type StopAndJoinOptions, type ThreadEnd } from './terminatable-thread';
 export { terminateThreads, withTerminateThreads, type TerminateThreadsOptions } from './terminate';
 export { ThreadExitedError, StopProcessing, type ThreadEndReason, type ThreadExitedErrorOptions } from './errors';
 export { type ThreadContext } from './context';

@@ -46,7 +46,13 @@ export interface ThreadWorkerData {
 }
 
 export type ToWorker =
-  | { readonly t: 'call'; readonly id: number; readonly specId: number; readonly spec?: ThreadTargetSpec; readonly arg: HandleEnvelope }
+  | {
+      readonly t: 'call';
+      readonly id: number;
+      readonly specId: number;
+      readonly spec?: ThreadTargetSpec;
+      readonly arg: HandleEnvelope;
+    }
   | { readonly t: 'stop'; readonly id: number }
   | { readonly t: 'terminate' };
 

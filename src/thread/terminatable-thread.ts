@@ -16,7 +16,14 @@ import { rebuildError, type SerializedError } from '../pcall/error-codec';
 import { decodeHandles, encodeHandles } from '../pcall/handle-codec';
 import { optionsObject, rejectUnknownOptions, validateBoolean, validateTimeout } from '../validate';
 import { ThreadExitedError, type ThreadEndReason } from './errors';
-import { kFlagIndex, kTerminate, kThreadMarker, type FromWorker, type ThreadWorkerData, type ToWorker } from './protocol';
+import {
+  kFlagIndex,
+  kTerminate,
+  kThreadMarker,
+  type FromWorker,
+  type ThreadWorkerData,
+  type ToWorker,
+} from './protocol';
 import { registerThread, unregisterThread } from './registry';
 import { threadSpecOf, type ThreadTarget } from './targets';
 
@@ -78,6 +85,7 @@ export class TerminatableThread<R = unknown> {
   readonly #target: ThreadTarget | typeof kQueueMode;
   readonly #arg: unknown;
   #worker: Worker | undefined;
+  #threadId: number | undefined;
   #state: 'new' | 'running' | 'ended' = 'new';
   #killing = false;
   #endReason: 'stopped' | 'terminated' | undefined;
@@ -127,11 +135,14 @@ export class TerminatableThread<R = unknown> {
           };
     const worker = new Worker(kThreadMain, {
       workerData: data,
-      ...(this.#options.execArgv ? { execArgv: [...this.#options.execArgv] } : {}),
+      // Like pcall: the worker does not inherit this process's Node flags unless asked (loaders
+      // such as a test runner's would make every start several times slower).
+      execArgv: [...(this.#options.execArgv ?? [])],
       ...(this.#options.env ? { env: this.#options.env } : {}),
       ...(this.#options.resourceLimits ? { resourceLimits: this.#options.resourceLimits } : {}),
     });
     this.#worker = worker;
+    this.#threadId = worker.threadId;
     this.#state = 'running';
     registerThread(this);
     worker.on('message', (m: FromWorker) => this.#onMessage(m));
@@ -145,7 +156,7 @@ export class TerminatableThread<R = unknown> {
 
   /** The worker's threadId (undefined before start()). */
   get threadId(): number | undefined {
-    return this.#worker?.threadId;
+    return this.#threadId;
   }
 
   /** True between start() and the worker's end. */
@@ -224,8 +235,13 @@ export class TerminatableThread<R = unknown> {
     this.hold(-1);
   }
 
-  /** Resolves with how the worker ended (never rejects). */
+  /** Resolves with how the worker ended (never rejects). While awaited, the worker keeps the process alive. */
   ended(): Promise<ThreadEnd> {
+    if (this.#state === 'running') {
+      this.hold(1);
+      const done = (): void => this.hold(-1);
+      this.#ended.promise.then(done, done);
+    }
     return this.#ended.promise;
   }
 
@@ -249,6 +265,16 @@ export class TerminatableThread<R = unknown> {
     this.#updateRef();
   }
 
+  /** Whether the subclass has work someone waits for (the worker is then referenced). */
+  protected hasWork(): boolean {
+    return false;
+  }
+
+  /** Re-evaluates whether the worker must be referenced (after hasWork() changed). */
+  protected refresh(): void {
+    this.#updateRef();
+  }
+
   /** Called for queue-mode messages ('done' / 'fail'); the base handles 'result' and 'end'. */
   protected onCallMessage(_m: FromWorker): void {}
 
@@ -264,7 +290,7 @@ export class TerminatableThread<R = unknown> {
   #updateRef(): void {
     const w = this.#worker;
     if (w === undefined || this.#state !== 'running') return;
-    if (!this.#options.daemon || this.#holds > 0) w.ref();
+    if (!this.#options.daemon || this.#holds > 0 || this.hasWork()) w.ref();
     else w.unref();
   }
 
@@ -317,7 +343,11 @@ export class TerminatableThread<R = unknown> {
     const r = this.#result;
     if (r?.ok === true && end.reason !== 'killed') this.#joined.resolve(r.value as R);
     else if (r?.ok === false && end.reason !== 'killed') this.#joined.reject(r.error);
-    else if (end.reason === 'stopped' || end.reason === 'terminated' || (end.reason === 'exited' && this.#target === kQueueMode))
+    else if (
+      end.reason === 'stopped' ||
+      end.reason === 'terminated' ||
+      (end.reason === 'exited' && this.#target === kQueueMode)
+    )
       this.#joined.resolve(undefined as R);
     else
       this.#joined.reject(

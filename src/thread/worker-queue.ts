@@ -74,7 +74,7 @@ export class WorkerQueue {
    */
   put<R = unknown>(item: readonly [unknown, unknown?]): Promise<Awaited<R>> {
     if (!Array.isArray(item) || item.length < 1 || item.length > 2)
-      throw typeError('item', 'a tuple [fn, arg] (the seed\'s (routine, arg))', item);
+      throw typeError('item', "a tuple [fn, arg] (the seed's (routine, arg))", item);
     const p = this.enqueue<R>(item[0], item[1]);
     p.catch(() => {});
     return p;

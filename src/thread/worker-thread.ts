@@ -27,6 +27,20 @@ import {
 } from './terminatable-thread';
 import { kStop, WorkerQueue, type QueueConsumer, type QueueItem } from './worker-queue';
 
+/**
+ * The exports of a module target, already loaded in this thread or loadable with require(), so
+ * an error class it exports is rebuilt as that class (as pcall does); undefined otherwise.
+ */
+function exportsOf(spec: ThreadTargetSpec | undefined): Record<string, unknown> | undefined {
+  if (spec?.kind !== 'module') return undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a failing call only
+    return require(spec.module) as Record<string, unknown>;
+  } catch {
+    return undefined; // ESM-only or not resolvable here: the error keeps its name on a plain class
+  }
+}
+
 /** Options of a WorkerThread. */
 export interface WorkerThreadOptions extends ThreadOptions {
   /**
@@ -127,10 +141,10 @@ export class WorkerThread extends TerminatableThread<void> implements QueueConsu
   #dispatch(item: QueueItem): void {
     const id = this.#nextId++;
     this.#inflight.set(id, item);
-    if (this.#inflight.size === 1) this.hold(1);
     if (item.spec === undefined) {
       this.#stopping = true;
       this.send({ t: 'stop', id });
+      this.refresh();
       return;
     }
     const known = this.#specIds.get(item.spec);
@@ -141,11 +155,11 @@ export class WorkerThread extends TerminatableThread<void> implements QueueConsu
       this.send(known === undefined ? { t: 'call', id, specId, spec: item.spec, arg } : { t: 'call', id, specId, arg });
     } catch (err) {
       this.#inflight.delete(id);
-      if (this.#inflight.size === 0) this.hold(-1);
       item.reject(err);
       return;
     }
     if (known === undefined) this.#specIds.set(item.spec, specId);
+    if (this.#inflight.size === 1) this.refresh();
   }
 
   protected override onCallMessage(m: FromWorker): void {
@@ -153,7 +167,6 @@ export class WorkerThread extends TerminatableThread<void> implements QueueConsu
     const item = this.#inflight.get(m.id);
     if (item === undefined) return;
     this.#inflight.delete(m.id);
-    if (this.#inflight.size === 0) this.hold(-1);
     if (m.t === 'done') {
       let value: unknown;
       try {
@@ -165,21 +178,29 @@ export class WorkerThread extends TerminatableThread<void> implements QueueConsu
       }
       item.resolve(value);
     } else {
-      item.reject(rebuildError(m.error as SerializedError, { pid: this.threadId }));
+      item.reject(
+        rebuildError(m.error as SerializedError, { pid: this.threadId, moduleExports: exportsOf(item.spec) }),
+      );
     }
     this.wake();
+    if (this.#inflight.size === 0) this.refresh();
+  }
+
+  /** Referenced while calls are in flight, a stop is under way, or its private queue holds items. */
+  protected override hasWork(): boolean {
+    return this.#inflight.size > 0 || this.#stopping || (this.#private && this.inq.size > 0);
   }
 
   protected override onEnd(end: ThreadEnd): void {
     this.#ended = true;
     this.inq.detach(this);
-    const unstarted = new Set(end.unstarted);
     const giveBack: QueueItem[] = [];
     let first = true;
-    for (const [id, item] of this.#inflight) {
-      // Not reported unstarted: it was running (a kill or crash mid-call), or - after a kill,
-      // which reports nothing - the first unsettled item is the one that was running.
-      const started = end.reason === 'killed' || end.reason === 'crashed' ? first : !unstarted.has(id);
+    for (const item of this.#inflight.values()) {
+      // A stop or the flag ends the worker between calls: nothing unsettled had started (some
+      // items may still have been in transit to it). A kill or crash can hit a call mid-run:
+      // calls run in order, so the first unsettled one is the one that was running.
+      const started = (end.reason === 'killed' || end.reason === 'crashed') && first;
       first = false;
       if (!started && !this.#private && item.spec !== undefined) {
         giveBack.push(item);
@@ -187,7 +208,6 @@ export class WorkerThread extends TerminatableThread<void> implements QueueConsu
       }
       item.reject(this.#exitError(end, started));
     }
-    if (this.#inflight.size > 0) this.hold(-1);
     this.#inflight.clear();
     if (this.#private) this.inq.close(this.#exitError(end, false));
     else this.inq.giveBack(giveBack);
