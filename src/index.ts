@@ -114,6 +114,32 @@ export { locked, lockable, type LockableDecorator } from './lockable/decorators'
 export { lockOf, attachLock, type LockSource } from './lockable/instance-lock';
 export { type LockingMethodDecorator, type LockingClassDecorator } from './lockable/decorator-types';
 export { diagnosticsChannels } from './diagnostics';
+// ---- channels and the async seed's utilities (issue 11, channel part; docs/channels.md) ----
+export { ReadOnlyError } from './errors';
+export { AsyncQueue, SyncQueue, HSCondition, DummyLock, cpuCount, type WaitOptions, type LockLike } from './async-util';
+export {
+  Channel,
+  SerialChannel,
+  Writer,
+  ChannelWriter,
+  CallbackChannelWriter,
+  Reader,
+  ChannelReader,
+  CallbackChannelReader,
+  IteratorReader,
+  mkchannel,
+  type ChannelOptions,
+  type MkchannelOptions,
+  type PreWriteCallback,
+  type PreReadCallback,
+  type PostReadCallback,
+  type Maxsize,
+  type SharedOption,
+  type SharedQueueLike,
+  type QueueWaitOptions,
+  type ToReadableOptions,
+  type ToWritableOptions,
+} from './channel';
 
 // ---- thread (issue 11, async seed `async.thread`; docs/threads.md) ----
 export {
