@@ -319,3 +319,20 @@ export function createNativeError(code: string, message: string, errno: number, 
   if (cls === undefined) return new ShmsyncError(message, code, { errno, syscall });
   return new cls(message, { errno, syscall });
 }
+
+// ---- pool (issue 11: Graph, Task, Pool) ------------------------------------------------------
+
+/**
+ * `Graph.addEdge(u, v)` refused: `u === v`, or one node is already an ancestor of the other (a
+ * cycle, or a transitive shortcut edge, which the seed rejects too). The seed raised ValueError.
+ */
+export const GraphCycleError = defineError('GraphCycleError', 'SHMSYNC_GRAPH_CYCLE', 'edge would create a cycle');
+export type GraphCycleError = ShmsyncError;
+/** `pool.addTask(task)` with a task already registered to another pool (seed: ValueError). */
+export const TaskRegisteredError = defineError(
+  'TaskRegisteredError',
+  'SHMSYNC_TASK_REGISTERED',
+  'task is already registered to another pool',
+);
+export type TaskRegisteredError = ShmsyncError;
+for (const cls of [GraphCycleError, TaskRegisteredError]) byCode.set(cls.code, cls);

@@ -141,6 +141,21 @@ export {
   type ToWritableOptions,
 } from './channel';
 
+// ---- pool (issue 11: Graph, Task, Pool / ThreadPool; docs/pools.md) ----
+export { Graph, Node } from './pool/graph';
+export {
+  Task,
+  IteratorTask,
+  IteratorThreadTask,
+  ChannelTask,
+  ChannelThreadTask,
+  type TaskFn,
+  type TaskOptions,
+} from './pool/task';
+export { Pool, ThreadPool, type PoolOptions } from './pool/pool';
+export { PoolReader } from './pool/pool-reader';
+export { GraphCycleError, TaskRegisteredError } from './errors';
+
 // ---- thread (issue 11, async seed `async.thread`; docs/threads.md) ----
 export {
   WorkerThread,
