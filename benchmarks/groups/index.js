@@ -17,4 +17,6 @@ module.exports = [
   require('./pcall-cold'),
   require('./pcall-result'),
   require('./web-locks'),
+  require('./channel'),
+  require('./async-pool'),
 ];
