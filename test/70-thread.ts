@@ -191,7 +191,17 @@ t.test('validation: bad targets throw synchronously; method targets are pcall-on
   t.throws(() => new WorkerThread(undefined, { prefetch: 0 }), { code: 'SHMSYNC_OUT_OF_RANGE' });
   t.throws(() => new WorkerThread(undefined, { bogus: 1 } as never), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
   t.throws(() => new TerminatableThread(undefined as never), { code: 'SHMSYNC_INVALID_ARG_TYPE' });
+  const queued = w.enqueue((x: number) => x, 1);
   t.equal(await w.stopAndJoin(), undefined, 'stopAndJoin of a thread never started resolves');
+  await t.rejects(
+    queued,
+    { code: 'SHMSYNC_THREAD_EXITED', reason: 'stopped', started: false },
+    'its queued calls settle',
+  );
+  await t.rejects(
+    w.enqueue((x: number) => x, 2),
+    { code: 'SHMSYNC_CLOSED' },
+  );
 });
 
 t.test('a shared WorkerQueue feeds two workers; each stop item ends one of them', async (t) => {

@@ -125,6 +125,17 @@ export class WorkerThread extends TerminatableThread<void> implements QueueConsu
    * seed; use scheduleTermination() to end this one in particular.
    */
   override stopAndJoin(options: StopAndJoinOptions = {}): Promise<void> {
+    if (this.threadId === undefined && this.#private && !this.#ended) {
+      // Never started: nothing will ever run the private queue's items; settle them now.
+      this.#ended = true;
+      this.inq.close(
+        new ThreadExitedError('WorkerThread stopped before it was started', {
+          reason: 'stopped',
+          started: false,
+          threadId: undefined,
+        }),
+      );
+    }
     if (!this.#stopping && this.isAlive()) void this.inq.put([kStop]);
     return this.joinWithin(options);
   }
