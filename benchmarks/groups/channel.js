@@ -17,6 +17,7 @@ const kSerialWrite = `SerialChannel, await write() ×${kBatch} + await read(${kB
 const kChannelTry = `Channel (in process), tryWrite() ×${kBatch} + await read(${kBatch})`;
 const kSharedBytes = `shared Channel, process → process, 64 B Buffer (raw codec), read(${kBatch})`;
 const kSharedObjects = `shared Channel, process → process, small object (json codec), read(${kBatch})`;
+const kSharedSync = `shared Channel, process → process, 64 B Buffer (raw codec), blocking readSync(${kBatch})`;
 
 /** For `available`: the channel API (issue 11, branch chan) is in this build. */
 function hasChannels() {
@@ -90,7 +91,7 @@ function asyncIteratorQueue() {
 }
 
 /** A shared channel: the child (children/channel-peer.js) writes n items, this process reads. */
-function sharedChannel(payload) {
+function sharedChannel(payload, { sync = false } = {}) {
   return (ctx) =>
     guarded(async (track) => {
       const { ShmQueue, mkchannel } = shmsync();
@@ -188,16 +189,22 @@ module.exports = defineGroup({
     },
     { name: kSharedBytes, side: 'shmsync', available: hasChannels, setup: sharedChannel('buffer') },
     { name: kSharedObjects, side: 'shmsync', available: hasChannels, setup: sharedChannel('object') },
-    { name: 'worker postMessage, 64 B Buffer', side: 'peer', vs: kSharedBytes, setup: postMessagePeer('buffer') },
+    { name: kSharedSync, side: 'shmsync', available: hasChannels, setup: sharedChannel('buffer', { sync: true }) },
+    {
+      name: 'worker postMessage, 64 B Buffer',
+      side: 'peer',
+      vs: [kSharedBytes, kSharedSync],
+      setup: postMessagePeer('buffer'),
+    },
     {
       name: 'worker postMessage, small object',
       side: 'peer',
       vs: kSharedObjects,
       setup: postMessagePeer('object'),
     },
-    { name: 'Unix socket, framed 64 B', side: 'peer', vs: kSharedBytes, setup: socket(false) },
-    { name: 'Unix socket, framed 64 B, corked', side: 'peer', vs: kSharedBytes, setup: socket(true) },
+    { name: 'Unix socket, framed 64 B', side: 'peer', vs: [kSharedBytes, kSharedSync], setup: socket(false) },
+    { name: 'Unix socket, framed 64 B, corked', side: 'peer', vs: [kSharedBytes, kSharedSync], setup: socket(true) },
   ],
 });
 
-module.exports.names = { kSerialTry, kSerialWrite, kChannelTry, kSharedBytes, kSharedObjects };
+module.exports.names = { kSerialTry, kSerialWrite, kChannelTry, kSharedBytes, kSharedObjects, kSharedSync };

@@ -108,6 +108,18 @@ const kIssue11 = [
       ),
       throughputVsBest('info: vs a corked Unix socket', ['channel', channel.kSharedBytes], [kSocketCorked], null),
       throughputVsBest(
+        'info: reader blocking in readSync(256), vs worker postMessage',
+        ['channel', channel.kSharedSync],
+        [kPostBytes],
+        null,
+      ),
+      throughputVsBest(
+        'info: reader blocking in readSync(256), vs Unix socket',
+        ['channel', channel.kSharedSync],
+        [kSocket],
+        null,
+      ),
+      throughputVsBest(
         'info: small objects (json codec) vs worker postMessage of the same object',
         ['channel', channel.kSharedObjects],
         [kPostObjects],
