@@ -108,8 +108,11 @@ function sharedChannel(payload, { sync = false } = {}) {
         async run(n) {
           const produced = child.call('produce', { name, n, payload });
           try {
+            // The blocking row: one awaited read first (the child has then surely got its
+            // command: a blocked event loop could not flush it), then readSync for the rest.
             for (let got = 0; got < n;) {
-              const items = await r.read(Math.min(kBatch, n - got));
+              const want = Math.min(kBatch, n - got);
+              const items = sync && got > 0 ? r.readSync(want, { timeout: 10_000 }) : await r.read(want);
               if (items.length === 0) throw new Error(`read returned nothing after ${got} of ${n}`);
               got += items.length;
             }
