@@ -155,3 +155,23 @@ export {
 export { Pool, ThreadPool, type PoolOptions } from './pool/pool';
 export { PoolReader } from './pool/pool-reader';
 export { GraphCycleError, TaskRegisteredError } from './errors';
+
+// ---- thread (issue 11, async seed `async.thread`; docs/threads.md) ----
+export {
+  WorkerThread,
+  WorkerQueue,
+  TerminatableThread,
+  terminateThreads,
+  withTerminateThreads,
+  ThreadExitedError,
+  StopProcessing,
+  type WorkerThreadOptions,
+  type ThreadOptions,
+  type StopAndJoinOptions,
+  type ThreadEnd,
+  type TerminateThreadsOptions,
+  type ThreadEndReason,
+  type ThreadExitedErrorOptions,
+  type ThreadContext,
+  type ThreadTarget,
+} from './thread';

@@ -17,5 +17,6 @@ module.exports = [
   require('./pcall-cold'),
   require('./pcall-result'),
   require('./web-locks'),
-  require('./channel-throughput'), // issue 11: channels in process
+  require('./channel'),
+  require('./async-pool'),
 ];

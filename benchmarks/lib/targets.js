@@ -19,16 +19,19 @@ const fmt = require('./format');
 const { time, x } = require('./target-kinds');
 const { kIssue10 } = require('./targets-issue10');
 const { kIssue13 } = require('./targets-issue13');
+const { kIssue11 } = require('./targets-issue11');
 const { kPerf } = require('./targets-perf');
 
 // `part` picks the heading a target is listed under (console and Markdown).
 const kTargets = [
   ...kIssue10.map((t) => ({ ...t, issue10: true, part: 'issue10' })),
+  ...kIssue11.map((t) => ({ ...t, part: 'issue11' })),
   ...kIssue13.map((t) => ({ ...t, part: 'issue13' })),
   ...kPerf.map((t) => ({ ...t, part: 'perf' })),
 ];
 const kPartTitles = {
   issue10: 'issue 10',
+  issue11: 'issue 11 (channels and pools)',
   issue13: 'issue 13 (Web Locks across processes)',
   perf: 'PERF.md, met on main already (keep them met)',
 };
@@ -213,6 +216,7 @@ function markdownTable(rows, { before = true } = {}) {
  */
 function targetsMarkdown(rows) {
   const issue = rows.filter((r) => r.part === 'issue10');
+  const issue11 = rows.filter((r) => r.part === 'issue11');
   const issue13 = rows.filter((r) => r.part === 'issue13');
   const perf = rows.filter((r) => r.part === 'perf');
   const lines = [
@@ -225,6 +229,7 @@ function targetsMarkdown(rows) {
     const s = summary(rows);
     if (s) lines.push('', s);
   }
+  if (issue11.length) lines.push('', `#### ${kPartTitles.issue11}`, '', ...markdownTable(issue11, { before: false }));
   if (issue13.length) lines.push('', `#### ${kPartTitles.issue13}`, '', ...markdownTable(issue13, { before: false }));
   if (perf.length)
     lines.push('', '#### PERF.md, met on main already (keep them met)', '', ...markdownTable(perf, { before: false }));
