@@ -17,4 +17,6 @@ module.exports = [
   require('./pcall-cold'),
   require('./pcall-result'),
   require('./web-locks'),
+  require('./actor-throughput'), // issue 12
+  require('./actor-latency'), // issue 12
 ];
