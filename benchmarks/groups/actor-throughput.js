@@ -12,16 +12,38 @@ const kTopologies = [
   { label: '1 → 1', stages: [1, 1] },
   { label: '2 → 4 → 1', stages: [2, 4, 1] },
 ];
-const relayName = (label, mode) => `Relay ${label}, actors in ${mode === 'thread' ? 'worker threads' : 'child processes'}`;
+const relayName = (label, mode, codec) =>
+  `Relay ${label}, actors in ${mode === 'thread' ? 'worker threads' : 'child processes'}${codec ? `, codec '${codec}'` : ''}`;
 const ipcName = (label) => `child_process IPC ${label}, routed through the parent (json)`;
 const workerName = (label) => `worker_threads ${label}, MessagePorts between workers`;
 
 const competitors = [];
 for (const { label, stages } of kTopologies) {
   competitors.push(
-    { name: relayName(label, 'process'), side: 'shmsync', available: hasRelay, setup: actorPipeline(stages, 'throughput', 'process') },
-    { name: relayName(label, 'thread'), side: 'shmsync', available: hasRelay, setup: actorPipeline(stages, 'throughput', 'thread') },
-    { name: ipcName(label), side: 'peer', vs: [relayName(label, 'process')], setup: ipcPipeline(stages, 'throughput') },
+    {
+      name: relayName(label, 'process'),
+      side: 'shmsync',
+      available: hasRelay,
+      setup: actorPipeline(stages, 'throughput', 'process'),
+    },
+    {
+      name: relayName(label, 'process', 'json'),
+      side: 'shmsync',
+      available: hasRelay,
+      setup: actorPipeline(stages, 'throughput', 'process', 'json'),
+    },
+    {
+      name: relayName(label, 'thread'),
+      side: 'shmsync',
+      available: hasRelay,
+      setup: actorPipeline(stages, 'throughput', 'thread'),
+    },
+    {
+      name: ipcName(label),
+      side: 'peer',
+      vs: [relayName(label, 'process'), relayName(label, 'process', 'json')],
+      setup: ipcPipeline(stages, 'throughput'),
+    },
     {
       name: workerName(label),
       side: 'peer',
@@ -37,6 +59,6 @@ module.exports = defineGroup({
   metric: 'throughput',
   unit: 'msg',
   notes:
-    'Sources send a small object (5 fields, ~60 B as JSON), middle stages forward each message to one receiver of the next stage, the sink counts; a sample ends when the sink has counted all n. Every stage is a process or thread started once for the whole run. Relay: one ShmQueue between consecutive groups (maxsize 1000 messages); the run is started and its end reported through two ShmQueues outside the relay. IPC: fork()ed stages, serialization json, every message routed by the parent (children have no IPC channel to each other), round robin to the next stage. worker_threads: a MessageChannel per sender/receiver pair, ports in the workers, round robin, no backpressure (the sink rate is measured).',
+    'Sources send a small object (5 fields, ~60 B as JSON), middle stages forward each message to one receiver of the next stage, the sink counts; a sample ends when the sink has counted all n. Every stage is a process or thread started once for the whole run. Relay: one ShmQueue between consecutive groups (maxsize 1000 messages), default codec (structured: v8 serialize) unless the row names one; the run is started and its end reported through two ShmQueues outside the relay. IPC: fork()ed stages, serialization json, every message routed by the parent (children have no IPC channel to each other), round robin to the next stage. worker_threads: a MessageChannel per sender/receiver pair, ports in the workers, round robin, no backpressure (the sink rate is measured).',
   competitors,
 });

@@ -24,9 +24,10 @@ function hasRelay() {
 
 /**
  * setup() of a relay pipeline: `stages` as lib/pipelines.js ([1, 1], [2, 4, 1], [1, 1, 1]),
- * `kind` 'throughput' | 'latency', `mode` 'process' | 'thread' (where every actor runs).
+ * `kind` 'throughput' | 'latency', `mode` 'process' | 'thread' (where every actor runs),
+ * `codec` the relay's link codec (undefined: the default, 'structured').
  */
-function actorPipeline(stages, kind, mode) {
+function actorPipeline(stages, kind, mode, codec) {
   checkStages(stages);
   if (kind === 'latency' && stages[0] !== 1) throw new RangeError('a latency chain has one source');
   return () =>
@@ -60,7 +61,7 @@ function actorPipeline(stages, kind, mode) {
           });
         }),
       );
-      const relay = new Relay({ maxsize: kMaxsize, logger: () => {} });
+      const relay = new Relay({ maxsize: kMaxsize, logger: () => {}, ...(codec ? { codec } : {}) });
       relay.connect(...groups);
       const started = relay.start();
       let ended = false;

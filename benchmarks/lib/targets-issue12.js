@@ -9,13 +9,16 @@ const fmt = require('./format');
 
 const kThroughput = 'actor-throughput';
 const kLatency = 'actor-latency';
-const relay = (t, mode) => `Relay ${t}, actors in ${mode === 'thread' ? 'worker threads' : 'child processes'}`;
+const relay = (t, mode, codec) =>
+  `Relay ${t}, actors in ${mode === 'thread' ? 'worker threads' : 'child processes'}${codec ? `, codec '${codec}'` : ''}`;
 const A = {
   relay11: [kThroughput, relay('1 → 1', 'process')],
+  relay11Json: [kThroughput, relay('1 → 1', 'process', 'json')],
   relay11Thread: [kThroughput, relay('1 → 1', 'thread')],
   ipc11: [kThroughput, 'child_process IPC 1 → 1, routed through the parent (json)'],
   worker11: [kThroughput, 'worker_threads 1 → 1, MessagePorts between workers'],
   relay241: [kThroughput, relay('2 → 4 → 1', 'process')],
+  relay241Json: [kThroughput, relay('2 → 4 → 1', 'process', 'json')],
   relay241Thread: [kThroughput, relay('2 → 4 → 1', 'thread')],
   ipc241: [kThroughput, 'child_process IPC 2 → 4 → 1, routed through the parent (json)'],
   worker241: [kThroughput, 'worker_threads 2 → 4 → 1, MessagePorts between workers'],
@@ -26,7 +29,15 @@ const A = {
 };
 
 const rate = (label, of, peer, threshold) => ({ label, kind: 'ratio', of, peer, field: 'opsPerSec', threshold });
-const p50 = (label, of, peer) => ({ label, kind: 'ratio', of, peer, field: 'p50Ns', threshold: null, show: fmt.duration });
+const p50 = (label, of, peer) => ({
+  label,
+  kind: 'ratio',
+  of,
+  peer,
+  field: 'p50Ns',
+  threshold: null,
+  show: fmt.duration,
+});
 
 const kIssue12 = [
   {
@@ -36,6 +47,7 @@ const kIssue12 = [
       rate('≥ 5× child_process IPC (actors in processes)', A.relay11, A.ipc11, 5),
       rate('≥ 2× worker postMessage (actors in worker threads)', A.relay11Thread, A.worker11, 2),
       rate('info: actors in processes vs worker postMessage', A.relay11, A.worker11, null),
+      rate("info: actors in processes, codec 'json', vs child_process IPC (json too)", A.relay11Json, A.ipc11, null),
     ],
   },
   {
@@ -45,6 +57,7 @@ const kIssue12 = [
       rate('≥ 5× child_process IPC (actors in processes)', A.relay241, A.ipc241, 5),
       rate('≥ 2× worker postMessage (actors in worker threads)', A.relay241Thread, A.worker241, 2),
       rate('info: actors in processes vs worker postMessage', A.relay241, A.worker241, null),
+      rate("info: actors in processes, codec 'json', vs child_process IPC (json too)", A.relay241Json, A.ipc241, null),
     ],
   },
   {
