@@ -114,3 +114,12 @@ export { locked, lockable, type LockableDecorator } from './lockable/decorators'
 export { lockOf, attachLock, type LockSource } from './lockable/instance-lock';
 export { type LockingMethodDecorator, type LockingClassDecorator } from './lockable/decorator-types';
 export { diagnosticsChannels } from './diagnostics';
+
+// Actors and relays (issue 12, ktz.multiprocessing seed): src/actor/, docs/actors.md.
+export { Actor, type LogLevel as ActorLogLevel } from './actor/actor';
+export { ActorRef, type ActorSpec, type ActorMode, type ActorExit } from './actor/actor-ref';
+export { Relay, Handler, type RelayOptions, type RelayMaxsize, type ConnectOptions } from './actor/relay';
+export { Control, type ControlValue } from './actor/control';
+export { Sink as ActorSink } from './actor/sink';
+export { RelayError, ActorExitError, type ActorFailureInfo } from './actor/errors';
+export { type ActorLogRecord, type ActorLogger, type LoggerLike } from './actor/logger';
