@@ -5,7 +5,7 @@
 // middle stages forward each one, the sink counts, and the run ends when the sink has all n.
 // The stages and the wiring of each competitor: lib/pipelines.js, lib/actor-pipeline.js.
 const { defineGroup } = require('../lib/group');
-const { ipcPipeline, workerPipeline } = require('../lib/pipelines');
+const { ipcPipeline, workerPipeline, cpuDetail } = require('../lib/pipelines');
 const { actorPipeline, hasRelay } = require('../lib/actor-pipeline');
 
 const kTopologies = [
@@ -18,8 +18,12 @@ const ipcName = (label) => `child_process IPC ${label}, routed through the paren
 const workerName = (label) => `worker_threads ${label}, MessagePorts between workers`;
 
 const competitors = [];
+// minN: a sample moves at least 2000 messages, so the per-run start/finish hand-shakes (a cold
+// wake of a parked stage costs milliseconds on a loaded machine) and the 10 ms granularity of the
+// children's CPU clocks (/proc) stay small against the per-message figures.
+const add = (...cs) => competitors.push(...cs.map((c) => ({ detail: cpuDetail, minN: 2000, ...c })));
 for (const { label, stages } of kTopologies) {
-  competitors.push(
+  add(
     {
       name: relayName(label, 'process'),
       side: 'shmsync',

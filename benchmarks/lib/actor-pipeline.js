@@ -7,7 +7,7 @@ const path = require('node:path');
 const { childrenDir } = require('./child');
 const { loadShmsync, shmsync } = require('./shmsync');
 const { benchName, unlinkName, guarded } = require('./shm-names');
-const { split, checkStages, kGiveUpMs } = require('./pipelines');
+const { split, checkStages, withCpu, kGiveUpMs } = require('./pipelines');
 
 const kStages = path.join(childrenDir, 'actor-stages.js');
 /** The relay's bound, in messages: backpressure as a user would configure it. */
@@ -100,8 +100,10 @@ function actorPipeline(stages, kind, mode, codec) {
               const r = await finished();
               return { latencies: r.latencies };
             };
+      // Process mode: the actors' pids; thread mode: their CPU is this process's.
+      const pids = () => (mode === 'thread' ? [] : groups.flat().map((a) => a.pid));
       return {
-        run,
+        run: kind === 'throughput' ? withCpu(run, pids) : run,
         // A latency sample comes back as one message of the done queue (8 bytes per latency).
         maxN: kind === 'latency' ? 40_000 : 5e6,
         async teardown() {

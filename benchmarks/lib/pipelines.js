@@ -20,6 +20,7 @@
 // run(n) for 'latency' sends n messages one at a time (the next when the sink acked the
 // previous one) and returns the per-message source→sink times the sink measured with
 // process.hrtime (CLOCK_MONOTONIC, one clock for every process and thread on the machine).
+const fs = require('node:fs');
 const { forkChild, startWorker } = require('./child');
 
 const kGiveUpMs = 30_000;
@@ -27,6 +28,43 @@ const kGiveUpMs = 30_000;
 /** n split over k sources as evenly as possible. */
 function split(n, k) {
   return Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
+}
+
+/** CPU ms of process `pid` so far (user + system, /proc clock ticks of 10 ms), 0 if unreadable. */
+function procCpuMs(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Wraps a throughput run(n) so each sample also reports the CPU time every stage spent per
+ * message (`extra.cpuUsPerMsg`): this process (all its threads: worker stages, the IPC router,
+ * the relay's main side) plus the child processes `pids()` names. Unlike msgs/s on a shared
+ * machine, it hardly depends on what else runs, so it says where a pipeline's time goes.
+ */
+function withCpu(run, pids) {
+  return async (n) => {
+    const ids = pids();
+    const c0 = ids.map(procCpuMs);
+    const p0 = process.cpuUsage();
+    const out = await run(n);
+    const p = process.cpuUsage(p0);
+    const childMs = ids.reduce((a, pid, i) => a + procCpuMs(pid) - c0[i], 0);
+    const ms = (p.user + p.system) / 1000 + childMs;
+    return { ...(out ?? {}), extra: { cpuUsPerMsg: (ms * 1000) / n } };
+  };
+}
+
+/** `detail` of a throughput competitor measured through withCpu. */
+function cpuDetail(r) {
+  const c = r.extra?.cpuUsPerMsg;
+  if (!c) return null;
+  return `CPU per message, every stage and this process together: ${c.median.toFixed(1)} µs (median of samples; min ${c.min.toFixed(1)}, max ${c.max.toFixed(1)})`;
 }
 
 function checkStages(stages) {
@@ -110,7 +148,12 @@ function ipcPipeline(stages, kind) {
       await closeAll(groups).catch(() => {});
       throw err;
     }
-    return { run: runner(groups, kind), teardown: () => closeAll(groups), maxN: 2e6 };
+    const run = runner(groups, kind);
+    return {
+      run: kind === 'throughput' ? withCpu(run, () => groups.flat().map((c) => c.handle.pid)) : run,
+      teardown: () => closeAll(groups),
+      maxN: 2e6,
+    };
   };
 }
 
@@ -153,8 +196,9 @@ function workerPipeline(stages, kind) {
       throw err;
     }
     // postMessage has no backpressure: cap a sample so the queues stay a few hundred MB at most.
-    return { run: runner(groups, kind), teardown: () => closeAll(groups), maxN: 1e6 };
+    const run = runner(groups, kind);
+    return { run: kind === 'throughput' ? withCpu(run, () => []) : run, teardown: () => closeAll(groups), maxN: 1e6 };
   };
 }
 
-module.exports = { ipcPipeline, workerPipeline, split, checkStages, kGiveUpMs };
+module.exports = { ipcPipeline, workerPipeline, split, checkStages, withCpu, cpuDetail, kGiveUpMs };
