@@ -6,7 +6,6 @@ import { ActorExitError, Relay, RemoteException, type ActorRef } from '../dist';
 import { LogCollector, actorsModule, ref, rejection } from './helpers/actors';
 
 delete process.env.NODE_OPTIONS;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { HookError } = require(actorsModule) as { HookError: new (...a: unknown[]) => Error };
 
 function allEnded(t: Tap.Test, actors: ActorRef[]): void {
