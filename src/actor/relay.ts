@@ -275,12 +275,20 @@ export class Relay {
     } finally {
       if (graceTimer !== undefined) clearTimeout(graceTimer);
       for (const h of handles) h.signal('SIGKILL'); // none alive unless setup threw midway
+      // Every actor has ended. Unlink as well as close: an actor that was killed never released
+      // its handles, and its attachment would keep the segments until a later sweep.
       for (const link of links) {
         link.q.close();
+        link.q.unlink();
         link.credits?.close();
+        link.credits?.unlink();
       }
       counter.close();
-      handler?.q.close();
+      counter.unlink();
+      if (handler !== undefined) {
+        handler.q.close();
+        handler.q.queue.unlink();
+      }
     }
     this.#log('debug', 'relay: finished');
     if (failure !== undefined) throw failure.error;
