@@ -72,3 +72,14 @@ for (const how of ['kill', 'terminate'] as const) {
     });
   }
 }
+
+for (const before of [0, 40]) {
+  t.test(`a message too large for the link fails its sender, never silently (${before} sent before)`, async (t) => {
+    // send() stages messages and puts them in batches: the failure surfaces at the next send or
+    // before the pill, and is reported as the actor's error all the same.
+    const sender = ref('BigSender', [before]);
+    const err = await rejection(new Relay().connect(sender, ref('Sleeper')).start());
+    t.equal(err.code, 'SHMSYNC_TOO_LARGE');
+    t.match(err.actor, { name: sender.name });
+  });
+}

@@ -211,6 +211,7 @@ export class Relay {
           spec: {
             queue: q.name,
             credits: credits?.name,
+            grab: Math.max(1, Math.floor(this.#messages / (2 * groups[i][1].length))),
             counter: counter.name,
             index: i,
             senders: groups[i][1].length,
