@@ -1,14 +1,14 @@
 // Actors and relays (issue 12), failure model (Decision 16): an actor that throws in any hook,
 // exits, or is killed makes start() reject with that error (its class and remote stack kept) and
 // the relay stops every other actor: no hang, nothing left running.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ActorExitError, Relay, RemoteException, type ActorRef } from '../dist';
 import { LogCollector, actorsModule, ref, rejection } from './helpers/actors';
 
 delete process.env.NODE_OPTIONS;
 const { HookError } = require(actorsModule) as { HookError: new (...a: unknown[]) => Error };
 
-function allEnded(t: Tap.Test, actors: ActorRef[]): void {
+function allEnded(t: Test, actors: ActorRef[]): void {
   for (const a of actors) t.notOk(a.alive, `${a.name} is not running`);
 }
 
