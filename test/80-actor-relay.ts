@@ -88,6 +88,7 @@ t.test('a relay can be started only once', async (t) => {
 t.test('a first-group actor without its own loop() fails with a clear error', async (t) => {
   const err = await rejection(new Relay().connect(ref('NoLoop'), ref('Collector', [null])).start());
   t.equal(err.code, 'SHMSYNC_RELAY');
+  t.ok(err instanceof RelayError, 'instanceof works on the rebuilt error (by code)');
   t.match(err.message, /first group of its relay: it receives nothing, so it must override loop\(\)/);
   t.match(err.actor, { hook: 'loop', group: 'group-0' });
 });

@@ -1,7 +1,7 @@
 // Actors and relays (issue 12): the topologies of ktz's tests - 1-n, n-1, n-m (20 runs, the
 // seed's deadlock case: Decision 15), 1-n-1 through proxies, handler aggregation - and thread mode.
 // Each message reaches exactly one receiver of the next group.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ActorSink, Control, Handler, Relay } from '../dist';
 import { drainSink, ref, refs } from './helpers/actors';
 
@@ -10,7 +10,7 @@ delete process.env.NODE_OPTIONS;
 type Report = { name: string; group: string; got: Array<[string, string, number]> };
 
 /** Every ('data', producer, i) exactly once over all reports, i < perProducer. */
-function exactlyOnce(t: Tap.Test, reports: Report[], producers: string[], perProducer: number): void {
+function exactlyOnce(t: Test, reports: Report[], producers: string[], perProducer: number): void {
   const seen = new Map<string, number>();
   for (const r of reports)
     for (const [, from, i] of r.got) seen.set(`${from}:${i}`, (seen.get(`${from}:${i}`) ?? 0) + 1);
@@ -34,7 +34,7 @@ function inOrderPerSender(reports: Report[]): boolean {
   });
 }
 
-async function run(t: Tap.Test, nProducers: number, nReceivers: number, perProducer: number, mode?: 'thread') {
+async function run(t: Test, nProducers: number, nReceivers: number, perProducer: number, mode?: 'thread') {
   const sink = new ActorSink();
   t.teardown(() => sink.close());
   const producers = refs(nProducers, 'Producer', [perProducer], mode);

@@ -1,14 +1,14 @@
 // Actors and relays (issue 12), failure model (Decision 16): an actor that throws in any hook,
 // exits, or is killed makes start() reject with that error (its class and remote stack kept) and
 // the relay stops every other actor: no hang, nothing left running.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ActorExitError, Relay, RemoteException, type ActorRef } from '../dist';
 import { LogCollector, actorsModule, ref, rejection } from './helpers/actors';
 
 delete process.env.NODE_OPTIONS;
 const { HookError } = require(actorsModule) as { HookError: new (...a: unknown[]) => Error };
 
-function allEnded(t: Tap.Test, actors: ActorRef[]): void {
+function allEnded(t: Test, actors: ActorRef[]): void {
   for (const a of actors) t.notOk(a.alive, `${a.name} is not running`);
 }
 
@@ -71,4 +71,15 @@ for (const how of ['kill', 'terminate'] as const) {
       allEnded(t, [producer, sleeper]);
     });
   }
+}
+
+for (const before of [0, 40]) {
+  t.test(`a message too large for the link fails its sender, never silently (${before} sent before)`, async (t) => {
+    // send() stages messages and puts them in batches: the failure surfaces at the next send or
+    // before the pill, and is reported as the actor's error all the same.
+    const sender = ref('BigSender', [before]);
+    const err = await rejection(new Relay().connect(sender, ref('Sleeper')).start());
+    t.equal(err.code, 'SHMSYNC_TOO_LARGE');
+    t.match(err.actor, { name: sender.name });
+  });
 }

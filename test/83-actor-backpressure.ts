@@ -1,7 +1,7 @@
 // Actors and relays (issue 12): backpressure. With `maxsize`, send() waits while that many
 // messages are in flight on the link, so a fast producer is paced by a slow consumer. Measured
 // with counters in shared memory (sent / handled), never with time.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ActorSink, Relay, SharedArray } from '../dist';
 import { drainSink, ref } from './helpers/actors';
 
@@ -12,7 +12,7 @@ delete process.env.NODE_OPTIONS;
  * handling each message the consumer waits until `target` messages are in flight (sent, not yet
  * handled) or everything was sent: with a bound, the producer can never get further ahead.
  */
-async function pacing(t: Tap.Test, maxsize: number, target: number, n: number): Promise<number> {
+async function pacing(t: Test, maxsize: number, target: number, n: number): Promise<number> {
   const counters = new SharedArray<'int32'>({ type: 'int32', length: 3 });
   t.teardown(() => counters.close());
   const producer = ref('PacedProducer', [n, counters]);

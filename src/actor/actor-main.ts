@@ -105,6 +105,8 @@ async function main(): Promise<void> {
     runtime.log(10, 'leaving loop', []);
     runtime.hook = 'shutdown';
     await actor.shutdown();
+    // Staged messages go out now, so a failed put (a message too large for the ring) is reported.
+    await runtime.flush();
   } catch (err) {
     fail(runtime.hook, err);
   } finally {

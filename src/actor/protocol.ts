@@ -12,6 +12,8 @@ export interface LinkSpec {
   readonly queue: string;
   /** Credit queue name when the link is bounded in messages (maxsize), else undefined. */
   readonly credits: string | undefined;
+  /** Most credits a sender takes at once (a share of maxsize, so no sender starves the others). */
+  readonly grab: number;
   /** Poison counter: SharedArray name and index (one int32 per receiving group). */
   readonly counter: string;
   readonly index: number;

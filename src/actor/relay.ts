@@ -197,6 +197,7 @@ export class Relay {
       handler?.q.end();
     };
     const pendingErrors: Array<Promise<void>> = [];
+    const judged: Array<Promise<void>> = [];
     try {
       for (let i = 0; i + 1 < groups.length; i++) {
         const q = new ShmQueue(undefined, { capacity: this.#ring, codec: this.#codec });
@@ -211,6 +212,7 @@ export class Relay {
           spec: {
             queue: q.name,
             credits: credits?.name,
+            grab: Math.max(1, Math.floor(this.#messages / (2 * groups[i][1].length))),
             counter: counter.name,
             index: i,
             senders: groups[i][1].length,
@@ -243,19 +245,21 @@ export class Relay {
             onReport,
           );
           handles.push(handle);
-          void handle.exited.then(async (exit) => {
-            await Promise.all(pendingErrors);
-            if (finished.has(actor) || reported) return;
-            const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-            fail(
-              new ActorExitError(`actor ${actor.name} (${group}) ${how} before finishing`, {
-                actor: { name: actor.name, group, pid: actor.pid },
-                exitCode: exit.code,
-                signal: exit.signal,
-                ...(exit.error === undefined ? {} : { cause: exit.error }),
-              }),
-            );
-          });
+          judged.push(
+            handle.exited.then(async (exit) => {
+              await Promise.all(pendingErrors);
+              if (finished.has(actor) || reported) return;
+              const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+              fail(
+                new ActorExitError(`actor ${actor.name} (${group}) ${how} before finishing`, {
+                  actor: { name: actor.name, group, pid: actor.pid },
+                  exitCode: exit.code,
+                  signal: exit.signal,
+                  ...(exit.error === undefined ? {} : { cause: exit.error }),
+                }),
+              );
+            }),
+          );
         }
       });
       const run =
@@ -267,8 +271,8 @@ export class Relay {
                 () => undefined,
                 (err: unknown) => fail(err),
               );
-      await Promise.all(handles.map((h) => h.exited));
-      await Promise.all(pendingErrors);
+      // Each actor's end is judged (its error rebuilt, or an early exit turned into an error).
+      await Promise.all(judged);
       // Every actor has finished: a handler still reading its queue sees the end (Control.eol).
       handler?.q.end();
       await run;

@@ -14,6 +14,8 @@ import type { ActorInit, ActorReport, LinkSpec } from './protocol';
 
 type Frame = unknown[];
 
+/** Messages staged by send() before they are put in one batch. */
+const kSendBatch = 32;
 /** Longest run without a macrotask turn (ms): IPC 'disconnect' (parent died) and logs need one. */
 const kYieldMs = 8;
 
@@ -54,7 +56,14 @@ export class Runtime implements ActorRuntime {
   readonly #batch: number;
   readonly #post: (report: ActorReport) => void;
   #ops = 0;
+  /** Credits this sender took and has not used yet (returned before its pill). */
+  #stash = 0;
   #lastYield = performance.now();
+  #staged: Frame[] = [];
+  #flushScheduled = false;
+  #flushing: Promise<void> | null = null;
+  /** A failed background flush: thrown by the next send() or flush(). */
+  #sendError: unknown = undefined;
 
   constructor(init: ActorInit, post: (report: ActorReport) => void) {
     this.name = init.name;
@@ -72,14 +81,60 @@ export class Runtime implements ActorRuntime {
     return this.#in !== null;
   }
 
+  /**
+   * Stages one message; the staged ones go to the queue in one putMany when kSendBatch are
+   * staged, before this actor waits for a credit, at the next event-loop turn (setImmediate), and
+   * before its pill. One put and at most one wake per batch instead of per message.
+   */
   async send(args: unknown[]): Promise<void> {
+    if (this.#sendError !== undefined) throw this.#sendError;
     const out = this.#out!;
     const credits = out.credits;
-    // A bounded link: one credit per message in flight (queued or being handled downstream).
-    if (credits !== null && credits.drainSync(noop, { max: 1 }) === 0) await credits.get();
+    // A bounded link: one credit per message in flight (staged, queued or being handled downstream).
+    if (credits !== null) {
+      if (this.#stash === 0) this.#stash = credits.drainSync(noop, { max: out.spec.grab });
+      if (this.#stash === 0) {
+        await this.flush(); // the staged messages hold credits: deliver them before waiting
+        this.#stash = (await credits.getMany(out.spec.grab)).length;
+      }
+      this.#stash--;
+    }
     const frame: Frame = [kData, ...args];
-    if (!out.q.tryPut(frame)) await out.q.put(frame);
+    this.#staged.push(frame);
+    if (this.#staged.length >= kSendBatch) await this.flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flushSoon);
+    }
     if ((++this.#ops & 63) === 0) await this.#maybeYield();
+  }
+
+  readonly #flushSoon = (): void => {
+    this.#flushScheduled = false;
+    this.flush().catch((err: unknown) => {
+      this.#sendError ??= err; // the next send(), or the flush before the pill, throws it
+    });
+  };
+
+  /** Puts every staged message, in order (flushes never overlap: each waits for the previous). */
+  async flush(): Promise<void> {
+    if (this.#out === null) return;
+    while (this.#flushing !== null) await this.#flushing.catch(noop);
+    if (this.#sendError !== undefined) throw this.#sendError;
+    if (this.#staged.length === 0) return;
+    const batch = this.#staged;
+    this.#staged = [];
+    const q = this.#out!.q;
+    const done = batch.length === 1 && q.tryPut(batch[0]) ? Promise.resolve() : q.putMany(batch);
+    this.#flushing = done;
+    try {
+      await done;
+    } catch (err) {
+      this.#sendError ??= err;
+      throw err;
+    } finally {
+      this.#flushing = null;
+    }
   }
 
   /** The default loop(): recv() every data message until the inbox has ended and is drained. */
@@ -105,7 +160,7 @@ export class Runtime implements ActorRuntime {
           const r = actor.recv(...frame);
           if (r !== undefined && typeof (r as Promise<void>).then === 'function') await r;
           this.hook = 'loop';
-          credits?.tryPut(1);
+          credits?.tryPut(1); // room for one more message on this link
         } else if (tag === kPoison) {
           this.#addPoison(link);
         } else {
@@ -131,6 +186,9 @@ export class Runtime implements ActorRuntime {
   async poison(): Promise<void> {
     const out = this.#out;
     if (out === null) return;
+    await this.flush();
+    if (this.#stash > 0) out.credits?.putManySync(new Array<number>(this.#stash).fill(1));
+    this.#stash = 0;
     const frame: Frame = [kPoison];
     if (!out.q.tryPut(frame)) await out.q.put(frame);
   }
