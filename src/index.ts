@@ -175,3 +175,12 @@ export {
   type ThreadContext,
   type ThreadTarget,
 } from './thread';
+
+// Actors and relays (issue 12, ktz.multiprocessing seed): src/actor/, docs/actors.md.
+export { Actor, type LogLevel as ActorLogLevel } from './actor/actor';
+export { ActorRef, type ActorSpec, type ActorMode, type ActorExit } from './actor/actor-ref';
+export { Relay, Handler, type RelayOptions, type RelayMaxsize, type ConnectOptions } from './actor/relay';
+export { Control, type ControlValue } from './actor/control';
+export { Sink as ActorSink } from './actor/sink';
+export { RelayError, ActorExitError, type ActorFailureInfo } from './actor/errors';
+export { type ActorLogRecord, type ActorLogger, type LoggerLike } from './actor/logger';

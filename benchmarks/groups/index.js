@@ -19,4 +19,6 @@ module.exports = [
   require('./web-locks'),
   require('./channel'),
   require('./async-pool'),
+  require('./actor-throughput'), // issue 12
+  require('./actor-latency'), // issue 12
 ];

@@ -20,6 +20,7 @@ const { time, x } = require('./target-kinds');
 const { kIssue10 } = require('./targets-issue10');
 const { kIssue13 } = require('./targets-issue13');
 const { kIssue11 } = require('./targets-issue11');
+const { kIssue12 } = require('./targets-issue12');
 const { kPerf } = require('./targets-perf');
 
 // `part` picks the heading a target is listed under (console and Markdown).
@@ -27,12 +28,14 @@ const kTargets = [
   ...kIssue10.map((t) => ({ ...t, issue10: true, part: 'issue10' })),
   ...kIssue11.map((t) => ({ ...t, part: 'issue11' })),
   ...kIssue13.map((t) => ({ ...t, part: 'issue13' })),
+  ...kIssue12.map((t) => ({ ...t, part: 'issue12' })),
   ...kPerf.map((t) => ({ ...t, part: 'perf' })),
 ];
 const kPartTitles = {
   issue10: 'issue 10',
   issue11: 'issue 11 (channels and pools)',
   issue13: 'issue 13 (Web Locks across processes)',
+  issue12: 'issue 12 (actors and relays)',
   perf: 'PERF.md, met on main already (keep them met)',
 };
 const kCmp = { lower: (a, b) => a <= b, higher: (a, b) => a >= b };
@@ -218,9 +221,10 @@ function targetsMarkdown(rows) {
   const issue = rows.filter((r) => r.part === 'issue10');
   const issue11 = rows.filter((r) => r.part === 'issue11');
   const issue13 = rows.filter((r) => r.part === 'issue13');
+  const issue12 = rows.filter((r) => r.part === 'issue12');
   const perf = rows.filter((r) => r.part === 'perf');
   const lines = [
-    `### targets: issue 10${issue13.length ? ', issue 13' : ''} and PERF.md, this run`,
+    `### targets: issue 10${issue13.length ? ', issue 13' : ''}${issue12.length ? ', issue 12' : ''} and PERF.md, this run`,
     '',
     'Ratios are against the peer measured in this run. Absolute thresholds are PERF.md\'s quiet-machine figures; where a reference peer of PERF.md ran here too, the load-normalised estimate (measured × PERF figure of that peer / its figure here) is shown next to the raw value. The verdict is the raw check; "info" rows have no threshold. "before" is the figure in issue 10\'s table (main, a quiet run).',
   ];
@@ -231,6 +235,7 @@ function targetsMarkdown(rows) {
   }
   if (issue11.length) lines.push('', `#### ${kPartTitles.issue11}`, '', ...markdownTable(issue11, { before: false }));
   if (issue13.length) lines.push('', `#### ${kPartTitles.issue13}`, '', ...markdownTable(issue13, { before: false }));
+  if (issue12.length) lines.push('', `#### ${kPartTitles.issue12}`, '', ...markdownTable(issue12, { before: false }));
   if (perf.length)
     lines.push('', '#### PERF.md, met on main already (keep them met)', '', ...markdownTable(perf, { before: false }));
   return lines.join('\n');
