@@ -313,3 +313,13 @@ export function createNativeError(code: string, message: string, errno: number, 
   if (cls === undefined) return new ShmsyncError(message, code, { errno, syscall });
   return new cls(message, { errno, syscall });
 }
+
+// ---- Redis queue (issue 15, src/redis/queue.ts) ----
+/**
+ * A message received with `receive()` was reclaimed by another consumer before `ack()` (this
+ * consumer did not renew its claim for `reclaimAfter` ms: paused, partitioned, or its handle was
+ * closed). The other consumer may process it too; this ack changed nothing.
+ */
+export const ReclaimedError = defineError('ReclaimedError', 'SHMSYNC_RECLAIMED', 'message was reclaimed by another consumer');
+export type ReclaimedError = ShmsyncError;
+byCode.set(ReclaimedError.code as string, ReclaimedError);
