@@ -40,19 +40,25 @@ end
 `;
 
 /**
- * PUT: KEYS stream, meta; ARGV payload... Returns how many were appended (all, or the free room
- * under meta.maxLength), or -1 when the stream has ended.
+ * PUT: KEYS stream, meta, memo; ARGV producer, token, payload... Returns how many were appended
+ * (all, or the free room under meta.maxLength), or -1 when the stream has ended. The count is
+ * remembered under the producer with the token: a resend of the same call by the client (the
+ * connection dropped after Redis ran it, before the reply) answers it again and appends nothing.
  */
 export const PUT = new Script(`
+local prev = redis.call('HGET', KEYS[3], 'p:' .. ARGV[1])
+local token = ARGV[2]
+if prev and string.sub(prev, 1, #token + 1) == token .. '|' then return tonumber(string.sub(prev, #token + 2)) end
 if redis.call('HEXISTS', KEYS[2], 'ended') == 1 then return -1 end
-local n = #ARGV
+local n = #ARGV - 2
 local max = tonumber(redis.call('HGET', KEYS[2], 'maxLength') or '0')
 if max and max > 0 then
   local room = max - redis.call('XLEN', KEYS[1])
   if room < n then n = room end
   if n < 0 then n = 0 end
 end
-for i = 1, n do redis.call('XADD', KEYS[1], '*', 'm', ARGV[i]) end
+for i = 1, n do redis.call('XADD', KEYS[1], '*', 'm', ARGV[i + 2]) end
+redis.call('HSET', KEYS[3], 'p:' .. ARGV[1], token .. '|' .. n)
 return n
 `);
 
@@ -167,7 +173,7 @@ for i = 5, #ARGV do
   end
 end
 if ARGV[4] == '1' then
-  redis.call('HDEL', KEYS[2], consumer)
+  redis.call('HDEL', KEYS[2], consumer, 'p:' .. consumer)
   local s = redis.pcall('XPENDING', stream, group, '-', '+', 1, consumer)
   if type(s) == 'table' and not s.err and #s == 0 then
     redis.pcall('XGROUP', 'DELCONSUMER', stream, group, consumer)

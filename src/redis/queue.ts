@@ -187,6 +187,7 @@ export class RedisQueue<T = unknown> {
   #cursor = '0-0';
   #lastReclaim = 0;
   #tokens = 0;
+  readonly #epoch = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   #ended = false;
 
   constructor(name: string, options: RedisQueueOptions<T>) {
@@ -235,7 +236,7 @@ export class RedisQueue<T = unknown> {
     const base = `${prefix}{${name}}`;
     this.#stream = base;
     this.#meta = `${base}:meta`;
-    this.#acks = `${base}:acks`;
+    this.#acks = `${base}:memo`;
     this.#waiters = `${base}:waiters`;
     this.#slice = Math.max(1, Math.min(kMaxSlice, Math.floor(reclaimAfter / 2)));
     this.#ready = CONFIG.run(client, [this.#meta], [String(maxLength)]).then((stored) => {
@@ -313,7 +314,9 @@ export class RedisQueue<T = unknown> {
     let written = 0;
     let backoff = 1;
     while (written < payloads.length) {
-      const n = Number(await PUT.run(this.#client, [this.#stream, this.#meta], payloads.slice(written)));
+      const n = Number(
+        await PUT.run(this.#client, [this.#stream, this.#meta, this.#acks], [this.consumer, this.#token(), ...payloads.slice(written)]),
+      );
       if (n < 0) {
         this.#ended = true;
         throw withWritten(new ReadOnly(`queue "${this.name}" has ended`), written);
@@ -335,7 +338,9 @@ export class RedisQueue<T = unknown> {
   async tryPut(value: T): Promise<boolean> {
     const payload = encodeMessage(this.codec as CodecName | Codec, value, this.maxMessageSize);
     await this.#open();
-    const n = Number(await PUT.run(this.#client, [this.#stream, this.#meta], [payload]));
+    const n = Number(
+      await PUT.run(this.#client, [this.#stream, this.#meta, this.#acks], [this.consumer, this.#token(), payload]),
+    );
     if (n < 0) {
       this.#ended = true;
       throw new ReadOnly(`queue "${this.name}" has ended`);
@@ -588,11 +593,17 @@ export class RedisQueue<T = unknown> {
 
   /** ACK with a fresh token (a resend by the client after a reconnect answers the same). */
   async #ack(ids: string[]): Promise<boolean[]> {
-    const token = `${Date.now().toString(36)}.${(this.#tokens++).toString(36)}`;
-    const r = text(await ACK.run(this.#client, [this.#stream, this.#acks], [this.group, this.consumer, token, ...ids]));
+    const r = text(
+      await ACK.run(this.#client, [this.#stream, this.#acks], [this.group, this.consumer, this.#token(), ...ids]),
+    );
     const out: boolean[] = [];
     for (let i = 0; i < ids.length; i++) out.push(r[i] === '1');
     return out;
+  }
+
+  /** A token unique to this handle's calls (memo of PUT/ACK; see queue-scripts.ts). */
+  #token(): string {
+    return `${this.#epoch}.${(this.#tokens++).toString(36)}`;
   }
 
   /** @internal HeldMessage.ack */
