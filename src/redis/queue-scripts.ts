@@ -63,15 +63,16 @@ return n
 `);
 
 /**
- * TAKE: KEYS stream, meta; ARGV group, consumer, count, minIdle (-1: no reclaim), cursor.
- * Reclaims idle entries of other (dead) readers first, then reads new ones, into this reader's
- * PEL (not acknowledged). Returns { {id, payload, reclaimed}..., nextCursor, ended, xlen }.
+ * TAKE: KEYS stream, meta; ARGV group, consumer, count, minIdle, cursor, due (1/0).
+ * Reclaims entries idle for minIdle ms (readers that died or released them) first when `due`, or
+ * when there is nothing new; reads new ones; all into this reader's PEL (not acknowledged). Returns { {id, payload, reclaimed}..., nextCursor, ended, xlen }.
  */
 export const TAKE = new Script(`${kEnsureGroup}
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local count = tonumber(ARGV[3])
 local min_idle = tonumber(ARGV[4])
 local cursor = ARGV[5]
+local due = ARGV[6] == '1'
 local out = {}
 local function read_new(n)
   local r = redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', n, 'STREAMS', stream, '>')
@@ -89,8 +90,8 @@ local function read_new(n)
     end
   end
 end
-if min_idle >= 0 then
-  local r = redis.pcall('XAUTOCLAIM', stream, group, consumer, min_idle, cursor, 'COUNT', count)
+local function reclaim()
+  local r = redis.pcall('XAUTOCLAIM', stream, group, consumer, min_idle, cursor, 'COUNT', count - #out)
   if type(r) == 'table' and r.err then
     if string.find(r.err, 'NOGROUP') then ensure_group(stream, group) else return redis.error_reply(r.err) end
     cursor = '0-0'
@@ -101,7 +102,10 @@ if min_idle >= 0 then
     end
   end
 end
+if due then reclaim() end
 if #out < count then read_new(count - #out) end
+-- Nothing new: look for idle entries of other readers too (released ones are idle at once).
+if #out == 0 and not due then reclaim() end
 local ended = redis.call('HEXISTS', KEYS[2], 'ended')
 return { out, cursor, ended, redis.call('XLEN', stream) }
 `);

@@ -438,18 +438,16 @@ export class RedisQueue<T = unknown> {
 
   /** TAKE: reclaim (when due) and read new entries into our PEL, without blocking. */
   async #take(max: number): Promise<{ entries: Entry[]; ended: boolean; size: number }> {
+    // Reclaiming first is due every slice; otherwise TAKE reclaims only when nothing new is ready.
     const now = Date.now();
-    let minIdle = -1;
-    if (now - this.#lastReclaim >= this.#slice) {
-      minIdle = this.reclaimAfter;
-      this.#lastReclaim = now;
-    }
+    const due = now - this.#lastReclaim >= this.#slice;
+    if (due) this.#lastReclaim = now;
     const reply = (await TAKE.run(
       this.#client,
       [this.#stream, this.#meta],
-      [this.group, this.consumer, max, minIdle, this.#cursor],
+      [this.group, this.consumer, max, this.reclaimAfter, this.#cursor, due ? '1' : '0'],
     )) as [unknown[][], unknown, unknown, unknown];
-    if (minIdle >= 0) this.#cursor = text(reply[1]);
+    this.#cursor = text(reply[1]);
     const entries = reply[0].map((e) => ({ id: text(e[0]), payload: e[1] as Buffer, reclaimed: Number(e[2]) === 1 }));
     return { entries, ended: Number(reply[2]) === 1, size: Number(reply[3]) };
   }
@@ -608,11 +606,13 @@ export class RedisQueue<T = unknown> {
 
   /** @internal HeldMessage.ack */
   async ackHeld(m: HeldMessage<T>): Promise<void> {
+    if (m.acked) return;
     if (this.#closed) throw this.#closedError();
     if (!this.#held.has(m.id)) throw new ReclaimedError(`queue "${this.name}": message ${m.id} is no longer held`);
     const [ok] = await this.#ack([m.id]);
     this.#held.delete(m.id);
-    if (!ok) throw new ReclaimedError(`queue "${this.name}": message ${m.id} was reclaimed by another consumer`);
+    if (ok) m.acked = true;
+    else throw new ReclaimedError(`queue "${this.name}": message ${m.id} was reclaimed by another consumer`);
   }
 
   /** @internal HeldMessage.release */
@@ -702,6 +702,8 @@ export class RedisQueue<T = unknown> {
 
 class HeldMessage<T> implements RedisMessage<T> {
   readonly #queue: RedisQueue<T>;
+  /** Set once ack() succeeded (a second ack() resolves at once). */
+  acked = false;
   constructor(
     queue: RedisQueue<T>,
     readonly value: T,
