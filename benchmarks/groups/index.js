@@ -17,4 +17,6 @@ module.exports = [
   require('./pcall-cold'),
   require('./pcall-result'),
   require('./web-locks'),
+  // issue 15: the Redis backend (redis-lock, redis-queue)
+  ...require('./redis'),
 ];

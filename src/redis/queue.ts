@@ -106,6 +106,8 @@ type Outcome = 'done' | 'timeout' | 'abort' | 'closed';
 const kCodecs: readonly CodecName[] = ['raw', 'string', 'json', 'structured'];
 const kDefaultReclaim = 5000;
 const kMaxSlice = 2000;
+/** How long a blocking connection stays registered for end()'s CLIENT UNBLOCK (ms). */
+const kArmTtl = 10_000;
 /** XCLAIM IDLE given to released entries: older than any reclaimAfter. */
 const kReleasedIdle = '1000000000000';
 
@@ -189,6 +191,8 @@ export class RedisQueue<T = unknown> {
   #tokens = 0;
   readonly #epoch = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   #ended = false;
+  #armedId = '';
+  #armedAt = 0;
 
   constructor(name: string, options: RedisQueueOptions<T>) {
     validateName('name', name);
@@ -471,8 +475,13 @@ export class RedisQueue<T = unknown> {
     let read: Promise<Entry[]>;
     try {
       const conn = await this.#blockingConnection();
+      // Registered for end()'s wake-up for kArmTtl ms; renewed when half of that passed.
       const now = Date.now();
-      await ARM.run(this.#client, [this.#waiters], [this.#blockId, now + slice + 1000, now]);
+      if (this.#armedId !== this.#blockId || now - this.#armedAt > kArmTtl / 2) {
+        await ARM.run(this.#client, [this.#waiters], [this.#blockId, now + kArmTtl, now]);
+        this.#armedId = this.#blockId;
+        this.#armedAt = now;
+      }
       read = (
         conn.callBuffer(
           'XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', max, 'BLOCK', slice, 'STREAMS', this.#stream, '>',
@@ -669,6 +678,7 @@ export class RedisQueue<T = unknown> {
     if (this.#renewTimer !== undefined) clearTimeout(this.#renewTimer);
     this.#blocker?.disconnect();
     this.#blocker = null;
+    if (this.#armedId !== '') this.#client.call('ZREM', this.#waiters, this.#armedId).catch(() => {});
     const ids = [...this.#mine.map((e) => e.id), ...this.#held.keys()];
     this.#mine = [];
     this.#held.clear();
