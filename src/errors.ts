@@ -188,6 +188,20 @@ export type ReadOnly = ShmsyncError;
 export const CodecError = defineError('CodecError', 'SHMSYNC_CODEC', 'codec failure');
 export type CodecError = ShmsyncError;
 
+// ---- Remote lock backends (issue 15: src/lock/lock-backend.ts, src/redis/) ----------------------
+/**
+ * A hold on a remote backend (Redis) ended without a release: its lease ran out (partition,
+ * pause, renewal failures) or another request stole it. The guard's `signal` aborts with it.
+ */
+export const LockLostError = defineError('LockLostError', 'SHMSYNC_LOCK_LOST', 'the lock was lost');
+export type LockLostError = ShmsyncError;
+/** The operation does not exist on this backend (e.g. the blocking API on Redis). */
+export const UnsupportedError = defineError('UnsupportedError', 'SHMSYNC_UNSUPPORTED', 'not supported');
+export type UnsupportedError = ShmsyncError;
+/** The remote backend failed (connection lost for too long, script error); see `cause`. */
+export const BackendError = defineError('BackendError', 'SHMSYNC_BACKEND', 'the lock backend failed');
+export type BackendError = ShmsyncError;
+
 /** Rejection reason of a wait cancelled by an AbortSignal (`name: 'AbortError'`). */
 export class AbortError extends ShmsyncError {
   static override readonly code = 'ABORT_ERR';
@@ -296,6 +310,9 @@ const byCode = new Map<string, ErrorClass>(
     OwnerTableMismatchError,
     PolicyMismatchError,
     NoSpaceError,
+    LockLostError,
+    UnsupportedError,
+    BackendError,
   ].map((cls) => [cls.code, cls]),
 );
 

@@ -114,3 +114,7 @@ export { locked, lockable, type LockableDecorator } from './lockable/decorators'
 export { lockOf, attachLock, type LockSource } from './lockable/instance-lock';
 export { type LockingMethodDecorator, type LockingClassDecorator } from './lockable/decorator-types';
 export { diagnosticsChannels } from './diagnostics';
+// ---- Redis backend for locks (issue 15): src/redis/, src/lock/lock-backend.ts, docs/redis.md ----
+export { LockLostError, UnsupportedError, BackendError } from './errors';
+export { createRedisBackend, RedisBackend, type RedisBackendOptions } from './redis';
+export type { LockBackend, RemoteMode, RemoteEntry, RemoteLockInfo } from './lock/lock-backend';
