@@ -337,6 +337,10 @@ export function createNativeError(code: string, message: string, errno: number, 
  * consumer did not renew its claim for `reclaimAfter` ms: paused, partitioned, or its handle was
  * closed). The other consumer may process it too; this ack changed nothing.
  */
-export const ReclaimedError = defineError('ReclaimedError', 'SHMSYNC_RECLAIMED', 'message was reclaimed by another consumer');
+export const ReclaimedError = defineError(
+  'ReclaimedError',
+  'SHMSYNC_RECLAIMED',
+  'message was reclaimed by another consumer',
+);
 export type ReclaimedError = ShmsyncError;
 byCode.set(ReclaimedError.code as string, ReclaimedError);

@@ -118,3 +118,14 @@ export { diagnosticsChannels } from './diagnostics';
 export { LockLostError, UnsupportedError, BackendError } from './errors';
 export { createRedisBackend, RedisBackend, type RedisBackendOptions } from './redis';
 export type { LockBackend, RemoteMode, RemoteEntry, RemoteLockInfo } from './lock/lock-backend';
+// ---- Redis queue (issue 15): src/redis/queue*.ts, docs/redis-queue.md ----
+export { ReclaimedError } from './errors';
+export {
+  RedisQueue,
+  type RedisQueueOptions,
+  type RedisMessage,
+  type RedisQueueInfo,
+  type RedisPutOptions,
+  type RedisGetOptions,
+  type RedisDrainOptions,
+} from './redis/queue';

@@ -45,7 +45,12 @@ t.test('redis backend', async (t) => {
     async create<T>(t: Test, tag: string, options: { codec?: unknown; bounded?: boolean } = {}) {
       const name = testName(`conf-${tag}`);
       const codec = options.codec as never;
-      const q = new RedisQueue<T>(name, { client, codec, reclaimAfter: 500, ...(options.bounded ? { maxLength: 5 } : {}) });
+      const q = new RedisQueue<T>(name, {
+        client,
+        codec,
+        reclaimAfter: 500,
+        ...(options.bounded ? { maxLength: 5 } : {}),
+      });
       const handles: RedisQueue<T>[] = [q];
       t.teardown(async () => {
         for (const h of handles) await h.close();

@@ -138,28 +138,34 @@ t.test('a consumer SIGKILLed mid-stream (receive + ack): nothing lost, at most t
   t.equal(seen.size, n, 'every message was processed (none lost)');
   const twice = mine.filter((v) => received.includes(v));
   t.ok(twice.length <= 1, `processed twice: ${JSON.stringify(twice)}`);
-  t.ok(twice.every((v) => !acked.has(v)), 'only a message the dead consumer had not acknowledged');
+  t.ok(
+    twice.every((v) => !acked.has(v)),
+    'only a message the dead consumer had not acknowledged',
+  );
   t.equal(new Set(mine).size, mine.length, 'the survivor got nothing twice');
 });
 
-t.test('a consumer paused past reclaimAfter: its message moves on, its late ack fails with SHMSYNC_RECLAIMED', async (t) => {
-  const { open, consumer } = await setup(t);
-  const q = await open();
-  await q.put(42);
-  const { child } = await consumer('hold', 'pause');
-  await child.message('holding');
-  child.kill('SIGSTOP');
-  t.teardown(() => child.kill('SIGCONT'));
-  const m = await q.receive({ timeout: 10 * kReclaim });
-  t.equal(m.value, 42, 'another consumer received it after the pause outlasted the claim');
-  t.equal(m.redelivered, true);
-  child.kill('SIGCONT');
-  child.send({ type: 'ack' });
-  const failed = await child.message<Message & { code: string }>('ack-failed');
-  t.equal(failed.code, 'SHMSYNC_RECLAIMED', 'the paused consumer learns it lost the message');
-  await m.ack();
-  t.equal(await q.length(), 0, 'acknowledged once, by the consumer that has it');
-});
+t.test(
+  'a consumer paused past reclaimAfter: its message moves on, its late ack fails with SHMSYNC_RECLAIMED',
+  async (t) => {
+    const { open, consumer } = await setup(t);
+    const q = await open();
+    await q.put(42);
+    const { child } = await consumer('hold', 'pause');
+    await child.message('holding');
+    child.kill('SIGSTOP');
+    t.teardown(() => child.kill('SIGCONT'));
+    const m = await q.receive({ timeout: 10 * kReclaim });
+    t.equal(m.value, 42, 'another consumer received it after the pause outlasted the claim');
+    t.equal(m.redelivered, true);
+    child.kill('SIGCONT');
+    child.send({ type: 'ack' });
+    const failed = await child.message<Message & { code: string }>('ack-failed');
+    t.equal(failed.code, 'SHMSYNC_RECLAIMED', 'the paused consumer learns it lost the message');
+    await m.ack();
+    t.equal(await q.length(), 0, 'acknowledged once, by the consumer that has it');
+  },
+);
 
 t.test('Redis SIGKILLed and restarted mid-run (appendfsync always): every message exactly once', async (t) => {
   const { server, open } = await setup(t, true);

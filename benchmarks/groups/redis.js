@@ -193,7 +193,7 @@ function redisQueueSetup(batched) {
         };
     const consume = batched
       ? async (n) => {
-          for (let got = 0; got < n; ) got += (await consumer.getMany(kBatch, { timeout: kGiveUpMs })).length;
+          for (let got = 0; got < n;) got += (await consumer.getMany(kBatch, { timeout: kGiveUpMs })).length;
         }
       : async (n) => {
           for (let i = 0; i < n; i++) await consumer.get({ timeout: kGiveUpMs });
@@ -222,7 +222,7 @@ function shmQueueSetup() {
           for (let i = 0; i < n; i += kBatch) await q.putMany(i + kBatch <= n ? batch : batch.slice(0, n - i));
         },
         async (n) => {
-          for (let got = 0; got < n; ) got += (await q.getMany(kBatch, { timeout: kGiveUpMs })).length;
+          for (let got = 0; got < n;) got += (await q.getMany(kBatch, { timeout: kGiveUpMs })).length;
         },
       ),
       teardown() {

@@ -50,7 +50,8 @@ export function encodeMessage(codec: CodecName | Codec, value: unknown, maxMessa
     body = bytes;
   }
   const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
-  if (size > maxMessageSize) throw new TooLargeError(`message of ${size} bytes exceeds maxMessageSize ${maxMessageSize}`);
+  if (size > maxMessageSize)
+    throw new TooLargeError(`message of ${size} bytes exceeds maxMessageSize ${maxMessageSize}`);
   const out = Buffer.allocUnsafe(size + 1);
   out[0] = type;
   if (typeof body === 'string') out.write(body, 1, 'utf8');
@@ -60,6 +61,7 @@ export function encodeMessage(codec: CodecName | Codec, value: unknown, maxMessa
 
 /** Decodes one stream field value (a Buffer from Redis). */
 export function decodeMessage(payload: unknown, custom: Codec | null): unknown {
-  if (!Buffer.isBuffer(payload) || payload.length < 1) throw new CodecError('a message has no payload (not written by shmsync?)');
+  if (!Buffer.isBuffer(payload) || payload.length < 1)
+    throw new CodecError('a message has no payload (not written by shmsync?)');
   return decodeRecord(payload[0], payload, 1, payload.length, custom);
 }

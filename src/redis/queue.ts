@@ -39,8 +39,11 @@ export type { RedisLike } from './queue-client';
 export interface RedisQueueOptions<T = unknown> {
   /** An ioredis client (its connection is shared; the queue never closes it). */
   client?: RedisLike;
-  /** A backend from createRedisBackend(): its client is used. */
-  backend?: { readonly client: unknown };
+  /**
+   * A backend from createRedisBackend(): its `client` (an ioredis client) and `prefix` are used.
+   * `client` wins when both are given.
+   */
+  backend?: { readonly client?: unknown; readonly prefix?: string };
   /** As ShmQueue: 'structured' (default), 'json', 'string', 'raw' or { encode, decode }. */
   codec?: CodecName | Codec<T>;
   /**
@@ -56,7 +59,7 @@ export interface RedisQueueOptions<T = unknown> {
   group?: string;
   /** This handle's consumer name (default unique: host:pid:random). */
   consumer?: string;
-  /** Key prefix (default 'shmsync:queue:'); keys are `${prefix}{${name}}` and suffixes (one hash slot). */
+  /** Key prefix (default 'shmsync:queue:', or the backend's prefix + 'queue:'); keys are `${prefix}{${name}}` and suffixes (one hash slot). */
   prefix?: string;
 }
 
@@ -115,7 +118,10 @@ function deadlineOf(timeout: number): number {
   return timeout < 0 ? -1 : Date.now() + timeout;
 }
 
-function asyncOptions(options: unknown, extra: readonly string[] = []): Record<string, unknown> & {
+function asyncOptions(
+  options: unknown,
+  extra: readonly string[] = [],
+): Record<string, unknown> & {
   timeout: number;
   signal: AbortSignal | undefined;
 } {
@@ -135,7 +141,12 @@ function withWritten<E extends Error>(err: E, written: number): E {
 }
 
 /** Resolves when `p` settles, the deadline passes, `signal` or `closing` aborts. */
-function race(p: Promise<unknown>, deadline: number, signal: AbortSignal | undefined, closing: AbortSignal): Promise<Outcome> {
+function race(
+  p: Promise<unknown>,
+  deadline: number,
+  signal: AbortSignal | undefined,
+  closing: AbortSignal,
+): Promise<Outcome> {
   return new Promise((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     const done = (o: Outcome): void => {
@@ -208,11 +219,23 @@ export class RedisQueue<T = unknown> {
       'consumer',
       'prefix',
     ]);
-    const client = opts.client ?? (opts.backend as { client?: unknown } | undefined)?.client;
-    if (!isRedisLike(client)) throw typeError('options.client', 'an ioredis client (or options.backend)', client);
+    const backend = opts.backend as { client?: unknown; prefix?: unknown } | undefined;
+    const client = opts.client ?? backend?.client;
+    if (!isRedisLike(client)) {
+      throw typeError(
+        opts.client === undefined && backend !== undefined ? 'options.backend.client' : 'options.client',
+        'an ioredis client (the Redis queue needs ioredis: Buffer replies and a duplicate connection)',
+        client,
+      );
+    }
     const codec = (opts.codec ?? 'structured') as CodecName | Codec<T>;
     if (typeof codec === 'string') validateOneOf('options.codec', codec, kCodecs);
-    else if (typeof codec !== 'object' || codec === null || typeof codec.encode !== 'function' || typeof codec.decode !== 'function')
+    else if (
+      typeof codec !== 'object' ||
+      codec === null ||
+      typeof codec.encode !== 'function' ||
+      typeof codec.decode !== 'function'
+    )
       throw typeError('options.codec', "'raw', 'string', 'json', 'structured' or { encode, decode }", codec);
     const maxLength = (opts.maxLength ?? 0) as number;
     validateInteger('options.maxLength', maxLength, 0, 2 ** 31 - 1);
@@ -225,7 +248,8 @@ export class RedisQueue<T = unknown> {
     const consumer = (opts.consumer ?? `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`) as string;
     if (typeof consumer !== 'string' || consumer.length === 0)
       throw typeError('options.consumer', 'a non-empty string', consumer);
-    const prefix = (opts.prefix ?? 'shmsync:queue:') as string;
+    const prefix = (opts.prefix ??
+      (typeof backend?.prefix === 'string' ? `${backend.prefix}queue:` : 'shmsync:queue:')) as string;
     if (typeof prefix !== 'string') throw typeError('options.prefix', 'a string', prefix);
     if (name.includes('{') || name.includes('}')) throw rangeError('name', 'a name without { or }', name);
 
@@ -289,7 +313,14 @@ export class RedisQueue<T = unknown> {
         consumers = Number(rec.consumers);
       }
     }
-    return { name: this.name, size: Number(size), pending, consumers, ended: Number(ended) === 1, maxLength: this.#maxLength };
+    return {
+      name: this.name,
+      size: Number(size),
+      pending,
+      consumers,
+      ended: Number(ended) === 1,
+      maxLength: this.#maxLength,
+    };
   }
 
   /** Messages put and not yet acknowledged. */
@@ -319,7 +350,11 @@ export class RedisQueue<T = unknown> {
     let backoff = 1;
     while (written < payloads.length) {
       const n = Number(
-        await PUT.run(this.#client, [this.#stream, this.#meta, this.#acks], [this.consumer, this.#token(), ...payloads.slice(written)]),
+        await PUT.run(
+          this.#client,
+          [this.#stream, this.#meta, this.#acks],
+          [this.consumer, this.#token(), ...payloads.slice(written)],
+        ),
       );
       if (n < 0) {
         this.#ended = true;
@@ -330,7 +365,8 @@ export class RedisQueue<T = unknown> {
       if (n > 0) backoff = 1;
       // Full (maxLength): poll with a bounded backoff (consumers acknowledging free the room).
       const wait = deadline < 0 ? backoff : Math.min(backoff, deadline - Date.now());
-      if (wait <= 0 && deadline >= 0) throw withWritten(new TimeoutError(`queue "${this.name}": put timed out`), written);
+      if (wait <= 0 && deadline >= 0)
+        throw withWritten(new TimeoutError(`queue "${this.name}": put timed out`), written);
       const outcome = await race(new Promise((r) => setTimeout(r, wait)), -1, signal, this.#closing.signal);
       if (outcome === 'abort') throw withWritten(abortErrorFor(signal!), written);
       if (outcome === 'closed') throw withWritten(this.#closedError(), written);
@@ -396,7 +432,10 @@ export class RedisQueue<T = unknown> {
     const opts = asyncOptions(options, ['max']);
     const max = (opts.max ?? 1024) as number;
     validateInteger('options.max', max, 1, 100_000);
-    const payloads = (await this.#receive(max, 'raw', { timeout: opts.timeout < 0 ? undefined : opts.timeout, signal: opts.signal })) as Buffer[];
+    const payloads = (await this.#receive(max, 'raw', {
+      timeout: opts.timeout < 0 ? undefined : opts.timeout,
+      signal: opts.signal,
+    })) as Buffer[];
     for (let i = 0; i < payloads.length; i++) visit(payloads[i].subarray(1), i);
     return payloads.length;
   }
@@ -484,7 +523,17 @@ export class RedisQueue<T = unknown> {
       }
       read = (
         conn.callBuffer(
-          'XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', max, 'BLOCK', slice, 'STREAMS', this.#stream, '>',
+          'XREADGROUP',
+          'GROUP',
+          this.group,
+          this.consumer,
+          'COUNT',
+          max,
+          'BLOCK',
+          slice,
+          'STREAMS',
+          this.#stream,
+          '>',
         ) as Promise<unknown>
       ).then((reply) => parseRead(reply));
     } catch (err) {
@@ -521,7 +570,11 @@ export class RedisQueue<T = unknown> {
     if (o === 'abort') this.#client.call('CLIENT', 'UNBLOCK', this.#blockId).catch(() => {});
     settled.then(
       (entries) => {
-        if (this.#closed) void this.#releaseIds(entries.map((e) => e.id), false);
+        if (this.#closed)
+          void this.#releaseIds(
+            entries.map((e) => e.id),
+            false,
+          );
         else this.#mine.push(...entries);
       },
       () => {},
@@ -580,7 +633,10 @@ export class RedisQueue<T = unknown> {
     if (mode === 'hold') {
       // A settle that completes after close() hands nothing out: the entries go back at once.
       if (this.#closed) {
-        await this.#releaseIds(entries.map((e) => e.id), false);
+        await this.#releaseIds(
+          entries.map((e) => e.id),
+          false,
+        );
         throw this.#closedError();
       }
       const out: RedisMessage<T>[] = [];
@@ -632,24 +688,31 @@ export class RedisQueue<T = unknown> {
 
   async #releaseIds(ids: string[], forget: boolean): Promise<void> {
     if (ids.length === 0 && !forget) return;
-    await RELEASE.run(this.#client, [this.#stream, this.#acks], [this.group, this.consumer, kReleasedIdle, forget ? '1' : '0', ...ids]);
+    await RELEASE.run(
+      this.#client,
+      [this.#stream, this.#acks],
+      [this.group, this.consumer, kReleasedIdle, forget ? '1' : '0', ...ids],
+    );
   }
 
   /** Renews the claim on held messages every reclaimAfter / 3 ms while any is held (timer unref'd). */
   #scheduleRenew(): void {
     if (this.#renewTimer !== undefined || this.#held.size === 0 || this.#closed) return;
-    this.#renewTimer = setTimeout(() => {
-      this.#renewTimer = undefined;
-      const ids = [...this.#held.keys()];
-      if (ids.length === 0 || this.#closed) return;
-      RENEW.run(this.#client, [this.#stream], [this.group, this.consumer, ...ids])
-        .then((r) => {
-          const s = text(r);
-          for (let i = 0; i < ids.length; i++) if (s[i] !== '1') this.#held.delete(ids[i]);
-        })
-        .catch(() => {})
-        .finally(() => this.#scheduleRenew());
-    }, Math.max(5, Math.floor(this.reclaimAfter / 3)));
+    this.#renewTimer = setTimeout(
+      () => {
+        this.#renewTimer = undefined;
+        const ids = [...this.#held.keys()];
+        if (ids.length === 0 || this.#closed) return;
+        RENEW.run(this.#client, [this.#stream], [this.group, this.consumer, ...ids])
+          .then((r) => {
+            const s = text(r);
+            for (let i = 0; i < ids.length; i++) if (s[i] !== '1') this.#held.delete(ids[i]);
+          })
+          .catch(() => {})
+          .finally(() => this.#scheduleRenew());
+      },
+      Math.max(5, Math.floor(this.reclaimAfter / 3)),
+    );
     this.#renewTimer.unref();
   }
 
@@ -739,9 +802,4 @@ function parseRead(reply: unknown): Entry[] {
     out.push({ id: text(e[0]), payload: fields[1] as Buffer, reclaimed: false });
   }
   return out;
-}
-
-/** Factory shape for backends: `queue(name, options)`. */
-export function createRedisQueue<T = unknown>(name: string, options: RedisQueueOptions<T>): RedisQueue<T> {
-  return new RedisQueue<T>(name, options);
 }

@@ -46,7 +46,11 @@ export interface QueueBackend {
    * A fresh queue for test `t`, removed at teardown. `bounded`: full after a handful of messages of
    * 100 bytes (shm: a 1 KiB ring; Redis: maxLength), for the backpressure cases.
    */
-  create<T = unknown>(t: Test, tag: string, options?: QueueCodecOption & { bounded?: boolean }): Promise<QueueFixture<T>>;
+  create<T = unknown>(
+    t: Test,
+    tag: string,
+    options?: QueueCodecOption & { bounded?: boolean },
+  ): Promise<QueueFixture<T>>;
 }
 
 const codeOf = (code: string) => ({ code });
@@ -68,12 +72,22 @@ export function queueConformance(t: Test, backend: QueueBackend): void {
     for (let i = 0; i < 256; i++) all[i] = i;
     await raw.q.putMany([Buffer.alloc(0), all, new Uint8Array([1, 2, 3])]);
     const got = (await raw.q.getMany(3)) as Buffer[];
-    t.ok(got.every((b) => Buffer.isBuffer(b)), 'raw gives Buffers');
-    t.same(got.map((b) => b.toString('hex')), ['', all.toString('hex'), '010203'], 'byte for byte');
+    t.ok(
+      got.every((b) => Buffer.isBuffer(b)),
+      'raw gives Buffers',
+    );
+    t.same(
+      got.map((b) => b.toString('hex')),
+      ['', all.toString('hex'), '010203'],
+      'byte for byte',
+    );
 
     const structured = await backend.create(t, 'structured');
     const rich: unknown[] = [
-      new Map<unknown, unknown>([['a', 1], [2, { deep: new Set([1, 2]) }]]),
+      new Map<unknown, unknown>([
+        ['a', 1],
+        [2, { deep: new Set([1, 2]) }],
+      ]),
       123n,
       new Date(1_700_000_000_000),
       new Float64Array([1.5, -0, NaN]),
@@ -83,7 +97,8 @@ export function queueConformance(t: Test, backend: QueueBackend): void {
     await structured.q.putMany(rich);
     const back = await structured.q.getMany(rich.length);
     t.equal(back.length, rich.length);
-    for (let i = 0; i < rich.length; i++) t.ok(isDeepStrictEqual(back[i], rich[i]), `structured value ${i} round-trips`);
+    for (let i = 0; i < rich.length; i++)
+      t.ok(isDeepStrictEqual(back[i], rich[i]), `structured value ${i} round-trips`);
 
     let decoded = 0;
     const codec = {
@@ -119,7 +134,11 @@ export function queueConformance(t: Test, backend: QueueBackend): void {
     const first = await reader.tryGet();
     if (first !== undefined) seen.push(first);
     while (seen.length < n) seen.push(...(await reader.getMany(64)));
-    t.same(seen, Array.from({ length: n }, (_, i) => i), 'every message once, in order');
+    t.same(
+      seen,
+      Array.from({ length: n }, (_, i) => i),
+      'every message once, in order',
+    );
     t.equal(await reader.tryGet(), undefined, 'empty: tryGet gives undefined');
   });
 
@@ -154,71 +173,107 @@ export function queueConformance(t: Test, backend: QueueBackend): void {
     t.equal(await q.get({ timeout: 1000 }), 'after', 'the handle works after timeouts');
   });
 
-  t.test(`[${backend.name}] AbortSignal: aborted before takes nothing; abort while waiting loses nothing`, async (t) => {
-    const { q, open } = await backend.create(t, 'abort', { codec: 'json' });
-    await q.put('kept');
-    const ac = new AbortController();
-    ac.abort(new Error('why'));
-    await t.rejects(q.get({ signal: ac.signal }), { name: 'AbortError', code: 'ABORT_ERR' }, 'pre-aborted get rejects');
-    await t.rejects(q.put('x', { signal: ac.signal }), { name: 'AbortError' }, 'pre-aborted put rejects');
-    t.equal(await q.get(), 'kept', 'the message was not taken by the aborted get');
-    const waiting = new AbortController();
-    const pending = t.rejects(q.get({ signal: waiting.signal }), { name: 'AbortError', code: 'ABORT_ERR' }, 'abort while waiting rejects');
-    waiting.abort();
-    await pending;
-    const producer = await open();
-    await producer.putMany(['one', 'two']);
-    t.same(await collect(q, 2), ['one', 'two'], 'messages put after the abort all arrive, in order');
-  });
+  t.test(
+    `[${backend.name}] AbortSignal: aborted before takes nothing; abort while waiting loses nothing`,
+    async (t) => {
+      const { q, open } = await backend.create(t, 'abort', { codec: 'json' });
+      await q.put('kept');
+      const ac = new AbortController();
+      ac.abort(new Error('why'));
+      await t.rejects(
+        q.get({ signal: ac.signal }),
+        { name: 'AbortError', code: 'ABORT_ERR' },
+        'pre-aborted get rejects',
+      );
+      await t.rejects(q.put('x', { signal: ac.signal }), { name: 'AbortError' }, 'pre-aborted put rejects');
+      t.equal(await q.get(), 'kept', 'the message was not taken by the aborted get');
+      const waiting = new AbortController();
+      const pending = t.rejects(
+        q.get({ signal: waiting.signal }),
+        { name: 'AbortError', code: 'ABORT_ERR' },
+        'abort while waiting rejects',
+      );
+      waiting.abort();
+      await pending;
+      const producer = await open();
+      await producer.putMany(['one', 'two']);
+      t.same(await collect(q, 2), ['one', 'two'], 'messages put after the abort all arrive, in order');
+    },
+  );
 
-  t.test(`[${backend.name}] end(): puts fail, gets drain then fail, waiters on other handles wake, for await ends`, async (t) => {
-    const { q, open } = await backend.create<number>(t, 'end', { codec: 'json' });
-    const other = await open();
-    const waiter = t.rejects(other.get(), codeOf('SHMSYNC_QUEUE_CLOSED'), 'a waiting get on another handle is woken');
-    await q.end();
-    await waiter;
-    const { q: q2, open: open2 } = await backend.create<number>(t, 'end2', { codec: 'json' });
-    await q2.putMany([1, 2, 3]);
-    await q2.end();
-    await t.rejects(q2.put(4), codeOf('SHMSYNC_QUEUE_CLOSED'), 'put after end');
-    t.equal(await q2.get(), 1, 'gets drain what is left');
-    const reader = await open2();
-    const rest: number[] = [];
-    for await (const v of reader) rest.push(v);
-    t.same(rest, [2, 3], 'for await yields the rest and ends');
-    await t.rejects(q2.get(), codeOf('SHMSYNC_QUEUE_CLOSED'), 'drained: get fails');
-    await t.rejects(Promise.resolve().then(() => q2.tryGet()), codeOf('SHMSYNC_QUEUE_CLOSED'), 'tryGet too');
-  });
+  t.test(
+    `[${backend.name}] end(): puts fail, gets drain then fail, waiters on other handles wake, for await ends`,
+    async (t) => {
+      const { q, open } = await backend.create<number>(t, 'end', { codec: 'json' });
+      const other = await open();
+      const waiter = t.rejects(other.get(), codeOf('SHMSYNC_QUEUE_CLOSED'), 'a waiting get on another handle is woken');
+      await q.end();
+      await waiter;
+      const { q: q2, open: open2 } = await backend.create<number>(t, 'end2', { codec: 'json' });
+      await q2.putMany([1, 2, 3]);
+      await q2.end();
+      await t.rejects(q2.put(4), codeOf('SHMSYNC_QUEUE_CLOSED'), 'put after end');
+      t.equal(await q2.get(), 1, 'gets drain what is left');
+      const reader = await open2();
+      const rest: number[] = [];
+      for await (const v of reader) rest.push(v);
+      t.same(rest, [2, 3], 'for await yields the rest and ends');
+      await t.rejects(q2.get(), codeOf('SHMSYNC_QUEUE_CLOSED'), 'drained: get fails');
+      await t.rejects(
+        Promise.resolve().then(() => q2.tryGet()),
+        codeOf('SHMSYNC_QUEUE_CLOSED'),
+        'tryGet too',
+      );
+    },
+  );
 
-  t.test(`[${backend.name}] close(): this handle's waits reject with SHMSYNC_CLOSED; other handles are unaffected`, async (t) => {
-    const { q, open } = await backend.create(t, 'close', { codec: 'json' });
-    const h = await open();
-    const waiting = t.rejects(h.get(), codeOf('SHMSYNC_CLOSED'), 'the pending get rejects');
-    await h.close();
-    await waiting;
-    t.equal(h.closed, true);
-    await t.rejects(Promise.resolve().then(() => h.put(1)), codeOf('SHMSYNC_CLOSED'), 'put after close');
-    await h.close();
-    t.pass('close is idempotent');
-    await q.put('still');
-    t.equal(await q.get(), 'still', 'the other handle works; the stream did not end');
-  });
+  t.test(
+    `[${backend.name}] close(): this handle's waits reject with SHMSYNC_CLOSED; other handles are unaffected`,
+    async (t) => {
+      const { q, open } = await backend.create(t, 'close', { codec: 'json' });
+      const h = await open();
+      const waiting = t.rejects(h.get(), codeOf('SHMSYNC_CLOSED'), 'the pending get rejects');
+      await h.close();
+      await waiting;
+      t.equal(h.closed, true);
+      await t.rejects(
+        Promise.resolve().then(() => h.put(1)),
+        codeOf('SHMSYNC_CLOSED'),
+        'put after close',
+      );
+      await h.close();
+      t.pass('close is idempotent');
+      await q.put('still');
+      t.equal(await q.get(), 'still', 'the other handle works; the stream did not end');
+    },
+  );
 
-  t.test(`[${backend.name}] backpressure: a full queue makes put wait and tryPut false until a get frees room`, async (t) => {
-    const { q, open } = await backend.create<Buffer>(t, 'full', { codec: 'raw', bounded: true });
-    let n = 0;
-    while (await q.tryPut(Buffer.alloc(100, n))) n += 1;
-    t.ok(n >= 2, `full after ${n} messages`);
-    let done = false;
-    const pending = q.put(Buffer.alloc(100, 0xaa)).then(() => (done = true));
-    await t.rejects(q.put(Buffer.alloc(100), { timeout: 30 }), codeOf('SHMSYNC_TIMEOUT'), 'a put with a timeout times out while full');
-    t.equal(done, false, 'the waiting put still waits');
-    const consumer = await open();
-    t.same((await consumer.get()).toString('hex'), Buffer.alloc(100, 0).toString('hex'), 'the oldest message comes out');
-    await pending;
-    const rest = await collect(consumer, n);
-    t.same(rest[n - 1].toString('hex'), Buffer.alloc(100, 0xaa).toString('hex'), 'the waiting message went in last');
-  });
+  t.test(
+    `[${backend.name}] backpressure: a full queue makes put wait and tryPut false until a get frees room`,
+    async (t) => {
+      const { q, open } = await backend.create<Buffer>(t, 'full', { codec: 'raw', bounded: true });
+      let n = 0;
+      while (await q.tryPut(Buffer.alloc(100, n))) n += 1;
+      t.ok(n >= 2, `full after ${n} messages`);
+      let done = false;
+      const pending = q.put(Buffer.alloc(100, 0xaa)).then(() => (done = true));
+      await t.rejects(
+        q.put(Buffer.alloc(100), { timeout: 30 }),
+        codeOf('SHMSYNC_TIMEOUT'),
+        'a put with a timeout times out while full',
+      );
+      t.equal(done, false, 'the waiting put still waits');
+      const consumer = await open();
+      t.same(
+        (await consumer.get()).toString('hex'),
+        Buffer.alloc(100, 0).toString('hex'),
+        'the oldest message comes out',
+      );
+      await pending;
+      const rest = await collect(consumer, n);
+      t.same(rest[n - 1].toString('hex'), Buffer.alloc(100, 0xaa).toString('hex'), 'the waiting message went in last');
+    },
+  );
 
   t.test(`[${backend.name}] exactly once: 2 producers, 3 consumer handles, every message once`, async (t) => {
     const { q, open } = await backend.create<number>(t, 'once', { codec: 'json' });
@@ -251,11 +306,17 @@ export function queueConformance(t: Test, backend: QueueBackend): void {
     await Promise.all(running);
     const all = got.flat().sort((a, b) => a - b);
     t.equal(all.length, n, 'as many received as put');
-    t.ok(all.every((v, i) => v === i), 'each message exactly once');
+    t.ok(
+      all.every((v, i) => v === i),
+      'each message exactly once',
+    );
     for (const g of got) {
       for (const k of [0, 1]) {
         const seq = g.filter((v) => v % 2 === k);
-        t.ok(seq.every((v, i) => i === 0 || v > seq[i - 1]), "each consumer sees each producer's messages in order");
+        t.ok(
+          seq.every((v, i) => i === 0 || v > seq[i - 1]),
+          "each consumer sees each producer's messages in order",
+        );
       }
     }
   });
