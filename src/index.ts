@@ -129,3 +129,29 @@ export {
   type RedisGetOptions,
   type RedisDrainOptions,
 } from './redis/queue';
+// ---- channels and the async seed's utilities (issue 11, channel part; docs/channels.md) ----
+export { ReadOnlyError } from './errors';
+export { AsyncQueue, SyncQueue, HSCondition, DummyLock, cpuCount, type WaitOptions, type LockLike } from './async-util';
+export {
+  Channel,
+  SerialChannel,
+  Writer,
+  ChannelWriter,
+  CallbackChannelWriter,
+  Reader,
+  ChannelReader,
+  CallbackChannelReader,
+  IteratorReader,
+  mkchannel,
+  type ChannelOptions,
+  type MkchannelOptions,
+  type PreWriteCallback,
+  type PreReadCallback,
+  type PostReadCallback,
+  type Maxsize,
+  type SharedOption,
+  type SharedQueueLike,
+  type QueueWaitOptions,
+  type ToReadableOptions,
+  type ToWritableOptions,
+} from './channel';

@@ -1,0 +1,287 @@
+/**
+ * The backend of a shared channel: a queue that other worker threads and processes reach (a
+ * ShmQueue the channel opens, or any queue with the ShmQueue API), plus - for a bound in items -
+ * a second ShmQueue of credits. Same read rules as in process (read-rules.ts), written over the
+ * queue's async getMany/get; readSync over getSync (Decision 14).
+ *
+ * Items bound: the credit queue starts with `maxsize` tokens; a write takes one before it puts,
+ * a read gives one back per item taken. A writer or reader killed between the two leaks one
+ * credit (the bound gets tighter, never looser). Bytes bound: the ring's own capacity.
+ * Runs on the JS thread holding this endpoint (main or worker).
+ */
+import { ReadOnly, TimeoutError } from '../errors';
+import { ShmQueue, type ShmQueueOptions } from '../queue/queue';
+import type { ParsedWait } from '../async-util/wait-options';
+import { optionsObject, rangeError, typeError, validateInteger, valueError } from '../validate';
+import { kAll } from './read-rules';
+import {
+  assertSharedQueueLike,
+  isAbort,
+  isEnded,
+  isSharedQueueLike,
+  isTimeout,
+  type SharedQueueLike,
+} from './shared-queue';
+
+/** `maxsize`: items (0 = unbounded) or, for shared channels, `{ bytes }` (the ring's capacity). */
+export type Maxsize = number | { bytes: number };
+export type SharedOption<T = unknown> = true | string | (ShmQueueOptions<T> & { name?: string }) | SharedQueueLike<T>;
+
+/** Largest batch one getMany asks for. */
+const kBatch = 4096;
+const kToken = 1;
+
+export function parseMaxsize(value: unknown, shared: boolean): Maxsize {
+  if (value === undefined) return 0;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    if (!shared) throw valueError('options.maxsize', 'a number of items (bytes need a shared channel)', value);
+    const bytes = (value as { bytes?: unknown }).bytes;
+    validateInteger('options.maxsize.bytes', bytes, 1024, 2 ** 31);
+    return { bytes };
+  }
+  if (typeof value !== 'number') throw typeError('options.maxsize', 'a number of items or { bytes }', value);
+  validateInteger('options.maxsize', value, 0, shared ? 2 ** 24 : 2 ** 53 - 1);
+  return value;
+}
+
+/** Smallest power of two >= n, at least 1024 (ShmQueue capacities). */
+function capacityFor(n: number): number {
+  let c = 1024;
+  while (c < n) c *= 2;
+  return c;
+}
+
+function waitOf(wait: ParsedWait): { timeout?: number; signal?: AbortSignal } {
+  const t = wait.block ? wait.timeout : 0;
+  return { timeout: t < 0 ? undefined : t, signal: wait.signal };
+}
+
+export class SharedBackend<T = unknown> {
+  readonly queue: SharedQueueLike<T>;
+  /** Credits of an items bound (null: unbounded in items). */
+  readonly credits: ShmQueue<number> | null;
+  /** Whether release() closes the queue handles (the channel opened them). */
+  readonly owned: boolean;
+  #endedSeen = false;
+  #released = false;
+
+  constructor(
+    option: SharedOption<T> | SharedBackend<T>,
+    maxsize: Maxsize,
+    adopt?: { credits: ShmQueue<number> | null },
+  ) {
+    if (adopt !== undefined) {
+      assertSharedQueueLike('queue', option);
+      this.queue = option;
+      this.credits = adopt.credits;
+      this.owned = true;
+      return;
+    }
+    if (isSharedQueueLike(option)) {
+      if (maxsize !== 0) {
+        throw valueError('options.maxsize', 'unset when `shared` is a queue (bound the queue itself)', maxsize);
+      }
+      this.queue = option as SharedQueueLike<T>;
+      this.credits = null;
+      this.owned = false;
+      return;
+    }
+    let name: string | undefined;
+    let qopts: ShmQueueOptions<T> = {};
+    if (option === true) name = undefined;
+    else if (typeof option === 'string') name = option;
+    else if (typeof option === 'object' && option !== null && !Array.isArray(option)) {
+      const { name: n, ...rest } = optionsObject('options.shared', option) as ShmQueueOptions<T> & { name?: string };
+      name = n;
+      qopts = rest;
+    } else {
+      assertSharedQueueLike('options.shared', option);
+    }
+    if (typeof maxsize === 'object') {
+      if (qopts.capacity !== undefined)
+        throw valueError('options.maxsize', 'unset when shared.capacity is given', maxsize);
+      qopts = { ...qopts, capacity: capacityFor(maxsize.bytes) };
+    }
+    const queue = new ShmQueue<T>(name, qopts);
+    let credits: ShmQueue<number> | null = null;
+    if (typeof maxsize === 'number' && maxsize > 0) {
+      try {
+        credits = openCredits(queue.name, maxsize, qopts.lifetime ?? (name === undefined ? 'attached' : 'persistent'));
+      } catch (err) {
+        queue.close();
+        throw err;
+      }
+    }
+    this.queue = queue;
+    this.credits = credits;
+    this.owned = true;
+  }
+
+  async put(item: T, wait: ParsedWait): Promise<void> {
+    const o = waitOf(wait);
+    const credits = this.credits;
+    if (credits !== null) {
+      const start = Date.now();
+      try {
+        await credits.get(o);
+      } catch (err) {
+        if (isEnded(err)) throw new ReadOnly('the channel is closed');
+        if (isTimeout(err)) throw new TimeoutError('write timed out: the channel is full');
+        throw err;
+      }
+      if (o.timeout !== undefined) o.timeout = Math.max(0, o.timeout - (Date.now() - start));
+      try {
+        await this.queue.put(item, o);
+      } catch (err) {
+        this.#giveCredits(1);
+        throw err;
+      }
+      return;
+    }
+    try {
+      await this.queue.put(item, o);
+    } catch (err) {
+      if (isTimeout(err)) throw new TimeoutError('write timed out: the channel is full', { cause: err });
+      throw err;
+    }
+  }
+
+  tryPut(item: T): boolean {
+    const q = this.queue;
+    if (typeof q.tryPut !== 'function') throw new TypeError('this shared queue has no tryPut(): use write()');
+    const credits = this.credits;
+    if (credits !== null) {
+      let got: number | undefined;
+      try {
+        got = credits.tryGet();
+      } catch (err) {
+        if (isEnded(err)) throw new ReadOnly('the channel is closed');
+        throw err;
+      }
+      if (got === undefined) return false;
+    }
+    let ok = false;
+    try {
+      ok = q.tryPut(item);
+    } finally {
+      if (!ok && credits !== null) this.#giveCredits(1);
+    }
+    return ok;
+  }
+
+  async read(count: number, wait: ParsedWait): Promise<T[]> {
+    const want = count < 1 ? kAll : count;
+    const out: T[] = [];
+    const q = this.queue;
+    const o = waitOf(wait);
+    while (out.length < want) {
+      const max = Math.min(want - out.length, kBatch);
+      let got: T[];
+      try {
+        got = typeof q.getMany === 'function' ? await q.getMany(max, o) : [await q.get(o)];
+      } catch (err) {
+        if (isEnded(err)) {
+          this.#endedSeen = true;
+          break;
+        }
+        if (isTimeout(err)) break;
+        if (isAbort(err)) Object.defineProperty(err, 'items', { value: out, enumerable: true, configurable: true });
+        throw err;
+      }
+      for (let i = 0; i < got.length; i++) out.push(got[i]);
+      this.#giveCredits(got.length);
+      if (!wait.block && got.length < max) break; // nothing more is ready
+    }
+    return out;
+  }
+
+  readSync(count: number, block: boolean, timeout: number): T[] {
+    const q = this.queue;
+    if (typeof q.getSync !== 'function') throw new TypeError('this shared queue has no getSync(): use read()');
+    const want = count < 1 ? kAll : count;
+    const opts = { blocking: block, timeout: timeout < 0 ? undefined : timeout };
+    const out: T[] = [];
+    while (out.length < want) {
+      let v: T | undefined;
+      try {
+        v = q.getSync(opts);
+      } catch (err) {
+        if (isEnded(err)) {
+          this.#endedSeen = true;
+          break;
+        }
+        throw err;
+      }
+      if (v === undefined) break; // timed out (or empty, without blocking)
+      out.push(v);
+      this.#giveCredits(1);
+    }
+    return out;
+  }
+
+  end(): void {
+    this.#endedSeen = true;
+    if (this.#released) return;
+    const r = this.queue.end();
+    if (r !== undefined && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch(() => {});
+    this.credits?.end();
+  }
+
+  ended(): boolean {
+    if (this.#endedSeen || this.#released) return this.#endedSeen;
+    const e = this.queue.ended;
+    if (e === true) this.#endedSeen = true;
+    return e === true;
+  }
+
+  size(): number {
+    if (this.#released) return 0;
+    const s = this.queue.size;
+    return typeof s === 'number' ? s : 0;
+  }
+
+  /** Closes the handles this backend opened (not the stream); idempotent. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    if (!this.owned) return;
+    const r = this.queue.close?.();
+    if (r !== undefined && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch(() => {});
+    this.credits?.close();
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  #giveCredits(n: number): void {
+    const credits = this.credits;
+    if (credits === null || n === 0 || this.#released) return;
+    const tokens = new Array<number>(n).fill(kToken);
+    try {
+      credits.putManySync(tokens, { blocking: false });
+    } catch (err) {
+      if (!isEnded(err)) throw err; // closed channel: credits no longer matter
+    }
+  }
+}
+
+/** Opens (or creates and fills) the credit queue of a channel bound to `maxsize` items. */
+function openCredits(queueName: string, maxsize: number, lifetime: 'attached' | 'persistent'): ShmQueue<number> {
+  const name = `${queueName}.credits`;
+  // 16 bytes per token record ('json' of 1: 8-byte header + 1 byte, rounded to 8).
+  const capacity = capacityFor(maxsize * 16 * 2);
+  let q: ShmQueue<number>;
+  try {
+    q = new ShmQueue<number>(name, { create: 'create', capacity, codec: 'json', lifetime });
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'SHMSYNC_EXISTS') throw err;
+    return new ShmQueue<number>(name, { create: 'open', codec: 'json' });
+  }
+  const filled = q.putManySync(new Array<number>(maxsize).fill(kToken), { blocking: false });
+  if (filled !== maxsize) {
+    q.close();
+    throw rangeError('options.maxsize', `at most ${filled} items`, maxsize);
+  }
+  return q;
+}
