@@ -225,3 +225,17 @@ t.test('receive(): ack removes, release hands back at once, a second ack is a no
   await back.ack();
   t.equal(await q.length(), 0);
 });
+
+t.test('Redis restarted without persistence: the group is recreated and the handles carry on', async (t) => {
+  const { server, open } = await setup(t);
+  const q = await open();
+  await q.put(1);
+  t.equal(await q.get(), 1);
+  const waiting = q.get({ timeout: 10_000 }); // blocked in XREADGROUP when the server dies
+  await server.restart({ kill: true }); // everything is gone, the consumer group included
+  const producer = await open();
+  await producer.put(2);
+  t.equal(await waiting, 2, 'the blocked get reconnects and receives (NOGROUP handled)');
+  await producer.put(3);
+  t.equal(await q.get({ timeout: 5000 }), 3, 'and the handle goes on');
+});
