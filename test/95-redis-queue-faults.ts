@@ -20,6 +20,8 @@ import Redis from 'ioredis';
 import { RedisQueue } from '../dist/redis/queue';
 import { Child, type Message } from './helpers/fork';
 import { RedisServer } from './helpers/redis-server';
+import { replyDropper } from './helpers/redis-queue-proxy';
+import { ACK, PUT, TAKE } from '../dist/redis/queue-scripts';
 import { testName } from './helpers/shm';
 
 const kReclaim = 200;
@@ -238,4 +240,43 @@ t.test('Redis restarted without persistence: the group is recreated and the hand
   t.equal(await waiting, 2, 'the blocked get reconnects and receives (NOGROUP handled)');
   await producer.put(3);
   t.equal(await q.get({ timeout: 5000 }), 3, 'and the handle goes on');
+});
+
+t.test('a reply lost after Redis ran PUT, ACK or TAKE: the resent call neither doubles nor loses', async (t) => {
+  const server = await RedisServer.start(t);
+  const proxy = await replyDropper(server.port);
+  t.teardown(() => proxy.close());
+  const client = new Redis(proxy.port, '127.0.0.1', { retryStrategy: () => 5 });
+  client.on('error', () => {});
+  t.teardown(() => client.disconnect());
+  const q = new RedisQueue<number>(testName('rq-drop'), { client, codec: 'json', reclaimAfter: 60_000 });
+  t.teardown(() => q.close());
+  await q.ready();
+  await q.put(0); // loads the scripts: a dropped reply must be that of a script that ran, not NOSCRIPT
+  t.equal(await q.get(), 0);
+
+  let dropped = proxy.dropReplyTo(PUT.sha);
+  await q.putMany([1, 2, 3]);
+  await dropped;
+  t.equal(await q.length(), 3, 'the resent PUT appended nothing more (3 messages, not 6)');
+
+  dropped = proxy.dropReplyTo(ACK.sha);
+  t.same(await q.getMany(2), [1, 2], 'the get whose ACK reply was lost still delivers its messages');
+  await dropped;
+  t.equal(await q.length(), 1, 'they were acknowledged once');
+  t.same(await q.getMany(10), [3], 'nothing delivered twice, nothing lost');
+
+  // A lost TAKE reply: its entries stay pending for this consumer and are reclaimed.
+  const r = new RedisQueue<number>(testName('rq-drop2'), { client, codec: 'json', reclaimAfter: kReclaim });
+  t.teardown(() => r.close());
+  await r.put(0);
+  t.equal(await r.get(), 0);
+  await r.putMany([7, 8]);
+  dropped = proxy.dropReplyTo(TAKE.sha);
+  const start = Date.now();
+  const got = await r.getMany(10, { timeout: 20 * kReclaim });
+  await dropped;
+  t.same(got, [7, 8], 'the messages read by the lost TAKE are delivered after all');
+  t.ok(Date.now() - start >= kReclaim - 20, 'once they were idle for reclaimAfter');
+  t.equal(await r.length(), 0);
 });
