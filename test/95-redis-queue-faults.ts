@@ -280,3 +280,38 @@ t.test('a reply lost after Redis ran PUT, ACK or TAKE: the resent call neither d
   t.ok(Date.now() - start >= kReclaim - 20, 'once they were idle for reclaimAfter');
   t.equal(await r.length(), 0);
 });
+
+t.test('options: a backend lends its client and prefix; bad options are argument errors', async (t) => {
+  const server = await RedisServer.start(t);
+  const client = new Redis(server.url);
+  t.teardown(() => client.disconnect());
+  const name = testName('rq-opts');
+  const q = new RedisQueue<number>(name, { backend: { client, prefix: 'app:' }, codec: 'json' });
+  t.teardown(() => q.close());
+  await q.put(1);
+  t.equal(await client.xlen(`app:queue:{${name}}`), 1, "the keys live under the backend's prefix");
+  t.equal(await q.get(), 1);
+  t.throws(
+    () => new RedisQueue(name, { backend: {} }),
+    { code: 'SHMSYNC_INVALID_ARG_TYPE' },
+    'a backend without a client',
+  );
+  t.throws(() => new RedisQueue(name, {} as never), { code: 'SHMSYNC_INVALID_ARG_TYPE' }, 'no client');
+  t.throws(() => new RedisQueue(name, { client, codec: 'xml' as never }), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
+  t.throws(
+    () => new RedisQueue(name, { client, ttl: 5 } as never),
+    { code: 'SHMSYNC_INVALID_ARG_VALUE' },
+    'unknown option',
+  );
+  t.throws(() => new RedisQueue(name, { client, reclaimAfter: 1 }), { code: 'SHMSYNC_OUT_OF_RANGE' });
+  t.throws(() => new RedisQueue('a{b}', { client }), { code: 'SHMSYNC_OUT_OF_RANGE' }, 'no braces in names (hash tag)');
+  const bounded = new RedisQueue<number>(testName('rq-max'), { client, maxLength: 3 });
+  t.teardown(() => bounded.close());
+  await bounded.ready();
+  const other = new RedisQueue<number>(bounded.name, { client, maxLength: 4 });
+  t.teardown(() => other.close());
+  await t.rejects(other.ready(), { code: 'SHMSYNC_SIZE_MISMATCH' }, 'another maxLength than the stored one');
+  const reader = new RedisQueue<number>(bounded.name, { client });
+  t.teardown(() => reader.close());
+  t.equal((await reader.ready()).maxLength, 3, 'a handle without maxLength adopts the stored one');
+});
