@@ -1,4 +1,6 @@
 import t from 'tap';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { createRedisBackend, Lockable, LockManager, Mutex, type Lock } from '../dist';
@@ -197,4 +199,40 @@ t.test('LockManager across hosts: a steal from another client ends the holder at
   await victimEnds;
   t.equal(lock.stolen, true);
   t.same((await a.query()).held, [], 'nothing held after the thief released');
+});
+
+t.test('dropped handles are garbage-collected; a dropped handle never drops a hold', async (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const server = await RedisServer.start(t);
+  const client = new Redis({ port: server.port, host: '127.0.0.1' });
+  const backend = createRedisBackend({ client, leaseMs: 300 });
+  t.teardown(async () => {
+    backend.close();
+    await client.quit();
+  });
+  let collected = 0;
+  const registry = new FinalizationRegistry(() => collected++);
+  const idle = testName('redis-gc-idle');
+  (() => {
+    for (let i = 0; i < 20; i++) registry.register(new Mutex(idle, { backend }), i);
+  })();
+  const held = testName('redis-gc-held');
+  const g = await (() => {
+    const m = new Mutex(held, { backend });
+    registry.register(m, -1);
+    return m.acquire();
+  })();
+  for (let i = 0; i < 50 && collected < 21; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+  t.equal(collected, 21, 'every dropped handle was collected (the engine holds them weakly)');
+  const other = new Mutex(held, { backend });
+  t.teardown(() => other.close());
+  await t.rejects(other.acquire({ timeout: 0 }), { code: 'SHMSYNC_TIMEOUT' }, 'the hold outlived its handle');
+  t.equal(g.release(), true);
+  const again = await other.acquire({ timeout: 0 });
+  t.ok(again.fence > g.fence);
+  again.release();
 });

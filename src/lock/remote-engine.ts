@@ -85,11 +85,18 @@ export class RemoteEngine {
     this.listeners.add(listeners);
   }
 
-  /** One handle gone; true when it was the last (the engine shut down). */
-  unretain(listeners: RemoteListeners): boolean {
+  /**
+   * One handle gone; true when it was the last (the engine shut down). A garbage-collected handle
+   * (`byGc`) never drops a hold or a wait behind the holder's back: the engine then stays.
+   */
+  unretain(listeners: RemoteListeners, byGc = false): boolean {
     this.listeners.delete(listeners);
     this.refs -= 1;
     if (this.refs !== 0) return false;
+    if (byGc && (this.holder !== 0 || this.queue.length !== 0)) {
+      this.refs = 1;
+      return false;
+    }
     this.shutdown();
     return true;
   }
