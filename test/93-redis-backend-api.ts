@@ -206,7 +206,8 @@ t.test('dropped handles are garbage-collected; a dropped handle never drops a ho
   const gc = vm.runInNewContext('gc') as () => void;
   const server = await RedisServer.start(t);
   const client = new Redis({ port: server.port, host: '127.0.0.1' });
-  const backend = createRedisBackend({ client, leaseMs: 300 });
+  // A lease far above the forced full GCs' pauses on a loaded machine: the hold must not be lost.
+  const backend = createRedisBackend({ client, leaseMs: 5000 });
   t.teardown(async () => {
     backend.close();
     await client.quit();

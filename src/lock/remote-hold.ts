@@ -77,8 +77,15 @@ export class RemoteHold {
     return this.#released;
   }
 
+  /**
+   * The next tick: a renewal period away, or sooner at the local deadline (the last confirmed
+   * request's send time + leaseMs), so that a hold whose renewals fail is declared lost when its
+   * lease may end on the server, not up to a period later.
+   */
   #schedule(): void {
-    this.#timer = setTimeout(() => this.#tick(), this.#backend.renewEveryMs);
+    const toDeadline = this.#confirmedAt + this.#backend.leaseMs - performance.now();
+    const delay = Math.max(1, Math.min(this.#backend.renewEveryMs, Math.ceil(toDeadline)));
+    this.#timer = setTimeout(() => this.#tick(), delay);
     this.#timer.unref();
   }
 
@@ -86,7 +93,7 @@ export class RemoteHold {
     this.#timer = null;
     if (this.#released || this.#lost) return;
     const now = performance.now();
-    if (now - this.#confirmedAt >= this.#backend.leaseMs) {
+    if (now - this.#confirmedAt >= this.#backend.leaseMs - 1) {
       this.lose(
         `no renewal succeeded within the ${this.#backend.leaseMs} ms lease (paused, partitioned or the server unreachable)`,
       );

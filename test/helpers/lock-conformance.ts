@@ -213,7 +213,7 @@ export function lockConformance(t: Test, b: BackendUnderTest): void {
     const file = path.join(dir, 'counter');
     fs.writeFileSync(file, '0');
     const agents = await Promise.all([agent(t, b, lockName), agent(t, b, lockName)]);
-    const rounds = 20;
+    const rounds = 12;
     const replies = await Promise.all(
       agents.map((a) => ask<{ fencesIncreasing: boolean }>(a, 'count', { file, rounds })),
     );
