@@ -75,7 +75,7 @@ t.test('redis-server restarted (SIGKILL, AOF) mid-run: clients reconnect, nothin
   fs.writeFileSync(file, '0');
   fs.writeFileSync(log, '');
   const agents = await Promise.all([agent(t, server, name, leaseMs), agent(t, server, name, leaseMs)]);
-  const rounds = 60;
+  const rounds = 30;
   const counting = Promise.all(agents.map((a) => ask(a, 'count', { file, rounds, log })));
   // Restart once the run is under way (the fence log is the progress handshake).
   const watcher = fs.watch(log);

@@ -1,7 +1,9 @@
 import t from 'tap';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
-import { createRedisBackend, Lockable, LockManager, Mutex } from '../dist';
+import { createRedisBackend, Lockable, LockManager, Mutex, type Lock } from '../dist';
 import { RedisServer } from './helpers/redis-server';
 import { testName } from './helpers/shm';
 
@@ -158,8 +160,80 @@ t.test('a waiter without notices polls at most every pollMaxMs (no busy loop)', 
   const runs = (await scriptRuns()) - before;
   // About 600 / 100 polls, the retry right after subscribing, and the withdrawal.
   t.ok(runs >= 3 && runs <= 12, `${runs} script runs during a 600 ms wait`);
-  await client.ping(); // same connection as the withdrawal: it was applied before this answer
-  const info = await holder.infoAsync();
-  t.equal(info.waiters, 0, 'the timed-out waiter withdrew its registration');
+  // The withdrawal follows the rejection (the attempt loop ends on its next turn); without it
+  // the registration would stay for its 60 s TTL and this loop would time the test out.
+  while ((await holder.infoAsync()).waiters !== 0) await new Promise((r) => setImmediate(r));
+  t.pass('the timed-out waiter withdrew its registration');
   g.release();
+});
+
+t.test('LockManager across hosts: a steal from another client ends the holder at its next renewal', async (t) => {
+  const server = await RedisServer.start(t);
+  const clients = [0, 1].map(() => new Redis({ port: server.port, host: '127.0.0.1' }));
+  t.teardown(async () => {
+    for (const c of clients) await c.quit();
+  });
+  const [hostA, hostB] = clients.map((client) => createRedisBackend({ client, leaseMs: 300 }));
+  t.teardown(() => {
+    hostA.close();
+    hostB.close();
+  });
+  const namespace = 'steal-test';
+  const a = new LockManager({ namespace, backend: hostA });
+  const b = new LockManager({ namespace, backend: hostB });
+  let held!: (lock: Lock) => void;
+  const granted = new Promise<Lock>((r) => (held = r));
+  const victim = a.request('res', (lock) => {
+    held(lock!);
+    return new Promise((r) => lock!.signal.addEventListener('abort', r));
+  });
+  const victimEnds = t.rejects(victim, { name: 'AbortError' });
+  const lock = await granted;
+  const seen = await b.query();
+  t.same(
+    seen.held.map((h) => [h.name, h.mode, h.clientId]),
+    [['res', 'exclusive', hostA.clientId]],
+    "host B's query() sees host A's hold",
+  );
+  t.equal(await b.request('res', { steal: true }, (l) => l?.name), 'res', 'the steal is granted at once');
+  await victimEnds;
+  t.equal(lock.stolen, true);
+  t.same((await a.query()).held, [], 'nothing held after the thief released');
+});
+
+t.test('dropped handles are garbage-collected; a dropped handle never drops a hold', async (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const server = await RedisServer.start(t);
+  const client = new Redis({ port: server.port, host: '127.0.0.1' });
+  // A lease far above the forced full GCs' pauses on a loaded machine: the hold must not be lost.
+  const backend = createRedisBackend({ client, leaseMs: 5000 });
+  t.teardown(async () => {
+    backend.close();
+    await client.quit();
+  });
+  let collected = 0;
+  const registry = new FinalizationRegistry(() => collected++);
+  const idle = testName('redis-gc-idle');
+  (() => {
+    for (let i = 0; i < 20; i++) registry.register(new Mutex(idle, { backend }), i);
+  })();
+  const held = testName('redis-gc-held');
+  const g = await (() => {
+    const m = new Mutex(held, { backend });
+    registry.register(m, -1);
+    return m.acquire();
+  })();
+  for (let i = 0; i < 50 && collected < 21; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+  t.equal(collected, 21, 'every dropped handle was collected (the engine holds them weakly)');
+  const other = new Mutex(held, { backend });
+  t.teardown(() => other.close());
+  await t.rejects(other.acquire({ timeout: 0 }), { code: 'SHMSYNC_TIMEOUT' }, 'the hold outlived its handle');
+  t.equal(g.release(), true);
+  const again = await other.acquire({ timeout: 0 });
+  t.ok(again.fence > g.fence);
+  again.release();
 });

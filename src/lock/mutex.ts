@@ -147,6 +147,16 @@ const kAnonymous: Deferred = Object.freeze({ perm: 0o600, policy: 0, lifetime: k
 /** Remote engines of this JS context: by backend, then by lock name. */
 const remoteEngines = new WeakMap<LockBackend, Map<string, RemoteEngine>>();
 
+/** A dropped remote handle gives its share of the engine back (like `collected` for shm). */
+const remoteCollected = new FinalizationRegistry<{ engine: RemoteEngine; listeners: RemoteListeners }>(
+  ({ engine, listeners }) => {
+    if (engine.unretain(listeners, true)) {
+      const byName = remoteEngines.get(engine.backend);
+      if (byName?.get(engine.name) === engine) byName.delete(engine.name);
+    }
+  },
+);
+
 /** Details the mutex adds to the status table's default messages (src/addon/status.ts). */
 function statusError(status: Status, name: string): ShmsyncError {
   let detail: string | undefined;
@@ -236,11 +246,14 @@ export class Mutex extends EventEmitter {
     if (byName === undefined) remoteEngines.set(backend, (byName = new Map()));
     let engine = byName.get(lockName);
     if (engine === undefined) byName.set(lockName, (engine = new RemoteEngine(backend, lockName)));
+    // The engine holds its handles weakly: a dropped handle can be collected (remoteCollected).
+    const ref = new WeakRef<Mutex>(this);
     const listeners: RemoteListeners = {
-      ownerDied: () => this.emit('ownerDied', { name: lockName }),
-      lost: (error, fence) => this.emit('lost', { name: lockName, fence, error }),
+      ownerDied: () => ref.deref()?.emit('ownerDied', { name: lockName }),
+      lost: (error, fence) => ref.deref()?.emit('lost', { name: lockName, fence, error }),
     };
     engine.retain(listeners);
+    remoteCollected.register(this, { engine, listeners }, listeners);
     this.#remote = engine;
     this.#remoteListeners = listeners;
   }
@@ -588,6 +601,7 @@ export class Mutex extends EventEmitter {
     this.#deferred = null;
     const r = this.#remote;
     if (r !== null) {
+      remoteCollected.unregister(this.#remoteListeners!);
       if (r.unretain(this.#remoteListeners!)) {
         const byName = remoteEngines.get(r.backend);
         if (byName?.get(r.name) === r) byName.delete(r.name);

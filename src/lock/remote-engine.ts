@@ -85,11 +85,18 @@ export class RemoteEngine {
     this.listeners.add(listeners);
   }
 
-  /** One handle gone; true when it was the last (the engine shut down). */
-  unretain(listeners: RemoteListeners): boolean {
+  /**
+   * One handle gone; true when it was the last (the engine shut down). A garbage-collected handle
+   * (`byGc`) never drops a hold or a wait behind the holder's back: the engine then stays.
+   */
+  unretain(listeners: RemoteListeners, byGc = false): boolean {
     this.listeners.delete(listeners);
     this.refs -= 1;
     if (this.refs !== 0) return false;
+    if (byGc && (this.holder !== 0 || this.queue.length !== 0)) {
+      this.refs = 1;
+      return false;
+    }
     this.shutdown();
     return true;
   }
@@ -108,6 +115,7 @@ export class RemoteEngine {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<Status.Ok | Status.Timeout | 'abort' | 'closed'> {
+    if (timeoutMs === 0) return this.tryOnce(token);
     return new Promise((resolve, reject) => {
       let timer: LongTimer | undefined;
       const onAbort = (): void => this.drop(waiter, 'abort');
@@ -131,6 +139,40 @@ export class RemoteEngine {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pump();
     });
+  }
+
+  /**
+   * `timeout: 0`: one attempt (one round trip), unless this context holds the lock or has
+   * waiters before this one (then it times out at once, as a local try would). It occupies the
+   * attempt slot, so the queue's attempt never runs beside it.
+   */
+  private tryOnce(token: number): Promise<Status.Ok | Status.Timeout | 'closed'> {
+    if (this.holder !== 0 || this.queue.length !== 0 || this.attempt !== null) return Promise.resolve(Status.Timeout);
+    const controller = new AbortController();
+    this.attempt = controller;
+    const done = (): void => {
+      this.attempt = null;
+      this.pump();
+    };
+    return this.releasing
+      .then(() =>
+        acquireRemote(this.backend, this.name, 'exclusive', { timeoutMs: 0, tryOnly: true, signal: controller.signal }),
+      )
+      .then(
+        (outcome) => {
+          this.attempt = null;
+          if (outcome instanceof RemoteHold) {
+            this.take(token, outcome);
+            return Status.Ok;
+          }
+          done();
+          return outcome === 'abort' ? 'closed' : Status.Timeout; // aborted only by shutdown()
+        },
+        (err: unknown) => {
+          done();
+          throw err;
+        },
+      );
   }
 
   /** Starts the remote attempt for the queue when nobody here holds or attempts. */

@@ -77,8 +77,15 @@ export class RemoteHold {
     return this.#released;
   }
 
+  /**
+   * The next tick: a renewal period away, or sooner at the local deadline (the last confirmed
+   * request's send time + leaseMs), so that a hold whose renewals fail is declared lost when its
+   * lease may end on the server, not up to a period later.
+   */
   #schedule(): void {
-    this.#timer = setTimeout(() => this.#tick(), this.#backend.renewEveryMs);
+    const toDeadline = this.#confirmedAt + this.#backend.leaseMs - performance.now();
+    const delay = Math.max(1, Math.min(this.#backend.renewEveryMs, Math.ceil(toDeadline)));
+    this.#timer = setTimeout(() => this.#tick(), delay);
     this.#timer.unref();
   }
 
@@ -86,7 +93,7 @@ export class RemoteHold {
     this.#timer = null;
     if (this.#released || this.#lost) return;
     const now = performance.now();
-    if (now - this.#confirmedAt >= this.#backend.leaseMs) {
+    if (now - this.#confirmedAt >= this.#backend.leaseMs - 1) {
       this.lose(
         `no renewal succeeded within the ${this.#backend.leaseMs} ms lease (paused, partitioned or the server unreachable)`,
       );
@@ -193,31 +200,43 @@ export async function acquireRemote(
           notice.seen = true;
           wake?.();
         });
-        try {
-          await watch.ready;
-        } catch {
-          // No notices (e.g. the subscriber cannot connect yet): polling still bounds the wait.
-        }
+        // Bounded: while the server is unreachable the subscription waits for the reconnection,
+        // and this wait must still end at an abort or after pollMaxMs (then polling goes on).
+        await sleep(Math.min(backend.pollMaxMs, left), signal, watch.ready);
         continue; // a release before the subscription took effect: try again at once
       }
       if (notice.seen) continue;
       const delay = Math.max(1, Math.min(retryInMs, backend.pollMaxMs, left));
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', done);
-          wake = null;
-          resolve();
-        };
-        const timer = setTimeout(done, delay);
-        wake = done;
-        signal?.addEventListener('abort', done, { once: true });
-      });
+      await sleep(delay, signal, null, (done) => (wake = done));
+      wake = null;
     }
   } finally {
     watch?.close();
     if (queued && !granted) void backend.withdraw(name, owner, mode).catch(() => undefined);
   }
+}
+
+/**
+ * Resolves after `ms`, at an abort of `signal`, when `until` settles, or when the function given
+ * to `onWake` is called - whichever comes first.
+ */
+function sleep(
+  ms: number,
+  signal: AbortSignal | undefined,
+  until: Promise<unknown> | null,
+  onWake?: (wake: () => void) => void,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(1, ms));
+    signal?.addEventListener('abort', done, { once: true });
+    until?.then(done, done);
+    onWake?.(done);
+  });
 }
 
 function backendError(name: string, cause: unknown): Error {

@@ -150,7 +150,11 @@ export function lockConformance(t: Test, b: BackendUnderTest): void {
 
   t.test('Mutex: a second holder waits; timeout rejects with SHMSYNC_TIMEOUT; waiters are FIFO', async (t) => {
     const m = b.mutex(t, name('wait'));
+    const free = await m.acquire({ timeout: 0 });
+    t.equal(free.reentrant, false, 'timeout 0 takes a free lock');
+    free.release();
     const g = await m.acquire();
+    await t.rejects(m.acquire({ timeout: 0 }), { code: 'SHMSYNC_TIMEOUT' }, 'timeout 0 tries once');
     await t.rejects(m.acquire({ timeout: 30 }), { code: 'SHMSYNC_TIMEOUT' });
     const order: number[] = [];
     const waits = [1, 2, 3].map((i) =>
@@ -209,7 +213,7 @@ export function lockConformance(t: Test, b: BackendUnderTest): void {
     const file = path.join(dir, 'counter');
     fs.writeFileSync(file, '0');
     const agents = await Promise.all([agent(t, b, lockName), agent(t, b, lockName)]);
-    const rounds = 20;
+    const rounds = 12;
     const replies = await Promise.all(
       agents.map((a) => ask<{ fencesIncreasing: boolean }>(a, 'count', { file, rounds })),
     );

@@ -78,6 +78,11 @@ export class RedisServer {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmsync-redis-'));
     const server = new RedisServer(dir, options);
     t.teardown(() => server.stop());
+    // A test process that exits without its teardown (process.exit, a fatal error) still takes
+    // its server and directory along (a SIGKILL of the test process cannot be covered).
+    const onExit = (): void => server.#kill();
+    process.once('exit', onExit);
+    t.teardown(() => process.removeListener('exit', onExit));
     // A port taken between freePort() and the bind is retried with another one.
     for (let attempt = 0; ; attempt++) {
       server.#port = await freePort();
@@ -183,6 +188,12 @@ export class RedisServer {
     this.#proc = null;
     proc.kill(signal);
     await this.#exited;
+  }
+
+  /** Synchronous last resort at process exit. */
+  #kill(): void {
+    this.#proc?.kill('SIGKILL');
+    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** Stops the server (SIGKILL: a test server keeps nothing) and removes its directory. Idempotent. */
