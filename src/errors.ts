@@ -194,6 +194,20 @@ export type ReadOnlyError = ShmsyncError;
 export const CodecError = defineError('CodecError', 'SHMSYNC_CODEC', 'codec failure');
 export type CodecError = ShmsyncError;
 
+// ---- Remote lock backends (issue 15: src/lock/lock-backend.ts, src/redis/) ----------------------
+/**
+ * A hold on a remote backend (Redis) ended without a release: its lease ran out (partition,
+ * pause, renewal failures) or another request stole it. The guard's `signal` aborts with it.
+ */
+export const LockLostError = defineError('LockLostError', 'SHMSYNC_LOCK_LOST', 'the lock was lost');
+export type LockLostError = ShmsyncError;
+/** The operation does not exist on this backend (e.g. the blocking API on Redis). */
+export const UnsupportedError = defineError('UnsupportedError', 'SHMSYNC_UNSUPPORTED', 'not supported');
+export type UnsupportedError = ShmsyncError;
+/** The remote backend failed (connection lost for too long, script error); see `cause`. */
+export const BackendError = defineError('BackendError', 'SHMSYNC_BACKEND', 'the lock backend failed');
+export type BackendError = ShmsyncError;
+
 /** Rejection reason of a wait cancelled by an AbortSignal (`name: 'AbortError'`). */
 export class AbortError extends ShmsyncError {
   static override readonly code = 'ABORT_ERR';
@@ -302,6 +316,9 @@ const byCode = new Map<string, ErrorClass>(
     OwnerTableMismatchError,
     PolicyMismatchError,
     NoSpaceError,
+    LockLostError,
+    UnsupportedError,
+    BackendError,
   ].map((cls) => [cls.code, cls]),
 );
 
@@ -336,3 +353,16 @@ export const TaskRegisteredError = defineError(
 );
 export type TaskRegisteredError = ShmsyncError;
 for (const cls of [GraphCycleError, TaskRegisteredError]) byCode.set(cls.code, cls);
+// ---- Redis queue (issue 15, src/redis/queue.ts) ----
+/**
+ * A message received with `receive()` was reclaimed by another consumer before `ack()` (this
+ * consumer did not renew its claim for `reclaimAfter` ms: paused, partitioned, or its handle was
+ * closed). The other consumer may process it too; this ack changed nothing.
+ */
+export const ReclaimedError = defineError(
+  'ReclaimedError',
+  'SHMSYNC_RECLAIMED',
+  'message was reclaimed by another consumer',
+);
+export type ReclaimedError = ShmsyncError;
+byCode.set(ReclaimedError.code as string, ReclaimedError);

@@ -114,6 +114,21 @@ export { locked, lockable, type LockableDecorator } from './lockable/decorators'
 export { lockOf, attachLock, type LockSource } from './lockable/instance-lock';
 export { type LockingMethodDecorator, type LockingClassDecorator } from './lockable/decorator-types';
 export { diagnosticsChannels } from './diagnostics';
+// ---- Redis backend for locks (issue 15): src/redis/, src/lock/lock-backend.ts, docs/redis.md ----
+export { LockLostError, UnsupportedError, BackendError } from './errors';
+export { createRedisBackend, RedisBackend, type RedisBackendOptions } from './redis';
+export type { LockBackend, RemoteMode, RemoteEntry, RemoteLockInfo } from './lock/lock-backend';
+// ---- Redis queue (issue 15): src/redis/queue*.ts, docs/redis-queue.md ----
+export { ReclaimedError } from './errors';
+export {
+  RedisQueue,
+  type RedisQueueOptions,
+  type RedisMessage,
+  type RedisQueueInfo,
+  type RedisPutOptions,
+  type RedisGetOptions,
+  type RedisDrainOptions,
+} from './redis/queue';
 // ---- channels and the async seed's utilities (issue 11, channel part; docs/channels.md) ----
 export { ReadOnlyError } from './errors';
 export { AsyncQueue, SyncQueue, HSCondition, DummyLock, cpuCount, type WaitOptions, type LockLike } from './async-util';

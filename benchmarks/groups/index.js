@@ -21,4 +21,6 @@ module.exports = [
   require('./async-pool'),
   require('./actor-throughput'), // issue 12
   require('./actor-latency'), // issue 12
+  // issue 15: the Redis backend (redis-lock, redis-queue)
+  ...require('./redis'),
 ];

@@ -3,8 +3,25 @@
  * ignored), or let `using` / `await using` release it.
  */
 import { NotOwnerError, NotRecoverableError } from '../errors';
-import type { LockEngine } from './lock-engine';
 import { Status } from '../addon/status';
+
+/**
+ * What a guard needs from its engine: LockEngine (shared memory) and RemoteEngine (a remote
+ * backend, remote-engine.ts) both have this shape.
+ */
+export interface GuardEngine {
+  holds(token: number): boolean;
+  ownerDiedFor(token: number): boolean;
+  fenceLo(): number;
+  fenceHi(): number;
+  release(token: number): Status;
+  markConsistent(): Status;
+  /** Remote backends: the grant's signal, aborted when its lease is lost. */
+  holdSignal?(token: number): AbortSignal | undefined;
+}
+
+/** Shared memory holds are never lost behind the holder's back: one signal that never aborts. */
+let neverAborted: AbortSignal | null = null;
 
 export class MutexGuard {
   /** True when this hold was recovered from a holder that died while holding. */
@@ -13,13 +30,14 @@ export class MutexGuard {
   readonly #fenceHi: number;
   /** True when this guard re-entered a hold its scope already had. */
   readonly reentrant: boolean;
-  readonly #engine: LockEngine;
+  readonly #engine: GuardEngine;
   readonly #token: number;
   readonly #name: string;
+  readonly #signal: AbortSignal | undefined;
   #released = false;
 
   /** @internal */
-  constructor(engine: LockEngine, token: number, name: string, reentrant: boolean) {
+  constructor(engine: GuardEngine, token: number, name: string, reentrant: boolean) {
     this.#engine = engine;
     this.#token = token;
     this.#name = name;
@@ -28,6 +46,16 @@ export class MutexGuard {
     // The fence is read now (it is the holder's) and turned into a bigint only if asked for.
     this.#fenceLo = engine.fenceLo();
     this.#fenceHi = engine.fenceHi();
+    this.#signal = engine.holdSignal?.(token);
+  }
+
+  /**
+   * Aborts (with `LockLostError`, `SHMSYNC_LOCK_LOST`) when this hold is lost behind the
+   * holder's back: a remote backend's lease ran out (pause, partition) - stop the work the lock
+   * protects. A shared-memory hold is never lost: its signal never aborts.
+   */
+  get signal(): AbortSignal {
+    return this.#signal ?? (neverAborted ??= new AbortController().signal);
   }
 
   /** Fencing token: increases on every fresh acquisition of the mutex by anyone. */

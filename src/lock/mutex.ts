@@ -15,6 +15,7 @@ import {
   ShmsyncError,
   SyncReentryError,
   TimeoutError,
+  UnsupportedError,
 } from '../errors';
 import {
   abortErrorFor,
@@ -26,11 +27,14 @@ import {
   validateOneOf,
   validateSignal,
   validateTimeout,
+  valueError,
 } from '../validate';
 import { registerHandleType, type HandleRef } from '../wire/handle-ref';
 import { isAcquired, LockEngine, ownerId } from './lock-engine';
 import { freshToken, kThreadToken, runInScope, runInScopeSync, scopeToken } from './lock-scope';
 import { MutexGuard } from './mutex-guard';
+import { isLockBackend, type LockBackend } from './lock-backend';
+import { RemoteEngine, type RemoteListeners } from './remote-engine';
 import { afterRelease, kFlagAttached, lifetimeFlag, noteAttached, type Lifetime } from '../addon/lifetime';
 import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
 import { permissionMode, type CreateMode } from '../shared-memory/shared-memory';
@@ -61,6 +65,13 @@ export interface MutexOptions {
    * made through it, whichever handle took the hold.
    */
   reentry?: ReentryMode;
+  /**
+   * A remote backend (`createRedisBackend(...)`): the lock lives there, shared by every host
+   * that uses the same name and server. Only the Promise API exists then (acquire, withLock,
+   * async locked methods, infoAsync); a hold is leased and may be lost (`guard.signal`, the
+   * `'lost'` event). Not with mode, onOwnerDeath, create, lifetime or reentry. See docs/redis.md.
+   */
+  backend?: LockBackend;
 }
 
 export type ReentryMode = 'stack' | 'thread';
@@ -80,7 +91,8 @@ export interface AcquireOptions {
 export interface MutexInfo {
   name: string;
   locked: boolean;
-  holder: { pid: number; threadId: number; alive: boolean } | null;
+  /** `host`: set by remote backends (the holder's hostname); `alive` there means "its lease runs". */
+  holder: { pid: number; threadId: number; alive: boolean; host?: string } | null;
   depth: number;
   waiters: number;
   acquisitions: bigint;
@@ -132,6 +144,19 @@ interface Deferred {
 }
 const kAnonymous: Deferred = Object.freeze({ perm: 0o600, policy: 0, lifetime: kFlagAttached });
 
+/** Remote engines of this JS context: by backend, then by lock name. */
+const remoteEngines = new WeakMap<LockBackend, Map<string, RemoteEngine>>();
+
+/** A dropped remote handle gives its share of the engine back (like `collected` for shm). */
+const remoteCollected = new FinalizationRegistry<{ engine: RemoteEngine; listeners: RemoteListeners }>(
+  ({ engine, listeners }) => {
+    if (engine.unretain(listeners, true)) {
+      const byName = remoteEngines.get(engine.backend);
+      if (byName?.get(engine.name) === engine) byName.delete(engine.name);
+    }
+  },
+);
+
 /** Details the mutex adds to the status table's default messages (src/addon/status.ts). */
 function statusError(status: Status, name: string): ShmsyncError {
   let detail: string | undefined;
@@ -170,6 +195,9 @@ export class Mutex extends EventEmitter {
   #ref: WeakRef<Mutex> | null = null;
   /** Option reentry: 'thread' (sync-run.ts): no synchronous-run check for this handle. */
   #threadReentry = false;
+  /** A remote backend's engine (options.backend); then #engine and #deferred stay null. */
+  #remote: RemoteEngine | null = null;
+  #remoteListeners: RemoteListeners | null = null;
 
   constructor(name?: string, options?: MutexOptions) {
     super();
@@ -178,11 +206,15 @@ export class Mutex extends EventEmitter {
       return;
     }
     const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['mode', 'onOwnerDeath', 'create', 'lifetime', 'reentry'], {
+    rejectUnknownOptions('options', opts, ['mode', 'onOwnerDeath', 'create', 'lifetime', 'reentry', 'backend'], {
       policy: 'onOwnerDeath',
       perm: 'mode',
     });
     if (name !== undefined) validateName('name', name);
+    if (opts.backend !== undefined) {
+      this.#attachRemote(name, opts);
+      return;
+    }
     if (opts.onOwnerDeath !== undefined) validateOneOf('options.onOwnerDeath', opts.onOwnerDeath, kPolicies);
     let create: CreateMode = name === undefined ? 'create' : 'openOrCreate';
     if (opts.create !== undefined) {
@@ -201,6 +233,34 @@ export class Mutex extends EventEmitter {
       return;
     }
     this.#attach(create, perm, policy, lifetime, opts.onOwnerDeath);
+  }
+
+  #attachRemote(name: string | undefined, opts: Record<string, unknown>): void {
+    const backend = opts.backend;
+    if (!isLockBackend(backend)) throw valueError('options.backend', 'a lock backend (createRedisBackend)', backend);
+    for (const key of ['mode', 'onOwnerDeath', 'create', 'lifetime', 'reentry']) {
+      if (opts[key] !== undefined) throw valueError(`options.${key}`, 'omitted with options.backend', opts[key]);
+    }
+    const lockName = (this.#name = name ?? uniqueName('mutex'));
+    let byName = remoteEngines.get(backend);
+    if (byName === undefined) remoteEngines.set(backend, (byName = new Map()));
+    let engine = byName.get(lockName);
+    if (engine === undefined) byName.set(lockName, (engine = new RemoteEngine(backend, lockName)));
+    // The engine holds its handles weakly: a dropped handle can be collected (remoteCollected).
+    const ref = new WeakRef<Mutex>(this);
+    const listeners: RemoteListeners = {
+      ownerDied: () => ref.deref()?.emit('ownerDied', { name: lockName }),
+      lost: (error, fence) => ref.deref()?.emit('lost', { name: lockName, fence, error }),
+    };
+    engine.retain(listeners);
+    remoteCollected.register(this, { engine, listeners }, listeners);
+    this.#remote = engine;
+    this.#remoteListeners = listeners;
+  }
+
+  /** The backend's kind ('redis'), or 'shm' for a shared-memory mutex. */
+  get backend(): string {
+    return this.#remote === null ? 'shm' : this.#remote.backend.kind;
   }
 
   /**
@@ -273,18 +333,21 @@ export class Mutex extends EventEmitter {
 
   /** `'attached'` or `'persistent'`: recorded in the segment by its creator. */
   get lifetime(): Lifetime {
+    if (this.#remote !== null) return 'persistent';
     if (this.#deferred !== null) return this.#deferred.lifetime !== 0 ? 'attached' : 'persistent';
     return this.#open().attached ? 'attached' : 'persistent';
   }
 
   /** The owner-death policy fixed when the mutex was created. */
   get onOwnerDeath(): OwnerDeathPolicy {
+    if (this.#remote !== null) return 'recover';
     if (this.#deferred !== null) return this.#deferred.policy === 1 ? 'strict' : 'recover';
     return this.#open().strict ? 'strict' : 'recover';
   }
 
   /** True while the current thread/scope holds the lock. */
   get isHeld(): boolean {
+    if (this.#remote !== null) return this.#remoteHolds();
     if (this.#deferred !== null) return false; // never used yet: nobody can hold it
     const e = this.#open();
     return e.holds(scopeToken(e) ?? kThreadToken);
@@ -292,6 +355,10 @@ export class Mutex extends EventEmitter {
 
   /** True when the caller's current hold was recovered from a dead holder. */
   get ownerDied(): boolean {
+    if (this.#remote !== null) {
+      const r = this.#remote;
+      return r.ownerDiedFor(scopeToken(r) ?? 0);
+    }
     if (this.#deferred !== null) return false;
     const e = this.#open();
     return e.ownerDiedFor(scopeToken(e) ?? kThreadToken);
@@ -348,6 +415,7 @@ export class Mutex extends EventEmitter {
    * a locked method) it re-enters; otherwise it is a new holder that excludes every other.
    */
   acquire(options?: AcquireOptions): Promise<MutexGuard> {
+    if (this.#remote !== null) return this.#remoteAcquire(options);
     let timeout = -1;
     let signal: AbortSignal | undefined;
     let e: LockEngine;
@@ -389,10 +457,13 @@ export class Mutex extends EventEmitter {
   async withLock<T>(fn: () => T | Promise<T>, options?: AcquireOptions): Promise<T> {
     validateFunction('fn', fn);
     const guard = await this.acquire(options);
+    const remote = this.#remote;
     try {
-      return await runInScope(this.#open(), guard.token, fn);
+      return await runInScope(remote ?? this.#open(), guard.token, fn);
     } finally {
       guard.release();
+      // Remote: settle once the lock is free on the server (the next acquirer anywhere can have it).
+      if (remote !== null) await remote.released();
     }
   }
 
@@ -468,6 +539,45 @@ export class Mutex extends EventEmitter {
     if (st !== Status.Ok) throw statusError(st, this.name);
   }
 
+  /**
+   * info() for every backend: a remote mutex answers from its server (one round trip); a
+   * shared-memory one resolves with info().
+   */
+  infoAsync(): Promise<MutexInfo> {
+    const r = this.#remote;
+    if (r === null) {
+      try {
+        return Promise.resolve(this.info());
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    if (this.#closed) return Promise.reject(new ClosedError(`mutex "${this.name}" is closed`));
+    return r.info().then((n) => {
+      const h = n.held[0];
+      const who = h === undefined ? null : /^(\d+):(\d+)@(.*)$/.exec(h.clientId);
+      return {
+        name: this.name,
+        locked: h !== undefined,
+        holder:
+          h === undefined
+            ? null
+            : {
+                pid: Number(who?.[1] ?? 0),
+                threadId: Number(who?.[2] ?? 0),
+                alive: true,
+                host: who?.[3] ?? h.clientId,
+              },
+        depth: h === undefined ? 0 : Math.max(1, r.localDepth),
+        waiters: n.pending.length,
+        acquisitions: n.fence,
+        ownerDeaths: n.ownerDeaths,
+        onOwnerDeath: 'recover',
+        recoverable: true,
+      };
+    });
+  }
+
   info(): MutexInfo {
     const e = this.#open();
     const n = e.info();
@@ -489,6 +599,15 @@ export class Mutex extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     this.#deferred = null;
+    const r = this.#remote;
+    if (r !== null) {
+      remoteCollected.unregister(this.#remoteListeners!);
+      if (r.unretain(this.#remoteListeners!)) {
+        const byName = remoteEngines.get(r.backend);
+        if (byName?.get(r.name) === r) byName.delete(r.name);
+      }
+      return;
+    }
     const e = this.#engine;
     if (e === null) return;
     this.#engine = null;
@@ -504,6 +623,7 @@ export class Mutex extends EventEmitter {
 
   /** Removes the name; open handles keep working. Returns false if it did not exist. */
   unlink(): boolean {
+    if (this.#remote !== null) return false; // a remote lock has no segment (its keys expire)
     if (this.#deferred !== null) return false; // never created: nothing to remove
     return Mutex.unlink(this.name);
   }
@@ -518,7 +638,7 @@ export class Mutex extends EventEmitter {
 
   toJSON(): HandleRef {
     // A reference is a hand-off: the segment must exist, and outlive this handle until opened.
-    if (!this.#closed) this.#open().lease();
+    if (!this.#closed && this.#remote === null) this.#open().lease();
     return { $shmsync: 'Mutex', name: this.name };
   }
 
@@ -552,13 +672,60 @@ export class Mutex extends EventEmitter {
     throw syncReentryError(this.name);
   }
 
+  #remoteOnly(): never {
+    if (this.#closed) throw new ClosedError(`mutex "${this.name}" is closed`);
+    throw unsupportedOnRemote(this.name, this.#remote!.backend.kind);
+  }
+
+  #remoteHolds(): boolean {
+    const r = this.#remote!;
+    const token = scopeToken(r);
+    return token !== undefined ? r.holds(token) : false;
+  }
+
+  /** acquire() on a remote backend: same options, outcomes and errors as the shared-memory path. */
+  #remoteAcquire(options: AcquireOptions | undefined): Promise<MutexGuard> {
+    let timeout = -1;
+    let signal: AbortSignal | undefined;
+    try {
+      if (options !== undefined) {
+        const opts = optionsObject('options', options);
+        rejectUnknownOptions('options', opts, ['timeout', 'signal']);
+        timeout = validateTimeout('options.timeout', opts.timeout);
+        signal = validateSignal('options.signal', opts.signal);
+      }
+      if (this.#closed) throw new ClosedError(`mutex "${this.name}" is closed`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (signal?.aborted) return Promise.reject(abortErrorFor(signal));
+    const r = this.#remote!;
+    const token = scopeToken(r) ?? freshToken();
+    if (r.reenter(token)) return Promise.resolve(new MutexGuard(r, token, this.name, true));
+    return r.acquire(token, timeout, signal).then((outcome) => {
+      if (outcome === 'abort') throw abortErrorFor(signal!);
+      if (outcome === 'closed') throw new ClosedError(`mutex "${this.name}" was closed while waiting`);
+      if (outcome !== Status.Ok) throw statusError(outcome, this.name);
+      return new MutexGuard(r, token, this.name, false);
+    });
+  }
+
   #open(): LockEngine {
     if (this.#engine !== null) return this.#engine;
+    if (this.#remote !== null) return this.#remoteOnly();
     const d = this.#deferred;
     if (d === null) throw new ClosedError(`mutex "${this.name}" is closed`);
     this.#deferred = null;
     return this.#attach('create', d.perm, d.policy, d.lifetime);
   }
+}
+
+export function unsupportedOnRemote(name: string, kind: string): UnsupportedError {
+  return new UnsupportedError(
+    `mutex "${name}" lives on the ${kind} backend: the blocking API (acquireSync, tryAcquire, release, ` +
+      'withLockSync, runLocked, non-async locked methods), info() and markConsistent() need shared memory. ' +
+      'Use acquire() / withLock() / async locked methods and infoAsync()',
+  );
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Mutex, type AcquireOptions, type AcquireSyncOptions, type MutexGuard } from '../lock/mutex';
 import type { Lifetime } from '../addon/lifetime';
+import type { LockBackend } from '../lock/lock-backend';
 import { registerHandleType, type HandleRef } from '../wire/handle-ref';
 import {
   optionsObject,
@@ -38,6 +39,12 @@ export interface LockableOptions {
    * (default with `name`: stays until `lock.unlink()`). Not with `lock`.
    */
   lifetime?: Lifetime;
+  /**
+   * A remote lock backend (`createRedisBackend(...)`): the instance's mutex lives there
+   * (`new Mutex(name, { backend })`); locked methods must then be `async` (the blocking API does
+   * not exist on a remote backend). Not with `lock` or `lifetime`. See docs/redis.md.
+   */
+  backend?: LockBackend;
 }
 
 /** Options of `Sub.register()`. */
@@ -173,9 +180,18 @@ export class Lockable {
       mutex = new Mutex(); // anonymous, attached; its segment is created on first use
     } else {
       opts = optionsObject('options', options);
-      rejectUnknownOptions('options', opts, ['name', 'lock', 'lifetime'], { mutex: 'lock' });
+      rejectUnknownOptions('options', opts, ['name', 'lock', 'lifetime', 'backend'], { mutex: 'lock' });
       const lifetime = opts.lifetime as Lifetime | undefined;
-      if (opts.lock !== undefined) {
+      if (opts.backend !== undefined) {
+        if (opts.lock !== undefined)
+          throw valueError('options.lock', 'omitted when options.backend is given', opts.lock);
+        if (opts.name !== undefined) validateName('options.name', opts.name);
+        // Mutex validates the backend and rejects lifetime with it.
+        mutex = new Mutex(opts.name as string | undefined, {
+          backend: opts.backend as LockBackend,
+          ...(lifetime === undefined ? {} : { lifetime }),
+        });
+      } else if (opts.lock !== undefined) {
         if (opts.name !== undefined) throw valueError('options.name', 'omitted when options.lock is given', opts.name);
         if (lifetime !== undefined)
           throw valueError('options.lifetime', 'omitted when options.lock is given', lifetime);

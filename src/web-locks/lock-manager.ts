@@ -16,6 +16,8 @@ import { forgetParked, onParkedUnref } from '../addon/parker-client';
 import { kFlagAttached } from '../addon/lifetime';
 import { Status } from '../addon/status';
 import { freshToken } from '../lock/lock-scope';
+import { isLockBackend, type LockBackend } from '../lock/lock-backend';
+import { acquireRemote, RemoteHold } from '../lock/remote-hold';
 import { permissionMode } from '../shared-memory/shared-memory';
 import { optionsObject, rejectUnknownOptions } from '../validate';
 import { kSteal, kTryOnly } from '../rwlock/native';
@@ -47,6 +49,12 @@ export interface LockManagerOptions {
   namespace?: string;
   /** Permission bits of the lock segments this manager creates (default 0o600). */
   mode?: number;
+  /**
+   * A remote lock backend (`createRedisBackend(...)`): the locks live there, shared by every host
+   * using the same server and namespace. Leased holds: a hold whose lease is lost ends like a
+   * stolen one. Not with `mode`. See docs/redis.md.
+   */
+  backend?: LockBackend;
 }
 
 const kNamespacePattern = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -69,13 +77,28 @@ export const kIdleLocksKept = 64;
 
 export class LockManager {
   readonly #prefix: string;
+  /** options.namespace (remote lock names: `weblocks:<namespace>:<name>`, the same on every host). */
+  readonly #namespace: string;
   readonly #perm: number;
   /** Lock name -> an engine reference kept while no request of this manager uses the name. */
   readonly #idle = new Map<string, { logical: string; engine: RwEngine }>();
+  /** options.backend, or null for shared memory. */
+  readonly #backend: LockBackend | null = null;
+  /** Remote holds of this manager now, by lock name (a local steal ends them at once). */
+  readonly #remoteHolds = new Map<string, Set<RemoteHold>>();
 
   constructor(options?: LockManagerOptions) {
     const opts = optionsObject('options', options);
-    rejectUnknownOptions('options', opts, ['namespace', 'mode']);
+    rejectUnknownOptions('options', opts, ['namespace', 'mode', 'backend']);
+    if (opts.backend !== undefined) {
+      if (!isLockBackend(opts.backend)) {
+        throw new TypeError(
+          'options.backend must be a lock backend (createRedisBackend), received ' + typeof opts.backend,
+        );
+      }
+      if (opts.mode !== undefined) throw new TypeError('options.mode must be omitted with options.backend');
+      this.#backend = opts.backend;
+    }
     const ns = opts.namespace ?? 'default';
     if (typeof ns !== 'string' || !kNamespacePattern.test(ns)) {
       throw new TypeError(
@@ -84,10 +107,12 @@ export class LockManager {
     }
     this.#perm = permissionMode(opts.mode);
     this.#prefix = `weblocks-${euid()}-${ns}-`;
+    this.#namespace = ns;
   }
 
   /** The clientId this JS context appears under in query(): `<pid>:<threadId>`. */
   get clientId(): string {
+    if (this.#backend !== null) return this.#backend.clientId;
     return clientIdOf(process.pid, threadId);
   }
 
@@ -116,6 +141,7 @@ export class LockManager {
 
   /** Every held and pending lock of this namespace, across all processes and threads. */
   async query(): Promise<LockManagerSnapshot> {
+    if (this.#backend !== null) return this.#queryRemote(this.#backend);
     const held: LockInfo[] = [];
     const pending: LockInfo[] = [];
     const segPrefix = `shmsync-${this.#prefix}`;
@@ -189,7 +215,45 @@ export class LockManager {
     }
   }
 
+  /** The backend's name of a lock of this namespace. */
+  #remoteName(name: string): string {
+    return `weblocks:${this.#namespace}:${name}`;
+  }
+
+  async #queryRemote(backend: LockBackend): Promise<LockManagerSnapshot> {
+    const all = await backend.query();
+    const mine = `weblocks:${this.#namespace}:`;
+    const pick = (entries: typeof all.held): LockInfo[] =>
+      entries
+        .filter((e) => e.name.startsWith(mine))
+        .map((e) => ({ name: e.name.slice(mine.length), mode: e.mode, clientId: e.clientId }));
+    return { held: pick(all.held), pending: pick(all.pending) };
+  }
+
+  async #runRemote<T>(backend: LockBackend, p: Parsed<T>): Promise<T> {
+    const outcome = await acquireRemote(backend, this.#remoteName(p.name), p.mode, {
+      timeoutMs: -1,
+      signal: p.signal,
+      steal: p.steal,
+      tryOnly: p.ifAvailable,
+    });
+    if (outcome === 'abort') throw p.signal!.reason;
+    if (!(outcome instanceof RemoteHold)) return await Promise.resolve().then(() => p.callback(null)); // 'busy'
+    let set = this.#remoteHolds.get(p.name);
+    if (set === undefined) this.#remoteHolds.set(p.name, (set = new Set()));
+    if (p.steal) for (const other of set) other.lose('stolen by a request of this context');
+    set.add(outcome);
+    try {
+      return await heldRemote(outcome, new Lock(p.name, p.mode), p.callback);
+    } finally {
+      set.delete(outcome);
+      if (set.size === 0 && this.#remoteHolds.get(p.name) === set) this.#remoteHolds.delete(p.name);
+      await outcome.release().catch(() => false);
+    }
+  }
+
   async #run<T>(p: Parsed<T>): Promise<T> {
+    if (this.#backend !== null) return this.#runRemote(this.#backend, p);
     const ref = this.#take(p.name);
     const engine = ref.engine;
     const token = freshToken();
@@ -280,6 +344,37 @@ function held<T>(engine: RwEngine, token: number, lock: Lock, callback: LockGran
         (err: unknown) => {
           if (done) return;
           end();
+          reject(err);
+        },
+      );
+  });
+}
+
+/**
+ * held() for a remote hold: settles with the callback's outcome, or rejects with an AbortError
+ * once the hold is lost (stolen by another request anywhere, or its lease ran out); the
+ * callback keeps running, as for a steal in the specification.
+ */
+function heldRemote<T>(hold: RemoteHold, lock: Lock, callback: LockGrantedCallback<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    hold.onLost = () => {
+      if (done) return;
+      done = true;
+      lock[kMarkStolen]();
+      reject(stolenError(lock.name));
+    };
+    Promise.resolve()
+      .then(() => callback(lock))
+      .then(
+        (value) => {
+          if (done) return;
+          done = true;
+          resolve(value);
+        },
+        (err: unknown) => {
+          if (done) return;
+          done = true;
           reject(err);
         },
       );

@@ -1,0 +1,307 @@
+'use strict';
+// Issue 15: the Redis backend against the Redis libraries users pick today, on one local
+// redis-server this group process starts (peers/redis-server.js), plus the shm backend for scale.
+//   redis-lock:  lock round trip (acquire + release, nobody else wants the lock)
+//   redis-queue: messages per second, one producer -> one consumer (both in this process)
+// Every row talks to the same server over 127.0.0.1 with ioredis; small objects (JSON) as messages.
+const path = require('node:path');
+const { defineGroup } = require('../lib/group');
+const { asyncOp, requirePeer, peerInstalled } = require('../lib/competitor');
+const { shmsync } = require('../lib/shmsync');
+const { benchName, unlinkName } = require('../lib/shm-names');
+const { redisServer, redisServerAvailable } = require('../peers/redis-server');
+
+const dist = path.join(__dirname, '..', '..', 'dist');
+const kBatch = 256;
+const kGiveUpMs = 20_000;
+let keySeq = 0;
+const key = (tag) => `bench:${tag}:${process.pid}:${keySeq++}`;
+
+function ioredis() {
+  return require('ioredis');
+}
+
+/** A new ioredis client on the group's server; closed at teardown by the caller. */
+async function client(ctx, options = {}) {
+  const { port } = await redisServer(ctx);
+  const Redis = ioredis();
+  const c = new Redis({ host: '127.0.0.1', port, ...options });
+  await c.ping();
+  return c;
+}
+
+// ---- shmsync's Redis pieces (from dist; skipped with the reason when this build lacks them) ----
+
+function redisQueueModule() {
+  return require(path.join(dist, 'redis', 'queue.js'));
+}
+function backendModule() {
+  const index = require(path.join(dist, 'index.js'));
+  if (typeof index.createRedisBackend === 'function') return index;
+  return require(path.join(dist, 'redis', 'backend.js'));
+}
+function hasRedisQueue() {
+  const ok = redisServerAvailable();
+  if (ok !== true) return ok;
+  try {
+    redisQueueModule();
+    return true;
+  } catch (err) {
+    return `the Redis queue is not in this build (${err.message.split('\n')[0]})`;
+  }
+}
+function hasBackend() {
+  const ok = redisServerAvailable();
+  if (ok !== true) return ok;
+  try {
+    return typeof backendModule().createRedisBackend === 'function' ? true : 'createRedisBackend is not in this build';
+  } catch (err) {
+    return `createRedisBackend is not in this build (${err.message.split('\n')[0]})`;
+  }
+}
+function peerWithServer(id) {
+  return () => {
+    const ok = redisServerAvailable();
+    return ok === true ? peerInstalled(id) : ok;
+  };
+}
+
+// ---- lock round trip ----
+
+const kRedisMutex = 'Redis Mutex (await acquire()).release() [shmsync backend]';
+const kShmMutex = 'shm Mutex (await acquire()).release() [for scale]';
+
+function redisMutexSetup() {
+  return async (ctx) => {
+    const c = await client(ctx);
+    const { createRedisBackend, Mutex } = { ...require(path.join(dist, 'index.js')), ...backendModule() };
+    const backend = createRedisBackend({ client: c });
+    const m = new Mutex(key('mutex'), { backend });
+    return {
+      run: asyncOp(async () => {
+        const g = await m.acquire();
+        await g.release();
+      }),
+      async teardown() {
+        await m.close?.();
+        await backend.close?.();
+        c.disconnect();
+      },
+    };
+  };
+}
+
+function shmMutexSetup() {
+  return () => {
+    const { Mutex } = shmsync();
+    const name = benchName('rlock');
+    const m = new Mutex(name);
+    return {
+      run: asyncOp(async () => {
+        (await m.acquire()).release();
+      }),
+      teardown() {
+        m.close();
+        unlinkName(name);
+      },
+    };
+  };
+}
+
+const lockGroup = defineGroup({
+  name: 'redis-lock',
+  title: 'Redis lock round trip (acquire + release, uncontended), local redis-server',
+  metric: 'time',
+  unit: 'cycle',
+  notes:
+    'One ioredis connection per competitor to a local redis-server (127.0.0.1, no persistence). redlock 5 (one instance, retryCount 0, 5 s TTL), redis-semaphore Mutex (5 s lockTimeout, its refresh timer on). The shm Mutex row is the shared-memory backend on the same machine, for scale.',
+  competitors: [
+    { name: kRedisMutex, side: 'shmsync', available: hasBackend, setup: redisMutexSetup() },
+    { name: kShmMutex, side: 'shmsync', setup: shmMutexSetup() },
+    {
+      name: 'redlock acquire([key])+release()',
+      side: 'peer',
+      vs: kRedisMutex,
+      available: peerWithServer('redlock'),
+      async setup(ctx) {
+        const c = await client(ctx);
+        const mod = requirePeer('redlock');
+        const Redlock = mod.default ?? mod.Redlock ?? mod;
+        const redlock = new Redlock([c], { retryCount: 0 });
+        redlock.on('error', () => {});
+        const k = key('redlock');
+        return {
+          run: asyncOp(async () => {
+            const lock = await redlock.acquire([k], 5000);
+            await lock.release();
+          }),
+          teardown: () => c.disconnect(),
+        };
+      },
+    },
+    {
+      name: 'redis-semaphore Mutex acquire()+release()',
+      side: 'peer',
+      vs: kRedisMutex,
+      available: peerWithServer('redis-semaphore'),
+      async setup(ctx) {
+        const c = await client(ctx);
+        const { Mutex } = requirePeer('redis-semaphore');
+        const k = key('semaphore');
+        return {
+          run: asyncOp(async () => {
+            const m = new Mutex(c, k, { lockTimeout: 5000, acquireTimeout: 5000 });
+            await m.acquire();
+            await m.release();
+          }),
+          teardown: () => c.disconnect(),
+        };
+      },
+    },
+  ],
+});
+
+// ---- queue throughput ----
+
+const kRedisBatched = `RedisQueue putMany()/getMany() ×${kBatch} [shmsync backend]`;
+const kRedisSingle = 'RedisQueue await put() / await get() one by one [shmsync backend]';
+const kShmBatched = `ShmQueue putMany()/getMany() ×${kBatch}, same process [for scale]`;
+
+const message = (i) => ({ id: i, kind: 'job', user: 'u123', at: 1_700_000_000_000, ok: true });
+
+/** Runs a producer and a consumer of n messages concurrently. */
+function pairRun(produce, consume) {
+  return (n) => Promise.all([produce(n), consume(n)]);
+}
+
+function redisQueueSetup(batched) {
+  return async (ctx) => {
+    const c = await client(ctx);
+    const { RedisQueue } = redisQueueModule();
+    const name = key('rq');
+    const producer = new RedisQueue(name, { client: c, codec: 'json' });
+    const consumer = new RedisQueue(name, { client: c, codec: 'json' });
+    await producer.ready();
+    await consumer.ready();
+    const batch = Array.from({ length: kBatch }, (_, i) => message(i));
+    const produce = batched
+      ? async (n) => {
+          for (let i = 0; i < n; i += kBatch) await producer.putMany(i + kBatch <= n ? batch : batch.slice(0, n - i));
+        }
+      : async (n) => {
+          for (let i = 0; i < n; i++) await producer.put(batch[i % kBatch]);
+        };
+    const consume = batched
+      ? async (n) => {
+          for (let got = 0; got < n;) got += (await consumer.getMany(kBatch, { timeout: kGiveUpMs })).length;
+        }
+      : async (n) => {
+          for (let i = 0; i < n; i++) await consumer.get({ timeout: kGiveUpMs });
+        };
+    return {
+      run: pairRun(produce, consume),
+      async teardown() {
+        await producer.close();
+        await consumer.close();
+        await producer.unlink();
+        c.disconnect();
+      },
+    };
+  };
+}
+
+function shmQueueSetup() {
+  return () => {
+    const { ShmQueue } = shmsync();
+    const name = benchName('rqscale');
+    const q = new ShmQueue(name, { create: 'create', codec: 'json' });
+    const batch = Array.from({ length: kBatch }, (_, i) => message(i));
+    return {
+      run: pairRun(
+        async (n) => {
+          for (let i = 0; i < n; i += kBatch) await q.putMany(i + kBatch <= n ? batch : batch.slice(0, n - i));
+        },
+        async (n) => {
+          for (let got = 0; got < n;) got += (await q.getMany(kBatch, { timeout: kGiveUpMs })).length;
+        },
+      ),
+      teardown() {
+        q.close();
+        unlinkName(name);
+      },
+    };
+  };
+}
+
+/** BullMQ: a Queue adds jobs (addBulk batches or add one by one), a Worker processes them. */
+function bullSetup(batched, concurrency) {
+  return async (ctx) => {
+    const { port } = await redisServer(ctx);
+    const { Queue, Worker } = requirePeer('bullmq');
+    const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
+    const name = key('bull').replace(/:/g, '-');
+    const queue = new Queue(name, { connection, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
+    let waiting = null;
+    let done = 0;
+    const worker = new Worker(name, async (job) => job.data.id, { connection, concurrency, autorun: true });
+    worker.on('completed', () => {
+      done += 1;
+      if (waiting !== null && done >= waiting.target) {
+        const w = waiting;
+        waiting = null;
+        w.resolve();
+      }
+    });
+    worker.on('error', () => {});
+    await worker.waitUntilReady();
+    const batch = Array.from({ length: kBatch }, (_, i) => ({ name: 'job', data: message(i) }));
+    return {
+      async run(n) {
+        const target = done + n;
+        const finished = new Promise((resolve) => (waiting = { target, resolve }));
+        if (batched) {
+          for (let i = 0; i < n; i += kBatch) await queue.addBulk(i + kBatch <= n ? batch : batch.slice(0, n - i));
+        } else {
+          for (let i = 0; i < n; i++) await queue.add('job', batch[i % kBatch].data);
+        }
+        if (done >= target) waiting = null;
+        else await finished;
+      },
+      async teardown() {
+        await worker.close();
+        await queue.obliterate({ force: true }).catch(() => {});
+        await queue.close();
+      },
+    };
+  };
+}
+
+const queueGroup = defineGroup({
+  name: 'redis-queue',
+  title: 'Redis queue: messages per second, one producer -> one consumer, local redis-server',
+  metric: 'throughput',
+  unit: 'msg',
+  notes:
+    'Small objects (5 fields, JSON) through a local redis-server (127.0.0.1, no persistence), producer and consumer in this process. RedisQueue: Streams + consumer group, every message acknowledged and deleted before it is handed over. BullMQ 6: Queue.addBulk/add + Worker (removeOnComplete), counted on its completed event. ShmQueue: the shared-memory backend, same process, for scale.',
+  competitors: [
+    { name: kRedisBatched, side: 'shmsync', available: hasRedisQueue, setup: redisQueueSetup(true) },
+    { name: kRedisSingle, side: 'shmsync', available: hasRedisQueue, setup: redisQueueSetup(false) },
+    { name: kShmBatched, side: 'shmsync', setup: shmQueueSetup() },
+    {
+      name: `BullMQ addBulk() ×${kBatch} + Worker (concurrency 64)`,
+      side: 'peer',
+      vs: kRedisBatched,
+      available: peerWithServer('bullmq'),
+      setup: bullSetup(true, 64),
+    },
+    {
+      name: 'BullMQ await add() one by one + Worker (concurrency 1)',
+      side: 'peer',
+      vs: kRedisSingle,
+      available: peerWithServer('bullmq'),
+      setup: bullSetup(false, 1),
+    },
+  ],
+});
+
+module.exports = [lockGroup, queueGroup];

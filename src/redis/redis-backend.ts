@@ -1,0 +1,288 @@
+/**
+ * createRedisBackend: the LockBackend (src/lock/lock-backend.ts) on one Redis server, over a
+ * client the application already has (ioredis or node-redis, adapted in client.ts). The
+ * protocol is lock-scripts.ts; leases, renewal, waiting and reentrancy live in the lock layer.
+ * Runs on the calling JS thread.
+ *
+ * Release notices: one extra connection (the client's `duplicate()`), opened on the first wait
+ * and closed again after kSubscriberIdleMs without waits (so an idle process can exit), with one
+ * SUBSCRIBE per lock name that has waiters in this context (refcounted).
+ */
+import * as os from 'node:os';
+import { threadId } from 'node:worker_threads';
+import type {
+  LockBackend,
+  RemoteAttempt,
+  RemoteAttemptOptions,
+  RemoteEntry,
+  RemoteLockInfo,
+  RemoteMode,
+  RemoteWatch,
+} from '../lock/lock-backend';
+import { optionsObject, rejectUnknownOptions, rangeError, typeError } from '../validate';
+import { adaptClient, Script, type ClientAdapter, type Subscriber } from './client';
+import { kAcquire, kInfo, kRelease, kRenew, kWithdraw } from './lock-scripts';
+
+export interface RedisBackendOptions {
+  /** An ioredis (v5) or node-redis (v4/v5) client, connected or connecting. Not closed by the backend. */
+  client: unknown;
+  /** Prefix of every key and channel (default 'shmsync:'). Backends with other prefixes never meet. */
+  prefix?: string;
+  /** Lease of a grant in ms (default 5000): a crashed holder's lock is taken over after it. */
+  leaseMs?: number;
+  /** Renewal period of a live holder in ms (default leaseMs / 3). */
+  renewEveryMs?: number;
+  /** Longest wait between two attempts without a release notice, ms (default min(leaseMs, 1000)). */
+  pollMaxMs?: number;
+}
+
+const acquireScript = new Script(kAcquire);
+const renewScript = new Script(kRenew);
+const releaseScript = new Script(kRelease);
+const withdrawScript = new Script(kWithdraw);
+const infoScript = new Script(kInfo);
+
+/** An idle subscriber connection is closed after this long without any wait. */
+export const kSubscriberIdleMs = 2000;
+
+const kModeCode: Record<RemoteMode, string> = { exclusive: 'x', shared: 's' };
+
+function positiveMs(label: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw typeError(label, 'a number of milliseconds', value);
+  if (!Number.isFinite(value) || value < 1 || value > 2 ** 31 - 1) {
+    throw rangeError(label, 'a finite number of milliseconds from 1 to 2^31-1', value);
+  }
+  return Math.floor(value);
+}
+
+/** `<clientId>#<serial>` -> clientId. */
+function clientOf(owner: string): string {
+  const i = owner.lastIndexOf('#');
+  return i < 0 ? owner : owner.slice(0, i);
+}
+
+export class RedisBackend implements LockBackend {
+  readonly kind = 'redis';
+  readonly leaseMs: number;
+  readonly renewEveryMs: number;
+  readonly pollMaxMs: number;
+  readonly clientId: string;
+  readonly prefix: string;
+  readonly #client: ClientAdapter;
+  #subscriber: Subscriber | null = null;
+  readonly #channels = new Map<string, { listeners: Set<() => void>; ready: Promise<void> }>();
+  #idleTimer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(options: RedisBackendOptions) {
+    const opts = optionsObject('options', options);
+    rejectUnknownOptions('options', opts, ['client', 'prefix', 'leaseMs', 'renewEveryMs', 'pollMaxMs'], {
+      lease: 'leaseMs',
+      ttl: 'leaseMs',
+      redis: 'client',
+    });
+    this.#client = adaptClient(opts.client);
+    const prefix = opts.prefix ?? 'shmsync:';
+    if (typeof prefix !== 'string') throw typeError('options.prefix', 'a string', prefix);
+    this.prefix = prefix;
+    this.leaseMs = positiveMs('options.leaseMs', opts.leaseMs, 5000);
+    this.renewEveryMs = positiveMs(
+      'options.renewEveryMs',
+      opts.renewEveryMs,
+      Math.max(1, Math.floor(this.leaseMs / 3)),
+    );
+    if (this.renewEveryMs >= this.leaseMs) {
+      throw rangeError('options.renewEveryMs', `less than leaseMs (${this.leaseMs})`, this.renewEveryMs);
+    }
+    this.pollMaxMs = positiveMs('options.pollMaxMs', opts.pollMaxMs, Math.min(this.leaseMs, 1000));
+    this.clientId = `${process.pid}:${threadId}@${os.hostname()}`;
+  }
+
+  /** 'ioredis' or 'node-redis': which client was recognised. */
+  get clientFlavour(): string {
+    return this.#client.flavour;
+  }
+
+  #base(name: string): string {
+    return `${this.prefix}lock:${name}`;
+  }
+
+  #channel(name: string): string {
+    return `${this.#base(name)}:rel`;
+  }
+
+  get #locksKey(): string {
+    return `${this.prefix}locks`;
+  }
+
+  async attempt(
+    name: string,
+    owner: string,
+    mode: RemoteMode,
+    options: RemoteAttemptOptions = {},
+  ): Promise<RemoteAttempt> {
+    const b = this.#base(name);
+    const r = (await acquireScript.run(
+      this.#client.send,
+      [`${b}:x`, `${b}:s`, `${b}:f`, `${b}:h`, `${b}:d`, `${b}:w`, `${b}:wx`, this.#locksKey],
+      [
+        owner,
+        kModeCode[mode],
+        String(this.leaseMs),
+        options.steal === true ? '1' : '0',
+        options.queue === true ? '1' : '0',
+        String(2 * this.pollMaxMs + this.leaseMs),
+        name,
+        this.#channel(name),
+      ],
+    )) as unknown[];
+    if (Number(r[0]) === 1) return { granted: true, fence: BigInt(String(r[1])), ownerDied: Number(r[2]) === 1 };
+    return { granted: false, retryInMs: Math.max(1, Number(r[1]) + 1) };
+  }
+
+  async renew(name: string, owner: string, mode: RemoteMode): Promise<boolean> {
+    const b = this.#base(name);
+    const r = await renewScript.run(
+      this.#client.send,
+      [`${b}:x`, `${b}:s`],
+      [owner, kModeCode[mode], String(this.leaseMs)],
+    );
+    return Number(r) === 1;
+  }
+
+  async release(name: string, owner: string, mode: RemoteMode): Promise<boolean> {
+    const b = this.#base(name);
+    const r = await releaseScript.run(
+      this.#client.send,
+      [`${b}:x`, `${b}:s`, `${b}:h`, `${b}:w`, this.#locksKey],
+      [owner, kModeCode[mode], this.#channel(name), name],
+    );
+    return Number(r) === 1;
+  }
+
+  async withdraw(name: string, owner: string, mode: RemoteMode): Promise<void> {
+    const b = this.#base(name);
+    await withdrawScript.run(
+      this.#client.send,
+      [`${b}:x`, `${b}:s`, `${b}:w`, this.#locksKey, `${b}:wx`],
+      [`${kModeCode[mode]}|${owner}`, name, owner],
+    );
+  }
+
+  async info(name: string): Promise<RemoteLockInfo> {
+    const b = this.#base(name);
+    const r = (await infoScript.run(this.#client.send, [`${b}:x`, `${b}:s`, `${b}:f`, `${b}:d`, `${b}:w`], [])) as [
+      string,
+      number,
+      string[],
+      string,
+      string,
+      string[],
+      number,
+    ];
+    const now = Number(r[6]);
+    const held: RemoteEntry[] = [];
+    const x = String(r[0] ?? '');
+    if (x !== '') held.push({ name, mode: 'exclusive', clientId: clientOf(x), remainingMs: Math.max(0, Number(r[1])) });
+    const s = r[2] ?? [];
+    for (let i = 0; i + 1 < s.length; i += 2) {
+      held.push({ name, mode: 'shared', clientId: clientOf(String(s[i])), remainingMs: Number(s[i + 1]) - now });
+    }
+    const pending: RemoteEntry[] = [];
+    const w = r[5] ?? [];
+    for (let i = 0; i + 1 < w.length; i += 2) {
+      const member = String(w[i]);
+      pending.push({
+        name,
+        mode: member.startsWith('s|') ? 'shared' : 'exclusive',
+        clientId: clientOf(member.slice(2)),
+        remainingMs: Number(w[i + 1]) - now,
+      });
+    }
+    return { held, pending, fence: BigInt(String(r[3] ?? '0')), ownerDeaths: Number(r[4] ?? 0) };
+  }
+
+  async query(): Promise<{ held: RemoteEntry[]; pending: RemoteEntry[] }> {
+    const names = ((await this.#client.send(['SMEMBERS', this.#locksKey])) as unknown[]).map(String).sort();
+    const infos = await Promise.all(names.map((n) => this.info(n)));
+    return { held: infos.flatMap((i) => i.held), pending: infos.flatMap((i) => i.pending) };
+  }
+
+  watch(name: string, onNotice: () => void): RemoteWatch {
+    if (this.#closed) return { ready: Promise.resolve(), close: () => undefined };
+    const channel = this.#channel(name);
+    if (this.#idleTimer !== null) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = null;
+    }
+    const sub = (this.#subscriber ??= this.#client.subscriber((ch) => {
+      for (const l of [...(this.#channels.get(ch)?.listeners ?? [])]) l();
+    }));
+    let entry = this.#channels.get(channel);
+    if (entry === undefined) {
+      const ready = sub.subscribe(channel);
+      ready.catch(() => undefined);
+      entry = { listeners: new Set(), ready };
+      this.#channels.set(channel, entry);
+    }
+    const listener = (): void => onNotice();
+    entry.listeners.add(listener);
+    const e = entry;
+    let closed = false;
+    return {
+      ready: e.ready,
+      close: () => {
+        if (closed) return;
+        closed = true;
+        e.listeners.delete(listener);
+        if (e.listeners.size !== 0 || this.#channels.get(channel) !== e) return;
+        this.#channels.delete(channel);
+        void sub.unsubscribe(channel).catch(() => undefined);
+        if (this.#channels.size === 0) this.#armIdle();
+      },
+    };
+  }
+
+  #armIdle(): void {
+    if (this.#idleTimer !== null) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = null;
+      if (this.#channels.size === 0) this.#dropSubscriber();
+    }, kSubscriberIdleMs);
+    this.#idleTimer.unref();
+  }
+
+  #dropSubscriber(): void {
+    const sub = this.#subscriber;
+    this.#subscriber = null;
+    sub?.close();
+  }
+
+  /**
+   * Closes the backend's own connection (release notices); the application's client stays
+   * open. Waits still in progress then poll (at most pollMaxMs apart). Idempotent.
+   */
+  close(): void {
+    this.#closed = true;
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+    this.#channels.clear();
+    this.#dropSubscriber();
+  }
+}
+
+/**
+ * A lock backend on Redis for `new Mutex(name, { backend })`, `new Lockable({ name, backend })`
+ * and `new LockManager({ backend })`. See docs/redis.md for the failure model.
+ *
+ * ```ts
+ * import Redis from 'ioredis';
+ * const backend = createRedisBackend({ client: new Redis(url), leaseMs: 5000 });
+ * const m = new Mutex('jobs', { backend });
+ * await m.withLock(async () => { ... });
+ * ```
+ */
+export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
+  return new RedisBackend(options);
+}

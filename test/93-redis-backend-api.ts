@@ -1,0 +1,239 @@
+import t from 'tap';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import Redis from 'ioredis';
+import { createClient } from 'redis';
+import { createRedisBackend, Lockable, LockManager, Mutex, type Lock } from '../dist';
+import { RedisServer } from './helpers/redis-server';
+import { testName } from './helpers/shm';
+
+// The Redis backend's API edges: both client libraries, option validation, the API that does not
+// exist remotely (coded errors), waits woken by release notices (not by polling), bounded polling.
+
+t.test('a node-redis v5 client works as well as ioredis (duck-typed, no runtime dependency)', async (t) => {
+  const server = await RedisServer.start(t);
+  const a = createClient({ url: server.url });
+  a.on('error', () => undefined);
+  await a.connect();
+  const ioredis = new Redis({ port: server.port, host: '127.0.0.1' });
+  t.teardown(async () => {
+    await a.close();
+    await ioredis.quit();
+  });
+  const viaNode = createRedisBackend({ client: a, leaseMs: 300 });
+  const viaIo = createRedisBackend({ client: ioredis, leaseMs: 300 });
+  t.teardown(() => {
+    viaNode.close();
+    viaIo.close();
+  });
+  t.equal(viaNode.clientFlavour, 'node-redis');
+  t.equal(viaIo.clientFlavour, 'ioredis');
+  const name = testName('redis-clients');
+  const m1 = new Mutex(name, { backend: viaNode });
+  const m2 = new Mutex(name, { backend: viaIo });
+  t.teardown(() => {
+    m1.close();
+    m2.close();
+  });
+  const g1 = await m1.acquire();
+  const waiting = m2.acquire(); // another "host": waits for the node-redis holder
+  const snapshot = await m2.infoAsync();
+  t.equal(snapshot.locked, true);
+  g1.release();
+  const g2 = await waiting;
+  t.ok(g2.fence > g1.fence, 'the ioredis waiter got it after the node-redis holder released');
+  g2.release();
+  const g3 = await m1.acquire({ timeout: 5000 });
+  t.ok(g3.fence > g2.fence, 'and back (node-redis subscriber path)');
+  g3.release();
+});
+
+t.test('options are validated with coded errors', async (t) => {
+  t.throws(() => createRedisBackend({ client: {} }), { code: 'SHMSYNC_INVALID_ARG_TYPE' });
+  t.throws(() => createRedisBackend(undefined as never), { code: 'SHMSYNC_INVALID_ARG_TYPE' });
+  const client = new Redis({ lazyConnect: true });
+  t.throws(() => createRedisBackend({ client, leaseMs: 0 }), { code: 'SHMSYNC_OUT_OF_RANGE' });
+  t.throws(() => createRedisBackend({ client, leaseMs: 100, renewEveryMs: 100 }), { code: 'SHMSYNC_OUT_OF_RANGE' });
+  t.throws(() => createRedisBackend({ client, lease: 5 } as never), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
+  const backend = createRedisBackend({ client });
+  t.equal(backend.leaseMs, 5000);
+  t.equal(backend.renewEveryMs, 1666);
+  t.throws(() => new Mutex('x', { backend: {} as never }), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
+  t.throws(() => new Mutex('x', { backend, lifetime: 'attached' }), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
+  t.throws(() => new Lockable({ backend, lock: 'x' }), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
+  t.throws(() => new LockManager({ backend, mode: 0o600 }), TypeError);
+  client.disconnect();
+});
+
+t.test('the blocking API, info() and sync locked methods throw SHMSYNC_UNSUPPORTED on Redis', async (t) => {
+  const client = new Redis({ lazyConnect: true });
+  const backend = createRedisBackend({ client });
+  const m = new Mutex(testName('redis-sync'), { backend });
+  t.equal(m.backend, 'redis');
+  for (const call of [
+    () => m.acquireSync(),
+    () => m.tryAcquire(),
+    () => m.release(),
+    () => m.withLockSync(() => 1),
+    () => m.runLocked(() => 1),
+    () => m.info(),
+    () => m.markConsistent(),
+  ]) {
+    t.throws(call, { code: 'SHMSYNC_UNSUPPORTED' });
+  }
+  const syncMethod = Lockable.locked(function (this: Lockable) {
+    return 1;
+  });
+  const obj = new Lockable({ name: testName('redis-lockable'), backend });
+  t.throws(() => syncMethod.call(obj), { code: 'SHMSYNC_UNSUPPORTED' }, 'a non-async locked method');
+  m.close();
+  t.throws(() => m.acquireSync(), { code: 'SHMSYNC_CLOSED' });
+  await t.rejects(m.acquire(), { code: 'SHMSYNC_CLOSED' });
+  obj.close();
+  client.disconnect();
+});
+
+t.test('a waiter is woken by the release notice, not by its poll timer', async (t) => {
+  const server = await RedisServer.start(t);
+  const clients = [0, 1].map(() => new Redis({ port: server.port, host: '127.0.0.1' }));
+  t.teardown(async () => {
+    for (const c of clients) await c.quit();
+  });
+  // Polls and leases of a minute: only the notice can wake the waiter within the test's time.
+  const [holderSide, waiterSide] = clients.map((client) =>
+    createRedisBackend({ client, leaseMs: 60_000, pollMaxMs: 60_000 }),
+  );
+  t.teardown(() => {
+    holderSide.close();
+    waiterSide.close();
+  });
+  const name = testName('redis-notice');
+  const holder = new Mutex(name, { backend: holderSide });
+  const waiter = new Mutex(name, { backend: waiterSide });
+  t.teardown(() => {
+    holder.close();
+    waiter.close();
+  });
+  const g = await holder.acquire();
+  const waiting = waiter.acquire();
+  // The waiter is registered (and so subscribed) once it shows in the server's view.
+  while ((await holder.infoAsync()).waiters === 0) await new Promise((r) => setImmediate(r));
+  const released = performance.now();
+  g.release();
+  const got = await waiting;
+  const took = performance.now() - released;
+  t.ok(took < 10_000, `granted ${took.toFixed(0)} ms after the release (poll period 60 s)`);
+  got.release();
+});
+
+t.test('a waiter without notices polls at most every pollMaxMs (no busy loop)', async (t) => {
+  const server = await RedisServer.start(t);
+  const client = new Redis({ port: server.port, host: '127.0.0.1' });
+  const other = new Redis({ port: server.port, host: '127.0.0.1' });
+  t.teardown(async () => {
+    await client.quit();
+    await other.quit();
+  });
+  const holderSide = createRedisBackend({ client: other, leaseMs: 60_000 });
+  const waiterSide = createRedisBackend({ client, leaseMs: 60_000, pollMaxMs: 100 });
+  t.teardown(() => {
+    holderSide.close();
+    waiterSide.close();
+  });
+  const name = testName('redis-poll');
+  const holder = new Mutex(name, { backend: holderSide });
+  const waiter = new Mutex(name, { backend: waiterSide });
+  t.teardown(() => {
+    holder.close();
+    waiter.close();
+  });
+  const g = await holder.acquire();
+  // Script runs (each attempt is one EVALSHA) as the server counts them.
+  const scriptRuns = async (): Promise<number> => {
+    const text = (await other.info('commandstats')) as string;
+    let n = 0;
+    for (const m of text.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)) n += Number(m[1]);
+    return n;
+  };
+  const before = await scriptRuns();
+  await t.rejects(waiter.acquire({ timeout: 600 }), { code: 'SHMSYNC_TIMEOUT' });
+  const runs = (await scriptRuns()) - before;
+  // About 600 / 100 polls, the retry right after subscribing, and the withdrawal.
+  t.ok(runs >= 3 && runs <= 12, `${runs} script runs during a 600 ms wait`);
+  // The withdrawal follows the rejection (the attempt loop ends on its next turn); without it
+  // the registration would stay for its 60 s TTL and this loop would time the test out.
+  while ((await holder.infoAsync()).waiters !== 0) await new Promise((r) => setImmediate(r));
+  t.pass('the timed-out waiter withdrew its registration');
+  g.release();
+});
+
+t.test('LockManager across hosts: a steal from another client ends the holder at its next renewal', async (t) => {
+  const server = await RedisServer.start(t);
+  const clients = [0, 1].map(() => new Redis({ port: server.port, host: '127.0.0.1' }));
+  t.teardown(async () => {
+    for (const c of clients) await c.quit();
+  });
+  const [hostA, hostB] = clients.map((client) => createRedisBackend({ client, leaseMs: 300 }));
+  t.teardown(() => {
+    hostA.close();
+    hostB.close();
+  });
+  const namespace = 'steal-test';
+  const a = new LockManager({ namespace, backend: hostA });
+  const b = new LockManager({ namespace, backend: hostB });
+  let held!: (lock: Lock) => void;
+  const granted = new Promise<Lock>((r) => (held = r));
+  const victim = a.request('res', (lock) => {
+    held(lock!);
+    return new Promise((r) => lock!.signal.addEventListener('abort', r));
+  });
+  const victimEnds = t.rejects(victim, { name: 'AbortError' });
+  const lock = await granted;
+  const seen = await b.query();
+  t.same(
+    seen.held.map((h) => [h.name, h.mode, h.clientId]),
+    [['res', 'exclusive', hostA.clientId]],
+    "host B's query() sees host A's hold",
+  );
+  t.equal(await b.request('res', { steal: true }, (l) => l?.name), 'res', 'the steal is granted at once');
+  await victimEnds;
+  t.equal(lock.stolen, true);
+  t.same((await a.query()).held, [], 'nothing held after the thief released');
+});
+
+t.test('dropped handles are garbage-collected; a dropped handle never drops a hold', async (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const server = await RedisServer.start(t);
+  const client = new Redis({ port: server.port, host: '127.0.0.1' });
+  // A lease far above the forced full GCs' pauses on a loaded machine: the hold must not be lost.
+  const backend = createRedisBackend({ client, leaseMs: 5000 });
+  t.teardown(async () => {
+    backend.close();
+    await client.quit();
+  });
+  let collected = 0;
+  const registry = new FinalizationRegistry(() => collected++);
+  const idle = testName('redis-gc-idle');
+  (() => {
+    for (let i = 0; i < 20; i++) registry.register(new Mutex(idle, { backend }), i);
+  })();
+  const held = testName('redis-gc-held');
+  const g = await (() => {
+    const m = new Mutex(held, { backend });
+    registry.register(m, -1);
+    return m.acquire();
+  })();
+  for (let i = 0; i < 50 && collected < 21; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+  t.equal(collected, 21, 'every dropped handle was collected (the engine holds them weakly)');
+  const other = new Mutex(held, { backend });
+  t.teardown(() => other.close());
+  await t.rejects(other.acquire({ timeout: 0 }), { code: 'SHMSYNC_TIMEOUT' }, 'the hold outlived its handle');
+  t.equal(g.release(), true);
+  const again = await other.acquire({ timeout: 0 });
+  t.ok(again.fence > g.fence);
+  again.release();
+});
