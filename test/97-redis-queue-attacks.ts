@@ -26,6 +26,7 @@ import { createRedisBackend } from '../dist';
 import { Child, type Message } from './helpers/fork';
 import { RedisServer } from './helpers/redis-server';
 import { testName } from './helpers/shm';
+import { replyDropper } from './helpers/redis-queue-proxy';
 
 t.jobs = 3;
 
@@ -386,3 +387,39 @@ t.test(
     t.throws(() => new RedisQueue(name, { backend: { client: {} } }), { code: 'SHMSYNC_INVALID_ARG_TYPE' });
   },
 );
+
+for (const flavour of ['ioredis', 'node-redis']) {
+  t.test(`[${flavour}] the reply of a blocking XREADGROUP lost: the message is not lost`, async (t) => {
+    const { server, client } = await setup(t);
+    const proxy = await replyDropper(server.port);
+    t.teardown(() => proxy.close());
+    let c: unknown;
+    if (flavour === 'ioredis') {
+      const r = new Redis(proxy.port, '127.0.0.1', { retryStrategy: () => 5 });
+      r.on('error', () => {});
+      t.teardown(() => r.disconnect());
+      c = r;
+    } else {
+      const nr = createClient({ url: `redis://127.0.0.1:${proxy.port}` });
+      nr.on('error', () => {});
+      await nr.connect();
+      t.teardown(() => nr.destroy());
+      c = nr;
+    }
+    const reclaimAfter = 1000; // blocked reads of 500 ms: the put below lands in the armed one
+    const q = new RedisQueue<number>(testName('rq-lost-read'), { client: c, codec: 'json', reclaimAfter });
+    t.teardown(() => q.close());
+    await q.ready();
+    await t.rejects(q.get({ timeout: 10 }), { code: 'SHMSYNC_TIMEOUT' }); // scripts loaded, blocking connection open
+    const other = new RedisQueue<number>(q.name, { client, codec: 'json' });
+    t.teardown(() => other.close());
+    await other.ready();
+    const dropped = proxy.dropReplyTo('XREADGROUP'); // the next blocking read's reply is lost
+    const waiting = q.get({ timeout: 20 * reclaimAfter });
+    await until('blocked', async () => (await blockedReaders(client)).length === 1);
+    await other.put(9); // read by the blocked XREADGROUP (unless its slice just ended): its reply is lost
+    await dropped;
+    t.equal(await waiting, 9, 'delivered after all (reclaimed from our own PEL when it was in the lost reply)');
+    t.equal(await q.length(), 0, 'and acknowledged once');
+  });
+}

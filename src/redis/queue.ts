@@ -631,7 +631,8 @@ export class RedisQueue<T = unknown> {
         this.#turn = null;
         release();
       });
-    const o = await race(settled, -1, signal, this.#closing.signal);
+    // The deadline too: Redis ends a BLOCK only at its next timer tick (up to 1000/hz = 100 ms).
+    const o = await race(settled, deadline, signal, this.#closing.signal);
     if (o === 'done') {
       try {
         return await settled;
@@ -640,8 +641,8 @@ export class RedisQueue<T = unknown> {
         throw err;
       }
     }
-    // Abandoned (abort/close): wake the read; whatever it returns stays ours, served next.
-    if (o === 'abort') this.#client.sendBuffer(['CLIENT', 'UNBLOCK', this.#blockId]).catch(() => {});
+    // Abandoned (abort/timeout/close): wake the read; whatever it returns stays ours, served next.
+    if (o !== 'closed') this.#client.sendBuffer(['CLIENT', 'UNBLOCK', this.#blockId]).catch(() => {});
     settled.then(
       (entries) => {
         if (this.#closed)
@@ -654,6 +655,7 @@ export class RedisQueue<T = unknown> {
       () => {},
     );
     if (o === 'closed') throw this.#closedError();
+    if (o === 'timeout') return []; // the caller's loop TAKEs once more, then reports the timeout
     throw abortErrorFor(signal!);
   }
 
