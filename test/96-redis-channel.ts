@@ -6,7 +6,8 @@
  */
 import t, { type Test } from 'tap';
 import Redis from 'ioredis';
-import { mkchannel } from '../dist';
+import { createClient } from 'redis';
+import { createRedisBackend, mkchannel } from '../dist';
 import { RedisQueue } from '../dist/redis/queue';
 import { Child, type Message } from './helpers/fork';
 import { RedisServer } from './helpers/redis-server';
@@ -70,3 +71,36 @@ t.test('writer in another process, reader here; timeouts and abort on the reader
   await child.message('done');
   t.equal(reader.channel.closed(), true, 'the channel reads as closed here');
 });
+
+t.test(
+  'in one process over node-redis (backend.queue): write/read/size/close/for await; a full queue times out',
+  async (t) => {
+    const server = await RedisServer.start(t);
+    const nr = createClient({ url: server.url });
+    nr.on('error', () => {});
+    await nr.connect();
+    t.teardown(() => nr.destroy());
+    const backend = createRedisBackend({ client: nr });
+    t.teardown(() => backend.close());
+    const q = backend.queue<number>(testName('rq-chan-nr'), { codec: 'json', maxLength: 2, reclaimAfter: 500 });
+    t.teardown(() => q.close());
+    await q.ready();
+    const [writer, reader] = mkchannel<number>({ shared: q });
+    await writer.write(1);
+    await writer.write(2);
+    t.equal(writer.channel.size(), 2, 'size(): the length the queue handle last saw');
+    await t.rejects(
+      writer.write(3, { timeout: 0 }),
+      { code: 'SHMSYNC_TIMEOUT' },
+      'a full queue: write({ timeout: 0 }) times out',
+    );
+    t.same(await reader.read(1), [1]);
+    await writer.write(3);
+    writer.close();
+    const rest: number[] = [];
+    for await (const v of reader) rest.push(v);
+    t.same(rest, [2, 3], 'the rest in order, then the iteration ends (closed)');
+    t.equal(writer.channel.size(), 0, 'size() is 0 once drained');
+    t.equal(reader.channel.closed(), true);
+  },
+);

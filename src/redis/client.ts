@@ -23,6 +23,8 @@ export interface Subscriber {
 export interface ClientAdapter {
   /** 'ioredis' or 'node-redis'. */
   readonly flavour: string;
+  /** The application's client, as given (the Redis queue adapts it too: adaptQueueClient). */
+  readonly client: unknown;
   readonly send: Send;
   /** A new connection for pub/sub (a subscribed connection can send nothing else). */
   subscriber(onMessage: (channel: string) => void): Subscriber;
@@ -55,6 +57,7 @@ export function adaptClient(client: unknown): ClientAdapter {
   if (call !== undefined && typeof c.status === 'string') {
     return {
       flavour: 'ioredis',
+      client,
       send: (args) => call(...args) as Promise<unknown>,
       subscriber: (onMessage) => {
         const sub = duplicate() as Loose;
@@ -73,6 +76,7 @@ export function adaptClient(client: unknown): ClientAdapter {
   }
   return {
     flavour: 'node-redis',
+    client,
     send: (args) => sendCommand(args) as Promise<unknown>,
     subscriber: (onMessage) => {
       const sub = duplicate() as Loose;
@@ -117,4 +121,92 @@ export class Script {
       return send(['EVAL', this.source, ...tail]);
     }
   }
+}
+
+// ---- the Redis queue's transport (src/redis/queue.ts) ----
+
+/** One argument of a queue command: payloads are Buffers, the rest strings. */
+export type Arg = string | Buffer;
+
+/** A connection of the queue: commands whose bulk replies are Buffers (binary payloads). */
+export interface BufferConnection {
+  sendBuffer(args: Arg[]): Promise<unknown>;
+}
+
+/** The queue's own blocking connection (XREADGROUP BLOCK): a duplicate of the client. */
+export interface BlockingConnection extends BufferConnection {
+  /** Called each time the connection is (re)established (its CLIENT ID changes then). */
+  onReady(listener: () => void): void;
+  /** Closes it for good (no reconnect); idempotent; nothing of it keeps the process alive. */
+  close(): void;
+}
+
+export interface QueueAdapter extends ClientAdapter, BufferConnection {
+  /** A new connection for blocking reads (ioredis: connects by itself; node-redis: connect()ed). */
+  blocking(): BlockingConnection;
+}
+
+/** node-redis v4/v5: RESP bulk strings ('$', 36) and verbatim strings ('=', 61) as Buffers. */
+const kBufferTypes = { 36: Buffer, 61: Buffer };
+
+/**
+ * The queue's view of an ioredis or node-redis client: the lock adapter above plus Buffer replies
+ * and a blocking duplicate. Throws the same TypeError as adaptClient for anything else.
+ */
+export function adaptQueueClient(client: unknown): QueueAdapter {
+  const base = adaptClient(client);
+  const c = client as Loose;
+  if (base.flavour === 'ioredis') {
+    const callBuffer = fn(c, 'callBuffer') ?? fn(c, 'call');
+    const sendBuffer = (args: Arg[]): Promise<unknown> => (callBuffer as Fn)(...args) as Promise<unknown>;
+    return {
+      ...base,
+      sendBuffer,
+      blocking: () => {
+        const dup = (fn(c, 'duplicate') as Fn)() as Loose;
+        (fn(dup, 'on') as Fn)('error', noop); // ioredis reconnects by itself; commands report failures
+        const dupCall = (fn(dup, 'callBuffer') ?? fn(dup, 'call')) as Fn;
+        return {
+          sendBuffer: (args) => dupCall(...args) as Promise<unknown>,
+          onReady: (listener) => void (fn(dup, 'on') as Fn)('ready', listener),
+          close: () => void (fn(dup, 'disconnect') as Fn)(),
+        };
+      },
+    };
+  }
+  const nodeSend = (target: Loose, args: Arg[]): Promise<unknown> =>
+    (fn(target, 'sendCommand') as Fn)(args, { typeMapping: kBufferTypes }) as Promise<unknown>;
+  return {
+    ...base,
+    sendBuffer: (args) => nodeSend(c, args),
+    blocking: () => {
+      const dup = (fn(c, 'duplicate') as Fn)() as Loose;
+      (fn(dup, 'on') as Fn)('error', noop); // reconnects by itself; commands report failures
+      let closed = false;
+      const connected = Promise.resolve((fn(dup, 'connect') as Fn)());
+      connected.catch(noop);
+      return {
+        sendBuffer: async (args) => {
+          await connected;
+          return nodeSend(dup, args);
+        },
+        onReady: (listener) => void (fn(dup, 'on') as Fn)('ready', listener),
+        close: () => {
+          if (closed) return;
+          closed = true;
+          // destroy(): v5 (v4: disconnect()); a connect still under way is ended once it settles.
+          const end = fn(dup, 'destroy') ?? fn(dup, 'disconnect');
+          const stop = (): void => {
+            try {
+              void Promise.resolve(end?.()).catch(noop);
+            } catch {
+              // already closed
+            }
+          };
+          stop();
+          void connected.then(stop, noop);
+        },
+      };
+    },
+  };
 }

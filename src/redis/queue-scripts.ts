@@ -10,7 +10,7 @@
  * Stream keys share one hash tag, so every script touches a single cluster slot.
  */
 import { createHash } from 'node:crypto';
-import type { RedisLike } from './queue-client';
+import type { Arg, BufferConnection } from './client';
 
 export class Script {
   readonly sha: string;
@@ -19,12 +19,17 @@ export class Script {
   }
 
   /** EVALSHA, falling back to EVAL (which caches the script) when Redis does not know it yet. */
-  async run(client: RedisLike, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+  async run(
+    conn: BufferConnection,
+    keys: readonly string[],
+    args: readonly (string | number | Buffer)[],
+  ): Promise<unknown> {
+    const tail: Arg[] = [String(keys.length), ...keys, ...args.map((a) => (typeof a === 'number' ? String(a) : a))];
     try {
-      return await client.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args);
+      return await conn.sendBuffer(['EVALSHA', this.sha, ...tail]);
     } catch (err) {
-      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return client.callBuffer('EVAL', this.source, keys.length, ...keys, ...args);
+      if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
+      return conn.sendBuffer(['EVAL', this.source, ...tail]);
     }
   }
 }
@@ -63,9 +68,13 @@ return n
 `);
 
 /**
- * TAKE: KEYS stream, meta; ARGV group, consumer, count, minIdle, cursor, due (1/0).
+ * TAKE: KEYS stream, meta; ARGV group, consumer, count, minIdle, cursor, due (1/0), maxLen.
  * Reclaims entries idle for minIdle ms (readers that died or released them) first when `due`, or
- * when there is nothing new; reads new ones; all into this reader's PEL (not acknowledged). Returns { {id, payload, reclaimed}..., nextCursor, ended, xlen }.
+ * when there is nothing new; reads new ones; all into this reader's PEL (not acknowledged).
+ * Returns { {id, payload, reclaimed, fault, length}..., nextCursor, ended, xlen }. Entries are
+ * untrusted (any client may XADD): fault 1 = not one field "m" (payload ''), fault 2 = payload
+ * longer than maxLen bytes (left in Redis, not sent: payload ''); the client consumes them with
+ * a coded error.
  */
 export const TAKE = new Script(`${kEnsureGroup}
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
@@ -73,7 +82,15 @@ local count = tonumber(ARGV[3])
 local min_idle = tonumber(ARGV[4])
 local cursor = ARGV[5]
 local due = ARGV[6] == '1'
+local max_len = tonumber(ARGV[7])
 local out = {}
+local function entry(e, reclaimed)
+  local f = e[2]
+  if type(f) ~= 'table' or #f ~= 2 or f[1] ~= 'm' then return { e[1], '', reclaimed, 1, 0 } end
+  local n = #f[2]
+  if n > max_len then return { e[1], '', reclaimed, 2, n } end
+  return { e[1], f[2], reclaimed, 0, n }
+end
 local function read_new(n)
   local r = redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', n, 'STREAMS', stream, '>')
   if type(r) == 'table' and r.err then
@@ -86,7 +103,7 @@ local function read_new(n)
   end
   if r then
     for _, e in ipairs(r[1][2]) do
-      if e and e[2] then out[#out + 1] = { e[1], e[2][2], 0 } end
+      if e then out[#out + 1] = entry(e, 0) end
     end
   end
 end
@@ -98,7 +115,7 @@ local function reclaim()
   else
     cursor = r[1]
     for _, e in ipairs(r[2]) do
-      if e and e[2] then out[#out + 1] = { e[1], e[2][2], 1 } end
+      if e then out[#out + 1] = entry(e, 1) end
     end
   end
 end
@@ -113,12 +130,12 @@ return { out, cursor, ended, redis.call('XLEN', stream) }
 /**
  * ACK: KEYS stream, acks; ARGV group, consumer, token, id... For each id still pending for THIS
  * consumer: XACK + XDEL, result '1', else '0' (reclaimed by another reader meanwhile). The result
- * is remembered under the consumer with the token, so a resend of the same call (the connection
+ * is remembered under 'a:' .. consumer with the token (never 'p:' .. another producer's memo), so a resend of the same call (the connection
  * dropped after Redis ran it) answers the same instead of '0' for messages it acknowledged.
  */
 export const ACK = new Script(`
 local stream, group, consumer, token = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-local prev = redis.call('HGET', KEYS[2], consumer)
+local prev = redis.call('HGET', KEYS[2], 'a:' .. consumer)
 if prev and string.sub(prev, 1, #token + 1) == token .. '|' then
   return string.sub(prev, #token + 2)
 end
@@ -135,7 +152,7 @@ for i = 4, #ARGV do
   end
 end
 local s = table.concat(res)
-redis.call('HSET', KEYS[2], consumer, token .. '|' .. s)
+redis.call('HSET', KEYS[2], 'a:' .. consumer, token .. '|' .. s)
 return s
 `);
 
@@ -177,7 +194,7 @@ for i = 5, #ARGV do
   end
 end
 if ARGV[4] == '1' then
-  redis.call('HDEL', KEYS[2], consumer, 'p:' .. consumer)
+  redis.call('HDEL', KEYS[2], 'a:' .. consumer, 'p:' .. consumer)
   local s = redis.pcall('XPENDING', stream, group, '-', '+', 1, consumer)
   if type(s) == 'table' and not s.err and #s == 0 then
     redis.pcall('XGROUP', 'DELCONSUMER', stream, group, consumer)

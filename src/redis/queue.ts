@@ -15,7 +15,16 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { ClosedError, ReadOnly, ReclaimedError, SizeMismatchError, TimeoutError } from '../errors';
+import { setMaxListeners } from 'node:events';
+import {
+  ClosedError,
+  CodecError,
+  ReadOnly,
+  ReclaimedError,
+  SizeMismatchError,
+  TimeoutError,
+  TooLargeError,
+} from '../errors';
 import {
   abortErrorFor,
   optionsObject,
@@ -31,17 +40,19 @@ import {
 } from '../validate';
 import type { Codec, CodecName } from '../wire/codec';
 import { decodeMessage, encodeMessage } from './queue-codec';
-import { isRedisLike, text, type RedisLike } from './queue-client';
+import { text } from './queue-client';
+import { adaptQueueClient, type BlockingConnection, type QueueAdapter } from './client';
 import { ACK, ARM, CONFIG, END, PUT, RELEASE, RENEW, TAKE } from './queue-scripts';
 
-export type { RedisLike } from './queue-client';
-
 export interface RedisQueueOptions<T = unknown> {
-  /** An ioredis client (its connection is shared; the queue never closes it). */
-  client?: RedisLike;
   /**
-   * A backend from createRedisBackend(): its `client` (an ioredis client) and `prefix` are used.
-   * `client` wins when both are given.
+   * An ioredis (v5) or node-redis (v4/v5) client, connected or connecting (shared: the queue
+   * never closes it). Each handle opens one duplicate of it for blocking reads.
+   */
+  client?: unknown;
+  /**
+   * A backend from createRedisBackend() (or any `{ client, prefix }`): its client and prefix are
+   * used. `client` wins when both are given. Same as `backend.queue(name, options)`.
    */
   backend?: { readonly client?: unknown; readonly prefix?: string };
   /** As ShmQueue: 'structured' (default), 'json', 'string', 'raw' or { encode, decode }. */
@@ -101,6 +112,16 @@ interface Entry {
   id: string;
   payload: Buffer;
   reclaimed: boolean;
+  /** Not a shmsync message (foreign fields, no payload) or beyond maxMessageSize: consumed with this error. */
+  fault?: Error;
+}
+
+/** TAKE's fault flags (queue-scripts.ts): 1 foreign entry, 2 beyond maxMessageSize (payload left in Redis). */
+function faultOf(flag: number, size: number, max: number, id: string): Error | undefined {
+  if (flag === 1) return new CodecError(`stream entry ${id} is not a shmsync message (fields other than one "m")`);
+  if (flag === 2 || size > max)
+    return new TooLargeError(`stream entry ${id}: payload of ${size} bytes exceeds maxMessageSize ${max}`);
+  return undefined;
 }
 
 type Mode = 'ack' | 'hold' | 'raw';
@@ -113,9 +134,19 @@ const kMaxSlice = 2000;
 const kArmTtl = 10_000;
 /** XCLAIM IDLE given to released entries: older than any reclaimAfter. */
 const kReleasedIdle = '1000000000000';
+/** Longest single timer (setTimeout fires at once beyond 2^31-1 ms): longer waits re-arm. */
+const kMaxTimer = 2 ** 31 - 1;
+/** Pause after a connection error of the blocking read before the next one (ms). */
+const kErrorPause = 50;
 
 function deadlineOf(timeout: number): number {
   return timeout < 0 ? -1 : Date.now() + timeout;
+}
+
+/** An error reply of Redis (ioredis ReplyError, node-redis ErrorReply), not a connection failure. */
+function isReplyError(err: unknown): boolean {
+  const name = (err as { name?: unknown } | null)?.name;
+  return name === 'ReplyError' || name === 'ErrorReply';
 }
 
 function asyncOptions(
@@ -161,7 +192,13 @@ function race(
     if (signal?.aborted) return done('abort');
     signal?.addEventListener('abort', onAbort, { once: true });
     closing.addEventListener('abort', onClose, { once: true });
-    if (deadline >= 0) timer = setTimeout(() => done('timeout'), Math.max(0, deadline - Date.now()));
+    // Timers are capped at 2^31-1 ms (beyond that Node fires them at once): a later deadline re-arms.
+    const arm = (): void => {
+      const left = deadline - Date.now();
+      if (left <= 0) return done('timeout');
+      timer = setTimeout(arm, Math.min(left, kMaxTimer));
+    };
+    if (deadline >= 0) timer = setTimeout(arm, Math.min(Math.max(0, deadline - Date.now()), kMaxTimer));
     p.then(
       () => done('done'),
       () => done('done'),
@@ -176,7 +213,7 @@ export class RedisQueue<T = unknown> {
   readonly consumer: string;
   readonly reclaimAfter: number;
   readonly maxMessageSize: number;
-  readonly #client: RedisLike;
+  readonly #client: QueueAdapter;
   readonly #custom: Codec | null;
   readonly #stream: string;
   readonly #meta: string;
@@ -192,8 +229,10 @@ export class RedisQueue<T = unknown> {
   /** receive()d messages the application holds (renewed until acked/released/closed). */
   readonly #held = new Map<string, HeldMessage<T>>();
   #renewTimer: NodeJS.Timeout | undefined;
-  #blocker: RedisLike | null = null;
-  #blockerReady: Promise<RedisLike> | null = null;
+  #blocker: BlockingConnection | null = null;
+  #blockerReady: Promise<BlockingConnection> | null = null;
+  /** Last XLEN seen (TAKE replies, length(), info()): the `size` getter. */
+  #size = 0;
   #blockId = '';
   /** Settles when the current blocked read settles (one at a time per handle). */
   #turn: Promise<void> | null = null;
@@ -220,12 +259,15 @@ export class RedisQueue<T = unknown> {
       'prefix',
     ]);
     const backend = opts.backend as { client?: unknown; prefix?: unknown } | undefined;
-    const client = opts.client ?? backend?.client;
-    if (!isRedisLike(client)) {
+    const raw = opts.client ?? (typeof backend === 'object' && backend !== null ? backend.client : undefined);
+    let client: QueueAdapter;
+    try {
+      client = adaptQueueClient(raw);
+    } catch {
       throw typeError(
         opts.client === undefined && backend !== undefined ? 'options.backend.client' : 'options.client',
-        'an ioredis client (the Redis queue needs ioredis: Buffer replies and a duplicate connection)',
-        client,
+        'an ioredis or node-redis client',
+        raw,
       );
     }
     const codec = (opts.codec ?? 'structured') as CodecName | Codec<T>;
@@ -251,7 +293,10 @@ export class RedisQueue<T = unknown> {
     const prefix = (opts.prefix ??
       (typeof backend?.prefix === 'string' ? `${backend.prefix}queue:` : 'shmsync:queue:')) as string;
     if (typeof prefix !== 'string') throw typeError('options.prefix', 'a string', prefix);
+    // Braces would choose the cluster hash slot: only the queue's own `{name}` may (one slot per queue).
     if (name.includes('{') || name.includes('}')) throw rangeError('name', 'a name without { or }', name);
+    if (prefix.includes('{') || prefix.includes('}'))
+      throw rangeError('options.prefix', 'a prefix without { or }', prefix);
 
     this.name = name;
     this.codec = codec;
@@ -261,6 +306,7 @@ export class RedisQueue<T = unknown> {
     this.reclaimAfter = reclaimAfter;
     this.maxMessageSize = maxMessageSize;
     this.#client = client;
+    setMaxListeners(0, this.#closing.signal); // one listener per concurrent wait of this handle
     const base = `${prefix}{${name}}`;
     this.#stream = base;
     this.#meta = `${base}:meta`;
@@ -299,15 +345,16 @@ export class RedisQueue<T = unknown> {
     await this.#open();
     const c = this.#client;
     const [size, ended, groups] = await Promise.all([
-      c.call('XLEN', this.#stream),
-      c.call('HEXISTS', this.#meta, 'ended'),
-      c.call('XINFO', 'GROUPS', this.#stream).catch(() => []),
+      c.sendBuffer(['XLEN', this.#stream]),
+      c.sendBuffer(['HEXISTS', this.#meta, 'ended']),
+      c.sendBuffer(['XINFO', 'GROUPS', this.#stream]).catch(() => []),
     ]);
+    this.#size = Number(size);
     let pending = 0;
     let consumers = 0;
     for (const g of groups as unknown[][]) {
       const rec: Record<string, unknown> = {};
-      for (let i = 0; i + 1 < g.length; i += 2) rec[String(g[i])] = g[i + 1];
+      for (let i = 0; i + 1 < g.length; i += 2) rec[text(g[i])] = Buffer.isBuffer(g[i + 1]) ? text(g[i + 1]) : g[i + 1];
       if (rec.name === this.group) {
         pending = Number(rec.pending);
         consumers = Number(rec.consumers);
@@ -326,7 +373,16 @@ export class RedisQueue<T = unknown> {
   /** Messages put and not yet acknowledged. */
   async length(): Promise<number> {
     await this.#open();
-    return Number(await this.#client.call('XLEN', this.#stream));
+    this.#size = Number(await this.#client.sendBuffer(['XLEN', this.#stream]));
+    return this.#size;
+  }
+
+  /**
+   * Messages put and not yet acknowledged, as last seen by this handle (its last get, put,
+   * length() or info()): a synchronous estimate for the channel layer; length() asks Redis.
+   */
+  get size(): number {
+    return this.#size;
   }
 
   // ---- producing ----
@@ -361,6 +417,7 @@ export class RedisQueue<T = unknown> {
         throw withWritten(new ReadOnly(`queue "${this.name}" has ended`), written);
       }
       written += n;
+      this.#size += n;
       if (written === payloads.length) return;
       if (n > 0) backoff = 1;
       // Full (maxLength): poll with a bounded backoff (consumers acknowledging free the room).
@@ -385,6 +442,7 @@ export class RedisQueue<T = unknown> {
       this.#ended = true;
       throw new ReadOnly(`queue "${this.name}" has ended`);
     }
+    if (n === 1) this.#size++;
     return n === 1;
   }
 
@@ -470,6 +528,8 @@ export class RedisQueue<T = unknown> {
           if (r.ended && r.size === 0) throw new ReadOnly(`queue "${this.name}" has ended and is drained`);
           if (once) return [];
           if (deadline >= 0 && Date.now() >= deadline) throw new TimeoutError(`queue "${this.name}": get timed out`);
+          if (this.#closed) throw this.#closedError(); // closed during TAKE: no blocking connection now
+          if (signal?.aborted) throw abortErrorFor(signal);
           entries = await this.#blockingRead(max, deadline, signal);
           if (entries.length === 0) continue;
         }
@@ -488,11 +548,17 @@ export class RedisQueue<T = unknown> {
     const reply = (await TAKE.run(
       this.#client,
       [this.#stream, this.#meta],
-      [this.group, this.consumer, max, this.reclaimAfter, this.#cursor, due ? '1' : '0'],
+      [this.group, this.consumer, max, this.reclaimAfter, this.#cursor, due ? '1' : '0', this.maxMessageSize + 1],
     )) as [unknown[][], unknown, unknown, unknown];
     this.#cursor = text(reply[1]);
-    const entries = reply[0].map((e) => ({ id: text(e[0]), payload: e[1] as Buffer, reclaimed: Number(e[2]) === 1 }));
-    return { entries, ended: Number(reply[2]) === 1, size: Number(reply[3]) };
+    const entries = reply[0].map((e): Entry => {
+      const id = text(e[0]);
+      const payload = Buffer.isBuffer(e[1]) ? e[1] : Buffer.alloc(0);
+      const fault = faultOf(Number(e[3]), Number(e[4] ?? payload.length) - 1, this.maxMessageSize, id);
+      return { id, payload, reclaimed: Number(e[2]) === 1, fault };
+    });
+    this.#size = Number(reply[3]);
+    return { entries, ended: Number(reply[2]) === 1, size: this.#size };
   }
 
   /**
@@ -500,11 +566,13 @@ export class RedisQueue<T = unknown> {
    * current one). Returns the entries read (into our PEL), [] when the slice ended empty.
    */
   async #blockingRead(max: number, deadline: number, signal: AbortSignal | undefined): Promise<Entry[]> {
-    while (this.#turn !== null) {
+    if (this.#turn !== null) {
       const o = await race(this.#turn, deadline, signal, this.#closing.signal);
       if (o === 'closed') throw this.#closedError();
       if (o === 'abort') throw abortErrorFor(signal!);
-      if (o === 'timeout') return [];
+      // The read we waited for may have left entries for us (its caller gave up): back to the
+      // caller's loop, which serves them (or TAKEs) before it blocks again.
+      return [];
     }
     const remaining = deadline < 0 ? this.#slice : deadline - Date.now();
     if (remaining <= 0) return [];
@@ -521,21 +589,22 @@ export class RedisQueue<T = unknown> {
         this.#armedId = this.#blockId;
         this.#armedAt = now;
       }
-      read = (
-        conn.callBuffer(
+      if (this.#closed) throw this.#closedError();
+      read = conn
+        .sendBuffer([
           'XREADGROUP',
           'GROUP',
           this.group,
           this.consumer,
           'COUNT',
-          max,
+          String(max),
           'BLOCK',
-          slice,
+          String(slice),
           'STREAMS',
           this.#stream,
           '>',
-        ) as Promise<unknown>
-      ).then((reply) => parseRead(reply));
+        ])
+        .then((reply) => parseRead(reply, this.maxMessageSize));
     } catch (err) {
       this.#turn = null;
       release();
@@ -545,10 +614,15 @@ export class RedisQueue<T = unknown> {
     // The turn ends when the read settles, whatever this caller does meanwhile.
     const settled = read.then(
       (entries) => entries,
-      (err: Error) => {
+      async (err: Error) => {
         // NOGROUP (Redis lost its data): the next TAKE recreates the group.
         if (/NOGROUP/.test(String(err.message))) return [] as Entry[];
-        throw err;
+        if (isReplyError(err) || this.#closed) throw err;
+        // The connection failed (killed, Redis restarting; node-redis rejects what was in flight,
+        // ioredis resends it): an empty slice after a short pause, then TAKE and read again.
+        // Entries a lost reply had moved into our PEL are reclaimed after reclaimAfter.
+        await new Promise((r) => setTimeout(r, kErrorPause).unref());
+        return [] as Entry[];
       },
     );
     settled
@@ -557,7 +631,8 @@ export class RedisQueue<T = unknown> {
         this.#turn = null;
         release();
       });
-    const o = await race(settled, -1, signal, this.#closing.signal);
+    // The deadline too: Redis ends a BLOCK only at its next timer tick (up to 1000/hz = 100 ms).
+    const o = await race(settled, deadline, signal, this.#closing.signal);
     if (o === 'done') {
       try {
         return await settled;
@@ -566,8 +641,8 @@ export class RedisQueue<T = unknown> {
         throw err;
       }
     }
-    // Abandoned (abort/close): wake the read; whatever it returns stays ours, served next.
-    if (o === 'abort') this.#client.call('CLIENT', 'UNBLOCK', this.#blockId).catch(() => {});
+    // Abandoned (abort/timeout/close): wake the read; whatever it returns stays ours, served next.
+    if (o !== 'closed') this.#client.sendBuffer(['CLIENT', 'UNBLOCK', this.#blockId]).catch(() => {});
     settled.then(
       (entries) => {
         if (this.#closed)
@@ -580,19 +655,20 @@ export class RedisQueue<T = unknown> {
       () => {},
     );
     if (o === 'closed') throw this.#closedError();
+    if (o === 'timeout') return []; // the caller's loop TAKEs once more, then reports the timeout
     throw abortErrorFor(signal!);
   }
 
-  #blockingConnection(): Promise<RedisLike> {
+  #blockingConnection(): Promise<BlockingConnection> {
     if (this.#blockerReady !== null) return this.#blockerReady;
-    const conn = this.#client.duplicate();
+    if (this.#closed) return Promise.reject(this.#closedError());
+    const conn = this.#client.blocking();
     this.#blocker = conn;
-    conn.on('error', () => {}); // reconnects are ioredis' business; commands report failures
     const fetchId = (): Promise<void> =>
-      (conn.call('CLIENT', 'ID') as Promise<unknown>).then((id) => {
-        this.#blockId = String(id);
+      conn.sendBuffer(['CLIENT', 'ID']).then((id) => {
+        this.#blockId = text(id);
       });
-    conn.on('ready', () => void fetchId().catch(() => {}));
+    conn.onReady(() => void fetchId().catch(() => {}));
     this.#blockerReady = fetchId().then(() => conn);
     return this.#blockerReady;
   }
@@ -606,16 +682,16 @@ export class RedisQueue<T = unknown> {
   async #settle(entries: Entry[], mode: Mode): Promise<unknown[]> {
     const values: unknown[] = [];
     let bad: { index: number; err: unknown } | null = null;
-    if (mode === 'raw') {
-      for (const e of entries) values.push(e.payload);
-    } else {
-      for (let i = 0; i < entries.length; i++) {
-        try {
-          values.push(decodeMessage(entries[i].payload, this.#custom));
-        } catch (err) {
-          bad = { index: i, err };
-          break;
-        }
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      try {
+        if (e.fault !== undefined) throw e.fault;
+        if (mode !== 'raw') values.push(decodeMessage(e.payload, this.#custom));
+        else if (e.payload.length < 1) throw new CodecError(`stream entry ${e.id} has no payload`);
+        else values.push(e.payload);
+      } catch (err) {
+        bad = { index: i, err };
+        break;
       }
     }
     if (bad !== null) {
@@ -669,7 +745,7 @@ export class RedisQueue<T = unknown> {
     return `${this.#epoch}.${(this.#tokens++).toString(36)}`;
   }
 
-  /** @internal HeldMessage.ack */
+  /** @internal HeldMessage.ack (memoised there: concurrent acks share one call) */
   async ackHeld(m: HeldMessage<T>): Promise<void> {
     if (m.acked) return;
     if (this.#closed) throw this.#closedError();
@@ -726,7 +802,7 @@ export class RedisQueue<T = unknown> {
     await this.#open();
     this.#ended = true;
     const ids = (await END.run(this.#client, [this.#meta, this.#waiters], [Date.now()])) as unknown[];
-    await Promise.all(ids.map((id) => this.#client.call('CLIENT', 'UNBLOCK', text(id)).catch(() => {})));
+    await Promise.all(ids.map((id) => this.#client.sendBuffer(['CLIENT', 'UNBLOCK', text(id)]).catch(() => {})));
   }
 
   /**
@@ -739,9 +815,9 @@ export class RedisQueue<T = unknown> {
     this.#closed = true;
     this.#closing.abort();
     if (this.#renewTimer !== undefined) clearTimeout(this.#renewTimer);
-    this.#blocker?.disconnect();
+    this.#blocker?.close();
     this.#blocker = null;
-    if (this.#armedId !== '') this.#client.call('ZREM', this.#waiters, this.#armedId).catch(() => {});
+    if (this.#armedId !== '') this.#client.sendBuffer(['ZREM', this.#waiters, this.#armedId]).catch(() => {});
     const ids = [...this.#mine.map((e) => e.id), ...this.#held.keys()];
     this.#mine = [];
     this.#held.clear();
@@ -759,7 +835,7 @@ export class RedisQueue<T = unknown> {
 
   /** Deletes the queue's keys (stream, group, configuration, end mark). */
   async unlink(): Promise<boolean> {
-    const n = Number(await this.#client.call('DEL', this.#stream, this.#meta, this.#acks, this.#waiters));
+    const n = Number(await this.#client.sendBuffer(['DEL', this.#stream, this.#meta, this.#acks, this.#waiters]));
     return n > 0;
   }
 
@@ -785,21 +861,49 @@ class HeldMessage<T> implements RedisMessage<T> {
   ) {
     this.#queue = queue;
   }
+  #acking: Promise<void> | null = null;
   ack(): Promise<void> {
-    return this.#queue.ackHeld(this);
+    // A second ack() while the first is under way waits for it (never a false SHMSYNC_RECLAIMED).
+    if (this.#acking !== null) return this.#acking;
+    const p = this.#queue.ackHeld(this);
+    this.#acking = p;
+    p.catch(() => {
+      if (this.#acking === p) this.#acking = null;
+    });
+    return p;
   }
   release(): Promise<void> {
     return this.#queue.releaseHeld(this);
   }
 }
 
-function parseRead(reply: unknown): Entry[] {
-  if (reply === null || !Array.isArray(reply) || reply.length === 0) return [];
+/**
+ * XREADGROUP's reply (RESP2 arrays; RESP3 maps come as objects / Maps). Entries are untrusted: a
+ * foreign shape or an oversized payload becomes a fault entry (consumed with a coded error), never
+ * skipped - a skipped entry would stay pending and be reclaimed forever.
+ */
+function parseRead(reply: unknown, max: number): Entry[] {
+  let streams: unknown = reply;
+  if (streams instanceof Map) streams = [...streams.entries()];
+  else if (streams !== null && typeof streams === 'object' && !Array.isArray(streams))
+    streams = Object.entries(streams);
+  if (!Array.isArray(streams) || streams.length === 0) return [];
+  const first = streams[0] as unknown[];
+  const list = Array.isArray(first) ? first[1] : undefined;
+  if (!Array.isArray(list)) return [];
   const out: Entry[] = [];
-  for (const e of (reply[0] as unknown[])[1] as unknown[][]) {
+  for (const e of list as unknown[][]) {
+    if (!Array.isArray(e)) continue;
+    const id = text(e[0]);
     const fields = e[1] as unknown[] | null;
-    if (!Array.isArray(fields) || fields.length < 2) continue;
-    out.push({ id: text(e[0]), payload: fields[1] as Buffer, reclaimed: false });
+    const ok = Array.isArray(fields) && fields.length === 2 && text(fields[0]) === 'm' && Buffer.isBuffer(fields[1]);
+    const payload = ok ? (fields[1] as Buffer) : Buffer.alloc(0);
+    out.push({
+      id,
+      payload,
+      reclaimed: false,
+      fault: ok ? faultOf(0, payload.length - 1, max, id) : faultOf(1, 0, max, id),
+    });
   }
   return out;
 }

@@ -22,6 +22,7 @@ import type {
 import { optionsObject, rejectUnknownOptions, rangeError, typeError } from '../validate';
 import { adaptClient, Script, type ClientAdapter, type Subscriber } from './client';
 import { kAcquire, kInfo, kRelease, kRenew, kWithdraw } from './lock-scripts';
+import { RedisQueue, type RedisQueueOptions } from './queue';
 
 export interface RedisBackendOptions {
   /** An ioredis (v5) or node-redis (v4/v5) client, connected or connecting. Not closed by the backend. */
@@ -257,6 +258,17 @@ export class RedisBackend implements LockBackend {
     const sub = this.#subscriber;
     this.#subscriber = null;
     sub?.close();
+  }
+
+  // ---- the Redis queue on this backend (docs/redis-queue.md) ----
+  /** The application's client, as given (a RedisQueue with `{ backend }` uses it). */
+  get client(): unknown {
+    return this.#client.client;
+  }
+
+  /** A RedisQueue on this backend's client, keys under `${prefix}queue:`. Same as `new RedisQueue(name, { ...options, backend })`. */
+  queue<T = unknown>(name: string, options?: Omit<RedisQueueOptions<T>, 'client' | 'backend'>): RedisQueue<T> {
+    return new RedisQueue<T>(name, { ...options, backend: this });
   }
 
   /**
