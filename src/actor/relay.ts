@@ -185,8 +185,11 @@ export class Relay {
     const finished = new Set<ActorRef>();
     const handles: Array<ReturnType<ActorRef['start']>> = [];
     let graceTimer: NodeJS.Timeout | undefined;
+    // Actors that reported an error end by themselves (they put their pill and exit): they are
+    // signalled only after the grace period, so their own exit code is what they report.
+    const failed = new Set<ReturnType<ActorRef['start']>>();
     const stopAll = (): void => {
-      for (const h of handles) h.signal('SIGTERM');
+      for (const h of handles) if (!failed.has(h)) h.signal('SIGTERM');
       graceTimer ??= setTimeout(() => {
         for (const h of handles) h.signal('SIGKILL');
       }, this.#killGrace);
@@ -221,16 +224,25 @@ export class Relay {
         for (const actor of actors) {
           const logName = this.#logName ?? path.basename(actor.module).replace(/\.[cm]?[jt]s$/, '');
           let reported = false;
+          let handle: ReturnType<ActorRef['start']> | undefined;
           const onReport = (r: ActorReport): void => {
             if (r === null || typeof r !== 'object') return;
-            if (r.t === 'log') this.#router.emit(logName, r.level, group, actor.name, String(r.msg), r.args ?? []);
-            else if (r.t === 'done') finished.add(actor);
+            if (r.t === 'log') {
+              // Runs in an IPC/worker 'message' listener: a logger that throws must not become an
+              // uncaught exception of this process. Its error is the relay's failure instead.
+              try {
+                this.#router.emit(logName, r.level, group, actor.name, String(r.msg), r.args ?? []);
+              } catch (err) {
+                fail(err);
+              }
+            } else if (r.t === 'done') finished.add(actor);
             else if (r.t === 'error' && !reported) {
               reported = true;
+              if (handle !== undefined) failed.add(handle);
               pendingErrors.push(this.#rebuild(actor, r.hook, r.error).then((err) => fail(err)));
             }
           };
-          const handle = actor.start(
+          handle = actor.start(
             {
               group,
               logName,

@@ -9,6 +9,7 @@ import { ShmQueue } from '../queue/queue';
 import { SharedArray } from '../shared/shared-array';
 import { CorruptError, ReadOnly } from '../errors';
 import { kData, kPoison } from './control';
+import { RelayError } from './errors';
 import type { Actor, ActorRuntime } from './actor';
 import { LinkBound } from './backpressure';
 import { kPoisonSlot, type ActorInit, type ActorReport, type LinkSpec } from './protocol';
@@ -17,6 +18,8 @@ type Frame = unknown[];
 
 /** Messages staged by send() before they are put in one batch. */
 const kSendBatch = 32;
+/** Most arguments of one message (send(...args)): more cannot come from send() in practice. */
+export const kMaxArgs = 65_536;
 /** Longest run without a macrotask turn (ms): IPC 'disconnect' (parent died) and logs need one. */
 const kYieldMs = 8;
 
@@ -89,6 +92,7 @@ export class Runtime implements ActorRuntime {
    */
   async send(args: unknown[]): Promise<void> {
     if (this.#sendError !== undefined) throw this.#sendError;
+    if (args.length > kMaxArgs) throw new RelayError(`send() takes at most ${kMaxArgs} arguments, got ${args.length}`);
     const bound = this.#out!.bound;
     // A bounded link: room for one more message in flight (staged, queued or being handled).
     if (bound !== null && !bound.tryAcquire()) {
@@ -151,6 +155,12 @@ export class Runtime implements ActorRuntime {
           throw new CorruptError(`${this.name}: a malformed relay message`);
         const tag = frame[0];
         if (tag === kData) {
+          // Bounded: a frame forged into the shared ring must not reach recv(...) with a spread
+          // the stack cannot hold (a RangeError with no code).
+          if (frame.length > kMaxArgs + 1)
+            throw new CorruptError(
+              `${this.name}: a relay message with ${frame.length - 1} arguments (at most ${kMaxArgs})`,
+            );
           frame.shift();
           this.hook = 'recv';
           const r = actor.recv(...frame);
