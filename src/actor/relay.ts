@@ -187,9 +187,10 @@ export class Relay {
     let graceTimer: NodeJS.Timeout | undefined;
     // Actors that reported an error end by themselves (they put their pill and exit): they are
     // signalled only after the grace period, so their own exit code is what they report.
-    const failed = new Set<ReturnType<ActorRef['start']>>();
+    const failed = new Set<ActorRef>();
+    const owners = new Map<ReturnType<ActorRef['start']>, ActorRef>();
     const stopAll = (): void => {
-      for (const h of handles) if (!failed.has(h)) h.signal('SIGTERM');
+      for (const h of handles) if (!failed.has(owners.get(h)!)) h.signal('SIGTERM');
       graceTimer ??= setTimeout(() => {
         for (const h of handles) h.signal('SIGKILL');
       }, this.#killGrace);
@@ -224,7 +225,6 @@ export class Relay {
         for (const actor of actors) {
           const logName = this.#logName ?? path.basename(actor.module).replace(/\.[cm]?[jt]s$/, '');
           let reported = false;
-          let handle: ReturnType<ActorRef['start']> | undefined;
           const onReport = (r: ActorReport): void => {
             if (r === null || typeof r !== 'object') return;
             if (r.t === 'log') {
@@ -238,11 +238,11 @@ export class Relay {
             } else if (r.t === 'done') finished.add(actor);
             else if (r.t === 'error' && !reported) {
               reported = true;
-              if (handle !== undefined) failed.add(handle);
+              failed.add(actor);
               pendingErrors.push(this.#rebuild(actor, r.hook, r.error).then((err) => fail(err)));
             }
           };
-          handle = actor.start(
+          const handle = actor.start(
             {
               group,
               logName,
@@ -254,6 +254,7 @@ export class Relay {
             onReport,
           );
           handles.push(handle);
+          owners.set(handle, actor);
           judged.push(
             handle.exited.then(async (exit) => {
               await Promise.all(pendingErrors);
