@@ -43,7 +43,7 @@ for (const hook of ['constructor', 'startup', 'loop', 'recv', 'shutdown'] as con
 
 t.test('an actor that exits early rejects start() with an ActorExitError', async (t) => {
   const quitter = ref('Failing', ['exit']);
-  const sleeper = ref('Sleeper');
+  const sleeper = tref('Sleeper');
   const err = await rejection(new Relay().connect(quitter, sleeper).start());
   t.ok(err instanceof ActorExitError);
   t.equal(err.code, 'SHMSYNC_ACTOR_EXIT');
@@ -57,7 +57,7 @@ for (const how of ['kill', 'terminate'] as const) {
     t.test(`an actor ended by ${how}() (${mode}) rejects start(); the rest is stopped`, async (t) => {
       const logs = new LogCollector();
       const producer = ref('Endless', [], { mode });
-      const sleeper = ref('Sleeper', [], { mode });
+      const sleeper = tref('Sleeper'); // the other end: what is killed is the producer, in `mode`
       const started = new Relay({ logger: logs.logger }).connect(producer, sleeper).start();
       // Handshake: both actors logged 'ready' from their hooks (no sleep).
       await logs.next(new RegExp(`\\(${producer.name}\\) ready`));
