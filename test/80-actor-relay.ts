@@ -2,7 +2,7 @@
 // messages of the seed's test, a relay runs once, the first group must loop, the wire framing.
 import t from 'tap';
 import { ActorSink, Control, Relay, RelayError, ShmQueue } from '../dist';
-import { drainSink, ref, rejection } from './helpers/actors';
+import { drainSink, ref, rejection, tref } from './helpers/actors';
 
 // tap preloads its process tracker through NODE_OPTIONS; actor children would inherit it.
 delete process.env.NODE_OPTIONS;
@@ -77,7 +77,7 @@ t.test('1-1: every message in order, startup and shutdown messages delivered (De
 t.test('a relay can be started only once', async (t) => {
   const sink = new ActorSink();
   t.teardown(() => sink.close());
-  const relay = new Relay().connect(ref('Producer', [1]), ref('Collector', [sink]));
+  const relay = new Relay().connect(tref('Producer', [1]), tref('Collector', [sink]));
   const first = relay.start();
   await t.rejects(relay.start(), { code: 'SHMSYNC_RELAY', message: /only once/ });
   t.throws(() => relay.connect(ref('Producer', [1]), ref('Collector', [sink])), { code: 'SHMSYNC_RELAY' });
@@ -86,7 +86,7 @@ t.test('a relay can be started only once', async (t) => {
 });
 
 t.test('a first-group actor without its own loop() fails with a clear error', async (t) => {
-  const err = await rejection(new Relay().connect(ref('NoLoop'), ref('Collector', [null])).start());
+  const err = await rejection(new Relay().connect(tref('NoLoop'), tref('Collector', [null])).start());
   t.equal(err.code, 'SHMSYNC_RELAY');
   t.ok(err instanceof RelayError, 'instanceof works on the rebuilt error (by code)');
   t.match(err.message, /first group of its relay: it receives nothing, so it must override loop\(\)/);
@@ -94,7 +94,7 @@ t.test('a first-group actor without its own loop() fails with a clear error', as
 });
 
 t.test('an export that is not an Actor subclass fails with a clear error', async (t) => {
-  const relay = new Relay().connect(ref('HookError'), ref('Collector', [null]));
+  const relay = new Relay().connect(tref('HookError'), tref('Collector', [null]));
   const err = await rejection(relay.start());
   t.match(err.message, /is not a subclass of Actor/);
 });
@@ -103,8 +103,8 @@ t.test('wire framing: no user value is taken for a control value', async (t) => 
   // User messages that look like the control frames, sent through a real relay link.
   const sink = new ActorSink();
   t.teardown(() => sink.close());
-  const p = ref('KwProducer', [1, 2], { kwargs: { k: 'v' } });
-  const c = ref('Collector', [sink]);
+  const p = tref('KwProducer', [1, 2], { kwargs: { k: 'v' } });
+  const c = tref('Collector', [sink]);
   await new Relay().connect(p, c).start();
   const [report] = await drainSink<{ got: unknown[][] }>(sink, 1);
   t.same(report.got, [

@@ -3,7 +3,7 @@
 // Each message reaches exactly one receiver of the next group.
 import t, { type Test } from 'tap';
 import { ActorSink, Control, Handler, Relay } from '../dist';
-import { drainSink, ref, refs } from './helpers/actors';
+import { drainSink, ref, refs, tref } from './helpers/actors';
 
 delete process.env.NODE_OPTIONS;
 
@@ -52,36 +52,39 @@ async function run(t: Test, nProducers: number, nReceivers: number, perProducer:
   return reports;
 }
 
+// Worker threads where the process is not the point (CI time): 1-1 (test 80), the 1-n-1 chain
+// and the mixed relay below run real processes; the queues and the cascade are the same code.
 t.test('1-n: messages are shared out, each to one receiver', async (t) => {
-  await run(t, 1, 3, 300);
+  await run(t, 1, 3, 300, 'thread');
 });
 
 t.test("n-1: one receiver gets every sender's messages", async (t) => {
-  const [report] = await run(t, 3, 1, 200);
+  const [report] = await run(t, 3, 1, 200, 'thread');
   t.equal(report.got.length, 600);
 });
 
-t.test('n-m: 2 senders to 3 receivers, processes', async (t) => {
-  await run(t, 2, 3, 100);
+t.test('n-m: 2 senders to 3 receivers', async (t) => {
+  await run(t, 2, 3, 100, 'thread');
 });
 
-t.test('n-m: 20 runs of 2 senders to 3 receivers, none hangs (one poison counter per group)', async (t) => {
+t.test('n-m: 20 runs of 2 senders to 2 receivers, none hangs (one poison counter per group)', async (t) => {
   // The seed's per-actor counter deadlocks when the two pills reach different receivers
-  // (SEMANTICS 5.3.1). Worker threads keep 20 runs fast; the cascade is the same code.
+  // (SEMANTICS 5.3.1): two receivers are enough for the pills to split. Worker threads keep 20
+  // runs fast; the cascade is the same code.
   let split = 0;
   for (let i = 0; i < 20; i++) {
     const sink = new ActorSink();
     const counted: string[] = [];
     const producers = refs(2, 'Producer', [20], 'thread');
-    const receivers = refs(3, 'Collector', [sink], 'thread');
+    const receivers = refs(2, 'Collector', [sink], 'thread');
     const logger = (r: { message: string; actor: string }) => {
       if (/received \d\/2 poison pills/.test(r.message)) counted.push(r.actor);
     };
     await new Relay({ logger, batch: 1 }).connect(producers, receivers).start();
-    const reports = await drainSink<Report>(sink, 3);
+    const reports = await drainSink<Report>(sink, 2);
     sink.close();
     const total = reports.reduce((n, r) => n + r.got.length, 0);
-    if (total !== 40 || reports.length !== 3) t.fail(`run ${i}: ${reports.length} reports, ${total} messages`);
+    if (total !== 40 || reports.length !== 2) t.fail(`run ${i}: ${reports.length} reports, ${total} messages`);
     if (counted.length !== 2) t.fail(`run ${i}: ${counted.length} pills counted`);
     if (new Set(counted).size === 2) split++;
   }
@@ -92,8 +95,9 @@ t.test('n-m: 20 runs of 2 senders to 3 receivers, none hangs (one poison counter
 t.test('1-n-1 with proxies: the middle group forwards each message once', async (t) => {
   const sink = new ActorSink();
   t.teardown(() => sink.close());
+  // Processes: a topology case end to end over real child processes.
   const p = ref('Producer', [500, { announce: true }]);
-  const proxies = refs(4, 'Proxy');
+  const proxies = refs(2, 'Proxy');
   const c = ref('Collector', [sink]);
   await new Relay({ maxsize: 10 }).connect(p, proxies, c).start();
   const [report] = await drainSink<Report>(sink, 1);
@@ -123,8 +127,8 @@ t.test('handler aggregation: run() in the main process reads what actors put on 
     }
   }
   const handler = new Sum();
-  const producers = refs(2, 'Producer', [100]);
-  const summers = refs(3, 'Summer', [handler.q]);
+  const producers = refs(2, 'Producer', [100], 'thread');
+  const summers = refs(3, 'Summer', [handler.q], 'thread');
   await new Relay().connect(producers, summers).start(handler);
   t.equal(handler.values.length, 3, 'one sum per summer');
   t.equal(
@@ -151,12 +155,12 @@ t.test('handler: the seed convention - the last actor sends Control.eol, run() r
     }
   }
   const handler = new UntilEol();
-  await new Relay().connect(ref('Producer', [10]), ref('Summer', [handler.q, { eol: true }])).start(handler);
+  await new Relay().connect(tref('Producer', [10]), tref('Summer', [handler.q, { eol: true }])).start(handler);
   t.equal(handler.sum, 45);
   t.ok(sawEol);
 });
 
-t.test('thread mode: 1-1 in order, n-m exactly once, mixed with processes', async (t) => {
+t.test('thread mode: 1-1 in order, mixed with processes', async (t) => {
   const sink = new ActorSink();
   t.teardown(() => sink.close());
   const p = ref('Producer', [300, { announce: true }], { mode: 'thread' });
@@ -169,11 +173,10 @@ t.test('thread mode: 1-1 in order, n-m exactly once, mixed with processes', asyn
   t.equal(p.mode, 'thread');
   t.equal(p.exitCode, 0);
   t.not(p.pid, process.pid, 'pid is the worker threadId');
-  await run(t, 2, 3, 100, 'thread');
-  // Mixed: process producers, thread receivers.
+  // Mixed: a process producer and a thread producer, thread receivers.
   const sink2 = new ActorSink();
   t.teardown(() => sink2.close());
-  const producers = refs(2, 'Producer', [50]);
+  const producers = [ref('Producer', [50]), tref('Producer', [50])];
   const receivers = refs(2, 'Collector', [sink2], 'thread');
   await new Relay().connect(producers, receivers).start();
   const reports = await drainSink<Report>(sink2, 2);

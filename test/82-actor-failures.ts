@@ -3,7 +3,7 @@
 // the relay stops every other actor: no hang, nothing left running.
 import t, { type Test } from 'tap';
 import { ActorExitError, Relay, RemoteException, type ActorRef } from '../dist';
-import { LogCollector, actorsModule, ref, rejection } from './helpers/actors';
+import { LogCollector, actorsModule, ref, rejection, tref } from './helpers/actors';
 
 delete process.env.NODE_OPTIONS;
 const { HookError } = require(actorsModule) as { HookError: new (...a: unknown[]) => Error };
@@ -17,9 +17,11 @@ for (const hook of ['constructor', 'startup', 'loop', 'recv', 'shutdown'] as con
     // loop(): the failing actor is a first-group actor, its receiver would wait for ever.
     // Otherwise it receives from an endless producer that only the relay can stop.
     const first = hook === 'loop';
-    const failing = ref('Failing', [hook]);
+    // Threads: the error path (report, rebuild, stop the rest) is the same; exits and kills of
+    // real processes are the tests below.
+    const failing = tref('Failing', [hook]);
     // shutdown(): runs once the upstream has finished, so a finite producer.
-    const other = first ? ref('Sleeper') : hook === 'shutdown' ? ref('Producer', [10]) : ref('Endless');
+    const other = first ? tref('Sleeper') : hook === 'shutdown' ? tref('Producer', [10]) : tref('Endless');
     const relay = new Relay({ maxsize: 4, killGrace: 5000 });
     if (first) relay.connect(failing, other);
     else relay.connect(other, failing);
@@ -41,7 +43,7 @@ for (const hook of ['constructor', 'startup', 'loop', 'recv', 'shutdown'] as con
 
 t.test('an actor that exits early rejects start() with an ActorExitError', async (t) => {
   const quitter = ref('Failing', ['exit']);
-  const sleeper = ref('Sleeper');
+  const sleeper = tref('Sleeper');
   const err = await rejection(new Relay().connect(quitter, sleeper).start());
   t.ok(err instanceof ActorExitError);
   t.equal(err.code, 'SHMSYNC_ACTOR_EXIT');
@@ -55,7 +57,7 @@ for (const how of ['kill', 'terminate'] as const) {
     t.test(`an actor ended by ${how}() (${mode}) rejects start(); the rest is stopped`, async (t) => {
       const logs = new LogCollector();
       const producer = ref('Endless', [], { mode });
-      const sleeper = ref('Sleeper', [], { mode });
+      const sleeper = tref('Sleeper'); // the other end: what is killed is the producer, in `mode`
       const started = new Relay({ logger: logs.logger }).connect(producer, sleeper).start();
       // Handshake: both actors logged 'ready' from their hooks (no sleep).
       await logs.next(new RegExp(`\\(${producer.name}\\) ready`));
@@ -77,8 +79,8 @@ for (const before of [0, 40]) {
   t.test(`a message too large for the link fails its sender, never silently (${before} sent before)`, async (t) => {
     // send() stages messages and puts them in batches: the failure surfaces at the next send or
     // before the pill, and is reported as the actor's error all the same.
-    const sender = ref('BigSender', [before]);
-    const err = await rejection(new Relay().connect(sender, ref('Sleeper')).start());
+    const sender = tref('BigSender', [before]);
+    const err = await rejection(new Relay().connect(sender, tref('Sleeper')).start());
     t.equal(err.code, 'SHMSYNC_TOO_LARGE');
     t.match(err.actor, { name: sender.name });
   });

@@ -3,7 +3,7 @@
 // with counters in shared memory (sent / handled), never with time.
 import t, { type Test } from 'tap';
 import { ActorSink, Relay, SharedArray } from '../dist';
-import { drainSink, ref } from './helpers/actors';
+import { drainSink, tref } from './helpers/actors';
 
 delete process.env.NODE_OPTIONS;
 
@@ -15,8 +15,8 @@ delete process.env.NODE_OPTIONS;
 async function pacing(t: Test, maxsize: number, target: number, n: number): Promise<number> {
   const counters = new SharedArray<'int32'>({ type: 'int32', length: 3 });
   t.teardown(() => counters.close());
-  const producer = ref('PacedProducer', [n, counters]);
-  const consumer = ref('SlowConsumer', [n, counters, target]);
+  const producer = tref('PacedProducer', [n, counters]);
+  const consumer = tref('SlowConsumer', [n, counters, target]);
   await new Relay({ maxsize }).connect(producer, consumer).start();
   t.equal(counters.array[0], n, 'every message sent');
   t.equal(counters.array[2], n, 'every message handled');
@@ -42,8 +42,8 @@ t.test('maxsize { bytes }: the ring is the bound; everything still arrives in or
   const sink = new ActorSink({ capacity: 1 << 22 });
   t.teardown(() => sink.close());
   // 2000 messages of ~100 bytes through a 1 KiB ring: the producer must wait many times.
-  const producer = ref('Producer', [2000, { announce: true }]);
-  const collector = ref('Collector', [sink]);
+  const producer = tref('Producer', [2000, { announce: true }]);
+  const collector = tref('Collector', [sink]);
   await new Relay({ maxsize: { bytes: 1000 } }).connect(producer, collector).start();
   const [report] = await drainSink<{ got: unknown[][] }>(sink, 1);
   t.equal(report.got.length, 2002);

@@ -4,7 +4,7 @@
 // options object on send/recv).
 import t from 'tap';
 import { ActorSink, Relay, type ActorLogRecord } from '../dist';
-import { LogCollector, drainSink, ref } from './helpers/actors';
+import { LogCollector, drainSink, ref, tref } from './helpers/actors';
 
 delete process.env.NODE_OPTIONS;
 
@@ -13,7 +13,7 @@ t.test('a function logger gets every record: name, level, prefix, format argumen
   const chatty = ref('Chatty');
   const sink = new ActorSink();
   t.teardown(() => sink.close());
-  await new Relay({ logger: logs.logger }).connect(chatty, ref('Collector', [sink])).start();
+  await new Relay({ logger: logs.logger }).connect(chatty, tref('Collector', [sink])).start();
   const mine = logs.records.filter((r) => r.actor === chatty.name && !/starting up|loop|shut down/.test(r.message));
   const prefix = `[group-0] (${chatty.name}) `;
   t.same(
@@ -45,11 +45,11 @@ t.test('`log` names the logger; a pino/winston-shaped logger is used through chi
     error: (...a: unknown[]) => calls.push([name, 'error', a]),
     child: (bindings: { name: string }) => make(`${name}/${bindings.name}`),
   });
-  const chatty = ref('Chatty', [], { name: 'talker' });
+  const chatty = tref('Chatty', [], { name: 'talker' });
   const sink = new ActorSink();
   t.teardown(() => sink.close());
   await new Relay({ log: 'pipeline', logger: make('root') as never })
-    .connect({ named: { source: chatty, sink: ref('Collector', [sink]) } })
+    .connect({ named: { source: chatty, sink: tref('Collector', [sink]) } })
     .start();
   const mine = calls.filter(([, , [msg]]) => String(msg).startsWith('[source] (talker)'));
   t.same(mine.slice(0, 3), [
@@ -65,10 +65,10 @@ t.test('console by default: LEVEL:logger:[group] (name) message, debug hidden', 
   const { log, error } = console;
   console.log = (line: string) => lines.push(`out ${line}`);
   console.error = (line: string) => lines.push(`err ${line}`);
-  const chatty = ref('Chatty', [], { name: 'console-talker' });
+  const chatty = tref('Chatty', [], { name: 'console-talker' });
   const sink = new ActorSink();
   try {
-    await new Relay().connect(chatty, ref('Collector', [sink])).start();
+    await new Relay().connect(chatty, tref('Collector', [sink])).start();
   } finally {
     console.log = log;
     console.error = error;
@@ -111,7 +111,7 @@ t.test('records arrive in the order an actor logged them', async (t) => {
   const records: ActorLogRecord[] = [];
   const sink = new ActorSink();
   t.teardown(() => sink.close());
-  await new Relay({ logger: (r) => records.push(r) }).connect(ref('Producer', [5]), ref('Collector', [sink])).start();
+  await new Relay({ logger: (r) => records.push(r) }).connect(tref('Producer', [5]), ref('Collector', [sink])).start();
   const consumer = records.filter((r) => r.group === 'group-1').map((r) => r.message.replace(/^\S+ \S+ /, ''));
   t.same(consumer, ['starting up', 'running loop', 'received 1/1 poison pills', 'leaving loop', 'shut down complete']);
 });

@@ -10,15 +10,30 @@ import type { HandleEnvelope } from '../pcall/handle-codec';
 export interface LinkSpec {
   /** Data queue name (ShmQueue, shared by every sender and receiver of the link). */
   readonly queue: string;
-  /** Credit queue name when the link is bounded in messages (maxsize), else undefined. */
-  readonly credits: string | undefined;
-  /** Most credits a sender takes at once (a share of maxsize, so no sender starves the others). */
-  readonly grab: number;
-  /** Poison counter: SharedArray name and index (one int32 per receiving group). */
+  /** The link's bound in messages (maxsize), when it has one. */
+  readonly bound: BoundSpec | undefined;
+  /**
+   * The relay's counter array (SharedArray int32, kLinkSlots per link) and this link's first
+   * slot: [base + kPoisonSlot] poison pills counted by the receiving group (Decision 15), the
+   * other slots the bound's (backpressure.ts).
+   */
   readonly counter: string;
-  readonly index: number;
+  readonly base: number;
   /** Senders of the link: poison pills the receiving group waits for. */
   readonly senders: number;
+}
+
+/** Slots per link in the relay's counter array. */
+export const kLinkSlots = 4;
+/** Slot (from the link's base) of the receiving group's poison pill count. */
+export const kPoisonSlot = 0;
+
+/** A link bounded in messages (backpressure.ts). */
+export interface BoundSpec {
+  /** Most messages in flight (sent, not yet handled by a receiver). */
+  readonly max: number;
+  /** Wake queue name: a token is put there when a waiting sender may have room again. */
+  readonly wake: string;
 }
 
 export interface ActorInit {

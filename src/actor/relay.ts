@@ -21,7 +21,7 @@ import { optionsObject, rejectUnknownOptions, typeError, validateInteger, valida
 import { ActorRef } from './actor-ref';
 import { ActorExitError, RelayError } from './errors';
 import { isLogger, LogRouter, type ActorLogger } from './logger';
-import type { ActorReport, LinkSpec } from './protocol';
+import { kLinkSlots, type ActorReport, type LinkSpec } from './protocol';
 import { Sink } from './sink';
 
 /** Bound of every link: a number of messages, or `{ messages, bytes }` (bytes: the ring's size). */
@@ -75,7 +75,8 @@ function nextPow2(n: number): number {
 
 interface Link {
   readonly q: ShmQueue;
-  readonly credits: ShmQueue<number> | null;
+  /** The wake queue of a bounded link (backpressure.ts). */
+  readonly wake: ShmQueue<number> | null;
   readonly spec: LinkSpec;
 }
 
@@ -178,14 +179,18 @@ export class Relay {
     this.#started = true;
     const groups = this.#groups;
     const links: Link[] = [];
-    const counter = new SharedArray<'int32'>({ type: 'int32', length: groups.length - 1 });
+    const counter = new SharedArray<'int32'>({ type: 'int32', length: (groups.length - 1) * kLinkSlots });
     const all = groups.flatMap(([, actors]) => actors);
     let failure: { error: unknown } | undefined;
     const finished = new Set<ActorRef>();
     const handles: Array<ReturnType<ActorRef['start']>> = [];
     let graceTimer: NodeJS.Timeout | undefined;
+    // Actors that reported an error end by themselves (they put their pill and exit): they are
+    // signalled only after the grace period, so their own exit code is what they report.
+    const failed = new Set<ActorRef>();
+    const owners = new Map<ReturnType<ActorRef['start']>, ActorRef>();
     const stopAll = (): void => {
-      for (const h of handles) h.signal('SIGTERM');
+      for (const h of handles) if (!failed.has(owners.get(h)!)) h.signal('SIGTERM');
       graceTimer ??= setTimeout(() => {
         for (const h of handles) h.signal('SIGKILL');
       }, this.#killGrace);
@@ -201,20 +206,16 @@ export class Relay {
     try {
       for (let i = 0; i + 1 < groups.length; i++) {
         const q = new ShmQueue(undefined, { capacity: this.#ring, codec: this.#codec });
-        let credits: ShmQueue<number> | null = null;
-        if (this.#messages > 0) {
-          credits = new ShmQueue<number>(undefined, { capacity: nextPow2(this.#messages * 16 + 64), codec: 'json' });
-          credits.putManySync(new Array<number>(this.#messages).fill(1));
-        }
+        // Tokens only: at most one is pending at a time (backpressure.ts).
+        const wake = this.#messages > 0 ? new ShmQueue<number>(undefined, { capacity: 4096, codec: 'json' }) : null;
         links.push({
           q,
-          credits,
+          wake,
           spec: {
             queue: q.name,
-            credits: credits?.name,
-            grab: Math.max(1, Math.floor(this.#messages / (2 * groups[i][1].length))),
+            bound: wake === null ? undefined : { max: this.#messages, wake: wake.name },
             counter: counter.name,
-            index: i,
+            base: i * kLinkSlots,
             senders: groups[i][1].length,
           },
         });
@@ -226,10 +227,18 @@ export class Relay {
           let reported = false;
           const onReport = (r: ActorReport): void => {
             if (r === null || typeof r !== 'object') return;
-            if (r.t === 'log') this.#router.emit(logName, r.level, group, actor.name, String(r.msg), r.args ?? []);
-            else if (r.t === 'done') finished.add(actor);
+            if (r.t === 'log') {
+              // Runs in an IPC/worker 'message' listener: a logger that throws must not become an
+              // uncaught exception of this process. Its error is the relay's failure instead.
+              try {
+                this.#router.emit(logName, r.level, group, actor.name, String(r.msg), r.args ?? []);
+              } catch (err) {
+                fail(err);
+              }
+            } else if (r.t === 'done') finished.add(actor);
             else if (r.t === 'error' && !reported) {
               reported = true;
+              failed.add(actor);
               pendingErrors.push(this.#rebuild(actor, r.hook, r.error).then((err) => fail(err)));
             }
           };
@@ -245,6 +254,7 @@ export class Relay {
             onReport,
           );
           handles.push(handle);
+          owners.set(handle, actor);
           judged.push(
             handle.exited.then(async (exit) => {
               await Promise.all(pendingErrors);
@@ -284,8 +294,8 @@ export class Relay {
       for (const link of links) {
         link.q.close();
         link.q.unlink();
-        link.credits?.close();
-        link.credits?.unlink();
+        link.wake?.close();
+        link.wake?.unlink();
       }
       counter.close();
       counter.unlink();

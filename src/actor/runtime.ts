@@ -1,6 +1,6 @@
 /**
  * The machinery behind one Actor instance, in its process or worker thread: its inbox and
- * outbox queues, the credit queues of bounded links, the group's poison counter, send(), the
+ * outbox queues, the bounds of bounded links (backpressure.ts), the group's poison counter, send(), the
  * default receive loop and log(). Runs on the actor's JS thread.
  */
 import { inspect } from 'node:util';
@@ -9,28 +9,34 @@ import { ShmQueue } from '../queue/queue';
 import { SharedArray } from '../shared/shared-array';
 import { CorruptError, ReadOnly } from '../errors';
 import { kData, kPoison } from './control';
+import { RelayError } from './errors';
 import type { Actor, ActorRuntime } from './actor';
-import type { ActorInit, ActorReport, LinkSpec } from './protocol';
+import { LinkBound } from './backpressure';
+import { kPoisonSlot, type ActorInit, type ActorReport, type LinkSpec } from './protocol';
 
 type Frame = unknown[];
 
 /** Messages staged by send() before they are put in one batch. */
 const kSendBatch = 32;
+/** Most arguments of one message (send(...args)): more cannot come from send() in practice. */
+export const kMaxArgs = 65_536;
 /** Longest run without a macrotask turn (ms): IPC 'disconnect' (parent died) and logs need one. */
 const kYieldMs = 8;
 
 interface OpenLink {
   readonly q: ShmQueue<Frame>;
-  readonly credits: ShmQueue<number> | null;
-  readonly counter: SharedArray<'int32'> | null;
+  /** The link's message bound (maxsize), when it has one. */
+  readonly bound: LinkBound | null;
+  readonly counter: SharedArray<'int32'>;
   readonly spec: LinkSpec;
 }
 
-function openLink(spec: LinkSpec, codec: 'structured' | 'json', receiving: boolean): OpenLink {
+function openLink(spec: LinkSpec, codec: 'structured' | 'json'): OpenLink {
+  const counter = new SharedArray<'int32'>(spec.counter, { create: 'open', type: 'int32' });
   return {
     q: new ShmQueue<Frame>(spec.queue, { create: 'open', codec }),
-    credits: spec.credits === undefined ? null : new ShmQueue<number>(spec.credits, { create: 'open', codec: 'json' }),
-    counter: receiving ? new SharedArray<'int32'>(spec.counter, { create: 'open', type: 'int32' }) : null,
+    bound: spec.bound === undefined ? null : new LinkBound(spec.bound, counter, spec.base),
+    counter,
     spec,
   };
 }
@@ -56,8 +62,6 @@ export class Runtime implements ActorRuntime {
   readonly #batch: number;
   readonly #post: (report: ActorReport) => void;
   #ops = 0;
-  /** Credits this sender took and has not used yet (returned before its pill). */
-  #stash = 0;
   #lastYield = performance.now();
   #staged: Frame[] = [];
   #flushScheduled = false;
@@ -70,8 +74,8 @@ export class Runtime implements ActorRuntime {
     this.group = init.group;
     this.#batch = init.batch;
     this.#post = post;
-    this.#in = init.inbox === undefined ? null : openLink(init.inbox, init.codec, true);
-    this.#out = init.outbox === undefined ? null : openLink(init.outbox, init.codec, false);
+    this.#in = init.inbox === undefined ? null : openLink(init.inbox, init.codec);
+    this.#out = init.outbox === undefined ? null : openLink(init.outbox, init.codec);
   }
 
   get sender(): boolean {
@@ -88,16 +92,12 @@ export class Runtime implements ActorRuntime {
    */
   async send(args: unknown[]): Promise<void> {
     if (this.#sendError !== undefined) throw this.#sendError;
-    const out = this.#out!;
-    const credits = out.credits;
-    // A bounded link: one credit per message in flight (staged, queued or being handled downstream).
-    if (credits !== null) {
-      if (this.#stash === 0) this.#stash = credits.drainSync(noop, { max: out.spec.grab });
-      if (this.#stash === 0) {
-        await this.flush(); // the staged messages hold credits: deliver them before waiting
-        this.#stash = (await credits.getMany(out.spec.grab)).length;
-      }
-      this.#stash--;
+    if (args.length > kMaxArgs) throw new RelayError(`send() takes at most ${kMaxArgs} arguments, got ${args.length}`);
+    const bound = this.#out!.bound;
+    // A bounded link: room for one more message in flight (staged, queued or being handled).
+    if (bound !== null && !bound.tryAcquire()) {
+      await this.flush(); // the staged messages hold room: deliver them before waiting
+      await bound.acquire();
     }
     const frame: Frame = [kData, ...args];
     this.#staged.push(frame);
@@ -140,7 +140,7 @@ export class Runtime implements ActorRuntime {
   /** The default loop(): recv() every data message until the inbox has ended and is drained. */
   async receiveLoop(actor: Actor): Promise<void> {
     const link = this.#in!;
-    const { q, credits } = link;
+    const { q, bound } = link;
     for (;;) {
       let batch: Frame[];
       try {
@@ -155,12 +155,18 @@ export class Runtime implements ActorRuntime {
           throw new CorruptError(`${this.name}: a malformed relay message`);
         const tag = frame[0];
         if (tag === kData) {
+          // Bounded: a frame forged into the shared ring must not reach recv(...) with a spread
+          // the stack cannot hold (a RangeError with no code).
+          if (frame.length > kMaxArgs + 1)
+            throw new CorruptError(
+              `${this.name}: a relay message with ${frame.length - 1} arguments (at most ${kMaxArgs})`,
+            );
           frame.shift();
           this.hook = 'recv';
           const r = actor.recv(...frame);
           if (r !== undefined && typeof (r as Promise<void>).then === 'function') await r;
           this.hook = 'loop';
-          credits?.tryPut(1); // room for one more message on this link
+          bound?.release(); // room for one more message on this link
         } else if (tag === kPoison) {
           this.#addPoison(link);
         } else {
@@ -177,7 +183,7 @@ export class Runtime implements ActorRuntime {
    * drain what is left (every data message precedes its sender's pill), then leave their loops.
    */
   #addPoison(link: OpenLink): void {
-    const n = Atomics.add(link.counter!.array, link.spec.index, 1) + 1;
+    const n = Atomics.add(link.counter.array, link.spec.base + kPoisonSlot, 1) + 1;
     this.log(10, 'received %d/%d poison pills', [n, link.spec.senders]);
     if (n >= link.spec.senders) link.q.end();
   }
@@ -187,8 +193,6 @@ export class Runtime implements ActorRuntime {
     const out = this.#out;
     if (out === null) return;
     await this.flush();
-    if (this.#stash > 0) out.credits?.putManySync(new Array<number>(this.#stash).fill(1));
-    this.#stash = 0;
     const frame: Frame = [kPoison];
     if (!out.q.tryPut(frame)) await out.q.put(frame);
   }
@@ -208,8 +212,8 @@ export class Runtime implements ActorRuntime {
     for (const link of [this.#in, this.#out]) {
       if (link === null) continue;
       link.q.close();
-      link.credits?.close();
-      link.counter?.close();
+      link.bound?.close();
+      link.counter.close();
     }
   }
 }

@@ -16,6 +16,15 @@ export function ref(
   return new ActorRef({ module: actorsModule, export: exportName, args, ...extra });
 }
 
+/** An ActorRef run as a worker thread (where the process itself is not what a test proves). */
+export function tref(
+  exportName: string,
+  args: unknown[] = [],
+  extra: { name?: string; kwargs?: Record<string, unknown> } = {},
+): ActorRef {
+  return ref(exportName, args, { ...extra, mode: 'thread' });
+}
+
 /** `n` refs of one export. */
 export function refs(n: number, exportName: string, args: unknown[] = [], mode?: ActorMode): ActorRef[] {
   return Array.from({ length: n }, () => ref(exportName, args, mode === undefined ? {} : { mode }));
