@@ -39,7 +39,8 @@ export class RemoteHold {
   /** Called once when the hold is lost (not after a release). */
   onLost: ((err: Error) => void) | null = null;
   readonly #backend: LockBackend;
-  readonly #controller = new AbortController();
+  /** Made on the first read of `signal` or at a loss (an AbortController costs microseconds). */
+  #controller: AbortController | null = null;
   /** performance.now() when the last successful grant/renewal request was sent. */
   #confirmedAt: number;
   #timer: NodeJS.Timeout | null = null;
@@ -66,7 +67,7 @@ export class RemoteHold {
 
   /** Aborts (with LockLostError) when the hold is lost; never after a clean release. */
   get signal(): AbortSignal {
-    return this.#controller.signal;
+    return (this.#controller ??= new AbortController()).signal;
   }
 
   get lost(): boolean {
@@ -119,7 +120,7 @@ export class RemoteHold {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     const err = new LockLostError(`lock "${this.name}" (fence ${this.fence}) was lost: ${why}`);
-    this.#controller.abort(err);
+    (this.#controller ??= new AbortController()).abort(err);
     this.onLost?.(err);
   }
 
@@ -134,10 +135,41 @@ export class RemoteHold {
   }
 }
 
+/** The part of an AbortSignal acquireRemote uses: an AbortSignal, or the cheaper Canceller. */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/**
+ * A one-shot cancel flag for the engine's own attempts: what an AbortController does for them,
+ * without its cost (creating an AbortController is most of the JS time of an uncontended cycle).
+ */
+export class Canceller implements CancelSignal {
+  aborted = false;
+  #listeners: (() => void)[] = [];
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (!this.aborted) this.#listeners.push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const i = this.#listeners.indexOf(listener);
+    if (i >= 0) this.#listeners.splice(i, 1);
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    for (const l of this.#listeners.splice(0)) l();
+  }
+}
+
 export interface AcquireRemoteOptions {
   /** Milliseconds; -1 waits forever. */
   timeoutMs: number;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   steal?: boolean;
   /** One attempt only: 'busy' when held. */
   tryOnly?: boolean;
@@ -222,7 +254,7 @@ export async function acquireRemote(
  */
 function sleep(
   ms: number,
-  signal: AbortSignal | undefined,
+  signal: CancelSignal | undefined,
   until: Promise<unknown> | null,
   onWake?: (wake: () => void) => void,
 ): Promise<void> {
