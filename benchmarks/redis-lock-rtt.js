@@ -27,9 +27,13 @@ async function freePort() {
 async function startServer() {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlock-bench-'));
-  const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const p = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   await new Promise((resolve) => {
     let buf = '';
     p.stdout.on('data', (d) => {
@@ -37,7 +41,13 @@ async function startServer() {
       if (buf.includes('Ready to accept')) resolve();
     });
   });
-  return { port, stop: () => { p.kill('SIGKILL'); fs.rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    port,
+    stop: () => {
+      p.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 async function commandstats(c) {
@@ -45,7 +55,10 @@ async function commandstats(c) {
   const out = {};
   for (const line of text.split('\n')) {
     const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
-    if (m) { out[m[1]] = Number(m[2]); out['usec'] = (out['usec'] ?? 0) + (m[1] === 'evalsha' || m[1] === 'set' || m[1] === 'eval' ? Number(m[3]) : 0); }
+    if (m) {
+      out[m[1]] = Number(m[2]);
+      out['usec'] = (out['usec'] ?? 0) + (m[1] === 'evalsha' || m[1] === 'set' || m[1] === 'eval' ? Number(m[3]) : 0);
+    }
   }
   return out;
 }
@@ -108,11 +121,18 @@ async function main() {
   }
   // settle the shmsync release before measuring the next (released lock)
   const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  console.log(`node ${process.version}, ${os.cpus().length} cpus ${os.cpus()[0].model}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `node ${process.version}, ${os.cpus().length} cpus ${os.cpus()[0].model}, load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   console.log(`${rounds} rounds x ${cycles} cycles, interleaved; median µs/cycle (min..max) ; commands per cycle`);
   const sem = med(results['redis-semaphore Mutex acquire+release']);
   for (const [name, a] of Object.entries(results)) {
-    console.log(`${name.padEnd(50)} ${med(a).toFixed(1).padStart(7)} µs (${Math.min(...a).toFixed(0)}..${Math.max(...a).toFixed(0)})  x${(med(a) / sem).toFixed(2)} vs sem  ${JSON.stringify(cmds[name])}`);
+    console.log(
+      `${name.padEnd(50)} ${med(a).toFixed(1).padStart(7)} µs (${Math.min(...a).toFixed(0)}..${Math.max(...a).toFixed(0)})  x${(med(a) / sem).toFixed(2)} vs sem  ${JSON.stringify(cmds[name])}`,
+    );
   }
   m.close();
   backend.close();

@@ -19,8 +19,8 @@
  * earlier than this process believes only if clocks run at different rates (see docs/redis.md).
  */
 import { performance } from 'node:perf_hooks';
-import { BackendError, LockLostError } from '../errors';
-import type { LockBackend, RemoteMode, RemoteWatch } from './lock-backend';
+import { BackendError, CorruptError, LockLostError } from '../errors';
+import type { LockBackend, RemoteAttempt, RemoteMode, RemoteWatch } from './lock-backend';
 
 let serial = 0;
 
@@ -124,14 +124,18 @@ export class RemoteHold {
     this.onLost?.(err);
   }
 
-  /** Ends the hold on the server. Resolves true if it was still held there. Idempotent. */
+  /**
+   * Ends the hold on the server. Resolves true if it was still held there. Idempotent. Bounded:
+   * a release the server does not answer settles (false) after leaseMs, when the lease is over
+   * anyway, so that nothing waiting for it (the next attempt, withLock) hangs on a dead link.
+   */
   release(): Promise<boolean> {
     if (this.#released) return Promise.resolve(false);
     this.#released = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     if (this.#lost) return Promise.resolve(false);
-    return this.#backend.release(this.name, this.owner, this.mode);
+    return bounded(this.#backend.release(this.name, this.owner, this.mode, this.fence), this.#backend.leaseMs, false);
   }
 }
 
@@ -205,7 +209,20 @@ export async function acquireRemote(
       const sentAt = performance.now();
       let retryInMs: number;
       try {
-        const r = await backend.attempt(name, owner, mode, { steal, queue: watch !== null });
+        // Bounded: a connection that swallows commands (a black hole, an offline queue that
+        // never gives up) ends the wait with BackendError instead of hanging it forever. A grant
+        // that arrives after the window is given back.
+        const r = await bounded<RemoteAttempt | typeof kNoAnswer>(
+          backend.attempt(name, owner, mode, { steal, queue: watch !== null }),
+          failWindow,
+          kNoAnswer,
+          (late) => {
+            if (late !== kNoAnswer && late.granted)
+              void backend.release(name, owner, mode, late.fence).catch(() => false);
+          },
+        );
+        if (r === kNoAnswer)
+          throw new BackendError(`lock "${name}": the server did not answer within ${failWindow} ms`);
         failingSince = -1;
         if (r.granted) {
           granted = true;
@@ -219,6 +236,8 @@ export async function acquireRemote(
         if (watch !== null) queued = true;
         retryInMs = r.retryInMs;
       } catch (err) {
+        // Keys written by someone else are not a passing failure: retrying would not heal them.
+        if (err instanceof CorruptError) throw err;
         if (tryOnly) throw backendError(name, err);
         if (failingSince < 0) failingSince = sentAt;
         if (performance.now() - failingSince > failWindow) throw backendError(name, err);
@@ -247,6 +266,35 @@ export async function acquireRemote(
     if (queued && !granted) void backend.withdraw(name, owner, mode).catch(() => undefined);
   }
 }
+
+/**
+ * `promise`, or `fallback` if it has not settled after `ms` (its late outcome is then dropped,
+ * or handed to `late`). The timer is unref'd and cleared at once when the promise settles.
+ */
+function bounded<T>(promise: Promise<T>, ms: number, fallback: T, late?: (value: T) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      resolve(fallback);
+    }, ms);
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        if (timedOut) late?.(value);
+        else resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        if (!timedOut) reject(err);
+      },
+    );
+  });
+}
+
+/** The reply of an attempt that the server did not answer within the failure window. */
+const kNoAnswer = Symbol('no answer');
 
 /**
  * Resolves after `ms`, at an abort of `signal`, when `until` settles, or when the function given
