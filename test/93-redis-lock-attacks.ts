@@ -235,3 +235,82 @@ t.test('close() of a handle under a waiter and a holder: the process exits by it
   t.match(out, /closed-waiter SHMSYNC_CLOSED/);
   t.match(out, /released-on-close 1/);
 });
+
+t.test('renewals racing releases never resurrect a released lock', async (t) => {
+  const { client, admin } = await env(t);
+  const name = testName('atk-renew-race');
+  const backend = createRedisBackend({ client, leaseMs: 200, renewEveryMs: 1 });
+  t.teardown(() => backend.close());
+  const m = mutexOf(t, name, backend);
+  let resurrected = 0;
+  for (let i = 0; i < 100; i++) {
+    const g = await m.acquire();
+    // Let renewals fly (every 1 ms) while the hold lasts a few of their periods.
+    await new Promise((r) => setTimeout(r, i % 5));
+    g.release();
+    await m.withLock(() => undefined); // awaits its release reaching the server
+    if ((await admin.exists(key(name, 'x'))) === 1) resurrected += 1;
+  }
+  t.equal(resurrected, 0, 'no holder key after any release');
+});
+
+t.test('many waiters in one process: exclusion, FIFO order, nobody left behind', async (t) => {
+  const { client } = await env(t);
+  const name = testName('atk-many');
+  const m = mutexOf(t, name, backendOf(t, client, 2000));
+  let inside = 0;
+  let overlap = 0;
+  const order: number[] = [];
+  await Promise.all(
+    Array.from({ length: 300 }, (_, i) =>
+      m.withLock(async () => {
+        inside += 1;
+        if (inside > 1) overlap += 1;
+        order.push(i);
+        await Promise.resolve();
+        inside -= 1;
+      }),
+    ),
+  );
+  t.equal(overlap, 0);
+  t.same(
+    order,
+    [...order].sort((a, b) => a - b),
+    'served in request order',
+  );
+  t.equal(order.length, 300);
+});
+
+t.test('LockManager on Redis: a stream of readers does not starve a writer', async (t) => {
+  const { client, server } = await env(t);
+  const other = new Redis({ port: server.port, host: '127.0.0.1' });
+  t.teardown(() => other.disconnect());
+  const ns = testName('atk-starve');
+  const readers = new LockManager({ backend: backendOf(t, client, 2000), namespace: ns });
+  const writers = new LockManager({ backend: backendOf(t, other, 2000), namespace: ns });
+  let stop = false;
+  let reads = 0;
+  let tenReads!: () => void;
+  const tenReadsDone = new Promise<void>((r) => (tenReads = r));
+  // Three readers whose holds always overlap: the lock is never free of readers on its own.
+  const loops = Array.from({ length: 3 }, async () => {
+    while (!stop) {
+      await readers.request('res', { mode: 'shared' }, async () => {
+        reads += 1;
+        if (reads === 10) tenReads();
+        await new Promise((r) => setTimeout(r, 5));
+      });
+    }
+  });
+  await tenReadsDone;
+  const t0 = Date.now();
+  const during = reads;
+  await writers.request('res', async () => undefined);
+  const waited = Date.now() - t0;
+  stop = true;
+  await Promise.all(loops);
+  t.ok(
+    waited < 3000,
+    `the writer got the lock while readers kept asking (${waited} ms, ${reads - during} reads meanwhile)`,
+  );
+});
