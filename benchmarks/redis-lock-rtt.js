@@ -2,7 +2,8 @@
 // Issue 15 perf probe: the Redis Mutex's uncontended acquire+release cycle against redlock and
 // redis-semaphore, interleaved in one run on one local redis-server this script starts (no
 // persistence), plus the commands each cycle sends (INFO commandstats deltas).
-// Usage: node benchmarks/redis-lock-rtt.js [cycles per round=2000] [rounds=5]
+// Usage: node benchmarks/redis-lock-rtt.js [cycles per round=2000] [rounds=5] [another dist/ to compare]
+// (e.g. an older build copied to dist.old-before/: both run in the same process and rounds)
 const { spawn } = require('node:child_process');
 const net = require('node:net');
 const fs = require('node:fs');
@@ -100,6 +101,20 @@ async function main() {
       await s.release();
     },
   };
+  const other = process.argv[4];
+  let mOther = null;
+  let bOther = null;
+  let cOther = null;
+  if (other !== undefined) {
+    const mod = require(path.resolve(other, 'index.js'));
+    cOther = await mk();
+    bOther = mod.createRedisBackend({ client: cOther });
+    mOther = new mod.Mutex(`bench:m2:${process.pid}`, { backend: bOther });
+    competitors[`same, from ${other}`] = async () => {
+      const g = await mOther.acquire();
+      g.release();
+    };
+  }
   const results = Object.fromEntries(Object.keys(competitors).map((k) => [k, []]));
   const cmds = {};
   for (let r = 0; r < rounds; r++) {
@@ -136,6 +151,9 @@ async function main() {
   }
   m.close();
   backend.close();
+  mOther?.close();
+  bOther?.close();
+  cOther?.disconnect();
   for (const c of [admin, cS, cR, cM]) c.disconnect();
   server.stop();
 }
