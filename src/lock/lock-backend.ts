@@ -65,8 +65,11 @@ export interface LockBackend {
   attempt(name: string, owner: string, mode: RemoteMode, options?: RemoteAttemptOptions): Promise<RemoteAttempt>;
   /** Extends `owner`'s lease. False: it holds no more (expired, stolen). */
   renew(name: string, owner: string, mode: RemoteMode): Promise<boolean>;
-  /** Ends `owner`'s hold and tells the waiters. False: it held nothing (already lost). */
-  release(name: string, owner: string, mode: RemoteMode): Promise<boolean>;
+  /**
+   * Ends `owner`'s hold and tells the waiters. False: it held nothing (already lost). `fence`:
+   * the grant's, kept by the backend as a record of the last fence.
+   */
+  release(name: string, owner: string, mode: RemoteMode, fence?: bigint): Promise<boolean>;
   /** Withdraws a waiter registration made by `attempt(..., { queue: true })`. */
   withdraw(name: string, owner: string, mode: RemoteMode): Promise<void>;
   /** Calls `onNotice` (best effort) when a hold of `name` ends. */

@@ -16,8 +16,8 @@ export interface GuardEngine {
   fenceHi(): number;
   release(token: number): Status;
   markConsistent(): Status;
-  /** Remote backends: the grant's signal, aborted when its lease is lost. */
-  holdSignal?(token: number): AbortSignal | undefined;
+  /** Remote backends: the grant, whose signal aborts when its lease is lost (read lazily). */
+  holdOf?(token: number): { readonly signal: AbortSignal } | undefined;
 }
 
 /** Shared memory holds are never lost behind the holder's back: one signal that never aborts. */
@@ -33,7 +33,7 @@ export class MutexGuard {
   readonly #engine: GuardEngine;
   readonly #token: number;
   readonly #name: string;
-  readonly #signal: AbortSignal | undefined;
+  readonly #hold: { readonly signal: AbortSignal } | undefined;
   #released = false;
 
   /** @internal */
@@ -46,7 +46,7 @@ export class MutexGuard {
     // The fence is read now (it is the holder's) and turned into a bigint only if asked for.
     this.#fenceLo = engine.fenceLo();
     this.#fenceHi = engine.fenceHi();
-    this.#signal = engine.holdSignal?.(token);
+    this.#hold = engine.holdOf?.(token);
   }
 
   /**
@@ -55,7 +55,7 @@ export class MutexGuard {
    * protects. A shared-memory hold is never lost: its signal never aborts.
    */
   get signal(): AbortSignal {
-    return this.#signal ?? (neverAborted ??= new AbortController().signal);
+    return this.#hold?.signal ?? (neverAborted ??= new AbortController().signal);
   }
 
   /** Fencing token: increases on every fresh acquisition of the mutex by anyone. */

@@ -5,7 +5,7 @@
  *
  * State: holder (token holding the lock in this context, 0: none), depth (reentrancy), hold (the
  * RemoteHold of the current grant), queue (Promise waiters of this context, FIFO), attempt (the
- * one remote acquisition in flight for the queue, with its AbortController).
+ * one remote acquisition in flight for the queue, with its Canceller).
  * Invariants: hold !== null iff holder !== 0; attempt !== null only while holder === 0 and the
  * queue is non-empty (an emptied queue aborts it). A grant goes to the first queued waiter.
  * A release gives the lock back on the server (and increments nothing); the next local waiter
@@ -13,7 +13,7 @@
  */
 import { Status } from '../addon/status';
 import type { LockBackend, RemoteLockInfo } from './lock-backend';
-import { acquireRemote, RemoteHold } from './remote-hold';
+import { acquireRemote, Canceller, RemoteHold } from './remote-hold';
 import { type LongTimer, setLongTimeout } from '../timer';
 
 interface Waiter {
@@ -35,7 +35,7 @@ export class RemoteEngine {
   private depth = 0;
   private hold: RemoteHold | null = null;
   private readonly queue: Waiter[] = [];
-  private attempt: AbortController | null = null;
+  private attempt: Canceller | null = null;
   /** The last remote release; the next attempt of this context waits for it. */
   private releasing: Promise<unknown> = Promise.resolve();
   private refs = 0;
@@ -68,9 +68,9 @@ export class RemoteEngine {
     return this.hold === null ? 0 : Number(this.hold.fence >> 32n);
   }
 
-  /** The current grant's signal: aborts with LockLostError if its lease is lost. */
-  holdSignal(token: number): AbortSignal | undefined {
-    return this.holds(token) ? this.hold!.signal : undefined;
+  /** The current grant (its `signal` aborts with LockLostError if its lease is lost). */
+  holdOf(token: number): { readonly signal: AbortSignal } | undefined {
+    return this.holds(token) ? this.hold! : undefined;
   }
 
   /** Strict policy does not exist here: nothing to mark. */
@@ -148,7 +148,7 @@ export class RemoteEngine {
    */
   private tryOnce(token: number): Promise<Status.Ok | Status.Timeout | 'closed'> {
     if (this.holder !== 0 || this.queue.length !== 0 || this.attempt !== null) return Promise.resolve(Status.Timeout);
-    const controller = new AbortController();
+    const controller = new Canceller();
     this.attempt = controller;
     const done = (): void => {
       this.attempt = null;
@@ -156,7 +156,7 @@ export class RemoteEngine {
     };
     return this.releasing
       .then(() =>
-        acquireRemote(this.backend, this.name, 'exclusive', { timeoutMs: 0, tryOnly: true, signal: controller.signal }),
+        acquireRemote(this.backend, this.name, 'exclusive', { timeoutMs: 0, tryOnly: true, signal: controller }),
       )
       .then(
         (outcome) => {
@@ -178,10 +178,10 @@ export class RemoteEngine {
   /** Starts the remote attempt for the queue when nobody here holds or attempts. */
   private pump(): void {
     if (this.holder !== 0 || this.attempt !== null || this.queue.length === 0) return;
-    const controller = new AbortController();
+    const controller = new Canceller();
     this.attempt = controller;
     this.releasing
-      .then(() => acquireRemote(this.backend, this.name, 'exclusive', { timeoutMs: -1, signal: controller.signal }))
+      .then(() => acquireRemote(this.backend, this.name, 'exclusive', { timeoutMs: -1, signal: controller }))
       .then(
         (outcome) => {
           this.attempt = null;

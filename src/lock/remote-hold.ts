@@ -19,8 +19,8 @@
  * earlier than this process believes only if clocks run at different rates (see docs/redis.md).
  */
 import { performance } from 'node:perf_hooks';
-import { BackendError, LockLostError } from '../errors';
-import type { LockBackend, RemoteMode, RemoteWatch } from './lock-backend';
+import { BackendError, CorruptError, LockLostError } from '../errors';
+import type { LockBackend, RemoteAttempt, RemoteMode, RemoteWatch } from './lock-backend';
 
 let serial = 0;
 
@@ -39,7 +39,8 @@ export class RemoteHold {
   /** Called once when the hold is lost (not after a release). */
   onLost: ((err: Error) => void) | null = null;
   readonly #backend: LockBackend;
-  readonly #controller = new AbortController();
+  /** Made on the first read of `signal` or at a loss (an AbortController costs microseconds). */
+  #controller: AbortController | null = null;
   /** performance.now() when the last successful grant/renewal request was sent. */
   #confirmedAt: number;
   #timer: NodeJS.Timeout | null = null;
@@ -66,7 +67,7 @@ export class RemoteHold {
 
   /** Aborts (with LockLostError) when the hold is lost; never after a clean release. */
   get signal(): AbortSignal {
-    return this.#controller.signal;
+    return (this.#controller ??= new AbortController()).signal;
   }
 
   get lost(): boolean {
@@ -119,25 +120,60 @@ export class RemoteHold {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     const err = new LockLostError(`lock "${this.name}" (fence ${this.fence}) was lost: ${why}`);
-    this.#controller.abort(err);
+    (this.#controller ??= new AbortController()).abort(err);
     this.onLost?.(err);
   }
 
-  /** Ends the hold on the server. Resolves true if it was still held there. Idempotent. */
+  /**
+   * Ends the hold on the server. Resolves true if it was still held there. Idempotent. Bounded:
+   * a release the server does not answer settles (false) after leaseMs, when the lease is over
+   * anyway, so that nothing waiting for it (the next attempt, withLock) hangs on a dead link.
+   */
   release(): Promise<boolean> {
     if (this.#released) return Promise.resolve(false);
     this.#released = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     if (this.#lost) return Promise.resolve(false);
-    return this.#backend.release(this.name, this.owner, this.mode);
+    return bounded(this.#backend.release(this.name, this.owner, this.mode, this.fence), this.#backend.leaseMs, false);
+  }
+}
+
+/** The part of an AbortSignal acquireRemote uses: an AbortSignal, or the cheaper Canceller. */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/**
+ * A one-shot cancel flag for the engine's own attempts: what an AbortController does for them,
+ * without its cost (creating an AbortController is most of the JS time of an uncontended cycle).
+ */
+export class Canceller implements CancelSignal {
+  aborted = false;
+  #listeners: (() => void)[] = [];
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (!this.aborted) this.#listeners.push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const i = this.#listeners.indexOf(listener);
+    if (i >= 0) this.#listeners.splice(i, 1);
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    for (const l of this.#listeners.splice(0)) l();
   }
 }
 
 export interface AcquireRemoteOptions {
   /** Milliseconds; -1 waits forever. */
   timeoutMs: number;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   steal?: boolean;
   /** One attempt only: 'busy' when held. */
   tryOnly?: boolean;
@@ -173,7 +209,20 @@ export async function acquireRemote(
       const sentAt = performance.now();
       let retryInMs: number;
       try {
-        const r = await backend.attempt(name, owner, mode, { steal, queue: watch !== null });
+        // Bounded: a connection that swallows commands (a black hole, an offline queue that
+        // never gives up) ends the wait with BackendError instead of hanging it forever. A grant
+        // that arrives after the window is given back.
+        const r = await bounded<RemoteAttempt | typeof kNoAnswer>(
+          backend.attempt(name, owner, mode, { steal, queue: watch !== null }),
+          failWindow,
+          kNoAnswer,
+          (late) => {
+            if (late !== kNoAnswer && late.granted)
+              void backend.release(name, owner, mode, late.fence).catch(() => false);
+          },
+        );
+        if (r === kNoAnswer)
+          throw new BackendError(`lock "${name}": the server did not answer within ${failWindow} ms`);
         failingSince = -1;
         if (r.granted) {
           granted = true;
@@ -187,6 +236,8 @@ export async function acquireRemote(
         if (watch !== null) queued = true;
         retryInMs = r.retryInMs;
       } catch (err) {
+        // Keys written by someone else are not a passing failure: retrying would not heal them.
+        if (err instanceof CorruptError) throw err;
         if (tryOnly) throw backendError(name, err);
         if (failingSince < 0) failingSince = sentAt;
         if (performance.now() - failingSince > failWindow) throw backendError(name, err);
@@ -217,12 +268,41 @@ export async function acquireRemote(
 }
 
 /**
+ * `promise`, or `fallback` if it has not settled after `ms` (its late outcome is then dropped,
+ * or handed to `late`). The timer is unref'd and cleared at once when the promise settles.
+ */
+function bounded<T>(promise: Promise<T>, ms: number, fallback: T, late?: (value: T) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      resolve(fallback);
+    }, ms);
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        if (timedOut) late?.(value);
+        else resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        if (!timedOut) reject(err);
+      },
+    );
+  });
+}
+
+/** The reply of an attempt that the server did not answer within the failure window. */
+const kNoAnswer = Symbol('no answer');
+
+/**
  * Resolves after `ms`, at an abort of `signal`, when `until` settles, or when the function given
  * to `onWake` is called - whichever comes first.
  */
 function sleep(
   ms: number,
-  signal: AbortSignal | undefined,
+  signal: CancelSignal | undefined,
   until: Promise<unknown> | null,
   onWake?: (wake: () => void) => void,
 ): Promise<void> {

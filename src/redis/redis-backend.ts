@@ -19,6 +19,7 @@ import type {
   RemoteMode,
   RemoteWatch,
 } from '../lock/lock-backend';
+import { CorruptError } from '../errors';
 import { optionsObject, rejectUnknownOptions, rangeError, typeError } from '../validate';
 import { adaptClient, Script, type ClientAdapter, type Subscriber } from './client';
 import { kAcquire, kInfo, kRelease, kRenew, kWithdraw } from './lock-scripts';
@@ -57,6 +58,39 @@ function positiveMs(label: string, value: unknown, fallback: number): number {
   return Math.floor(value);
 }
 
+/** Lock names whose last fence this context remembers (the fence floor of kAcquire). */
+export const kFencesRemembered = 4096;
+
+/** Marks a key name that is the hex of a name's UTF-16 code units (see keyName). */
+const kEscaped = '\u{10FFFF}';
+
+/**
+ * A lock name as it appears in keys and in the set of names. Redis keys are bytes and clients
+ * send strings as UTF-8, which turns every lone surrogate into U+FFFD: '\uD800' and '\uDC00'
+ * would share keys. Such names (and the rare names that begin with kEscaped) are written as
+ * kEscaped + the hex of their UTF-16 code units instead; every other name is itself. Injective.
+ */
+export function keyName(name: string): string {
+  const wellFormed =
+    (name as unknown as { isWellFormed?: () => boolean }).isWellFormed?.() ?? !/\p{Surrogate}/u.test(name);
+  if (wellFormed && !name.startsWith(kEscaped)) return name;
+  return kEscaped + Buffer.from(name, 'utf16le').toString('hex');
+}
+
+/** keyName's inverse. */
+export function nameOfKey(key: string): string {
+  return key.startsWith(kEscaped) ? Buffer.from(key.slice(kEscaped.length), 'hex').toString('utf16le') : key;
+}
+
+/** A script's SHMSYNC_CORRUPT error reply as CorruptError; any other failure unchanged. */
+function coded(err: unknown): unknown {
+  if (err instanceof Error && /SHMSYNC_CORRUPT/.test(err.message)) {
+    const detail = err.message.slice(err.message.indexOf('SHMSYNC_CORRUPT') + 'SHMSYNC_CORRUPT'.length).trim();
+    return new CorruptError(`the lock's keys on Redis were changed by another client: ${detail}`, { cause: err });
+  }
+  return err;
+}
+
 /** `<clientId>#<serial>` -> clientId. */
 function clientOf(owner: string): string {
   const i = owner.lastIndexOf('#');
@@ -75,6 +109,8 @@ export class RedisBackend implements LockBackend {
   readonly #channels = new Map<string, { listeners: Set<() => void>; ready: Promise<void> }>();
   #idleTimer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** Lock name -> the highest fence this context was granted (most recent last; bounded). */
+  readonly #fences = new Map<string, bigint>();
 
   constructor(options: RedisBackendOptions) {
     const opts = optionsObject('options', options);
@@ -106,7 +142,7 @@ export class RedisBackend implements LockBackend {
   }
 
   #base(name: string): string {
-    return `${this.prefix}lock:${name}`;
+    return `${this.prefix}lock:${keyName(name)}`;
   }
 
   #channel(name: string): string {
@@ -124,22 +160,39 @@ export class RedisBackend implements LockBackend {
     options: RemoteAttemptOptions = {},
   ): Promise<RemoteAttempt> {
     const b = this.#base(name);
-    const r = (await acquireScript.run(
-      this.#client.send,
-      [`${b}:x`, `${b}:s`, `${b}:f`, `${b}:h`, `${b}:d`, `${b}:w`, `${b}:wx`, this.#locksKey],
-      [
-        owner,
-        kModeCode[mode],
-        String(this.leaseMs),
-        options.steal === true ? '1' : '0',
-        options.queue === true ? '1' : '0',
-        String(2 * this.pollMaxMs + this.leaseMs),
-        name,
-        this.#channel(name),
-      ],
-    )) as unknown[];
-    if (Number(r[0]) === 1) return { granted: true, fence: BigInt(String(r[1])), ownerDied: Number(r[2]) === 1 };
+    const floor = this.#fences.get(name);
+    const r = (await acquireScript
+      .run(
+        this.#client.send,
+        [`${b}:x`, `${b}:s`, `${b}:f`, `${b}:h`, `${b}:d`, `${b}:w`, `${b}:wx`, this.#locksKey],
+        [
+          owner,
+          kModeCode[mode],
+          String(this.leaseMs),
+          options.steal === true ? '1' : '0',
+          options.queue === true ? '1' : '0',
+          String(2 * this.pollMaxMs + this.leaseMs),
+          keyName(name),
+          this.#channel(name),
+          floor === undefined ? '0' : String(floor),
+        ],
+      )
+      .catch((err: unknown) => {
+        throw coded(err);
+      })) as unknown[];
+    if (Number(r[0]) === 1) {
+      const fence = BigInt(String(r[1]));
+      this.#remember(name, fence);
+      return { granted: true, fence, ownerDied: Number(r[2]) === 1 };
+    }
     return { granted: false, retryInMs: Math.max(1, Number(r[1]) + 1) };
+  }
+
+  #remember(name: string, fence: bigint): void {
+    const known = this.#fences.get(name);
+    this.#fences.delete(name);
+    this.#fences.set(name, known !== undefined && known > fence ? known : fence);
+    if (this.#fences.size > kFencesRemembered) this.#fences.delete(this.#fences.keys().next().value as string);
   }
 
   async renew(name: string, owner: string, mode: RemoteMode): Promise<boolean> {
@@ -152,12 +205,12 @@ export class RedisBackend implements LockBackend {
     return Number(r) === 1;
   }
 
-  async release(name: string, owner: string, mode: RemoteMode): Promise<boolean> {
+  async release(name: string, owner: string, mode: RemoteMode, fence = 0n): Promise<boolean> {
     const b = this.#base(name);
     const r = await releaseScript.run(
       this.#client.send,
       [`${b}:x`, `${b}:s`, `${b}:h`, `${b}:w`, this.#locksKey],
-      [owner, kModeCode[mode], this.#channel(name), name],
+      [owner, kModeCode[mode], this.#channel(name), keyName(name), String(fence)],
     );
     return Number(r) === 1;
   }
@@ -167,21 +220,17 @@ export class RedisBackend implements LockBackend {
     await withdrawScript.run(
       this.#client.send,
       [`${b}:x`, `${b}:s`, `${b}:w`, this.#locksKey, `${b}:wx`],
-      [`${kModeCode[mode]}|${owner}`, name, owner],
+      [`${kModeCode[mode]}|${owner}`, keyName(name), owner],
     );
   }
 
   async info(name: string): Promise<RemoteLockInfo> {
     const b = this.#base(name);
-    const r = (await infoScript.run(this.#client.send, [`${b}:x`, `${b}:s`, `${b}:f`, `${b}:d`, `${b}:w`], [])) as [
-      string,
-      number,
-      string[],
-      string,
-      string,
-      string[],
-      number,
-    ];
+    const r = (await infoScript
+      .run(this.#client.send, [`${b}:x`, `${b}:s`, `${b}:f`, `${b}:d`, `${b}:w`], [])
+      .catch((err: unknown) => {
+        throw coded(err);
+      })) as [string, number, string[], string, string, string[], number];
     const now = Number(r[6]);
     const held: RemoteEntry[] = [];
     const x = String(r[0] ?? '');
@@ -205,7 +254,9 @@ export class RedisBackend implements LockBackend {
   }
 
   async query(): Promise<{ held: RemoteEntry[]; pending: RemoteEntry[] }> {
-    const names = ((await this.#client.send(['SMEMBERS', this.#locksKey])) as unknown[]).map(String).sort();
+    const names = ((await this.#client.send(['SMEMBERS', this.#locksKey])) as unknown[])
+      .map((k) => nameOfKey(String(k)))
+      .sort();
     const infos = await Promise.all(names.map((n) => this.info(n)));
     return { held: infos.flatMap((i) => i.held), pending: infos.flatMap((i) => i.pending) };
   }
