@@ -74,9 +74,7 @@ inline uint32_t ArmSleeper(std::atomic<uint32_t>* word) {
 }
 
 // The value a claim stores for an armed word `w`: next counter, owed mark, not armed.
-inline uint32_t ClaimedValue(uint32_t w) {
-  return ((w + 1) & kSeqCounterMask) | kSeqWakeOwed;
-}
+inline uint32_t ClaimedValue(uint32_t w) { return ((w + 1) & kSeqCounterMask) | kSeqWakeOwed; }
 
 inline void RingFutexWake(std::atomic<uint32_t>* word) {
 #ifdef SHMSYNC_TEST_HOOKS

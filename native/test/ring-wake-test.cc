@@ -190,8 +190,8 @@ void PendingWatchCostsOneWake() {
   // The watch's wait on (data_seq, seq) would return at once: the word moved off the armed value.
   CHECK(q.r->data_seq.load() != seq);
   CHECK_EQ(FutexWait(&q.r->data_seq, seq, -1), 0);
-  CHECK_EQ(q.r->consumers_sleeping.load(), 1u);   // still counted until the watch ends ...
-  q.r->consumers_sleeping.fetch_sub(1);           // ... (the parker's decrement)
+  CHECK_EQ(q.r->consumers_sleeping.load(), 1u);  // still counted until the watch ends ...
+  q.r->consumers_sleeping.fetch_sub(1);          // ... (the parker's decrement)
   CHECK_EQ(TakeAll(q, q.me), 1000u);
   // Parking again arms again: the next put wakes once more, the ones after it do not.
   CHECK(PrepareDataWatch(q.r, &seq));
@@ -222,7 +222,9 @@ void SleepingThreadsOneWake() {
     });
   }
   for (int i = 0; i < kThreads; ++i) {
-    Until([&] { return tids[i].load() != 0 && InFutexWait(getpid(), tids[i].load(), &q.r->data_seq); });
+    Until([&] {
+      return tids[i].load() != 0 && InFutexWait(getpid(), tids[i].load(), &q.r->data_seq);
+    });
   }
   const uint64_t before = Wakes();
   PutOne(q);
@@ -408,9 +410,8 @@ void ParkerWatchOneWake() {
   uint32_t seq = 0;
   CHECK(PrepareDataWatch(q.r, &seq));
   int target = 0;
-  const uint64_t id = Parker::Instance().ParkWatch(q.region, &q.r->data_seq, seq,
-                                                   &q.r->consumers_sleeping, CountCompletion,
-                                                   &target);
+  const uint64_t id = Parker::Instance().ParkWatch(
+      q.region, &q.r->data_seq, seq, &q.r->consumers_sleeping, CountCompletion, &target);
   const uint64_t before = Wakes();
   for (uint32_t i = 0; i < 1000; ++i) PutOne(q, i);
   CHECK_EQ(Wakes() - before, 1u);
@@ -433,8 +434,8 @@ void LostWakeupStress(bool mixed, uint32_t rounds) {
   Ring req = MakeRing(mixed ? "stress-req-m" : "stress-req", 1024);
   std::vector<Ring> acks;
   for (uint32_t p = 0; p < kProducers; ++p) {
-    acks.push_back(MakeRing((std::string(mixed ? "stress-ack-m" : "stress-ack") + std::to_string(p)).c_str(),
-                            1024));
+    acks.push_back(MakeRing(
+        (std::string(mixed ? "stress-ack-m" : "stress-ack") + std::to_string(p)).c_str(), 1024));
   }
   Watchdog dog(mixed ? "LostWakeupStress(mixed)" : "LostWakeupStress(strict)", 240);
   std::atomic<uint64_t> acked{0};
