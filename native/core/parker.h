@@ -60,8 +60,9 @@ class Parker {
   uint64_t ParkLock(std::shared_ptr<void> keepalive, MutexState* s, OwnerTable* table, OwnerId me,
                     Callback cb, void* target);
   // Report kOk once *word != expected (or a spurious wake; callers re-check). `sleepers`, if
-  // not null, was incremented by the caller (so publishers wake `word`); the parker decrements
-  // it when the request completes or is cancelled.
+  // not null, was incremented by the caller (a waiter count for info(); the caller also armed
+  // `word` so that publishers wake it, ring-wake.h); the parker decrements it when the request
+  // completes or is cancelled.
   uint64_t ParkWatch(std::shared_ptr<void> keepalive, std::atomic<uint32_t>* word,
                      uint32_t expected, std::atomic<uint32_t>* sleepers, Callback cb, void* target);
 

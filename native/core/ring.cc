@@ -1,17 +1,21 @@
 // ShmQueue ring operations (see ring.h / ring-layout.h). Producers run PutRecords, consumers
 // GetRecords, on their JS threads; each side holds its robust lock only while copying.
 //
-// Sleep/wake protocol (both directions alike): a sleeper increments the *_sleeping counter,
-// reads the *_seq word, re-checks its condition, then futex-waits on *_seq. A publisher stores
-// the position, then reads the counter; if non-zero it bumps *_seq and wakes. All four
-// accesses are seq_cst, so either the publisher sees the sleeper or the sleeper sees the new
-// position (no lost wake-up), and nobody makes a syscall when nobody sleeps.
+// Sleep/wake protocol (both directions alike; ring-wake.h): a sleeper arms the *_seq word
+// (fetch_or of kSeqArmed), re-checks its condition, then futex-waits on the armed value. A
+// publisher stores the position, then loads the word; only if a sleeper armed since the last
+// wake does it claim the word (a new, unarmed value) and wake. All accesses are seq_cst, so
+// either the publisher sees the armed word or the sleeper sees the new position (no lost
+// wake-up); nobody makes a syscall when nobody sleeps, and the publishes that follow a wake make
+// none until a sleeper arms again. The *_sleeping counters only count waiters for info() and
+// the CLI; no wake decision reads them (a SIGKILLed sleeper's count costs nothing).
 #include "ring.h"
 
 #include <climits>
 #include <cstring>
 
 #include "futex.h"
+#include "ring-wake.h"
 #include "robust-lock.h"
 
 namespace shmsync {
@@ -49,12 +53,6 @@ bool ConfigIntact(const RingState* r, const RingConfig& config) {
          r->max_message.load(std::memory_order_relaxed) == config.max_message;
 }
 
-void WakeIfSleeping(std::atomic<uint32_t>* sleeping, std::atomic<uint32_t>* seq, int count) {
-  if (sleeping->load(std::memory_order_seq_cst) == 0) return;
-  seq->fetch_add(1, std::memory_order_seq_cst);
-  FutexWake(seq, count);
-}
-
 // Waits until ready() or closed or the deadline. `sleeping`/`seq` are the side's counter/word.
 // First spins for the budget's time (reading the clock every 16 rounds: vDSO, no syscall), then
 // sleeps. The budget adapts to how the last wait ended (SpinBudget).
@@ -82,14 +80,19 @@ Status WaitUntil(RingState* r, std::atomic<uint32_t>* sleeping, std::atomic<uint
     }
     budget->Miss();
   }
-  sleeping->fetch_add(1, std::memory_order_seq_cst);
+  // relaxed: the count is for info() only (no wake decision reads it).
+  sleeping->fetch_add(1, std::memory_order_relaxed);
   Status result = Status::kOk;
-  for (;;) {
-    const uint32_t s = seq->load(std::memory_order_seq_cst);
-    if (ready()) break;
-    if (r->closed.load(std::memory_order_seq_cst) != 0) {
-      result = Status::kClosed;
-      break;
+  for (bool woken = false;; woken = true) {
+    // After a wake-up (or a timeout slice, EINTR) look before arming again: the wake's data is
+    // usually there, and a word left armed for nobody costs the next publisher a syscall. (The
+    // first round comes straight from the spin, which just looked.)
+    if (woken) {
+      if (ready()) break;
+      if (r->closed.load(std::memory_order_seq_cst) != 0) {
+        result = Status::kClosed;
+        break;
+      }
     }
     int64_t timeout = -1;
     if (deadline_ns >= 0) {
@@ -99,9 +102,17 @@ Status WaitUntil(RingState* r, std::atomic<uint32_t>* sleeping, std::atomic<uint
         break;
       }
     }
+    // Arm (a wake-up claimed the word: unarmed, publishers would skip us), then re-check
+    // (ring-wake.h). A re-check that finds the condition leaves the word armed: one spare wake.
+    const uint32_t s = ArmSleeper(seq);
+    if (ready()) break;
+    if (r->closed.load(std::memory_order_seq_cst) != 0) {
+      result = Status::kClosed;
+      break;
+    }
     FutexWait(seq, s, timeout);
   }
-  sleeping->fetch_sub(1, std::memory_order_seq_cst);
+  sleeping->fetch_sub(1, std::memory_order_relaxed);
   return result;
 }
 
@@ -211,10 +222,8 @@ Status PutRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
     r->tail.store(tail, std::memory_order_seq_cst);
   }
   Unlock(&r->producer_lock, table, me);
-  // Wake every sleeper, even for one record: a futex waiter may be stale (a parker thread still
-  // sleeping on the word for a watch that was just cancelled), and waking only one could pick it
-  // and leave a real consumer asleep beside a non-empty ring.
-  if (n > 0) WakeIfSleeping(&r->consumers_sleeping, &r->data_seq, INT_MAX);
+  // Wakes every consumer armed since the last wake (ring-wake.h); no syscall otherwise.
+  if (n > 0) WakeArmed(&r->data_seq);
   *written = n;
   return result;
 }
@@ -282,7 +291,7 @@ Status GetRecords(RingState* r, const RingConfig& config, OwnerTable* table, Own
     r->head.store(head, std::memory_order_seq_cst);
   }
   Unlock(&r->consumer_lock, table, me);
-  if (n > 0) WakeIfSleeping(&r->producers_sleeping, &r->space_seq, INT_MAX);
+  if (n > 0) WakeArmed(&r->space_seq);  // producers armed since the last wake (ring-wake.h)
   *count = n;
   *bytes = out_off;
   if (result == Status::kOk && n == 0 && head == tail &&
@@ -331,34 +340,42 @@ Status WaitSpace(RingState* r, uint64_t bytes, int64_t deadline_ns) {
 }
 
 bool PrepareDataWatch(RingState* r, uint32_t* seq) {
-  // Count ourselves as a sleeper first, then read the word and re-check (seq_cst, the wake
-  // protocol above): a publisher that stored tail before our increment is seen by the re-check;
-  // one that stores it after sees our count and bumps the word, so the parker's wait returns.
-  r->consumers_sleeping.fetch_add(1, std::memory_order_seq_cst);
-  *seq = r->data_seq.load(std::memory_order_seq_cst);
+  // Count ourselves (info() only: relaxed), arm the word, then re-check (the wake protocol of
+  // ring-wake.h): a publisher that stored tail before our arming is seen by the re-check; one
+  // that stores it after finds the word armed and claims it, so the watch's wait returns.
+  // Runs on the JS thread; the wait itself runs on its io_uring or the parker thread.
+  r->consumers_sleeping.fetch_add(1, std::memory_order_relaxed);
+  *seq = ArmSleeper(&r->data_seq);
   if (DataReady(r) || r->closed.load(std::memory_order_seq_cst) != 0) {
-    r->consumers_sleeping.fetch_sub(1, std::memory_order_seq_cst);
+    // Left armed: the next put makes one wake for nobody, then the word is quiet again.
+    r->consumers_sleeping.fetch_sub(1, std::memory_order_relaxed);
     return false;
   }
   return true;
 }
 
 bool PrepareSpaceWatch(RingState* r, const RingConfig& config, uint64_t bytes, uint32_t* seq) {
-  r->producers_sleeping.fetch_add(1, std::memory_order_seq_cst);
-  *seq = r->space_seq.load(std::memory_order_seq_cst);
+  r->producers_sleeping.fetch_add(1, std::memory_order_relaxed);  // info() only
+  *seq = ArmSleeper(&r->space_seq);
   if (SpaceReady(r, config, bytes) || r->closed.load(std::memory_order_seq_cst) != 0) {
-    r->producers_sleeping.fetch_sub(1, std::memory_order_seq_cst);
+    r->producers_sleeping.fetch_sub(1, std::memory_order_relaxed);
     return false;
   }
   return true;
 }
 
 void CloseRing(RingState* r) {
+  // The bumps change both words (armed or not: any value a sleeper waits on is left behind,
+  // ring-wake.h I2), and the wakes follow unconditionally.
   r->closed.store(1, std::memory_order_seq_cst);
   r->data_seq.fetch_add(1, std::memory_order_seq_cst);
   r->space_seq.fetch_add(1, std::memory_order_seq_cst);
   FutexWake(&r->data_seq, INT_MAX);
   FutexWake(&r->space_seq, INT_MAX);
 }
+
+#ifdef SHMSYNC_TEST_HOOKS
+std::atomic<uint64_t> g_test_ring_wakes{0};
+#endif
 
 }  // namespace shmsync

@@ -99,11 +99,12 @@ bool SpaceReady(const RingState* r, const RingConfig& config, uint64_t bytes);
 bool DataReady(const RingState* r);
 
 // The first half of a parked (Promise) wait, run on the JS thread before it hands the futex
-// word to the parker thread: registers as a sleeper of that side (the wake protocol of ring.cc),
-// reads the futex word into *seq, and re-checks the condition. Returns true when the caller
-// must park on (word, *seq) - the sleeper count then stays raised until the parker's watch
-// ends (the parker decrements it). Returns false, with the count restored, when the condition
-// already holds (data / space / closed): nothing to wait for.
+// word to its io_uring or the parker thread: counts itself as a waiter of that side (info()),
+// arms the futex word (the wake protocol of ring-wake.h; the armed value goes to *seq), and
+// re-checks the condition. Returns true when the caller must park on (word, *seq) - the count
+// then stays raised until the watch ends (the parker decrements it). Returns false, with the
+// count restored, when the condition already holds (data / space / closed): nothing to wait for
+// (the word stays armed: the next publish makes one spare wake).
 bool PrepareDataWatch(RingState* r, uint32_t* seq);
 bool PrepareSpaceWatch(RingState* r, const RingConfig& config, uint64_t bytes, uint32_t* seq);
 
