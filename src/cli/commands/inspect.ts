@@ -6,6 +6,12 @@ import { fileFor, scan, shmDir, type LockView } from '../segments';
 import { CliError } from '../errors';
 
 /** The first bytes of the payload (the state words), as hex lines of 16 bytes. */
+/** ` (armed)`, ` (wake owed)`: the flag bits of a ring futex word (native/core/ring-wake.h). */
+function wakeNote(w: { armed: boolean; wakeOwed: boolean }): string {
+  const flags = [w.armed ? 'armed' : '', w.wakeOwed ? 'wake owed' : ''].filter(Boolean);
+  return flags.length > 0 ? ` (${flags.join(', ')})` : '';
+}
+
 function stateHex(file: string, length: number): string[] {
   const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   try {
@@ -86,7 +92,7 @@ export function inspect(name: string, opts: { json?: boolean }): number {
       lines.push(
         `queue       ${stateText(o)}`,
         `  capacity ${r.capacity}, max message ${r.maxMessage}, tail ${r.tail}, head ${r.head}, in ${r.messagesIn}, out ${r.messagesOut}`,
-        `  producers sleeping ${r.producersWaiting}, consumers sleeping ${r.consumersWaiting}, data seq ${r.dataSeq}, space seq ${r.spaceSeq}`,
+        `  producers sleeping ${r.producersWaiting}, consumers sleeping ${r.consumersWaiting}, data seq ${r.dataSeq}${wakeNote(r.dataWake)}, space seq ${r.spaceSeq}${wakeNote(r.spaceWake)}`,
         ...lockLines('producer lock', r.producerLock),
         ...lockLines('consumer lock', r.consumerLock),
       );

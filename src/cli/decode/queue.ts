@@ -24,10 +24,26 @@ export interface RingWords {
   closedWord: number;
   consumersWaiting: number;
   producersWaiting: number;
+  /** Counter of the data futex word (low 30 bits; native/core/ring-wake.h). */
   dataSeq: number;
+  /** Counter of the space futex word (low 30 bits). */
   spaceSeq: number;
+  /** Flags of the futex words: bit 31 armed (a sleeper may wait), bit 30 a wake is owed. */
+  dataWake: WakeFlags;
+  spaceWake: WakeFlags;
   producerLock: MutexWords | null;
   consumerLock: MutexWords | null;
+}
+
+export interface WakeFlags {
+  armed: boolean;
+  wakeOwed: boolean;
+}
+
+/** Splits a ring futex word into its counter and its armed / wake-owed bits. */
+const kSeqMask = 0x3fffffff;
+function wakeFlags(word: number): WakeFlags {
+  return { armed: (word & 0x80000000) !== 0, wakeOwed: (word & 0x40000000) !== 0 };
 }
 
 export interface QueueDecode {
@@ -51,6 +67,8 @@ export function decodeRing(state: Buffer, payloadSize: number): QueueDecode {
   const clamp = (v: bigint, max: number): number => (v < 0n ? 0 : v > BigInt(max) ? max : Number(v));
   const cap = Number.isFinite(capacity) ? capacity : 0;
   const closedWord = state.readUInt32LE(140);
+  const dataWord = state.readUInt32LE(16);
+  const spaceWord = state.readUInt32LE(80);
   const producer = decodeMutexState(state, 256);
   const consumer = decodeMutexState(state, 384);
   const ring: RingWords = {
@@ -65,9 +83,11 @@ export function decodeRing(state: Buffer, payloadSize: number): QueueDecode {
     bytesFree: cap - clamp(usedBig, cap),
     ended: closedWord !== 0,
     closedWord,
-    dataSeq: state.readUInt32LE(16),
+    dataSeq: dataWord & kSeqMask,
+    dataWake: wakeFlags(dataWord),
     consumersWaiting: state.readUInt32LE(20),
-    spaceSeq: state.readUInt32LE(80),
+    spaceSeq: spaceWord & kSeqMask,
+    spaceWake: wakeFlags(spaceWord),
     producersWaiting: state.readUInt32LE(84),
     producerLock: producer.state,
     consumerLock: consumer.state,
