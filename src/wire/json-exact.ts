@@ -27,6 +27,8 @@ export const kJsonExactValues = 256;
 export const kJsonExactChars = 16 * 1024;
 
 const objectToString = Object.prototype.toString;
+/** process.env, read once (each read of the property costs a native call). */
+const processEnv: object = process.env;
 
 /** Walk state of one check. */
 interface Walk {
@@ -49,7 +51,7 @@ interface Walk {
  * type or refuse it. Telling those apart needs a dozen native checks per object.
  */
 function exotic(value: object): boolean {
-  if (ArrayBuffer.isView(value) || value === process.env) return true;
+  if (ArrayBuffer.isView(value) || value === processEnv) return true;
   if (Symbol.toStringTag in value) return true;
   return objectToString.call(value) !== '[object Object]';
 }
@@ -75,9 +77,8 @@ function exact(value: unknown, walk: Walk): boolean {
         if (Object.getPrototypeOf(value) !== Array.prototype) return false;
         const n = value.length;
         if (n > walk.values) return false;
-        let keys = 0;
-        for (const k in value) if (Object.prototype.hasOwnProperty.call(value, k)) keys += 1;
-        if (keys !== n) return false; // holes, or extra properties JSON would drop
+        // Holes, or extra enumerable properties (JSON would drop them).
+        if (Object.keys(value).length !== n) return false;
         for (let i = 0; i < n; i += 1) {
           // An accessor element: JSON.stringify would call it a second time (it may answer
           // differently); structured clone reads it once. Never called here.
