@@ -96,8 +96,8 @@ function corpus(): Array<[string, () => unknown]> {
   const deepSmall: Record<string, unknown> = {};
   let o = deepSmall;
   for (let i = 0; i < 50; i++) o = (o.n = {}) as Record<string, unknown>;
-  const resetMap = Object.setPrototypeOf(new Date(0), Object.prototype) as object;
-  const boxed = Object.setPrototypeOf(new Number(3), Object.prototype) as object; // eslint-disable-line no-new-wrappers
+  const resetDate = Object.setPrototypeOf(new Date(0), Object.prototype) as object;
+  const boxed = Object.setPrototypeOf(new Number(3), Object.prototype) as object;
   const u8reset = Object.setPrototypeOf(new Uint8Array([1, 2]), Object.prototype) as object;
   const errReset = Object.setPrototypeOf(new Error('e'), Object.prototype) as object;
   const tagged = { a: 1, [Symbol.toStringTag]: 'X' };
@@ -167,7 +167,7 @@ function corpus(): Array<[string, () => unknown]> {
     ],
     ['function', () => () => 1],
     ['function in object', () => ({ f() {} })],
-    ['boxed primitive', () => new String('s')], // eslint-disable-line no-new-wrappers
+    ['boxed primitive', () => new String('s')],
     ['frozen', () => frozen],
     ['Proxy', () => new Proxy({ a: 1 }, {})],
     ['Proxy array', () => new Proxy([1], {})],
@@ -175,11 +175,12 @@ function corpus(): Array<[string, () => unknown]> {
       'arguments object',
       () =>
         (function (..._a: unknown[]) {
+          // eslint-disable-next-line prefer-rest-params
           return arguments;
         })(1, 2),
-    ], // eslint-disable-line prefer-rest-params
+    ],
     ['process.env', () => process.env],
-    ['Date with Object.prototype', () => resetMap],
+    ['Date with Object.prototype', () => resetDate],
     ['boxed Number with Object.prototype', () => boxed],
     ['Uint8Array with Object.prototype', () => u8reset],
     ['Error with Object.prototype', () => errReset],
