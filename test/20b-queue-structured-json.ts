@@ -297,10 +297,12 @@ t.test('deciding the form runs no user code: getters, accessor elements, toJSON 
   Object.defineProperty(arr, 0, { enumerable: true, get: () => ((calls += 1), 6) });
   const hidden = { b: 1 };
   Object.defineProperty(hidden, 'toJSON', { value: () => ((calls += 1), 'replaced'), enumerable: false });
-  for (const v of [o, { arr }, [hidden], { deep: { o } }]) {
+  const trapped = new Proxy({}, { has: () => ((calls += 1), false), get: () => ((calls += 1), undefined) });
+  const overProxy = Object.create(trapped) as object;
+  for (const v of [o, { arr }, [hidden], { deep: { o } }, overProxy, { p: overProxy }, trapped, [trapped]]) {
     t.equal(jsonExact(v), false, 'not JSON-exact');
   }
-  t.equal(calls, 0, 'no getter nor toJSON ran while deciding');
+  t.equal(calls, 0, 'no getter, toJSON or Proxy trap ran while deciding');
   const value = { o, arr, hidden };
   const want = v8.deserialize(v8.serialize(value));
   q.putSync(value);

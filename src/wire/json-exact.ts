@@ -56,6 +56,15 @@ function exotic(value: object): boolean {
   return objectToString.call(value) !== '[object Object]';
 }
 
+/**
+ * JSON.stringify calls a toJSON it finds anywhere (own, non-enumerable or inherited). Asked only
+ * once the prototype is known to be Array.prototype or Object.prototype, so the lookup meets no
+ * Proxy (a prototype chain may hold one, whose `has` trap would run).
+ */
+function hasToJSON(value: object): boolean {
+  return 'toJSON' in value;
+}
+
 function exact(value: unknown, walk: Walk): boolean {
   if (--walk.values < 0) return false;
   switch (typeof value) {
@@ -71,10 +80,8 @@ function exact(value: unknown, walk: Walk): boolean {
       walk.seen.add(value);
       // First: every later check could run a trap of a Proxy (structured clone refuses them).
       if (types.isProxy(value)) return false;
-      // JSON.stringify calls a toJSON it finds anywhere (own, non-enumerable or inherited).
-      if ('toJSON' in value) return false;
       if (Array.isArray(value)) {
-        if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+        if (Object.getPrototypeOf(value) !== Array.prototype || hasToJSON(value)) return false;
         const n = value.length;
         if (n > walk.values) return false;
         // Holes, or extra enumerable properties (JSON would drop them).
@@ -88,7 +95,7 @@ function exact(value: unknown, walk: Walk): boolean {
         }
         return true;
       }
-      if (Object.getPrototypeOf(value) !== Object.prototype || exotic(value)) return false;
+      if (Object.getPrototypeOf(value) !== Object.prototype || hasToJSON(value) || exotic(value)) return false;
       for (const k in value) {
         if (k === '__proto__') return false;
         if ((walk.chars -= k.length) < 0) return false;
