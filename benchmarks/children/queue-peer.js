@@ -21,8 +21,7 @@ function queue(name, codec) {
   return q;
 }
 
-function produce({ name, n, payload, batch = 1 }) {
-  const codec = payload === 'object' ? 'json' : 'raw';
+function produce({ name, n, payload, batch = 1, codec = payload === 'object' ? 'json' : 'raw' }) {
   const q = queue(name, codec);
   const msg = payload === 'object' ? smallObject(1) : buffer64();
   if (batch === 1) {

@@ -11,6 +11,7 @@ const kBatch = 256;
 const kBytes = `Queue 64 B, putManySync()/getMany() ×${kBatch}`;
 const kSingle = 'Queue 64 B, putSync()/getSync() one by one';
 const kObjects = `Queue small objects, JSON codec, putManySync()/getMany() ×${kBatch}`;
+const kStructured = `Queue small objects, structured codec (the default), putManySync()/getMany() ×${kBatch}`;
 const kDrain = `Queue 64 B, putManySync() ×${kBatch} / drainSync() zero-copy views`;
 const kGiveUpMs = 10_000;
 
@@ -58,12 +59,12 @@ function drainConsumer(q) {
  * getSync() one by one (batch 1), getMany(batch), or drainSync() (`consumer: 'drain'`), and
  * counts.
  */
-function shmQueue({ payload, batch, consumer }) {
+function shmQueue({ payload, batch, consumer, codec: objectCodec = 'json' }) {
   return (ctx) =>
     guarded(async (track) => {
       const name = benchName('tput');
       track(() => unlinkName(name));
-      const codec = payload === 'object' ? 'json' : 'raw';
+      const codec = payload === 'object' ? objectCodec : 'raw';
       const q = new (shmsync().ShmQueue)(name, { create: 'create', codec });
       track(() => q.close());
       const child = await forkChild('queue-peer.js', { cpu: ctx.pin ? 1 : undefined });
@@ -83,7 +84,7 @@ function shmQueue({ payload, batch, consumer }) {
               };
       return {
         async run(n) {
-          const produced = child.call('produce', { name, n, payload, batch });
+          const produced = child.call('produce', { name, n, payload, batch, codec });
           try {
             await consume(n);
           } finally {
@@ -145,6 +146,11 @@ module.exports = defineGroup({
     { name: kSingle, side: 'shmsync', setup: shmQueue({ payload: 'buffer', batch: 1 }) },
     { name: kObjects, side: 'shmsync', setup: shmQueue({ payload: 'object', batch: kBatch }) },
     {
+      name: kStructured,
+      side: 'shmsync',
+      setup: shmQueue({ payload: 'object', batch: kBatch, codec: 'structured' }),
+    },
+    {
       name: kDrain,
       side: 'shmsync',
       available: hasDrainSync,
@@ -158,7 +164,12 @@ module.exports = defineGroup({
       setup: ipc('advanced', 'buffer'),
     },
     { name: 'child_process IPC, small object, json', side: 'peer', vs: kObjects, setup: ipc('json', 'object') },
-    { name: 'child_process IPC, small object, advanced', side: 'peer', vs: kObjects, setup: ipc('advanced', 'object') },
+    {
+      name: 'child_process IPC, small object, advanced',
+      side: 'peer',
+      vs: [kObjects, kStructured],
+      setup: ipc('advanced', 'object'),
+    },
     {
       name: 'worker postMessage, 64 B Buffer',
       side: 'peer',

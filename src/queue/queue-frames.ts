@@ -6,7 +6,15 @@
  */
 import { CodecError, TooLargeError } from '../errors';
 import { typeError } from '../validate';
-import { RecordType, encodeJson, encodeStructured, type Codec, type CodecName } from '../wire/codec';
+import {
+  RecordType,
+  encodeJson,
+  encodeStructured,
+  kStructuredJson,
+  structuredJsonText,
+  type Codec,
+  type CodecName,
+} from '../wire/codec';
 
 export const kRecordHeader = 8;
 export const recordBytes = (payload: number): number => (kRecordHeader + payload + 7) & ~7;
@@ -63,6 +71,11 @@ export class Outbox {
       if (!(value instanceof Uint8Array)) throw typeError('value', "a Buffer or Uint8Array (codec 'raw')", value);
       this.#writeBytes(value, RecordType.Raw);
     } else if (codec === 'structured') {
+      // The JSON form when JSON carries the value exactly (codec.ts), unless its text would
+      // exceed maxMessageSize: then v8 (often smaller: one byte per Latin-1 character, no
+      // escapes), so no value the v8 form fits is refused.
+      const text = structuredJsonText(value);
+      if (text !== undefined && this.#writeString(text, RecordType.Structured, kStructuredJson)) return;
       let bytes: Buffer;
       try {
         bytes = encodeStructured(value);
@@ -118,22 +131,29 @@ export class Outbox {
   /**
    * Encodes `text` as UTF-8 once, straight into the outbox (no Buffer.byteLength pass first): room
    * for the worst case (3 bytes per UTF-16 unit) is made, then the size is checked after writing.
-   * Nothing is committed when it is too large.
+   * Nothing is committed when it is too large. With `tag` (a structured record's JSON form), the
+   * payload is that byte then the text, and a payload over maxMessageSize returns false instead
+   * of throwing (the caller then writes the v8 form).
    */
-  #writeString(text: string, type: RecordType): void {
+  #writeString(text: string, type: RecordType, tag = -1): boolean {
     const at = this.bytes;
-    const worst = text.length * 3;
+    const lead = tag < 0 ? 0 : 1;
+    const worst = lead + text.length * 3;
     if (worst > this.maxMessage) {
       // Large text: measure first rather than reserve up to 3x its size.
-      const payload = Buffer.byteLength(text);
+      const payload = lead + Buffer.byteLength(text);
+      if (lead === 1 && payload > this.maxMessage) return false;
       this.#reserve(payload);
-      this.buf.write(text, at + kRecordHeader, payload, 'utf8');
+      if (lead === 1) this.buf[at + kRecordHeader] = tag;
+      this.buf.write(text, at + kRecordHeader + lead, payload - lead, 'utf8');
       this.#commit(at, payload, type);
-      return;
+      return true;
     }
     this.#room(kRecordHeader + worst + 7);
-    const payload = this.buf.write(text, at + kRecordHeader, 'utf8');
+    if (lead === 1) this.buf[at + kRecordHeader] = tag;
+    const payload = lead + this.buf.write(text, at + kRecordHeader + lead, 'utf8');
     this.#commit(at, payload, type);
+    return true;
   }
 
   #writeBytes(bytes: Uint8Array, type: RecordType): void {

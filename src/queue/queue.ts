@@ -20,7 +20,7 @@ import {
   validateSignal,
   validateTimeout,
 } from '../validate';
-import { decodeRecord, type Codec, type CodecName } from '../wire/codec';
+import { decodeRecord, kStructuredJson, type Codec, type CodecName } from '../wire/codec';
 import { registerHandleType, type HandleRef } from '../wire/handle-ref';
 import { afterRelease, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from '../addon/lifetime';
 import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
@@ -94,6 +94,7 @@ const kCodecs: readonly CodecName[] = ['raw', 'string', 'json', 'structured'];
 const EMPTY = Symbol('empty');
 /** RecordType.Json (src/wire/codec.ts; a const enum there). */
 const kJsonRecord = 2;
+const kStructuredRecord = 3;
 
 function deadlineOf(timeout: number): number {
   return timeout < 0 ? -1 : Date.now() + timeout;
@@ -566,16 +567,21 @@ export class ShmQueue<T = unknown> {
   }
 
   /**
-   * Decodes one record (decodeRecord), with the common JSON record - no handle table, marked by
-   * a first byte other than 0x1e - parsed here directly: one toString and one JSON.parse.
+   * Decodes one record (decodeRecord), with the common JSON records - a json record without
+   * handle table (first byte other than 0x1e) and a structured record in JSON form (first byte
+   * kStructuredJson, codec.ts) - parsed here directly: one toString and one JSON.parse.
    */
   #decode(type: number, buf: Buffer, start: number, end: number): T {
-    if (type === kJsonRecord && end > start && buf[start] !== 0x1e) {
-      const text = buf.toString('utf8', start, end);
+    const json =
+      end > start &&
+      ((type === kJsonRecord && buf[start] !== 0x1e) || (type === kStructuredRecord && buf[start] === kStructuredJson));
+    if (json) {
+      const text = buf.toString('utf8', type === kJsonRecord ? start : start + 1, end);
       try {
         return JSON.parse(text) as T;
       } catch (err) {
-        throw new CodecError(`a message could not be decoded (JSON): ${(err as Error).message}`, { cause: err });
+        const what = type === kJsonRecord ? 'JSON' : 'structured clone, JSON form';
+        throw new CodecError(`a message could not be decoded (${what}): ${(err as Error).message}`, { cause: err });
       }
     }
     return decodeRecord(type, buf, start, end, this.#custom) as T;

@@ -9,9 +9,17 @@
  * is decoded without looking for references; a record with handles is marked by its first byte:
  * - json: `\x1e` + the JSON of `{ handles, value }` (JSON text never starts with `\x1e`);
  * - structured: `0x01` + v8 serialisation of `{ handles, value }` (v8's starts with `0xFF`).
+ *
+ * A structured record has a third form: `0x02` + the JSON text of a value that JSON carries
+ * exactly as structured clone would (json-exact.ts: plain data, no handles since a handle is never
+ * a plain object). Several times cheaper to encode and decode than v8 for small messages, and the
+ * reader gets a value indistinguishable from a v8 round trip. So the first byte of a structured
+ * record says: 0x01 v8 with handles, 0x02 JSON, 0xFF plain v8. Writers and readers of one library
+ * version agree on this; mixing library versions on one queue is not supported.
  */
 import * as v8 from 'node:v8';
 import { CodecError } from '../errors';
+import { jsonExact } from './json-exact';
 import {
   decodeHandles,
   encodeHandles,
@@ -22,13 +30,26 @@ import {
 
 /** First byte of a structured record that carries handles (v8 serialisation starts with 0xFF). */
 const kStructuredEnvelope = 0x01;
+/** First byte of a structured record in JSON form (JSON text follows, UTF-8). */
+export const kStructuredJson = 0x02;
 
 /** Encodes a 'json' record's text (handles out of band). Undefined where JSON.stringify is. */
 export function encodeJson(value: unknown): string | undefined {
   return stringifyWithHandles(value);
 }
 
-/** Encodes a 'structured' record's payload (handles out of band). Throws DataCloneError. */
+/**
+ * The JSON text of a 'structured' record's JSON form (to be written after kStructuredJson), or
+ * undefined when the value needs v8 (json-exact.ts). No user code runs for an accepted value.
+ */
+export function structuredJsonText(value: unknown): string | undefined {
+  return jsonExact(value) ? JSON.stringify(value) : undefined;
+}
+
+/**
+ * Encodes a 'structured' record's payload in v8 form (handles out of band); the Outbox tries
+ * structuredJsonText first. Throws DataCloneError.
+ */
 export function encodeStructured(value: unknown): Buffer {
   const envelope = encodeHandles(value);
   if (envelope.handles.length === 0) return v8.serialize(value);
@@ -40,6 +61,7 @@ export function encodeStructured(value: unknown): Buffer {
 }
 
 function decodeStructured(bytes: Buffer): unknown {
+  if (bytes.length > 0 && bytes[0] === kStructuredJson) return JSON.parse(bytes.toString('utf8', 1));
   // deserializeOwned: typed arrays in the message own their bytes (never views of the inbox).
   if (bytes.length > 0 && bytes[0] === kStructuredEnvelope)
     return decodeHandles(deserializeOwned(bytes.subarray(1)) as HandleEnvelope);
