@@ -156,6 +156,14 @@ export class SharedBackend<T = unknown> {
   }
 
   async put(item: T, wait: ParsedWait): Promise<void> {
+    // Fast path: room now (a credit and ring space) - one synchronous tryPut, no wait machinery.
+    if (typeof this.queue.tryPut === 'function' && wait.signal?.aborted !== true) {
+      try {
+        if (this.tryPut(item)) return;
+      } catch (err) {
+        throw normalised(err);
+      }
+    }
     const o = waitOf(wait);
     const credits = this.credits;
     if (credits !== null) {
