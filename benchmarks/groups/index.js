@@ -18,4 +18,5 @@ module.exports = [
   require('./pcall-result'),
   require('./web-locks'),
   require('./channel-throughput'), // issue 11: channels in process
+  require('./channel-ipc'), // issue 11: shared channels across processes and threads
 ];

@@ -202,6 +202,7 @@ export class CallbackChannelReader<T = unknown> extends ChannelReader<T> {
 
   async #readWithCallbacks(count: number | undefined, options: WaitOptions | undefined): Promise<T[]> {
     const n = validateCount(count);
+    if (options !== undefined) parseWait('options', options); // bad options: no callback runs
     if (this.#pre !== undefined) {
       const r = this.#pre(n);
       if (isThenable(r)) await r;
