@@ -115,8 +115,15 @@ export { lockOf, attachLock, type LockSource } from './lockable/instance-lock';
 export { type LockingMethodDecorator, type LockingClassDecorator } from './lockable/decorator-types';
 export { diagnosticsChannels } from './diagnostics';
 // ---- channels and the async seed's utilities (issue 11, channel part; docs/channels.md) ----
-export { ReadOnlyError } from './errors';
-export { AsyncQueue, SyncQueue, HSCondition, DummyLock, cpuCount, type WaitOptions, type LockLike } from './async-util';
+export {
+  ReadOnlyError,
+  AsyncQueue,
+  HSCondition,
+  DummyLock,
+  cpuCount,
+  type WaitOptions,
+  type LockLike,
+} from './async-util';
 export {
   Channel,
   SerialChannel,
