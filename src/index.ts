@@ -118,6 +118,7 @@ export { diagnosticsChannels } from './diagnostics';
 export {
   ReadOnlyError,
   AsyncQueue,
+  SyncQueue,
   HSCondition,
   DummyLock,
   cpuCount,
