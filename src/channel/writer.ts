@@ -7,7 +7,7 @@
 
 import { ClosedError, ReadOnly } from '../errors';
 import { parseWait, kForever, type WaitOptions } from '../async-util/wait-options';
-import { validateFunction } from '../validate';
+import { typeError, validateFunction } from '../validate';
 import type { Channel } from './channel';
 import { toWritable, toWritableStream, type ToWritableOptions } from './interop-writable';
 import type { Writable } from 'node:stream';
@@ -86,6 +86,33 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
     return this.channel.tryPut(item);
   }
 
+  /**
+   * Writes `items` (an array or iterable) in order, as one batch where it fits: a shared
+   * channel writes each batch with one ring write and takes its credits at once. Waits like
+   * write() while the channel is full; on TimeoutError/AbortError/ReadOnly the error's
+   * `written` says how many of `items` went in (always a prefix).
+   */
+  writeMany(items: Iterable<T>, options?: WaitOptions): Promise<void> {
+    let list: readonly T[];
+    let wait;
+    try {
+      if (this.#released) throw this.#releasedError();
+      list = itemList(items);
+      wait = options === undefined ? kForever : parseWait('options', options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (list.length === 0) return Promise.resolve();
+    return this.channel.putMany(list, wait);
+  }
+
+  /** Writes, without waiting, the longest prefix of `items` that fits; returns its length. */
+  tryWriteMany(items: Iterable<T>): number {
+    if (this.#released) throw this.#releasedError();
+    const list = itemList(items);
+    return list.length === 0 ? 0 : this.channel.tryPutMany(list);
+  }
+
   /** After close(): ReadOnly (the channel is closed); after release(): ClosedError. */
   #releasedError(): Error {
     return this.#closedByUs ? new ReadOnly('the channel is closed') : new ClosedError('this writer was released');
@@ -129,6 +156,15 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
   }
 }
 
+/** `items` of writeMany as an array (iterables copied); a coded TypeError otherwise. */
+function itemList<T>(items: Iterable<T>): readonly T[] {
+  if (Array.isArray(items)) return items;
+  if (typeof items === 'string' || typeof (items as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== 'function') {
+    throw typeError('items', 'an array or iterable of items', items);
+  }
+  return Array.from(items);
+}
+
 export type PreWriteCallback<T> = (item: T) => T;
 const identity = <T>(item: T): T => item;
 
@@ -161,5 +197,22 @@ export class CallbackChannelWriter<T = unknown> extends ChannelWriter<T> {
 
   override tryWrite(item: T): boolean {
     return super.tryWrite(this.#pre === undefined ? item : this.#pre(item));
+  }
+
+  override writeMany(items: Iterable<T>, options?: WaitOptions): Promise<void> {
+    const pre = this.#pre;
+    if (pre === undefined) return super.writeMany(items, options);
+    let mapped: T[];
+    try {
+      mapped = Array.from(itemList(items), (item) => pre(item));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return super.writeMany(mapped, options);
+  }
+
+  override tryWriteMany(items: Iterable<T>): number {
+    const pre = this.#pre;
+    return super.tryWriteMany(pre === undefined ? items : Array.from(itemList(items), (item) => pre(item)));
   }
 }
