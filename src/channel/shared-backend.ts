@@ -254,7 +254,7 @@ export class SharedBackend<T = unknown> {
     let n = items.length;
     if (this.credits !== null) n = this.#takeCredits(n);
     if (n === 0) return 0;
-    let put = 0;
+    let put: number;
     try {
       put = q.putManySync(n === items.length ? (items as T[]) : items.slice(0, n), { blocking: false });
     } catch (err) {
