@@ -8,6 +8,7 @@
 import { ClosedError, ReadOnly } from '../errors';
 import { parseWait, kForever, type WaitOptions } from '../async-util/wait-options';
 import { typeError, validateFunction } from '../validate';
+import { kReleaseBorrowed } from '../wire/handle-ref';
 import type { Channel } from './channel';
 import { toWritable, toWritableStream, type ToWritableOptions } from './interop-writable';
 import type { Writable } from 'node:stream';
@@ -148,6 +149,11 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
     this.#released = true;
     this.#unregister();
     this.channel._releaseRef();
+  }
+
+  /** A borrower (pcall's child after the call) releases this writer; it never closes the channel. */
+  [kReleaseBorrowed](): void {
+    this.release();
   }
 
   /** A reference another thread or process revives into a writer of the same shared channel. */
