@@ -9,6 +9,7 @@ import { ClosedError, ReadOnly } from '../errors';
 import { parseWait, kForever, type WaitOptions } from '../async-util/wait-options';
 import { typeError, validateFunction } from '../validate';
 import { kReleaseBorrowed } from '../wire/handle-ref';
+import { kEndpoints } from './endpoint-finalizer';
 import type { Channel } from './channel';
 import { toWritable, toWritableStream, type ToWritableOptions } from './interop-writable';
 import type { Writable } from 'node:stream';
@@ -62,6 +63,16 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
     const reg = channel._registerWriter();
     this.#unregister = reg.unregister;
     this.registered = reg.registered;
+    // Safety net (Decision 13): a writer collected without close()/release() is released.
+    const unregister = reg.unregister;
+    kEndpoints.register(
+      this,
+      () => {
+        unregister();
+        channel._releaseRef();
+      },
+      this,
+    );
   }
 
   /**
@@ -129,6 +140,7 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
    */
   close(): void {
     if (this.#released) return;
+    kEndpoints.unregister(this);
     this.channel.close();
     this.#closedByUs = true;
     this.#released = true;
@@ -146,6 +158,7 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
    */
   release(): void {
     if (this.#released) return;
+    kEndpoints.unregister(this);
     this.#released = true;
     this.#unregister();
     this.channel._releaseRef();
@@ -165,7 +178,10 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
 /** `items` of writeMany as an array (iterables copied); a coded TypeError otherwise. */
 function itemList<T>(items: Iterable<T>): readonly T[] {
   if (Array.isArray(items)) return items;
-  if (typeof items === 'string' || typeof (items as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== 'function') {
+  if (
+    typeof items === 'string' ||
+    typeof (items as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== 'function'
+  ) {
     throw typeError('items', 'an array or iterable of items', items);
   }
   return Array.from(items);
