@@ -1,24 +1,39 @@
 'use strict';
-// Shared-channel writer for the channel-ipc group: receives a ChannelWriter by reference
-// (encodeHandles envelope), then 'produce' writes n small objects (await write() per item).
+// The other process of the channel group's shared rows: opens the parent's ShmQueue by name,
+// makes a shared channel over it (mkchannel({ shared: queue })) and writes n items - tryWrite()
+// while the ring has room, `await write()` when it is full (backpressure). The parent reads.
 const { serve } = require('../lib/serve');
 const { shmsync } = require('../lib/shmsync');
-const { smallObject } = require('../lib/payloads');
+const { buffer64, smallObject } = require('../lib/payloads');
 
-let writer = null;
+const open = new Map();
+
+function writerFor(name, codec) {
+  let w = open.get(name);
+  if (w === undefined) {
+    const { ShmQueue, mkchannel } = shmsync();
+    const q = new ShmQueue(name, { create: 'open', codec });
+    [w] = mkchannel({ shared: q });
+    w.queueHandle = q;
+    open.set(name, w);
+  }
+  return w;
+}
+
+async function produce({ name, n, payload }) {
+  const codec = payload === 'object' ? 'json' : 'raw';
+  const w = writerFor(name, codec);
+  const msg = payload === 'object' ? smallObject(1) : buffer64();
+  for (let i = 0; i < n; i++) if (!w.tryWrite(msg)) await w.write(msg);
+  return { sent: n };
+}
+
 serve({
-  commands: {
-    attach({ endpoint }) {
-      writer = shmsync().decodeHandles(endpoint);
-      return { ok: true };
-    },
-    async produce({ n }) {
-      const msg = smallObject(1);
-      for (let i = 0; i < n; i++) await writer.write(msg);
-      return { sent: n };
-    },
-  },
+  commands: { produce },
   close() {
-    writer?.release();
+    for (const w of open.values()) {
+      w.release();
+      w.queueHandle.close();
+    }
   },
 });

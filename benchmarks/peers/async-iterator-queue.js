@@ -1,28 +1,40 @@
 'use strict';
-// Peer for the channel-throughput group: the async-iterator queue people write by hand (a
-// buffer plus one pending resolver; `for await` on the consumer side), as in it-pushable /
-// event-iterator style libraries.
+// A push-based async-iterator queue, the shape of it-pushable / p-queue-style channels and of
+// the "async generator as a channel" idiom: the producer push()es, the consumer `for await`s
+// (or calls next()). One promise per item taken; a consumer waiting on an empty queue gets the
+// next push directly. end() finishes the iteration after the items already queued.
+
 class AsyncIteratorQueue {
   constructor() {
     this.items = [];
     this.head = 0;
-    this.waiter = null;
+    this.waiting = null; // resolve of a consumer's pending next()
     this.ended = false;
   }
-  push(item) {
-    if (this.waiter !== null) {
-      const w = this.waiter;
-      this.waiter = null;
-      w({ value: item, done: false });
-    } else this.items.push(item);
+
+  push(value) {
+    if (this.waiting !== null) {
+      const resolve = this.waiting;
+      this.waiting = null;
+      resolve({ value, done: false });
+      return;
+    }
+    this.items.push(value);
   }
+
   end() {
     this.ended = true;
-    if (this.waiter !== null) this.waiter({ value: undefined, done: true });
+    if (this.waiting !== null) {
+      const resolve = this.waiting;
+      this.waiting = null;
+      resolve({ value: undefined, done: true });
+    }
   }
+
   next() {
     if (this.head < this.items.length) {
-      const value = this.items[this.head++];
+      const value = this.items[this.head];
+      this.items[this.head++] = undefined;
       if (this.head === this.items.length) {
         this.items = [];
         this.head = 0;
@@ -30,8 +42,11 @@ class AsyncIteratorQueue {
       return Promise.resolve({ value, done: false });
     }
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => (this.waiter = resolve));
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
   }
+
   [Symbol.asyncIterator]() {
     return this;
   }
