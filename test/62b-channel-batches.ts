@@ -74,7 +74,10 @@ t.test('SerialChannel maxsize: write waits for room (was refused), reads still n
   t.equal(third, true, 'a read made room');
   t.same(await r.read(5), [2, 3], 'reads take what is there');
   t.same(await r.read(5), [], 'empty: [] at once (no wait)');
-  const pending = w.write(4).then(() => w.write(5)).then(() => w.write(6));
+  const pending = w
+    .write(4)
+    .then(() => w.write(5))
+    .then(() => w.write(6));
   w.close();
   await t.rejects(pending, ReadOnly);
   t.throws(() => new SerialChannel({ maxsize: -1 }), { code: 'SHMSYNC_OUT_OF_RANGE' });
@@ -135,4 +138,43 @@ t.test('a tryPut returning neither boolean nor Promise is refused', async (t) =>
   (q as unknown as { tryPut: () => unknown }).tryPut = () => 'yes';
   const ch = new Channel<number>({ shared: q as never });
   t.throws(() => ch.tryPut(1), { code: 'SHMSYNC_INVALID_ARG_TYPE' });
+});
+
+t.test('attack: close while writeMany waits (credits and ring), hostile options, frozen errors', async (t) => {
+  const [w, r] = mkchannel<number>({ shared: true, maxsize: 4 });
+  t.teardown(() => r.close());
+  const pending = w.writeMany(range(10)).catch((e: unknown) => e as Error & { written?: number });
+  await new Promise((resolve) => setImmediate(resolve));
+  const w2 = new (w.constructor as new (c: unknown) => typeof w)(w.channel);
+  w2.close(); // another endpoint closes the channel while the batch waits for credits
+  const e = await pending;
+  t.ok(e instanceof ReadOnly, 'the waiting writeMany rejects with ReadOnly');
+  t.equal((e as { written?: number }).written, 4, 'written: the prefix that went in');
+  t.same(await r.read(), range(4), 'readers drain exactly that prefix');
+  for (const bad of [{ timeout: NaN }, { timeout: -5 }, { block: 'no' }, { signal: {} }, { bogus: 1 }, 'x']) {
+    const err = await w.writeMany([1], bad as never).then(
+      () => null,
+      (x: unknown) => x as { code?: string },
+    );
+    t.match(
+      err?.code,
+      /^SHMSYNC_(INVALID_ARG_TYPE|INVALID_ARG_VALUE|OUT_OF_RANGE)$/,
+      `bad options ${String(JSON.stringify(bad))}`,
+    );
+  }
+  await t.rejects(r.read(2 ** 31), { code: 'SHMSYNC_OUT_OF_RANGE' });
+  await t.rejects(r.read(-1), { code: 'SHMSYNC_OUT_OF_RANGE' });
+  // A duck queue throwing a frozen error: the error comes through (no TypeError from `written`).
+  const frozen = Object.freeze(Object.assign(new Error('frozen'), { code: 'E_FROZEN' }));
+  const q = new FakeAsyncQueue<number>();
+  q.put = async () => {
+    throw frozen;
+  };
+  (q as unknown as { tryPut: unknown }).tryPut = undefined;
+  const [fw] = mkchannel<number>({ shared: q as never });
+  const got = await fw.writeMany([1, 2]).then(
+    () => null,
+    (x: unknown) => x,
+  );
+  t.equal(got, frozen, 'the frozen error itself');
 });

@@ -19,7 +19,11 @@ t.test('a writer passed to a pcall child writes; the parent reads; the channel s
   const got: number[] = [];
   while (got.length < 500) got.push(...(await r.read(Math.min(50, 500 - got.length))));
   t.same(await call, [{ wrote: 500, kind: 'ChannelWriter' }]);
-  t.same(got, Array.from({ length: 500 }, (_, i) => i), 'every item once, in order, through a bound of 64');
+  t.same(
+    got,
+    Array.from({ length: 500 }, (_, i) => i),
+    'every item once, in order, through a bound of 64',
+  );
   t.equal(w.closed(), false, 'the child released its writer after the call; it did not close the channel');
   await w.write(7);
   t.same(await r.read(1), [7]);

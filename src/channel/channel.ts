@@ -237,7 +237,7 @@ async function putManyLocal<T>(q: LocalQueue<T>, items: readonly T[], wait: Pars
     if (wait.signal?.aborted !== true) while (i < items.length && q.tryPut(items[i])) i++;
     for (; i < items.length; i++) await (q as AsyncQueue<T>)._put(items[i], wait.timeout, wait.signal);
   } catch (err) {
-    if (typeof err === 'object' && err !== null) {
+    if (typeof err === 'object' && err !== null && Object.isExtensible(err)) {
       Object.defineProperty(err, 'written', { value: i, enumerable: true, configurable: true });
     }
     throw err;

@@ -236,7 +236,8 @@ export class SharedBackend<T = unknown> {
       }
     } catch (err) {
       const e = normalised(err);
-      if (typeof e === 'object' && e !== null) {
+      // A duck-typed queue may throw a frozen object: `written` is then left off, never a throw here.
+      if (typeof e === 'object' && e !== null && Object.isExtensible(e)) {
         Object.defineProperty(e, 'written', { value: written, enumerable: true, configurable: true });
       }
       throw e;
