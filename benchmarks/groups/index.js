@@ -17,6 +17,5 @@ module.exports = [
   require('./pcall-cold'),
   require('./pcall-result'),
   require('./web-locks'),
-  require('./channel-throughput'), // issue 11: channels in process
-  require('./channel-ipc'), // issue 11: shared channels across processes and threads
+  require('./channel'), // issue 11: channel throughput in process and across processes/threads
 ];
