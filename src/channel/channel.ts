@@ -223,9 +223,9 @@ export class Channel<T = unknown> implements RuleSource<T> {
     if (!isHandleRef(queue)) {
       throw new TypeError(`this ${type}'s queue cannot travel (its toJSON() gives no handle reference)`);
     }
-    // The writer lock travels by name, not as a handle: the receiver opens or re-creates it (an
-    // RwLock reference revived in its own process keeps its hand-off lease; see docs/channels.md).
-    const writers = b.watch === null ? null : { name: b.watch.lock.name, lifetime: b.watch.lock.lifetime };
+    // The writer lock travels as a handle reference (its hand-off lease protects it in transit),
+    // plus its lifetime: a receiver that finds it gone re-creates it (handles.ts openWriters).
+    const writers = b.watch === null ? null : { ...b.watch.lock.toJSON(), lifetime: b.watch.lock.lifetime };
     return { $shmsync: type, name, queue, credits: refOf(b.credits), writers };
   }
 }
