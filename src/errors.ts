@@ -184,12 +184,6 @@ export type NoExternalBufferError = ShmsyncError;
  */
 export const ReadOnly = defineError('ReadOnly', 'SHMSYNC_QUEUE_CLOSED', 'the queue has ended');
 export type ReadOnly = ShmsyncError;
-/**
- * Alias of {@link ReadOnly} (one class, one code): writing to a closed channel or a
- * non-writable AsyncQueue/SyncQueue throws it, as an ended ShmQueue does (docs/channels.md).
- */
-export const ReadOnlyError = ReadOnly;
-export type ReadOnlyError = ShmsyncError;
 /** A value could not be encoded or decoded by the queue's codec. */
 export const CodecError = defineError('CodecError', 'SHMSYNC_CODEC', 'codec failure');
 export type CodecError = ShmsyncError;

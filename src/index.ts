@@ -130,8 +130,16 @@ export {
   type RedisDrainOptions,
 } from './redis/queue';
 // ---- channels and the async seed's utilities (issue 11, channel part; docs/channels.md) ----
-export { ReadOnlyError } from './errors';
-export { AsyncQueue, SyncQueue, HSCondition, DummyLock, cpuCount, type WaitOptions, type LockLike } from './async-util';
+export {
+  ReadOnlyError,
+  AsyncQueue,
+  SyncQueue,
+  HSCondition,
+  DummyLock,
+  cpuCount,
+  type WaitOptions,
+  type LockLike,
+} from './async-util';
 export {
   Channel,
   SerialChannel,

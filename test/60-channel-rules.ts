@@ -34,7 +34,7 @@ t.test('mkchannel returns [writer, reader] of the requested types (Decision 11)'
   t.throws(() => mkchannel({ wtype: ChannelReader as never }), { code: 'SHMSYNC_INVALID_ARG_TYPE' });
   t.throws(() => mkchannel({ maxsize: -1 }), { code: 'SHMSYNC_OUT_OF_RANGE' });
   t.throws(() => mkchannel({ bogus: 1 } as never), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
-  t.throws(() => mkchannel({ ctype: SerialChannel, maxsize: 3 }), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
+  t.throws(() => mkchannel({ ctype: SerialChannel, maxsize: { bytes: 4096 } }), { code: 'SHMSYNC_INVALID_ARG_VALUE' });
 });
 
 t.test('upstream test_base: sizes, reads, timeouts per item, close wakes a blocked reader', async (t) => {

@@ -39,7 +39,7 @@ t.test('toJSON: a reference naming the queue; handleReviver / decodeHandles revi
   t.equal(ref.$shmsync, 'ChannelWriter');
   t.equal(ref.name, (w.channel.queue as ShmQueue).name);
   t.ok(isHandleRef(ref.queue), 'the queue travels as a nested reference');
-  t.match(ref.writers, { name: `${ref.name}.writers` }, 'the writer lock by name');
+  t.match(ref.writers, { $shmsync: 'RwLock', name: `${ref.name}.writers` }, 'the writer lock as a handle reference');
   const w3 = reviveHandle<ChannelWriter<string>>(ref); // opens what toJSON handed off
   t.ok(w3 instanceof ChannelWriter);
   w3.release();

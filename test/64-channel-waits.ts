@@ -7,8 +7,10 @@ import {
   AbortError,
   TimeoutError,
   SerialChannel,
+  reviveHandle,
   type ChannelReader,
   type ChannelWriter,
+  type RwLock,
 } from '../dist';
 import { WorkerParty } from './helpers/channel';
 
@@ -183,4 +185,26 @@ t.test('a writer worker thread terminated mid-stream: the reader gets the prefix
     'the prefix, in order, exactly once',
   );
   t.ok(reader.channel.writerDied);
+});
+
+t.test('a writer registers while a reader waits and another writer lives (the watch does not starve it)', async (t) => {
+  const [w, r] = mkchannel<number>({ shared: true });
+  t.teardown(() => {
+    w.close();
+    r.close();
+  });
+  const pending = r.read(1); // waits; its writer watch queues an exclusive request behind w's share
+  const lock = (r.channel as unknown as { _shared: { watch: { lock: RwLock } } })._shared.watch.lock;
+  while (lock.info().waiting.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  const late = reviveHandle<ChannelWriter<number>>(w.toJSON() as never);
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    late.registered.then(() => 'registered'),
+    new Promise((resolve) => (timer = setTimeout(() => resolve('still waiting after 5 s'), 5000))),
+  ]);
+  clearTimeout(timer);
+  t.equal(outcome, 'registered', 'the late writer got its share while the read still waits');
+  await late.write(1);
+  t.same(await pending, [1]);
+  late.release();
 });

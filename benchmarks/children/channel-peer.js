@@ -20,10 +20,18 @@ function writerFor(name, codec) {
   return w;
 }
 
-async function produce({ name, n, payload }) {
+const kMany = 256;
+
+async function produce({ name, n, payload, many }) {
   const codec = payload === 'object' ? 'json' : 'raw';
   const w = writerFor(name, codec);
   const msg = payload === 'object' ? smallObject(1) : buffer64();
+  if (many) {
+    // writeMany: one ring write (and one credit take, when bounded) per batch of 256.
+    const batch = new Array(kMany).fill(msg);
+    for (let i = 0; i < n; i += kMany) await w.writeMany(n - i >= kMany ? batch : batch.slice(0, n - i));
+    return { sent: n };
+  }
   for (let i = 0; i < n; i++) if (!w.tryWrite(msg)) await w.write(msg);
   return { sent: n };
 }

@@ -18,6 +18,9 @@ const kChannelTry = `Channel (in process), tryWrite() ×${kBatch} + await read($
 const kSharedBytes = `shared Channel, process → process, 64 B Buffer (raw codec), read(${kBatch})`;
 const kSharedObjects = `shared Channel, process → process, small object (json codec), read(${kBatch})`;
 const kSharedSync = `shared Channel, process → process, 64 B Buffer (raw codec), blocking readSync(${kBatch})`;
+const kSharedBytesMany = `shared Channel, process → process, 64 B Buffer (raw codec), writeMany(${kBatch}) + read(${kBatch})`;
+const kSharedObjectsMany = `shared Channel, process → process, small object (json codec), writeMany(${kBatch}) + read(${kBatch})`;
+const kSharedThreadMany = `shared Channel, worker thread → main, small object (json codec), writeMany(${kBatch}) + read(${kBatch})`;
 
 /** For `available`: the channel API (issue 11, branch chan) is in this build. */
 function hasChannels() {
@@ -91,7 +94,7 @@ function asyncIteratorQueue() {
 }
 
 /** A shared channel: the child (children/channel-peer.js) writes n items, this process reads. */
-function sharedChannel(payload, { sync = false } = {}) {
+function sharedChannel(payload, { sync = false, many = false, thread = false } = {}) {
   return (ctx) =>
     guarded(async (track) => {
       const { ShmQueue, mkchannel } = shmsync();
@@ -102,11 +105,13 @@ function sharedChannel(payload, { sync = false } = {}) {
       track(() => q.close());
       const [, r] = mkchannel({ shared: q });
       track(() => r.close());
-      const child = await forkChild('channel-peer.js', { cpu: ctx.pin ? 1 : undefined });
+      const child = thread
+        ? await startWorker('channel-peer.js')
+        : await forkChild('channel-peer.js', { cpu: ctx.pin ? 1 : undefined });
       track(() => child.close().catch(() => child.kill()));
       return {
         async run(n) {
-          const produced = child.call('produce', { name, n, payload });
+          const produced = child.call('produce', { name, n, payload, many });
           try {
             // The blocking row: one awaited read first (the child has then surely got its
             // command: a blocked event loop could not flush it), then readSync for the rest.
@@ -147,6 +152,21 @@ function postMessagePeer(payload) {
       run: (n) => Promise.all([arrivals(worker, 'onData', n), worker.call('produce', { n, payload })]),
       teardown: () => worker.close(),
       maxN: 2e6,
+    };
+  };
+}
+
+/** child_process IPC with advanced serialization carrying the same small object (from channel-ipc). */
+function ipcPeer() {
+  return async (ctx) => {
+    const child = await forkChild('ipc-peer.js', {
+      serialization: 'advanced',
+      env: { ...process.env, BENCH_SERIALIZATION: 'advanced' },
+      cpu: ctx.pin ? 1 : undefined,
+    });
+    return {
+      run: (n) => Promise.all([arrivals(child, 'onData', n), child.call('produce', { n, payload: 'object' })]),
+      teardown: () => child.close(),
     };
   };
 }
@@ -194,20 +214,64 @@ module.exports = defineGroup({
     { name: kSharedObjects, side: 'shmsync', available: hasChannels, setup: sharedChannel('object') },
     { name: kSharedSync, side: 'shmsync', available: hasChannels, setup: sharedChannel('buffer', { sync: true }) },
     {
+      name: kSharedBytesMany,
+      side: 'shmsync',
+      available: hasChannels,
+      setup: sharedChannel('buffer', { many: true }),
+    },
+    {
+      name: kSharedObjectsMany,
+      side: 'shmsync',
+      available: hasChannels,
+      setup: sharedChannel('object', { many: true }),
+    },
+    {
+      name: kSharedThreadMany,
+      side: 'shmsync',
+      available: hasChannels,
+      setup: sharedChannel('object', { many: true, thread: true }),
+    },
+    {
       name: 'worker postMessage, 64 B Buffer',
       side: 'peer',
-      vs: [kSharedBytes, kSharedSync],
+      vs: [kSharedBytes, kSharedSync, kSharedBytesMany],
       setup: postMessagePeer('buffer'),
     },
     {
       name: 'worker postMessage, small object',
       side: 'peer',
-      vs: kSharedObjects,
+      vs: [kSharedObjects, kSharedObjectsMany, kSharedThreadMany],
       setup: postMessagePeer('object'),
     },
-    { name: 'Unix socket, framed 64 B', side: 'peer', vs: [kSharedBytes, kSharedSync], setup: socket(false) },
-    { name: 'Unix socket, framed 64 B, corked', side: 'peer', vs: [kSharedBytes, kSharedSync], setup: socket(true) },
+    {
+      name: 'child_process IPC, small object, advanced serialization',
+      side: 'peer',
+      vs: [kSharedObjects, kSharedObjectsMany],
+      setup: ipcPeer(),
+    },
+    {
+      name: 'Unix socket, framed 64 B',
+      side: 'peer',
+      vs: [kSharedBytes, kSharedSync, kSharedBytesMany],
+      setup: socket(false),
+    },
+    {
+      name: 'Unix socket, framed 64 B, corked',
+      side: 'peer',
+      vs: [kSharedBytes, kSharedSync, kSharedBytesMany],
+      setup: socket(true),
+    },
   ],
 });
 
-module.exports.names = { kSerialTry, kSerialWrite, kChannelTry, kSharedBytes, kSharedObjects, kSharedSync };
+module.exports.names = {
+  kSerialTry,
+  kSerialWrite,
+  kChannelTry,
+  kSharedBytes,
+  kSharedObjects,
+  kSharedSync,
+  kSharedBytesMany,
+  kSharedObjectsMany,
+  kSharedThreadMany,
+};

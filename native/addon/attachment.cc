@@ -72,6 +72,11 @@ int64_t Attachment::Release(bool from_js) {
   return attach::LingerMs(region_.get());
 }
 
+bool Attachment::ConsumeHandoff() {
+  if (!attached_ || released_.load(std::memory_order_acquire)) return false;
+  return attach::ConsumeHandoff(region_.get());
+}
+
 bool Attachment::Lease(uint64_t lease_ms) {
   if (!attached_ || released_.load(std::memory_order_acquire)) return false;
   return attach::Lease(region_.get(), lease_ms);

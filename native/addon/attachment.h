@@ -34,6 +34,8 @@ class Attachment {
   int64_t Release(bool from_js = false);
   // Records a hand-off of this handle's reference (attach.h Lease).
   bool Lease(uint64_t lease_ms);
+  // A hand-off received through this attachment (attach.h ConsumeHandoff).
+  bool ConsumeHandoff();
   bool attached() const { return attached_; }
 
   // Module functions: reapSegment(segmentName, ino, unmapped, wordBefore?: bigint) -> 1 | 0 | -1.

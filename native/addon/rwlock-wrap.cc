@@ -52,6 +52,7 @@ Napi::Function RwLockWrap::Define(Napi::Env env) {
        InstanceAccessor<&RwLockWrap::JS_created>("created"),
        InstanceMethod<&RwLockWrap::JS_close>("close"),
        InstanceMethod<&RwLockWrap::JS_lease>("lease"),
+       InstanceMethod<&RwLockWrap::JS_consumeHandoff>("consumeHandoff"),
        InstanceAccessor<&RwLockWrap::JS_attached>("attached")});
 }
 
@@ -295,6 +296,10 @@ Napi::Value RwLockWrap::JS_close(const Napi::CallbackInfo& info) {
 
 Napi::Value RwLockWrap::JS_lease(const Napi::CallbackInfo& info) {
   return LeaseResult(info, attachment_.get());
+}
+
+Napi::Value RwLockWrap::JS_consumeHandoff(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), attachment_ && attachment_->ConsumeHandoff());
 }
 
 Napi::Value RwLockWrap::JS_attached(const Napi::CallbackInfo& info) {

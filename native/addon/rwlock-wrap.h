@@ -9,7 +9,7 @@
 //   .watchEntry(slot) -> parker id completing when the entry's state changes (steal), or 0;
 //       not counted as parked: it does not keep the event loop alive (onParkedUnref)
 //   .cancel(id) -> -1 | status;  .snapshot() -> entries;  .label() -> Buffer;  .info() -> object
-//   .created, .close(), .lease(ms), .attached
+//   .created, .close(), .lease(ms), .consumeHandoff(), .attached
 // The facade has validated arguments; statuses (native/core/status.h) are returned, not thrown.
 #pragma once
 
@@ -46,6 +46,7 @@ class RwLockWrap : public Napi::ObjectWrap<RwLockWrap> {
   Napi::Value JS_created(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
   Napi::Value JS_lease(const Napi::CallbackInfo& info);
+  Napi::Value JS_consumeHandoff(const Napi::CallbackInfo& info);
   Napi::Value JS_attached(const Napi::CallbackInfo& info);
 
   bool CheckOpen(Napi::Env env);

@@ -185,6 +185,22 @@ bool Lease(ShmRegion* region, uint64_t lease_ms) {
   }
 }
 
+bool ConsumeHandoff(ShmRegion* region) {
+  if (region == nullptr || !IsAttached(region)) return false;
+  std::atomic<uint64_t>* word = WordOf(region);
+  uint64_t w = word->load(std::memory_order_acquire);
+  for (;;) {
+    const uint64_t c = CountOf(w);
+    const uint64_t p = PendingOf(w);
+    // Only a live attachment (ours: count >= 1) may consume; a saturated count stays sticky.
+    if (c == 0 || c == kCountReaped || p == 0 || p == kPendingMax) return false;
+    if (word->compare_exchange_weak(w, Pack(c, p - 1, DeadlineOf(w)), std::memory_order_acq_rel,
+                                    std::memory_order_acquire)) {
+      return true;
+    }
+  }
+}
+
 bool UnlinkReaped(const std::string& segment_name) {
   const std::string path = std::string(kShmDir) + segment_name;
   // O_NONBLOCK: once our name is unlinked anyone (any user: /dev/shm is world-writable) may put

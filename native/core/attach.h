@@ -106,6 +106,13 @@ bool Detach(ShmRegion* region);
 // persistent segment or a word no longer attached.
 bool Lease(ShmRegion* region, uint64_t lease_ms);
 
+// The receiving side of a hand-off opened through an attachment this context already holds
+// (a reference revived in the thread that maps the segment shares the mapping, so no open
+// runs): pending-1 if 0 < pending < 255, count unchanged - what an open's CAS does to pending.
+// No-op (false) for a persistent segment, a word not attached (count 0 or reaped) or nothing
+// pending. Any thread.
+bool ConsumeHandoff(ShmRegion* region);
+
 // Milliseconds until the lease of a segment left at count 0 expires (0: not lingering).
 int64_t LingerMs(ShmRegion* region);
 

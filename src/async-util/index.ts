@@ -1,5 +1,6 @@
 /** The async seed's utilities (`async.util`), ported: see docs/channels.md. */
 export { AsyncQueue, type WaitOptions } from './async-queue';
+export { ReadOnlyError } from './read-only';
 export { SyncQueue } from './sync-queue';
 export { HSCondition } from './hs-condition';
 export { DummyLock, type LockLike } from './dummy-lock';

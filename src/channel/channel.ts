@@ -66,9 +66,9 @@ export class Channel<T = unknown> implements RuleSource<T> {
     const maxsize = parseMaxsize(opts.maxsize, false) as number;
     this._shared = null;
     if (cls === SyncQueue) {
-      if (maxsize !== 0)
-        throw valueError('options.maxsize', '0 on a SerialChannel (it never waits; use Channel)', maxsize);
-      this.#local = new SyncQueue<T>();
+      // Bounded SerialChannel: the items sit in an AsyncQueue (writes wait for room, FIFO), but
+      // reads still never wait (take what is there). Unbounded: the plain SyncQueue, fastest.
+      this.#local = maxsize > 0 ? new AsyncQueue<T>(maxsize) : new SyncQueue<T>();
       this.#waits = false;
     } else if (cls === AsyncQueue) {
       this.#local = new AsyncQueue<T>(maxsize);
@@ -90,13 +90,31 @@ export class Channel<T = unknown> implements RuleSource<T> {
   put(item: T, wait: ParsedWait): Promise<void> {
     if (this._shared !== null) return this._shared.put(item, wait);
     const q = this.#local!;
-    if (q instanceof AsyncQueue) return q._put(item, wait.timeout, wait.signal);
+    if (q instanceof AsyncQueue) return q._put(item, wait.timeout, wait.signal); // bounded SerialChannel too
     try {
       q.put(item);
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * @internal Writes `items` in order, waiting while full; a timeout/abort error carries
+   * `written` (how many went in).
+   */
+  putMany(items: readonly T[], wait: ParsedWait): Promise<void> {
+    if (this._shared !== null) return this._shared.putMany(items, wait);
+    return putManyLocal(this.#local!, items, wait);
+  }
+
+  /** @internal Writes the prefix of `items` that fits now; returns its length. */
+  tryPutMany(items: readonly T[]): number {
+    if (this._shared !== null) return this._shared.tryPutMany(items);
+    const q = this.#local!;
+    let i = 0;
+    while (i < items.length && q.tryPut(items[i])) i++;
+    return i;
   }
 
   /** @internal Writes without waiting: false when full; throws ReadOnly when closed. */
@@ -205,17 +223,32 @@ export class Channel<T = unknown> implements RuleSource<T> {
     if (!isHandleRef(queue)) {
       throw new TypeError(`this ${type}'s queue cannot travel (its toJSON() gives no handle reference)`);
     }
-    // The writer lock travels by name, not as a handle: the receiver opens or re-creates it (an
-    // RwLock reference revived in its own process keeps its hand-off lease; see docs/channels.md).
-    const writers = b.watch === null ? null : { name: b.watch.lock.name, lifetime: b.watch.lock.lifetime };
+    // The writer lock travels as a handle reference (its hand-off lease protects it in transit),
+    // plus its lifetime: a receiver that finds it gone re-creates it (handles.ts openWriters).
+    const writers = b.watch === null ? null : { ...b.watch.lock.toJSON(), lifetime: b.watch.lock.lifetime };
     return { $shmsync: type, name, queue, credits: refOf(b.credits), writers };
+  }
+}
+
+/** putMany of an in-process queue: synchronous while there is room, then waits item by item. */
+async function putManyLocal<T>(q: LocalQueue<T>, items: readonly T[], wait: ParsedWait): Promise<void> {
+  let i = 0;
+  try {
+    if (wait.signal?.aborted !== true) while (i < items.length && q.tryPut(items[i])) i++;
+    for (; i < items.length; i++) await (q as AsyncQueue<T>)._put(items[i], wait.timeout, wait.signal);
+  } catch (err) {
+    if (typeof err === 'object' && err !== null && Object.isExtensible(err)) {
+      Object.defineProperty(err, 'written', { value: i, enumerable: true, configurable: true });
+    }
+    throw err;
   }
 }
 
 /**
  * A faster Channel for one JS thread (seed: "sacrificed thread-safety for performance"): a
- * SyncQueue underneath, so reads never wait (they return what is there, [] when empty) and
- * there is no `maxsize`. close() works (the seed's did nothing).
+ * SyncQueue underneath, so reads never wait (they return what is there, [] when empty).
+ * `maxsize` is honoured: a write waits for room (a read frees it). close() works (the seed's
+ * did nothing).
  */
 export class SerialChannel<T = unknown> extends Channel<T> {
   static override readonly QueueCls: typeof AsyncQueue | typeof SyncQueue = SyncQueue;

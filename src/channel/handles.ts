@@ -30,11 +30,23 @@ function open<H>(value: unknown, field: string, live: (v: unknown) => v is H): H
 const isQueue = (v: unknown): v is SharedQueueLike => isSharedQueueLike(v);
 const isShmQueue = (v: unknown): v is ShmQueue<number> => v instanceof ShmQueue;
 
-/** The writer lock named by a reference: opened, or re-created if every handle of it is gone. */
+/**
+ * The writer lock of a reference: a live RwLock (a decoder revived the nested reference) is
+ * adopted; an RwLock reference is revived (consuming its hand-off); a lock whose every handle is
+ * gone meanwhile - or a bare `{ name, lifetime }` - is opened or re-created by name.
+ */
 function openWriters(value: unknown): RwLock {
+  if (value instanceof RwLock) return value;
   const v = value as { name?: unknown; lifetime?: unknown };
   if (typeof v !== 'object' || v === null || typeof v.name !== 'string') {
     throw valueError('ref.writers', '{ name, lifetime }', value);
+  }
+  if (isHandleRef(value) && value.$shmsync === 'RwLock') {
+    try {
+      return reviveHandle<RwLock>(value);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SHMSYNC_NOT_FOUND') throw err;
+    }
   }
   return new RwLock(v.name, { lifetime: v.lifetime === 'persistent' ? 'persistent' : 'attached' });
 }

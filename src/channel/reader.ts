@@ -17,6 +17,7 @@ import {
   validateBoolean,
 } from '../validate';
 import type { Channel } from './channel';
+import { kEndpoints } from './endpoint-finalizer';
 import { toReadable, toReadableStream, type ToReadableOptions } from './interop-readable';
 import type { Readable } from 'node:stream';
 
@@ -74,6 +75,8 @@ export class ChannelReader<T = unknown> extends Reader<T> {
     }
     this.channel = channel;
     channel._retain();
+    // Safety net (Decision 13): a reader collected without close() is released.
+    kEndpoints.register(this, () => channel._releaseRef(), this);
   }
 
   /**
@@ -136,6 +139,7 @@ export class ChannelReader<T = unknown> extends Reader<T> {
   override close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    kEndpoints.unregister(this);
     this.#closing?.abort();
     this.channel._releaseRef();
   }
@@ -202,6 +206,7 @@ export class CallbackChannelReader<T = unknown> extends ChannelReader<T> {
 
   async #readWithCallbacks(count: number | undefined, options: WaitOptions | undefined): Promise<T[]> {
     const n = validateCount(count);
+    if (options !== undefined) parseWait('options', options); // bad options: no callback runs
     if (this.#pre !== undefined) {
       const r = this.#pre(n);
       if (isThenable(r)) await r;

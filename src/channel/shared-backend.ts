@@ -33,6 +33,11 @@ const kNoRegistration: Registration = Object.freeze({ unregister: () => {}, regi
 /** Largest batch one getMany asks for. */
 const kBatch = 4096;
 const kToken = 1;
+const noop = (): void => {};
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as PromiseLike<unknown>).then === 'function';
+}
 
 export function parseMaxsize(value: unknown, shared: boolean): Maxsize {
   if (value === undefined) return 0;
@@ -81,6 +86,8 @@ export class SharedBackend<T = unknown> {
   readonly watch: WriterWatch | null;
   #endedSeen = false;
   #released = false;
+  /** Set once the queue's tryPut was seen returning a Promise. */
+  #asyncTry = false;
 
   constructor(
     option: SharedOption<T> | SharedBackend<T>,
@@ -156,54 +163,159 @@ export class SharedBackend<T = unknown> {
   }
 
   async put(item: T, wait: ParsedWait): Promise<void> {
-    const o = waitOf(wait);
-    const credits = this.credits;
-    if (credits !== null) {
-      const start = Date.now();
+    // Fast path: room now (a credit and ring space) - one synchronous tryPut, no wait machinery.
+    // A queue whose tryPut returns a Promise (e.g. a Redis queue) is remembered and goes the
+    // put() way from then on.
+    if (!this.#asyncTry && typeof this.queue.tryPut === 'function' && wait.signal?.aborted !== true) {
+      let r: boolean | PromiseLike<boolean>;
       try {
-        await credits.get(o);
+        r = this.#tryPutRaw(item);
       } catch (err) {
-        if (isEnded(err)) throw new ReadOnly('the channel is closed');
-        if (isTimeout(err)) throw new TimeoutError('write timed out: the channel is full');
-        throw err;
-      }
-      if (o.timeout !== undefined) o.timeout = Math.max(0, o.timeout - (Date.now() - start));
-      try {
-        await this.queue.put(item, o);
-      } catch (err) {
-        this.#giveCredits(1);
         throw normalised(err);
       }
-      return;
+      if (r === true) return;
+      if (r !== false) {
+        // Asynchronous tryPut: its outcome is awaited (never dropped).
+        try {
+          if ((await r) === true) return;
+        } catch (err) {
+          throw normalised(err);
+        }
+      }
     }
+    await this.putMany([item], wait);
+  }
+
+  /**
+   * Writes `items` in order: one ring write per batch that fits (ShmQueue.putMany), one credit
+   * take per batch (credits.drainSync), waiting (per `wait`) only while the channel is full.
+   * On timeout/abort the error's `written` says how many went in (a prefix of `items`).
+   */
+  async putMany(items: readonly T[], wait: ParsedWait): Promise<void> {
+    const o = waitOf(wait);
+    const q = this.queue;
+    const credits = this.credits;
+    const deadline = o.timeout === undefined ? -1 : Date.now() + o.timeout;
+    const left = (): number | undefined => (deadline < 0 ? undefined : Math.max(0, deadline - Date.now()));
+    let written = 0;
     try {
-      await this.queue.put(item, o);
+      while (written < items.length) {
+        let n = items.length - written;
+        if (credits !== null) {
+          // Take as many credits as are free now (one native call), else wait for one.
+          let k = this.#takeCredits(n);
+          if (k === 0) {
+            try {
+              await credits.get({ timeout: left(), signal: o.signal });
+            } catch (err) {
+              if (isEnded(err)) throw new ReadOnly('the channel is closed');
+              if (isTimeout(err)) throw new TimeoutError('write timed out: the channel is full');
+              throw err;
+            }
+            k = 1 + this.#takeCredits(n - 1);
+          }
+          n = k;
+        }
+        const batch = written === 0 && n === items.length ? items : items.slice(written, written + n);
+        let put = 0;
+        try {
+          if (typeof q.putMany === 'function') {
+            await q.putMany(batch as T[], { timeout: left(), signal: o.signal });
+          } else {
+            for (; put < batch.length; put++) await q.put(batch[put], { timeout: left(), signal: o.signal });
+          }
+          put = batch.length;
+        } catch (err) {
+          const w = (err as { written?: unknown }).written;
+          if (typeof w === 'number' && Number.isInteger(w) && w >= 0 && w <= batch.length) put = w;
+          this.#giveCredits(batch.length - put);
+          written += put;
+          throw err;
+        }
+        written += put;
+      }
     } catch (err) {
-      throw normalised(err);
+      const e = normalised(err);
+      // A duck-typed queue may throw a frozen object: `written` is then left off, never a throw here.
+      if (typeof e === 'object' && e !== null && Object.isExtensible(e)) {
+        Object.defineProperty(e, 'written', { value: written, enumerable: true, configurable: true });
+      }
+      throw e;
     }
   }
 
+  /** Writes what fits now, in order, without waiting; returns how many went in. */
+  tryPutMany(items: readonly T[]): number {
+    const q = this.queue as SharedQueueLike<T> & { putManySync?: (v: T[], o: object) => number };
+    if (typeof q.putManySync !== 'function') {
+      let i = 0;
+      while (i < items.length && this.tryPut(items[i])) i++;
+      return i;
+    }
+    let n = items.length;
+    if (this.credits !== null) n = this.#takeCredits(n);
+    if (n === 0) return 0;
+    let put: number;
+    try {
+      put = q.putManySync(n === items.length ? (items as T[]) : items.slice(0, n), { blocking: false });
+    } catch (err) {
+      this.#giveCredits(n);
+      throw normalised(err);
+    }
+    this.#giveCredits(n - put);
+    return put;
+  }
+
   tryPut(item: T): boolean {
+    const r = this.#tryPutRaw(item);
+    if (typeof r === 'boolean') return r;
+    // The queue's tryPut is asynchronous: its outcome cannot be reported synchronously. The
+    // put already started: settle it quietly, then refuse (use write()).
+    this.#asyncTry = true;
+    Promise.resolve(r).then(
+      (ok) => {
+        if (ok !== true) this.#giveCredits(1);
+      },
+      () => this.#giveCredits(1),
+    );
+    throw typeError(
+      'shared queue',
+      "a queue whose tryPut() is synchronous for tryWrite() (this one's returns a Promise: use write())",
+      r,
+    );
+  }
+
+  /** One credit then one tryPut; a Promise when the queue's tryPut is asynchronous. */
+  #tryPutRaw(item: T): boolean | PromiseLike<boolean> {
     const q = this.queue;
     if (typeof q.tryPut !== 'function') throw new TypeError('this shared queue has no tryPut(): use write()');
     const credits = this.credits;
-    if (credits !== null) {
-      let got: number | undefined;
-      try {
-        got = credits.tryGet();
-      } catch (err) {
-        if (isEnded(err)) throw new ReadOnly('the channel is closed');
-        throw err;
-      }
-      if (got === undefined) return false;
-    }
-    let ok = false;
+    if (credits !== null && this.#takeCredits(1) === 0) return false;
+    let ok: boolean | PromiseLike<boolean> = false;
     try {
-      ok = q.tryPut(item);
+      ok = q.tryPut(item) as boolean | PromiseLike<boolean>;
     } finally {
-      if (!ok && credits !== null) this.#giveCredits(1);
+      if (ok === false && credits !== null) this.#giveCredits(1);
     }
+    if (typeof ok !== 'boolean' && !isThenable(ok)) {
+      if (credits !== null) this.#giveCredits(1);
+      throw typeError('shared queue tryPut()', 'a boolean (or a Promise of one)', ok);
+    }
+    if (typeof ok !== 'boolean') this.#asyncTry = true;
     return ok;
+  }
+
+  /** Takes up to `max` free credits without waiting (one native call); returns how many. */
+  #takeCredits(max: number): number {
+    const credits = this.credits;
+    if (credits === null) return max;
+    if (max < 1) return 0; // drainSync's max 0 would mean "all"
+    try {
+      return credits.drainSync(noop, { max: Math.min(max, kBatch) });
+    } catch (err) {
+      if (isEnded(err)) throw new ReadOnly('the channel is closed');
+      throw err;
+    }
   }
 
   async read(count: number, wait: ParsedWait): Promise<T[]> {
@@ -289,7 +401,8 @@ export class SharedBackend<T = unknown> {
   size(): number {
     if (this.#released) return 0;
     const s = this.queue.size;
-    return typeof s === 'number' ? s : 0;
+    if (typeof s === 'number') return s;
+    throw typeError('shared queue', 'a queue with a numeric `size` for size() (this one has none)', s);
   }
 
   /** Closes the handles this backend opened (not the stream); idempotent. */

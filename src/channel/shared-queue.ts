@@ -19,12 +19,16 @@ export interface SharedQueueLike<T = unknown> {
   /** Ends the stream for every handle: puts fail with ReadOnly, gets drain then fail. */
   end(): void | Promise<void>;
   getMany?(max: number, options?: QueueWaitOptions): Promise<T[]>;
-  tryPut?(value: T): boolean;
+  /** Synchronous in a ShmQueue; a queue whose tryPut returns a Promise works with write() only. */
+  tryPut?(value: T): boolean | Promise<boolean>;
+  putMany?(values: T[], options?: QueueWaitOptions): Promise<void>;
+  putManySync?(values: T[], options?: { blocking?: boolean; timeout?: number }): number;
   getSync?(options?: { blocking?: boolean; timeout?: number }): T | undefined;
   putSync?(value: T, options?: { blocking?: boolean; timeout?: number }): boolean;
   /** Releases this handle only (the stream stays). */
   close?(): void | Promise<void>;
   readonly ended?: boolean;
+  /** Messages queued now; a queue without a synchronous size makes `size()` throw (coded). */
   readonly size?: number;
   readonly name?: string;
   toJSON?(): unknown;

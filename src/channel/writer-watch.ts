@@ -11,8 +11,9 @@
  * nothing; the watch re-arms after a growing delay while that read still waits. The watch is
  * withdrawn when the read returns, so it never keeps the event loop alive on its own.
  *
- * A new writer's registration queues behind a pending watch (RwLock grants in request order) and
- * completes when the watch is released; writes never wait for it.
+ * A new writer's registration queues behind a pending watch (RwLock grants in request order); the
+ * watch withdraws and renews its request every kSliceMs, so a registration completes within
+ * about that time. Writes never wait for it.
  * Runs on the JS thread of the endpoint.
  */
 import { RwLock } from '../rwlock/rw-lock';
@@ -27,6 +28,8 @@ export interface Registration {
   readonly registered: Promise<void>;
 }
 const kMaxDelayMs = 1000;
+/** Longest a watch's exclusive request stays queued before it is asked again. */
+const kSliceMs = 200;
 
 export class WriterWatch {
   readonly lock: RwLock;
@@ -75,7 +78,10 @@ export class WriterWatch {
       timer = null;
       if (stopped || this.lock.closed) return;
       ac = new AbortController();
-      this.lock.acquireExclusive({ signal: ac.signal }).then(
+      // A queued exclusive request holds back later shared ones (grants in request order): it
+      // is withdrawn every kSliceMs and asked again at once, so a writer registering meanwhile
+      // (its earlier ticket) gets in first. A death while it is queued grants it at once.
+      this.lock.acquireExclusive({ signal: ac.signal, timeout: kSliceMs }).then(
         (g) => {
           ac = null;
           const died = g.ownerDied;
@@ -89,8 +95,9 @@ export class WriterWatch {
           delay = Math.min(delay * 2, kMaxDelayMs);
           timer = setTimeout(arm, delay);
         },
-        () => {
+        (err: unknown) => {
           ac = null;
+          if (!stopped && (err as { code?: string }).code === 'SHMSYNC_TIMEOUT') arm();
         },
       );
     };

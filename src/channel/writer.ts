@@ -7,7 +7,9 @@
 
 import { ClosedError, ReadOnly } from '../errors';
 import { parseWait, kForever, type WaitOptions } from '../async-util/wait-options';
-import { validateFunction } from '../validate';
+import { typeError, validateFunction } from '../validate';
+import { kReleaseBorrowed } from '../wire/handle-ref';
+import { kEndpoints } from './endpoint-finalizer';
 import type { Channel } from './channel';
 import { toWritable, toWritableStream, type ToWritableOptions } from './interop-writable';
 import type { Writable } from 'node:stream';
@@ -61,6 +63,16 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
     const reg = channel._registerWriter();
     this.#unregister = reg.unregister;
     this.registered = reg.registered;
+    // Safety net (Decision 13): a writer collected without close()/release() is released.
+    const unregister = reg.unregister;
+    kEndpoints.register(
+      this,
+      () => {
+        unregister();
+        channel._releaseRef();
+      },
+      this,
+    );
   }
 
   /**
@@ -86,6 +98,33 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
     return this.channel.tryPut(item);
   }
 
+  /**
+   * Writes `items` (an array or iterable) in order, as one batch where it fits: a shared
+   * channel writes each batch with one ring write and takes its credits at once. Waits like
+   * write() while the channel is full; on TimeoutError/AbortError/ReadOnly the error's
+   * `written` says how many of `items` went in (always a prefix).
+   */
+  writeMany(items: Iterable<T>, options?: WaitOptions): Promise<void> {
+    let list: readonly T[];
+    let wait;
+    try {
+      if (this.#released) throw this.#releasedError();
+      list = itemList(items);
+      wait = options === undefined ? kForever : parseWait('options', options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (list.length === 0) return Promise.resolve();
+    return this.channel.putMany(list, wait);
+  }
+
+  /** Writes, without waiting, the longest prefix of `items` that fits; returns its length. */
+  tryWriteMany(items: Iterable<T>): number {
+    if (this.#released) throw this.#releasedError();
+    const list = itemList(items);
+    return list.length === 0 ? 0 : this.channel.tryPutMany(list);
+  }
+
   /** After close(): ReadOnly (the channel is closed); after release(): ClosedError. */
   #releasedError(): Error {
     return this.#closedByUs ? new ReadOnly('the channel is closed') : new ClosedError('this writer was released');
@@ -101,6 +140,7 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
    */
   close(): void {
     if (this.#released) return;
+    kEndpoints.unregister(this);
     this.channel.close();
     this.#closedByUs = true;
     this.#released = true;
@@ -118,15 +158,33 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
    */
   release(): void {
     if (this.#released) return;
+    kEndpoints.unregister(this);
     this.#released = true;
     this.#unregister();
     this.channel._releaseRef();
+  }
+
+  /** A borrower (pcall's child after the call) releases this writer; it never closes the channel. */
+  [kReleaseBorrowed](): void {
+    this.release();
   }
 
   /** A reference another thread or process revives into a writer of the same shared channel. */
   toJSON(): unknown {
     return this.channel._refFor('ChannelWriter');
   }
+}
+
+/** `items` of writeMany as an array (iterables copied); a coded TypeError otherwise. */
+function itemList<T>(items: Iterable<T>): readonly T[] {
+  if (Array.isArray(items)) return items;
+  if (
+    typeof items === 'string' ||
+    typeof (items as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== 'function'
+  ) {
+    throw typeError('items', 'an array or iterable of items', items);
+  }
+  return Array.from(items);
 }
 
 export type PreWriteCallback<T> = (item: T) => T;
@@ -161,5 +219,22 @@ export class CallbackChannelWriter<T = unknown> extends ChannelWriter<T> {
 
   override tryWrite(item: T): boolean {
     return super.tryWrite(this.#pre === undefined ? item : this.#pre(item));
+  }
+
+  override writeMany(items: Iterable<T>, options?: WaitOptions): Promise<void> {
+    const pre = this.#pre;
+    if (pre === undefined) return super.writeMany(items, options);
+    let mapped: T[];
+    try {
+      mapped = Array.from(itemList(items), (item) => pre(item));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return super.writeMany(mapped, options);
+  }
+
+  override tryWriteMany(items: Iterable<T>): number {
+    const pre = this.#pre;
+    return super.tryWriteMany(pre === undefined ? items : Array.from(itemList(items), (item) => pre(item)));
   }
 }

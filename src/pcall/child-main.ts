@@ -22,6 +22,7 @@ import { isMainThread, parentPort } from 'node:worker_threads';
 import { serializeError } from './error-codec';
 import { PcallTargetError } from './errors';
 import { decodeHandles, encodeHandles } from './handle-codec';
+import { kReleaseBorrowed } from '../wire/handle-ref';
 import { encodePayload } from './payload-codec';
 import { deserializeWork, isControl, type WorkMessage, type WorkPayload } from './protocol';
 import {
@@ -108,7 +109,10 @@ const cache = new Map<string, LoadedTarget>();
 function closeAll(handles: unknown[]): void {
   for (const handle of handles) {
     try {
-      (handle as { [Symbol.dispose]?: () => void })[Symbol.dispose]?.();
+      // A handle's own release for borrowers first (a channel writer: release, not close).
+      const h = handle as { [kReleaseBorrowed]?: () => void; [Symbol.dispose]?: () => void };
+      if (typeof h[kReleaseBorrowed] === 'function') h[kReleaseBorrowed]();
+      else h[Symbol.dispose]?.();
     } catch {
       // Already released by the target: fine.
     }

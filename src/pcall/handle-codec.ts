@@ -6,8 +6,9 @@
  * Lazy on purpose: the wire codec depends on the native addon (handle leases), and loading the
  * addon costs a child ~17 ms of CPU at start-up (measured, issue 10), most of a cold pcall's own
  * overhead. A value without a handle - the common case - is encoded and decoded here without it;
- * the wire codec (and, for decoding, every module that registers a handle type) is loaded the
- * first time an envelope actually carries a handle. Either process runs this.
+ * the wire codec is loaded the first time an envelope actually carries a handle, and the module
+ * of each handle type the first time a reference of that type is revived (wire/handle-ref.ts).
+ * Either process runs this.
  */
 import type { HandleEnvelope } from '../wire/handle-codec';
 import { isHandle } from '../wire/handle-ref';
@@ -16,7 +17,6 @@ export type { HandleEnvelope };
 
 type WireCodec = typeof import('../wire/handle-codec');
 let wire: WireCodec | undefined;
-let handleTypesLoaded = false;
 
 function wireCodec(): WireCodec {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: see the file comment
@@ -73,17 +73,6 @@ export function decodeHandles(envelope: unknown, opened: unknown[] = []): unknow
   ) {
     return env.value;
   }
-  if (!handleTypesLoaded) {
-    // Each module registers its handle type when loaded (registerHandleType).
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    require('../shared-memory/shared-memory');
-    require('../lock/mutex');
-    require('../queue/queue');
-    require('../shared/shared-value');
-    require('../shared/shared-array');
-    require('../lockable/lockable');
-    /* eslint-enable @typescript-eslint/no-require-imports */
-    handleTypesLoaded = true;
-  }
+  // Each handle type's module is loaded on demand by reviveHandle (wire/handle-ref.ts kHandleModules).
   return wireCodec().decodeHandles(envelope, opened);
 }

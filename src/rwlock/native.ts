@@ -42,6 +42,8 @@ export interface NativeRwLock {
   info(): { ownerDeaths: number; acquisitions: bigint };
   close(): number;
   lease(ms: number): boolean;
+  /** A hand-off received through this already-open attachment: pending-1 (attach.h ConsumeHandoff). */
+  consumeHandoff(): boolean;
 }
 
 type RwLockCtor = new (

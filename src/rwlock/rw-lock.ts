@@ -124,6 +124,11 @@ export class RwLock {
       }
       engine = new RwEngine(native);
       engines.set(segment, engine);
+    } else {
+      // This thread maps the segment already: no native open runs, so do what an open's CAS
+      // does to a pending hand-off - consume one (a reference revived here would otherwise keep
+      // an attached segment for the whole lease, ~30 s, after the last close).
+      engine.native.consumeHandoff();
     }
     engine.refs += 1;
     return engine;
