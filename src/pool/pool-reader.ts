@@ -14,14 +14,22 @@
  * Runs on the thread that owns the pool.
  */
 import { ClosedError } from '../errors';
+import { validateInteger } from '../validate';
 import { CallbackChannelReader, Reader, type PostReadCallback, type PreReadCallback } from '../channel';
 import type { ItemReader, ReadOptions } from './channel-port';
 import type { Task } from './task';
 
 /** What a reader needs from its pool (pool.ts implements it). */
 export interface PoolCore {
-  /** @internal Schedules (size > 0) or performs (size 0) the work a read of `count` needs. */
-  _prepareChannelRead(task: Task, count: number): Promise<void> | void;
+  /**
+   * @internal Schedules (size > 0) or performs (size 0) the work a read of `count` needs; at size
+   * 0 stops waiting for that work on the read's signal or timeout, or on close(), and says which.
+   */
+  _prepareChannelRead(
+    task: Task,
+    count: number,
+    options?: ReadOptions,
+  ): Promise<'done' | 'closed' | 'aborted' | 'timeout'> | 'done' | 'closed' | 'aborted';
   removeTask(task: Task): unknown;
   size(): number;
 }
@@ -78,8 +86,15 @@ export class PoolReader<T = unknown> extends Reader<T> implements ItemReader<T> 
   override async read(count = 0, options?: ReadOptions): Promise<T[]> {
     const state = this.#state;
     if (!state.open) throw new ClosedError('this pool reader was closed');
+    // Validated before any work is scheduled (read(-1) used to run the chain first).
+    validateInteger('count', count, 0, Number.MAX_SAFE_INTEGER);
     const task = state.task;
-    if (!task.isDone() && task.error() === undefined) await state.pool._prepareChannelRead(task, count);
+    if (!task.isDone() && task.error() === undefined) {
+      const how = await state.pool._prepareChannelRead(task, count, options);
+      // The reader's time ran out while the work (size 0) ran here: what the channel has now.
+      if (how === 'timeout') return this.#channel.read(count, { ...options, block: false });
+    }
+    // 'aborted': the channel read rejects with the signal's reason, as every channel wait does.
     return this.#channel.read(count, options);
   }
 
