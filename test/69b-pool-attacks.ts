@@ -265,3 +265,30 @@ t.test('seed shims: Pool.LockCls, TaskQueueCls, WorkerCls', async (t) => {
   const lock = new ThreadPool.LockCls();
   t.equal(typeof lock.acquire, 'function', 'a usable lock');
 });
+
+t.test("pcall's handle scan fast path (every chunk's items and results): same answers, cycle-safe", async (t) => {
+  const { encodeHandles } = require('../dist/pcall/handle-codec') as {
+    encodeHandles: (v: unknown) => { value: unknown; handles: unknown[] };
+  };
+  const q = new ShmQueue<string>(undefined, { capacity: 4096 });
+  t.teardown(() => {
+    q.close();
+    ShmQueue.unlink(q.name);
+  });
+  const plain = [1, 'a', { value: 1, pid: 2 }, [3, [4]], new Map([[1, { x: 1 }]]), new Set([{ y: 2 }])];
+  t.equal(encodeHandles(plain).handles.length, 0, 'plain data: no handle');
+  const selfArr: unknown[] = [1];
+  selfArr.push(selfArr);
+  const a: Record<string, unknown> = { n: 1 };
+  const b: Record<string, unknown> = { a };
+  a.b = b;
+  t.equal(encodeHandles([selfArr, a]).handles.length, 0, 'cycles (array, object pair) end');
+  // A diamond DAG 60 levels deep: without `seen` on inner nodes this is 2^60 visits.
+  let node: Record<string, unknown> = { leaf: 1 };
+  for (let i = 0; i < 60; i += 1) node = { l: node, r: node };
+  t.equal(encodeHandles(node).handles.length, 0, 'a shared DAG is walked once per node');
+  a.deep = { list: [1, 2, { q }] };
+  t.equal(encodeHandles([selfArr, a]).handles.length, 1, 'a handle behind a cycle is found');
+  t.equal(encodeHandles(new Map([['k', [q]]])).handles.length, 1, 'in a Map');
+  t.equal(encodeHandles([1, 2, q]).handles.length, 1, 'at the top of an array of primitives');
+});
