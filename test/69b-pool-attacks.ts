@@ -3,6 +3,8 @@
 // hangs are bounded by `settles()` so a regression fails instead of stalling the suite.
 import t from 'tap';
 import * as path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   AsyncQueue,
   ChannelTask,
@@ -291,4 +293,36 @@ t.test("pcall's handle scan fast path (every chunk's items and results): same an
   t.equal(encodeHandles([selfArr, a]).handles.length, 1, 'a handle behind a cycle is found');
   t.equal(encodeHandles(new Map([['k', [q]]])).handles.length, 1, 'in a Map');
   t.equal(encodeHandles([1, 2, q]).handles.length, 1, 'at the top of an array of primitives');
+});
+
+t.test('a reader dropped while its read waits is not finalized under the read', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const p = new ThreadPool(1);
+  const ready = new ShmQueue<string>(undefined, { capacity: 4096 });
+  const go = new ShmQueue<string>(undefined, { capacity: 4096 });
+  t.teardown(() => {
+    for (const q of [ready, go]) {
+      q.close();
+      ShmQueue.unlink(q.name);
+    }
+  });
+  const task = new IteratorTask([{ ready, go }], 'slow', { module: fns, export: 'waitForGo' });
+  // The reader is not kept anywhere: only the pending read refers to it.
+  const result = p.addTask(task).read();
+  t.equal(await ready.get(), 'started', 'the chunk runs in the worker');
+  // Collect, then wait for a canary registered now to be finalized: the pool reader's finalizer
+  // (if the reader was collectable) has had its turn by then.
+  let canaryDone!: () => void;
+  const canarySeen = new Promise<void>((resolve) => (canaryDone = resolve));
+  const canary = new FinalizationRegistry<number>(() => canaryDone());
+  canary.register({}, 1);
+  for (let i = 0; i < 5; i += 1) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+  await settles(canarySeen);
+  go.putSync('go');
+  t.same(await settles(result), ['ok', ['done']], 'the read completes (before: ClosedError "closed while reading")');
+  await p.destroy();
 });

@@ -52,6 +52,14 @@ function released(state: ReaderState): void {
   (state.channel as { close?: () => void }).close?.();
 }
 
+/**
+ * Readers with a read in progress, held strongly: a program may drop its reader while awaiting a
+ * read (`await pool.addTask(t).read()`); once the read reached the channel nothing else held the
+ * reader, the collector could run the finalizer mid-read, and the read rejected with
+ * ClosedError ("closed while reading"). The count is per reader (concurrent reads).
+ */
+const reading = new Map<object, number>();
+
 const finalizer = new FinalizationRegistry<ReaderState>((state) => {
   if (!state.open) return;
   state.open = false;
@@ -88,14 +96,21 @@ export class PoolReader<T = unknown> extends Reader<T> implements ItemReader<T> 
     if (!state.open) throw new ClosedError('this pool reader was closed');
     // Validated before any work is scheduled (read(-1) used to run the chain first).
     validateInteger('count', count, 0, Number.MAX_SAFE_INTEGER);
-    const task = state.task;
-    if (!task.isDone() && task.error() === undefined) {
-      const how = await state.pool._prepareChannelRead(task, count, options);
-      // The reader's time ran out while the work (size 0) ran here: what the channel has now.
-      if (how === 'timeout') return this.#channel.read(count, { ...options, block: false });
+    reading.set(this, (reading.get(this) ?? 0) + 1);
+    try {
+      const task = state.task;
+      if (!task.isDone() && task.error() === undefined) {
+        const how = await state.pool._prepareChannelRead(task, count, options);
+        // The reader's time ran out while the work (size 0) ran here: what the channel has now.
+        if (how === 'timeout') return await this.#channel.read(count, { ...options, block: false });
+      }
+      // 'aborted': the channel read rejects with the signal's reason, as every channel wait does.
+      return await this.#channel.read(count, options);
+    } finally {
+      const n = (reading.get(this) ?? 1) - 1;
+      if (n === 0) reading.delete(this);
+      else reading.set(this, n);
     }
-    // 'aborted': the channel read rejects with the signal's reason, as every channel wait does.
-    return this.#channel.read(count, options);
   }
 
   /** @internal The channel read without scheduling (a dependent task of the same pool reads this). */
