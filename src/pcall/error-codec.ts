@@ -63,8 +63,37 @@ function cloneable(value: unknown): unknown {
   }
 }
 
+/** `value[key]`, or undefined when reading it throws (a hostile getter or proxy). */
+function safeRead(value: unknown, key: string): unknown {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
+  try {
+    return (value as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/** `String(value)`, or `fallback` when that throws (a toString that throws, a Symbol-less object). */
+function safeString(value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  try {
+    return String(value);
+  } catch {
+    return fallback;
+  }
+}
+
 /** Child side: flattens a thrown value for the result message. Never throws. */
 export function serializeError(thrown: unknown, depth = 0): SerializedError {
+  try {
+    return serializeFields(thrown, depth);
+  } catch {
+    // A proxy whose traps throw (instanceof, Object.keys): still a failure the parent sees.
+    return { kind: 'value', value: '[an error object that could not be read]' };
+  }
+}
+
+function serializeFields(thrown: unknown, depth: number): SerializedError {
   if (!(thrown instanceof Error)) return { kind: 'value', value: cloneable(thrown) };
   const props: Record<string, unknown> = {};
   for (const key of Object.keys(thrown)) {
@@ -78,15 +107,21 @@ export function serializeError(thrown: unknown, depth = 0): SerializedError {
   if (thrown instanceof AggregateError && !('errors' in props)) {
     props.errors = thrown.errors.map((e) => cloneable(e));
   }
-  const code = (thrown as { code?: unknown }).code;
-  const cause = (thrown as { cause?: unknown }).cause;
+  // Every field is read through safeRead: an error whose getters throw (a hostile or broken
+  // error object) still serializes - the function said it never throws, and a chunk runner that
+  // threw here lost the results computed before the failure.
+  const code = safeRead(thrown, 'code');
+  const cause = safeRead(thrown, 'cause');
+  const name = safeString(safeRead(thrown, 'name'), 'Error');
+  const message = safeString(safeRead(thrown, 'message'), '');
+  const stack = safeRead(thrown, 'stack');
   return {
     kind: 'error',
-    name: String(thrown.name),
-    message: String(thrown.message),
-    className: thrown.constructor?.name ?? 'Error',
+    name,
+    message,
+    className: safeString(safeRead(safeRead(thrown, 'constructor'), 'name'), 'Error'),
     ...(code === undefined ? {} : { code: cloneable(code) }),
-    stack: String(thrown.stack ?? `${thrown.name}: ${thrown.message}`),
+    stack: stack === undefined || stack === null ? `${name}: ${message}` : safeString(stack, `${name}: ${message}`),
     props,
     ...(cause === undefined || depth >= kMaxCauseDepth ? {} : { cause: serializeError(cause, depth + 1) }),
   };

@@ -508,6 +508,15 @@ export class ProcessPool {
     return this.#closing;
   }
 
+  /**
+   * @internal Test hook (pool tests): signals every current child as an outside killer would -
+   * SIGKILL / SIGTERM for a process, `worker.terminate()` for a thread. The pool then behaves as
+   * after any crash: the running call fails, a replacement child starts.
+   */
+  _signalChildren(signal: 'SIGTERM' | 'SIGKILL'): void {
+    for (const child of this.#children) child.runner.signal(signal);
+  }
+
   /** Kills every child now (SIGKILL); queued and running calls fail. Resolves once all exited. */
   destroy(): Promise<void> {
     this.#closed = true;

@@ -282,6 +282,16 @@ export async function loadTarget(
  * scope it was written in. Replace it with an error that says so and names the identifier.
  */
 export function explainTargetError(err: unknown, target: LoadedTarget, spec: TargetSpec): unknown {
+  try {
+    return explainReferenceError(err, target, spec);
+  } catch {
+    // A thrown Proxy whose traps throw (instanceof, .message): reported as it is; never let
+    // the explanation itself throw in the child (a WorkerThread crashed on it).
+    return err;
+  }
+}
+
+function explainReferenceError(err: unknown, target: LoadedTarget, spec: TargetSpec): unknown {
   if (target.sourceUrl === undefined || !(err instanceof ReferenceError)) return err;
   const match = /^(.+) is not defined$/.exec(err.message);
   const frames = String(err.stack)

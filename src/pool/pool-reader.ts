@@ -14,14 +14,22 @@
  * Runs on the thread that owns the pool.
  */
 import { ClosedError } from '../errors';
+import { validateInteger } from '../validate';
 import { CallbackChannelReader, Reader, type PostReadCallback, type PreReadCallback } from '../channel';
 import type { ItemReader, ReadOptions } from './channel-port';
 import type { Task } from './task';
 
 /** What a reader needs from its pool (pool.ts implements it). */
 export interface PoolCore {
-  /** @internal Schedules (size > 0) or performs (size 0) the work a read of `count` needs. */
-  _prepareChannelRead(task: Task, count: number): Promise<void> | void;
+  /**
+   * @internal Schedules (size > 0) or performs (size 0) the work a read of `count` needs; at size
+   * 0 stops waiting for that work on the read's signal or timeout, or on close(), and says which.
+   */
+  _prepareChannelRead(
+    task: Task,
+    count: number,
+    options?: ReadOptions,
+  ): Promise<'done' | 'closed' | 'aborted' | 'timeout'> | 'done' | 'closed' | 'aborted';
   removeTask(task: Task): unknown;
   size(): number;
 }
@@ -43,6 +51,14 @@ function released(state: ReaderState): void {
   state.pool.removeTask(state.task);
   (state.channel as { close?: () => void }).close?.();
 }
+
+/**
+ * Readers with a read in progress, held strongly: a program may drop its reader while awaiting a
+ * read (`await pool.addTask(t).read()`); once the read reached the channel nothing else held the
+ * reader, the collector could run the finalizer mid-read, and the read rejected with
+ * ClosedError ("closed while reading"). The count is per reader (concurrent reads).
+ */
+const reading = new Map<object, number>();
 
 const finalizer = new FinalizationRegistry<ReaderState>((state) => {
   if (!state.open) return;
@@ -78,9 +94,23 @@ export class PoolReader<T = unknown> extends Reader<T> implements ItemReader<T> 
   override async read(count = 0, options?: ReadOptions): Promise<T[]> {
     const state = this.#state;
     if (!state.open) throw new ClosedError('this pool reader was closed');
-    const task = state.task;
-    if (!task.isDone() && task.error() === undefined) await state.pool._prepareChannelRead(task, count);
-    return this.#channel.read(count, options);
+    // Validated before any work is scheduled (read(-1) used to run the chain first).
+    validateInteger('count', count, 0, Number.MAX_SAFE_INTEGER);
+    reading.set(this, (reading.get(this) ?? 0) + 1);
+    try {
+      const task = state.task;
+      if (!task.isDone() && task.error() === undefined) {
+        const how = await state.pool._prepareChannelRead(task, count, options);
+        // The reader's time ran out while the work (size 0) ran here: what the channel has now.
+        if (how === 'timeout') return await this.#channel.read(count, { ...options, block: false });
+      }
+      // 'aborted': the channel read rejects with the signal's reason, as every channel wait does.
+      return await this.#channel.read(count, options);
+    } finally {
+      const n = (reading.get(this) ?? 1) - 1;
+      if (n === 0) reading.delete(this);
+      else reading.set(this, n);
+    }
   }
 
   /** @internal The channel read without scheduling (a dependent task of the same pool reads this). */

@@ -66,24 +66,33 @@ export class RemoteWorker {
     try {
       spec = specOf(task.fn as TaskFn);
     } catch (err) {
-      return { results: [], error: err };
+      return { results: [], failed: true, error: err };
     }
     let outcome: ChunkOutcome;
     try {
       [outcome] = await pcall<ChunkOutcome>(kRunner, { pool: this.#pp, iargs: [[spec, task.applySingle, items]] });
     } catch (err) {
       // The child died mid-chunk, or the runner itself failed (a target that does not load).
-      return { results: [], error: err };
+      return { results: [], failed: true, error: err };
     }
     if (outcome.error === undefined) return { results: outcome.results };
     let moduleExports: Record<string, unknown> | undefined;
     if (spec.kind === 'module') moduleExports = await importModule(spec.module).catch(() => undefined);
-    return { results: outcome.results, error: rebuildError(outcome.error, { moduleExports, pid: this.pid }) };
+    return {
+      results: outcome.results,
+      failed: true,
+      error: rebuildError(outcome.error, { moduleExports, pid: this.pid }),
+    };
   };
 
   /** Waits for the chunk in flight, then ends the child. */
   close(): Promise<void> {
     return this.#pp.close();
+  }
+
+  /** @internal Ends the child abruptly (worker.terminate() / SIGKILL); the next chunk gets a new one. */
+  kill(): void {
+    this.#pp._signalChildren('SIGKILL');
   }
 
   /** Kills the child now; a chunk in flight fails. */

@@ -38,9 +38,13 @@ export interface TaskOptions {
   writer?: ItemWriter;
 }
 
-/** What a chunk produced: the results in order, and the error that stopped it, if any. */
+/**
+ * What a chunk produced: the results in order, and the error that stopped it, if any. `failed`
+ * says whether it failed: a function may throw `undefined`, so `error` alone cannot tell.
+ */
 export interface ChunkResult {
   readonly results: unknown[];
+  readonly failed?: boolean;
   readonly error?: unknown;
 }
 
@@ -66,10 +70,8 @@ export class Task extends Node {
   fn: TaskFn | undefined;
   /** Whether `fn` gets single items (`true`) or the list read in one step. */
   applySingle: boolean;
-  /** Minimum items per scheduling step, or null. */
-  minCount: number | null;
-  /** Largest chunk per process call (0: no limit). */
-  maxChunksize: number;
+  #minCount: number | null = null;
+  #maxChunksize = 0;
   /** @internal Where items come from. */
   protected _read: ReadFn | undefined = undefined;
   #writer: ItemWriter | undefined;
@@ -86,9 +88,32 @@ export class Task extends Node {
     const applySingle = options.applySingle ?? true;
     validateBoolean('options.applySingle', applySingle);
     this.applySingle = applySingle;
-    this.minCount = optionalCount('options.minCount', options.minCount);
-    this.maxChunksize = optionalCount('options.maxChunksize', options.maxChunksize) ?? 0;
+    this.#minCount = optionalCount('options.minCount', options.minCount);
+    this.#maxChunksize = optionalCount('options.maxChunksize', options.maxChunksize) ?? 0;
     this.#writer = options.writer;
+  }
+
+  /**
+   * Minimum items per scheduling step, or null. A plain field in the seed (its tests assign it);
+   * here an assignment is validated like the constructor option (an integer from 0 to 2^53 - 1,
+   * 0 and null meaning none): NaN, Infinity, negative or fractional values throw a coded error
+   * instead of scheduling nonsense (Infinity made an array of Infinity chunks).
+   */
+  get minCount(): number | null {
+    return this.#minCount;
+  }
+
+  set minCount(value: number | null) {
+    this.#minCount = optionalCount('minCount', value);
+  }
+
+  /** Largest chunk per process call (0: no limit); validated like minCount. */
+  get maxChunksize(): number {
+    return this.#maxChunksize;
+  }
+
+  set maxChunksize(value: number) {
+    this.#maxChunksize = optionalCount('maxChunksize', value) ?? 0;
   }
 
   /** True once the task has produced everything it will (input exhausted, failed or removed). */
@@ -150,9 +175,9 @@ export class Task extends Node {
           const writer = this.#writer;
           if (writer === undefined) throw new TypeError(`task ${String(this.id)} has no output writer`);
           if (this.fn !== undefined && apply !== undefined) {
-            const { results, error } = await apply(this, items);
+            const { results, failed, error } = await apply(this, items);
             await writeAll(writer, results);
-            if (error !== undefined) throw error;
+            if (failed === true) throw failedWith(this, error);
           } else {
             await this.#applyLocal(writer, items);
           }
@@ -168,7 +193,7 @@ export class Task extends Node {
         // A writer that cannot close: the error below is what matters.
       }
       // ReadOnly: another chunk failed first and closed the output; keep its error.
-      if (!isReadOnly(err)) this.#error = err;
+      if (!isReadOnly(err)) this.#error = failedWith(this, err);
     }
     if (items.length === 0 || items.length !== count) this.setDone();
     if (this.#done && this.#numWriters === 0) this.close();
@@ -202,6 +227,16 @@ export class Task extends Node {
     this.#loaded = { target, fn: picked as (...a: unknown[]) => unknown, self: mod };
     return this.#loaded;
   }
+}
+
+/**
+ * The error a failed task keeps: what was thrown, except `undefined` and `null`, which would make
+ * `error()` say "no failure"; those become an Error naming the task, the value in `thrown`.
+ */
+function failedWith(task: Task, thrown: unknown): unknown {
+  if (thrown !== undefined && thrown !== null) return thrown;
+  const err = new Error(`task ${String(task.id)} failed: its function threw ${String(thrown)}`);
+  return Object.assign(err, { thrown });
 }
 
 async function writeAll(writer: ItemWriter, values: Iterable<unknown>): Promise<void> {

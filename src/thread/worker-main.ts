@@ -66,7 +66,11 @@ function postError(id: number | undefined, err: unknown): void {
 }
 
 function isStopProcessing(err: unknown): boolean {
-  return err instanceof Error && err.name === 'StopProcessing';
+  try {
+    return err instanceof Error && err.name === 'StopProcessing';
+  } catch {
+    return false; // a thrown Proxy whose traps throw: a failure like any other, not a crash
+  }
 }
 
 if (data.mode === 'run') {

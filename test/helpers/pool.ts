@@ -15,9 +15,9 @@ function counting<T extends IteratorTask | ChannelTask>(task: T): T & { processC
   counted.processCount = 0;
   counted.itemCount = 0;
   const process = task.process.bind(task);
-  task.process = (count?: number, apply?: Parameters<T['process']>[1]) => {
+  task.process = (count?: number, apply?: Parameters<T['process']>[1], signal?: AbortSignal) => {
     counted.processCount += 1;
-    return process(count, apply);
+    return process(count, apply, signal); // the signal too: close() ends a chunk's wait for input
   };
   const setWriter = task.setWriter.bind(task);
   task.setWriter = (writer: Writer | undefined) => {
