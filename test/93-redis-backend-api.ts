@@ -317,7 +317,11 @@ t.test('query() finds the names by SCAN under its own prefix only (glob characte
     [['one', 'exclusive']],
     'the waiter is listed',
   );
-  t.same((await plain.query()).held.map((h) => h.name), ['two'], 'prefix "ab" sees only its own');
+  t.same(
+    (await plain.query()).held.map((h) => h.name),
+    ['two'],
+    'prefix "ab" sees only its own',
+  );
   for (const g of guards) await g.release();
   (await waiting).release();
   await foreignGuard.release();

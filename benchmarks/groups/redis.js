@@ -71,12 +71,16 @@ function peerWithServer(id) {
 const kRedisMutex = 'Redis Mutex (await acquire()).release() [shmsync backend]';
 const kShmMutex = 'shm Mutex (await acquire()).release() [for scale]';
 
-/** INFO commandstats as { command: { calls, usec } }. */
+/** INFO commandstats as { command: calls }, and the server's CPU time so far (µs, INFO cpu). */
 async function commandstats(admin) {
-  const out = {};
+  const out = { calls: {}, cpuUs: 0 };
   for (const line of (await admin.info('commandstats')).split('\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
-    if (m) out[m[1]] = { calls: Number(m[2]), usec: Number(m[3]) };
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+    if (m) out.calls[m[1]] = Number(m[2]);
+  }
+  for (const line of (await admin.info('cpu')).split('\n')) {
+    const m = /^used_cpu_(sys|user):([\d.]+)/.exec(line);
+    if (m) out.cpuUs += Number(m[2]) * 1e6;
   }
   return out;
 }
@@ -85,9 +89,10 @@ async function commandstats(admin) {
  * Wraps a cycle so each sample also reports what the server did for it (INFO commandstats
  * before and after, from a connection of its own; samples of the group run one at a time):
  * extra.commands (all commands per cycle, scripts and the commands inside them),
- * extra.scripts (EVALSHA/EVAL per cycle), extra.serverUs (server µs per cycle, the commands'
- * own time as Redis counts it) and extra['cmd:<name>'] per command. The two INFO round trips
- * are inside the timed sample: under 0.1 µs per cycle at the sample sizes calibrate() picks.
+ * extra.scripts (EVALSHA/EVAL per cycle), extra.serverCpuUs (the redis-server process's CPU
+ * time per cycle, user + sys: parsing, scripts, replies; the group's server serves nobody else)
+ * and extra['cmd:<name>'] per command. The INFO round trips are inside the timed sample: under
+ * 1 µs per cycle at the sample sizes calibrate() picks, and they add a little server CPU.
  */
 function counted(ctx, cycle) {
   const loop = asyncOp(cycle);
@@ -97,21 +102,20 @@ function counted(ctx, cycle) {
     const before = await commandstats(admin);
     await loop(n);
     const after = await commandstats(admin);
-    const extra = { commands: 0, scripts: 0, serverUs: 0 };
-    for (const [cmd, v] of Object.entries(after)) {
-      const calls = v.calls - (before[cmd]?.calls ?? 0) - (cmd === 'info' ? 1 : 0);
+    const extra = { commands: 0, scripts: 0, serverCpuUs: (after.cpuUs - before.cpuUs) / n };
+    for (const [cmd, v] of Object.entries(after.calls)) {
+      const calls = v - (before.calls[cmd] ?? 0);
       if (calls <= 0 || cmd === 'info') continue;
       extra[`cmd:${cmd}`] = calls / n;
       extra.commands += calls / n;
       if (cmd === 'evalsha' || cmd === 'eval') extra.scripts += calls / n;
-      extra.serverUs += (v.usec - (before[cmd]?.usec ?? 0)) / n;
     }
     return { extra };
   };
   return { run, close: () => admin?.disconnect() };
 }
 
-/** "8 Redis commands per cycle in 2 scripts (evalsha 2, set 2, ...), server 21.3 µs per cycle" */
+/** "10 Redis commands per cycle, 2 of them scripts (evalsha 2, set 2, ...); redis-server CPU 21.3 µs per cycle" */
 function commandDetail(r) {
   const x = r.extra;
   if (!x) return '';
@@ -121,7 +125,7 @@ function commandDetail(r) {
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
     .map(([k, v]) => `${k} ${+v.toFixed(2)}`)
     .join(', ');
-  return `${+x.commands.median.toFixed(2)} Redis commands per cycle, ${+x.scripts.median.toFixed(2)} of them scripts (${per}); server time ${x.serverUs.median.toFixed(1)} µs per cycle (INFO commandstats, median of samples)`;
+  return `${+x.commands.median.toFixed(2)} Redis commands per cycle, ${+x.scripts.median.toFixed(2)} of them scripts (${per}); redis-server CPU ${x.serverCpuUs.median.toFixed(1)} µs per cycle (INFO commandstats and cpu, median of samples)`;
 }
 
 function redisMutexSetup(distDir = dist, body = 'acquire') {
@@ -203,7 +207,7 @@ const lockGroup = defineGroup({
   metric: 'time',
   unit: 'cycle',
   notes:
-    'One ioredis connection per competitor to a local redis-server (127.0.0.1, no persistence). redlock 5 (one instance, retryCount 0, 5 s TTL), redis-semaphore Mutex (5 s lockTimeout, its refresh timer on). The shm Mutex row is the shared-memory backend on the same machine, for scale. Under each Redis row: the commands per cycle the server ran and its time for them (INFO commandstats around every sample). SHMSYNC_BENCH_REDIS_BASELINE=<another dist/> adds that build as one more row (before/after in one run).',
+    'One ioredis connection per competitor to a local redis-server (127.0.0.1, no persistence). redlock 5 (one instance, retryCount 0, 5 s TTL), redis-semaphore Mutex (5 s lockTimeout, its refresh timer on). The shm Mutex row is the shared-memory backend on the same machine, for scale. Under each Redis row: the commands per cycle the server ran (scripts and the commands inside them) and the redis-server CPU time per cycle (INFO commandstats and cpu around every sample). SHMSYNC_BENCH_REDIS_BASELINE=<another dist/> adds that build as one more row (before/after in one run).',
   competitors: [
     { name: kRedisMutex, side: 'shmsync', available: hasBackend, setup: redisMutexSetup(), detail: commandDetail },
     {

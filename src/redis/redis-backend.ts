@@ -222,11 +222,7 @@ export class RedisBackend implements LockBackend {
 
   async withdraw(name: string, owner: string, mode: RemoteMode): Promise<void> {
     const b = this.#base(name);
-    await withdrawScript.run(
-      this.#client.send,
-      [`${b}:w`, `${b}:wx`],
-      [`${kModeCode[mode]}|${owner}`, owner],
-    );
+    await withdrawScript.run(this.#client.send, [`${b}:w`, `${b}:wx`], [`${kModeCode[mode]}|${owner}`, owner]);
   }
 
   async info(name: string): Promise<RemoteLockInfo> {
