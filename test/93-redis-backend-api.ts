@@ -237,3 +237,94 @@ t.test('dropped handles are garbage-collected; a dropped handle never drops a ho
   t.ok(again.fence > g.fence);
   again.release();
 });
+
+/** INFO commandstats as command -> calls. */
+async function commandCalls(admin: Redis): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const line of (await admin.info('commandstats')).split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+t.test('an uncontended cycle: 2 scripts, at most 8 commands, no per-cycle bookkeeping', async (t) => {
+  const server = await RedisServer.start(t);
+  const client = new Redis({ port: server.port, host: '127.0.0.1' });
+  const admin = new Redis({ port: server.port, host: '127.0.0.1' });
+  t.teardown(() => {
+    client.disconnect();
+    admin.disconnect();
+  });
+  const backend = createRedisBackend({ client, prefix: 'cyc:' });
+  t.teardown(() => backend.close());
+  const m = new Mutex('cycle', { backend });
+  t.teardown(() => m.close());
+  (await m.acquire()).release(); // loads the scripts
+  await (await m.acquire()).release();
+  const cycles = 50;
+  const before = await commandCalls(admin);
+  let last = 0n;
+  for (let i = 0; i < cycles; i++) {
+    const g = await m.acquire();
+    t.ok(g.fence > last, 'fences still grow');
+    last = g.fence;
+    await g.release();
+  }
+  const after = await commandCalls(admin);
+  const delta = new Map<string, number>();
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0) - (k === 'info' ? 1 : 0);
+    if (d > 0) delta.set(k, d);
+  }
+  t.equal(delta.get('evalsha'), 2 * cycles, 'one script to acquire, one to release');
+  const inner = [...delta].filter(([k]) => k !== 'evalsha').reduce((a, [, v]) => a + v, 0);
+  t.ok(inner <= 8 * cycles, `commands inside the scripts: ${inner / cycles} per cycle (${JSON.stringify([...delta])})`);
+  for (const k of ['sadd', 'srem', 'time', 'publish', 'pttl']) t.notOk(delta.has(k), `no ${k.toUpperCase()} per cycle`);
+  t.same((await admin.keys('cyc:*')).sort(), ['cyc:lock:cycle:f', 'cyc:lock:cycle:h'], 'only the fence records stay');
+});
+
+t.test('query() finds the names by SCAN under its own prefix only (glob characters escaped)', async (t) => {
+  const server = await RedisServer.start(t);
+  const clients = [0, 1, 2].map(() => new Redis({ port: server.port, host: '127.0.0.1' }));
+  t.teardown(() => {
+    for (const c of clients) c.disconnect();
+  });
+  // '[a]?*\\' as a glob would not match itself (and '[a]?' would match 'ab'): escaped, it finds
+  // exactly its own keys.
+  const glob = createRedisBackend({ client: clients[0], prefix: '[a]?*\\', leaseMs: 2000 });
+  const plain = createRedisBackend({ client: clients[1], prefix: 'ab', leaseMs: 2000 });
+  const other = createRedisBackend({ client: clients[2], prefix: '[a]?*\\', leaseMs: 2000 });
+  t.teardown(() => {
+    for (const b of [glob, plain, other]) b.close();
+  });
+  const names = ['one', 'x:x', 'w', 'a:s', 'ends:wx', '\uD800'];
+  const mutexes = names.map((n) => new Mutex(n, { backend: glob }));
+  const foreign = new Mutex('two', { backend: plain });
+  const waiter = new Mutex('one', { backend: other });
+  t.teardown(() => {
+    for (const m of [...mutexes, foreign, waiter]) m.close();
+  });
+  const guards = await Promise.all(mutexes.map((m) => m.acquire()));
+  const foreignGuard = await foreign.acquire();
+  const waiting = waiter.acquire({ timeout: 5000 });
+  // the waiter registers (B:w) before it sleeps; poll query() until it shows (bounded by the timeout)
+  let q = await glob.query();
+  for (let i = 0; q.pending.length === 0 && i < 5000; i++) q = await glob.query();
+  t.same(q.held.map((h) => h.name).sort(), [...names].sort(), 'every held name, exactly, none of prefix "ab"');
+  t.same(
+    q.pending.map((p) => [p.name, p.mode]),
+    [['one', 'exclusive']],
+    'the waiter is listed',
+  );
+  t.same(
+    (await plain.query()).held.map((h) => h.name),
+    ['two'],
+    'prefix "ab" sees only its own',
+  );
+  for (const g of guards) await g.release();
+  (await waiting).release();
+  await foreignGuard.release();
+  const empty = await glob.query();
+  t.same([empty.held, empty.pending], [[], []], 'nothing left once all are released');
+});

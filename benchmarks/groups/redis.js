@@ -71,24 +71,117 @@ function peerWithServer(id) {
 const kRedisMutex = 'Redis Mutex (await acquire()).release() [shmsync backend]';
 const kShmMutex = 'shm Mutex (await acquire()).release() [for scale]';
 
-function redisMutexSetup() {
+/** INFO commandstats as { command: calls }, and the server's CPU time so far (µs, INFO cpu). */
+async function commandstats(admin) {
+  const out = { calls: {}, cpuUs: 0 };
+  for (const line of (await admin.info('commandstats')).split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+    if (m) out.calls[m[1]] = Number(m[2]);
+  }
+  for (const line of (await admin.info('cpu')).split('\n')) {
+    const m = /^used_cpu_(sys|user):([\d.]+)/.exec(line);
+    if (m) out.cpuUs += Number(m[2]) * 1e6;
+  }
+  return out;
+}
+
+/**
+ * Wraps a cycle so each sample also reports what the server did for it (INFO commandstats
+ * before and after, from a connection of its own; samples of the group run one at a time):
+ * extra.commands (all commands per cycle, scripts and the commands inside them),
+ * extra.scripts (EVALSHA/EVAL per cycle), extra.serverCpuUs (the redis-server process's CPU
+ * time per cycle, user + sys: parsing, scripts, replies; the group's server serves nobody else)
+ * and extra['cmd:<name>'] per command. The INFO round trips are inside the timed sample: under
+ * 1 µs per cycle at the sample sizes calibrate() picks, and they add a little server CPU.
+ */
+function counted(ctx, cycle) {
+  const loop = asyncOp(cycle);
+  let admin = null;
+  const run = async (n) => {
+    admin ??= await client(ctx);
+    const before = await commandstats(admin);
+    await loop(n);
+    const after = await commandstats(admin);
+    const extra = { commands: 0, scripts: 0, serverCpuUs: (after.cpuUs - before.cpuUs) / n };
+    for (const [cmd, v] of Object.entries(after.calls)) {
+      const calls = v - (before.calls[cmd] ?? 0);
+      if (calls <= 0 || cmd === 'info') continue;
+      extra[`cmd:${cmd}`] = calls / n;
+      extra.commands += calls / n;
+      if (cmd === 'evalsha' || cmd === 'eval') extra.scripts += calls / n;
+    }
+    return { extra };
+  };
+  return { run, close: () => admin?.disconnect() };
+}
+
+/** "10 Redis commands per cycle, 2 of them scripts (evalsha 2, set 2, ...); redis-server CPU 21.3 µs per cycle" */
+function commandDetail(r) {
+  const x = r.extra;
+  if (!x) return '';
+  const per = Object.keys(x)
+    .filter((k) => k.startsWith('cmd:'))
+    .map((k) => [k.slice(4), x[k].median])
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([k, v]) => `${k} ${+v.toFixed(2)}`)
+    .join(', ');
+  return `${+x.commands.median.toFixed(2)} Redis commands per cycle, ${+x.scripts.median.toFixed(2)} of them scripts (${per}); redis-server CPU ${x.serverCpuUs.median.toFixed(1)} µs per cycle (INFO commandstats and cpu, median of samples)`;
+}
+
+function redisMutexSetup(distDir = dist, body = 'acquire') {
   return async (ctx) => {
     const c = await client(ctx);
-    const { createRedisBackend, Mutex } = { ...require(path.join(dist, 'index.js')), ...backendModule() };
+    const index = require(path.join(distDir, 'index.js'));
+    const { createRedisBackend, Mutex } = distDir === dist ? { ...index, ...backendModule() } : index;
     const backend = createRedisBackend({ client: c });
     const m = new Mutex(key('mutex'), { backend });
+    const cycle =
+      body === 'withLock'
+        ? () => m.withLock(() => undefined)
+        : async () => {
+            const g = await m.acquire();
+            await g.release();
+          };
+    const counter = counted(ctx, cycle);
     return {
-      run: asyncOp(async () => {
-        const g = await m.acquire();
-        await g.release();
-      }),
+      run: counter.run,
       async teardown() {
+        counter.close();
         await m.close?.();
         await backend.close?.();
         c.disconnect();
       },
     };
   };
+}
+
+/**
+ * SHMSYNC_BENCH_REDIS_BASELINE=<another dist/> (e.g. an older build copied to dist.old-before/)
+ * adds its Redis Mutex as one more row, measured in the same run and rounds: before/after.
+ */
+function baselineRows() {
+  const dir = process.env.SHMSYNC_BENCH_REDIS_BASELINE;
+  if (!dir) return [];
+  const abs = path.resolve(dir);
+  return [
+    {
+      name: `Redis Mutex (await acquire()).release() [from ${path.basename(abs)}]`,
+      side: 'shmsync',
+      available: () => {
+        const ok = redisServerAvailable();
+        if (ok !== true) return ok;
+        try {
+          return typeof require(path.join(abs, 'index.js')).createRedisBackend === 'function'
+            ? true
+            : `no createRedisBackend in ${abs}`;
+        } catch (err) {
+          return `cannot load ${abs}: ${err.message.split('\n')[0]}`;
+        }
+      },
+      setup: redisMutexSetup(abs),
+      detail: commandDetail,
+    },
+  ];
 }
 
 function shmMutexSetup() {
@@ -114,15 +207,24 @@ const lockGroup = defineGroup({
   metric: 'time',
   unit: 'cycle',
   notes:
-    'One ioredis connection per competitor to a local redis-server (127.0.0.1, no persistence). redlock 5 (one instance, retryCount 0, 5 s TTL), redis-semaphore Mutex (5 s lockTimeout, its refresh timer on). The shm Mutex row is the shared-memory backend on the same machine, for scale.',
+    'One ioredis connection per competitor to a local redis-server (127.0.0.1, no persistence). redlock 5 (one instance, retryCount 0, 5 s TTL), redis-semaphore Mutex (5 s lockTimeout, its refresh timer on). The shm Mutex row is the shared-memory backend on the same machine, for scale. Under each Redis row: the commands per cycle the server ran (scripts and the commands inside them) and the redis-server CPU time per cycle (INFO commandstats and cpu around every sample). SHMSYNC_BENCH_REDIS_BASELINE=<another dist/> adds that build as one more row (before/after in one run).',
   competitors: [
-    { name: kRedisMutex, side: 'shmsync', available: hasBackend, setup: redisMutexSetup() },
+    { name: kRedisMutex, side: 'shmsync', available: hasBackend, setup: redisMutexSetup(), detail: commandDetail },
+    {
+      name: 'Redis Mutex withLock(noop) [shmsync backend]',
+      side: 'shmsync',
+      available: hasBackend,
+      setup: redisMutexSetup(dist, 'withLock'),
+      detail: commandDetail,
+    },
+    ...baselineRows(),
     { name: kShmMutex, side: 'shmsync', setup: shmMutexSetup() },
     {
       name: 'redlock acquire([key])+release()',
       side: 'peer',
       vs: kRedisMutex,
       available: peerWithServer('redlock'),
+      detail: commandDetail,
       async setup(ctx) {
         const c = await client(ctx);
         const mod = requirePeer('redlock');
@@ -130,12 +232,16 @@ const lockGroup = defineGroup({
         const redlock = new Redlock([c], { retryCount: 0 });
         redlock.on('error', () => {});
         const k = key('redlock');
+        const counter = counted(ctx, async () => {
+          const lock = await redlock.acquire([k], 5000);
+          await lock.release();
+        });
         return {
-          run: asyncOp(async () => {
-            const lock = await redlock.acquire([k], 5000);
-            await lock.release();
-          }),
-          teardown: () => c.disconnect(),
+          run: counter.run,
+          teardown: () => {
+            counter.close();
+            c.disconnect();
+          },
         };
       },
     },
@@ -144,17 +250,22 @@ const lockGroup = defineGroup({
       side: 'peer',
       vs: kRedisMutex,
       available: peerWithServer('redis-semaphore'),
+      detail: commandDetail,
       async setup(ctx) {
         const c = await client(ctx);
         const { Mutex } = requirePeer('redis-semaphore');
         const k = key('semaphore');
+        const counter = counted(ctx, async () => {
+          const m = new Mutex(c, k, { lockTimeout: 5000, acquireTimeout: 5000 });
+          await m.acquire();
+          await m.release();
+        });
         return {
-          run: asyncOp(async () => {
-            const m = new Mutex(c, k, { lockTimeout: 5000, acquireTimeout: 5000 });
-            await m.acquire();
-            await m.release();
-          }),
-          teardown: () => c.disconnect(),
+          run: counter.run,
+          teardown: () => {
+            counter.close();
+            c.disconnect();
+          },
         };
       },
     },

@@ -111,6 +111,9 @@ export class RedisBackend implements LockBackend {
   #closed = false;
   /** Lock name -> the highest fence this context was granted (most recent last; bounded). */
   readonly #fences = new Map<string, bigint>();
+  /** String(leaseMs) and the waiter registration's lifetime, formatted once (every attempt sends them). */
+  readonly #leaseArg: string;
+  readonly #waiterTtlArg: string;
 
   constructor(options: RedisBackendOptions) {
     const opts = optionsObject('options', options);
@@ -134,6 +137,8 @@ export class RedisBackend implements LockBackend {
     }
     this.pollMaxMs = positiveMs('options.pollMaxMs', opts.pollMaxMs, Math.min(this.leaseMs, 1000));
     this.clientId = `${process.pid}:${threadId}@${os.hostname()}`;
+    this.#leaseArg = String(this.leaseMs);
+    this.#waiterTtlArg = String(2 * this.pollMaxMs + this.leaseMs);
   }
 
   /** 'ioredis' or 'node-redis': which client was recognised. */
@@ -149,8 +154,9 @@ export class RedisBackend implements LockBackend {
     return `${this.#base(name)}:rel`;
   }
 
-  get #locksKey(): string {
-    return `${this.prefix}locks`;
+  /** The glob that matches every key of every lock under this prefix (query()). */
+  get #lockKeysPattern(): string {
+    return `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}lock:*`;
   }
 
   async attempt(
@@ -164,16 +170,15 @@ export class RedisBackend implements LockBackend {
     const r = (await acquireScript
       .run(
         this.#client.send,
-        [`${b}:x`, `${b}:s`, `${b}:f`, `${b}:h`, `${b}:d`, `${b}:w`, `${b}:wx`, this.#locksKey],
+        [`${b}:x`, `${b}:s`, `${b}:f`, `${b}:h`, `${b}:d`, `${b}:w`, `${b}:wx`],
         [
           owner,
           kModeCode[mode],
-          String(this.leaseMs),
+          this.#leaseArg,
           options.steal === true ? '1' : '0',
           options.queue === true ? '1' : '0',
-          String(2 * this.pollMaxMs + this.leaseMs),
-          keyName(name),
-          this.#channel(name),
+          this.#waiterTtlArg,
+          `${b}:rel`,
           floor === undefined ? '0' : String(floor),
         ],
       )
@@ -209,19 +214,15 @@ export class RedisBackend implements LockBackend {
     const b = this.#base(name);
     const r = await releaseScript.run(
       this.#client.send,
-      [`${b}:x`, `${b}:s`, `${b}:h`, `${b}:w`, this.#locksKey],
-      [owner, kModeCode[mode], this.#channel(name), keyName(name), String(fence)],
+      [`${b}:x`, `${b}:s`, `${b}:h`, `${b}:w`],
+      [owner, kModeCode[mode], `${b}:rel`, String(fence)],
     );
     return Number(r) === 1;
   }
 
   async withdraw(name: string, owner: string, mode: RemoteMode): Promise<void> {
     const b = this.#base(name);
-    await withdrawScript.run(
-      this.#client.send,
-      [`${b}:x`, `${b}:s`, `${b}:w`, this.#locksKey, `${b}:wx`],
-      [`${kModeCode[mode]}|${owner}`, keyName(name), owner],
-    );
+    await withdrawScript.run(this.#client.send, [`${b}:w`, `${b}:wx`], [`${kModeCode[mode]}|${owner}`, owner]);
   }
 
   async info(name: string): Promise<RemoteLockInfo> {
@@ -254,9 +255,25 @@ export class RedisBackend implements LockBackend {
   }
 
   async query(): Promise<{ held: RemoteEntry[]; pending: RemoteEntry[] }> {
-    const names = ((await this.#client.send(['SMEMBERS', this.#locksKey])) as unknown[])
-      .map((k) => nameOfKey(String(k)))
-      .sort();
+    // No index of names is kept (it would cost every cycle a write): the names are those with a
+    // holder (B:x, B:s) or a waiter (B:w) key, each of which expires with its last lease.
+    const start = `${this.prefix}lock:`.length;
+    const found = new Set<string>();
+    let cursor = '0';
+    do {
+      const r = (await this.#client.send(['SCAN', cursor, 'MATCH', this.#lockKeysPattern, 'COUNT', '1000'])) as [
+        unknown,
+        unknown[],
+      ];
+      cursor = String(r[0]);
+      for (const k of r[1] ?? []) {
+        const key = String(k);
+        const sep = key.lastIndexOf(':');
+        const suffix = key.slice(sep + 1);
+        if (sep >= start && (suffix === 'x' || suffix === 's' || suffix === 'w')) found.add(key.slice(start, sep));
+      }
+    } while (cursor !== '0');
+    const names = [...found].map(nameOfKey).sort();
     const infos = await Promise.all(names.map((n) => this.info(n)));
     return { held: infos.flatMap((i) => i.held), pending: infos.flatMap((i) => i.pending) };
   }
