@@ -343,7 +343,9 @@ t.test('a long run of gets with timeouts leaves no listener and no timer behind'
   const concurrent = Array.from({ length: 8 }, () => q.get({ timeout: 20, signal: ac.signal }).catch((e) => e.code));
   t.same(new Set(await Promise.all(concurrent)), new Set(['SHMSYNC_TIMEOUT']));
   t.equal(getEventListeners(ac.signal, 'abort').length, 0, 'no abort listener left on the signal');
-  t.ok(timers() <= before, `no timer left (${before} -> ${timers()})`);
+  // The count is process-wide (ioredis keeps its own timers, which come and go): a leak would leave
+  // one timer per get (58 here), so a few more than before is still no leak.
+  t.ok(timers() - before < 5, `no timer left per get (${before} -> ${timers()})`);
 });
 
 t.test(
