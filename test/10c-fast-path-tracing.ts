@@ -72,12 +72,14 @@ t.test('a subscription made before the library is loaded counts', async (t) => {
     parentPort.postMessage(seen);
   `;
   const w = new Worker(code, { eval: true, workerData: { dist: path.join(__dirname, '..', 'dist'), name: m.name } });
+  // Listen for the exit now: on Node 24 it can come before the last message is handled.
+  const exited = new Promise((resolve) => w.once('exit', resolve));
   const seen = await new Promise((resolve, reject) => {
     w.once('message', resolve);
     w.once('error', reject);
   });
   t.same(seen, [m.name]);
-  await new Promise((resolve) => w.once('exit', resolve));
+  await exited;
 });
 
 t.test('two copies of the library in one thread both hear every subscription', async (t) => {

@@ -39,15 +39,31 @@ function queueFor(t: Test, tag: string, capacity = 1 << 16): ShmQueue<unknown> {
   return q;
 }
 
+// A worker that fails or exits before its message rejects the wait (a failure, not a hang).
 const messageOf = <T = Record<string, unknown>>(w: Worker, type: string): Promise<T> =>
-  new Promise((resolve) => {
+  new Promise((resolve, reject) => {
+    const done = (): void => {
+      w.off('message', on);
+      w.off('error', onError);
+      w.off('exit', onExit);
+    };
     const on = (m: { type: string }): void => {
       if (m.type === type) {
-        w.off('message', on);
+        done();
         resolve(m as T);
       }
     };
+    const onError = (err: Error): void => {
+      done();
+      reject(err);
+    };
+    const onExit = (code: number): void => {
+      done();
+      reject(new Error(`worker exited (code ${code}) before '${type}'`));
+    };
     w.on('message', on);
+    w.on('error', onError);
+    w.on('exit', onExit);
   });
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -57,8 +73,13 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 let directAvailable = false;
 t.before(async () => {
   const q = new ShmQueue(testName('probe'), { create: 'create', capacity: 4096 });
-  await q.get({ timeout: 1 }).catch(() => undefined);
-  directAvailable = binding.waitStats().directWatches;
+  // The get must park to open the ring: a get whose deadline passes while it still spins in JS
+  // (a loaded machine can spend a whole 1 ms timeout in one event-loop turn) never parks and
+  // would report "unavailable" on a kernel that has it. A few 50 ms waits park for sure.
+  for (let i = 0; i < 3 && !directAvailable; i += 1) {
+    await q.get({ timeout: 50 }).catch(() => undefined);
+    directAvailable = binding.waitStats().directWatches;
+  }
   q.close();
   ShmQueue.unlink(q.name);
 });
