@@ -46,6 +46,9 @@ if (!summarised) {
     else if (/^not ok \d+/.test(line)) failed += 1;
   }
 }
+// Which assertions failed, with the file and subtest path that holds each and the first lines
+// of its diagnostic: .ci/run prints these last, where a truncated log still shows them.
+const failures = failureDigest(tap.stdout || '');
 fs.rmSync(path.join('/dev/shm', `shmsync-${ownerTable}`), { force: true });
 const leaked = run.leftovers();
 run.finish();
@@ -66,6 +69,37 @@ if (foreign.length > 0) {
 }
 if (tap.status !== 0 && failed === 0) failed += 1;
 const results = process.env.SHMSYNC_TAP_RESULTS || path.join(root, '.tap-results.json');
-fs.writeFileSync(results, JSON.stringify({ passed, failed }));
+fs.writeFileSync(results, JSON.stringify({ passed, failed, failures }));
 console.log(`tap: ${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;
+
+/** The failed test points of a TAP stream: `file > subtest > assertion`, plus a few diagnostic lines. */
+function failureDigest(stdout) {
+  const lines = stdout.split('\n');
+  const stack = []; // [indent, name] of the open subtests
+  const out = [];
+  for (let i = 0; i < lines.length && out.length < 20; i += 1) {
+    const line = lines[i];
+    const indent = line.length - line.trimStart().length;
+    const sub = /^\s*# Subtest: (.*)$/.exec(line);
+    if (sub) {
+      while (stack.length > 0 && stack[stack.length - 1][0] >= indent) stack.pop();
+      stack.push([indent, sub[1]]);
+      continue;
+    }
+    const bad = /^\s*not ok \d+ - (.*)$/.exec(line);
+    if (!bad) continue;
+    // A failed subtest repeats as `not ok` at each enclosing level: report the innermost only.
+    const name = bad[1].replace(/ # time=\S+$/, '');
+    const where = [...stack.filter(([d]) => d < indent).map(([, n]) => n), name].join(' > ');
+    if (out.some((f) => f.where.startsWith(where))) continue;
+    const diag = [];
+    if (/^\s*---$/.test(lines[i + 1] || '')) {
+      for (let j = i + 2; j < lines.length && !/^\s*\.\.\.$/.test(lines[j]) && diag.length < 12; j += 1) {
+        diag.push(lines[j].trim());
+      }
+    }
+    out.push({ where, diag });
+  }
+  return out;
+}

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { Mutex, MutexGuard, type MutexOptions } from '../dist';
 import { Child, fixturesDir, forkReady } from './helpers/fork';
 import { testName } from './helpers/shm';
+import { rounds as scaledRounds } from './helpers/scale';
 
 interface Reply {
   [key: string]: unknown;
@@ -324,7 +325,8 @@ t.test('recovery latency from SIGKILL to acquire (Promise and blocking waiters)'
   const m = mutexFor(t, 'latency');
   const w = await workerAgent(t, m);
   let next = forkReady('mutex-agent.js', [m.name]);
-  for (let round = 0; round < 24; round++) {
+  const total = scaledRounds(24, 8);
+  for (let round = 0; round < total; round++) {
     const h = await next;
     t.teardown(() => h.kill());
     if (!(await ask(h, 'acquireSync')).ok) throw new Error('holder could not acquire');
@@ -360,7 +362,7 @@ t.test('recovery latency from SIGKILL to acquire (Promise and blocking waiters)'
     );
     t.ok(sorted[sorted.length - 1] < 2_000, `${flavour}: every recovery within the 2 s sanity bound`);
   }
-  t.equal(m.info().ownerDeaths, 24);
+  t.equal(m.info().ownerDeaths, total);
 });
 
 async function until(cond: () => boolean, what: string): Promise<void> {

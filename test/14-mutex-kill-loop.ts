@@ -2,8 +2,9 @@ import t from 'tap';
 import { Mutex, SharedMemory } from '../dist';
 import { Child } from './helpers/fork';
 import { testName } from './helpers/shm';
+import { rounds as scaledRounds } from './helpers/scale';
 
-const kRounds = 100;
+const kRounds = scaledRounds(100, 30);
 const kForkAhead = 2; // children booting while the current round runs (a boot costs ~150 ms of CPU here)
 // Children need none of tap's preloads (NODE_OPTIONS); without them they boot a little faster.
 const childEnv = { ...process.env, NODE_OPTIONS: '' };

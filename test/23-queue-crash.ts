@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { SharedMemory, ShmQueue } from '../dist';
 import { Child, fixturesDir, type Message } from './helpers/fork';
 import { testName } from './helpers/shm';
+import { rounds as scaledRounds } from './helpers/scale';
 
 // File offsets of a queue segment (native/core/layout.h, ring-layout.h, mutex-layout.h): a
 // 64-byte segment header, then RingState, then the data ring.
@@ -109,7 +110,7 @@ async function until(cond: () => boolean, what: string, child?: Child): Promise<
   }
 }
 
-const kProducerRounds = Number(process.env.SHMSYNC_QUEUE_KILL_ROUNDS ?? 60);
+const kProducerRounds = Number(process.env.SHMSYNC_QUEUE_KILL_ROUNDS ?? scaledRounds(60, 12));
 const kForkAhead = 2;
 
 t.test(
@@ -245,7 +246,7 @@ t.test(
   },
 );
 
-const kConsumerRounds = Number(process.env.SHMSYNC_QUEUE_CONSUMER_KILL_ROUNDS ?? 20);
+const kConsumerRounds = Number(process.env.SHMSYNC_QUEUE_CONSUMER_KILL_ROUNDS ?? scaledRounds(20, 8));
 
 function consumerKillLoop(mode: 'getMany' | 'drain', roundCount: number): void {
   t.test(

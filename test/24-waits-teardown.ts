@@ -9,6 +9,7 @@ import { Mutex, ShmQueue } from '../dist';
 import { ownerId } from '../dist/lock/lock-engine';
 import { Child, fixturesDir } from './helpers/fork';
 import { testName } from './helpers/shm';
+import { rounds as scaledRounds } from './helpers/scale';
 
 function mutexFor(t: Test, tag: string): Mutex {
   const m = new Mutex(testName(tag), { create: 'create' });
@@ -75,11 +76,11 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 }
 
 t.test(
-  'terminating workers with parked lock and queue waits while grants are in flight never aborts the process (100 rounds)',
+  `terminating workers with parked lock and queue waits while grants are in flight never aborts the process (${scaledRounds(100, 10)} rounds)`,
   async (t) => {
     const m = mutexFor(t, 'term-parked');
     const q = queueFor(t, 'term-parked', 1 << 16);
-    const rounds = 100;
+    const rounds = scaledRounds(100, 10);
     const workersPerRound = 2;
     let terminations = 0;
     for (let round = 0; round < rounds; round++) {

@@ -12,6 +12,7 @@ import { Mutex, ShmQueue } from '../dist';
 import { binding } from '../dist/addon/binding';
 import { Child, fixturesDir } from './helpers/fork';
 import { testName } from './helpers/shm';
+import { rounds as scaledRounds } from './helpers/scale';
 
 const agent = path.join(fixturesDir, 'wake-agent.js');
 const modes = ['direct', 'parker'] as const;
@@ -148,64 +149,68 @@ for (const mode of modes) {
     t.equal(q.info().consumersWaiting, 0, 'no sleeper left counted');
   });
 
-  t.test(`[${mode}] worker.terminate() at any instant of get()/acquire() traffic (30 rounds)`, async (t) => {
-    const q = queueFor(t, `term-${mode}`);
-    const m = new Mutex(testName(`term-${mode}`), { create: 'create' });
-    t.teardown(() => {
-      m.close();
-      Mutex.unlink(m.name);
-    });
-    const total = 1 << 14;
-    const sab = new SharedArrayBuffer(4 * total);
-    const counts = new Int32Array(sab);
-    let next = 0;
-    let terminated = 0;
-    for (let round = 0; round < 30; round++) {
-      const workers = await inMode(mode, async () => {
-        const ws = [0, 1].map(
-          () =>
-            new Worker(agent, {
-              workerData: { mode: 'churn', queue: q.name, mutex: m.name, counts: sab },
-              execArgv: [],
-            }),
-        );
-        await Promise.all(ws.map((w) => messageOf(w, 'ready')));
-        return ws;
+  const terminateRounds = scaledRounds(30, 6);
+  t.test(
+    `[${mode}] worker.terminate() at any instant of get()/acquire() traffic (${terminateRounds} rounds)`,
+    async (t) => {
+      const q = queueFor(t, `term-${mode}`);
+      const m = new Mutex(testName(`term-${mode}`), { create: 'create' });
+      t.teardown(() => {
+        m.close();
+        Mutex.unlink(m.name);
       });
-      // Traffic: messages for the parked gets, the lock taken and given back under them.
-      for (let i = 0; i < 16 && next < total; i++) q.putSync(next++);
-      m.acquireSync();
-      m.release();
-      await Promise.all(
-        workers.map(async (w) => {
-          for (let k = Math.floor(Math.random() * 5); k > 0; k--) {
-            if (next < total) q.putSync(next++);
-            await turn();
-          }
-          await w.terminate();
-          terminated += 1;
-        }),
+      const total = 1 << 14;
+      const sab = new SharedArrayBuffer(4 * total);
+      const counts = new Int32Array(sab);
+      let next = 0;
+      let terminated = 0;
+      for (let round = 0; round < terminateRounds; round++) {
+        const workers = await inMode(mode, async () => {
+          const ws = [0, 1].map(
+            () =>
+              new Worker(agent, {
+                workerData: { mode: 'churn', queue: q.name, mutex: m.name, counts: sab },
+                execArgv: [],
+              }),
+          );
+          await Promise.all(ws.map((w) => messageOf(w, 'ready')));
+          return ws;
+        });
+        // Traffic: messages for the parked gets, the lock taken and given back under them.
+        for (let i = 0; i < 16 && next < total; i++) q.putSync(next++);
+        m.acquireSync();
+        m.release();
+        await Promise.all(
+          workers.map(async (w) => {
+            for (let k = Math.floor(Math.random() * 5); k > 0; k--) {
+              if (next < total) q.putSync(next++);
+              await turn();
+            }
+            await w.terminate();
+            terminated += 1;
+          }),
+        );
+      }
+      t.equal(terminated, 60, 'every worker was terminated and the process survived');
+      let twice = 0;
+      let counted = 0;
+      for (let i = 0; i < next; i++) {
+        if (counts[i] > 1) twice += 1;
+        counted += counts[i];
+      }
+      t.equal(twice, 0, 'no message delivered twice');
+      const qi = q.info();
+      t.ok(
+        qi.totalGot >= counted && qi.totalGot - counted <= terminated,
+        'taken = counted + at most one in flight per terminated worker',
       );
-    }
-    t.equal(terminated, 60, 'every worker was terminated and the process survived');
-    let twice = 0;
-    let counted = 0;
-    for (let i = 0; i < next; i++) {
-      if (counts[i] > 1) twice += 1;
-      counted += counts[i];
-    }
-    t.equal(twice, 0, 'no message delivered twice');
-    const qi = q.info();
-    t.ok(
-      qi.totalGot >= counted && qi.totalGot - counted <= terminated,
-      'taken = counted + at most one in flight per terminated worker',
-    );
-    t.equal(qi.consumersWaiting, 0, 'no parked get of a terminated worker is still counted');
-    const mi = m.info();
-    t.equal(mi.waiters, 0, 'no parked acquire of a terminated worker is still counted');
-    t.ok(m.acquireSync({ timeout: 5_000 }), 'the lock can be taken (no grant leaked to a dead context)');
-    m.release();
-  });
+      t.equal(qi.consumersWaiting, 0, 'no parked get of a terminated worker is still counted');
+      const mi = m.info();
+      t.equal(mi.waiters, 0, 'no parked acquire of a terminated worker is still counted');
+      t.ok(m.acquireSync({ timeout: 5_000 }), 'the lock can be taken (no grant leaked to a dead context)');
+      m.release();
+    },
+  );
 
   t.test(`[${mode}] the loop is held exactly while a wait is outstanding`, async (t) => {
     const q = queueFor(t, `ref-${mode}`, 4096);

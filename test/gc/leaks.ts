@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { testName } from '../helpers/shm';
+import { rounds as scaledRounds } from '../helpers/scale';
 
 // Each kind churns for 10-60 s on a loaded 2-core machine: more than the suite's default.
 t.setTimeout(600_000);
@@ -79,6 +80,7 @@ t.test('10 000 SharedValues and 10 000 SharedMemory segments created, closed or 
   judge(t, 'values', 10_000, await churn('values', 10_000), 0);
 });
 
-t.test('200 ProcessPools created and closed (every fourth runs a pcall)', async (t) => {
-  judge(t, 'pool', 200, await churn('pool', 200), 0);
+const kPools = scaledRounds(200, 40);
+t.test(`${kPools} ProcessPools created and closed (every fourth runs a pcall)`, async (t) => {
+  judge(t, 'pool', kPools, await churn('pool', kPools), 0);
 });
