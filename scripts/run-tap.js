@@ -88,7 +88,7 @@ function failureDigest(stdout) {
       continue;
     }
     const bad = /^\s*not ok \d+ - (.*)$/.exec(line);
-    if (!bad) continue;
+    if (!bad || / # (TODO|SKIP)\b/i.test(bad[1])) continue; // directives are not failures
     // A failed subtest repeats as `not ok` at each enclosing level: report the innermost only.
     const name = bad[1].replace(/ # time=\S+$/, '');
     const where = [...stack.filter(([d]) => d < indent).map(([, n]) => n), name].join(' > ');
