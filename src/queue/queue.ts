@@ -17,8 +17,8 @@ import {
   validateInteger,
   validateName,
   validateOneOf,
-  validateSignal,
   validateTimeout,
+  validateWaitOptions,
 } from '../validate';
 import { decodeRecord, kStructuredJson, type Codec, type CodecName } from '../wire/codec';
 import { registerHandleType, type HandleRef } from '../wire/handle-ref';
@@ -254,7 +254,7 @@ export class ShmQueue<T = unknown> {
    * how many were enqueued.
    */
   async putMany(values: Iterable<T>, options?: PutOptions): Promise<void> {
-    const { timeout, signal } = asyncOptions(options);
+    const { timeout, signal } = validateWaitOptions(options);
     const native = this.#open();
     const batch = Array.isArray(values) ? (values as T[]) : Array.from(values);
     this.#stage(batch);
@@ -391,7 +391,7 @@ export class ShmQueue<T = unknown> {
    * anything is taken; then take, or park until data arrives (parker thread), until the deadline.
    */
   async #receive<R>(take: () => R | typeof EMPTY, options: GetOptions | undefined): Promise<R> {
-    const { timeout, signal } = asyncOptions(options);
+    const { timeout, signal } = validateWaitOptions(options);
     const native = this.#open();
     const deadline = deadlineOf(timeout);
     const poll = this.#poll!;
@@ -647,16 +647,6 @@ function syncOptions(options: unknown): { blocking: boolean; timeout: number } {
   const blocking = opts.blocking ?? true;
   validateBoolean('options.blocking', blocking);
   return { blocking, timeout: validateTimeout('options.timeout', opts.timeout) };
-}
-
-function asyncOptions(options: unknown): { timeout: number; signal: AbortSignal | undefined } {
-  if (options === undefined) return { timeout: -1, signal: undefined };
-  const opts = optionsObject('options', options);
-  rejectUnknownOptions('options', opts, ['timeout', 'signal']);
-  return {
-    timeout: validateTimeout('options.timeout', opts.timeout),
-    signal: validateSignal('options.signal', opts.signal),
-  };
 }
 
 function withWritten<E extends Error>(err: E, written: number): E {

@@ -35,8 +35,7 @@ import {
   validateInteger,
   validateName,
   validateOneOf,
-  validateSignal,
-  validateTimeout,
+  validateWaitOptions,
 } from '../validate';
 import type { Codec, CodecName } from '../wire/codec';
 import { decodeMessage, encodeMessage } from './queue-codec';
@@ -147,23 +146,6 @@ function deadlineOf(timeout: number): number {
 function isReplyError(err: unknown): boolean {
   const name = (err as { name?: unknown } | null)?.name;
   return name === 'ReplyError' || name === 'ErrorReply';
-}
-
-function asyncOptions(
-  options: unknown,
-  extra: readonly string[] = [],
-): Record<string, unknown> & {
-  timeout: number;
-  signal: AbortSignal | undefined;
-} {
-  if (options === undefined) return { timeout: -1, signal: undefined };
-  const opts = optionsObject('options', options);
-  rejectUnknownOptions('options', opts, ['timeout', 'signal', ...extra]);
-  return {
-    ...opts,
-    timeout: validateTimeout('options.timeout', opts.timeout),
-    signal: validateSignal('options.signal', opts.signal),
-  };
 }
 
 function withWritten<E extends Error>(err: E, written: number): E {
@@ -396,7 +378,7 @@ export class RedisQueue<T = unknown> {
    * reached; on timeout/abort/close the error's `written` says how many were appended.
    */
   async putMany(values: Iterable<T>, options?: RedisPutOptions): Promise<void> {
-    const { timeout, signal } = asyncOptions(options);
+    const { timeout, signal } = validateWaitOptions(options);
     const batch = Array.isArray(values) ? (values as T[]) : Array.from(values);
     const payloads = batch.map((v) => encodeMessage(this.codec as CodecName | Codec, v, this.maxMessageSize));
     await this.#open();
@@ -487,12 +469,12 @@ export class RedisQueue<T = unknown> {
    */
   async drain(visit: (view: Uint8Array, index: number) => void, options?: RedisDrainOptions): Promise<number> {
     validateFunction('visit', visit);
-    const opts = asyncOptions(options, ['max']);
-    const max = (opts.max ?? 1024) as number;
+    const { timeout, signal } = validateWaitOptions(options, ['max']);
+    const max = (options?.max ?? 1024) as number;
     validateInteger('options.max', max, 1, 100_000);
     const payloads = (await this.#receive(max, 'raw', {
-      timeout: opts.timeout < 0 ? undefined : opts.timeout,
-      signal: opts.signal,
+      timeout: timeout < 0 ? undefined : timeout,
+      signal,
     })) as Buffer[];
     for (let i = 0; i < payloads.length; i++) visit(payloads[i].subarray(1), i);
     return payloads.length;
@@ -513,7 +495,7 @@ export class RedisQueue<T = unknown> {
   }
 
   async #receive(max: number, mode: Mode, options: RedisGetOptions | undefined, once = false): Promise<unknown[]> {
-    const { timeout, signal } = asyncOptions(options);
+    const { timeout, signal } = validateWaitOptions(options);
     await this.#open();
     const deadline = deadlineOf(timeout);
     for (;;) {
