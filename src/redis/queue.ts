@@ -34,10 +34,10 @@ import {
   validateFunction,
   validateInteger,
   validateName,
-  validateOneOf,
   validateWaitOptions,
 } from '../validate';
-import type { Codec, CodecName } from '../wire/codec';
+import { validateCodec, type Codec, type CodecName } from '../wire/codec';
+import { iterateUntilEnded, withWritten } from '../queue/queue-contract';
 import { decodeMessage, encodeMessage } from './queue-codec';
 import { text } from './queue-client';
 import { adaptQueueClient, type BlockingConnection, type QueueAdapter } from './client';
@@ -126,7 +126,6 @@ function faultOf(flag: number, size: number, max: number, id: string): Error | u
 type Mode = 'ack' | 'hold' | 'raw';
 type Outcome = 'done' | 'timeout' | 'abort' | 'closed';
 
-const kCodecs: readonly CodecName[] = ['raw', 'string', 'json', 'structured'];
 const kDefaultReclaim = 5000;
 const kMaxSlice = 2000;
 /** How long a blocking connection stays registered for end()'s CLIENT UNBLOCK (ms). */
@@ -146,11 +145,6 @@ function deadlineOf(timeout: number): number {
 function isReplyError(err: unknown): boolean {
   const name = (err as { name?: unknown } | null)?.name;
   return name === 'ReplyError' || name === 'ErrorReply';
-}
-
-function withWritten<E extends Error>(err: E, written: number): E {
-  Object.defineProperty(err, 'written', { value: written, enumerable: true });
-  return err;
 }
 
 /** Resolves when `p` settles, the deadline passes, `signal` or `closing` aborts. */
@@ -253,14 +247,7 @@ export class RedisQueue<T = unknown> {
       );
     }
     const codec = (opts.codec ?? 'structured') as CodecName | Codec<T>;
-    if (typeof codec === 'string') validateOneOf('options.codec', codec, kCodecs);
-    else if (
-      typeof codec !== 'object' ||
-      codec === null ||
-      typeof codec.encode !== 'function' ||
-      typeof codec.decode !== 'function'
-    )
-      throw typeError('options.codec', "'raw', 'string', 'json', 'structured' or { encode, decode }", codec);
+    validateCodec('options.codec', codec);
     const maxLength = (opts.maxLength ?? 0) as number;
     validateInteger('options.maxLength', maxLength, 0, 2 ** 31 - 1);
     const maxMessageSize = (opts.maxMessageSize ?? 16 * 1024 * 1024) as number;
@@ -481,17 +468,8 @@ export class RedisQueue<T = unknown> {
   }
 
   /** Iterates messages until the stream has ended and every message was acknowledged. */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      let v: T;
-      try {
-        v = await this.get();
-      } catch (err) {
-        if (err instanceof ReadOnly) return;
-        throw err;
-      }
-      yield v;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return iterateUntilEnded(() => this.get());
   }
 
   async #receive(max: number, mode: Mode, options: RedisGetOptions | undefined, once = false): Promise<unknown[]> {

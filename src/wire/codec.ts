@@ -19,6 +19,7 @@
  */
 import * as v8 from 'node:v8';
 import { CodecError } from '../errors';
+import { typeError, validateOneOf } from '../validate';
 import { jsonExact } from './json-exact';
 import {
   decodeHandles,
@@ -82,6 +83,21 @@ export type CodecName = 'raw' | 'string' | 'json' | 'structured';
 export interface Codec<T = unknown> {
   encode(value: T): Uint8Array;
   decode(bytes: Buffer): T;
+}
+
+const kCodecNames: readonly CodecName[] = ['raw', 'string', 'json', 'structured'];
+
+/** A queue's `codec` option: a CodecName, or an object with encode and decode functions. */
+export function validateCodec(name: string, value: unknown): asserts value is CodecName | Codec {
+  if (typeof value === 'string') validateOneOf(name, value, kCodecNames);
+  else if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof (value as Codec).encode !== 'function' ||
+    typeof (value as Codec).decode !== 'function'
+  ) {
+    throw typeError(name, "'raw', 'string', 'json', 'structured' or { encode, decode }", value);
+  }
 }
 
 /**
