@@ -24,7 +24,7 @@ import { Status } from '../addon/status';
 import { lockTracing, traceAcquire, traceGranted, traceReleased, type TracedLock } from '../diagnostics';
 import { watchLockTracing } from './lock-tracing';
 import { sameSyncRun, syncRun } from './sync-run';
-import { type LongTimer, setLongTimeout } from '../timer';
+import { queueWaiter, type LockWaiter } from './lock-waiter';
 import { leaseHandoff } from '../addon/lifetime';
 
 // Layout indexes as module constants (one context load each on the fast paths).
@@ -49,10 +49,8 @@ export function ownerId(): number {
   return contextOwnerId;
 }
 
-interface Waiter {
-  token: number;
-  settle(status: Status | 'abort' | 'closed'): void;
-}
+/** A Promise waiter of this context (it is never failed: errors settle it with a Status). */
+type Waiter = LockWaiter<Status | 'abort' | 'closed'>;
 
 export function isAcquired(status: Status | -1): status is Status.Ok | Status.OwnerDead {
   return status === Status.Ok || status === Status.OwnerDead;
@@ -331,22 +329,16 @@ export class LockEngine implements TracedLock {
       if (st !== Status.WouldBlock) return Promise.resolve(st);
       if (timeoutMs === 0) return Promise.resolve(Status.Timeout);
     }
-    return new Promise((resolve) => {
-      let timer: LongTimer | undefined;
-      const onAbort = (): void => this.drop(waiter, 'abort');
-      const waiter: Waiter = {
-        token,
-        settle: (outcome) => {
-          if (timer !== undefined) timer.clear();
-          signal?.removeEventListener('abort', onAbort);
-          resolve(outcome);
-        },
-      };
-      this.queue.push(waiter);
-      if (timeoutMs >= 0) timer = setLongTimeout(() => this.drop(waiter, Status.Timeout), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (this.holder === 0 && this.parkId === 0) this.park();
-    });
+    return queueWaiter(
+      this.queue,
+      token,
+      timeoutMs,
+      signal,
+      (w, outcome) => this.drop(w, outcome),
+      () => {
+        if (this.holder === 0 && this.parkId === 0) this.park();
+      },
+    );
   }
 
   /** Releases one level of `token`'s hold. Returns NotOwner if `token` does not hold it. */

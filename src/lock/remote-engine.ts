@@ -14,13 +14,9 @@
 import { Status } from '../addon/status';
 import type { LockBackend, RemoteLockInfo } from './lock-backend';
 import { acquireRemote, Canceller, RemoteHold } from './remote-hold';
-import { type LongTimer, setLongTimeout } from '../timer';
+import { queueWaiter, type LockWaiter } from './lock-waiter';
 
-interface Waiter {
-  token: number;
-  settle(outcome: Status.Ok | Status.Timeout | 'abort' | 'closed'): void;
-  fail(err: unknown): void;
-}
+type Waiter = LockWaiter<Status.Ok | Status.Timeout | 'abort' | 'closed'>;
 
 /** What the Mutex handles of an engine hear. */
 export interface RemoteListeners {
@@ -116,29 +112,14 @@ export class RemoteEngine {
     signal: AbortSignal | undefined,
   ): Promise<Status.Ok | Status.Timeout | 'abort' | 'closed'> {
     if (timeoutMs === 0) return this.tryOnce(token);
-    return new Promise((resolve, reject) => {
-      let timer: LongTimer | undefined;
-      const onAbort = (): void => this.drop(waiter, 'abort');
-      const cleanup = (): void => {
-        timer?.clear();
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const waiter: Waiter = {
-        token,
-        settle: (outcome) => {
-          cleanup();
-          resolve(outcome);
-        },
-        fail: (err) => {
-          cleanup();
-          reject(err);
-        },
-      };
-      this.queue.push(waiter);
-      if (timeoutMs >= 0) timer = setLongTimeout(() => this.drop(waiter, Status.Timeout), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.pump();
-    });
+    return queueWaiter(
+      this.queue,
+      token,
+      timeoutMs,
+      signal,
+      (w, outcome) => this.drop(w, outcome),
+      () => this.pump(),
+    );
   }
 
   /**
