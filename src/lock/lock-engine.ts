@@ -329,16 +329,10 @@ export class LockEngine implements TracedLock {
       if (st !== Status.WouldBlock) return Promise.resolve(st);
       if (timeoutMs === 0) return Promise.resolve(Status.Timeout);
     }
-    return queueWaiter(
-      this.queue,
-      token,
-      timeoutMs,
-      signal,
-      (w, outcome) => this.drop(w, outcome),
-      () => {
-        if (this.holder === 0 && this.parkId === 0) this.park();
-      },
-    );
+    // Parks unless this context holds the lock (its release serves the queue) or has parked.
+    return queueWaiter(this.queue, token, timeoutMs, signal, this.drop, () => {
+      if (this.holder === 0 && this.parkId === 0) this.park();
+    });
   }
 
   /** Releases one level of `token`'s hold. Returns NotOwner if `token` does not hold it. */
@@ -451,7 +445,8 @@ export class LockEngine implements TracedLock {
     for (const w of this.queue.splice(0)) w.settle(status);
   }
 
-  private drop(w: Waiter, outcome: Status | 'abort'): void {
+  /** A waiter timed out or was aborted (an arrow: queueWaiter's timer and abort listener call it). */
+  private readonly drop = (w: Waiter, outcome: Status.Timeout | 'abort'): void => {
     const i = this.queue.indexOf(w);
     if (i < 0) return;
     this.queue.splice(i, 1);
@@ -460,7 +455,7 @@ export class LockEngine implements TracedLock {
       if (r >= 0 && isAcquired(r)) this.unlockWord(); // granted to nobody: give it back
     }
     w.settle(outcome);
-  }
+  };
 
   private park(): void {
     const id = this.native.park();

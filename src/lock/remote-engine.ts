@@ -112,14 +112,7 @@ export class RemoteEngine {
     signal: AbortSignal | undefined,
   ): Promise<Status.Ok | Status.Timeout | 'abort' | 'closed'> {
     if (timeoutMs === 0) return this.tryOnce(token);
-    return queueWaiter(
-      this.queue,
-      token,
-      timeoutMs,
-      signal,
-      (w, outcome) => this.drop(w, outcome),
-      () => this.pump(),
-    );
+    return queueWaiter(this.queue, token, timeoutMs, signal, this.drop, () => this.pump());
   }
 
   /**
@@ -195,13 +188,14 @@ export class RemoteEngine {
     if (hold.ownerDied) for (const l of [...this.listeners]) l.ownerDied();
   }
 
-  private drop(w: Waiter, outcome: Status.Timeout | 'abort'): void {
+  /** A waiter timed out or was aborted (an arrow: queueWaiter's timer and abort listener call it). */
+  private readonly drop = (w: Waiter, outcome: Status.Timeout | 'abort'): void => {
     const i = this.queue.indexOf(w);
     if (i < 0) return;
     this.queue.splice(i, 1);
     if (this.queue.length === 0) this.attempt?.abort();
     w.settle(outcome);
-  }
+  };
 
   /** Releases one level of `token`'s hold; the last one gives the lock back on the server. */
   release(token: number): Status {
