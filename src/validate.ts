@@ -114,6 +114,30 @@ export function validateSignal(name: string, value: unknown): AbortSignal | unde
   return value as AbortSignal;
 }
 
+/** The validated `{ timeout, signal }` of a Promise wait; timeout -1 waits forever. */
+export interface WaitTimeout {
+  readonly timeout: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+const kWaitForever: WaitTimeout = Object.freeze({ timeout: -1, signal: undefined });
+const kWaitKeys: readonly string[] = ['timeout', 'signal'];
+
+/**
+ * The `options` of a Promise wait (Mutex/RwLock acquire, queue get/put): undefined, or a plain
+ * object of `timeout` and `signal`, and of the `extra` keys the caller reads and validates itself.
+ * Unknown keys are refused before the values are checked (timeout first, then signal).
+ */
+export function validateWaitOptions(options: unknown, extra: readonly string[] = []): WaitTimeout {
+  if (options === undefined) return kWaitForever;
+  const opts = optionsObject('options', options);
+  rejectUnknownOptions('options', opts, extra.length === 0 ? kWaitKeys : [...kWaitKeys, ...extra]);
+  return {
+    timeout: validateTimeout('options.timeout', opts.timeout),
+    signal: validateSignal('options.signal', opts.signal),
+  };
+}
+
 /** Rejection reason for an aborted signal: an AbortError whose cause is signal.reason. */
 export function abortErrorFor(signal: AbortSignal): AbortError {
   return new AbortError('The operation was aborted', { cause: signal.reason });

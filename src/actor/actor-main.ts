@@ -9,9 +9,10 @@
  * returns to the event loop at least every few milliseconds (runtime.ts) so 'disconnect' is seen
  * even by a busy actor. Worker threads end with their process.
  */
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import { serializeError } from '../pcall/error-codec';
 import { decodeHandles } from '../pcall/handle-codec';
+import { parentLink } from '../pcall/parent-link';
 import { importModule } from '../pcall/target';
 import { isActorClass, setPendingRuntime, type Actor } from './actor';
 import { RelayError } from './errors';
@@ -26,36 +27,25 @@ interface Link {
   init(): Promise<ActorInit>;
 }
 
-function parentLink(): Link {
-  if (!isMainThread && parentPort) {
-    const port = parentPort;
-    return {
-      post: (r) => port.postMessage(r),
-      flush: async () => {},
-      init: async () => workerData as ActorInit,
-    };
-  }
-  const send = process.send?.bind(process);
-  if (send === undefined) {
-    process.stderr.write('shmsync: actor-main.js must be started by a Relay (no IPC channel)\n');
-    process.exit(2);
-  }
-  process.on('disconnect', () => process.exit(0));
-  if (!process.connected) process.exit(0);
+/** The actor's side of parent-link.ts: reports in order, flush() before exiting. */
+function actorLink(): Link {
+  const parent = parentLink('actor-main.js must be started by a Relay');
   let last: Promise<void> = Promise.resolve();
   return {
     post: (r) => {
-      last = new Promise((resolve) => send(r, undefined, {}, () => resolve()));
+      last = parent.post(r);
     },
     flush: () => last,
     init: () =>
-      new Promise((resolve) => {
-        process.once('message', (m) => resolve(m as ActorInit));
-      }),
+      parent.inWorker
+        ? Promise.resolve(workerData as ActorInit)
+        : new Promise((resolve) => {
+            parent.listenOnce((m) => resolve(m as ActorInit));
+          }),
   };
 }
 
-const link = parentLink();
+const link = actorLink();
 
 function exit(code: number): void {
   void link.flush().then(() => process.exit(code));

@@ -6,6 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { watchWorker } from '../pcall/child-runner';
 import { encodeHandles } from '../pcall/handle-codec';
 import { validateTarget, targetSpecOf } from '../pcall/target';
 import { optionsObject, rejectUnknownOptions, typeError, validateOneOf } from '../validate';
@@ -208,29 +209,12 @@ export class ActorRef {
       return { exited: Promise.resolve({ code: null, signal: null, error }), signal() {} };
     }
     this.#pid = worker.threadId;
-    let alive = true;
-    let terminatedWith: NodeJS.Signals | null = null;
-    let lastError: unknown;
     worker.on('message', (m) => onReport(m as ActorReport));
-    worker.on('error', (error) => {
-      lastError = error;
-    });
-    const exited = new Promise<ActorExit>((resolve) => {
-      worker.once('exit', (code) => {
-        alive = false;
-        resolve({
-          code: terminatedWith ? null : code,
-          signal: terminatedWith,
-          ...(lastError === undefined ? {} : { error: lastError }),
-        });
-      });
-    });
+    const life = watchWorker(worker);
     return {
-      exited,
+      exited: life.exited,
       signal(sig) {
-        if (!alive) return;
-        terminatedWith ??= sig;
-        void worker.terminate();
+        life.stop(sig);
       },
     };
   }

@@ -24,7 +24,7 @@ import { Status } from '../addon/status';
 import { lockTracing, traceAcquire, traceGranted, traceReleased, type TracedLock } from '../diagnostics';
 import { watchLockTracing } from './lock-tracing';
 import { sameSyncRun, syncRun } from './sync-run';
-import { type LongTimer, setLongTimeout } from '../timer';
+import { queueWaiter, type LockWaiter } from './lock-waiter';
 import { leaseHandoff } from '../addon/lifetime';
 
 // Layout indexes as module constants (one context load each on the fast paths).
@@ -49,10 +49,8 @@ export function ownerId(): number {
   return contextOwnerId;
 }
 
-interface Waiter {
-  token: number;
-  settle(status: Status | 'abort' | 'closed'): void;
-}
+/** A Promise waiter of this context (it is never failed: errors settle it with a Status). */
+type Waiter = LockWaiter<Status | 'abort' | 'closed'>;
 
 export function isAcquired(status: Status | -1): status is Status.Ok | Status.OwnerDead {
   return status === Status.Ok || status === Status.OwnerDead;
@@ -331,20 +329,8 @@ export class LockEngine implements TracedLock {
       if (st !== Status.WouldBlock) return Promise.resolve(st);
       if (timeoutMs === 0) return Promise.resolve(Status.Timeout);
     }
-    return new Promise((resolve) => {
-      let timer: LongTimer | undefined;
-      const onAbort = (): void => this.drop(waiter, 'abort');
-      const waiter: Waiter = {
-        token,
-        settle: (outcome) => {
-          if (timer !== undefined) timer.clear();
-          signal?.removeEventListener('abort', onAbort);
-          resolve(outcome);
-        },
-      };
-      this.queue.push(waiter);
-      if (timeoutMs >= 0) timer = setLongTimeout(() => this.drop(waiter, Status.Timeout), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
+    // Parks unless this context holds the lock (its release serves the queue) or has parked.
+    return queueWaiter(this.queue, token, timeoutMs, signal, this.drop, () => {
       if (this.holder === 0 && this.parkId === 0) this.park();
     });
   }
@@ -459,7 +445,8 @@ export class LockEngine implements TracedLock {
     for (const w of this.queue.splice(0)) w.settle(status);
   }
 
-  private drop(w: Waiter, outcome: Status | 'abort'): void {
+  /** A waiter timed out or was aborted (an arrow: queueWaiter's timer and abort listener call it). */
+  private readonly drop = (w: Waiter, outcome: Status.Timeout | 'abort'): void => {
     const i = this.queue.indexOf(w);
     if (i < 0) return;
     this.queue.splice(i, 1);
@@ -468,7 +455,7 @@ export class LockEngine implements TracedLock {
       if (r >= 0 && isAcquired(r)) this.unlockWord(); // granted to nobody: give it back
     }
     w.settle(outcome);
-  }
+  };
 
   private park(): void {
     const id = this.native.park();

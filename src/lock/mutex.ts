@@ -25,8 +25,8 @@ import {
   validateFunction,
   validateName,
   validateOneOf,
-  validateSignal,
   validateTimeout,
+  validateWaitOptions,
   valueError,
 } from '../validate';
 import { registerHandleType, type HandleRef } from '../wire/handle-ref';
@@ -416,16 +416,11 @@ export class Mutex extends EventEmitter {
    */
   acquire(options?: AcquireOptions): Promise<MutexGuard> {
     if (this.#remote !== null) return this.#remoteAcquire(options);
-    let timeout = -1;
+    let timeout: number;
     let signal: AbortSignal | undefined;
     let e: LockEngine;
     try {
-      if (options !== undefined) {
-        const opts = optionsObject('options', options);
-        rejectUnknownOptions('options', opts, ['timeout', 'signal']);
-        timeout = validateTimeout('options.timeout', opts.timeout);
-        signal = validateSignal('options.signal', opts.signal);
-      }
+      ({ timeout, signal } = validateWaitOptions(options));
       e = this.#open();
     } catch (err) {
       return Promise.reject(err);
@@ -685,15 +680,10 @@ export class Mutex extends EventEmitter {
 
   /** acquire() on a remote backend: same options, outcomes and errors as the shared-memory path. */
   #remoteAcquire(options: AcquireOptions | undefined): Promise<MutexGuard> {
-    let timeout = -1;
+    let timeout: number;
     let signal: AbortSignal | undefined;
     try {
-      if (options !== undefined) {
-        const opts = optionsObject('options', options);
-        rejectUnknownOptions('options', opts, ['timeout', 'signal']);
-        timeout = validateTimeout('options.timeout', opts.timeout);
-        signal = validateSignal('options.signal', opts.signal);
-      }
+      ({ timeout, signal } = validateWaitOptions(options));
       if (this.#closed) throw new ClosedError(`mutex "${this.name}" is closed`);
     } catch (err) {
       return Promise.reject(err);

@@ -14,13 +14,9 @@
 import { Status } from '../addon/status';
 import type { LockBackend, RemoteLockInfo } from './lock-backend';
 import { acquireRemote, Canceller, RemoteHold } from './remote-hold';
-import { type LongTimer, setLongTimeout } from '../timer';
+import { queueWaiter, type LockWaiter } from './lock-waiter';
 
-interface Waiter {
-  token: number;
-  settle(outcome: Status.Ok | Status.Timeout | 'abort' | 'closed'): void;
-  fail(err: unknown): void;
-}
+type Waiter = LockWaiter<Status.Ok | Status.Timeout | 'abort' | 'closed'>;
 
 /** What the Mutex handles of an engine hear. */
 export interface RemoteListeners {
@@ -116,29 +112,7 @@ export class RemoteEngine {
     signal: AbortSignal | undefined,
   ): Promise<Status.Ok | Status.Timeout | 'abort' | 'closed'> {
     if (timeoutMs === 0) return this.tryOnce(token);
-    return new Promise((resolve, reject) => {
-      let timer: LongTimer | undefined;
-      const onAbort = (): void => this.drop(waiter, 'abort');
-      const cleanup = (): void => {
-        timer?.clear();
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const waiter: Waiter = {
-        token,
-        settle: (outcome) => {
-          cleanup();
-          resolve(outcome);
-        },
-        fail: (err) => {
-          cleanup();
-          reject(err);
-        },
-      };
-      this.queue.push(waiter);
-      if (timeoutMs >= 0) timer = setLongTimeout(() => this.drop(waiter, Status.Timeout), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.pump();
-    });
+    return queueWaiter(this.queue, token, timeoutMs, signal, this.drop, () => this.pump());
   }
 
   /**
@@ -214,13 +188,14 @@ export class RemoteEngine {
     if (hold.ownerDied) for (const l of [...this.listeners]) l.ownerDied();
   }
 
-  private drop(w: Waiter, outcome: Status.Timeout | 'abort'): void {
+  /** A waiter timed out or was aborted (an arrow: queueWaiter's timer and abort listener call it). */
+  private readonly drop = (w: Waiter, outcome: Status.Timeout | 'abort'): void => {
     const i = this.queue.indexOf(w);
     if (i < 0) return;
     this.queue.splice(i, 1);
     if (this.queue.length === 0) this.attempt?.abort();
     w.settle(outcome);
-  }
+  };
 
   /** Releases one level of `token`'s hold; the last one gives the lock back on the server. */
   release(token: number): Status {

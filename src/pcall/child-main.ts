@@ -13,15 +13,15 @@
  *   slices (IPC 'disconnect', worker termination) and after kYieldMs of back-to-back calls; idle
  *   for kIdleSlices slices, it waits with get() instead (no wake-up at all until work comes).
  *
- * A child process exits as soon as its IPC channel closes: the parent died (even by SIGKILL) or
+ * A child process exits as soon as its IPC channel closes (parent-link.ts): the parent died (even by SIGKILL) or
  * disconnected, so nobody can receive a result and the child must not be orphaned. Worker threads
  * end with their process and need nothing.
  */
 import { performance } from 'node:perf_hooks';
-import { isMainThread, parentPort } from 'node:worker_threads';
 import { serializeError } from './error-codec';
 import { PcallTargetError } from './errors';
 import { decodeHandles, encodeHandles } from './handle-codec';
+import { parentLink } from './parent-link';
 import { kReleaseBorrowed } from '../wire/handle-ref';
 import { encodePayload } from './payload-codec';
 import { deserializeWork, isControl, type WorkMessage, type WorkPayload } from './protocol';
@@ -61,43 +61,8 @@ const kYieldMs = 4;
 /** Exit code of a pool child whose rings failed (corrupt, or ended under it). */
 const kRingFailureExit = 70;
 
-/** The control link to the parent: IPC in a process, parentPort in a worker. */
-function parentLink(): { post(message: unknown): Promise<void>; listen(fn: (message: unknown) => void): void } {
-  if (!isMainThread && parentPort) {
-    const port = parentPort;
-    return {
-      post: async (message) => {
-        port.postMessage(message);
-      },
-      listen: (fn) => {
-        port.on('message', fn);
-      },
-    };
-  }
-  const send = process.send?.bind(process);
-  if (send === undefined) {
-    process.stderr.write('shmsync: pcall child-main.js must be started by pcall (no IPC channel)\n');
-    process.exit(2);
-  }
-  // The parent is gone or let go of us: exit rather than linger as an orphan. A parent that died
-  // while this child was starting may have closed the channel before this listener existed
-  // (then 'disconnect' never comes): check once now too. A pool child's ring wait would
-  // otherwise keep an orphan alive forever.
-  process.on('disconnect', () => process.exit(0));
-  if (!process.connected) process.exit(0);
-  return {
-    // The callback runs once the message is written to the channel: safe to exit after it.
-    post: (message) =>
-      new Promise((resolve) => {
-        send(message, undefined, {}, () => resolve());
-      }),
-    listen: (fn) => {
-      process.on('message', fn);
-    },
-  };
-}
+const link = parentLink('pcall child-main.js must be started by pcall');
 
-const link = parentLink();
 // Loaded targets of this child, kept across the calls of a pool child.
 const cache = new Map<string, LoadedTarget>();
 

@@ -47,6 +47,52 @@ export interface Runner {
   unref(): void;
 }
 
+/** A worker thread run as a child: its end, and how to stop it (see watchWorker). */
+export interface WorkerLife {
+  /** Resolves (never rejects) once the worker has exited. */
+  readonly exited: Promise<ExitInfo>;
+  /** False once the worker has exited. */
+  readonly alive: boolean;
+  /** `worker.terminate()`, reported as ended by `signal` (the first one asked for). */
+  stop(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Watches `worker` from now on: its exit code, its last uncaught error, and the signal a stop()
+ * stood for (a terminated worker's code is reported as null, as for a killed process). Used by
+ * pcall's thread children and by thread actors. Runs in the parent, on the thread that owns
+ * `worker`.
+ */
+export function watchWorker(worker: Worker): WorkerLife {
+  let alive = true;
+  let lastError: unknown;
+  let terminatedWith: NodeJS.Signals | null = null;
+  worker.on('error', (error) => {
+    lastError = error;
+  });
+  const exited = new Promise<ExitInfo>((resolve) => {
+    worker.once('exit', (code) => {
+      alive = false;
+      resolve({
+        code: terminatedWith ? null : code,
+        signal: terminatedWith,
+        ...(lastError === undefined ? {} : { error: lastError }),
+      });
+    });
+  });
+  return {
+    exited,
+    get alive() {
+      return alive;
+    },
+    stop(signal) {
+      if (!alive) return;
+      terminatedWith ??= signal;
+      void worker.terminate();
+    },
+  };
+}
+
 function spawnProcess(options: SpawnOptions, capture: boolean, argv: readonly string[]): Runner {
   const child: ChildProcess = fork(kChildMain, [...argv], {
     serialization: 'advanced',
@@ -106,7 +152,6 @@ function spawnProcess(options: SpawnOptions, capture: boolean, argv: readonly st
 }
 
 function spawnThread(options: SpawnOptions, capture: boolean, argv: readonly string[]): Runner {
-  let alive = true;
   let startError: unknown;
   let worker: Worker | undefined;
   try {
@@ -120,40 +165,20 @@ function spawnThread(options: SpawnOptions, capture: boolean, argv: readonly str
   } catch (error) {
     startError = error; // e.g. ERR_WORKER_INVALID_EXEC_ARGV
   }
-  let lastError: unknown;
-  let terminatedWith: NodeJS.Signals | null = null;
-  const exited =
-    worker === undefined
-      ? Promise.resolve<ExitInfo>({ code: null, signal: null, error: startError })
-      : new Promise<ExitInfo>((resolve) => {
-          worker.on('error', (error) => {
-            lastError = error;
-          });
-          worker.once('exit', (code) => {
-            alive = false;
-            resolve({
-              code: terminatedWith ? null : code,
-              signal: terminatedWith,
-              ...(lastError === undefined ? {} : { error: lastError }),
-            });
-          });
-        });
-  if (worker === undefined) alive = false;
+  const life = worker === undefined ? undefined : watchWorker(worker);
   return {
     pid: worker?.threadId,
-    exited,
+    exited: life?.exited ?? Promise.resolve<ExitInfo>({ code: null, signal: null, error: startError }),
     get alive() {
-      return alive;
+      return life?.alive ?? false;
     },
     stdout: capture && worker ? worker.stdout : null,
     stderr: capture && worker ? worker.stderr : null,
     send(message) {
-      if (alive) worker?.postMessage(message);
+      if (life?.alive) worker?.postMessage(message);
     },
     signal(signal) {
-      if (!alive || !worker) return;
-      terminatedWith ??= signal;
-      void worker.terminate();
+      life?.stop(signal);
     },
     subscribe(listener) {
       worker?.on('message', listener);

@@ -4,10 +4,11 @@
  * reused buffer so a batch crosses N-API once; the Inbox receives framed records the same way.
  * JS thread only.
  */
-import { CodecError, TooLargeError } from '../errors';
+import { TooLargeError } from '../errors';
 import { typeError } from '../validate';
 import {
   RecordType,
+  encodeCustom,
   encodeJson,
   encodeStructured,
   kStructuredJson,
@@ -58,15 +59,7 @@ export class Outbox {
       if (typeof value !== 'string') throw typeError('value', "a string (codec 'string')", value);
       this.#writeString(value, RecordType.String);
     } else if (codec === 'json') {
-      let text: string | undefined;
-      try {
-        text = encodeJson(value);
-      } catch (err) {
-        throw new CodecError(`value cannot be encoded as JSON: ${(err as Error).message}`, { cause: err });
-      }
-      if (text === undefined)
-        throw new CodecError('value cannot be encoded as JSON (undefined, a function or a symbol)');
-      this.#writeString(text, RecordType.Json);
+      this.#writeString(encodeJson(value), RecordType.Json);
     } else if (codec === 'raw') {
       if (!(value instanceof Uint8Array)) throw typeError('value', "a Buffer or Uint8Array (codec 'raw')", value);
       this.#writeBytes(value, RecordType.Raw);
@@ -76,22 +69,9 @@ export class Outbox {
       // escapes), so no value the v8 form fits is refused.
       const text = structuredJsonText(value);
       if (text !== undefined && this.#writeString(text, RecordType.Structured, kStructuredJson)) return;
-      let bytes: Buffer;
-      try {
-        bytes = encodeStructured(value);
-      } catch (err) {
-        throw new CodecError(`value cannot be encoded by structured clone: ${(err as Error).message}`, { cause: err });
-      }
-      this.#writeBytes(bytes, RecordType.Structured);
+      this.#writeBytes(encodeStructured(value), RecordType.Structured);
     } else {
-      let bytes: unknown;
-      try {
-        bytes = codec.encode(value);
-      } catch (err) {
-        throw new CodecError(`custom codec failed to encode: ${(err as Error).message}`, { cause: err });
-      }
-      if (!(bytes instanceof Uint8Array)) throw new CodecError('custom codec encode() must return a Uint8Array');
-      this.#writeBytes(bytes, RecordType.Custom);
+      this.#writeBytes(encodeCustom(codec, value), RecordType.Custom);
     }
   }
 

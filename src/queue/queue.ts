@@ -11,20 +11,20 @@ import {
   optionsObject,
   rangeError,
   rejectUnknownOptions,
-  typeError,
   validateBoolean,
   validateFunction,
   validateInteger,
   validateName,
   validateOneOf,
-  validateSignal,
   validateTimeout,
+  validateWaitOptions,
 } from '../validate';
-import { decodeRecord, kStructuredJson, type Codec, type CodecName } from '../wire/codec';
+import { decodeRecord, kStructuredJson, validateCodec, type Codec, type CodecName } from '../wire/codec';
 import { registerHandleType, type HandleRef } from '../wire/handle-ref';
 import { afterRelease, leaseHandoff, lifetimeFlag, noteAttached, type Lifetime } from '../addon/lifetime';
 import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
 import { Outbox, kRecordHeader, recordBytes } from './queue-frames';
+import { iterateUntilEnded, withWritten } from './queue-contract';
 import { waitQueue } from './queue-wait';
 import { RingPoll, type RingNative } from './ring-poll';
 import { DrainBatch, type DrainVisitor } from './queue-drain';
@@ -90,7 +90,6 @@ export interface SyncOptions {
 const kDefaultCapacity = 1 << 20;
 const kModes: readonly CreateMode[] = ['open', 'create', 'openOrCreate'];
 const kModeNumber: Record<CreateMode, number> = { open: 0, create: 1, openOrCreate: 2 };
-const kCodecs: readonly CodecName[] = ['raw', 'string', 'json', 'structured'];
 const EMPTY = Symbol('empty');
 /** RecordType.Json (src/wire/codec.ts; a const enum there). */
 const kJsonRecord = 2;
@@ -122,15 +121,7 @@ export class ShmQueue<T = unknown> {
     });
     if (name !== undefined) validateName('name', name);
     const codec = (opts.codec === undefined ? 'structured' : opts.codec) as CodecName | Codec<T>;
-    if (typeof codec === 'string') validateOneOf('options.codec', codec, kCodecs);
-    else if (
-      typeof codec !== 'object' ||
-      codec === null ||
-      typeof codec.encode !== 'function' ||
-      typeof codec.decode !== 'function'
-    ) {
-      throw typeError('options.codec', "'raw', 'string', 'json', 'structured' or { encode, decode }", codec);
-    }
+    validateCodec('options.codec', codec);
     let create: CreateMode = name === undefined ? 'create' : 'openOrCreate';
     if (opts.create !== undefined) {
       validateOneOf('options.create', opts.create, kModes);
@@ -254,7 +245,7 @@ export class ShmQueue<T = unknown> {
    * how many were enqueued.
    */
   async putMany(values: Iterable<T>, options?: PutOptions): Promise<void> {
-    const { timeout, signal } = asyncOptions(options);
+    const { timeout, signal } = validateWaitOptions(options);
     const native = this.#open();
     const batch = Array.isArray(values) ? (values as T[]) : Array.from(values);
     this.#stage(batch);
@@ -391,7 +382,7 @@ export class ShmQueue<T = unknown> {
    * anything is taken; then take, or park until data arrives (parker thread), until the deadline.
    */
   async #receive<R>(take: () => R | typeof EMPTY, options: GetOptions | undefined): Promise<R> {
-    const { timeout, signal } = asyncOptions(options);
+    const { timeout, signal } = validateWaitOptions(options);
     const native = this.#open();
     const deadline = deadlineOf(timeout);
     const poll = this.#poll!;
@@ -423,17 +414,8 @@ export class ShmQueue<T = unknown> {
   }
 
   /** Iterates messages until the stream has ended (end()) and is drained. */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      let v: T;
-      try {
-        v = await this.get();
-      } catch (err) {
-        if (err instanceof ReadOnly) return;
-        throw err;
-      }
-      yield v;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return iterateUntilEnded(() => this.get());
   }
 
   /**
@@ -647,21 +629,6 @@ function syncOptions(options: unknown): { blocking: boolean; timeout: number } {
   const blocking = opts.blocking ?? true;
   validateBoolean('options.blocking', blocking);
   return { blocking, timeout: validateTimeout('options.timeout', opts.timeout) };
-}
-
-function asyncOptions(options: unknown): { timeout: number; signal: AbortSignal | undefined } {
-  if (options === undefined) return { timeout: -1, signal: undefined };
-  const opts = optionsObject('options', options);
-  rejectUnknownOptions('options', opts, ['timeout', 'signal']);
-  return {
-    timeout: validateTimeout('options.timeout', opts.timeout),
-    signal: validateSignal('options.signal', opts.signal),
-  };
-}
-
-function withWritten<E extends Error>(err: E, written: number): E {
-  Object.defineProperty(err, 'written', { value: written, enumerable: true });
-  return err;
 }
 
 registerHandleType(

@@ -7,7 +7,15 @@
  */
 import { CodecError, TooLargeError } from '../errors';
 import { typeError } from '../validate';
-import { RecordType, decodeRecord, encodeJson, encodeStructured, type Codec, type CodecName } from '../wire/codec';
+import {
+  RecordType,
+  decodeRecord,
+  encodeCustom,
+  encodeJson,
+  encodeStructured,
+  type Codec,
+  type CodecName,
+} from '../wire/codec';
 
 /** Encodes one value for XADD. Throws (CodecError, TooLargeError, argument errors) before anything is sent. */
 export function encodeMessage(codec: CodecName | Codec, value: unknown, maxMessageSize: number): Buffer {
@@ -18,36 +26,18 @@ export function encodeMessage(codec: CodecName | Codec, value: unknown, maxMessa
     type = RecordType.String;
     body = value;
   } else if (codec === 'json') {
-    let text: string | undefined;
-    try {
-      text = encodeJson(value);
-    } catch (err) {
-      throw new CodecError(`value cannot be encoded as JSON: ${(err as Error).message}`, { cause: err });
-    }
-    if (text === undefined) throw new CodecError('value cannot be encoded as JSON (undefined, a function or a symbol)');
     type = RecordType.Json;
-    body = text;
+    body = encodeJson(value);
   } else if (codec === 'raw') {
     if (!(value instanceof Uint8Array)) throw typeError('value', "a Buffer or Uint8Array (codec 'raw')", value);
     type = RecordType.Raw;
     body = value;
   } else if (codec === 'structured') {
-    try {
-      body = encodeStructured(value);
-    } catch (err) {
-      throw new CodecError(`value cannot be encoded by structured clone: ${(err as Error).message}`, { cause: err });
-    }
     type = RecordType.Structured;
+    body = encodeStructured(value);
   } else {
-    let bytes: unknown;
-    try {
-      bytes = codec.encode(value);
-    } catch (err) {
-      throw new CodecError(`custom codec failed to encode: ${(err as Error).message}`, { cause: err });
-    }
-    if (!(bytes instanceof Uint8Array)) throw new CodecError('custom codec encode() must return a Uint8Array');
     type = RecordType.Custom;
-    body = bytes;
+    body = encodeCustom(codec, value);
   }
   const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
   if (size > maxMessageSize)

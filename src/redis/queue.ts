@@ -34,11 +34,10 @@ import {
   validateFunction,
   validateInteger,
   validateName,
-  validateOneOf,
-  validateSignal,
-  validateTimeout,
+  validateWaitOptions,
 } from '../validate';
-import type { Codec, CodecName } from '../wire/codec';
+import { validateCodec, type Codec, type CodecName } from '../wire/codec';
+import { iterateUntilEnded, withWritten } from '../queue/queue-contract';
 import { decodeMessage, encodeMessage } from './queue-codec';
 import { text } from './queue-client';
 import { adaptQueueClient, type BlockingConnection, type QueueAdapter } from './client';
@@ -127,7 +126,6 @@ function faultOf(flag: number, size: number, max: number, id: string): Error | u
 type Mode = 'ack' | 'hold' | 'raw';
 type Outcome = 'done' | 'timeout' | 'abort' | 'closed';
 
-const kCodecs: readonly CodecName[] = ['raw', 'string', 'json', 'structured'];
 const kDefaultReclaim = 5000;
 const kMaxSlice = 2000;
 /** How long a blocking connection stays registered for end()'s CLIENT UNBLOCK (ms). */
@@ -147,28 +145,6 @@ function deadlineOf(timeout: number): number {
 function isReplyError(err: unknown): boolean {
   const name = (err as { name?: unknown } | null)?.name;
   return name === 'ReplyError' || name === 'ErrorReply';
-}
-
-function asyncOptions(
-  options: unknown,
-  extra: readonly string[] = [],
-): Record<string, unknown> & {
-  timeout: number;
-  signal: AbortSignal | undefined;
-} {
-  if (options === undefined) return { timeout: -1, signal: undefined };
-  const opts = optionsObject('options', options);
-  rejectUnknownOptions('options', opts, ['timeout', 'signal', ...extra]);
-  return {
-    ...opts,
-    timeout: validateTimeout('options.timeout', opts.timeout),
-    signal: validateSignal('options.signal', opts.signal),
-  };
-}
-
-function withWritten<E extends Error>(err: E, written: number): E {
-  Object.defineProperty(err, 'written', { value: written, enumerable: true });
-  return err;
 }
 
 /** Resolves when `p` settles, the deadline passes, `signal` or `closing` aborts. */
@@ -271,14 +247,7 @@ export class RedisQueue<T = unknown> {
       );
     }
     const codec = (opts.codec ?? 'structured') as CodecName | Codec<T>;
-    if (typeof codec === 'string') validateOneOf('options.codec', codec, kCodecs);
-    else if (
-      typeof codec !== 'object' ||
-      codec === null ||
-      typeof codec.encode !== 'function' ||
-      typeof codec.decode !== 'function'
-    )
-      throw typeError('options.codec', "'raw', 'string', 'json', 'structured' or { encode, decode }", codec);
+    validateCodec('options.codec', codec);
     const maxLength = (opts.maxLength ?? 0) as number;
     validateInteger('options.maxLength', maxLength, 0, 2 ** 31 - 1);
     const maxMessageSize = (opts.maxMessageSize ?? 16 * 1024 * 1024) as number;
@@ -396,7 +365,7 @@ export class RedisQueue<T = unknown> {
    * reached; on timeout/abort/close the error's `written` says how many were appended.
    */
   async putMany(values: Iterable<T>, options?: RedisPutOptions): Promise<void> {
-    const { timeout, signal } = asyncOptions(options);
+    const { timeout, signal } = validateWaitOptions(options);
     const batch = Array.isArray(values) ? (values as T[]) : Array.from(values);
     const payloads = batch.map((v) => encodeMessage(this.codec as CodecName | Codec, v, this.maxMessageSize));
     await this.#open();
@@ -487,33 +456,24 @@ export class RedisQueue<T = unknown> {
    */
   async drain(visit: (view: Uint8Array, index: number) => void, options?: RedisDrainOptions): Promise<number> {
     validateFunction('visit', visit);
-    const opts = asyncOptions(options, ['max']);
-    const max = (opts.max ?? 1024) as number;
+    const { timeout, signal } = validateWaitOptions(options, ['max']);
+    const max = (options?.max ?? 1024) as number;
     validateInteger('options.max', max, 1, 100_000);
     const payloads = (await this.#receive(max, 'raw', {
-      timeout: opts.timeout < 0 ? undefined : opts.timeout,
-      signal: opts.signal,
+      timeout: timeout < 0 ? undefined : timeout,
+      signal,
     })) as Buffer[];
     for (let i = 0; i < payloads.length; i++) visit(payloads[i].subarray(1), i);
     return payloads.length;
   }
 
   /** Iterates messages until the stream has ended and every message was acknowledged. */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      let v: T;
-      try {
-        v = await this.get();
-      } catch (err) {
-        if (err instanceof ReadOnly) return;
-        throw err;
-      }
-      yield v;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return iterateUntilEnded(() => this.get());
   }
 
   async #receive(max: number, mode: Mode, options: RedisGetOptions | undefined, once = false): Promise<unknown[]> {
-    const { timeout, signal } = asyncOptions(options);
+    const { timeout, signal } = validateWaitOptions(options);
     await this.#open();
     const deadline = deadlineOf(timeout);
     for (;;) {

@@ -21,8 +21,8 @@ import {
   validateFunction,
   validateName,
   validateOneOf,
-  validateSignal,
   validateTimeout,
+  validateWaitOptions,
 } from '../validate';
 import { Status } from '../addon/status';
 import { segmentNameFor, uniqueName, unlinkByName } from '../addon/names';
@@ -312,16 +312,11 @@ export class RwLock {
   }
 
   #acquire(mode: RwMode, options?: RwAcquireOptions): Promise<RwLockGuard> {
-    let timeout = -1;
+    let timeout: number;
     let signal: AbortSignal | undefined;
     let e: RwEngine;
     try {
-      if (options !== undefined) {
-        const opts = optionsObject('options', options);
-        rejectUnknownOptions('options', opts, ['timeout', 'signal']);
-        timeout = validateTimeout('options.timeout', opts.timeout);
-        signal = validateSignal('options.signal', opts.signal);
-      }
+      ({ timeout, signal } = validateWaitOptions(options));
       e = this.#open();
     } catch (err) {
       return Promise.reject(err);

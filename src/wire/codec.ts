@@ -19,6 +19,7 @@
  */
 import * as v8 from 'node:v8';
 import { CodecError } from '../errors';
+import { typeError, validateOneOf } from '../validate';
 import { jsonExact } from './json-exact';
 import {
   decodeHandles,
@@ -33,9 +34,19 @@ const kStructuredEnvelope = 0x01;
 /** First byte of a structured record in JSON form (JSON text follows, UTF-8). */
 export const kStructuredJson = 0x02;
 
-/** Encodes a 'json' record's text (handles out of band). Undefined where JSON.stringify is. */
-export function encodeJson(value: unknown): string | undefined {
-  return stringifyWithHandles(value);
+/**
+ * Encodes a 'json' record's text (handles out of band). A value JSON cannot carry (a throwing
+ * toJSON, a BigInt, a cycle; or undefined, a function, a symbol) is a CodecError.
+ */
+export function encodeJson(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = stringifyWithHandles(value);
+  } catch (err) {
+    throw encodeError('as JSON', err);
+  }
+  if (text === undefined) throw new CodecError('value cannot be encoded as JSON (undefined, a function or a symbol)');
+  return text;
 }
 
 /**
@@ -48,9 +59,17 @@ export function structuredJsonText(value: unknown): string | undefined {
 
 /**
  * Encodes a 'structured' record's payload in v8 form (handles out of band); the Outbox tries
- * structuredJsonText first. Throws DataCloneError.
+ * structuredJsonText first. A value structured clone refuses (DataCloneError) is a CodecError.
  */
 export function encodeStructured(value: unknown): Buffer {
+  try {
+    return serializeStructured(value);
+  } catch (err) {
+    throw encodeError('by structured clone', err);
+  }
+}
+
+function serializeStructured(value: unknown): Buffer {
   const envelope = encodeHandles(value);
   if (envelope.handles.length === 0) return v8.serialize(value);
   const body = v8.serialize(envelope);
@@ -82,6 +101,33 @@ export type CodecName = 'raw' | 'string' | 'json' | 'structured';
 export interface Codec<T = unknown> {
   encode(value: T): Uint8Array;
   decode(bytes: Buffer): T;
+}
+
+/** A 'custom' record's payload: the codec's bytes; a throw or anything but bytes is a CodecError. */
+export function encodeCustom(codec: Codec, value: unknown): Uint8Array {
+  let bytes: unknown;
+  try {
+    bytes = codec.encode(value);
+  } catch (err) {
+    throw new CodecError(`custom codec failed to encode: ${(err as Error).message}`, { cause: err });
+  }
+  if (!(bytes instanceof Uint8Array)) throw new CodecError('custom codec encode() must return a Uint8Array');
+  return bytes;
+}
+
+const kCodecNames: readonly CodecName[] = ['raw', 'string', 'json', 'structured'];
+
+/** A queue's `codec` option: a CodecName, or an object with encode and decode functions. */
+export function validateCodec(name: string, value: unknown): asserts value is CodecName | Codec {
+  if (typeof value === 'string') validateOneOf(name, value, kCodecNames);
+  else if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof (value as Codec).encode !== 'function' ||
+    typeof (value as Codec).decode !== 'function'
+  ) {
+    throw typeError(name, "'raw', 'string', 'json', 'structured' or { encode, decode }", value);
+  }
 }
 
 /**
@@ -163,6 +209,10 @@ export function decodeRecord(type: number, buf: Buffer, start: number, end: numb
     default:
       throw new CodecError(`unknown record type ${type}`);
   }
+}
+
+function encodeError(how: string, err: unknown): CodecError {
+  return new CodecError(`value cannot be encoded ${how}: ${(err as Error).message}`, { cause: err });
 }
 
 function decoding<T>(what: string, decode: () => T): T {
