@@ -23,7 +23,7 @@ const produce = ({ n }) => sendAll(smallObject(1), n);
 const { chain, acked } = latencyChain((msg) => process.send(msg));
 
 // --- sink ---------------------------------------------------------------------------------
-const { arrive, expect } = countingSink(() => process.send({ ack: 1 }));
+const { arrive, collect, expect } = countingSink(() => process.send({ ack: 1 }));
 
 const onData = {
   source: (msg) => {
@@ -34,4 +34,4 @@ const onData = {
 }[role];
 if (!onData) throw new Error(`BENCH_ROLE must be source, middle or sink, got ${role}`);
 
-serve({ info: { role }, commands: { produce, chain, expect }, onData });
+serve({ info: { role }, commands: { produce, chain, collect, expect }, onData });

@@ -36,7 +36,7 @@ function produce({ n }) {
 const { chain, acked } = latencyChain(forward);
 
 // --- sink ---------------------------------------------------------------------------------
-const { arrive, expect } = countingSink(() => ackPort.postMessage(1));
+const { arrive, collect, expect } = countingSink(() => ackPort.postMessage(1));
 
 const onMessage = { source: null, middle: forward, sink: arrive }[role];
 if (onMessage === undefined) throw new Error(`workerData.role must be source, middle or sink, got ${role}`);
@@ -51,7 +51,7 @@ function wire({ ins = [], outs: o = [], ack = null }) {
 
 serve({
   info: { role },
-  commands: { produce, chain, expect },
+  commands: { produce, chain, collect, expect },
   onData: (msg) => {
     if (msg && msg.wire) wire(msg.wire);
   },

@@ -34,8 +34,11 @@ function latencyChain(send) {
 
 /**
  * The sink: `arrive(msg)` counts every data message (and, while a latency run collects, records
- * its send→arrival time and calls `ack()` so the source sends the next); the 'expect' command
- * resolves once the running count reaches `until`, with the latencies collected meanwhile.
+ * its send→arrival time and calls `ack()` so the source sends the next); the 'collect' command
+ * starts collecting n latencies (the runner awaits it before the source starts: in the worker
+ * pipeline data arrives on a MessagePort, commands on parentPort, and nothing orders the two);
+ * the 'expect' command resolves once the running count reaches `until`, with the latencies
+ * collected meanwhile.
  */
 function countingSink(ack) {
   let count = 0;
@@ -55,11 +58,13 @@ function countingSink(ack) {
     }
   }
 
-  function expect({ until, collect }) {
-    if (collect) {
-      latencies = new Float64Array(collect);
-      lat = 0;
-    }
+  function collect({ n }) {
+    latencies = new Float64Array(n);
+    lat = 0;
+    return { collecting: n };
+  }
+
+  function expect({ until }) {
     return new Promise((resolve) => {
       const done = () => {
         const out = latencies === null ? { count } : { count, latencies: Array.from(latencies.subarray(0, lat)) };
@@ -71,7 +76,7 @@ function countingSink(ack) {
     });
   }
 
-  return { arrive, expect };
+  return { arrive, collect, expect };
 }
 
 module.exports = { latencyChain, countingSink };

@@ -106,7 +106,10 @@ function runner(groups, kind) {
   if (sources.length !== 1) throw new RangeError('a latency chain has one source');
   return async (n) => {
     total += n;
-    const done = sink.call('expect', { until: total, collect: n });
+    // Armed before the first message can reach the sink (a worker sink gets data on a
+    // MessagePort and commands on parentPort: an unarmed sink would not ack, the chain would hang).
+    await sink.call('collect', { n });
+    const done = sink.call('expect', { until: total });
     await sources[0].call('chain', { n });
     const { latencies } = await done;
     return { latencies: Float64Array.from(latencies) };
