@@ -5,7 +5,8 @@ import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { createRedisBackend, Lockable, LockManager, Mutex, type Lock } from '../dist';
 import { RedisServer } from './helpers/redis-server';
-import { backendOf, backendWith, clientOf, mutexOf, redisEnv } from './helpers/redis-lock';
+import { backendWith, clientOf } from './helpers/redis-clients';
+import { backendOf, mutexOf, redisEnv } from './helpers/redis-lock';
 import { testName } from './helpers/shm';
 
 // The Redis backend's API edges: both client libraries, option validation, the API that does not

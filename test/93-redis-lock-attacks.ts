@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type Redis from 'ioredis';
 import { LockManager } from '../dist';
-import { backendOf, backendWith, clientOf, mutexOf, redisEnv } from './helpers/redis-lock';
+import { backendWith, clientOf } from './helpers/redis-clients';
+import { backendOf, mutexOf, redisEnv } from './helpers/redis-lock';
 import { RedisServer } from './helpers/redis-server';
 import { testName } from './helpers/shm';
 

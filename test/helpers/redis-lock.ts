@@ -1,22 +1,13 @@
 /**
- * Fixtures of the Redis lock tests: ioredis clients of a test's own redis-server, lock backends
- * and Mutex handles on them, each closed at the test's teardown (tap runs teardowns last
- * registered first: handles, then backends, then clients, then the server).
+ * Fixtures of the Redis lock tests: a server with two clients, lock backends with a lease and
+ * Mutex handles, each closed at the test's teardown (tap runs teardowns last registered first:
+ * handles, then backends, then clients, then the server).
  */
 import type { Test } from 'tap';
-import Redis from 'ioredis';
-import { createRedisBackend, Mutex } from '../../dist';
+import type Redis from 'ioredis';
+import { Mutex } from '../../dist';
+import { backendWith, clientOf, type RedisBackend } from './redis-clients';
 import { RedisServer } from './redis-server';
-
-export type RedisBackend = ReturnType<typeof createRedisBackend>;
-export type RedisBackendOptions = Parameters<typeof createRedisBackend>[0];
-
-/** An ioredis client of `server`, disconnected at t's teardown. */
-export function clientOf(t: Test, server: RedisServer): Redis {
-  const client = new Redis({ port: server.port, host: '127.0.0.1' });
-  t.teardown(() => client.disconnect());
-  return client;
-}
 
 export interface RedisEnv {
   server: RedisServer;
@@ -30,13 +21,6 @@ export interface RedisEnv {
 export async function redisEnv(t: Test): Promise<RedisEnv> {
   const server = await RedisServer.start(t);
   return { server, client: clientOf(t, server), admin: clientOf(t, server) };
-}
-
-/** A lock backend created with `options`, closed at t's teardown. */
-export function backendWith(t: Test, options: RedisBackendOptions): RedisBackend {
-  const backend = createRedisBackend(options);
-  t.teardown(() => backend.close());
-  return backend;
 }
 
 /** A lock backend on `client` with a lease of `leaseMs`, closed at t's teardown. */
