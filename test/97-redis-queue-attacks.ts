@@ -26,6 +26,7 @@ import { backendWith, nodeRedisOf } from './helpers/redis-clients';
 import { RedisServer } from './helpers/redis-server';
 import { testName } from './helpers/shm';
 import { replyDropper } from './helpers/redis-queue-proxy';
+import { untilEnded } from './helpers/until-ended';
 
 t.jobs = 3;
 
@@ -232,19 +233,13 @@ t.test('end() racing putMany: exactly what was reported written is delivered, on
   });
   const got: number[] = [];
   let ending: Promise<void> | null = null;
-  const reading = (async () => {
-    for (;;) {
-      let batch: number[];
-      try {
-        batch = await consumer.getMany(500);
-      } catch (err) {
-        if ((err as { code?: string }).code === 'SHMSYNC_QUEUE_CLOSED') return;
-        throw err;
-      }
+  const reading = untilEnded(
+    () => consumer.getMany(500),
+    (batch) => {
       got.push(...batch);
       if (ending === null && got.length >= 300) ending = producers[0].end(); // while they still put
-    }
-  })();
+    },
+  );
   await Promise.all(runs);
   await reading;
   await ending;
