@@ -1,7 +1,8 @@
 // A ShmQueue ring in a fresh shared-memory segment, for the ctest binaries that drive the ring
 // (ring-test.cc, ring-wake-test.cc; corruption-test.cc uses the init callback): create and
-// validate it, put a batch of framed records waiting for space, unlink it. Runs in the test's process; forked children use the inherited
-// mapping. Header-only: each test binary is one translation unit.
+// validate it, put a batch of framed records waiting for space, unlink it. Runs in the test's
+// process; forked children use the inherited mapping. Header-only: each test binary is one
+// translation unit.
 #pragma once
 
 #include <unistd.h>
