@@ -2,32 +2,15 @@
 // crashed children replaced, timeouts on pool calls, clean close(), and no orphan when the
 // parent is SIGKILLed.
 import t from 'tap';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ChildProcessException, ClosedError, pcall, PcallTimeoutError, ProcessPool } from '../dist';
 import { Child } from './helpers/fork';
+import { alive, removeSegmentsOf, survivors } from './helpers/procs';
 
 const fixtures = path.join(__dirname, 'fixtures');
 const targetsModule = path.join(fixtures, 'pcall-targets.js');
 // tap preloads its process tracker through NODE_OPTIONS; children inherit it and start 3x slower.
 delete process.env.NODE_OPTIONS;
-
-/** True while `pid` is a live process (a zombie waiting for its reaper counts as gone). */
-function alive(pid: number, startTime?: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw err;
-  }
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    if (fields[0] === 'Z') return false;
-    return startTime === undefined || fields[19] === startTime; // another process reusing the pid
-  } catch {
-    return false;
-  }
-}
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
   try {
@@ -210,22 +193,10 @@ t.test('pool children exit when their parent is SIGKILLed', async (t) => {
   );
   parent.kill('SIGKILL');
   t.same(await parent.exited, { code: null, signal: 'SIGKILL' });
-  // The pool children are not our children: no exit event reaches this process, so poll, boundedly.
-  // Each child exits on its IPC 'disconnect', which the kernel triggers when the parent dies.
-  const deadline = Date.now() + 10_000;
-  while (pids.some((pid, i) => alive(pid, starts[i])) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  t.same(
-    pids.filter((pid, i) => alive(pid, starts[i])),
-    [],
-    'no orphan left',
-  );
-  // A SIGKILLed parent cannot unlink its pool's rings and board: remove them as `npm run
-  // clean-shm` would (unique names carry the creator's pid in base 36).
-  const pid36 = parent.proc.pid!.toString(36);
-  const prefixes = [`shmsync-queue-${pid36}-`, `shmsync-shm-${pid36}-`];
-  for (const name of fs.readdirSync('/dev/shm').filter((n) => prefixes.some((p) => n.startsWith(p)))) {
-    fs.rmSync(`/dev/shm/${name}`, { force: true });
-  }
+  // The pool children are not our children: no exit event reaches this process (survivors()
+  // polls, boundedly). Each child exits on its IPC 'disconnect', which the kernel triggers when
+  // the parent dies.
+  t.same(await survivors(pids, starts), [], 'no orphan left');
+  // A SIGKILLed parent cannot unlink its pool's rings and board.
+  removeSegmentsOf(parent.proc.pid!, ['queue', 'shm']);
 });

@@ -14,7 +14,8 @@ import {
   AbortError,
   type HandleRef,
 } from '../dist';
-import { ProcessParty, WorkerParty, outcome, exactlyOnce, type Party, type ReaderReport } from './helpers/channel';
+import { channelAgent, exactlyOnce, type ReaderReport } from './helpers/channel';
+import { ProcessParty, WorkerParty, outcome, type Party } from './helpers/party';
 import { segmentExists, testName } from './helpers/shm';
 
 // Shared channels: the same endpoints and read rules across worker threads and processes, the
@@ -24,7 +25,7 @@ import { segmentExists, testName } from './helpers/shm';
 const kItems = Number(process.env.SHMSYNC_CHANNEL_ITEMS ?? 4_000);
 
 async function start(kind: 'process' | 'worker'): Promise<Party> {
-  const p = kind === 'process' ? new ProcessParty() : new WorkerParty();
+  const p = kind === 'process' ? new ProcessParty(channelAgent) : new WorkerParty(channelAgent);
   await p.message('ready');
   return p;
 }

@@ -3,7 +3,8 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ReadableStream } from 'node:stream/web';
 import { mkchannel, encodeHandles, IteratorReader, SerialChannel, type ChannelWriter } from '../dist';
-import { ProcessParty, outcome } from './helpers/channel';
+import { channelAgent } from './helpers/channel';
+import { ProcessParty, outcome } from './helpers/party';
 
 // Backpressure: a bounded channel paces its writer to its reader (in process, and across
 // processes in items and in bytes), and the stream adapters keep it (they pull only what the
@@ -47,7 +48,7 @@ t.test('in process: maxsize 8, slow reader - the writer is paced, never more tha
 t.test('across processes: maxsize 16 items - a writer process is paced by a slow reader', async (t) => {
   const [w, r] = mkchannel<[number, number]>({ shared: true, maxsize: 16 });
   t.teardown(() => r.close());
-  const child = new ProcessParty();
+  const child = new ProcessParty(channelAgent);
   await child.message('ready');
   const total = 300;
   let done = false;

@@ -12,7 +12,8 @@ import {
   type ChannelWriter,
   type RwLock,
 } from '../dist';
-import { WorkerParty } from './helpers/channel';
+import { channelAgent } from './helpers/channel';
+import { WorkerParty } from './helpers/party';
 
 // Every wait of the channel layer honours a timeout (lower bound only) and an AbortSignal (at
 // once, and already aborted), and neither loses an item; a writer thread terminated mid-stream
@@ -165,7 +166,7 @@ t.test('readSync (shared): timeout per item, block: false, closed channel never 
 t.test('a writer worker thread terminated mid-stream: the reader gets the prefix, then []', async (t) => {
   const [w, r] = mkchannel<[number, number]>({ shared: true });
   t.teardown(() => r.close());
-  const worker = new WorkerParty();
+  const worker = new WorkerParty(channelAgent);
   await worker.message('ready');
   worker.send({ type: 'go', role: 'writer', endpoint: encodeHandles(w), id: 0, count: 200, forever: true });
   (w as ChannelWriter<[number, number]>).release();

@@ -3,25 +3,12 @@
 // error and a closed output, never a hang; a failure after N items returns exactly N in process
 // mode too; module-reference task functions; close() leaves no child process behind.
 import t from 'tap';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ChannelTask, ChildProcessException, IteratorTask, Pool, RemoteException, ShmQueue, ThreadPool } from '../dist';
+import { alive } from './helpers/procs';
 
 delete process.env.NODE_OPTIONS; // tap's loader hooks would slow every child's start
 const fns = path.join(__dirname, 'fixtures', 'pool-fns.js');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 t.test('a worker error comes back as its class with the remote stack; the items before it are written', async (t) => {
   const p = new ThreadPool(1);
@@ -93,7 +80,11 @@ t.test('process mode: module-reference functions in child processes, a chain, a 
   t.equal(err.constructor.name, 'PoolFixtureError', "rebuilt as the module's own error class");
   t.match((err.cause as RemoteException).remoteStack, /failAt300/);
   await p.close();
-  t.same(pids.filter(alive), [], 'close(): no child process left');
+  t.same(
+    pids.filter((pid) => alive(pid)),
+    [],
+    'close(): no child process left',
+  );
 });
 
 t.test('process mode: a child SIGKILLed mid-task (by the test, after a handshake) fails the task', async (t) => {
@@ -119,5 +110,9 @@ t.test('process mode: a child SIGKILLed mid-task (by the test, after a handshake
   t.equal((self.error() as ChildProcessException).signal, 'SIGKILL');
   const ids = p.workerIds();
   await p.close();
-  t.same(ids.filter(alive), [], 'no orphan after close()');
+  t.same(
+    ids.filter((pid) => alive(pid)),
+    [],
+    'no orphan after close()',
+  );
 });

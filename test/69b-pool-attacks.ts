@@ -16,26 +16,10 @@ import {
   ThreadPool,
   WorkerThread,
 } from '../dist';
+import { settles } from './helpers/settles';
 
 delete process.env.NODE_OPTIONS; // tap's loader hooks would slow every worker's start
 const fns = path.join(__dirname, 'fixtures', 'pool-fns.js');
-
-/** `p`'s outcome, or 'HANG' if it has not settled within `ms` (a failure bound, not a sync). */
-async function settles<T>(p: Promise<T>, ms = 5000): Promise<['ok', T] | ['rejected', unknown] | ['HANG']> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<['HANG']>((resolve) => (timer = setTimeout(() => resolve(['HANG']), ms)));
-  try {
-    return await Promise.race([
-      p.then(
-        (v): ['ok', T] => ['ok', v],
-        (e: unknown): ['rejected', unknown] => ['rejected', e],
-      ),
-      bound,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function codeOf(outcome: readonly unknown[]): unknown {
   return outcome[0] === 'rejected' ? (outcome[1] as { code?: unknown }).code : outcome[0];

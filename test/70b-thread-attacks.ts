@@ -7,24 +7,9 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { ClosedError, TerminatableThread, ThreadExitedError, WorkerThread } from '../dist';
+import { settles } from './helpers/settles';
 
 delete process.env.NODE_OPTIONS;
-
-async function settles<T>(p: Promise<T>, ms = 5000): Promise<['ok', T] | ['rejected', unknown] | ['HANG']> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<['HANG']>((resolve) => (timer = setTimeout(() => resolve(['HANG']), ms)));
-  try {
-    return await Promise.race([
-      p.then(
-        (v): ['ok', T] => ['ok', v],
-        (e: unknown): ['rejected', unknown] => ['rejected', e],
-      ),
-      bound,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 t.test('hostile thrown values fail their call, not the worker', async (t) => {
   const w = new WorkerThread().start();

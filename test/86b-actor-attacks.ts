@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { ActorRef, Handler, Relay, ShmQueue } from '../dist';
 import { LogCollector, ref, rejection, tref } from './helpers/actors';
 import { Child } from './helpers/fork';
+import { removeSegmentsOf, survivors } from './helpers/procs';
 
 delete process.env.NODE_OPTIONS;
 
@@ -124,20 +125,7 @@ t.test('the main process SIGKILLed while its actors start leaves no actor', asyn
   const { pids } = await parent.message<{ type: string; pids: number[] }>('ready');
   parent.kill('SIGKILL');
   await parent.exited;
-  const alive = (pid: number): boolean => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] !== 'Z';
-    } catch {
-      return false;
-    }
-  };
-  // Not our children: no exit event reaches this process, so poll, boundedly.
-  const deadline = Date.now() + 10_000;
-  while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  t.same(pids.filter(alive), [], 'no orphan left');
-  const pid36 = parent.proc.pid!.toString(36);
-  for (const name of fs
-    .readdirSync('/dev/shm')
-    .filter((n) => /^shmsync-(queue|array)-/.test(n) && n.split('-')[2] === pid36))
-    fs.rmSync(`/dev/shm/${name}`, { force: true });
+  // Not our children: no exit event reaches this process (survivors() polls, boundedly).
+  t.same(await survivors(pids, []), [], 'no orphan left');
+  removeSegmentsOf(parent.proc.pid!, ['queue', 'array']);
 });

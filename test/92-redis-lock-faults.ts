@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Mutex } from '../dist';
-import { Child } from './helpers/fork';
+import type { Child } from './helpers/fork';
+import { ask, lockAgent } from './helpers/lock-agent';
 import { redisUnderTest } from './helpers/lock-conformance';
 import { RedisServer } from './helpers/redis-server';
 import { testName } from './helpers/shm';
@@ -13,19 +14,8 @@ import { testName } from './helpers/shm';
 // mid-run, a holder paused past its lease (SIGSTOP) and a server gone longer than a lease.
 // Synchronised by handshakes (agent messages, events); the only timers are the leases.
 
-async function agent(t: Test, server: RedisServer, name: string, leaseMs: number): Promise<Child> {
-  const child = new Child('lock-backend-agent.js', ['redis', name, String(server.port), String(leaseMs)]);
-  t.teardown(() => child.kill('SIGKILL'));
-  await child.message('ready');
-  return child;
-}
-
-async function ask<T = Record<string, unknown>>(child: Child, type: string, extra: object = {}): Promise<T> {
-  child.send({ type, ...extra });
-  const reply = (await child.message(type)) as unknown as T & { error?: { message: string } };
-  if (reply.error !== undefined) throw new Error(`agent ${type}: ${reply.error.message}`);
-  return reply;
-}
+const agent = (t: Test, server: RedisServer, name: string, leaseMs: number): Promise<Child> =>
+  lockAgent(t, ['redis', name, String(server.port), String(leaseMs)]);
 
 /** A resource that accepts a write only with a fence at least as high as any it has seen. */
 class FencedResource {

@@ -5,6 +5,8 @@ import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { createRedisBackend, Lockable, LockManager, Mutex, type Lock } from '../dist';
 import { RedisServer } from './helpers/redis-server';
+import { backendWith, clientOf } from './helpers/redis-clients';
+import { backendOf, mutexOf, redisEnv } from './helpers/redis-lock';
 import { testName } from './helpers/shm';
 
 // The Redis backend's API edges: both client libraries, option validation, the API that does not
@@ -95,25 +97,13 @@ t.test('the blocking API, info() and sync locked methods throw SHMSYNC_UNSUPPORT
 
 t.test('a waiter is woken by the release notice, not by its poll timer', async (t) => {
   const server = await RedisServer.start(t);
-  const clients = [0, 1].map(() => new Redis({ port: server.port, host: '127.0.0.1' }));
-  t.teardown(async () => {
-    for (const c of clients) await c.quit();
-  });
   // Polls and leases of a minute: only the notice can wake the waiter within the test's time.
-  const [holderSide, waiterSide] = clients.map((client) =>
-    createRedisBackend({ client, leaseMs: 60_000, pollMaxMs: 60_000 }),
+  const [holderSide, waiterSide] = [0, 1].map(() =>
+    backendWith(t, { client: clientOf(t, server), leaseMs: 60_000, pollMaxMs: 60_000 }),
   );
-  t.teardown(() => {
-    holderSide.close();
-    waiterSide.close();
-  });
   const name = testName('redis-notice');
-  const holder = new Mutex(name, { backend: holderSide });
-  const waiter = new Mutex(name, { backend: waiterSide });
-  t.teardown(() => {
-    holder.close();
-    waiter.close();
-  });
+  const holder = mutexOf(t, name, holderSide);
+  const waiter = mutexOf(t, name, waiterSide);
   const g = await holder.acquire();
   const waiting = waiter.acquire();
   // The waiter is registered (and so subscribed) once it shows in the server's view.
@@ -127,26 +117,12 @@ t.test('a waiter is woken by the release notice, not by its poll timer', async (
 });
 
 t.test('a waiter without notices polls at most every pollMaxMs (no busy loop)', async (t) => {
-  const server = await RedisServer.start(t);
-  const client = new Redis({ port: server.port, host: '127.0.0.1' });
-  const other = new Redis({ port: server.port, host: '127.0.0.1' });
-  t.teardown(async () => {
-    await client.quit();
-    await other.quit();
-  });
-  const holderSide = createRedisBackend({ client: other, leaseMs: 60_000 });
-  const waiterSide = createRedisBackend({ client, leaseMs: 60_000, pollMaxMs: 100 });
-  t.teardown(() => {
-    holderSide.close();
-    waiterSide.close();
-  });
+  const { client, admin: other } = await redisEnv(t);
+  const holderSide = backendWith(t, { client: other, leaseMs: 60_000 });
+  const waiterSide = backendWith(t, { client, leaseMs: 60_000, pollMaxMs: 100 });
   const name = testName('redis-poll');
-  const holder = new Mutex(name, { backend: holderSide });
-  const waiter = new Mutex(name, { backend: waiterSide });
-  t.teardown(() => {
-    holder.close();
-    waiter.close();
-  });
+  const holder = mutexOf(t, name, holderSide);
+  const waiter = mutexOf(t, name, waiterSide);
   const g = await holder.acquire();
   // Script runs (each attempt is one EVALSHA) as the server counts them.
   const scriptRuns = async (): Promise<number> => {
@@ -169,15 +145,7 @@ t.test('a waiter without notices polls at most every pollMaxMs (no busy loop)', 
 
 t.test('LockManager across hosts: a steal from another client ends the holder at its next renewal', async (t) => {
   const server = await RedisServer.start(t);
-  const clients = [0, 1].map(() => new Redis({ port: server.port, host: '127.0.0.1' }));
-  t.teardown(async () => {
-    for (const c of clients) await c.quit();
-  });
-  const [hostA, hostB] = clients.map((client) => createRedisBackend({ client, leaseMs: 300 }));
-  t.teardown(() => {
-    hostA.close();
-    hostB.close();
-  });
+  const [hostA, hostB] = [0, 1].map(() => backendOf(t, clientOf(t, server), 300));
   const namespace = 'steal-test';
   const a = new LockManager({ namespace, backend: hostA });
   const b = new LockManager({ namespace, backend: hostB });
@@ -205,13 +173,8 @@ t.test('dropped handles are garbage-collected; a dropped handle never drops a ho
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc') as () => void;
   const server = await RedisServer.start(t);
-  const client = new Redis({ port: server.port, host: '127.0.0.1' });
   // A lease far above the forced full GCs' pauses on a loaded machine: the hold must not be lost.
-  const backend = createRedisBackend({ client, leaseMs: 5000 });
-  t.teardown(async () => {
-    backend.close();
-    await client.quit();
-  });
+  const backend = backendOf(t, clientOf(t, server), 5000);
   let collected = 0;
   const registry = new FinalizationRegistry(() => collected++);
   const idle = testName('redis-gc-idle');
@@ -249,17 +212,8 @@ async function commandCalls(admin: Redis): Promise<Map<string, number>> {
 }
 
 t.test('an uncontended cycle: 2 scripts, at most 8 commands, no per-cycle bookkeeping', async (t) => {
-  const server = await RedisServer.start(t);
-  const client = new Redis({ port: server.port, host: '127.0.0.1' });
-  const admin = new Redis({ port: server.port, host: '127.0.0.1' });
-  t.teardown(() => {
-    client.disconnect();
-    admin.disconnect();
-  });
-  const backend = createRedisBackend({ client, prefix: 'cyc:' });
-  t.teardown(() => backend.close());
-  const m = new Mutex('cycle', { backend });
-  t.teardown(() => m.close());
+  const { client, admin } = await redisEnv(t);
+  const m = mutexOf(t, 'cycle', backendWith(t, { client, prefix: 'cyc:' }));
   (await m.acquire()).release(); // loads the scripts
   await (await m.acquire()).release();
   const cycles = 50;
@@ -286,25 +240,16 @@ t.test('an uncontended cycle: 2 scripts, at most 8 commands, no per-cycle bookke
 
 t.test('query() finds the names by SCAN under its own prefix only (glob characters escaped)', async (t) => {
   const server = await RedisServer.start(t);
-  const clients = [0, 1, 2].map(() => new Redis({ port: server.port, host: '127.0.0.1' }));
-  t.teardown(() => {
-    for (const c of clients) c.disconnect();
-  });
+  const clients = [0, 1, 2].map(() => clientOf(t, server));
   // '[a]?*\\' as a glob would not match itself (and '[a]?' would match 'ab'): escaped, it finds
   // exactly its own keys.
-  const glob = createRedisBackend({ client: clients[0], prefix: '[a]?*\\', leaseMs: 2000 });
-  const plain = createRedisBackend({ client: clients[1], prefix: 'ab', leaseMs: 2000 });
-  const other = createRedisBackend({ client: clients[2], prefix: '[a]?*\\', leaseMs: 2000 });
-  t.teardown(() => {
-    for (const b of [glob, plain, other]) b.close();
-  });
+  const glob = backendWith(t, { client: clients[0], prefix: '[a]?*\\', leaseMs: 2000 });
+  const plain = backendWith(t, { client: clients[1], prefix: 'ab', leaseMs: 2000 });
+  const other = backendWith(t, { client: clients[2], prefix: '[a]?*\\', leaseMs: 2000 });
   const names = ['one', 'x:x', 'w', 'a:s', 'ends:wx', '\uD800'];
-  const mutexes = names.map((n) => new Mutex(n, { backend: glob }));
-  const foreign = new Mutex('two', { backend: plain });
-  const waiter = new Mutex('one', { backend: other });
-  t.teardown(() => {
-    for (const m of [...mutexes, foreign, waiter]) m.close();
-  });
+  const mutexes = names.map((n) => mutexOf(t, n, glob));
+  const foreign = mutexOf(t, 'two', plain);
+  const waiter = mutexOf(t, 'one', other);
   const guards = await Promise.all(mutexes.map((m) => m.acquire()));
   const foreignGuard = await foreign.acquire();
   const waiting = waiter.acquire({ timeout: 5000 });

@@ -1,8 +1,10 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import Redis from 'ioredis';
-import { createRedisBackend, LockManager, Mutex } from '../dist';
+import type Redis from 'ioredis';
+import { LockManager } from '../dist';
+import { backendWith, clientOf } from './helpers/redis-clients';
+import { backendOf, mutexOf, redisEnv } from './helpers/redis-lock';
 import { RedisServer } from './helpers/redis-server';
 import { testName } from './helpers/shm';
 
@@ -11,39 +13,10 @@ import { testName } from './helpers/shm';
 // process that must exit by itself after it closed its handles. Every case failed before its fix
 // (see docs/redis.md "Hardening").
 
-interface Env {
-  server: RedisServer;
-  client: Redis;
-  admin: Redis;
-}
-
-async function env(t: Test): Promise<Env> {
-  const server = await RedisServer.start(t);
-  const client = new Redis({ port: server.port, host: '127.0.0.1' });
-  const admin = new Redis({ port: server.port, host: '127.0.0.1' });
-  t.teardown(() => {
-    client.disconnect();
-    admin.disconnect();
-  });
-  return { server, client, admin };
-}
-
-function backendOf(t: Test, client: Redis, leaseMs = 400) {
-  const b = createRedisBackend({ client, leaseMs });
-  t.teardown(() => b.close());
-  return b;
-}
-
-function mutexOf(t: Test, name: string, backend: ReturnType<typeof createRedisBackend>): Mutex {
-  const m = new Mutex(name, { backend });
-  t.teardown(() => m.close());
-  return m;
-}
-
 const key = (name: string, suffix: string): string => `shmsync:lock:${name}:${suffix}`;
 
 t.test('a fence counter set to a string gives SHMSYNC_CORRUPT at once, not a 2 s retry loop', async (t) => {
-  const { client, admin } = await env(t);
+  const { client, admin } = await redisEnv(t);
   const name = testName('atk-fstr');
   const m = mutexOf(t, name, backendOf(t, client));
   (await m.acquire()).release();
@@ -57,7 +30,7 @@ t.test('a fence counter set to a string gives SHMSYNC_CORRUPT at once, not a 2 s
 });
 
 t.test('a fence counter reset or decremented never makes a fence go backwards', async (t) => {
-  const { client, admin, server } = await env(t);
+  const { client, admin, server } = await redisEnv(t);
   const name = testName('atk-fdec');
   const m = mutexOf(t, name, backendOf(t, client));
   let last = 0n;
@@ -74,8 +47,7 @@ t.test('a fence counter reset or decremented never makes a fence go backwards', 
   g1.release();
   await admin.del(key(name, 'f')); // deleted (an eviction, a careless DEL)
   // Another "host": a fresh client and backend that never saw a fence of this lock.
-  const other = new Redis({ port: server.port, host: '127.0.0.1' });
-  t.teardown(() => other.disconnect());
+  const other = clientOf(t, server);
   const m2 = mutexOf(t, name, backendOf(t, other));
   const g2 = await m2.acquire();
   t.ok(g2.fence > g1.fence, `after a DEL, on another host: ${g2.fence} > ${g1.fence}`);
@@ -89,7 +61,7 @@ t.test('a fence counter reset or decremented never makes a fence go backwards', 
 });
 
 t.test('a forged holder without a lease is given one and taken over', async (t) => {
-  const { client, admin } = await env(t);
+  const { client, admin } = await redisEnv(t);
   const name = testName('atk-forged');
   const m = mutexOf(t, name, backendOf(t, client, 300));
   await admin.set(key(name, 'x'), 'forged-by-someone');
@@ -100,7 +72,7 @@ t.test('a forged holder without a lease is given one and taken over', async (t) 
 });
 
 t.test('lock keys of the wrong type give SHMSYNC_CORRUPT, never a crash or a hang', async (t) => {
-  const { client, admin } = await env(t);
+  const { client, admin } = await redisEnv(t);
   for (const suffix of ['x', 's', 'h', 'f']) {
     const name = testName(`atk-type-${suffix}`);
     const m = mutexOf(t, name, backendOf(t, client, 300));
@@ -116,10 +88,9 @@ t.test('lock keys of the wrong type give SHMSYNC_CORRUPT, never a crash or a han
 });
 
 t.test('a holder whose key is retyped under it loses the hold at its next renewal', async (t) => {
-  const { client, admin } = await env(t);
+  const { client, admin } = await redisEnv(t);
   const name = testName('atk-retype-held');
-  const backend = createRedisBackend({ client, leaseMs: 3000, renewEveryMs: 50 });
-  t.teardown(() => backend.close());
+  const backend = backendWith(t, { client, leaseMs: 3000, renewEveryMs: 50 });
   const m = mutexOf(t, name, backend);
   const g = await m.acquire();
   await admin.del(key(name, 'x'));
@@ -134,7 +105,7 @@ t.test('a holder whose key is retyped under it loses the hold at its next renewa
 });
 
 t.test('lone surrogates, hash tags, separators and long names stay distinct locks', async (t) => {
-  const { client } = await env(t);
+  const { client } = await redisEnv(t);
   const backend = backendOf(t, client);
   const lm = new LockManager({ backend, namespace: testName('atk-names') });
   const names = ['\uD800', '\uDC00', '\uFFFD', '\u{10FFFF}x', '{tag}', 'a:x', 'a', 'x'.repeat(512), ''];
@@ -161,11 +132,10 @@ t.test('lone surrogates, hash tags, separators and long names stay distinct lock
 });
 
 t.test('timeouts: 0, NaN, negative, Infinity and 2^53; an aborted signal; release twice', async (t) => {
-  const { client, server } = await env(t);
+  const { client, server } = await redisEnv(t);
   const name = testName('atk-timeouts');
   const m = mutexOf(t, name, backendOf(t, client));
-  const other = new Redis({ port: server.port, host: '127.0.0.1' });
-  t.teardown(() => other.disconnect());
+  const other = clientOf(t, server);
   const m2 = mutexOf(t, name, backendOf(t, other));
   await t.rejects(m.acquire({ timeout: NaN }), { code: 'SHMSYNC_OUT_OF_RANGE' });
   await t.rejects(m.acquire({ timeout: -1 }), { code: 'SHMSYNC_OUT_OF_RANGE' });
@@ -183,14 +153,12 @@ t.test('timeouts: 0, NaN, negative, Infinity and 2^53; an aborted signal; releas
 });
 
 t.test('a hung connection does not hang a waiter forever (BackendError, bounded)', async (t) => {
-  const { client, server } = await env(t);
+  const { client, server } = await redisEnv(t);
   const name = testName('atk-hung');
-  const other = new Redis({ port: server.port, host: '127.0.0.1' });
-  t.teardown(() => other.disconnect());
+  const other = clientOf(t, server);
   const holder = mutexOf(t, name, backendOf(t, other, 300));
   const g = await holder.acquire();
-  const b = createRedisBackend({ client: hangingAfter(client, 2), leaseMs: 300 });
-  t.teardown(() => b.close());
+  const b = backendWith(t, { client: hangingAfter(client, 2), leaseMs: 300 });
   const m = mutexOf(t, name, b);
   const t0 = Date.now();
   await t.rejects(
@@ -237,10 +205,9 @@ t.test('close() of a handle under a waiter and a holder: the process exits by it
 });
 
 t.test('renewals racing releases never resurrect a released lock', async (t) => {
-  const { client, admin } = await env(t);
+  const { client, admin } = await redisEnv(t);
   const name = testName('atk-renew-race');
-  const backend = createRedisBackend({ client, leaseMs: 200, renewEveryMs: 1 });
-  t.teardown(() => backend.close());
+  const backend = backendWith(t, { client, leaseMs: 200, renewEveryMs: 1 });
   const m = mutexOf(t, name, backend);
   let resurrected = 0;
   for (let i = 0; i < 100; i++) {
@@ -255,7 +222,7 @@ t.test('renewals racing releases never resurrect a released lock', async (t) => 
 });
 
 t.test('many waiters in one process: exclusion, FIFO order, nobody left behind', async (t) => {
-  const { client } = await env(t);
+  const { client } = await redisEnv(t);
   const name = testName('atk-many');
   const m = mutexOf(t, name, backendOf(t, client, 2000));
   let inside = 0;
@@ -282,9 +249,8 @@ t.test('many waiters in one process: exclusion, FIFO order, nobody left behind',
 });
 
 t.test('LockManager on Redis: a stream of readers does not starve a writer', async (t) => {
-  const { client, server } = await env(t);
-  const other = new Redis({ port: server.port, host: '127.0.0.1' });
-  t.teardown(() => other.disconnect());
+  const { client, server } = await redisEnv(t);
+  const other = clientOf(t, server);
   const ns = testName('atk-starve');
   const readers = new LockManager({ backend: backendOf(t, client, 2000), namespace: ns });
   const writers = new LockManager({ backend: backendOf(t, other, 2000), namespace: ns });

@@ -23,6 +23,7 @@ import { RedisServer } from './helpers/redis-server';
 import { replyDropper } from './helpers/redis-queue-proxy';
 import { ACK, PUT, TAKE } from '../dist/redis/queue-scripts';
 import { testName } from './helpers/shm';
+import { untilEnded } from './helpers/until-ended';
 
 const kReclaim = 200;
 // Independent servers per test: run them side by side (most of each test is waiting on reclaimAfter or a child's start).
@@ -70,6 +71,23 @@ async function progressAtLeast(child: Child, n: number): Promise<void> {
   }
 }
 
+/**
+ * 600 messages queued and the queue ended; a consumer child (`mode`: 'get' or 'receive' + ack)
+ * SIGKILLed once it reported 100 handled. Returns this process's handle and the child's log.
+ */
+async function consumerKilledMidStream(t: Test, mode: 'get' | 'receive') {
+  const { open, consumer } = await setup(t);
+  const q = await open();
+  const n = 600;
+  await q.putMany(Array.from({ length: n }, (_, i) => i));
+  await q.end();
+  const { child, log } = await consumer(mode, mode);
+  await progressAtLeast(child, 100);
+  child.kill('SIGKILL');
+  await child.exited;
+  return { q, n, log };
+}
+
 t.test('a consumer SIGKILLed with a message in hand: another consumer gets it after reclaimAfter, once', async (t) => {
   const { open, consumer } = await setup(t);
   const q = await open();
@@ -93,15 +111,7 @@ t.test('a consumer SIGKILLed with a message in hand: another consumer gets it af
 });
 
 t.test('a consumer SIGKILLed mid-stream (get): no duplicate, at most the hand-over message lost', async (t) => {
-  const { open, consumer } = await setup(t);
-  const q = await open();
-  const n = 600;
-  await q.putMany(Array.from({ length: n }, (_, i) => i));
-  await q.end();
-  const { child, log } = await consumer('get', 'get');
-  await progressAtLeast(child, 100);
-  child.kill('SIGKILL');
-  await child.exited;
+  const { q, n, log } = await consumerKilledMidStream(t, 'get');
   const mine: number[] = [];
   for await (const v of q) mine.push(v); // ends when everything was acknowledged (reclaims included)
   const theirs = readLog(log).map((e) => e.value);
@@ -112,27 +122,15 @@ t.test('a consumer SIGKILLed mid-stream (get): no duplicate, at most the hand-ov
 });
 
 t.test('a consumer SIGKILLed mid-stream (receive + ack): nothing lost, at most the unacked one twice', async (t) => {
-  const { open, consumer } = await setup(t);
-  const q = await open();
-  const n = 600;
-  await q.putMany(Array.from({ length: n }, (_, i) => i));
-  await q.end();
-  const { child, log } = await consumer('receive', 'receive');
-  await progressAtLeast(child, 100);
-  child.kill('SIGKILL');
-  await child.exited;
+  const { q, n, log } = await consumerKilledMidStream(t, 'receive');
   const mine: number[] = [];
-  for (;;) {
-    let m;
-    try {
-      m = await q.receive();
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SHMSYNC_QUEUE_CLOSED') break;
-      throw err;
-    }
-    mine.push(m.value);
-    await m.ack();
-  }
+  await untilEnded(
+    () => q.receive(),
+    (m) => {
+      mine.push(m.value);
+      return m.ack();
+    },
+  );
   const entries = readLog(log);
   const received = entries.filter((e) => e.kind === 'R').map((e) => e.value);
   const acked = new Set(entries.filter((e) => e.kind === 'A').map((e) => e.value));
@@ -177,22 +175,17 @@ t.test('Redis SIGKILLed and restarted mid-run (appendfsync always): every messag
   const got: number[] = [];
   let restarted = false;
   let restart: Promise<void> = Promise.resolve();
-  const consume = async (c: RedisQueue<number>): Promise<void> => {
-    for (;;) {
-      let batch: number[];
-      try {
-        batch = await c.getMany(20);
-      } catch (err) {
-        if ((err as { code?: string }).code === 'SHMSYNC_QUEUE_CLOSED') return;
-        throw err;
-      }
-      got.push(...batch);
-      if (!restarted && got.length >= n / 3) {
-        restarted = true;
-        restart = server.restart({ kill: true });
-      }
-    }
-  };
+  const consume = (c: RedisQueue<number>): Promise<void> =>
+    untilEnded(
+      () => c.getMany(20),
+      (batch) => {
+        got.push(...batch);
+        if (!restarted && got.length >= n / 3) {
+          restarted = true;
+          restart = server.restart({ kill: true });
+        }
+      },
+    );
   const running = consumers.map(consume);
   for (let i = 0; i < n; i += 50) await producer.putMany(Array.from({ length: 50 }, (_, j) => i + j));
   await restart;

@@ -6,10 +6,10 @@
  */
 import t, { type Test } from 'tap';
 import Redis from 'ioredis';
-import { createClient } from 'redis';
-import { createRedisBackend, mkchannel } from '../dist';
+import { mkchannel } from '../dist';
 import { RedisQueue } from '../dist/redis/queue';
 import { Child, type Message } from './helpers/fork';
+import { backendWith, nodeRedisOf } from './helpers/redis-clients';
 import { RedisServer } from './helpers/redis-server';
 import { testName } from './helpers/shm';
 
@@ -76,12 +76,7 @@ t.test(
   'in one process over node-redis (backend.queue): write/read/size/close/for await; a full queue times out',
   async (t) => {
     const server = await RedisServer.start(t);
-    const nr = createClient({ url: server.url });
-    nr.on('error', () => {});
-    await nr.connect();
-    t.teardown(() => nr.destroy());
-    const backend = createRedisBackend({ client: nr });
-    t.teardown(() => backend.close());
+    const backend = backendWith(t, { client: await nodeRedisOf(t, server.url) });
     const q = backend.queue<number>(testName('rq-chan-nr'), { codec: 'json', maxLength: 2, reclaimAfter: 500 });
     t.teardown(() => q.close());
     await q.ready();

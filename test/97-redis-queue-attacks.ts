@@ -20,13 +20,13 @@
 import t, { type Test } from 'tap';
 import { getEventListeners } from 'node:events';
 import Redis from 'ioredis';
-import { createClient } from 'redis';
 import { RedisQueue } from '../dist/redis/queue';
-import { createRedisBackend } from '../dist';
 import { Child, type Message } from './helpers/fork';
+import { backendWith, nodeRedisOf } from './helpers/redis-clients';
 import { RedisServer } from './helpers/redis-server';
 import { testName } from './helpers/shm';
 import { replyDropper } from './helpers/redis-queue-proxy';
+import { untilEnded } from './helpers/until-ended';
 
 t.jobs = 3;
 
@@ -233,19 +233,13 @@ t.test('end() racing putMany: exactly what was reported written is delivered, on
   });
   const got: number[] = [];
   let ending: Promise<void> | null = null;
-  const reading = (async () => {
-    for (;;) {
-      let batch: number[];
-      try {
-        batch = await consumer.getMany(500);
-      } catch (err) {
-        if ((err as { code?: string }).code === 'SHMSYNC_QUEUE_CLOSED') return;
-        throw err;
-      }
+  const reading = untilEnded(
+    () => consumer.getMany(500),
+    (batch) => {
       got.push(...batch);
       if (ending === null && got.length >= 300) ending = producers[0].end(); // while they still put
-    }
-  })();
+    },
+  );
   await Promise.all(runs);
   await reading;
   await ending;
@@ -292,11 +286,7 @@ for (const flavour of ['ioredis', 'node-redis']) {
     let c: unknown;
     if (flavour === 'ioredis') c = client;
     else {
-      const nr = createClient({ url: server.url });
-      nr.on('error', () => {});
-      await nr.connect();
-      t.teardown(() => nr.destroy());
-      c = nr;
+      c = await nodeRedisOf(t, server.url);
     }
     const q = new RedisQueue<number>(testName('rq-kill-conn'), { client: c, codec: 'json', reclaimAfter: 300 });
     t.teardown(() => q.close());
@@ -352,12 +342,8 @@ t.test(
   'node-redis v5 client, createRedisBackend({ client }) and backend.queue(): the queue API end to end',
   async (t) => {
     const server = await RedisServer.start(t);
-    const nr = createClient({ url: server.url });
-    nr.on('error', () => {});
-    await nr.connect();
-    t.teardown(() => nr.destroy());
-    const backend = createRedisBackend({ client: nr, prefix: 'app:' });
-    t.teardown(() => backend.close());
+    const nr = await nodeRedisOf(t, server.url);
+    const backend = backendWith(t, { client: nr, prefix: 'app:' });
     t.equal(backend.clientFlavour, 'node-redis');
     const name = testName('rq-nr');
     const a = backend.queue<Uint8Array>(name, { codec: 'raw', reclaimAfter: 300 });
@@ -402,11 +388,7 @@ for (const flavour of ['ioredis', 'node-redis']) {
       t.teardown(() => r.disconnect());
       c = r;
     } else {
-      const nr = createClient({ url: `redis://127.0.0.1:${proxy.port}` });
-      nr.on('error', () => {});
-      await nr.connect();
-      t.teardown(() => nr.destroy());
-      c = nr;
+      c = await nodeRedisOf(t, `redis://127.0.0.1:${proxy.port}`);
     }
     const reclaimAfter = 1000; // blocked reads of 500 ms: the put below lands in the armed one
     const q = new RedisQueue<number>(testName('rq-lost-read'), { client: c, codec: 'json', reclaimAfter });

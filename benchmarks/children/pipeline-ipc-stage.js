@@ -9,84 +9,29 @@
 // once the running count reaches a total; latency runs record send→arrival times).
 const { serve } = require('../lib/serve');
 const { smallObject } = require('../lib/payloads');
+const { sendAll } = require('../lib/ipc-send');
+const { latencyChain, countingSink } = require('../lib/pipeline-stage');
 
 const role = process.env.BENCH_ROLE;
-const now = () => Number(process.hrtime.bigint()); // CLOCK_MONOTONIC: one clock for every process
 
 // --- source -------------------------------------------------------------------------------
-async function produce({ n }) {
-  const msg = smallObject(1);
-  let sent = 0;
-  while (sent < n) {
-    const ok = process.send(msg);
-    sent++;
-    if (!ok && sent < n) {
-      // Node's write queue is over its threshold: send the next one and wait until it is
-      // written (as benchmarks/children/ipc-peer.js; no unbounded queue in this process).
-      await new Promise((resolve) => process.send(msg, resolve));
-      sent++;
-    }
-  }
-  return { sent: n };
-}
+// Throughput: n messages as fast as the IPC channel takes them (waiting when its write queue
+// is full: no unbounded queue in this process).
+const produce = ({ n }) => sendAll(smallObject(1), n);
 
-// Latency: one message in flight. Stamp, send, wait for the sink's ack (routed back by the
-// parent), repeat. Only the stamp→arrival time is measured, at the sink.
-let ackWaiter = null;
-async function chain({ n }) {
-  for (let i = 0; i < n; i++) {
-    const acked = new Promise((resolve) => (ackWaiter = resolve));
-    process.send({ ...smallObject(i), t: now() });
-    await acked;
-  }
-  return { sent: n };
-}
+// Latency: the sink's acks come back routed by the parent.
+const { chain, acked } = latencyChain((msg) => process.send(msg));
 
 // --- sink ---------------------------------------------------------------------------------
-let count = 0;
-let expected = null; // { until, resolve }
-let latencies = null; // Float64Array while a latency run is collecting
-let lat = 0;
-
-function arrive(msg) {
-  if (latencies !== null) {
-    latencies[lat++] = now() - msg.t;
-    process.send({ ack: 1 });
-  }
-  if (++count === expected?.until) {
-    const { resolve } = expected;
-    expected = null;
-    resolve();
-  }
-}
-
-function expect({ until, collect }) {
-  if (collect) {
-    latencies = new Float64Array(collect);
-    lat = 0;
-  }
-  return new Promise((resolve) => {
-    const done = () => {
-      const out = latencies === null ? { count } : { count, latencies: Array.from(latencies.subarray(0, lat)) };
-      latencies = null;
-      resolve(out);
-    };
-    if (count >= until) done();
-    else expected = { until, resolve: done };
-  });
-}
+const { arrive, collect, expect } = countingSink(() => process.send({ ack: 1 }));
 
 const onData = {
   source: (msg) => {
-    if (msg && msg.ack && ackWaiter !== null) {
-      const w = ackWaiter;
-      ackWaiter = null;
-      w();
-    }
+    if (msg && msg.ack) acked();
   },
   middle: (msg) => process.send(msg),
   sink: arrive,
 }[role];
 if (!onData) throw new Error(`BENCH_ROLE must be source, middle or sink, got ${role}`);
 
-serve({ info: { role }, commands: { produce, chain, expect }, onData });
+serve({ info: { role }, commands: { produce, chain, collect, expect }, onData });

@@ -11,9 +11,9 @@
 const { workerData } = require('node:worker_threads');
 const { serve } = require('../lib/serve');
 const { smallObject } = require('../lib/payloads');
+const { latencyChain, countingSink } = require('../lib/pipeline-stage');
 
 const { role } = workerData;
-const now = () => Number(process.hrtime.bigint()); // CLOCK_MONOTONIC: one clock for every thread
 let outs = [];
 let next = 0;
 let ackPort = null;
@@ -32,50 +32,11 @@ function produce({ n }) {
   return { sent: n };
 }
 
-// Latency: one message in flight; only the stamp→arrival time is measured, at the sink.
-let ackWaiter = null;
-async function chain({ n }) {
-  for (let i = 0; i < n; i++) {
-    const acked = new Promise((resolve) => (ackWaiter = resolve));
-    forward({ ...smallObject(i), t: now() });
-    await acked;
-  }
-  return { sent: n };
-}
+// Latency: the sink acks each message over the ack port (wired below).
+const { chain, acked } = latencyChain(forward);
 
 // --- sink ---------------------------------------------------------------------------------
-let count = 0;
-let expected = null;
-let latencies = null;
-let lat = 0;
-
-function arrive(msg) {
-  if (latencies !== null) {
-    latencies[lat++] = now() - msg.t;
-    ackPort.postMessage(1);
-  }
-  if (++count === expected?.until) {
-    const { resolve } = expected;
-    expected = null;
-    resolve();
-  }
-}
-
-function expect({ until, collect }) {
-  if (collect) {
-    latencies = new Float64Array(collect);
-    lat = 0;
-  }
-  return new Promise((resolve) => {
-    const done = () => {
-      const out = latencies === null ? { count } : { count, latencies: Array.from(latencies.subarray(0, lat)) };
-      latencies = null;
-      resolve(out);
-    };
-    if (count >= until) done();
-    else expected = { until, resolve: done };
-  });
-}
+const { arrive, collect, expect } = countingSink(() => ackPort.postMessage(1));
 
 const onMessage = { source: null, middle: forward, sink: arrive }[role];
 if (onMessage === undefined) throw new Error(`workerData.role must be source, middle or sink, got ${role}`);
@@ -85,18 +46,12 @@ function wire({ ins = [], outs: o = [], ack = null }) {
   outs = o;
   for (const p of ins) p.on('message', onMessage);
   ackPort = ack;
-  if (role === 'source' && ack !== null) {
-    ack.on('message', () => {
-      const w = ackWaiter;
-      ackWaiter = null;
-      if (w) w();
-    });
-  }
+  if (role === 'source' && ack !== null) ack.on('message', acked);
 }
 
 serve({
   info: { role },
-  commands: { produce, chain, expect },
+  commands: { produce, chain, collect, expect },
   onData: (msg) => {
     if (msg && msg.wire) wire(msg.wire);
   },

@@ -5,7 +5,7 @@
 // and a Unix socket. One op = one item written and read.
 const { defineGroup } = require('../lib/group');
 const { forkChild, startWorker } = require('../lib/child');
-const { socketPeer } = require('../lib/unix-socket');
+const { ipcProducer, postMessageProducer, socketProducer } = require('../lib/throughput-peers');
 const { shmsync } = require('../lib/shmsync');
 const { benchName, unlinkName, guarded } = require('../lib/shm-names');
 const { ArrayQueue } = require('../peers/array-queue');
@@ -135,52 +135,6 @@ function sharedChannel(payload, { sync = false, many = false, thread = false } =
     });
 }
 
-/** Resolves once `count` messages have been delivered to `target[key]`. */
-function arrivals(target, key, count) {
-  return new Promise((resolve) => {
-    let left = count;
-    target[key] = () => {
-      if (--left === 0) resolve();
-    };
-  });
-}
-
-function postMessagePeer(payload) {
-  return async () => {
-    const worker = await startWorker('worker-peer.js');
-    return {
-      run: (n) => Promise.all([arrivals(worker, 'onData', n), worker.call('produce', { n, payload })]),
-      teardown: () => worker.close(),
-      maxN: 2e6,
-    };
-  };
-}
-
-/** child_process IPC with advanced serialization carrying the same small object (from channel-ipc). */
-function ipcPeer() {
-  return async (ctx) => {
-    const child = await forkChild('ipc-peer.js', {
-      serialization: 'advanced',
-      env: { ...process.env, BENCH_SERIALIZATION: 'advanced' },
-      cpu: ctx.pin ? 1 : undefined,
-    });
-    return {
-      run: (n) => Promise.all([arrivals(child, 'onData', n), child.call('produce', { n, payload: 'object' })]),
-      teardown: () => child.close(),
-    };
-  };
-}
-
-function socket(corked) {
-  return async (ctx) => {
-    const peer = await socketPeer(ctx);
-    return {
-      run: (n) => Promise.all([arrivals(peer, 'onFrame', n), peer.child.call('produce', { n, corked })]),
-      teardown: () => peer.close(),
-    };
-  };
-}
-
 module.exports = defineGroup({
   name: 'channel',
   title: 'Channel write+read throughput, in process and process → process',
@@ -235,31 +189,31 @@ module.exports = defineGroup({
       name: 'worker postMessage, 64 B Buffer',
       side: 'peer',
       vs: [kSharedBytes, kSharedSync, kSharedBytesMany],
-      setup: postMessagePeer('buffer'),
+      setup: postMessageProducer('buffer'),
     },
     {
       name: 'worker postMessage, small object',
       side: 'peer',
       vs: [kSharedObjects, kSharedObjectsMany, kSharedThreadMany],
-      setup: postMessagePeer('object'),
+      setup: postMessageProducer('object'),
     },
     {
       name: 'child_process IPC, small object, advanced serialization',
       side: 'peer',
       vs: [kSharedObjects, kSharedObjectsMany],
-      setup: ipcPeer(),
+      setup: ipcProducer('advanced', 'object'), // the same small object as the channel rows
     },
     {
       name: 'Unix socket, framed 64 B',
       side: 'peer',
       vs: [kSharedBytes, kSharedSync, kSharedBytesMany],
-      setup: socket(false),
+      setup: socketProducer(false),
     },
     {
       name: 'Unix socket, framed 64 B, corked',
       side: 'peer',
       vs: [kSharedBytes, kSharedSync, kSharedBytesMany],
-      setup: socket(true),
+      setup: socketProducer(true),
     },
   ],
 });

@@ -2,8 +2,8 @@
 // One producer process -> one consumer process, 64 B messages: how many per second arrive.
 // The parent is the consumer; the child produces as fast as its channel accepts.
 const { defineGroup } = require('../lib/group');
-const { forkChild, startWorker } = require('../lib/child');
-const { socketPeer } = require('../lib/unix-socket');
+const { forkChild } = require('../lib/child');
+const { ipcProducer, postMessageProducer, socketProducer } = require('../lib/throughput-peers');
 const { shmsync } = require('../lib/shmsync');
 const { benchName, unlinkName, guarded } = require('../lib/shm-names');
 
@@ -100,40 +100,6 @@ function shmQueue({ payload, batch, consumer, codec: objectCodec = 'json' }) {
     });
 }
 
-/** Resolves once `count` messages have been delivered to `target.onData`/`onFrame`. */
-function arrivals(target, key, count) {
-  return new Promise((resolve) => {
-    let left = count;
-    target[key] = () => {
-      if (--left === 0) resolve();
-    };
-  });
-}
-
-function ipc(serialization, payload) {
-  return async (ctx) => {
-    const child = await forkChild('ipc-peer.js', {
-      serialization,
-      env: { ...process.env, BENCH_SERIALIZATION: serialization },
-      cpu: ctx.pin ? 1 : undefined,
-    });
-    return {
-      run: (n) => Promise.all([arrivals(child, 'onData', n), child.call('produce', { n, payload })]),
-      teardown: () => child.close(),
-    };
-  };
-}
-
-function socket(corked) {
-  return async (ctx) => {
-    const peer = await socketPeer(ctx);
-    return {
-      run: (n) => Promise.all([arrivals(peer, 'onFrame', n), peer.child.call('produce', { n, corked })]),
-      teardown: () => peer.close(),
-    };
-  };
-}
-
 module.exports = defineGroup({
   name: 'ipc-throughput',
   title: 'Messages per second, one producer -> one consumer',
@@ -156,34 +122,37 @@ module.exports = defineGroup({
       available: hasDrainSync,
       setup: shmQueue({ payload: 'buffer', batch: kBatch, consumer: 'drain' }),
     },
-    { name: 'child_process IPC, 64 B Buffer, json', side: 'peer', vs: [kBytes, kSingle], setup: ipc('json', 'buffer') },
+    {
+      name: 'child_process IPC, 64 B Buffer, json',
+      side: 'peer',
+      vs: [kBytes, kSingle],
+      setup: ipcProducer('json', 'buffer'),
+    },
     {
       name: 'child_process IPC, 64 B Buffer, advanced',
       side: 'peer',
       vs: [kBytes, kSingle],
-      setup: ipc('advanced', 'buffer'),
+      setup: ipcProducer('advanced', 'buffer'),
     },
-    { name: 'child_process IPC, small object, json', side: 'peer', vs: kObjects, setup: ipc('json', 'object') },
+    { name: 'child_process IPC, small object, json', side: 'peer', vs: kObjects, setup: ipcProducer('json', 'object') },
     {
       name: 'child_process IPC, small object, advanced',
       side: 'peer',
       vs: [kObjects, kStructured],
-      setup: ipc('advanced', 'object'),
+      setup: ipcProducer('advanced', 'object'),
     },
     {
       name: 'worker postMessage, 64 B Buffer',
       side: 'peer',
       vs: [kBytes, kSingle],
-      async setup() {
-        const worker = await startWorker('worker-peer.js');
-        return {
-          run: (n) => Promise.all([arrivals(worker, 'onData', n), worker.call('produce', { n, payload: 'buffer' })]),
-          teardown: () => worker.close(),
-          maxN: 2e6,
-        };
-      },
+      setup: postMessageProducer('buffer'),
     },
-    { name: 'Unix socket, framed 64 B', side: 'peer', vs: [kBytes, kSingle], setup: socket(false) },
-    { name: 'Unix socket, framed 64 B, corked', side: 'peer', vs: [kBytes, kDrain, kSingle], setup: socket(true) },
+    { name: 'Unix socket, framed 64 B', side: 'peer', vs: [kBytes, kSingle], setup: socketProducer(false) },
+    {
+      name: 'Unix socket, framed 64 B, corked',
+      side: 'peer',
+      vs: [kBytes, kDrain, kSingle],
+      setup: socketProducer(true),
+    },
   ],
 });

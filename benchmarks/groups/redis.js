@@ -115,6 +115,18 @@ function counted(ctx, cycle) {
   return { run, close: () => admin?.disconnect() };
 }
 
+/** A peer's competitor: `cycle` on its client `c`, counted; the teardown disconnects both clients. */
+function peerCycle(ctx, c, cycle) {
+  const counter = counted(ctx, cycle);
+  return {
+    run: counter.run,
+    teardown: () => {
+      counter.close();
+      c.disconnect();
+    },
+  };
+}
+
 /** "10 Redis commands per cycle, 2 of them scripts (evalsha 2, set 2, ...); redis-server CPU 21.3 µs per cycle" */
 function commandDetail(r) {
   const x = r.extra;
@@ -232,17 +244,10 @@ const lockGroup = defineGroup({
         const redlock = new Redlock([c], { retryCount: 0 });
         redlock.on('error', () => {});
         const k = key('redlock');
-        const counter = counted(ctx, async () => {
+        return peerCycle(ctx, c, async () => {
           const lock = await redlock.acquire([k], 5000);
           await lock.release();
         });
-        return {
-          run: counter.run,
-          teardown: () => {
-            counter.close();
-            c.disconnect();
-          },
-        };
       },
     },
     {
@@ -255,18 +260,11 @@ const lockGroup = defineGroup({
         const c = await client(ctx);
         const { Mutex } = requirePeer('redis-semaphore');
         const k = key('semaphore');
-        const counter = counted(ctx, async () => {
+        return peerCycle(ctx, c, async () => {
           const m = new Mutex(c, k, { lockTimeout: 5000, acquireTimeout: 5000 });
           await m.acquire();
           await m.release();
         });
-        return {
-          run: counter.run,
-          teardown: () => {
-            counter.close();
-            c.disconnect();
-          },
-        };
       },
     },
   ],

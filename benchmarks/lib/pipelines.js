@@ -73,6 +73,20 @@ function checkStages(stages) {
 }
 
 /**
+ * Starts the stages one at a time, `start(role)` each ('source' for the first group, 'sink' for
+ * the last, 'middle' between), into `groups[g][i]`: filled as they start, so the caller can
+ * close the ones already running when a later one fails.
+ */
+async function startStages(stages, groups, start) {
+  for (let g = 0; g < stages.length; g++) {
+    const role = g === 0 ? 'source' : g === stages.length - 1 ? 'sink' : 'middle';
+    const group = [];
+    groups.push(group);
+    for (let i = 0; i < stages[g]; i++) group.push(await start(role));
+  }
+}
+
+/**
  * Given the stage handles (groups[g][i]) with `call`, the run functions of a throughput or
  * latency benchmark. Shared by the IPC and worker pipelines (same commands).
  */
@@ -92,7 +106,10 @@ function runner(groups, kind) {
   if (sources.length !== 1) throw new RangeError('a latency chain has one source');
   return async (n) => {
     total += n;
-    const done = sink.call('expect', { until: total, collect: n });
+    // Armed before the first message can reach the sink (a worker sink gets data on a
+    // MessagePort and commands on parentPort: an unarmed sink would not ack, the chain would hang).
+    await sink.call('collect', { n });
+    const done = sink.call('expect', { until: total });
     await sources[0].call('chain', { n });
     const { latencies } = await done;
     return { latencies: Float64Array.from(latencies) };
@@ -119,19 +136,9 @@ function ipcPipeline(stages, kind) {
   return async (ctx) => {
     const groups = [];
     try {
-      for (let g = 0; g < stages.length; g++) {
-        const role = g === 0 ? 'source' : g === stages.length - 1 ? 'sink' : 'middle';
-        const group = [];
-        groups.push(group);
-        for (let i = 0; i < stages[g]; i++) {
-          group.push(
-            await forkChild('pipeline-ipc-stage.js', {
-              env: { ...process.env, BENCH_ROLE: role },
-              cpu: ctx.pin ? 1 : undefined,
-            }),
-          );
-        }
-      }
+      await startStages(stages, groups, (role) =>
+        forkChild('pipeline-ipc-stage.js', { env: { ...process.env, BENCH_ROLE: role }, cpu: ctx.pin ? 1 : undefined }),
+      );
       // The router: each group's messages go round robin to the next group's children.
       for (let g = 0; g < groups.length - 1; g++) {
         const next = groups[g + 1].map((c) => c.handle);
@@ -164,13 +171,7 @@ function workerPipeline(stages, kind) {
     const { MessageChannel } = require('node:worker_threads');
     const groups = [];
     try {
-      for (let g = 0; g < stages.length; g++) {
-        const role = g === 0 ? 'source' : g === stages.length - 1 ? 'sink' : 'middle';
-        const group = [];
-        groups.push(group);
-        for (let i = 0; i < stages[g]; i++)
-          group.push(await startWorker('pipeline-worker-stage.js', { workerData: { role } }));
-      }
+      await startStages(stages, groups, (role) => startWorker('pipeline-worker-stage.js', { workerData: { role } }));
       const wiring = groups.map((g) => g.map(() => ({ ins: [], outs: [], ack: null })));
       for (let g = 0; g < groups.length - 1; g++) {
         for (const from of wiring[g]) {

@@ -27,10 +27,11 @@ function whyNot(run, of) {
 }
 
 /**
- * shmsync `of` against the best of `peers` (throughput, higher is better): met when
- * shmsync / best ≥ threshold (null = info).
+ * A custom check of shmsync `of` against `peers`: left out (null) when of's group did not run,
+ * not measured (with the reason) when `of` or every peer has no result, else
+ * `compare(s, found)` with `found` = [[peer, result], ...] for the peers that have a result.
  */
-function throughputVsBest(label, of, peers, threshold) {
+function customCheck(label, of, peers, compare) {
   return {
     label,
     kind: 'custom',
@@ -41,33 +42,35 @@ function throughputVsBest(label, of, peers, threshold) {
       if (!s || found.length === 0) {
         return { measured: null, met: null, note: whyNot(run, of) ?? peers.map((p) => whyNot(run, p)).join('; ') };
       }
-      const [bestOf, best] = found.reduce((a, b) => (b[1].opsPerSec > a[1].opsPerSec ? b : a));
-      const k = s.opsPerSec / best.opsPerSec;
-      return {
-        measured: `${x(k)} ${bestOf[1]} (${fmt.rate(s.opsPerSec)} vs ${fmt.rate(best.opsPerSec)})`,
-        met: threshold === null ? null : k >= threshold,
-      };
+      return compare(s, found);
     },
   };
 }
 
+/**
+ * shmsync `of` against the best of `peers` (throughput, higher is better): met when
+ * shmsync / best ≥ threshold (null = info).
+ */
+function throughputVsBest(label, of, peers, threshold) {
+  return customCheck(label, of, peers, (s, found) => {
+    const [bestOf, best] = found.reduce((a, b) => (b[1].opsPerSec > a[1].opsPerSec ? b : a));
+    const k = s.opsPerSec / best.opsPerSec;
+    return {
+      measured: `${x(k)} ${bestOf[1]} (${fmt.rate(s.opsPerSec)} vs ${fmt.rate(best.opsPerSec)})`,
+      met: threshold === null ? null : k >= threshold,
+    };
+  });
+}
+
 /** shmsync `of` time per item over the peer's: met when ≤ threshold (null = info). */
 function timeVs(label, of, peer, threshold) {
-  return {
-    label,
-    kind: 'custom',
-    evaluate(find, run) {
-      if (!run.groups.some((g) => g.name === of[0])) return null;
-      const s = find(...of);
-      const p = find(...peer);
-      if (!s || !p) return { measured: null, met: null, note: whyNot(run, of) ?? whyNot(run, peer) };
-      const k = s.nsPerOp / p.nsPerOp;
-      return {
-        measured: `${x(k)} the time per item (${fmt.duration(s.nsPerOp)} vs ${fmt.duration(p.nsPerOp)})`,
-        met: threshold === null ? null : k <= threshold,
-      };
-    },
-  };
+  return customCheck(label, of, [peer], (s, [[, p]]) => {
+    const k = s.nsPerOp / p.nsPerOp;
+    return {
+      measured: `${x(k)} the time per item (${fmt.duration(s.nsPerOp)} vs ${fmt.duration(p.nsPerOp)})`,
+      met: threshold === null ? null : k <= threshold,
+    };
+  });
 }
 
 const kIssue11 = [

@@ -39,27 +39,33 @@ const p50 = (label, of, peer) => ({
   show: fmt.duration,
 });
 
+/** The throughput row of one relay topology: the issue's two thresholds and two info ratios. */
+const relayThroughput = (id, topology, c) => ({
+  id,
+  figure: `msgs/s through a ${topology} relay (small object)`,
+  checks: [
+    rate('≥ 5× child_process IPC (actors in processes)', c.relay, c.ipc, 5),
+    rate('≥ 2× worker postMessage (actors in worker threads)', c.relayThread, c.worker, 2),
+    rate('info: actors in processes vs worker postMessage', c.relay, c.worker, null),
+    rate("info: actors in processes, codec 'json', vs child_process IPC (json too)", c.relayJson, c.ipc, null),
+  ],
+});
+
 const kIssue12 = [
-  {
-    id: '12.1',
-    figure: 'msgs/s through a 1 → 1 relay (small object)',
-    checks: [
-      rate('≥ 5× child_process IPC (actors in processes)', A.relay11, A.ipc11, 5),
-      rate('≥ 2× worker postMessage (actors in worker threads)', A.relay11Thread, A.worker11, 2),
-      rate('info: actors in processes vs worker postMessage', A.relay11, A.worker11, null),
-      rate("info: actors in processes, codec 'json', vs child_process IPC (json too)", A.relay11Json, A.ipc11, null),
-    ],
-  },
-  {
-    id: '12.2',
-    figure: 'msgs/s through a 2 → 4 → 1 relay (small object)',
-    checks: [
-      rate('≥ 5× child_process IPC (actors in processes)', A.relay241, A.ipc241, 5),
-      rate('≥ 2× worker postMessage (actors in worker threads)', A.relay241Thread, A.worker241, 2),
-      rate('info: actors in processes vs worker postMessage', A.relay241, A.worker241, null),
-      rate("info: actors in processes, codec 'json', vs child_process IPC (json too)", A.relay241Json, A.ipc241, null),
-    ],
-  },
+  relayThroughput('12.1', '1 → 1', {
+    relay: A.relay11,
+    relayJson: A.relay11Json,
+    relayThread: A.relay11Thread,
+    ipc: A.ipc11,
+    worker: A.worker11,
+  }),
+  relayThroughput('12.2', '2 → 4 → 1', {
+    relay: A.relay241,
+    relayJson: A.relay241Json,
+    relayThread: A.relay241Thread,
+    ipc: A.ipc241,
+    worker: A.worker241,
+  }),
   {
     id: '12.3',
     figure: 'per-message latency through a 3-stage chain, one message in flight (p50, one way)',

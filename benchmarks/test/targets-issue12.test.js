@@ -5,18 +5,12 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { A } = require('../lib/targets-issue12');
 const { evaluateTargets, measuredTargets, targetsConsole, targetsMarkdown } = require('../lib/targets');
+const { assertNamedCompetitorsExist } = require('./named-competitors');
 
 const groups = require('../groups');
 
 test('every competitor an issue 12 target names is in its group', () => {
-  for (const [key, [group, name]] of Object.entries(A)) {
-    const g = groups.find((x) => x.name === group);
-    assert.ok(g, `${key}: no group ${group}`);
-    assert.ok(
-      g.competitors.some((c) => c.name === name),
-      `${key}: ${group} has no competitor "${name}"`,
-    );
-  }
+  assertNamedCompetitorsExist(groups, A);
 });
 
 test('issue 12 checks at and beyond their thresholds', () => {

@@ -6,6 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { C, kRefs } = require('../lib/target-kinds');
 const { evaluateTargets, measuredTargets, targetsConsole, targetsMarkdown } = require('../lib/targets');
+const { assertNamedCompetitorsExist } = require('./named-competitors');
 
 process.env.SHMSYNC_BENCH_NODES_RESOLVED = JSON.stringify({
   nodes: [
@@ -17,17 +18,10 @@ process.env.SHMSYNC_BENCH_NODES_RESOLVED = JSON.stringify({
 const groups = require('../groups');
 
 test('every competitor a target or reference names is in its group', () => {
-  for (const [key, [group, name]] of Object.entries({
+  assertNamedCompetitorsExist(groups, {
     ...C,
     ...Object.fromEntries(Object.entries(kRefs).map(([k, r]) => [k, r.of])),
-  })) {
-    const g = groups.find((x) => x.name === group);
-    assert.ok(g, `${key}: no group ${group}`);
-    assert.ok(
-      g.competitors.some((c) => c.name === name),
-      `${key}: ${group} has no competitor "${name}"`,
-    );
-  }
+  });
 });
 
 test('await-after-lock has one pair per Node binary', () => {

@@ -33,6 +33,7 @@
 #include "ring.h"
 #include "robust-lock.h"
 #include "shm-region.h"
+#include "test-ring.h"
 
 using namespace shmsync;
 
@@ -264,16 +265,6 @@ void MutexStateRewritten() {
 
 // ---- ShmQueue ring ------------------------------------------------------------------------
 
-struct RingInitArgs {
-  uint64_t capacity;
-  uint32_t max_message;
-};
-
-void InitQueue(uint8_t* p, uint64_t, const void* arg) {
-  auto* a = static_cast<const RingInitArgs*>(arg);
-  InitRing(reinterpret_cast<RingState*>(p), a->capacity, a->max_message);
-}
-
 void RunRingOps(RingState* ring, const RingConfig& config, OwnerTable* table, OwnerId me,
                 uint64_t payload_size) {
   // A batch of 1..3 well-framed records from heap memory.
@@ -316,12 +307,12 @@ void RunRingOps(RingState* ring, const RingConfig& config, OwnerTable* table, Ow
 
 void RingRewritten() {
   const std::string name = Name("ring");
-  const RingInitArgs args{4096, 1000};
+  const shmsync_test::TestRingInit args{4096, 1000};
   std::shared_ptr<ShmRegion> r;
   std::shared_ptr<OwnerTable> table;
   bool created = false;
   CHECK(ShmRegion::Acquire(name, Kind::kQueue, kRingDataOffset + args.capacity, OpenMode::kCreate,
-                           0600, InitQueue, &args, &r, &created)
+                           0600, shmsync_test::InitTestRing, &args, &r, &created)
             .ok());
   CHECK(OwnerTable::Shared(&table).ok());
   OwnerId me = 0;

@@ -21,46 +21,21 @@
 #include "ring.h"
 #include "robust-lock.h"
 #include "shm-region.h"
+#include "test-ring.h"
 
 using namespace shmsync;
 
 namespace {
 
-struct Ring {
-  std::shared_ptr<ShmRegion> region;
-  std::shared_ptr<OwnerTable> table;
-  RingState* r;
-  std::string name;
-};
-
-struct InitArgs {
-  uint64_t capacity;
-  uint32_t max_message;
-};
-
-void Init(uint8_t* p, uint64_t, const void* arg) {
-  auto* a = static_cast<const InitArgs*>(arg);
-  InitRing(reinterpret_cast<RingState*>(p), a->capacity, a->max_message);
-}
+using Ring = shmsync_test::TestRing;
 
 Ring MakeRing(const char* tag, uint64_t capacity, uint32_t max_message) {
   Ring q;
-  q.name = "shmsync-ctest-ring-" + std::string(tag) + "-" + std::to_string(getpid());
-  InitArgs args{capacity, max_message};
-  bool created = false;
-  CHECK(ShmRegion::Acquire(q.name, Kind::kQueue, kRingDataOffset + capacity, OpenMode::kCreate,
-                           0600, Init, &args, &q.region, &created)
-            .ok());
-  CHECK(OwnerTable::Shared(&q.table).ok());
-  q.r = reinterpret_cast<RingState*>(q.region->payload());
-  CHECK_EQ(ValidateRing(q.r, q.region->payload_size()), Status::kOk);
+  shmsync_test::CreateTestRing(&q, "ring", tag, capacity, max_message);
   return q;
 }
 
-void Drop(Ring& q) {
-  q.region.reset();
-  CHECK(ShmRegion::Unlink(q.name).ok());
-}
+void Drop(Ring& q) { shmsync_test::UnlinkTestRing(&q); }
 
 // Frames one message (producer id, sequence, filler) into `buf`.
 void Frame(std::vector<uint8_t>* buf, uint32_t len, uint32_t type, uint32_t producer,
@@ -78,28 +53,7 @@ void Frame(std::vector<uint8_t>* buf, uint32_t len, uint32_t type, uint32_t prod
 }
 
 bool Put(Ring& q, OwnerId me, const std::vector<uint8_t>& buf, uint32_t count) {
-  RecordBatch batch{buf.data(), buf.size(), count};
-  uint32_t off_records = 0;
-  uint64_t off_bytes = 0;
-  while (off_records < count) {
-    RecordBatch rest{buf.data() + off_bytes, buf.size() - off_bytes, count - off_records};
-    uint32_t written = 0;
-    Status st = PutRecords(q.r, q.table.get(), me, rest, &written);
-    if (st != Status::kOk) return false;
-    for (uint32_t i = 0; i < written; ++i) {
-      uint32_t len;
-      std::memcpy(&len, buf.data() + off_bytes, 4);
-      off_bytes += RecordBytes(len);
-    }
-    off_records += written;
-    if (off_records < count) {
-      uint32_t len;
-      std::memcpy(&len, buf.data() + off_bytes, 4);
-      if (WaitSpace(q.r, RecordBytes(len), -1) != Status::kOk) return false;
-    }
-  }
-  (void)batch;
-  return true;
+  return shmsync_test::PutAllRecords(q, me, buf, count) == Status::kOk;
 }
 
 void WrapAroundEverySize() {

@@ -31,6 +31,7 @@
 #include "ring-wake.h"
 #include "ring.h"
 #include "shm-region.h"
+#include "test-ring.h"
 
 using namespace shmsync;
 
@@ -69,43 +70,21 @@ class Watchdog {
   std::thread thread_;
 };
 
-struct Ring {
-  std::shared_ptr<ShmRegion> region;
-  std::shared_ptr<OwnerTable> table;
-  RingState* r;
-  std::string name;
+// A test ring with an owner id claimed for this process (released by Drop).
+struct Ring : shmsync_test::TestRing {
   OwnerId me = 0;
 };
 
-struct InitArgs {
-  uint64_t capacity;
-  uint32_t max_message;
-};
-
-void Init(uint8_t* p, uint64_t, const void* arg) {
-  auto* a = static_cast<const InitArgs*>(arg);
-  InitRing(reinterpret_cast<RingState*>(p), a->capacity, a->max_message);
-}
-
 Ring MakeRing(const char* tag, uint64_t capacity, uint32_t max_message = 256) {
   Ring q;
-  q.name = "shmsync-ctest-wake-" + std::string(tag) + "-" + std::to_string(getpid());
-  InitArgs args{capacity, max_message};
-  bool created = false;
-  CHECK(ShmRegion::Acquire(q.name, Kind::kQueue, kRingDataOffset + capacity, OpenMode::kCreate,
-                           0600, Init, &args, &q.region, &created)
-            .ok());
-  CHECK(OwnerTable::Shared(&q.table).ok());
-  q.r = reinterpret_cast<RingState*>(q.region->payload());
-  CHECK_EQ(ValidateRing(q.r, q.region->payload_size()), Status::kOk);
+  shmsync_test::CreateTestRing(&q, "wake", tag, capacity, max_message);
   CHECK(q.table->Claim(&q.me).ok());
   return q;
 }
 
 void Drop(Ring& q) {
   q.table->Release(q.me);
-  q.region.reset();
-  CHECK(ShmRegion::Unlink(q.name).ok());
+  shmsync_test::UnlinkTestRing(&q);
 }
 
 // One framed record of `len` payload bytes carrying (a, b) in its first 8 payload bytes.
@@ -120,24 +99,7 @@ std::vector<uint8_t> Record(uint32_t type, uint32_t a, uint32_t b, uint32_t len 
 
 // Puts every record of `buf` (count records), waiting for space without a deadline.
 void PutAll(Ring& q, OwnerId me, const std::vector<uint8_t>& buf, uint32_t count) {
-  uint64_t off = 0;
-  uint32_t done = 0;
-  while (done < count) {
-    uint32_t written = 0;
-    RecordBatch rest{buf.data() + off, buf.size() - off, count - done};
-    CHECK_EQ(PutRecords(q.r, q.table.get(), me, rest, &written), Status::kOk);
-    for (uint32_t i = 0; i < written; ++i) {
-      uint32_t len;
-      std::memcpy(&len, buf.data() + off, 4);
-      off += RecordBytes(len);
-    }
-    done += written;
-    if (done < count) {
-      uint32_t len;
-      std::memcpy(&len, buf.data() + off, 4);
-      CHECK_EQ(WaitSpace(q.r, RecordBytes(len), -1), Status::kOk);
-    }
-  }
+  CHECK_EQ(shmsync_test::PutAllRecords(q, me, buf, count), Status::kOk);
 }
 
 void PutOne(Ring& q, uint32_t a = 0) { PutAll(q, q.me, Record(1, a, 0), 1); }

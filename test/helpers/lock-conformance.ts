@@ -11,7 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Redis from 'ioredis';
 import { createRedisBackend, Lockable, LockManager, Mutex, type LockBackend, type MutexGuard } from '../../dist';
-import { Child } from './fork';
+import type { Child } from './fork';
+import { ask, lockAgent } from './lock-agent';
 import { testName } from './shm';
 import type { RedisServer } from './redis-server';
 
@@ -94,19 +95,7 @@ export function redisUnderTest(
   };
 }
 
-async function agent(t: Test, b: BackendUnderTest, name: string): Promise<Child> {
-  const child = new Child('lock-backend-agent.js', b.agentArgs(name));
-  t.teardown(() => child.kill());
-  await child.message('ready');
-  return child;
-}
-
-async function ask<T = Record<string, unknown>>(child: Child, type: string, extra: object = {}): Promise<T> {
-  child.send({ type, ...extra });
-  const reply = (await child.message(type)) as unknown as T & { error?: { message: string } };
-  if (reply.error !== undefined) throw new Error(`agent ${type}: ${reply.error.message}`);
-  return reply;
-}
+const agent = (t: Test, b: BackendUnderTest, name: string): Promise<Child> => lockAgent(t, b.agentArgs(name));
 
 /** Settles after every already-queued microtask and I/O callback of this turn. */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

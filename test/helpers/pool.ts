@@ -117,6 +117,21 @@ export function closeAll(readers: PoolReader[]): void {
   for (const r of readers) r.close();
 }
 
+/**
+ * read(1) `ni` times from `rc`: whether every read gave exactly one item, and whether the items
+ * came as 0, 1, ..., ni - 1 (input order; only meaningful for a synchronous pool).
+ */
+async function readOneByOne(rc: PoolReader, ni: number): Promise<{ single: boolean; ordered: boolean }> {
+  let single = true;
+  let ordered = true;
+  for (let i = 0; i < ni; i += 1) {
+    const items = await rc.read(1);
+    single &&= items.length === 1;
+    ordered &&= items[0] === i;
+  }
+  return { single, ordered };
+}
+
 /** Port of test_pool.py _assert_single_task (`async`: workers, order not asserted). */
 export async function assertSingleTask(t: Test, p: Pool, async: boolean): Promise<void> {
   const nullTasks = p.numTasks();
@@ -139,13 +154,7 @@ export async function assertSingleTask(t: Test, p: Pool, async: boolean): Promis
   // pull individual items
   task = makeIteratorTask(ni);
   rc = p.addTask(task);
-  let ordered = true;
-  let single = true;
-  for (let i = 0; i < ni; i += 1) {
-    items = await rc.read(1);
-    single &&= items.length === 1;
-    if (!async) ordered &&= items[0] === i;
-  }
+  let { single, ordered } = await readOneByOne(rc, ni);
   t.ok(single, 'read(1) x ni: one item each');
   if (!async) t.ok(ordered, 'read(1) x ni: in order');
   t.notOk(task.isDone(), 'exactly ni pulled: the task cannot know its input is depleted');
@@ -185,14 +194,8 @@ export async function assertSingleTask(t: Test, p: Pool, async: boolean): Promis
   // chunk size alone: read(1) processes one item per read
   task = makeIteratorTask(ni, identity, { maxChunksize: ni / 4 });
   rc = p.addTask(task);
-  ordered = true;
-  single = true;
-  for (let i = 0; i < ni; i += 1) {
-    items = await rc.read(1);
-    single &&= items.length === 1;
-    if (!async) ordered &&= items[0] === i;
-  }
-  t.ok(single && ordered, 'maxChunksize alone: read(1) x ni');
+  ({ single, ordered } = await readOneByOne(rc, ni));
+  t.ok(single && (async || ordered), 'maxChunksize alone: read(1) x ni');
   t.equal(task.itemCount, ni);
   if (!async) t.equal(task.processCount, ni, 'one process(1) per read(1)');
   t.equal(p.numTasks(), 1 + nullTasks);
@@ -203,14 +206,8 @@ export async function assertSingleTask(t: Test, p: Pool, async: boolean): Promis
   // min count = chunk size: fewer process calls
   task = makeIteratorTask(ni, identity, { minCount: ni / 4, maxChunksize: ni / 4 });
   rc = p.addTask(task);
-  ordered = true;
-  single = true;
-  for (let i = 0; i < ni; i += 1) {
-    items = await rc.read(1);
-    single &&= items.length === 1;
-    if (!async) ordered &&= items[0] === i;
-  }
-  t.ok(single && ordered, 'minCount = maxChunksize: read(1) x ni');
+  ({ single, ordered } = await readOneByOne(rc, ni));
+  t.ok(single && (async || ordered), 'minCount = maxChunksize: read(1) x ni');
   t.equal(task.itemCount, ni);
   rc.close();
   t.equal(p.numTasks(), nullTasks);
