@@ -279,6 +279,44 @@ void InterruptEndsLock() {
   Drop(f);
 }
 
+// A waiter thread that registers for the hand-off of a lock `holder` holds, and a forged grant
+// (the granted bit written onto its registration by "another process") that lands before its
+// deadline. The forgery is a CAS on exactly the registration seen, so a waiter that timed out and
+// withdrew first (this thread descheduled past its budget on a loaded machine) is never forged:
+// that attempt is joined and retried with twice the budget. On return the waiter's deadline has
+// passed and it is inside the phase-2 wait for a grant that never completes (`result` still -1).
+std::thread StartForgedWaiter(Fixture& f, std::atomic<int>& result, bool with_poll) {
+  for (int64_t budget_ms = 150;; budget_ms *= 2) {
+    CHECK(budget_ms <= 150 * 64);  // a forgery that never lands in time is a failure, not a hang
+    std::atomic<OwnerId> id{0};
+    std::atomic<int64_t> deadline{0};
+    result.store(-1);
+    std::thread waiter([&f, &result, &id, &deadline, budget_ms, with_poll] {
+      OwnerId me = Claim(f.table.get());
+      WaitInterrupt intr{StopPoll, nullptr};
+      deadline.store(MonotonicNanos() + budget_ms * kNanosPerMilli);
+      id.store(me);
+      // Registers for the hand-off after its first sleep, times out at `deadline`.
+      result.store(static_cast<int>(
+          Lock(f.state, f.table.get(), me, deadline.load(), with_poll ? &intr : nullptr)));
+      f.table->Release(me);
+    });
+    uint32_t seen = 0;
+    while (result.load() == -1 &&
+           (id.load() == 0 || (seen = f.state->handoff_to.load()) != id.load()))
+      std::this_thread::yield();
+    if (result.load() == -1 &&
+        f.state->handoff_to.compare_exchange_strong(seen, seen | kHandoffGrantedBit)) {
+      // Let the waiter reach its deadline and enter the phase-2 wait.
+      const int64_t until = deadline.load() + 150 * kNanosPerMilli;
+      while (MonotonicNanos() < until) std::this_thread::yield();
+      return waiter;
+    }
+    waiter.join();  // it timed out before the forgery landed: not the case under test
+    CHECK_EQ(result.load(), static_cast<int>(Status::kTimeout));
+  }
+}
+
 // Hostile memory: a writer flips the granted bit onto a waiter's registration while a live
 // context holds the word, so phase 2 never comes. The waiter's timeout then finds the lock
 // "committed" to it and waits for phase 2: before the fix that wait ignored both the interrupt
@@ -289,25 +327,10 @@ void ForgedGrantWaitIsInterruptible() {
   LiveId holder(f.table.get());
   CHECK_EQ(TryLock(f.state, f.table.get(), holder.id), Status::kOk);
   g_stop_poll.store(false);
-  std::atomic<OwnerId> waiter_id{0};
   std::atomic<int> result{-1};
-  std::thread waiter([&] {
-    OwnerId me = Claim(f.table.get());
-    waiter_id.store(me);
-    WaitInterrupt intr{StopPoll, nullptr};
-    // Registers for the hand-off after its first sleep, times out after 150 ms.
-    result.store(static_cast<int>(
-        Lock(f.state, f.table.get(), me, MonotonicNanos() + 150 * kNanosPerMilli, &intr)));
-    f.table->Release(me);
-  });
-  while (waiter_id.load() == 0 || f.state->handoff_to.load() != waiter_id.load())
-    std::this_thread::yield();
-  f.state->handoff_to.store(waiter_id.load() | kHandoffGrantedBit);  // the forgery
-  // Let the waiter reach its deadline and enter the phase-2 wait, then stop its environment.
-  const int64_t until = MonotonicNanos() + 300 * kNanosPerMilli;
-  while (MonotonicNanos() < until) std::this_thread::yield();
+  std::thread waiter = StartForgedWaiter(f, result, /*with_poll=*/true);
   CHECK_EQ(result.load(), -1);  // still waiting for a phase 2 that never comes
-  g_stop_poll.store(true);
+  g_stop_poll.store(true);      // its environment stops
   waiter.join();
   g_stop_poll.store(false);
   CHECK_EQ(result.load(), static_cast<int>(Status::kClosed));
@@ -315,19 +338,7 @@ void ForgedGrantWaitIsInterruptible() {
   CHECK_EQ(f.state->word.load() & kLockOwnerMask, holder.id.load());  // never taken from the holder
 
   // Same forgery, no poll: the process-wide shutdown word ends it.
-  std::atomic<OwnerId> id2{0};
-  result.store(-1);
-  std::thread waiter2([&] {
-    OwnerId me = Claim(f.table.get());
-    id2.store(me);
-    result.store(static_cast<int>(
-        Lock(f.state, f.table.get(), me, MonotonicNanos() + 150 * kNanosPerMilli)));
-    f.table->Release(me);
-  });
-  while (id2.load() == 0 || f.state->handoff_to.load() != id2.load()) std::this_thread::yield();
-  f.state->handoff_to.store(id2.load() | kHandoffGrantedBit);
-  const int64_t until2 = MonotonicNanos() + 300 * kNanosPerMilli;
-  while (MonotonicNanos() < until2) std::this_thread::yield();
+  std::thread waiter2 = StartForgedWaiter(f, result, /*with_poll=*/false);
   CHECK_EQ(result.load(), -1);
   ShutdownAllWaits();
   waiter2.join();
