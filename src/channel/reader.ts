@@ -144,8 +144,13 @@ export class ChannelReader<T = unknown> extends Reader<T> {
     this.channel._releaseRef();
   }
 
-  /** A reference another thread or process revives into a reader of the same shared channel. */
+  /**
+   * A reference another thread or process revives into a reader of the same shared channel.
+   * Sending copies a reference: this reader keeps working. A closed reader refuses to travel
+   * (ClosedError), so it cannot come back to life elsewhere.
+   */
   toJSON(): unknown {
+    if (this.#closed) throw new ClosedError('this reader was closed: it cannot travel');
     return this.channel._refFor('ChannelReader');
   }
 }
