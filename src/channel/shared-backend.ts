@@ -128,13 +128,19 @@ export class SharedBackend<T = unknown> {
         throw valueError('options.maxsize', 'unset when shared.capacity is given', maxsize);
       qopts = { ...qopts, capacity: capacityFor(maxsize.bytes) };
     }
-    const queue = new ShmQueue<T>(name, qopts);
+    const { queue, created } = openQueue<T>(name, qopts);
+    // A failure below removes a queue this call created (a persistent name would stay behind).
+    const removeOnFailure = created && queue.lifetime === 'persistent' ? queue.name : null;
+    const abandon = (): void => {
+      queue.close();
+      if (removeOnFailure !== null) ShmQueue.unlink(removeOnFailure);
+    };
     let credits: ShmQueue<number> | null = null;
     let watch: WriterWatch;
     try {
       watch = WriterWatch.open(queue.name, queue.lifetime);
     } catch (err) {
-      queue.close();
+      abandon();
       throw err;
     }
     if (typeof maxsize === 'number' && maxsize > 0) {
@@ -142,7 +148,7 @@ export class SharedBackend<T = unknown> {
         credits = openCredits(queue.name, maxsize, queue.lifetime);
       } catch (err) {
         watch.close();
-        queue.close();
+        abandon();
         throw err;
       }
     }
@@ -429,6 +435,21 @@ export class SharedBackend<T = unknown> {
     } catch (err) {
       if (!isEnded(err)) throw err; // closed channel: credits no longer matter
     }
+  }
+}
+
+/**
+ * Opens the channel's queue; `created` says whether this call created it. A name without an
+ * explicit `create` (or with 'openOrCreate') tries 'create' first, then 'open'.
+ */
+function openQueue<T>(name: string | undefined, qopts: ShmQueueOptions<T>): { queue: ShmQueue<T>; created: boolean } {
+  const mode = qopts.create ?? (name === undefined ? 'create' : 'openOrCreate');
+  if (mode !== 'openOrCreate') return { queue: new ShmQueue<T>(name, qopts), created: mode === 'create' };
+  try {
+    return { queue: new ShmQueue<T>(name, { ...qopts, create: 'create' }), created: true };
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'SHMSYNC_EXISTS') throw err;
+    return { queue: new ShmQueue<T>(name, { ...qopts, create: 'open' }), created: false };
   }
 }
 
