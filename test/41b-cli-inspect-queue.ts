@@ -160,10 +160,19 @@ t.test('sequence words, flags and counters: parked sides, a wake owed, then each
   t.equal(q.maxed.tryPut(Buffer.alloc(24)), true);
   t.match(await got, { name: n('consumer'), length: 24 }, 'the parked get was woken');
   t.notOk((await put).error, 'the parked put went in');
-  await until('the parked sides to leave', () => word(n('consumer'), kConsumers) === 0 && word(n('producer'), kProducers) === 0);
+  await until(
+    'the parked sides to leave',
+    () => word(n('consumer'), kConsumers) === 0 && word(n('producer'), kProducers) === 0,
+  );
   const after = await lsQueues(t, base);
   t.match(after.consumer, { dataSeq: 1, consumersWaiting: 0, dataWake: idle });
-  t.match(after.producer, { spaceSeq: 1, producersWaiting: 0, spaceWake: idle, messagesIn: String(count + 1), messagesOut: '1' });
+  t.match(after.producer, {
+    spaceSeq: 1,
+    producersWaiting: 0,
+    spaceWake: idle,
+    messagesIn: String(count + 1),
+    messagesOut: '1',
+  });
   t.match(after.owed, { dataSeq: 7, dataWake: idle });
   t.match(after.maxed, { dataSeq: 0, dataWake: idle });
   t.match(after.counts, { dataSeq: 0, spaceSeq: 0, dataWake: idle, spaceWake: idle }, 'untouched');
@@ -197,10 +206,18 @@ t.test('inspect: the dump and the decoded words come from one read, while a rogu
     const o = JSON.parse(r.stdout);
     const dumped = dumpWord(o.stateHex, kDataSeq);
     t.equal(o.queue.dataSeq, dumped & 0x3fffffff, `run ${i}: counter decoded = counter dumped`);
-    t.same(o.queue.dataWake, { armed: (dumped & kArmed) !== 0, wakeOwed: (dumped & kWakeOwed) !== 0 }, `run ${i}: flags too`);
+    t.same(
+      o.queue.dataWake,
+      { armed: (dumped & kArmed) !== 0, wakeOwed: (dumped & kWakeOwed) !== 0 },
+      `run ${i}: flags too`,
+    );
   }
   t.equal(runs[2].code, 0, runs[2].stderr);
-  t.match(JSON.parse(runs[2].stdout || 'null')?.header?.attach, { count: 1, pending: 0, pidNamespace: /^[0-9]+$/ }, 'the attach word as plain JSON');
+  t.match(
+    JSON.parse(runs[2].stdout || 'null')?.header?.attach,
+    { count: 1, pending: 0, pidNamespace: /^[0-9]+$/ },
+    'the attach word as plain JSON',
+  );
   t.equal(runs[3].code, 0, runs[3].stderr);
   t.match(runs[3].stdout, /attached {4}1 handle, 0 hand-offs pending/);
 });

@@ -81,62 +81,69 @@ t.test('a closed or released endpoint refuses to travel; postMessage of the obje
   t.teardown(() => r2.close());
   w2.close();
   t.throws(() => encodeHandles(w2), { code: 'SHMSYNC_CLOSED' }, 'a writer that closed the channel neither');
-  t.equal(typeof (encodeHandles(r2) as { value: unknown }).value, 'object', 'its reader still travels (drains elsewhere)');
+  t.equal(
+    typeof (encodeHandles(r2) as { value: unknown }).value,
+    'object',
+    'its reader still travels (drains elsewhere)',
+  );
 });
 
-t.test('an ArrayBuffer transferred away before its write went in: SHMSYNC_CODEC, credit back, nothing corrupt', async (t) => {
-  const [w, r] = mkchannel<unknown>({ shared: true, maxsize: 1 });
-  t.teardown(() => {
-    w.close();
-    r.close();
-  });
-  const mc = new MessageChannel();
-  t.teardown(() => mc.port1.close());
-  const transfer = (b: Uint8Array): void => mc.port1.postMessage(b, [b.buffer as ArrayBuffer]);
+t.test(
+  'an ArrayBuffer transferred away before its write went in: SHMSYNC_CODEC, credit back, nothing corrupt',
+  async (t) => {
+    const [w, r] = mkchannel<unknown>({ shared: true, maxsize: 1 });
+    t.teardown(() => {
+      w.close();
+      r.close();
+    });
+    const mc = new MessageChannel();
+    t.teardown(() => mc.port1.close());
+    const transfer = (b: Uint8Array): void => mc.port1.postMessage(b, [b.buffer as ArrayBuffer]);
 
-  // Detached before the write.
-  const gone = new Uint8Array([1, 2, 3]);
-  transfer(gone);
-  await t.rejects(w.write(gone), { code: 'SHMSYNC_CODEC' });
-  t.equal(w.tryWrite('a'), true, 'its credit came back (maxsize 1: this write would fail otherwise)');
+    // Detached before the write.
+    const gone = new Uint8Array([1, 2, 3]);
+    transfer(gone);
+    await t.rejects(w.write(gone), { code: 'SHMSYNC_CODEC' });
+    t.equal(w.tryWrite('a'), true, 'its credit came back (maxsize 1: this write would fail otherwise)');
 
-  // Detached while the write waits for room (the item is encoded when it goes in).
-  const later = new Uint8Array([4, 5, 6]);
-  const pending = w.write(later);
-  transfer(later);
-  t.same(await r.read(1), ['a'], 'room: the waiting write proceeds now');
-  await t.rejects(pending, { code: 'SHMSYNC_CODEC' });
-  t.equal(w.tryWrite('b'), true, 'credit back again');
-  t.same(await r.read(1), ['b'], 'nothing of the detached item went in');
+    // Detached while the write waits for room (the item is encoded when it goes in).
+    const later = new Uint8Array([4, 5, 6]);
+    const pending = w.write(later);
+    transfer(later);
+    t.same(await r.read(1), ['a'], 'room: the waiting write proceeds now');
+    await t.rejects(pending, { code: 'SHMSYNC_CODEC' });
+    t.equal(w.tryWrite('b'), true, 'credit back again');
+    t.same(await r.read(1), ['b'], 'nothing of the detached item went in');
 
-  // Written, then transferred: the channel holds a copy.
-  const kept = new Uint8Array([7, 8, 9]);
-  await w.write(kept);
-  transfer(kept);
-  t.equal(kept.byteLength, 0, 'detached in the writer');
-  t.same(Array.from((await r.read(1))[0] as Uint8Array), [7, 8, 9], 'the reader has the bytes as written');
+    // Written, then transferred: the channel holds a copy.
+    const kept = new Uint8Array([7, 8, 9]);
+    await w.write(kept);
+    transfer(kept);
+    t.equal(kept.byteLength, 0, 'detached in the writer');
+    t.same(Array.from((await r.read(1))[0] as Uint8Array), [7, 8, 9], 'the reader has the bytes as written');
 
-  // A batch with a detached buffer in it (unbounded channel: one ring write): refused whole
-  // (written 0), the channel in order after.
-  const [bw, br] = mkchannel<unknown>({ shared: true });
-  t.teardown(() => {
-    bw.close();
-    br.close();
-  });
-  const bad = new Uint8Array([1]);
-  transfer(bad);
-  const err = await bw.writeMany(['x', bad]).catch((e: unknown) => e as { code?: string; written?: number });
-  t.match(err, { code: 'SHMSYNC_CODEC', written: 0 });
-  t.same(await br.read(0, { block: false }), [], 'nothing of the refused batch');
-  await bw.write('after');
-  t.same(await br.read(1), ['after']);
+    // A batch with a detached buffer in it (unbounded channel: one ring write): refused whole
+    // (written 0), the channel in order after.
+    const [bw, br] = mkchannel<unknown>({ shared: true });
+    t.teardown(() => {
+      bw.close();
+      br.close();
+    });
+    const bad = new Uint8Array([1]);
+    transfer(bad);
+    const err = await bw.writeMany(['x', bad]).catch((e: unknown) => e as { code?: string; written?: number });
+    t.match(err, { code: 'SHMSYNC_CODEC', written: 0 });
+    t.same(await br.read(0, { block: false }), [], 'nothing of the refused batch');
+    await bw.write('after');
+    t.same(await br.read(1), ['after']);
 
-  // An object changed after write() was called but before it went in: sent as it is then.
-  await w.write('fill');
-  const obj = { v: 1 };
-  const waiting = w.write(obj);
-  obj.v = 2;
-  t.same(await r.read(1), ['fill']);
-  await waiting;
-  t.same(await r.read(1), [{ v: 2 }], 'a waiting write encodes the item when it goes in');
-});
+    // An object changed after write() was called but before it went in: sent as it is then.
+    await w.write('fill');
+    const obj = { v: 1 };
+    const waiting = w.write(obj);
+    obj.v = 2;
+    t.same(await r.read(1), ['fill']);
+    await waiting;
+    t.same(await r.read(1), [{ v: 2 }], 'a waiting write encodes the item when it goes in');
+  },
+);

@@ -136,7 +136,8 @@ export function readSegment(dir: string, file: string): ShmObject | 'unreadable'
     if (h.header?.kind) obj.kind = h.header.kind;
     if (h.problem !== null || h.header === null) {
       // What follows the header, for inspect's dump (sizes from the file, never the header).
-      if (obj.size > kHeaderSize) obj.stateBytes = preadFull(fd, Math.min(kRingStateSize, obj.size - kHeaderSize), kHeaderSize);
+      if (obj.size > kHeaderSize)
+        obj.stateBytes = preadFull(fd, Math.min(kRingStateSize, obj.size - kHeaderSize), kHeaderSize);
       return corrupt(h.problem ?? 'no header');
     }
     const payloadSize = h.header.payloadSize;
