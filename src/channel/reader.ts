@@ -6,6 +6,7 @@
  * with ClosedError, later reads throw ClosedError; the channel itself stays open for the others.
  * Runs on the JS thread holding the reader.
  */
+import { setMaxListeners } from 'node:events';
 import { ClosedError } from '../errors';
 import { parseWait, kForever, type WaitOptions, type ParsedWait } from '../async-util/wait-options';
 import {
@@ -100,7 +101,11 @@ export class ChannelReader<T = unknown> extends Reader<T> {
   }
 
   async #readWaiting(n: number, wait: ParsedWait): Promise<T[]> {
-    this.#closing ??= new AbortController();
+    if (this.#closing === undefined) {
+      this.#closing = new AbortController();
+      // One listener per pending read: many concurrent reads are legitimate, not a leak.
+      setMaxListeners(0, this.#closing.signal);
+    }
     const own = this.#closing.signal;
     const signal = wait.signal === undefined ? own : anySignal(wait.signal, own);
     try {
@@ -144,8 +149,13 @@ export class ChannelReader<T = unknown> extends Reader<T> {
     this.channel._releaseRef();
   }
 
-  /** A reference another thread or process revives into a reader of the same shared channel. */
+  /**
+   * A reference another thread or process revives into a reader of the same shared channel.
+   * Sending copies a reference: this reader keeps working. A closed reader refuses to travel
+   * (ClosedError), so it cannot come back to life elsewhere.
+   */
   toJSON(): unknown {
+    if (this.#closed) throw new ClosedError('this reader was closed: it cannot travel');
     return this.channel._refFor('ChannelReader');
   }
 }

@@ -9,7 +9,7 @@
  * credit (the bound gets tighter, never looser). Bytes bound: the ring's own capacity.
  * Runs on the JS thread holding this endpoint (main or worker).
  */
-import { ReadOnly, TimeoutError } from '../errors';
+import { AbortError, ReadOnly, TimeoutError } from '../errors';
 import { ShmQueue, type ShmQueueOptions } from '../queue/queue';
 import type { ParsedWait } from '../async-util/wait-options';
 import { optionsObject, rangeError, typeError, validateInteger, valueError } from '../validate';
@@ -62,6 +62,28 @@ function normalised(err: unknown): unknown {
   }
   if (isTimeout(err)) return new TimeoutError('write timed out: the channel is full', { cause: err });
   return err;
+}
+
+/**
+ * `e` with `written` = how many of the call's items went in. The queue's own error may carry a
+ * fixed (non-configurable) `written` of its last batch - ShmQueue.putMany's does, e.g. when the
+ * channel closed between a credit take and the ring write: redefining it threw a TypeError that
+ * replaced the coded error. Such an error is replaced by a fresh one of the same code (cause: the
+ * queue's). A frozen object (a duck-typed queue's) is thrown as is, never a throw here.
+ */
+function withWritten(e: unknown, written: number): unknown {
+  if (typeof e !== 'object' || e === null || !Object.isExtensible(e)) return e;
+  const fixed = Object.getOwnPropertyDescriptor(e, 'written');
+  let out = e;
+  if (fixed !== undefined && !fixed.configurable) {
+    if (fixed.value === written) return e;
+    if (isEnded(e)) out = new ReadOnly('the channel is closed', { cause: e });
+    else if (isTimeout(e)) out = new TimeoutError('write timed out: the channel is full', { cause: e });
+    else if (isAbort(e)) out = new AbortError((e as Error).message, { cause: (e as Error).cause });
+    else return e;
+  }
+  Object.defineProperty(out, 'written', { value: written, enumerable: true, configurable: true });
+  return out;
 }
 
 /** Smallest power of two >= n, at least 1024 (ShmQueue capacities). */
@@ -128,13 +150,19 @@ export class SharedBackend<T = unknown> {
         throw valueError('options.maxsize', 'unset when shared.capacity is given', maxsize);
       qopts = { ...qopts, capacity: capacityFor(maxsize.bytes) };
     }
-    const queue = new ShmQueue<T>(name, qopts);
+    const { queue, created } = openQueue<T>(name, qopts);
+    // A failure below removes a queue this call created (a persistent name would stay behind).
+    const removeOnFailure = created && queue.lifetime === 'persistent' ? queue.name : null;
+    const abandon = (): void => {
+      queue.close();
+      if (removeOnFailure !== null) ShmQueue.unlink(removeOnFailure);
+    };
     let credits: ShmQueue<number> | null = null;
     let watch: WriterWatch;
     try {
       watch = WriterWatch.open(queue.name, queue.lifetime);
     } catch (err) {
-      queue.close();
+      abandon();
       throw err;
     }
     if (typeof maxsize === 'number' && maxsize > 0) {
@@ -142,7 +170,7 @@ export class SharedBackend<T = unknown> {
         credits = openCredits(queue.name, maxsize, queue.lifetime);
       } catch (err) {
         watch.close();
-        queue.close();
+        abandon();
         throw err;
       }
     }
@@ -235,12 +263,7 @@ export class SharedBackend<T = unknown> {
         written += put;
       }
     } catch (err) {
-      const e = normalised(err);
-      // A duck-typed queue may throw a frozen object: `written` is then left off, never a throw here.
-      if (typeof e === 'object' && e !== null && Object.isExtensible(e)) {
-        Object.defineProperty(e, 'written', { value: written, enumerable: true, configurable: true });
-      }
-      throw e;
+      throw withWritten(normalised(err), written);
     }
   }
 
@@ -429,6 +452,21 @@ export class SharedBackend<T = unknown> {
     } catch (err) {
       if (!isEnded(err)) throw err; // closed channel: credits no longer matter
     }
+  }
+}
+
+/**
+ * Opens the channel's queue; `created` says whether this call created it. A name without an
+ * explicit `create` (or with 'openOrCreate') tries 'create' first, then 'open'.
+ */
+function openQueue<T>(name: string | undefined, qopts: ShmQueueOptions<T>): { queue: ShmQueue<T>; created: boolean } {
+  const mode = qopts.create ?? (name === undefined ? 'create' : 'openOrCreate');
+  if (mode !== 'openOrCreate') return { queue: new ShmQueue<T>(name, qopts), created: mode === 'create' };
+  try {
+    return { queue: new ShmQueue<T>(name, { ...qopts, create: 'create' }), created: true };
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'SHMSYNC_EXISTS') throw err;
+    return { queue: new ShmQueue<T>(name, { ...qopts, create: 'open' }), created: false };
   }
 }
 

@@ -14,6 +14,14 @@
  * A new writer's registration queues behind a pending watch (RwLock grants in request order); the
  * watch withdraws and renews its request every kSliceMs, so a registration completes within
  * about that time. Writes never wait for it.
+ *
+ * The lock is shared memory like any other: another process may fill its table (SHMSYNC_BUSY: 128
+ * holders and waiters at most), rewrite it (SHMSYNC_CORRUPT) or hold it. A registration the lock
+ * refuses rejects `registered` with that coded error (marked handled: a writer that never awaits
+ * it is not killed by an unhandled rejection); a watch whose request fails keeps watching - it
+ * asks again after its growing delay, so a table that frees up or a guard that recovers lets it
+ * see a death later - and reports the first failure once per lock as a process warning
+ * (`SHMSYNC_WRITER_WATCH`), instead of stopping silently.
  * Runs on the JS thread of the endpoint.
  */
 import { RwLock } from '../rwlock/rw-lock';
@@ -31,10 +39,17 @@ const kMaxDelayMs = 1000;
 /** Longest a watch's exclusive request stays queued before it is asked again. */
 const kSliceMs = 200;
 
+const codeOf = (err: unknown): unknown =>
+  typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+/** Outcomes of an acquisition that are not a failure of the lock: our own withdrawal or close. */
+const isWithdrawn = (err: unknown): boolean => codeOf(err) === 'ABORT_ERR' || codeOf(err) === 'SHMSYNC_CLOSED';
+
 export class WriterWatch {
   readonly lock: RwLock;
   /** Set once a watch saw a writer's death (in this endpoint). */
   writerDied = false;
+  /** The first error a watch's request met (null: none); reported once as a warning. */
+  watchError: Error | null = null;
 
   constructor(lock: RwLock) {
     this.lock = lock;
@@ -54,8 +69,14 @@ export class WriterWatch {
         if (done) g.release();
         else guard = g;
       },
-      () => {}, // withdrawn (unregistered before the grant) or the lock was closed
+      (err: unknown) => {
+        // Withdrawn (unregistered before the grant) or the lock was closed: nothing to report.
+        // Refused (a full table, a corrupt guard): this writer's death cannot be seen - say so.
+        if (done || isWithdrawn(err)) return;
+        throw err;
+      },
     );
+    registered.catch(() => {}); // handled: awaiting `registered` is optional
     const unregister = (): void => {
       if (done) return;
       done = true;
@@ -97,7 +118,16 @@ export class WriterWatch {
         },
         (err: unknown) => {
           ac = null;
-          if (!stopped && (err as { code?: string }).code === 'SHMSYNC_TIMEOUT') arm();
+          if (stopped || this.lock.closed) return;
+          if (codeOf(err) === 'SHMSYNC_TIMEOUT') {
+            arm();
+            return;
+          }
+          if (isWithdrawn(err)) return;
+          // The lock refused (full table, corrupt guard...): keep watching after the delay.
+          this.#reportOnce(err);
+          delay = Math.min(delay * 2, kMaxDelayMs);
+          timer = setTimeout(arm, delay);
         },
       );
     };
@@ -107,6 +137,16 @@ export class WriterWatch {
       if (timer !== null) clearTimeout(timer);
       ac?.abort();
     };
+  }
+
+  #reportOnce(err: unknown): void {
+    if (this.watchError !== null) return;
+    this.watchError = err instanceof Error ? err : new Error(String(err));
+    process.emitWarning(
+      `shared channel writer watch on "${this.lock.name}" failed (${String(codeOf(err) ?? this.watchError.message)}): ` +
+        'a writer that dies meanwhile is not seen; the watch keeps asking',
+      { code: 'SHMSYNC_WRITER_WATCH', detail: this.watchError.message },
+    );
   }
 
   close(): void {

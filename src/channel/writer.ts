@@ -169,8 +169,16 @@ export class ChannelWriter<T = unknown> extends Writer<T> {
     this.release();
   }
 
-  /** A reference another thread or process revives into a writer of the same shared channel. */
+  /**
+   * A reference another thread or process revives into a writer of the same shared channel.
+   * Sending copies a reference: this writer keeps working (and must still be closed or
+   * released). A closed or released writer refuses to travel (ClosedError), so it cannot come
+   * back to life elsewhere.
+   */
   toJSON(): unknown {
+    if (this.#released) {
+      throw new ClosedError(`this writer was ${this.#closedByUs ? 'closed' : 'released'}: it cannot travel`);
+    }
     return this.channel._refFor('ChannelWriter');
   }
 }

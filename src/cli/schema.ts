@@ -51,6 +51,14 @@ const lock = {
   },
 };
 
+/** The flag bits of a ring futex word (native/core/ring-wake.h). */
+const wake = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['armed', 'wakeOwed'],
+  properties: { armed: { type: 'boolean' }, wakeOwed: { type: 'boolean' } },
+};
+
 export const objectSchema = {
   type: 'object',
   additionalProperties: false,
@@ -87,9 +95,15 @@ export const objectSchema = {
         'bytesFree',
         'messagesIn',
         'messagesOut',
+        'tail',
+        'head',
         'ended',
         'producersWaiting',
         'consumersWaiting',
+        'dataSeq',
+        'dataWake',
+        'spaceSeq',
+        'spaceWake',
         'producerLock',
         'consumerLock',
       ],
@@ -101,9 +115,15 @@ export const objectSchema = {
         bytesFree: { type: 'integer' },
         messagesIn: { type: 'string', pattern: '^[0-9]+$' },
         messagesOut: { type: 'string', pattern: '^[0-9]+$' },
+        tail: { type: 'string', pattern: '^[0-9]+$' },
+        head: { type: 'string', pattern: '^[0-9]+$' },
         ended: { type: 'boolean' },
         producersWaiting: { type: 'integer' },
         consumersWaiting: { type: 'integer' },
+        dataSeq: { type: 'integer', minimum: 0, maximum: 0x3fffffff },
+        dataWake: wake,
+        spaceSeq: { type: 'integer', minimum: 0, maximum: 0x3fffffff },
+        spaceWake: wake,
         producerLock: lock,
         consumerLock: lock,
       },

@@ -58,6 +58,11 @@ export interface ShmObject {
   raw?: RawInfo;
   /** Private: the decoded owner table, to resolve holders. */
   table?: OwnerTable;
+  /**
+   * Private: the payload bytes the state above was decoded from (one pread), so `inspect`
+   * dumps exactly what it decoded instead of reading the file a second time.
+   */
+  stateBytes?: Buffer;
 }
 
 export interface Scan {
@@ -129,20 +134,29 @@ export function readSegment(dir: string, file: string): ShmObject | 'unreadable'
     const h = decodeHeader(preadFull(fd, kHeaderSize, 0), obj.size);
     obj.header = h.header;
     if (h.header?.kind) obj.kind = h.header.kind;
-    if (h.problem !== null || h.header === null) return corrupt(h.problem ?? 'no header');
+    if (h.problem !== null || h.header === null) {
+      // What follows the header, for inspect's dump (sizes from the file, never the header).
+      if (obj.size > kHeaderSize)
+        obj.stateBytes = preadFull(fd, Math.min(kRingStateSize, obj.size - kHeaderSize), kHeaderSize);
+      return corrupt(h.problem ?? 'no header');
+    }
     const payloadSize = h.header.payloadSize;
     const payload = (n: number): Buffer => preadFull(fd, Math.min(n, payloadSize), kHeaderSize);
     switch (h.header.kind) {
       case 'mutex': {
         if (payloadSize < kMutexStateSize) return corrupt(`mutex payload of ${payloadSize} bytes`);
-        const m = decodeMutexState(payload(kMutexStateSize));
+        const bytes = payload(kMutexStateSize);
+        obj.stateBytes = bytes;
+        const m = decodeMutexState(bytes);
         if (m.state !== null) obj.lock = { ...m.state, holder: null };
         if (m.problem !== null) return corrupt(m.problem);
         break;
       }
       case 'queue': {
         if (payloadSize < kRingStateSize) return corrupt(`queue payload of ${payloadSize} bytes`);
-        const q = decodeRing(payload(kRingStateSize), payloadSize);
+        const bytes = payload(kRingStateSize);
+        obj.stateBytes = bytes;
+        const q = decodeRing(bytes, payloadSize);
         if (q.ring !== null) {
           const lock = (w: MutexWords | null): LockView | null => (w === null ? null : { ...w, holder: null });
           obj.ring = { ...q.ring, producerLock: lock(q.ring.producerLock), consumerLock: lock(q.ring.consumerLock) };
@@ -151,19 +165,25 @@ export function readSegment(dir: string, file: string): ShmObject | 'unreadable'
         break;
       }
       case 'owners': {
-        const t = decodeOwnerTable(payload(kOwnerTablePayloadSize));
+        const bytes = payload(kOwnerTablePayloadSize);
+        obj.stateBytes = bytes;
+        const t = decodeOwnerTable(bytes);
         if (t.table === null) return corrupt(t.problem ?? 'bad owner table');
         obj.table = t.table;
         obj.owners = { tableId: t.table.tableId, live: t.table.live, dead: t.table.dead };
         break;
       }
       case 'raw': {
-        const r = decodeRaw(payload(256), payloadSize);
+        const bytes = payload(256);
+        obj.stateBytes = bytes;
+        const r = decodeRaw(bytes, payloadSize);
         obj.raw = r.raw;
         if (r.raw.holds !== 'memory') obj.kind = r.raw.holds;
         if (r.problem !== null) return corrupt(r.problem);
         break;
       }
+      default:
+        obj.stateBytes = payload(64);
     }
     return obj;
   } catch (err) {

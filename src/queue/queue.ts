@@ -4,6 +4,7 @@
  * validates, encodes into framed records (queue-frames.ts), waits through the parker thread.
  * Runs on the calling JS thread.
  */
+import { setMaxListeners } from 'node:events';
 import { binding, type NativeQueue } from '../addon/binding';
 import { ClosedError, CodecError, NotFoundError, ReadOnly, SizeMismatchError, TimeoutError } from '../errors';
 import {
@@ -599,7 +600,10 @@ export class ShmQueue<T = unknown> {
 
   /** The signal close() aborts; created by the first wait that parks (JS thread). */
   #closedSignal(): AbortSignal {
-    this.#closing ??= new AbortController();
+    if (this.#closing === undefined) {
+      this.#closing = new AbortController();
+      setMaxListeners(0, this.#closing.signal); // one listener per pending wait: not a leak
+    }
     return this.#closing.signal;
   }
 

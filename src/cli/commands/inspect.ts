@@ -1,36 +1,40 @@
 /** `shmsync inspect NAME`: one object in detail (header, decoded state words, users). */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bytes, c, heldForText, lockState, modeString, objectJson, printJson, stateText } from '../render';
-import { fileFor, scan, shmDir, type LockView } from '../segments';
+import { fileFor, scan, shmDir, type LockView, type ShmObject } from '../segments';
 import { CliError } from '../errors';
 
-/** The first bytes of the payload (the state words), as hex lines of 16 bytes. */
 /** ` (armed)`, ` (wake owed)`: the flag bits of a ring futex word (native/core/ring-wake.h). */
 function wakeNote(w: { armed: boolean; wakeOwed: boolean }): string {
   const flags = [w.armed ? 'armed' : '', w.wakeOwed ? 'wake owed' : ''].filter(Boolean);
   return flags.length > 0 ? ` (${flags.join(', ')})` : '';
 }
 
-function stateHex(file: string, length: number): string[] {
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  try {
-    const buf = Buffer.alloc(length);
-    const n = fs.readSync(fd, buf, 0, length, 64);
-    const out: string[] = [];
-    for (let i = 0; i < n; i += 16) {
-      out.push(
-        `${(64 + i).toString(16).padStart(4, '0')}: ${buf
-          .subarray(i, Math.min(n, i + 16))
-          .toString('hex')
-          .replace(/(..)/g, '$1 ')
-          .trim()}`,
-      );
-    }
-    return out;
-  } finally {
-    fs.closeSync(fd);
+/**
+ * The state words as hex lines of 16 bytes, offsets from the start of the file: the very bytes
+ * the decoded fields came from (one read, segments.ts), never a second read of the file.
+ */
+function stateHex(state: Buffer | undefined, length: number): string[] {
+  if (state === undefined) return [];
+  const n = Math.min(length, state.length);
+  const out: string[] = [];
+  for (let i = 0; i < n; i += 16) {
+    out.push(
+      `${(64 + i).toString(16).padStart(4, '0')}: ${state
+        .subarray(i, Math.min(n, i + 16))
+        .toString('hex')
+        .replace(/(..)/g, '$1 ')
+        .trim()}`,
+    );
   }
+  return out;
+}
+
+/** The header as plain JSON (the attach word's namespace inode is a u64: a decimal string). */
+function headerJson(h: ShmObject['header']): unknown {
+  if (h === null) return null;
+  const { attach, ...rest } = h;
+  return attach === undefined ? rest : { ...rest, attach: { ...attach, pidNamespace: attach.pidNamespace.toString() } };
 }
 
 /** The holder's start: exact, a waiter's bound, or why there is none. */
@@ -67,9 +71,9 @@ export function inspect(name: string, opts: { json?: boolean }): number {
     throw new CliError(`no shmsync object "${name}" (${path.join(dir, file)} does not exist)`);
   }
   const stateLen = o.kind === 'queue' ? 512 : o.kind === 'mutex' ? 128 : 64;
-  const hex = o.size > 64 ? stateHex(path.join(dir, file), Math.min(stateLen, o.size - 64)) : [];
+  const hex = stateHex(o.stateBytes, stateLen);
   if (opts.json) {
-    printJson({ ...objectJson(o), header: o.header, stateHex: hex });
+    printJson({ ...objectJson(o), header: headerJson(o.header), stateHex: hex });
     return 0;
   }
   const h = o.header;
@@ -84,6 +88,10 @@ export function inspect(name: string, opts: { json?: boolean }): number {
     lines.push(
       `header      magic 0x${h.magic.toString(16)}, layout version ${h.version}, kind ${h.kindCode}, flags ${h.flags}, total ${h.totalSize}, payload ${h.payloadSize} at ${h.payloadOffset}`,
     );
+    if (h.attach)
+      lines.push(
+        `attached    ${h.attach.count === 65535 ? 'reaped' : `${h.attach.count} handle${h.attach.count === 1 ? '' : 's'}`}, ${h.attach.pending} hand-off${h.attach.pending === 1 ? '' : 's'} pending, lease ${h.attach.leaseLeftMs} ms left`,
+      );
   }
   if (o.status !== 'corrupt' || o.lock || o.ring) {
     if (o.lock) lines.push(...lockLines('lock', o.lock));
@@ -91,7 +99,7 @@ export function inspect(name: string, opts: { json?: boolean }): number {
       const r = o.ring;
       lines.push(
         `queue       ${stateText(o)}`,
-        `  capacity ${r.capacity}, max message ${r.maxMessage}, tail ${r.tail}, head ${r.head}, in ${r.messagesIn}, out ${r.messagesOut}`,
+        `  capacity ${Number.isFinite(r.capacity) ? r.capacity : '? (beyond 2^31)'}, max message ${r.maxMessage}, tail ${r.tail}, head ${r.head}, in ${r.messagesIn}, out ${r.messagesOut}`,
         `  producers sleeping ${r.producersWaiting}, consumers sleeping ${r.consumersWaiting}, data seq ${r.dataSeq}${wakeNote(r.dataWake)}, space seq ${r.spaceSeq}${wakeNote(r.spaceWake)}`,
         ...lockLines('producer lock', r.producerLock),
         ...lockLines('consumer lock', r.consumerLock),
