@@ -9,14 +9,15 @@ import t from 'tap';
 import * as path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { mkchannel, encodeHandles, decodeHandles, pcall, type ChannelReader, type ChannelWriter } from '../dist';
-import { WorkerParty, outcome } from './helpers/channel';
+import { channelAgent } from './helpers/channel';
+import { WorkerParty, outcome } from './helpers/party';
 
 const targets = path.join(__dirname, 'fixtures', 'channel-pcall-targets.js');
 
 t.test('an endpoint sent to a worker thread: the original keeps working, each is closed by its holder', async (t) => {
   const [w, r] = mkchannel<[number, number]>({ shared: true, maxsize: 32 });
   t.teardown(() => r.close());
-  const worker = new WorkerParty();
+  const worker = new WorkerParty(channelAgent);
   t.teardown(() => worker.kill());
   await worker.message('ready');
   worker.send({ type: 'go', role: 'writer', endpoint: encodeHandles(w), id: 1, count: 300 });

@@ -6,7 +6,8 @@
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
 import { mkchannel, encodeHandles, gcSegments, ChannelWriter, Mutex, ShmQueue, type ChannelReader } from '../dist';
-import { ProcessParty } from './helpers/channel';
+import { channelAgent } from './helpers/channel';
+import { ProcessParty } from './helpers/party';
 import { Child, forkReady } from './helpers/fork';
 import { testName } from './helpers/shm';
 
@@ -42,7 +43,7 @@ async function channelWithWriterChild(
     gcSegments(); // the killed children's attachments: swept (all users dead)
   });
   const lock = `${(w.channel.queue as ShmQueue).name}.writers`;
-  const writer = new ProcessParty();
+  const writer = new ProcessParty(channelAgent);
   t.teardown(() => writer.kill());
   await writer.message('ready');
   writer.send({ type: 'go', role: 'writer', endpoint: encodeHandles(w), id: 0, count: 50, forever: true });

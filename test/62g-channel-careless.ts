@@ -3,7 +3,8 @@
 // terminated at once. Real processes and worker threads; handshakes, no sleeps.
 import t from 'tap';
 import { mkchannel, encodeHandles, gcSegments, type ChannelReader, type ChannelWriter } from '../dist';
-import { ProcessParty, WorkerParty, type Party } from './helpers/channel';
+import { channelAgent } from './helpers/channel';
+import { ProcessParty, WorkerParty, type Party } from './helpers/party';
 import { Child } from './helpers/fork';
 
 type Item = [number, number];
@@ -179,9 +180,9 @@ t.test(
       gcSegments();
     });
     const parties: Party[] = [
-      new ProcessParty(),
-      new ProcessParty(),
-      ...Array.from({ length: 4 }, () => new WorkerParty()),
+      new ProcessParty(channelAgent),
+      new ProcessParty(channelAgent),
+      ...Array.from({ length: 4 }, () => new WorkerParty(channelAgent)),
     ];
     t.teardown(() => parties.forEach((p) => p.kill()));
     await Promise.all(parties.map((p) => p.message('ready')));
