@@ -97,15 +97,11 @@ interface Slot {
   beatAtTerminate?: number;
 }
 
-/** `p`'s value, or undefined once kRoundDeadlineMs passed (then `report()` goes to stderr at once). */
-async function withDeadline<T>(p: Promise<T>, report: () => string): Promise<T | undefined> {
+/** `p`'s value, or undefined once kRoundDeadlineMs passed. */
+async function withDeadline<T>(p: Promise<T>): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => {
-      // stderr: shown even if this process never gets to print its tap results.
-      process.stderr.write(`${report()}\n`);
-      resolve(undefined);
-    }, kRoundDeadlineMs);
+    timer = setTimeout(resolve, kRoundDeadlineMs, undefined);
   });
   try {
     return await Promise.race([p, late]);
@@ -233,31 +229,40 @@ for (const mode of modes) {
         // Each worker's event-loop heartbeat (wake-agent.js): in a report of a stuck round it
         // tells a worker whose loop still turns from one that spins or sleeps.
         const slots: Slot[] = [0, 1].map(() => ({ state: 'starting', beat: new Int32Array(new SharedArrayBuffer(4)) }));
-        const stuck = (step: string): string => stuckReport(`round ${round}: ${step}`, slots, q, m);
+        const spawned: Worker[] = [];
+        // A stuck round fails with who waits on what (on stderr too: a process that then cannot
+        // exit, held by a worker that does not stop, never prints its tap results; tap's own
+        // timeout ends it). Its workers are let go: stopped if they still can be, never joined.
+        const stuck = (step: string): void => {
+          const report = stuckReport(`round ${round}: ${step}`, slots, q, m);
+          process.stderr.write(`${report}\n`);
+          t.fail(report);
+          for (const w of spawned) {
+            w.on('error', () => {});
+            w.unref();
+            void w.terminate();
+          }
+        };
         const workers = await withDeadline(
           inMode(mode, async () => {
-            const ws = slots.map(
-              (slot) =>
-                new Worker(agent, {
-                  workerData: { mode: 'churn', queue: q.name, mutex: m.name, counts: sab, beat: slot.beat.buffer },
-                  execArgv: [],
-                }),
-            );
-            ws.forEach((w, i) => (slots[i].threadId = w.threadId));
-            await Promise.all(ws.map((w, i) => messageOf(w, 'ready').then(() => (slots[i].state = 'ready'))));
-            return ws;
+            for (const slot of slots) {
+              const w = new Worker(agent, {
+                workerData: { mode: 'churn', queue: q.name, mutex: m.name, counts: sab, beat: slot.beat.buffer },
+                execArgv: [],
+              });
+              slot.threadId = w.threadId;
+              spawned.push(w);
+            }
+            await Promise.all(spawned.map((w, i) => messageOf(w, 'ready').then(() => (slots[i].state = 'ready'))));
+            return spawned;
           }),
-          () => stuck('starting the workers'),
         );
-        if (workers === undefined) return void t.fail(stuck('starting the workers'));
+        if (workers === undefined) return stuck('starting the workers');
         // Traffic: messages for the parked gets, the lock taken and given back under them.
         for (let i = 0; i < 16 && next < total; i++) q.putSync(next++);
         // Bounded: a lock never given back fails the round with the state instead of blocking
         // this thread (and with it every report) for ever.
-        if (!m.acquireSync({ timeout: kRoundDeadlineMs })) {
-          for (const w of workers) w.unref();
-          return void t.fail(stuck('acquireSync() on the main thread'));
-        }
+        if (!m.acquireSync({ timeout: kRoundDeadlineMs })) return stuck('acquireSync() on the main thread');
         m.release();
         const ended = await withDeadline(
           Promise.all(
@@ -273,14 +278,8 @@ for (const mode of modes) {
               terminated += 1;
             }),
           ),
-          () => stuck('worker.terminate()'),
         );
-        if (ended === undefined) {
-          // A worker that does not stop keeps this process alive: let it go (tap's own timeout
-          // still ends the run if it spins), after the report above.
-          for (const w of workers) w.unref();
-          return void t.fail(stuck('worker.terminate()'));
-        }
+        if (ended === undefined) return stuck('worker.terminate()');
       }
       t.equal(terminated, 2 * terminateRounds, 'every worker was terminated and the process survived');
       let twice = 0;
