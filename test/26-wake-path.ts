@@ -86,8 +86,9 @@ async function beatReaches(beat: Int32Array, n: number, ms: number): Promise<boo
   }
 }
 
-// One round of the terminate test normally takes well under a second, even on a loaded CI
-// machine; past this it is stuck, and the test fails with where (not tap's silent timeout).
+// One round of the terminate test takes well under a second, a few seconds on a machine loaded
+// 10x over its cores; past this it is stuck, and the test fails saying where (not with tap's
+// silent timeout of the whole file).
 const kRoundDeadlineMs = 20_000;
 
 interface Slot {
