@@ -69,6 +69,68 @@ const messageOf = <T = Record<string, unknown>>(w: Worker, type: string): Promis
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+// Atomics.waitAsync (Node >= 16) is not in the project's TypeScript lib.
+const waitAsync = (
+  Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, ms: number): { value: unknown } }
+).waitAsync;
+
+/** Whether `beat[0]` (a worker's event-loop heartbeat, wake-agent.js) reaches `n` within `ms`. */
+async function beatReaches(beat: Int32Array, n: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const seen = Atomics.load(beat, 0);
+    if (seen >= n) return true;
+    const left = end - Date.now();
+    if (left <= 0) return false;
+    await waitAsync(beat, 0, seen, left).value;
+  }
+}
+
+// One round of the terminate test takes well under a second, a few seconds on a machine loaded
+// 10x over its cores; past this it is stuck, and the test fails saying where (not with tap's
+// silent timeout of the whole file).
+const kRoundDeadlineMs = 20_000;
+
+interface Slot {
+  state: 'starting' | 'ready' | 'terminating' | 'exited';
+  beat: Int32Array;
+  threadId?: number;
+  beatAtTerminate?: number;
+}
+
+/** `p`'s value, or undefined once kRoundDeadlineMs passed. */
+async function withDeadline<T>(p: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, kRoundDeadlineMs, undefined);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Who waits on what: the workers, the queue, the lock and this thread's outstanding waits. */
+function stuckReport(where: string, slots: Slot[], q: ShmQueue<unknown>, m: Mutex): string {
+  const big = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? String(v) : v);
+  const workers = slots.map((s) => {
+    const beat = Atomics.load(s.beat, 0);
+    const since =
+      s.beatAtTerminate === undefined
+        ? ''
+        : `, ${beat - s.beatAtTerminate} since terminate() (0: its loop no longer turns; growing: it turns but does not stop)`;
+    return `thread ${s.threadId ?? '?'} ${s.state}, event-loop beats ${beat}${since}`;
+  });
+  return [
+    `stuck for ${kRoundDeadlineMs} ms in ${where}`,
+    ...workers.map((w) => `  worker: ${w}`),
+    `  queue: ${JSON.stringify(q.info(), big)}`,
+    `  mutex: ${JSON.stringify(m.info(), big)}`,
+    `  main thread waits: ${JSON.stringify(binding.waitStats())}`,
+  ].join('\n');
+}
+
 // Whether this kernel lets a context sleep on its own io_uring: a watch in this (default-mode)
 // context opens the ring; waitStats says whether it took.
 let directAvailable = false;
@@ -165,33 +227,62 @@ for (const mode of modes) {
       let next = 0;
       let terminated = 0;
       for (let round = 0; round < terminateRounds; round++) {
-        const workers = await inMode(mode, async () => {
-          const ws = [0, 1].map(
-            () =>
-              new Worker(agent, {
-                workerData: { mode: 'churn', queue: q.name, mutex: m.name, counts: sab },
+        // Each worker's event-loop heartbeat (wake-agent.js): in a report of a stuck round it
+        // tells a worker whose loop still turns from one that spins or sleeps.
+        const slots: Slot[] = [0, 1].map(() => ({ state: 'starting', beat: new Int32Array(new SharedArrayBuffer(4)) }));
+        const spawned: Worker[] = [];
+        // A stuck round fails with who waits on what (on stderr too: a process that then cannot
+        // exit, held by a worker that does not stop, never prints its tap results; tap's own
+        // timeout ends it). Its workers are let go: stopped if they still can be, never joined.
+        const stuck = (step: string): void => {
+          const report = stuckReport(`round ${round}: ${step}`, slots, q, m);
+          process.stderr.write(`${report}\n`);
+          t.fail(report);
+          for (const w of spawned) {
+            w.on('error', () => {});
+            w.unref();
+            void w.terminate();
+          }
+        };
+        const workers = await withDeadline(
+          inMode(mode, async () => {
+            for (const slot of slots) {
+              const w = new Worker(agent, {
+                workerData: { mode: 'churn', queue: q.name, mutex: m.name, counts: sab, beat: slot.beat.buffer },
                 execArgv: [],
-              }),
-          );
-          await Promise.all(ws.map((w) => messageOf(w, 'ready')));
-          return ws;
-        });
-        // Traffic: messages for the parked gets, the lock taken and given back under them.
-        for (let i = 0; i < 16 && next < total; i++) q.putSync(next++);
-        m.acquireSync();
-        m.release();
-        await Promise.all(
-          workers.map(async (w) => {
-            for (let k = Math.floor(Math.random() * 5); k > 0; k--) {
-              if (next < total) q.putSync(next++);
-              await turn();
+              });
+              slot.threadId = w.threadId;
+              spawned.push(w);
             }
-            await w.terminate();
-            terminated += 1;
+            await Promise.all(spawned.map((w, i) => messageOf(w, 'ready').then(() => (slots[i].state = 'ready'))));
+            return spawned;
           }),
         );
+        if (workers === undefined) return stuck('starting the workers');
+        // Traffic: messages for the parked gets, the lock taken and given back under them.
+        for (let i = 0; i < 16 && next < total; i++) q.putSync(next++);
+        // Bounded: a lock never given back fails the round with the state instead of blocking
+        // this thread (and with it every report) for ever.
+        if (!m.acquireSync({ timeout: kRoundDeadlineMs })) return stuck('acquireSync() on the main thread');
+        m.release();
+        const ended = await withDeadline(
+          Promise.all(
+            workers.map(async (w, i) => {
+              for (let k = Math.floor(Math.random() * 5); k > 0; k--) {
+                if (next < total) q.putSync(next++);
+                await turn();
+              }
+              slots[i].state = 'terminating';
+              slots[i].beatAtTerminate = Atomics.load(slots[i].beat, 0);
+              await w.terminate();
+              slots[i].state = 'exited';
+              terminated += 1;
+            }),
+          ),
+        );
+        if (ended === undefined) return stuck('worker.terminate()');
       }
-      t.equal(terminated, 60, 'every worker was terminated and the process survived');
+      t.equal(terminated, 2 * terminateRounds, 'every worker was terminated and the process survived');
       let twice = 0;
       let counted = 0;
       for (let i = 0; i < next; i++) {
@@ -237,6 +328,36 @@ for (const mode of modes) {
     t.same(await timing.exited, { code: 0, signal: null }, 'and the process exited by itself');
   });
 }
+
+// The churn agent must turn its event loop even alone on the lock (no other context contends,
+// so every acquire() resolves at once). Before wake-agent.js turned once per iteration, its
+// lock loops handed the lock to each other through resolved promises for ever: the loop never
+// turned, and worker.terminate() hung whenever Node dropped the termination (see the
+// invariant in wake-agent.js). Fails at once without the turns: the heartbeat stays at 0.
+t.test('a churning worker alone on the lock still turns its event loop', async (t) => {
+  const q = queueFor(t, 'turns', 4096);
+  const m = new Mutex(testName('turns'), { create: 'create' });
+  t.teardown(() => {
+    m.close();
+    Mutex.unlink(m.name);
+  });
+  const beat = new Int32Array(new SharedArrayBuffer(4));
+  const w = new Worker(agent, {
+    workerData: { mode: 'churn', queue: q.name, mutex: m.name, counts: new SharedArrayBuffer(4), beat: beat.buffer },
+    execArgv: [],
+  });
+  await messageOf(w, 'ready');
+  const turned = await beatReaches(beat, 5, 5_000);
+  t.ok(turned, `its event loop turned while it churned (heartbeat ${Atomics.load(beat, 0)})`);
+  if (!turned) {
+    // It cannot be stopped reliably in that state: do not let it hold this process.
+    w.unref();
+    return;
+  }
+  const acquisitions = m.info().acquisitions;
+  t.ok(acquisitions > 0n, 'and it took the lock meanwhile');
+  await w.terminate();
+});
 
 t.test('cancelled and completed waits in this context leave the native count at zero', async (t) => {
   const q = queueFor(t, 'count', 4096);
