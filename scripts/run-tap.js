@@ -49,6 +49,10 @@ if (!summarised) {
 // Which assertions failed, with the file and subtest path that holds each and the first lines
 // of its diagnostic: .ci/run prints these last, where a truncated log still shows them.
 const failures = failureDigest(tap.stdout || '');
+if (tap.status !== 0 && failures.length === 0) {
+  // tap failed without a failed test point (it crashed, or was killed): say so in the digest.
+  failures.push({ where: `tap exited with ${tap.signal || `status ${tap.status}`}, no failed test point`, diag: [] });
+}
 fs.rmSync(path.join('/dev/shm', `shmsync-${ownerTable}`), { force: true });
 const leaked = run.leftovers();
 run.finish();
@@ -92,7 +96,8 @@ function failureDigest(stdout) {
     // A failed subtest repeats as `not ok` at each enclosing level: report the innermost only.
     const name = bad[1].replace(/ # time=\S+$/, '');
     const where = [...stack.filter(([d]) => d < indent).map(([, n]) => n), name].join(' > ');
-    if (out.some((f) => f.where.startsWith(where))) continue;
+    // (a path, not a string prefix: 'file > reads' is not the parent of 'file > reads all > x')
+    if (out.some((f) => f.where === where || f.where.startsWith(`${where} > `))) continue;
     const diag = [];
     if (/^\s*---$/.test(lines[i + 1] || '')) {
       for (let j = i + 2; j < lines.length && !/^\s*\.\.\.$/.test(lines[j]) && diag.length < 12; j += 1) {
