@@ -466,7 +466,15 @@ function openQueue<T>(name: string | undefined, qopts: ShmQueueOptions<T>): { qu
     return { queue: new ShmQueue<T>(name, { ...qopts, create: 'create' }), created: true };
   } catch (err) {
     if ((err as { code?: string }).code !== 'SHMSYNC_EXISTS') throw err;
+  }
+  try {
     return { queue: new ShmQueue<T>(name, { ...qopts, create: 'open' }), created: false };
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'SHMSYNC_NOT_FOUND') throw err;
+    // The name was dying (an attached segment whose last handle closed, or whose lease ended)
+    // or unlinked between the two calls: openOrCreate reaps it and creates afresh, retrying
+    // its races (native). Whether it created is unknown here: not removed on failure.
+    return { queue: new ShmQueue<T>(name, { ...qopts, create: 'openOrCreate' }), created: false };
   }
 }
 
