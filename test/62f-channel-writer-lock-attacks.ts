@@ -86,7 +86,14 @@ t.test(
     w.release();
     const { held, code } = await ask(h, 'fill', { lock });
     t.equal(code, 'SHMSYNC_BUSY', `the hostile filled the table (${held} shares)`);
-    // A writer registering now is refused: it still writes, but its registration says so.
+    // A writer registering now is refused: it still writes, but its registration says so, and
+    // so does a process warning (a writer that never awaits `registered` would not know).
+    const refusals: Array<Error & { code?: string }> = [];
+    const onRefusal = (w: Error & { code?: string }): void => {
+      if (w.code === 'SHMSYNC_WRITER_WATCH' && /registration/.test(w.message)) refusals.push(w);
+    };
+    process.on('warning', onRefusal);
+    t.teardown(() => process.off('warning', onRefusal));
     const late = new ChannelWriter(r.channel);
     await t.rejects(
       within<unknown>(late.registered, 5000, 'still pending'),
@@ -94,6 +101,12 @@ t.test(
       'registered rejects',
     );
     late.release();
+    const late2 = new ChannelWriter(r.channel);
+    await t.rejects(within<unknown>(late2.registered, 5000, 'still pending'), { code: 'SHMSYNC_BUSY' });
+    late2.release();
+    await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    t.equal(refusals.length, 1, 'one warning for the refused registrations of this lock');
+    t.match(refusals[0]?.message, /SHMSYNC_BUSY/);
     // A waiting read's watch meets the full table: a warning (once per lock), and it keeps asking.
     const warned = new Promise<Error>((resolve) => {
       const on = (w: Error & { code?: string }): void => {

@@ -107,7 +107,8 @@ export class ChannelReader<T = unknown> extends Reader<T> {
       setMaxListeners(0, this.#closing.signal);
     }
     const own = this.#closing.signal;
-    const signal = wait.signal === undefined ? own : anySignal(wait.signal, own);
+    const either = wait.signal === undefined ? null : anySignal(wait.signal, own);
+    const signal = either === null ? own : either.signal;
     try {
       return await this.channel.read(n, { block: true, timeout: wait.timeout, signal });
     } catch (err) {
@@ -118,6 +119,8 @@ export class ChannelReader<T = unknown> extends Reader<T> {
         throw closed;
       }
       throw err;
+    } finally {
+      either?.dispose();
     }
   }
 
@@ -160,9 +163,12 @@ export class ChannelReader<T = unknown> extends Reader<T> {
   }
 }
 
-/** AbortSignal.any (Node >= 20.3), or the same by hand. */
-function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
-  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
+/**
+ * AbortSignal.any (Node >= 20.3), or the same by hand; `dispose()` (call it when the wait ends)
+ * removes the hand-made version's listeners from `a` and `b`, which outlive the wait.
+ */
+function anySignal(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; dispose: () => void } {
+  if (typeof AbortSignal.any === 'function') return { signal: AbortSignal.any([a, b]), dispose: noop };
   const ac = new AbortController();
   const onA = (): void => ac.abort(a.reason);
   const onB = (): void => ac.abort(b.reason);
@@ -172,7 +178,11 @@ function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
     a.addEventListener('abort', onA, { once: true });
     b.addEventListener('abort', onB, { once: true });
   }
-  return ac.signal;
+  const dispose = (): void => {
+    a.removeEventListener('abort', onA);
+    b.removeEventListener('abort', onB);
+  };
+  return { signal: ac.signal, dispose };
 }
 
 export type PreReadCallback = (count: number) => unknown;

@@ -9,7 +9,7 @@
  * credit (the bound gets tighter, never looser). Bytes bound: the ring's own capacity.
  * Runs on the JS thread holding this endpoint (main or worker).
  */
-import { AbortError, ReadOnly, TimeoutError } from '../errors';
+import { AbortError, ClosedError, ReadOnly, TimeoutError } from '../errors';
 import { ShmQueue, type ShmQueueOptions } from '../queue/queue';
 import type { ParsedWait } from '../async-util/wait-options';
 import { optionsObject, rangeError, typeError, validateInteger, valueError } from '../validate';
@@ -80,6 +80,8 @@ function withWritten(e: unknown, written: number): unknown {
     if (isEnded(e)) out = new ReadOnly('the channel is closed', { cause: e });
     else if (isTimeout(e)) out = new TimeoutError('write timed out: the channel is full', { cause: e });
     else if (isAbort(e)) out = new AbortError((e as Error).message, { cause: (e as Error).cause });
+    else if ((e as { code?: unknown }).code === 'SHMSYNC_CLOSED')
+      out = new ClosedError((e as Error).message, { cause: e });
     else return e;
   }
   Object.defineProperty(out, 'written', { value: written, enumerable: true, configurable: true });
@@ -153,9 +155,14 @@ export class SharedBackend<T = unknown> {
     const { queue, created } = openQueue<T>(name, qopts);
     // A failure below removes a queue this call created (a persistent name would stay behind).
     const removeOnFailure = created && queue.lifetime === 'persistent' ? queue.name : null;
+    // Never throws: the error that made the call fail is the one its caller must see.
     const abandon = (): void => {
       queue.close();
-      if (removeOnFailure !== null) ShmQueue.unlink(removeOnFailure);
+      try {
+        if (removeOnFailure !== null) ShmQueue.unlink(removeOnFailure);
+      } catch {
+        // e.g. EACCES on the directory: the name stays (as if the call had never cleaned up)
+      }
     };
     let credits: ShmQueue<number> | null = null;
     let watch: WriterWatch;

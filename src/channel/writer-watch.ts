@@ -18,10 +18,12 @@
  * The lock is shared memory like any other: another process may fill its table (SHMSYNC_BUSY: 128
  * holders and waiters at most), rewrite it (SHMSYNC_CORRUPT) or hold it. A registration the lock
  * refuses rejects `registered` with that coded error (marked handled: a writer that never awaits
- * it is not killed by an unhandled rejection); a watch whose request fails keeps watching - it
- * asks again after its growing delay, so a table that frees up or a guard that recovers lets it
- * see a death later - and reports the first failure once per lock as a process warning
- * (`SHMSYNC_WRITER_WATCH`), instead of stopping silently.
+ * it is not killed by an unhandled rejection) and is reported as a process warning
+ * (`SHMSYNC_WRITER_WATCH`, the first refusal per lock): that writer is never registered, so its
+ * death cannot be seen. A watch whose request fails keeps watching - it asks again after its
+ * growing delay, so a table that frees up or a guard that recovers lets it see the death of a
+ * registered writer later - and reports its first failure per lock the same way, instead of
+ * stopping silently.
  * Runs on the JS thread of the endpoint.
  */
 import { RwLock } from '../rwlock/rw-lock';
@@ -50,6 +52,8 @@ export class WriterWatch {
   writerDied = false;
   /** The first error a watch's request met (null: none); reported once as a warning. */
   watchError: Error | null = null;
+  /** The first refusal of a writer's registration (null: none); reported once as a warning. */
+  registerError: Error | null = null;
 
   constructor(lock: RwLock) {
     this.lock = lock;
@@ -73,6 +77,14 @@ export class WriterWatch {
         // Withdrawn (unregistered before the grant) or the lock was closed: nothing to report.
         // Refused (a full table, a corrupt guard): this writer's death cannot be seen - say so.
         if (done || isWithdrawn(err)) return;
+        if (this.registerError === null) {
+          this.registerError = err instanceof Error ? err : new Error(String(err));
+          this.#warn(
+            `a writer's registration on "${this.lock.name}" was refused`,
+            err,
+            "that writer's death is not seen",
+          );
+        }
         throw err;
       },
     );
@@ -142,11 +154,19 @@ export class WriterWatch {
   #reportOnce(err: unknown): void {
     if (this.watchError !== null) return;
     this.watchError = err instanceof Error ? err : new Error(String(err));
-    process.emitWarning(
-      `shared channel writer watch on "${this.lock.name}" failed (${String(codeOf(err) ?? this.watchError.message)}): ` +
-        'a writer that dies meanwhile is not seen; the watch keeps asking',
-      { code: 'SHMSYNC_WRITER_WATCH', detail: this.watchError.message },
+    this.#warn(
+      `shared channel writer watch on "${this.lock.name}" failed`,
+      err,
+      'a writer that dies meanwhile is not seen; the watch keeps asking',
     );
+  }
+
+  #warn(what: string, err: unknown, consequence: string): void {
+    const message = err instanceof Error ? err.message : String(err);
+    process.emitWarning(`${what} (${String(codeOf(err) ?? message)}): ${consequence}`, {
+      code: 'SHMSYNC_WRITER_WATCH',
+      detail: message,
+    });
   }
 
   close(): void {

@@ -20,8 +20,8 @@ export interface LockWaiter<O> {
  * (-1: never) or when `signal` aborts, `drop(waiter, Status.Timeout | 'abort')` runs: the engine
  * takes the waiter out of its queue if it is still there and settles it. However the waiter is
  * settled, its timer and its abort listener are removed first. `queued` runs right after the
- * push, inside the Promise executor (a throw rejects the promise): the engine starts or joins
- * its acquisition there.
+ * push, inside the Promise executor: the engine starts or joins its acquisition there. If it
+ * throws, the waiter leaves the queue (no later grant can go to it) and the promise rejects.
  */
 export function queueWaiter<O>(
   queue: LockWaiter<O>[],
@@ -52,6 +52,12 @@ export function queueWaiter<O>(
     queue.push(waiter);
     if (timeoutMs >= 0) timer = setLongTimeout(() => drop(waiter, Status.Timeout), timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
-    queued();
+    try {
+      queued();
+    } catch (err) {
+      const i = queue.indexOf(waiter);
+      if (i >= 0) queue.splice(i, 1);
+      waiter.fail(err);
+    }
   });
 }
