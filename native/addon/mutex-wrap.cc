@@ -50,6 +50,7 @@ Napi::Function MutexWrap::Define(Napi::Env env) {
        InstanceAccessor<&MutexWrap::JS_policy>("policy"),
        InstanceAccessor<&MutexWrap::JS_created>("created"),
        InstanceMethod<&MutexWrap::JS_close>("close"), InstanceMethod<&MutexWrap::JS_lease>("lease"),
+       InstanceMethod<&MutexWrap::JS_consumeHandoff>("consumeHandoff"),
        InstanceAccessor<&MutexWrap::JS_attached>("attached")});
 }
 
@@ -210,6 +211,12 @@ Napi::Value MutexWrap::JS_close(const Napi::CallbackInfo& info) {
 
 Napi::Value MutexWrap::JS_lease(const Napi::CallbackInfo& info) {
   return LeaseResult(info, attachment_.get());
+}
+
+// A reference revived in a thread that has this mutex open shares that thread's handle: no open
+// runs, so consume the pending hand-off here as an open would (attach.h ConsumeHandoff).
+Napi::Value MutexWrap::JS_consumeHandoff(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), attachment_ && attachment_->ConsumeHandoff());
 }
 
 Napi::Value MutexWrap::JS_attached(const Napi::CallbackInfo& info) {

@@ -41,6 +41,7 @@ class MutexWrap : public Napi::ObjectWrap<MutexWrap> {
   Napi::Value JS_created(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
   Napi::Value JS_lease(const Napi::CallbackInfo& info);  // lifetime: attachment.h
+  Napi::Value JS_consumeHandoff(const Napi::CallbackInfo& info);
   Napi::Value JS_attached(const Napi::CallbackInfo& info);
 
   bool CheckOpen(Napi::Env env);

@@ -50,6 +50,8 @@ export interface NativeMutex {
   close(): number;
   readonly attached: boolean;
   lease(ms: number): boolean;
+  /** Consumes a pending hand-off as an open would (a reference revived where the mutex is open). */
+  consumeHandoff(): boolean;
 }
 
 /** Native ShmQueue (native/addon/queue-wrap.h). Negative results are -Status. */

@@ -104,6 +104,11 @@ export class LockEngine implements TracedLock {
 
   // ---- what the facade may ask --------------------------------------------------------------
 
+  /** A handle revived in this thread joins this engine: consume the hand-off it was sent with. */
+  consumeHandoff(): void {
+    this.native.consumeHandoff();
+  }
+
   /** The owner-death policy recorded in the segment is 'strict'. */
   get strict(): boolean {
     return this.native.policy === 1;

@@ -297,6 +297,11 @@ export class Mutex extends EventEmitter {
       }
       engine = new LockEngine(native, this.name);
       engines.set(segment, engine);
+    } else {
+      // This thread maps the segment already: no native open runs, so do what an open's CAS does
+      // to a pending hand-off - consume one (a reference revived here would otherwise keep an
+      // attached segment for the whole lease, ~30 s, after the last close).
+      engine.consumeHandoff();
     }
     const actual = engine.strict ? 'strict' : 'recover';
     if (wanted !== undefined && wanted !== actual) {
