@@ -5,8 +5,10 @@
  * Each writer endpoint (in any process or thread) holds a SHARED hold on the channel's RwLock
  * `<queue>.writers` while it is open. A reader whose read has waited `kArmDelayMs` asks for the
  * EXCLUSIVE hold (the "watch"); it is granted only when no writer holds. When the grant reports
- * `ownerDied` (it reclaimed the share of a writer that died), the watch ends the stream
- * (queue.end(): every reader drains what was sent, then reads []), and records `writerDied`.
+ * `ownerDied` (it reclaimed the share of a writer that died) - or the lock's death count moved
+ * since this endpoint opened the lock (a writer registering after the death reclaimed that share
+ * and took the one-time report, then left normally) - the watch ends the stream (queue.end():
+ * every reader drains what was sent, then reads []), and records `writerDied`.
  * A grant without a death (writers closed or released normally, or none registered yet) changes
  * nothing; the watch re-arms after a growing delay while that read still waits. The watch is
  * withdrawn when the read returns, so it never keeps the event loop alive on its own.
@@ -55,8 +57,18 @@ export class WriterWatch {
   /** The first refusal of a writer's registration (null: none); reported once as a warning. */
   registerError: Error | null = null;
 
+  /** The lock's death count when this endpoint opened it (null: unreadable, a forged table). */
+  readonly #deathsAtOpen: number | null;
+
   constructor(lock: RwLock) {
     this.lock = lock;
+    this.#deathsAtOpen = deathCount(lock);
+  }
+
+  /** Whether a writer died since this endpoint opened the lock, whoever took the report. */
+  #deathSinceOpen(): boolean {
+    const now = deathCount(this.lock);
+    return now !== null && this.#deathsAtOpen !== null && now !== this.#deathsAtOpen;
   }
 
   static open(queueName: string, lifetime: Lifetime): WriterWatch {
@@ -117,7 +129,7 @@ export class WriterWatch {
       this.lock.acquireExclusive({ signal: ac.signal, timeout: kSliceMs }).then(
         (g) => {
           ac = null;
-          const died = g.ownerDied;
+          const died = g.ownerDied || this.#deathSinceOpen();
           g.release();
           if (stopped) return;
           if (died) {
@@ -171,5 +183,14 @@ export class WriterWatch {
 
   close(): void {
     this.lock.close();
+  }
+}
+
+/** The lock's owner-death count (a counter in shared memory: compared for change, never trusted as a size). */
+function deathCount(lock: RwLock): number | null {
+  try {
+    return lock.info().ownerDeaths;
+  } catch {
+    return null;
   }
 }
