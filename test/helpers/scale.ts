@@ -1,7 +1,7 @@
 /**
  * Round counts of the stress tests. SHMSYNC_TEST_SCALE (a number in (0, 1], default 1) scales
- * them down: .ci/run runs the full counts on its first Node version (the README's `npm test`) and
- * a fraction on the others, which run the same scenarios again. Every scenario still runs;
+ * them down: .ci/run runs the full counts on its last (newest) Node version and a fraction on the
+ * others, which run the same scenarios again. Every scenario still runs;
  * only how many times it repeats changes.
  */
 const raw = Number(process.env.SHMSYNC_TEST_SCALE ?? 1);
